@@ -1,0 +1,53 @@
+//! Build script for ggml-sys: compiles the vendored ggml (cc or CMake) and provides the bindings.
+
+mod cc_build;
+#[cfg(feature = "cmake")]
+mod cmake_build;
+mod sources;
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let ggml_dir = env::var_os("GGML_SRC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../vendor/ggml"));
+    let ggml_dir = ggml_dir.canonicalize().unwrap_or_else(|e| {
+        panic!(
+            "ggml-sys: ggml sources not found at {} ({e}); unpack them into vendor/ggml (see vendor/README.md) \
+             or point GGML_SRC_DIR at a ggml checkout",
+            ggml_dir.display()
+        )
+    });
+    println!("cargo:rerun-if-env-changed=GGML_SRC_DIR");
+    println!("cargo:rerun-if-changed={}", ggml_dir.join("src").display());
+    println!("cargo:rerun-if-changed={}", ggml_dir.join("include").display());
+    println!("cargo:rerun-if-changed=build");
+
+    let use_cmake = cfg!(feature = "cmake");
+    if use_cmake {
+        #[cfg(feature = "cmake")]
+        cmake_build::build(&ggml_dir, &manifest);
+    } else {
+        cc_build::build(&ggml_dir);
+    }
+    println!("cargo:rustc-env=GGML_SYS_BUILD_PATH={}", if use_cmake { "cmake" } else { "cc" });
+    // Dependents read this as DEP_GGML_INCLUDE.
+    println!("cargo:include={}", ggml_dir.join("include").display());
+    bindings(&ggml_dir);
+}
+
+/// Regenerates the bindings into OUT_DIR when the `bindgen` feature is on; otherwise the committed
+/// files under `src/bindings/` are used as they are.
+#[cfg(feature = "bindgen")]
+fn bindings(ggml_dir: &std::path::Path) {
+    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+    for (name, headers) in sources::binding_sets() {
+        let text = sources::generate_bindings(ggml_dir, headers);
+        std::fs::write(out.join(format!("{name}.rs")), text).expect("write bindings");
+    }
+}
+
+#[cfg(not(feature = "bindgen"))]
+fn bindings(_ggml_dir: &std::path::Path) {}

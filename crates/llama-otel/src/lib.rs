@@ -1,0 +1,1 @@
+//! Telemetry macros (placeholder until the telemetry crate lands).
