@@ -1,1 +1,16 @@
-//! The inference engine.
+//! llama-core: GGUF loading, the llama model graph on ggml, KV cache, batching, tokenizer, chat
+//! templates and sampling, behind a safe API.
+
+pub mod batch;
+pub mod context;
+pub mod error;
+mod ggml;
+pub mod gguf;
+pub mod kv_cache;
+pub mod model;
+pub mod sampling;
+
+pub use batch::Batch;
+pub use context::{Context, ContextParams, DecodeStats};
+pub use error::{Error, Result};
+pub use model::{Model, ModelInfo, ModelParams};

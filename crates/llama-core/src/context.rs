@@ -1,0 +1,347 @@
+//! An inference context: a KV cache and compute state over a shared [`Model`]; `decode` runs
+//! batches through the model and keeps the requested logits.
+
+use crate::batch::Batch;
+use crate::error::{Error, Result};
+use crate::ggml::{Context as GgmlContext, Graph, Sched, Tensor};
+use crate::kv_cache::{seq_bit, KvCache, KvShape, SeqId};
+use crate::model::{GraphBuild, GraphInputs, GraphShape, Model};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Metadata room for one graph's nodes (llama.cpp sizes this from the tensor count, too).
+fn graph_nodes(model: &Model) -> usize {
+    (model.hparams.n_layer * 64 + 512).max(2048)
+}
+
+/// How to size and run a context.
+#[derive(Debug, Clone)]
+pub struct ContextParams {
+    /// KV-cache cells (total tokens across all sequences).
+    pub n_ctx: usize,
+    /// Largest micro-batch run as one graph.
+    pub n_ubatch: usize,
+    pub n_threads: usize,
+    /// Fused attention kernel (llama.cpp's default on CPU); off uses the plain KQ/softmax/V path.
+    pub flash_attn: bool,
+}
+
+impl Default for ContextParams {
+    fn default() -> Self {
+        ContextParams { n_ctx: 4096, n_ubatch: 512, n_threads: default_threads(), flash_attn: true }
+    }
+}
+
+/// Physical cores are what matters for ggml; `available_parallelism` is the best portable guess.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get())
+}
+
+/// What one `decode` call did (for telemetry and benchmarks).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeStats {
+    pub n_tokens: usize,
+    pub n_outputs: usize,
+    pub n_seqs: usize,
+    pub n_ubatches: usize,
+    pub graphs_built: usize,
+    pub kv_used: usize,
+    pub duration: Duration,
+}
+
+#[derive(Debug)]
+struct BuiltGraph {
+    shape: GraphShape,
+    graph: Graph,
+    inputs: GraphInputs,
+    logits: Tensor,
+    _ctx: GgmlContext,
+}
+
+/// Reusable host-side buffers, so a steady-state decode step allocates nothing.
+#[derive(Debug, Default)]
+struct Scratch {
+    cells: Vec<u32>,
+    tokens: Vec<i32>,
+    pos: Vec<i32>,
+    seq_bits: Vec<u64>,
+    out_ids: Vec<i32>,
+    mask: Vec<u16>,
+    k_idxs: Vec<i64>,
+    v_idxs: Vec<i64>,
+}
+
+/// KV cache plus compute state for running a [`Model`].
+#[derive(Debug)]
+pub struct Context {
+    // Field order is drop order: graph before scheduler before cache before model.
+    built: Option<BuiltGraph>,
+    sched: Sched,
+    kv: KvCache,
+    model: Arc<Model>,
+    params: ContextParams,
+    logits: Vec<f32>,
+    /// Batch index → row in `logits` (or -1), for the last decode.
+    output_rows: Vec<i32>,
+    scratch: Scratch,
+    last: DecodeStats,
+}
+
+impl Context {
+    pub fn new(model: Arc<Model>, params: ContextParams) -> Result<Self> {
+        if params.n_ctx == 0 || params.n_ubatch == 0 {
+            return Err(Error::Batch("n_ctx and n_ubatch must be positive".into()));
+        }
+        let hp = &model.hparams;
+        let shape = KvShape {
+            n_layer: hp.n_layer,
+            n_head_kv: hp.n_head_kv as i64,
+            head_dim_k: hp.n_embd_head_k as i64,
+            head_dim_v: hp.n_embd_head_v as i64,
+        };
+        let kv = KvCache::new(shape, params.n_ctx, &model.backends, &model.layer_map.layer_backend, params.flash_attn)?;
+        model.backends[model.cpu].set_n_threads(params.n_threads);
+        let sched = Sched::new(model.backends.clone(), graph_nodes(&model))?;
+        let mut ctx = Context {
+            built: None,
+            sched,
+            kv,
+            model,
+            params,
+            logits: Vec::new(),
+            output_rows: Vec::new(),
+            scratch: Scratch::default(),
+            last: DecodeStats::default(),
+        };
+        ctx.reserve()?;
+        Ok(ctx)
+    }
+
+    /// Sizes compute buffers for the worst case (a full micro-batch attending to the whole cache).
+    fn reserve(&mut self) -> Result<()> {
+        let n = self.params.n_ubatch.min(self.params.n_ctx);
+        let worst = GraphShape { n_tokens: n, n_outputs: n, n_kv: self.kv.size() };
+        let built = self.build(worst)?;
+        self.sched.reserve(built.graph)?;
+        self.sched.reset();
+        Ok(())
+    }
+
+    fn build(&self, shape: GraphShape) -> Result<BuiltGraph> {
+        let nodes = graph_nodes(&self.model);
+        let ctx = GgmlContext::new(nodes, nodes)?;
+        let graph = ctx.new_graph(nodes);
+        let inputs = GraphBuild::inputs(&ctx, &self.kv, shape);
+        let b = GraphBuild {
+            ctx: &ctx,
+            graph,
+            hp: &self.model.hparams,
+            kv: &self.kv,
+            inp: inputs,
+            shape,
+            flash_attn: self.params.flash_attn,
+            rope: GraphBuild::rope_params(&self.model.hparams, self.model.arch.rope_type()),
+        };
+        let logits = self.model.arch.build(&b).set_output();
+        graph.expand(logits);
+        Ok(BuiltGraph { shape, graph, inputs, logits, _ctx: ctx })
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    pub fn params(&self) -> &ContextParams {
+        &self.params
+    }
+
+    pub fn n_ctx(&self) -> usize {
+        self.kv.size()
+    }
+
+    pub fn n_vocab(&self) -> usize {
+        self.model.hparams.n_vocab
+    }
+
+    /// Cells in use across all sequences.
+    pub fn kv_used(&self) -> usize {
+        self.kv.cells.used()
+    }
+
+    /// Bytes of K/V storage.
+    pub fn kv_bytes(&self) -> usize {
+        self.kv.bytes()
+    }
+
+    pub fn last_stats(&self) -> DecodeStats {
+        self.last
+    }
+
+    /// Compute-buffer bytes reserved per backend.
+    pub fn compute_buffer_bytes(&self) -> usize {
+        (0..self.model.backends.len()).map(|i| self.sched.buffer_size(i)).sum()
+    }
+
+    /// Removes tokens of `seq` (every sequence when `None`) with positions in `[p0, p1)`.
+    pub fn seq_rm(&mut self, seq: Option<SeqId>, p0: Option<i32>, p1: Option<i32>) -> Result<()> {
+        self.kv.cells.seq_rm(seq, p0, p1)
+    }
+
+    /// Shares `src`'s cached tokens in `[p0, p1)` with `dst` (a prompt prefix, without recompute).
+    pub fn seq_cp(&mut self, src: SeqId, dst: SeqId, p0: Option<i32>, p1: Option<i32>) -> Result<()> {
+        self.kv.cells.seq_cp(src, dst, p0, p1)
+    }
+
+    /// Last cached position of `seq`.
+    pub fn seq_pos_max(&self, seq: SeqId) -> Option<i32> {
+        self.kv.cells.seq_pos_max(seq)
+    }
+
+    /// Cached tokens of `seq`.
+    pub fn seq_len(&self, seq: SeqId) -> usize {
+        self.kv.cells.seq_len(seq)
+    }
+
+    /// Empties the cache.
+    pub fn clear(&mut self) {
+        self.kv.cells.clear();
+    }
+
+    /// Logits of batch token `i` from the last [`Context::decode`], if they were requested.
+    pub fn logits(&self, i: usize) -> Option<&[f32]> {
+        let row = usize::try_from(*self.output_rows.get(i)?).ok()?;
+        let n = self.n_vocab();
+        self.logits.get(row * n..(row + 1) * n)
+    }
+
+    /// Runs `batch` through the model, micro-batch by micro-batch, and keeps the logits of the
+    /// tokens that asked for them. A batch that does not fit in the free cache cells is refused
+    /// before anything is computed.
+    pub fn decode(&mut self, batch: &Batch) -> Result<DecodeStats> {
+        let start = Instant::now();
+        self.validate(batch)?;
+        let free = self.kv.size() - self.kv.cells.used();
+        if batch.len() > free {
+            return Err(Error::KvCacheFull { needed: batch.len(), free, size: self.kv.size() });
+        }
+        let n_vocab = self.n_vocab();
+        self.logits.clear();
+        self.output_rows.clear();
+        self.output_rows.resize(batch.len(), -1);
+        let mut stats = DecodeStats { n_tokens: batch.len(), n_seqs: batch.n_seqs(), ..Default::default() };
+        let mut row = 0i32;
+        for start_i in (0..batch.len()).step_by(self.params.n_ubatch) {
+            let end = (start_i + self.params.n_ubatch).min(batch.len());
+            let outputs = self.decode_ubatch(batch, start_i..end, &mut stats)?;
+            for i in outputs {
+                self.output_rows[i] = row;
+                row += 1;
+            }
+            stats.n_ubatches += 1;
+        }
+        debug_assert_eq!(self.logits.len(), row as usize * n_vocab);
+        stats.n_outputs = row as usize;
+        stats.kv_used = self.kv.cells.used();
+        stats.duration = start.elapsed();
+        self.last = stats;
+        Ok(stats)
+    }
+
+    fn validate(&self, batch: &Batch) -> Result<()> {
+        if batch.is_empty() {
+            return Err(Error::Batch("empty batch".into()));
+        }
+        let n_vocab = self.n_vocab() as u32;
+        if let Some(&t) = batch.tokens.iter().find(|&&t| t >= n_vocab) {
+            return Err(Error::Batch(format!("token id {t} out of range (vocabulary of {n_vocab})")));
+        }
+        if let Some(&p) = batch.pos.iter().find(|&&p| p < 0) {
+            return Err(Error::Batch(format!("negative position {p}")));
+        }
+        for &s in &batch.seq {
+            seq_bit(s)?;
+        }
+        Ok(())
+    }
+
+    /// Runs tokens `range` of `batch` as one graph; returns the batch indices whose logits were appended.
+    fn decode_ubatch(&mut self, batch: &Batch, range: std::ops::Range<usize>, stats: &mut DecodeStats) -> Result<Vec<usize>> {
+        let n_tokens = range.len();
+        let mut wanted: Vec<usize> = range.clone().filter(|&i| batch.logits[i]).collect();
+        let discard_output = wanted.is_empty();
+        if discard_output {
+            // A graph always ends in logits; compute the last row and drop it.
+            wanted.push(range.end - 1);
+        }
+        self.place_tokens(batch, range.clone())?;
+        let n_kv = self.kv.cells.n_active(KV_PAD);
+        let shape = GraphShape { n_tokens, n_outputs: wanted.len(), n_kv };
+        if self.built.as_ref().map(|b| b.shape) != Some(shape) {
+            self.built = None;
+            self.sched.reset();
+            let built = self.build(shape)?;
+            self.sched.alloc_graph(built.graph)?;
+            self.built = Some(built);
+            stats.graphs_built += 1;
+        }
+        self.set_inputs(batch, range.clone(), &wanted, n_kv)?;
+        let built = self.built.as_ref().ok_or_else(|| Error::Ggml("graph missing".into()))?;
+        self.sched.compute(built.graph)?;
+        if discard_output {
+            return Ok(Vec::new());
+        }
+        let n = self.model.hparams.n_vocab * wanted.len();
+        let at = self.logits.len();
+        self.logits.resize(at + n, 0.0);
+        built.logits.read(&mut self.logits[at..], 0)?;
+        Ok(wanted)
+    }
+
+    /// Assigns cache cells to the micro-batch's tokens.
+    fn place_tokens(&mut self, batch: &Batch, range: std::ops::Range<usize>) -> Result<()> {
+        let s = &mut self.scratch;
+        if !self.kv.cells.find_free(range.len(), &mut s.cells) {
+            let free = self.kv.size() - self.kv.cells.used();
+            return Err(Error::KvCacheFull { needed: range.len(), free, size: self.kv.size() });
+        }
+        for (k, i) in range.enumerate() {
+            let cell = s.cells[k] as usize;
+            self.kv.cells.assign(cell, batch.pos[i], seq_bit(batch.seq[i])?);
+        }
+        Ok(())
+    }
+
+    fn set_inputs(&mut self, batch: &Batch, range: std::ops::Range<usize>, wanted: &[usize], n_kv: usize) -> Result<()> {
+        let built = self.built.as_ref().ok_or_else(|| Error::Ggml("graph missing".into()))?;
+        let s = &mut self.scratch;
+        s.tokens.clear();
+        s.tokens.extend(batch.tokens[range.clone()].iter().map(|&t| t as i32));
+        s.pos.clear();
+        s.pos.extend_from_slice(&batch.pos[range.clone()]);
+        s.seq_bits.clear();
+        for &q in &batch.seq[range.clone()] {
+            s.seq_bits.push(seq_bit(q)?);
+        }
+        built.inputs.tokens.write(&s.tokens, 0)?;
+        built.inputs.pos.write(&s.pos, 0)?;
+        if let Some(out) = built.inputs.out_ids {
+            s.out_ids.clear();
+            s.out_ids.extend(wanted.iter().map(|&i| (i - range.start) as i32));
+            out.write(&s.out_ids, 0)?;
+        }
+        s.mask.clear();
+        s.mask.resize(n_kv * range.len(), 0);
+        self.kv.cells.write_mask(n_kv, &s.pos, &s.seq_bits, &mut s.mask);
+        built.inputs.kq_mask.write(&s.mask, 0)?;
+        s.k_idxs.clear();
+        s.k_idxs.extend(s.cells.iter().map(|&c| i64::from(c)));
+        built.inputs.k_idxs.write(&s.k_idxs, 0)?;
+        self.kv.write_v_idxs(&s.cells, &mut s.v_idxs);
+        built.inputs.v_idxs.write(&s.v_idxs, 0)?;
+        Ok(())
+    }
+}
+
+/// Attention looks at cells rounded up to this many, so graphs are reused across decode steps.
+const KV_PAD: usize = 256;
+

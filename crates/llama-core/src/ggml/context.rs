@@ -1,0 +1,220 @@
+//! ggml contexts (tensor metadata arenas), tensor handles and compute graphs.
+
+use crate::error::{Error, Result};
+use ggml_sys as sys;
+use std::ffi::CString;
+use std::ptr::NonNull;
+
+/// A ggml context in `no_alloc` mode: it holds tensor and graph metadata only; tensor data lives
+/// in backend buffers (or is placed by the scheduler).
+#[derive(Debug)]
+pub struct Context {
+    raw: NonNull<sys::ggml_context>,
+}
+
+// SAFETY: a ggml context is a plain arena without thread affinity; the engine mutates it from
+// one thread at a time (it is owned, and mutation needs `&self` only inside one decode call).
+unsafe impl Send for Context {}
+
+impl Context {
+    /// A metadata arena with room for `n_tensors` tensors and one graph of `graph_nodes` nodes.
+    pub fn new(n_tensors: usize, graph_nodes: usize) -> Result<Self> {
+        // SAFETY: pure size computations.
+        let mem = unsafe {
+            sys::ggml_tensor_overhead() * n_tensors
+                + if graph_nodes > 0 { sys::ggml_graph_overhead_custom(graph_nodes, false) } else { 0 }
+        };
+        let params =
+            sys::ggml_init_params { mem_size: mem, mem_buffer: std::ptr::null_mut(), no_alloc: true };
+        // SAFETY: ggml_init allocates its own pool; null means failure.
+        let raw = unsafe { sys::ggml_init(params) };
+        NonNull::new(raw)
+            .map(|raw| Context { raw })
+            .ok_or_else(|| Error::Ggml(format!("ggml_init failed for {mem} bytes of metadata")))
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut sys::ggml_context {
+        self.raw.as_ptr()
+    }
+
+    /// Wraps a freshly created tensor pointer, turning ggml's null (out of metadata space) into an error.
+    pub(super) fn wrap(&self, p: *mut sys::ggml_tensor) -> Tensor {
+        // ggml aborts rather than returning null when the arena is full, so null cannot happen
+        // with a correctly sized context; keep the check as a hard invariant.
+        Tensor(NonNull::new(p).expect("ggml returned a null tensor"))
+    }
+
+    /// A new graph with room for `nodes` nodes, in this context.
+    pub fn new_graph(&self, nodes: usize) -> Graph {
+        // SAFETY: the context was sized for a graph of this many nodes by the caller.
+        let g = unsafe { sys::ggml_new_graph_custom(self.as_ptr(), nodes, false) };
+        Graph(NonNull::new(g).expect("ggml returned a null graph"))
+    }
+
+    /// Iterates over the tensors created in this context, in creation order.
+    pub fn tensors(&self) -> impl Iterator<Item = Tensor> + '_ {
+        // SAFETY: first/next walk the context's own object list.
+        let mut cur = unsafe { sys::ggml_get_first_tensor(self.as_ptr()) };
+        std::iter::from_fn(move || {
+            let t = NonNull::new(cur)?;
+            // SAFETY: `t` belongs to this context.
+            cur = unsafe { sys::ggml_get_next_tensor(self.as_ptr(), t.as_ptr()) };
+            Some(Tensor(t))
+        })
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // SAFETY: the context came from ggml_init and is freed exactly once.
+        unsafe { sys::ggml_free(self.raw.as_ptr()) }
+    }
+}
+
+/// A handle to a tensor inside a [`Context`]. Valid while that context lives; the crate keeps
+/// every handle next to (and dropped before) its context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tensor(NonNull<sys::ggml_tensor>);
+
+// SAFETY: a handle is a pointer into a context that is itself Send; handles are only used by
+// the thread that owns the context.
+unsafe impl Send for Tensor {}
+// SAFETY: shared handles only read immutable metadata (shape, type) outside of compute.
+unsafe impl Sync for Tensor {}
+
+impl Tensor {
+    pub(super) fn ptr(self) -> *mut sys::ggml_tensor {
+        self.0.as_ptr()
+    }
+
+    fn raw(&self) -> &sys::ggml_tensor {
+        // SAFETY: the handle is valid while its context lives (crate invariant).
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Dimensions, innermost first: `[ne0, ne1, ne2, ne3]`.
+    pub fn ne(&self) -> [i64; 4] {
+        self.raw().ne
+    }
+
+    /// Strides in bytes.
+    pub fn nb(&self) -> [usize; 4] {
+        self.raw().nb
+    }
+
+    pub fn ty(&self) -> sys::ggml_type {
+        self.raw().type_
+    }
+
+    pub fn nelements(&self) -> i64 {
+        self.ne().iter().product()
+    }
+
+    pub fn nbytes(&self) -> usize {
+        // SAFETY: reads the tensor's own metadata.
+        unsafe { sys::ggml_nbytes(self.ptr()) }
+    }
+
+    /// Whether the tensor has storage (a buffer or data pointer) yet.
+    pub fn is_allocated(&self) -> bool {
+        !self.raw().buffer.is_null() || !self.raw().data.is_null()
+    }
+
+    pub fn name(&self) -> String {
+        let bytes: Vec<u8> =
+            self.raw().name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    pub fn set_name(self, name: &str) -> Self {
+        let c = CString::new(name.replace('\0', "")).unwrap_or_default();
+        // SAFETY: ggml copies (and truncates) the name into the tensor.
+        unsafe { sys::ggml_set_name(self.ptr(), c.as_ptr()) };
+        self
+    }
+
+    /// Marks a graph input: the scheduler gives it its own storage, to be filled before compute.
+    pub fn set_input(self) -> Self {
+        // SAFETY: sets a flag on a valid tensor.
+        unsafe { sys::ggml_set_input(self.ptr()) };
+        self
+    }
+
+    /// Marks a graph output: its storage is not reused by later nodes.
+    pub fn set_output(self) -> Self {
+        // SAFETY: sets a flag on a valid tensor.
+        unsafe { sys::ggml_set_output(self.ptr()) };
+        self
+    }
+
+    /// Copies `data` into the tensor's storage at byte `offset` (any backend).
+    pub fn write<T: Copy>(&self, data: &[T], offset: usize) -> Result<()> {
+        let bytes = std::mem::size_of_val(data);
+        self.check_io(offset, bytes)?;
+        // SAFETY: the tensor is allocated and [offset, offset+bytes) lies inside it (checked).
+        unsafe { sys::ggml_backend_tensor_set(self.ptr(), data.as_ptr().cast(), offset, bytes) };
+        Ok(())
+    }
+
+    /// Copies bytes out of the tensor's storage at byte `offset` into `out` (any backend).
+    pub fn read<T: Copy>(&self, out: &mut [T], offset: usize) -> Result<()> {
+        let bytes = std::mem::size_of_val(out);
+        self.check_io(offset, bytes)?;
+        // SAFETY: as in `write`; `out` has room for `bytes` bytes, and T is plain data.
+        unsafe { sys::ggml_backend_tensor_get(self.ptr(), out.as_mut_ptr().cast(), offset, bytes) };
+        Ok(())
+    }
+
+    fn check_io(&self, offset: usize, bytes: usize) -> Result<()> {
+        if !self.is_allocated() || self.raw().buffer.is_null() {
+            return Err(Error::Ggml(format!("tensor '{}' has no backend storage", self.name())));
+        }
+        match offset.checked_add(bytes) {
+            Some(end) if end <= self.nbytes() => Ok(()),
+            _ => Err(Error::Ggml(format!(
+                "tensor '{}': access of {bytes} bytes at {offset} exceeds its {} bytes",
+                self.name(),
+                self.nbytes()
+            ))),
+        }
+    }
+}
+
+/// A compute graph living in a [`Context`].
+#[derive(Debug, Clone, Copy)]
+pub struct Graph(NonNull<sys::ggml_cgraph>);
+
+// SAFETY: as for Tensor: a handle into an owned, Send context.
+unsafe impl Send for Graph {}
+
+impl Graph {
+    pub(super) fn ptr(self) -> *mut sys::ggml_cgraph {
+        self.0.as_ptr()
+    }
+
+    /// Adds `t` and everything it depends on to the graph.
+    pub fn expand(self, t: Tensor) {
+        // SAFETY: both handles are valid; the graph was sized for the model's node count.
+        unsafe { sys::ggml_build_forward_expand(self.ptr(), t.ptr()) }
+    }
+
+    pub fn n_nodes(self) -> usize {
+        // SAFETY: reads the graph's node count.
+        usize::try_from(unsafe { sys::ggml_graph_n_nodes(self.ptr()) }).unwrap_or(0)
+    }
+}
+
+/// A context that can no longer be used to create tensors: kept only so its tensors stay valid.
+/// Shared references grant nothing, which makes it safe to share between threads.
+#[derive(Debug)]
+pub struct SealedContext(#[allow(dead_code)] Context);
+
+// SAFETY: no method reads or writes through a shared reference; the context is only dropped.
+unsafe impl Sync for SealedContext {}
+
+impl Context {
+    /// Freezes the context (after loading weights into its tensors).
+    pub fn seal(self) -> SealedContext {
+        SealedContext(self)
+    }
+}

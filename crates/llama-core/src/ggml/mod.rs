@@ -1,0 +1,67 @@
+//! The one safe wrapper over ggml: contexts, tensors and graph ops, backends, buffers, scheduler.
+//!
+//! All of llama-core's `unsafe` lives under this module. Handles own their C objects (`Drop`);
+//! a [`Tensor`] is a plain handle whose validity is tied to the [`Context`] that made it, an
+//! invariant kept inside this crate (tensors never leave it).
+
+mod backend;
+mod context;
+mod mmap;
+mod ops;
+pub use ops::RopeParams;
+mod sched;
+
+pub use backend::{Backend, BackendKind, Buffer, HostBytes};
+pub use context::{Context, Graph, SealedContext, Tensor};
+pub use mmap::map_readonly;
+pub use sched::Sched;
+
+pub use ggml_sys::ggml_type as RawType;
+
+/// ggml type ids used by the engine.
+pub mod types {
+    pub use ggml_sys::{
+        GGML_TYPE_F16 as F16, GGML_TYPE_F32 as F32, GGML_TYPE_I32 as I32, GGML_TYPE_I64 as I64,
+    };
+}
+
+/// Bytes taken by `n` elements of type `ty` in a row (block-quantized types count whole blocks).
+pub fn row_size(ty: RawType, n: i64) -> usize {
+    // SAFETY: pure function of its arguments.
+    unsafe { ggml_sys::ggml_row_size(ty, n) }
+}
+
+/// Elements per quantization block of `ty`.
+pub fn block_size(ty: RawType) -> i64 {
+    // SAFETY: pure function of the type id; ggml aborts on ids it does not know, so callers
+    // validate ids first (the GGUF reader does).
+    i64::from(unsafe { ggml_sys::ggml_blck_size(ty) })
+}
+
+/// The ggml name of a type ("q4_1", "f32", ...).
+pub fn type_name(ty: RawType) -> String {
+    // SAFETY: returns a static string (or "NONE") for any id.
+    unsafe { cstr(ggml_sys::ggml_type_name(ty)) }
+}
+
+/// Whether ggml knows this type (it has a type-traits entry with a block and type size).
+pub fn type_is_supported(ty: RawType) -> bool {
+    if ty >= ggml_sys::GGML_TYPE_COUNT {
+        return false;
+    }
+    // SAFETY: ty is below GGML_TYPE_COUNT, so the static traits table has an entry for it.
+    unsafe {
+        let traits = ggml_sys::ggml_get_type_traits(ty);
+        !traits.is_null() && (*traits).blck_size > 0 && (*traits).type_size > 0
+    }
+}
+
+/// # Safety
+/// `p` must be null or a NUL-terminated string valid for the call.
+unsafe fn cstr(p: *const std::os::raw::c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}

@@ -1,0 +1,186 @@
+//! Graph-building operations: each creates a result tensor in the [`Context`] it is called on.
+//!
+//! ggml checks shapes itself and aborts on a mismatch (never UB); views are additionally checked
+//! here against their source's extent, since ggml does not account for custom strides.
+
+use super::context::{Context, Tensor};
+use ggml_sys as sys;
+use std::os::raw::c_int;
+
+/// RoPE settings shared by every `rope_ext` call of a model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RopeParams {
+    pub n_dims: i32,
+    pub mode: i32,
+    pub n_ctx_orig: i32,
+    pub freq_base: f32,
+    pub freq_scale: f32,
+    pub ext_factor: f32,
+    pub attn_factor: f32,
+    pub beta_fast: f32,
+    pub beta_slow: f32,
+}
+
+impl Context {
+    /// A new tensor of up to 4 dimensions (innermost first).
+    pub fn new_tensor(&self, ty: sys::ggml_type, ne: &[i64]) -> Tensor {
+        assert!((1..=4).contains(&ne.len()), "ggml tensors have 1 to 4 dimensions");
+        // SAFETY: ne holds ne.len() dimensions; the context has metadata room (sized by caller).
+        self.wrap(unsafe { sys::ggml_new_tensor(self.as_ptr(), ty, ne.len() as c_int, ne.as_ptr()) })
+    }
+
+    pub fn get_rows(&self, a: Tensor, rows: Tensor) -> Tensor {
+        // SAFETY: valid handles; ggml checks the shapes.
+        self.wrap(unsafe { sys::ggml_get_rows(self.as_ptr(), a.ptr(), rows.ptr()) })
+    }
+
+    pub fn mul_mat(&self, a: Tensor, b: Tensor) -> Tensor {
+        // SAFETY: valid handles; ggml checks the shapes.
+        self.wrap(unsafe { sys::ggml_mul_mat(self.as_ptr(), a.ptr(), b.ptr()) })
+    }
+
+    pub fn rms_norm(&self, a: Tensor, eps: f32) -> Tensor {
+        // SAFETY: valid handle.
+        self.wrap(unsafe { sys::ggml_rms_norm(self.as_ptr(), a.ptr(), eps) })
+    }
+
+    pub fn mul(&self, a: Tensor, b: Tensor) -> Tensor {
+        // SAFETY: valid handles; ggml checks that b broadcasts to a.
+        self.wrap(unsafe { sys::ggml_mul(self.as_ptr(), a.ptr(), b.ptr()) })
+    }
+
+    pub fn add(&self, a: Tensor, b: Tensor) -> Tensor {
+        // SAFETY: valid handles; ggml checks that b broadcasts to a.
+        self.wrap(unsafe { sys::ggml_add(self.as_ptr(), a.ptr(), b.ptr()) })
+    }
+
+    pub fn scale(&self, a: Tensor, s: f32) -> Tensor {
+        // SAFETY: valid handle.
+        self.wrap(unsafe { sys::ggml_scale(self.as_ptr(), a.ptr(), s) })
+    }
+
+    pub fn swiglu_split(&self, gate: Tensor, up: Tensor) -> Tensor {
+        // SAFETY: valid handles of equal shape (checked by ggml).
+        self.wrap(unsafe { sys::ggml_swiglu_split(self.as_ptr(), gate.ptr(), up.ptr()) })
+    }
+
+    pub fn cont(&self, a: Tensor) -> Tensor {
+        // SAFETY: valid handle.
+        self.wrap(unsafe { sys::ggml_cont(self.as_ptr(), a.ptr()) })
+    }
+
+    pub fn cast(&self, a: Tensor, ty: sys::ggml_type) -> Tensor {
+        // SAFETY: valid handle.
+        self.wrap(unsafe { sys::ggml_cast(self.as_ptr(), a.ptr(), ty) })
+    }
+
+    pub fn transpose(&self, a: Tensor) -> Tensor {
+        // SAFETY: valid handle; a transpose is a view with swapped strides.
+        self.wrap(unsafe { sys::ggml_transpose(self.as_ptr(), a.ptr()) })
+    }
+
+    pub fn permute(&self, a: Tensor, axes: [i32; 4]) -> Tensor {
+        // SAFETY: valid handle; ggml checks that axes is a permutation.
+        self.wrap(unsafe {
+            sys::ggml_permute(self.as_ptr(), a.ptr(), axes[0], axes[1], axes[2], axes[3])
+        })
+    }
+
+    /// Reshapes a contiguous tensor (ggml checks contiguity and element count).
+    pub fn reshape(&self, a: Tensor, ne: &[i64]) -> Tensor {
+        // SAFETY: valid handle; ggml asserts contiguity and equal element counts.
+        let p = unsafe {
+            match *ne {
+                [n0, n1] => sys::ggml_reshape_2d(self.as_ptr(), a.ptr(), n0, n1),
+                [n0, n1, n2] => sys::ggml_reshape_3d(self.as_ptr(), a.ptr(), n0, n1, n2),
+                [n0, n1, n2, n3] => sys::ggml_reshape_4d(self.as_ptr(), a.ptr(), n0, n1, n2, n3),
+                [n0] => sys::ggml_reshape_1d(self.as_ptr(), a.ptr(), n0),
+                _ => panic!("reshape takes 1 to 4 dimensions"),
+            }
+        };
+        self.wrap(p)
+    }
+
+    /// A strided view of `a`: `ne` dimensions with byte strides `nb` (for dims 1..), at `offset`.
+    pub fn view(&self, a: Tensor, ne: &[i64], nb: &[usize], offset: usize) -> Tensor {
+        assert_eq!(nb.len() + 1, ne.len(), "a view needs one stride per outer dimension");
+        let row = super::row_size(a.ty(), ne[0]);
+        let span = ne[1..].iter().zip(nb).fold(row, |acc, (&n, &s)| acc + (n.max(1) as usize - 1) * s);
+        assert!(offset + span <= a.nbytes(), "view of {span} bytes at {offset} exceeds its source");
+        // SAFETY: the view's extent lies inside `a` (checked above).
+        let p = unsafe {
+            match (ne, nb) {
+                ([n0], []) => sys::ggml_view_1d(self.as_ptr(), a.ptr(), *n0, offset),
+                ([n0, n1], [s1]) => sys::ggml_view_2d(self.as_ptr(), a.ptr(), *n0, *n1, *s1, offset),
+                ([n0, n1, n2], [s1, s2]) => {
+                    sys::ggml_view_3d(self.as_ptr(), a.ptr(), *n0, *n1, *n2, *s1, *s2, offset)
+                }
+                ([n0, n1, n2, n3], [s1, s2, s3]) => sys::ggml_view_4d(
+                    self.as_ptr(),
+                    a.ptr(),
+                    *n0,
+                    *n1,
+                    *n2,
+                    *n3,
+                    *s1,
+                    *s2,
+                    *s3,
+                    offset,
+                ),
+                _ => panic!("views take 1 to 4 dimensions"),
+            }
+        };
+        self.wrap(p)
+    }
+
+    pub fn rope_ext(&self, a: Tensor, pos: Tensor, factors: Option<Tensor>, p: &RopeParams) -> Tensor {
+        let factors = factors.map_or(std::ptr::null_mut(), Tensor::ptr);
+        // SAFETY: valid handles (factors may be null, which ggml accepts).
+        self.wrap(unsafe {
+            sys::ggml_rope_ext(
+                self.as_ptr(),
+                a.ptr(),
+                pos.ptr(),
+                factors,
+                p.n_dims,
+                p.mode,
+                p.n_ctx_orig,
+                p.freq_base,
+                p.freq_scale,
+                p.ext_factor,
+                p.attn_factor,
+                p.beta_fast,
+                p.beta_slow,
+            )
+        })
+    }
+
+    /// Writes the rows of `src` into `dst` at the row indices in `idx` (I64); returns the updated `dst` view.
+    pub fn set_rows(&self, dst: Tensor, src: Tensor, idx: Tensor) -> Tensor {
+        // SAFETY: valid handles; ggml checks shapes and index type.
+        self.wrap(unsafe { sys::ggml_set_rows(self.as_ptr(), dst.ptr(), src.ptr(), idx.ptr()) })
+    }
+
+    /// Fused attention; `mask` is F16. Accumulates in F32.
+    pub fn flash_attn_ext(&self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, scale: f32) -> Tensor {
+        // SAFETY: valid handles; ggml checks shapes and the mask type.
+        unsafe {
+            let t = sys::ggml_flash_attn_ext(self.as_ptr(), q.ptr(), k.ptr(), v.ptr(), mask.ptr(), scale, 0.0, 0.0);
+            sys::ggml_flash_attn_ext_set_prec(t, sys::GGML_PREC_F32);
+            self.wrap(t)
+        }
+    }
+
+    /// Matrix product accumulated in F32 (for K·Q, which needs the range).
+    pub fn mul_mat_f32(&self, a: Tensor, b: Tensor) -> Tensor {
+        let t = self.mul_mat(a, b);
+        // SAFETY: t is a MUL_MAT node just created.
+        unsafe { sys::ggml_mul_mat_set_prec(t.ptr(), sys::GGML_PREC_F32) };
+        t
+    }
+
+    pub fn soft_max_ext(&self, a: Tensor, mask: Tensor, scale: f32) -> Tensor {
+        // SAFETY: valid handles; ggml checks shapes and the mask type.
+        self.wrap(unsafe { sys::ggml_soft_max_ext(self.as_ptr(), a.ptr(), mask.ptr(), scale, 0.0) })
+    }
+}

@@ -1,0 +1,170 @@
+//! The KV cache: per-layer key/value tensors on their layer's backend, plus cell bookkeeping.
+
+mod cells;
+
+pub use cells::{Cells, SeqId, MAX_SEQ};
+pub(crate) use cells::seq_bit;
+
+use crate::error::Result;
+use crate::ggml::{self, types, Backend, Buffer, Context, RawType, Tensor};
+use std::sync::Arc;
+
+/// Shape of the cache for one model.
+#[derive(Debug, Clone, Copy)]
+pub struct KvShape {
+    pub n_layer: usize,
+    pub n_head_kv: i64,
+    pub head_dim_k: i64,
+    pub head_dim_v: i64,
+}
+
+#[derive(Debug)]
+struct KvLayer {
+    k: Tensor, // F16 [head_dim_k * n_head_kv, size]
+    v: Tensor, // F16 [head_dim_v * n_head_kv, size], or transposed [size, ...] without flash attention
+}
+
+/// Keys and values of every cached token, for every layer.
+#[derive(Debug)]
+pub struct KvCache {
+    pub(crate) cells: Cells,
+    layers: Vec<KvLayer>,
+    shape: KvShape,
+    ty: RawType,
+    /// Without flash attention V is stored transposed (one row per embedding element), as llama.cpp does.
+    v_trans: bool,
+    // Handles in `layers` point into these; they are only freed with the cache.
+    _buffers: Vec<Buffer>,
+    _contexts: Vec<Context>,
+}
+
+impl KvCache {
+    /// Allocates a cache of `size` cells; layer `il` lives on `backends[layer_backend[il]]`.
+    pub fn new(
+        shape: KvShape,
+        size: usize,
+        backends: &[Arc<Backend>],
+        layer_backend: &[usize],
+        flash_attn: bool,
+    ) -> Result<Self> {
+        let ty = types::F16;
+        let (ek, ev) = (shape.head_dim_k * shape.n_head_kv, shape.head_dim_v * shape.n_head_kv);
+        let mut contexts = Vec::new();
+        let mut buffers = Vec::new();
+        let mut layers: Vec<Option<KvLayer>> = (0..shape.n_layer).map(|_| None).collect();
+        for (bi, backend) in backends.iter().enumerate() {
+            let mine: Vec<usize> = (0..shape.n_layer).filter(|&il| layer_backend.get(il) == Some(&bi)).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let ctx = Context::new(2 * mine.len(), 0)?;
+            for &il in &mine {
+                let k = ctx.new_tensor(ty, &[ek, size as i64]).set_name(&format!("cache_k_l{il}"));
+                let v = ctx.new_tensor(ty, &[ev, size as i64]).set_name(&format!("cache_v_l{il}"));
+                layers[il] = Some(KvLayer { k, v });
+            }
+            let buf = backend.alloc_ctx_tensors(&ctx)?;
+            // Zeroed so that never-written cells are finite (masked cells are still read by some kernels).
+            buf.clear(0);
+            buffers.push(buf);
+            contexts.push(ctx);
+        }
+        let layers = layers
+            .into_iter()
+            .enumerate()
+            .map(|(il, l)| l.ok_or_else(|| crate::Error::Model(format!("layer {il} has no backend"))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(KvCache {
+            cells: Cells::new(size),
+            layers,
+            shape,
+            ty,
+            v_trans: !flash_attn,
+            _buffers: buffers,
+            _contexts: contexts,
+        })
+    }
+
+    pub fn size(&self) -> usize {
+        self.cells.size()
+    }
+
+    pub fn v_trans(&self) -> bool {
+        self.v_trans
+    }
+
+    /// Total bytes of K and V storage.
+    pub fn bytes(&self) -> usize {
+        self.layers.iter().map(|l| l.k.nbytes() + l.v.nbytes()).sum()
+    }
+
+    /// K of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`.
+    pub fn k_view(&self, ctx: &Context, il: usize, n_kv: i64) -> Tensor {
+        let k = self.layers[il].k;
+        let hd = self.shape.head_dim_k;
+        let row = ggml::row_size(self.ty, hd * self.shape.n_head_kv);
+        ctx.view(k, &[hd, self.shape.n_head_kv, n_kv], &[ggml::row_size(self.ty, hd), row], 0)
+    }
+
+    /// V of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`, or
+    /// `[n_kv, n_head_kv, head_dim]` when stored transposed.
+    pub fn v_view(&self, ctx: &Context, il: usize, n_kv: i64) -> Tensor {
+        let v = self.layers[il].v;
+        let (hd, nh) = (self.shape.head_dim_v, self.shape.n_head_kv);
+        if !self.v_trans {
+            let row = ggml::row_size(self.ty, hd * nh);
+            return ctx.view(v, &[hd, nh, n_kv], &[ggml::row_size(self.ty, hd), row], 0);
+        }
+        let size = self.size() as i64;
+        ctx.view(
+            v,
+            &[n_kv, nh, hd],
+            &[ggml::row_size(self.ty, size * hd), ggml::row_size(self.ty, size)],
+            0,
+        )
+    }
+
+    /// Stores `k_cur` (`[head_dim, n_head_kv, n_tokens]`) into the cells listed in `idxs` (I64).
+    pub fn store_k(&self, ctx: &Context, il: usize, k_cur: Tensor, idxs: Tensor) -> Tensor {
+        let ne = k_cur.ne();
+        let k_cur = ctx.view(k_cur, &[ne[0] * ne[1], ne[2]], &[k_cur.nb()[2]], 0);
+        ctx.set_rows(self.layers[il].k, k_cur, idxs)
+    }
+
+    /// Stores `v_cur` (`[head_dim, n_head_kv, n_tokens]`); `idxs` holds one index per token, or
+    /// one per element when V is transposed (see [`KvCache::write_v_idxs`]).
+    pub fn store_v(&self, ctx: &Context, il: usize, v_cur: Tensor, idxs: Tensor) -> Tensor {
+        let ne = v_cur.ne();
+        let v = self.layers[il].v;
+        if !self.v_trans {
+            let v_cur = ctx.view(v_cur, &[ne[0] * ne[1], ne[2]], &[v_cur.nb()[2]], 0);
+            return ctx.set_rows(v, v_cur, idxs);
+        }
+        // One row per element: V_cur comes straight from a matmul, so it is contiguous.
+        let v_cur = ctx.reshape(v_cur, &[1, ne[0] * ne[1] * ne[2]]);
+        let v_all = ctx.reshape(v, &[1, v.nelements()]);
+        ctx.set_rows(v_all, v_cur, idxs)
+    }
+
+    /// Element count of the V index input for `n_tokens` tokens.
+    pub fn v_idxs_len(&self, n_tokens: usize) -> usize {
+        if self.v_trans {
+            n_tokens * (self.shape.head_dim_v * self.shape.n_head_kv) as usize
+        } else {
+            n_tokens
+        }
+    }
+
+    /// Fills the V index input for tokens stored in `cells`.
+    pub fn write_v_idxs(&self, cells: &[u32], out: &mut Vec<i64>) {
+        out.clear();
+        if !self.v_trans {
+            out.extend(cells.iter().map(|&c| i64::from(c)));
+            return;
+        }
+        let (size, ev) = (self.size() as i64, self.shape.head_dim_v * self.shape.n_head_kv);
+        for &c in cells {
+            out.extend((0..ev).map(|j| j * size + i64::from(c)));
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Shared graph-building blocks (inputs, norms, attention over the KV cache, feed-forward) used by
+//! every architecture, mirroring llama.cpp's `llm_graph_context`.
+
+use super::hparams::{HParams, RopeScaling};
+use crate::ggml::{types, Context, Graph, RopeParams, Tensor};
+use crate::kv_cache::KvCache;
+
+/// Input tensors of one micro-batch graph, filled before each compute.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphInputs {
+    pub tokens: Tensor,          // I32 [n_tokens]
+    pub pos: Tensor,             // I32 [n_tokens]
+    pub out_ids: Option<Tensor>, // I32 [n_outputs]; None when every token is an output
+    pub kq_mask: Tensor,         // F16 [n_kv, n_tokens]
+    pub k_idxs: Tensor,          // I64 [n_tokens]
+    pub v_idxs: Tensor,          // I64 [n_tokens] (or per element when V is transposed)
+}
+
+/// The shape a graph was built for; a graph is reused while this stays the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphShape {
+    pub n_tokens: usize,
+    pub n_outputs: usize,
+    pub n_kv: usize,
+}
+
+/// Everything an architecture needs to build its forward graph for one micro-batch.
+#[derive(Debug)]
+pub struct GraphBuild<'a> {
+    pub ctx: &'a Context,
+    pub graph: Graph,
+    pub hp: &'a HParams,
+    pub kv: &'a KvCache,
+    pub inp: GraphInputs,
+    pub shape: GraphShape,
+    pub flash_attn: bool,
+    pub rope: RopeParams,
+}
+
+impl<'a> GraphBuild<'a> {
+    /// Creates the input tensors for `shape` in `ctx`.
+    pub fn inputs(ctx: &Context, kv: &KvCache, shape: GraphShape) -> GraphInputs {
+        let nt = shape.n_tokens as i64;
+        let out_ids = (shape.n_outputs < shape.n_tokens)
+            .then(|| ctx.new_tensor(types::I32, &[shape.n_outputs as i64]).set_name("inp_out_ids").set_input());
+        GraphInputs {
+            tokens: ctx.new_tensor(types::I32, &[nt]).set_name("inp_tokens").set_input(),
+            pos: ctx.new_tensor(types::I32, &[nt]).set_name("inp_pos").set_input(),
+            out_ids,
+            kq_mask: ctx.new_tensor(types::F16, &[shape.n_kv as i64, nt]).set_name("kq_mask").set_input(),
+            k_idxs: ctx.new_tensor(types::I64, &[nt]).set_name("k_idxs").set_input(),
+            v_idxs: ctx
+                .new_tensor(types::I64, &[kv.v_idxs_len(shape.n_tokens) as i64])
+                .set_name("v_idxs")
+                .set_input(),
+        }
+    }
+
+    /// RoPE settings from the hyper-parameters (llama.cpp's defaults for the YaRN knobs).
+    pub fn rope_params(hp: &HParams, rope_type: i32) -> RopeParams {
+        RopeParams {
+            n_dims: hp.n_rot as i32,
+            mode: rope_type,
+            n_ctx_orig: hp.n_ctx_orig_yarn as i32,
+            freq_base: hp.rope_freq_base,
+            freq_scale: hp.rope_freq_scale,
+            ext_factor: if hp.rope_scaling == RopeScaling::Yarn { 1.0 } else { 0.0 },
+            attn_factor: 1.0,
+            beta_fast: 32.0,
+            beta_slow: 1.0,
+        }
+    }
+
+    /// Token embeddings: F32 [n_embd, n_tokens].
+    pub fn embeddings(&self, tok_embd: Tensor) -> Tensor {
+        self.ctx.get_rows(tok_embd, self.inp.tokens).set_name("inp_embd")
+    }
+
+    /// RMS norm followed by the learned scale.
+    pub fn rms_norm(&self, x: Tensor, weight: Tensor) -> Tensor {
+        self.ctx.mul(self.ctx.rms_norm(x, self.hp.rms_eps), weight)
+    }
+
+    /// `W·x (+ b)`.
+    pub fn linear(&self, w: Tensor, b: Option<Tensor>, x: Tensor) -> Tensor {
+        let y = self.ctx.mul_mat(w, x);
+        b.map_or(y, |b| self.ctx.add(y, b))
+    }
+
+    /// Rotary position embedding of `x` ([head_dim, n_heads, n_tokens]).
+    pub fn rope(&self, x: Tensor, factors: Option<Tensor>) -> Tensor {
+        self.ctx.rope_ext(x, self.inp.pos, factors, &self.rope)
+    }
+
+    /// Keeps only the output rows (last layer): `x` is [n, n_tokens] → [n, n_outputs].
+    pub fn select_outputs(&self, x: Tensor) -> Tensor {
+        self.inp.out_ids.map_or(x, |ids| self.ctx.get_rows(x, ids))
+    }
+
+    /// SwiGLU feed-forward: `down(silu(gate(x)) * up(x))`.
+    pub fn ffn_swiglu(&self, x: Tensor, up: Tensor, gate: Tensor, down: Tensor) -> Tensor {
+        let u = self.ctx.mul_mat(up, x);
+        let g = self.ctx.mul_mat(gate, x);
+        self.ctx.mul_mat(down, self.ctx.swiglu_split(g, u))
+    }
+
+    /// Self-attention of layer `il` over the KV cache, then the output projection.
+    /// `q`: [head_dim, n_head, n_tokens]; `k`, `v`: [head_dim, n_head_kv, n_tokens].
+    pub fn attention(&self, il: usize, q: Tensor, k: Tensor, v: Tensor, wo: Tensor, kq_scale: f32) -> Tensor {
+        let ctx = self.ctx;
+        // Keep Q, K, V adjacent in the graph so the scheduler does not split between them.
+        self.graph.expand(q);
+        self.graph.expand(k);
+        self.graph.expand(v);
+        self.graph.expand(self.kv.store_k(ctx, il, k, self.inp.k_idxs));
+        self.graph.expand(self.kv.store_v(ctx, il, v, self.inp.v_idxs));
+
+        let n_kv = self.shape.n_kv as i64;
+        let q = ctx.permute(q, [0, 2, 1, 3]); // [head_dim, n_tokens, n_head]
+        let k = ctx.permute(self.kv.k_view(ctx, il, n_kv), [0, 2, 1, 3]); // [head_dim, n_kv, n_head_kv]
+        let v = ctx.permute(self.kv.v_view(ctx, il, n_kv), [0, 2, 1, 3]);
+        let cur = if self.flash_attn {
+            let out = ctx.flash_attn_ext(q, k, v, self.inp.kq_mask, kq_scale); // [hd, n_head, n_tokens]
+            let ne = out.ne();
+            ctx.reshape(out, &[ne[0] * ne[1], ne[2] * ne[3]])
+        } else {
+            let kq = ctx.mul_mat_f32(k, q); // [n_kv, n_tokens, n_head]
+            let kq = ctx.soft_max_ext(kq, self.inp.kq_mask, kq_scale);
+            let kqv = ctx.mul_mat(v, kq); // [hd, n_tokens, n_head]
+            let cur = ctx.cont(ctx.permute(kqv, [0, 2, 1, 3]));
+            let ne = cur.ne();
+            ctx.reshape(cur, &[ne[0] * ne[1], ne[2] * ne[3]])
+        };
+        ctx.mul_mat(wo, cur)
+    }
+}

@@ -1,0 +1,24 @@
+//! Models: hyper-parameters, weights placed on backends, and per-architecture graph builders.
+
+mod graph;
+mod hparams;
+mod llama;
+mod load;
+mod weights;
+
+pub use graph::{GraphBuild, GraphInputs, GraphShape};
+pub use hparams::{HParams, RopeScaling};
+pub use load::{LoadTimings, Model, ModelInfo, ModelParams};
+pub use weights::LayerMap;
+
+use crate::ggml::Tensor;
+
+/// One model architecture: how to build its forward graph. Adding an architecture is one new
+/// file implementing this trait plus a line in `load::load_architecture`.
+pub trait Architecture: Send + Sync + std::fmt::Debug {
+    /// llama.cpp's rope type for this architecture (`0` normal, `2` NeoX).
+    fn rope_type(&self) -> i32;
+
+    /// Builds the forward graph of one micro-batch; returns the logits, F32 `[n_vocab, n_outputs]`.
+    fn build(&self, b: &GraphBuild<'_>) -> Tensor;
+}

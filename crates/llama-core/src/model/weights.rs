@@ -1,0 +1,168 @@
+//! Weight loading: creates ggml tensors for the GGUF tensors an architecture asks for, checks
+//! their shapes, and places them — on the CPU straight into the memory-mapped file (no copy),
+//! on a GPU by upload.
+
+use crate::error::{Error, Result};
+use crate::ggml::{self, Backend, BackendKind, Buffer, Context, HostBytes, SealedContext, Tensor};
+use crate::gguf::GgufFile;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+impl HostBytes for GgufFile {
+    fn host_bytes(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+/// Where a tensor's layer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Token embeddings: always on the CPU (looked up by row).
+    Input,
+    /// Repeating layer `il`.
+    Layer(usize),
+    /// Final norm and output projection.
+    Output,
+}
+
+/// Backend index of each layer plus the output, from `n_gpu_layers` (llama.cpp's rule: the last
+/// `n_gpu_layers` repeating layers, and the output too when it exceeds the layer count).
+#[derive(Debug, Clone)]
+pub struct LayerMap {
+    pub layer_backend: Vec<usize>,
+    pub output_backend: usize,
+}
+
+impl LayerMap {
+    pub fn new(n_layer: usize, n_gpu_layers: usize, gpu: Option<usize>, cpu: usize) -> Self {
+        let Some(gpu) = gpu else {
+            return LayerMap { layer_backend: vec![cpu; n_layer], output_backend: cpu };
+        };
+        let first_gpu = n_layer.saturating_sub(n_gpu_layers);
+        LayerMap {
+            layer_backend: (0..n_layer).map(|il| if il >= first_gpu { gpu } else { cpu }).collect(),
+            output_backend: if n_gpu_layers > n_layer { gpu } else { cpu },
+        }
+    }
+
+    fn backend_of(&self, p: Placement, cpu: usize) -> usize {
+        match p {
+            Placement::Input => cpu,
+            Placement::Layer(il) => self.layer_backend.get(il).copied().unwrap_or(cpu),
+            Placement::Output => self.output_backend,
+        }
+    }
+}
+
+struct Pending {
+    tensor: Tensor,
+    file_offset: usize,
+    backend: usize,
+}
+
+/// Collects the tensors an architecture needs, then places them all in [`WeightLoader::finish`].
+pub struct WeightLoader<'a> {
+    file: &'a Arc<GgufFile>,
+    backends: &'a [Arc<Backend>],
+    cpu: usize,
+    map: &'a LayerMap,
+    contexts: Vec<Context>,
+    pending: Vec<Pending>,
+    created: HashMap<(String, usize), Tensor>,
+}
+
+/// The placed weights: owners of every tensor handle the architecture keeps.
+#[derive(Debug)]
+pub struct WeightStore {
+    // Buffers before contexts: a buffer refers to tensors' metadata only while it lives.
+    _buffers: Vec<Buffer>,
+    _contexts: Vec<SealedContext>,
+    pub n_tensors: usize,
+    pub n_params: u64,
+    pub bytes_by_backend: Vec<usize>,
+}
+
+impl<'a> WeightLoader<'a> {
+    pub fn new(file: &'a Arc<GgufFile>, backends: &'a [Arc<Backend>], cpu: usize, map: &'a LayerMap) -> Result<Self> {
+        let n = file.tensors().len() + 8;
+        let contexts = backends.iter().map(|_| Context::new(n, 0)).collect::<Result<Vec<_>>>()?;
+        Ok(WeightLoader { file, backends, cpu, map, contexts, pending: Vec::new(), created: HashMap::new() })
+    }
+
+    /// A tensor that must exist with exactly these dimensions (innermost first).
+    pub fn require(&mut self, name: &str, dims: &[usize], p: Placement) -> Result<Tensor> {
+        self.optional(name, dims, p)?
+            .ok_or_else(|| Error::Model(format!("missing tensor '{name}'")))
+    }
+
+    /// A tensor that may be absent; present with other dimensions is an error.
+    pub fn optional(&mut self, name: &str, dims: &[usize], p: Placement) -> Result<Option<Tensor>> {
+        let backend = self.map.backend_of(p, self.cpu);
+        if let Some(&t) = self.created.get(&(name.to_string(), backend)) {
+            return Ok(Some(t));
+        }
+        let Some(info) = self.file.tensor(name) else { return Ok(None) };
+        let got: Vec<u64> = info.dims().to_vec();
+        let want: Vec<u64> = dims.iter().map(|&d| d as u64).collect();
+        if got != want {
+            return Err(Error::Model(format!("tensor '{name}' has shape {got:?}, expected {want:?}")));
+        }
+        let ty = info.ggml_type().id();
+        if !ggml::type_is_supported(ty) {
+            return Err(Error::Model(format!("tensor '{name}' has unsupported type id {ty}")));
+        }
+        let ne: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+        let tensor = self.contexts[backend].new_tensor(ty, &ne).set_name(name);
+        let file_offset = usize::try_from(info.file_offset())
+            .map_err(|_| Error::Model(format!("tensor '{name}' offset exceeds the address space")))?;
+        self.pending.push(Pending { tensor, file_offset, backend });
+        self.created.insert((name.to_string(), backend), tensor);
+        Ok(Some(tensor))
+    }
+
+    /// Places every requested tensor; `progress(done, total)` is called as bytes are placed.
+    pub fn finish(self, progress: &mut dyn FnMut(u64, u64)) -> Result<WeightStore> {
+        let total: u64 = self.pending.iter().map(|p| p.tensor.nbytes() as u64).sum();
+        let mut buffers = Vec::new();
+        let mut bytes_by_backend = vec![0usize; self.backends.len()];
+        let mut done = 0u64;
+        for (bi, backend) in self.backends.iter().enumerate() {
+            let mine: Vec<&Pending> = self.pending.iter().filter(|p| p.backend == bi).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            if backend.kind() == BackendKind::Cpu {
+                let host: Arc<dyn HostBytes> = self.file.clone();
+                let buf = Buffer::from_host(host)?;
+                for p in &mine {
+                    buf.place(p.tensor, p.file_offset)?;
+                    done += p.tensor.nbytes() as u64;
+                    progress(done, total);
+                }
+                buffers.push(buf);
+            } else {
+                let buf = backend.alloc_ctx_tensors(&self.contexts[bi])?;
+                buf.set_weights_usage();
+                for p in &mine {
+                    let n = p.tensor.nbytes();
+                    let bytes = self.file.as_bytes().get(p.file_offset..p.file_offset + n).ok_or_else(|| {
+                        Error::Model(format!("tensor '{}' data lies outside the file", p.tensor.name()))
+                    })?;
+                    p.tensor.write(bytes, 0)?;
+                    done += n as u64;
+                    progress(done, total);
+                }
+                buffers.push(buf);
+            }
+            bytes_by_backend[bi] = mine.iter().map(|p| p.tensor.nbytes()).sum();
+        }
+        let n_params = self.pending.iter().map(|p| p.tensor.nelements() as u64).sum();
+        Ok(WeightStore {
+            _buffers: buffers,
+            _contexts: self.contexts.into_iter().map(Context::seal).collect(),
+            n_tensors: self.pending.len(),
+            n_params,
+            bytes_by_backend,
+        })
+    }
+}

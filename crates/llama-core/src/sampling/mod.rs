@@ -1,0 +1,16 @@
+//! Token sampling: llama.cpp's default sampler chain over a logit vector, plus log-probabilities.
+
+pub mod candidates;
+pub mod logprobs;
+pub mod params;
+pub mod penalties;
+pub mod rng;
+pub mod sampler;
+pub mod stages;
+
+pub use candidates::{Candidates, TokenData};
+pub use logprobs::{token_logprob, token_logprobs, top_logprobs};
+pub use params::SamplingParams;
+pub use penalties::Penalties;
+pub use rng::Mt19937;
+pub use sampler::Sampler;

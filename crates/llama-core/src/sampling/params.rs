@@ -1,0 +1,173 @@
+//! User-facing sampling parameters with llama.cpp's defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Sampling settings; field meanings and defaults follow llama.cpp's `common_params_sampling`.
+///
+/// Missing fields deserialize to their defaults, so `{}` is a valid configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SamplingParams {
+    /// Softmax temperature; `<= 0` selects greedy (argmax) decoding.
+    pub temperature: f32,
+    /// Keep only the `top_k` most likely tokens; `<= 0` disables.
+    pub top_k: i32,
+    /// Nucleus sampling threshold; `>= 1.0` disables.
+    pub top_p: f32,
+    /// Drop tokens whose probability is below `min_p` times the top probability; `<= 0` disables.
+    pub min_p: f32,
+    /// Repetition penalty; `1.0` disables.
+    pub repeat_penalty: f32,
+    /// Subtracted once per occurrence in the penalty window; `0` disables.
+    pub frequency_penalty: f32,
+    /// Subtracted once if the token occurs in the penalty window; `0` disables.
+    pub presence_penalty: f32,
+    /// How many of the most recently accepted tokens the penalties look at;
+    /// `0` disables penalties, `-1` means every accepted token.
+    pub penalty_last_n: i32,
+    /// RNG seed; `None` draws one from OS randomness and the clock.
+    pub seed: Option<u64>,
+    /// How many top log-probabilities the caller wants reported per token (0 = none).
+    pub n_probs: usize,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            repeat_penalty: 1.0,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            penalty_last_n: 64,
+            seed: None,
+            n_probs: 0,
+        }
+    }
+}
+
+impl SamplingParams {
+    /// Greedy settings: temperature 0, everything else at its default.
+    pub fn greedy() -> Self {
+        Self {
+            temperature: 0.0,
+            ..Self::default()
+        }
+    }
+
+    /// Rejects values that would make sampling meaningless (NaN, infinities, negative repeat
+    /// penalty, `penalty_last_n < -1`). `Sampler::new` does not call this; sampling with
+    /// unvalidated parameters never panics but may give degenerate choices.
+    pub fn validate(&self) -> Result<()> {
+        let floats = [
+            ("temperature", self.temperature),
+            ("top_p", self.top_p),
+            ("min_p", self.min_p),
+            ("repeat_penalty", self.repeat_penalty),
+            ("frequency_penalty", self.frequency_penalty),
+            ("presence_penalty", self.presence_penalty),
+        ];
+        for (name, value) in floats {
+            if !value.is_finite() {
+                return Err(invalid(name, value, "must be a finite number"));
+            }
+        }
+        if self.repeat_penalty <= 0.0 {
+            let reason = "must be positive (1.0 disables it)";
+            return Err(invalid("repeat_penalty", self.repeat_penalty, reason));
+        }
+        if self.penalty_last_n < -1 {
+            let reason = "must be -1 (whole history), 0 (off) or a window length";
+            return Err(invalid("penalty_last_n", self.penalty_last_n, reason));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(name: &'static str, value: impl ToString, reason: &'static str) -> Error {
+    Error::InvalidParam {
+        name,
+        value: value.to_string(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_llama_cpp() {
+        let p = SamplingParams::default();
+        assert_eq!(p.temperature, 0.8);
+        assert_eq!(p.top_k, 40);
+        assert_eq!(p.top_p, 0.95);
+        assert_eq!(p.min_p, 0.05);
+        assert_eq!(p.repeat_penalty, 1.0);
+        assert_eq!(p.penalty_last_n, 64);
+        assert_eq!(p.seed, None);
+        assert_eq!(p.n_probs, 0);
+    }
+
+    #[test]
+    fn partial_json_fills_in_defaults() {
+        let p: SamplingParams =
+            serde_json::from_str(r#"{"temperature": 0.0, "top_k": 1, "seed": 7}"#).unwrap();
+        assert_eq!(p.temperature, 0.0);
+        assert_eq!(p.top_k, 1);
+        assert_eq!(p.seed, Some(7));
+        assert_eq!(p.top_p, SamplingParams::default().top_p);
+        let empty: SamplingParams = serde_json::from_str("{}").unwrap();
+        assert_eq!(empty, SamplingParams::default());
+    }
+
+    #[test]
+    fn json_round_trip_preserves_every_field() {
+        let p = SamplingParams {
+            temperature: 1.3,
+            top_k: 7,
+            top_p: 0.5,
+            min_p: 0.1,
+            repeat_penalty: 1.2,
+            frequency_penalty: 0.3,
+            presence_penalty: 0.4,
+            penalty_last_n: -1,
+            seed: Some(u64::MAX),
+            n_probs: 5,
+        };
+        let back: SamplingParams =
+            serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn validate_rejects_nan_and_bad_ranges() {
+        assert!(SamplingParams::default().validate().is_ok());
+        let nan = SamplingParams {
+            top_p: f32::NAN,
+            ..SamplingParams::default()
+        };
+        assert!(matches!(
+            nan.validate(),
+            Err(Error::InvalidParam { name: "top_p", .. })
+        ));
+        let neg = SamplingParams {
+            repeat_penalty: -1.0,
+            ..SamplingParams::default()
+        };
+        assert!(neg.validate().is_err());
+        let window = SamplingParams {
+            penalty_last_n: -2,
+            ..SamplingParams::default()
+        };
+        let msg = window.validate().unwrap_err().to_string();
+        assert!(
+            msg.starts_with("sampling: parameter penalty_last_n = -2"),
+            "{msg}"
+        );
+    }
+}
