@@ -1,5 +1,7 @@
 //! Build script for ggml-sys: compiles the vendored ggml (cc or CMake) and provides the bindings.
 
+#[cfg(feature = "bindgen")]
+mod bindgen_settings;
 mod cc_build;
 #[cfg(feature = "cmake")]
 mod cmake_build;
@@ -43,9 +45,14 @@ fn main() {
 #[cfg(feature = "bindgen")]
 fn bindings(ggml_dir: &std::path::Path) {
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
-    for (name, headers) in sources::binding_sets() {
-        let text = sources::generate_bindings(ggml_dir, headers);
-        std::fs::write(out.join(format!("{name}.rs")), text).expect("write bindings");
+    for set in bindgen_settings::BINDING_SETS {
+        let enabled = |f: &str| env::var_os(format!("CARGO_FEATURE_{}", f.to_uppercase())).is_some();
+        if !set.feature.is_none_or(enabled) {
+            continue;
+        }
+        let text = bindgen_settings::generate_bindings(ggml_dir, set.headers)
+            .unwrap_or_else(|e| panic!("ggml-sys: bindgen failed for {}: {e}", set.name));
+        std::fs::write(out.join(format!("{}.rs", set.name)), text).expect("write bindings");
     }
 }
 

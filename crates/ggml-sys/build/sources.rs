@@ -1,4 +1,5 @@
-//! What gets compiled and bound: ggml's source lists (mirroring upstream CMake) and bindgen settings.
+//! What gets compiled: ggml's source lists (mirroring upstream CMake). The bindgen settings live in
+//! `bindgen_settings.rs`, shared with `cargo xtask bindgen`.
 
 #![allow(dead_code)]
 
@@ -39,64 +40,6 @@ pub fn arch_sources(target_arch: &str) -> Option<(&'static str, &'static str)> {
         "x86_64" | "x86" => Some(("ggml-cpu/arch/x86/quants.c", "ggml-cpu/arch/x86/repack.cpp")),
         "aarch64" | "arm" => Some(("ggml-cpu/arch/arm/quants.c", "ggml-cpu/arch/arm/repack.cpp")),
         _ => None,
-    }
-}
-
-/// Binding sets: output file name and the headers it covers.
-pub fn binding_sets() -> Vec<(&'static str, &'static [&'static str])> {
-    let mut sets: Vec<(&'static str, &'static [&'static str])> = vec![(
-        "bindings",
-        &["ggml.h", "ggml-alloc.h", "ggml-backend.h", "ggml-cpu.h", "gguf.h"],
-    )];
-    if cfg!(feature = "cuda") {
-        sets.push(("bindings_cuda", &["ggml-cuda.h"]));
-    }
-    if cfg!(feature = "metal") {
-        sets.push(("bindings_metal", &["ggml-metal.h"]));
-    }
-    if cfg!(feature = "rpc") {
-        sets.push(("bindings_rpc", &["ggml-rpc.h"]));
-    }
-    sets
-}
-
-#[cfg(feature = "bindgen")]
-pub fn generate_bindings(ggml_dir: &std::path::Path, headers: &[&str]) -> String {
-    let include = ggml_dir.join("include");
-    let wrapper: String = headers.iter().map(|h| format!("#include \"{h}\"\n")).collect();
-    let mut builder = bindgen::Builder::default()
-        .header_contents("wrapper.h", &wrapper)
-        .clang_arg(format!("-I{}", include.display()))
-        .derive_default(true)
-        .derive_debug(true)
-        .layout_tests(false)
-        .prepend_enum_name(false)
-        .generate_comments(false)
-        .rust_target(bindgen::RustTarget::stable(82, 0).expect("rust target"));
-    // The main set owns the core types; the backend sets only add their own functions.
-    builder = if headers.first() == Some(&"ggml.h") {
-        builder
-            .allowlist_function("ggml_.*|gguf_.*")
-            .allowlist_type("ggml_.*|gguf_.*")
-            .allowlist_var("GGML_.*|GGUF_.*")
-    } else {
-        builder
-            .allowlist_recursively(false)
-            .allowlist_function(backend_prefix(headers[0]))
-            .raw_line("#[allow(unused_imports)]\nuse crate::*;")
-    };
-    builder
-        .generate()
-        .expect("ggml-sys: bindgen failed")
-        .to_string()
-}
-
-#[cfg(feature = "bindgen")]
-fn backend_prefix(header: &str) -> &'static str {
-    match header {
-        "ggml-cuda.h" => "ggml_backend_cuda.*|ggml_backend_is_cuda",
-        "ggml-metal.h" => "ggml_backend_metal.*|ggml_backend_is_metal",
-        _ => "ggml_backend_rpc.*",
     }
 }
 

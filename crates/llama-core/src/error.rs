@@ -186,6 +186,23 @@ pub enum Error {
     #[error("gguf writer: {reason}")]
     GgufWriter { reason: String },
 
+    // ---- vocab ----
+    /// `tokenizer.ggml.model` names a tokenizer family this crate does not implement.
+    #[error("vocab: unsupported tokenizer model '{0}'")]
+    VocabUnsupportedModel(String),
+    /// The vocabulary data is inconsistent (lengths, ids, duplicates, ...).
+    #[error("vocab: invalid vocabulary: {0}")]
+    VocabInvalid(String),
+    /// A chat template failed to parse.
+    #[error("chat: template parse error: {0}")]
+    ChatTemplateParse(String),
+    /// A chat template called `raise_exception(message)`.
+    #[error("chat: template raised exception: {0}")]
+    ChatTemplateRaised(String),
+    /// A chat template failed while rendering.
+    #[error("chat: template render error: {0}")]
+    ChatTemplateRender(String),
+
     // ---- sampling ----
     /// `sample` was handed an empty logit slice.
     #[error("sampling: logits are empty")]

@@ -2,6 +2,7 @@
 //! templates and sampling, behind a safe API.
 
 pub mod batch;
+pub mod chat;
 pub mod context;
 pub mod error;
 mod ggml;
@@ -9,6 +10,7 @@ pub mod gguf;
 pub mod kv_cache;
 pub mod model;
 pub mod sampling;
+pub mod vocab;
 
 pub use batch::Batch;
 pub use context::{Context, ContextParams, DecodeStats};

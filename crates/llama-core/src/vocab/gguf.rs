@@ -1,0 +1,45 @@
+//! Reads a vocabulary's parts from GGUF metadata (`tokenizer.ggml.*` keys).
+
+use super::{Vocab, VocabParts};
+use crate::error::{Error, Result};
+use crate::gguf::GgufFile;
+
+impl VocabParts {
+    /// Collects the tokenizer keys of `file`; absent optional keys stay `None`.
+    pub fn from_gguf(file: &GgufFile) -> Result<Self> {
+        let md = file.metadata();
+        let id = |k: &str| md.get_u32(&format!("tokenizer.ggml.{k}"));
+        let flag = |k: &str| md.get_bool(&format!("tokenizer.ggml.{k}"));
+        let model = md.require_str("tokenizer.ggml.model")?.to_string();
+        let tokens = md.require_str_array("tokenizer.ggml.tokens")?.to_vec();
+        Ok(VocabParts {
+            model,
+            pre: md.get_str("tokenizer.ggml.pre")?.map(str::to_string),
+            tokens,
+            scores: md.get_f32_array("tokenizer.ggml.scores")?.map(|c| c.into_owned()),
+            token_types: md.get_i32_array("tokenizer.ggml.token_type")?.map(|c| c.into_owned()),
+            merges: md.get_str_array("tokenizer.ggml.merges")?.map(<[String]>::to_vec),
+            bos: id("bos_token_id")?,
+            eos: id("eos_token_id")?,
+            eot: id("eot_token_id")?,
+            eom: id("eom_token_id")?,
+            unk: id("unknown_token_id")?,
+            pad: id("padding_token_id")?,
+            add_bos: flag("add_bos_token")?,
+            add_eos: flag("add_eos_token")?,
+            add_space_prefix: flag("add_space_prefix")?,
+        })
+    }
+}
+
+impl Vocab {
+    /// The vocabulary of a GGUF model file.
+    pub fn from_gguf(file: &GgufFile) -> Result<Self> {
+        let parts = VocabParts::from_gguf(file)?;
+        let n = parts.tokens.len();
+        if n == 0 {
+            return Err(Error::VocabInvalid("tokenizer.ggml.tokens is empty".into()));
+        }
+        Vocab::from_parts(parts)
+    }
+}

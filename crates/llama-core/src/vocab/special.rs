@@ -1,0 +1,329 @@
+//! Special tokens: llama.cpp's load-time detection of EOT / EOM / FIM / end-of-generation tokens
+//! by their text, and the longest-first partition of input text around special tokens.
+
+use std::collections::BTreeSet;
+
+use super::types::TokenAttr;
+
+const EOT_TEXTS: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "<｜end▁of▁sentence｜>",
+    "<end_of_utterance>",
+];
+const EOM_TEXTS: &[&str] = &["<|eom_id|>"];
+const FIM_PRE_TEXTS: &[&str] = &[
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<｜fim▁begin｜>",
+    "<PRE>",
+    "▁<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
+];
+const FIM_SUF_TEXTS: &[&str] = &[
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<｜fim▁hole｜>",
+    "<SUF>",
+    "▁<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
+];
+const FIM_MID_TEXTS: &[&str] = &[
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<｜fim▁end｜>",
+    "<MID>",
+    "▁<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
+];
+const FIM_PAD_TEXTS: &[&str] = &["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"];
+const FIM_REP_TEXTS: &[&str] = &[
+    "<|fim_repo|>",
+    "<|repo_name|>",
+    "<fim-repo>",
+    "<REPO>",
+    "<reponame>",
+];
+const FIM_SEP_TEXTS: &[&str] = &["<|file_sep|>"];
+const EOG_TEXTS: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<｜end▁of▁sentence｜>",
+    "[e~[",
+];
+/// gpt-oss tokens that llama.cpp always renders (forced to USER_DEFINED).
+const ALWAYS_RENDERED_TEXTS: &[&str] =
+    &["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"];
+
+/// Ids found (or given) for the special roles; all optional.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SpecialIds {
+    pub eos: Option<u32>,
+    pub eot: Option<u32>,
+    pub eom: Option<u32>,
+}
+
+/// Token texts and their (mutable) attributes during detection.
+pub(crate) struct Detector<'a> {
+    pub texts: &'a [String],
+    pub attrs: &'a mut [TokenAttr],
+}
+
+impl Detector<'_> {
+    fn ids_with_text<'s>(&'s self, list: &'s [&str]) -> impl Iterator<Item = u32> + 's {
+        (0..self.texts.len() as u32)
+            .filter(move |&i| list.contains(&self.texts[i as usize].as_str()))
+    }
+
+    /// The lowest id whose text is in `list`, marked CONTROL. llama.cpp takes the first hit of
+    /// an unordered hash-map walk; the lowest id is this crate's deterministic stand-in.
+    fn find_and_mark(&mut self, list: &[&str]) -> Option<u32> {
+        let id = self.ids_with_text(list).next()?;
+        self.mark_control(id);
+        Some(id)
+    }
+
+    fn mark_control(&mut self, id: u32) {
+        let attr = &mut self.attrs[id as usize];
+        *attr = attr.with(TokenAttr::CONTROL);
+    }
+
+    /// Fills in EOT / EOM when absent and returns the end-of-generation set, adjusting
+    /// attributes exactly where llama.cpp's loader does.
+    pub(crate) fn detect(&mut self, ids: &mut SpecialIds) -> BTreeSet<u32> {
+        if ids.eot.is_none() {
+            ids.eot = self.find_and_mark(EOT_TEXTS);
+        }
+        if ids.eom.is_none() {
+            ids.eom = self.find_and_mark(EOM_TEXTS);
+        }
+        for list in [FIM_PRE_TEXTS, FIM_SUF_TEXTS, FIM_MID_TEXTS] {
+            self.find_and_mark(list);
+        }
+        let mut eog = BTreeSet::new();
+        for list in [FIM_PAD_TEXTS, FIM_REP_TEXTS, FIM_SEP_TEXTS] {
+            eog.extend(self.find_and_mark(list));
+        }
+        self.mark_unused();
+        let eog_ids: Vec<u32> = self.ids_with_text(EOG_TEXTS).collect();
+        for id in eog_ids {
+            eog.insert(id);
+            self.mark_control(id);
+        }
+        let rendered: Vec<u32> = self.ids_with_text(ALWAYS_RENDERED_TEXTS).collect();
+        for id in rendered {
+            self.attrs[id as usize] = TokenAttr::USER_DEFINED;
+        }
+        eog.extend(ids.eos.iter().chain(&ids.eot).chain(&ids.eom));
+        self.apply_eog_workarounds(&mut eog);
+        eog
+    }
+
+    /// Control tokens whose text contains "unused" are flagged UNUSED.
+    fn mark_unused(&mut self) {
+        for (text, attr) in self.texts.iter().zip(self.attrs.iter_mut()) {
+            if attr.intersects(TokenAttr::CONTROL) && text.contains("unused") {
+                *attr = attr.with(TokenAttr::UNUSED);
+            }
+        }
+    }
+
+    /// gpt-oss / solar-open: `<|end|>` is not EOG when `<|return|>`+`<|call|>` or
+    /// `<|call(s)|>`+`<|flush|>` exist; gemma4 / paddleocr: `</s>` is not EOG next to
+    /// `<|tool_response>`.
+    fn apply_eog_workarounds(&mut self, eog: &mut BTreeSet<u32>) {
+        let find = |eog: &BTreeSet<u32>, texts: &[&str]| {
+            eog.iter()
+                .copied()
+                .find(|&id| texts.contains(&self.texts[id as usize].as_str()))
+        };
+        let has_return = find(eog, &["<|return|>"]).is_some();
+        let has_call = find(eog, &["<|call|>", "<|calls|>"]).is_some();
+        let has_flush = find(eog, &["<|flush|>"]).is_some();
+        if let Some(end) = find(eog, &["<|end|>"]) {
+            if has_call && (has_return || has_flush) {
+                eog.remove(&end);
+                self.attrs[end as usize] = TokenAttr::USER_DEFINED;
+            }
+        }
+        if find(eog, &["<|tool_response>"]).is_some() {
+            if let Some(s) = find(eog, &["</s>"]) {
+                eog.remove(&s);
+                self.attrs[s as usize] = TokenAttr::NORMAL;
+            }
+        }
+    }
+}
+
+/// Tokens that are split out of raw text before tokenization: CONTROL, USER_DEFINED and
+/// UNKNOWN ones, longest text first (ties by id, where llama.cpp's unstable sort is arbitrary).
+pub(crate) fn special_token_cache(texts: &[String], attrs: &[TokenAttr]) -> Vec<u32> {
+    let wanted = TokenAttr::CONTROL | TokenAttr::USER_DEFINED | TokenAttr::UNKNOWN;
+    let mut ids: Vec<u32> = (0..texts.len() as u32)
+        .filter(|&i| attrs[i as usize].intersects(wanted))
+        .collect();
+    ids.sort_by(|&a, &b| {
+        texts[b as usize]
+            .len()
+            .cmp(&texts[a as usize].len())
+            .then(a.cmp(&b))
+    });
+    ids
+}
+
+/// A piece of input: raw text still to tokenize, or an already-recognized special token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fragment<'a> {
+    Text(&'a str),
+    Token(u32),
+}
+
+/// Splits `text` around every occurrence of each special token in `cache` order (llama.cpp's
+/// `tokenizer_st_partition`). Without `parse_special`, CONTROL and UNKNOWN tokens stay text but
+/// USER_DEFINED tokens are still split out, as in HF tokenizers.
+pub(crate) fn partition<'a>(
+    text: &'a str,
+    cache: &[u32],
+    texts: &[String],
+    attrs: &[TokenAttr],
+    parse_special: bool,
+) -> Vec<Fragment<'a>> {
+    let mut frags = Vec::new();
+    if !text.is_empty() {
+        frags.push(Fragment::Text(text));
+    }
+    for &id in cache {
+        if !parse_special && attrs[id as usize].intersects(TokenAttr::CONTROL | TokenAttr::UNKNOWN)
+        {
+            continue;
+        }
+        let needle = texts[id as usize].as_str();
+        if needle.is_empty() || !text.contains(needle) {
+            continue;
+        }
+        let mut next = Vec::with_capacity(frags.len() + 2);
+        for frag in frags {
+            let Fragment::Text(s) = frag else {
+                next.push(frag);
+                continue;
+            };
+            for (i, part) in s.split(needle).enumerate() {
+                if i > 0 {
+                    next.push(Fragment::Token(id));
+                }
+                if !part.is_empty() {
+                    next.push(Fragment::Text(part));
+                }
+            }
+        }
+        frags = next;
+    }
+    frags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn partition_prefers_longer_special_tokens() {
+        let texts = strings(&["<a>", "<a><b>", "x"]);
+        let attrs = [TokenAttr::CONTROL, TokenAttr::CONTROL, TokenAttr::NORMAL];
+        let cache = special_token_cache(&texts, &attrs);
+        assert_eq!(cache, [1, 0]);
+        let frags = partition("q<a><b>r<a>", &cache, &texts, &attrs, true);
+        use Fragment::*;
+        assert_eq!(frags, [Text("q"), Token(1), Text("r"), Token(0)]);
+    }
+
+    #[test]
+    fn partition_without_parse_special_keeps_control_but_splits_user_defined() {
+        let texts = strings(&["<c>", "<u>"]);
+        let attrs = [TokenAttr::CONTROL, TokenAttr::USER_DEFINED];
+        let cache = special_token_cache(&texts, &attrs);
+        use Fragment::*;
+        assert_eq!(
+            partition("a<c>b<u>", &cache, &texts, &attrs, false),
+            [Text("a<c>b"), Token(1)]
+        );
+        assert_eq!(
+            partition("<c><c>", &cache, &texts, &attrs, true),
+            [Token(0), Token(0)]
+        );
+        assert!(partition("", &cache, &texts, &attrs, true).is_empty());
+    }
+
+    #[test]
+    fn detection_marks_eog_tokens_and_picks_lowest_eot() {
+        let texts = strings(&[
+            "<|endoftext|>",
+            "<|im_start|>",
+            "<|im_end|>",
+            "<reponame>",
+            "hi",
+        ]);
+        let mut attrs = vec![TokenAttr::CONTROL; 4];
+        attrs.push(TokenAttr::NORMAL);
+        let mut ids = SpecialIds {
+            eos: Some(2),
+            ..Default::default()
+        };
+        let eog = Detector {
+            texts: &texts,
+            attrs: &mut attrs,
+        }
+        .detect(&mut ids);
+        assert_eq!(ids.eot, Some(0));
+        assert_eq!(eog.into_iter().collect::<Vec<_>>(), [0, 2, 3]);
+    }
+
+    #[test]
+    fn gpt_oss_end_token_is_not_eog_when_return_and_call_exist() {
+        let texts = strings(&["<|return|>", "<|call|>", "<|end|>", "<|channel|>"]);
+        let mut attrs = vec![TokenAttr::NORMAL; 4];
+        let eog = Detector {
+            texts: &texts,
+            attrs: &mut attrs,
+        }
+        .detect(&mut SpecialIds::default());
+        assert_eq!(eog.into_iter().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(attrs[2], TokenAttr::USER_DEFINED);
+        assert_eq!(attrs[3], TokenAttr::USER_DEFINED);
+        assert!(attrs[0].intersects(TokenAttr::CONTROL));
+    }
+}

@@ -1,0 +1,162 @@
+//! Shared test fixtures: tiny random-weight llama models written as real GGUF files, and the
+//! SmolLM2 model and llama.cpp reference outputs when present.
+
+#![allow(dead_code)]
+
+use llama_core::gguf::{GgmlType, GgufWriter};
+use std::path::{Path, PathBuf};
+
+/// Shape of a tiny llama model.
+#[derive(Debug, Clone, Copy)]
+pub struct TinySpec {
+    pub n_vocab: usize,
+    pub n_embd: usize,
+    pub n_ff: usize,
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub n_head_kv: usize,
+    pub tied: bool,
+    /// Store the big matrices as Q8_0 (else F16).
+    pub q8: bool,
+}
+
+impl Default for TinySpec {
+    fn default() -> Self {
+        TinySpec { n_vocab: 96, n_embd: 64, n_ff: 128, n_layer: 2, n_head: 4, n_head_kv: 2, tied: false, q8: true }
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.next() * scale).collect()
+    }
+}
+
+fn f16_bits(v: f32) -> u16 {
+    // Round-to-nearest conversion for the normal range used by the fixtures.
+    let b = v.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let exp = ((b >> 23) & 0xff) as i32 - 127 + 15;
+    if v == 0.0 || exp <= 0 {
+        return sign;
+    }
+    let mant = b & 0x7f_ffff;
+    let mut h = ((exp as u32) << 10) | (mant >> 13);
+    if mant & 0x1000 != 0 {
+        h += 1;
+    }
+    sign | h as u16
+}
+
+fn as_f16(data: &[f32]) -> Vec<u8> {
+    data.iter().flat_map(|&v| f16_bits(v).to_le_bytes()).collect()
+}
+
+/// Q8_0: blocks of 32 values, an f16 scale then 32 signed bytes.
+fn as_q8_0(data: &[f32]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for block in data.chunks(32) {
+        let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        out.extend_from_slice(&f16_bits(d).to_le_bytes());
+        for &v in block {
+            let q = if d == 0.0 { 0 } else { (v / d).round() as i8 };
+            out.push(q as u8);
+        }
+    }
+    out
+}
+
+fn add_matrix(w: &mut GgufWriter, rng: &mut Rng, name: &str, ne0: usize, ne1: usize, q8: bool) {
+    let data = rng.vec(ne0 * ne1, 1.0 / (ne0 as f32).sqrt());
+    let dims = [ne0 as u64, ne1 as u64];
+    if q8 && ne0 % 32 == 0 {
+        w.add_tensor(name, &dims, GgmlType::Q8_0, as_q8_0(&data)).unwrap();
+    } else {
+        w.add_tensor(name, &dims, GgmlType::F16, as_f16(&data)).unwrap();
+    }
+}
+
+/// Writes a tiny llama model with random weights (fixed seed) to `path`.
+pub fn write_tiny_llama(path: &Path, spec: TinySpec, seed: u64) {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut w = GgufWriter::new();
+    w.add_string("general.architecture", "llama").unwrap();
+    w.add_string("general.name", "tiny-test-llama").unwrap();
+    w.add_u32("llama.block_count", spec.n_layer as u32).unwrap();
+    w.add_u32("llama.context_length", 256).unwrap();
+    w.add_u32("llama.embedding_length", spec.n_embd as u32).unwrap();
+    w.add_u32("llama.feed_forward_length", spec.n_ff as u32).unwrap();
+    w.add_u32("llama.attention.head_count", spec.n_head as u32).unwrap();
+    w.add_u32("llama.attention.head_count_kv", spec.n_head_kv as u32).unwrap();
+    w.add_f32("llama.rope.freq_base", 10000.0).unwrap();
+    w.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5).unwrap();
+    w.add_u32("llama.vocab_size", spec.n_vocab as u32).unwrap();
+    let (e, head) = (spec.n_embd, spec.n_embd / spec.n_head);
+    let kv = head * spec.n_head_kv;
+    add_matrix(&mut w, &mut rng, "token_embd.weight", e, spec.n_vocab, spec.q8);
+    w.add_f32_tensor("output_norm.weight", &[e as u64], &rng.vec(e, 0.2).iter().map(|v| 1.0 + v).collect::<Vec<_>>()).unwrap();
+    if !spec.tied {
+        add_matrix(&mut w, &mut rng, "output.weight", e, spec.n_vocab, spec.q8);
+    }
+    for il in 0..spec.n_layer {
+        let n = |s: &str| format!("blk.{il}.{s}");
+        let norm: Vec<f32> = rng.vec(e, 0.2).iter().map(|v| 1.0 + v).collect();
+        w.add_f32_tensor(&n("attn_norm.weight"), &[e as u64], &norm).unwrap();
+        add_matrix(&mut w, &mut rng, &n("attn_q.weight"), e, e, spec.q8);
+        add_matrix(&mut w, &mut rng, &n("attn_k.weight"), e, kv, spec.q8);
+        add_matrix(&mut w, &mut rng, &n("attn_v.weight"), e, kv, spec.q8);
+        add_matrix(&mut w, &mut rng, &n("attn_output.weight"), e, e, spec.q8);
+        w.add_f32_tensor(&n("ffn_norm.weight"), &[e as u64], &norm).unwrap();
+        add_matrix(&mut w, &mut rng, &n("ffn_gate.weight"), e, spec.n_ff, spec.q8);
+        add_matrix(&mut w, &mut rng, &n("ffn_up.weight"), e, spec.n_ff, spec.q8);
+        add_matrix(&mut w, &mut rng, &n("ffn_down.weight"), spec.n_ff, e, spec.q8);
+    }
+    w.write_file(path).unwrap();
+}
+
+/// A temp dir holding a tiny model; keep the dir alive while the model is used.
+pub fn tiny_model(spec: TinySpec, seed: u64) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.gguf");
+    write_tiny_llama(&path, spec, seed);
+    (dir, path)
+}
+
+/// The SmolLM2 model: `LLAMA_TEST_MODEL`, else `models/` at the workspace root. In CI its absence
+/// is a failure, elsewhere a skip with a printed reason.
+pub fn smollm2() -> Option<PathBuf> {
+    let path = std::env::var_os("LLAMA_TEST_MODEL").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    });
+    if path.exists() {
+        return Some(path);
+    }
+    let msg = format!("SmolLM2 model not found at {} (run `cargo xtask fetch-model`)", path.display());
+    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    eprintln!("skipping: {msg}");
+    None
+}
+
+/// llama.cpp's reference outputs (`../shared/reference/smollm2.json` beside the checkout).
+pub fn reference() -> Option<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/smollm2.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(serde_json::from_str(&text).expect("reference JSON parses")),
+        Err(e) => {
+            let msg = format!("reference outputs not readable at {}: {e}", path.display());
+            assert!(std::env::var_os("CI").is_none(), "{msg}");
+            eprintln!("skipping: {msg}");
+            None
+        }
+    }
+}
