@@ -1,1 +1,56 @@
-fn main() {}
+//! `cargo xtask <command>`: project automation (the cargo-xtask pattern); one module per command.
+
+mod bench_ggml;
+mod bindgen;
+mod ci;
+mod fetch_model;
+mod util;
+
+use std::process::ExitCode;
+use util::Args;
+
+fn usage() -> String {
+    let commands = [
+        fetch_model::USAGE,
+        bindgen::USAGE,
+        bench_ggml::USAGE,
+        ci::USAGE,
+    ];
+    let mut text = String::from("usage: cargo xtask <command> [options]\n\ncommands:\n");
+    for c in commands {
+        text.push_str(&format!("  {c}\n"));
+    }
+    text
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_default();
+    let rest = Args::new(args.collect());
+    let result = match command.as_str() {
+        "fetch-model" => fetch_model::run(rest),
+        "bindgen" => bindgen::run(rest),
+        "bench-ggml" => bench_ggml::run(rest),
+        "ci" => ci::run(rest),
+        "help" | "-h" | "--help" => {
+            print!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            let what = if other.is_empty() {
+                "no command given".to_string()
+            } else {
+                format!("unknown command `{other}`")
+            };
+            eprint!("xtask: {what}\n\n{}", usage());
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

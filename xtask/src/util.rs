@@ -68,12 +68,15 @@ impl Args {
 /// The workspace root (the folder above `xtask/`).
 pub fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map_or_else(|| manifest.to_path_buf(), Path::to_path_buf)
+    manifest
+        .parent()
+        .map_or_else(|| manifest.to_path_buf(), Path::to_path_buf)
 }
 
 /// The cargo that runs us (`$CARGO`), in the workspace root.
 pub fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    let mut cmd =
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
     cmd.current_dir(workspace_root());
     cmd
 }
@@ -90,7 +93,9 @@ pub fn display(cmd: &Command) -> String {
 
 /// Runs `cmd` with inherited stdio; fails unless it exits successfully.
 pub fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("could not start `{}`", display(cmd)))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start `{}`", display(cmd)))?;
     if !status.success() {
         bail!("`{}` failed ({status})", display(cmd));
     }
@@ -100,7 +105,9 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 /// Runs `cmd` with inherited stderr and returns its stdout; fails unless it exits successfully.
 pub fn output(cmd: &mut Command) -> Result<String> {
     cmd.stderr(std::process::Stdio::inherit());
-    let out = cmd.output().with_context(|| format!("could not start `{}`", display(cmd)))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("could not start `{}`", display(cmd)))?;
     if !out.status.success() {
         bail!("`{}` failed ({})", display(cmd), out.status);
     }
@@ -119,7 +126,9 @@ pub struct TempDir(PathBuf);
 impl TempDir {
     /// Creates a fresh folder under `parent` (the system temp dir when `None`).
     pub fn new(parent: Option<&Path>, tag: &str) -> Result<Self> {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let base = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
         let dir = base.join(format!("xtask-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

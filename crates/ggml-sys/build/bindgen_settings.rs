@@ -21,12 +21,30 @@ pub struct BindingSet {
 pub const BINDING_SETS: &[BindingSet] = &[
     BindingSet {
         name: "bindings",
-        headers: &["ggml.h", "ggml-alloc.h", "ggml-backend.h", "ggml-cpu.h", "gguf.h"],
+        headers: &[
+            "ggml.h",
+            "ggml-alloc.h",
+            "ggml-backend.h",
+            "ggml-cpu.h",
+            "gguf.h",
+        ],
         feature: None,
     },
-    BindingSet { name: "bindings_cuda", headers: &["ggml-cuda.h"], feature: Some("cuda") },
-    BindingSet { name: "bindings_metal", headers: &["ggml-metal.h"], feature: Some("metal") },
-    BindingSet { name: "bindings_rpc", headers: &["ggml-rpc.h"], feature: Some("rpc") },
+    BindingSet {
+        name: "bindings_cuda",
+        headers: &["ggml-cuda.h"],
+        feature: Some("cuda"),
+    },
+    BindingSet {
+        name: "bindings_metal",
+        headers: &["ggml-metal.h"],
+        feature: Some("metal"),
+    },
+    BindingSet {
+        name: "bindings_rpc",
+        headers: &["ggml-rpc.h"],
+        feature: Some("rpc"),
+    },
 ];
 
 /// Runs bindgen over `headers` (found in `<ggml_dir>/include`) and returns the Rust source.
@@ -35,7 +53,10 @@ pub fn generate_bindings(
     headers: &[&str],
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let include = ggml_dir.join("include");
-    let wrapper: String = headers.iter().map(|h| format!("#include \"{h}\"\n")).collect();
+    let wrapper: String = headers
+        .iter()
+        .map(|h| format!("#include \"{h}\"\n"))
+        .collect();
     let target = bindgen::RustTarget::stable(82, 0).map_err(|e| e.to_string())?;
     let mut builder = bindgen::Builder::default()
         .header_contents("wrapper.h", &wrapper)

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::ggml::{Context as GgmlContext, Graph, Sched, Tensor};
 use crate::kv_cache::{seq_bit, KvCache, KvShape, SeqId};
 use crate::model::{GraphBuild, GraphInputs, GraphShape, Model};
+use llama_otel::{histogram_record, set_attr, span, SpanContext};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,7 +39,7 @@ pub fn default_threads() -> usize {
 }
 
 /// What one `decode` call did (for telemetry and benchmarks).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct DecodeStats {
     pub n_tokens: usize,
     pub n_outputs: usize,
@@ -47,6 +48,9 @@ pub struct DecodeStats {
     pub graphs_built: usize,
     pub kv_used: usize,
     pub duration: Duration,
+    /// The `llama.decode` span of this call (empty without telemetry), for links back from the
+    /// requests it served.
+    pub span: SpanContext,
 }
 
 #[derive(Debug)]
@@ -69,6 +73,7 @@ struct Scratch {
     mask: Vec<u16>,
     k_idxs: Vec<i64>,
     v_idxs: Vec<i64>,
+    wanted: Vec<usize>,
 }
 
 /// KV cache plus compute state for running a [`Model`].
@@ -173,8 +178,8 @@ impl Context {
         self.kv.bytes()
     }
 
-    pub fn last_stats(&self) -> DecodeStats {
-        self.last
+    pub fn last_stats(&self) -> &DecodeStats {
+        &self.last
     }
 
     /// Compute-buffer bytes reserved per backend.
@@ -218,7 +223,37 @@ impl Context {
     /// tokens that asked for them. A batch that does not fit in the free cache cells is refused
     /// before anything is computed.
     pub fn decode(&mut self, batch: &Batch) -> Result<DecodeStats> {
+        self.decode_linked(batch, &[])
+    }
+
+    /// [`Context::decode`], recording a `llama.decode` span linked to `links` (the spans of the
+    /// requests whose tokens are in the batch).
+    pub fn decode_linked(&mut self, batch: &Batch, links: &[SpanContext]) -> Result<DecodeStats> {
         let start = Instant::now();
+        let span = span!("llama.decode", links: links,
+            "llama.decode.n_tokens" = batch.len(), "llama.decode.n_seqs" = batch.n_seqs(),
+            "llama.decode.n_outputs" = batch.n_outputs());
+        let result = self.decode_inner(batch);
+        let mut stats = match result {
+            Ok(stats) => stats,
+            Err(e) => {
+                span.set_error(e.to_string());
+                return Err(e);
+            }
+        };
+        stats.duration = start.elapsed();
+        set_attr!(span, "llama.decode.n_ubatches" = stats.n_ubatches,
+            "llama.decode.graphs_built" = stats.graphs_built, "llama.kv_cache.used_cells" = stats.kv_used);
+        histogram_record!("llama.decode.duration", stats.duration.as_secs_f64(), unit: "s",
+            description: "Wall time of one decode call (all micro-batches)", buckets: &DECODE_SECONDS_BUCKETS);
+        histogram_record!("llama.decode.tokens", stats.n_tokens as f64, unit: "{token}",
+            description: "Tokens per decode call", buckets: &DECODE_TOKENS_BUCKETS);
+        stats.span = span.span_context();
+        self.last = stats.clone();
+        Ok(stats)
+    }
+
+    fn decode_inner(&mut self, batch: &Batch) -> Result<DecodeStats> {
         self.validate(batch)?;
         let free = self.kv.size() - self.kv.cells.used();
         if batch.len() > free {
@@ -232,8 +267,9 @@ impl Context {
         let mut row = 0i32;
         for start_i in (0..batch.len()).step_by(self.params.n_ubatch) {
             let end = (start_i + self.params.n_ubatch).min(batch.len());
-            let outputs = self.decode_ubatch(batch, start_i..end, &mut stats)?;
-            for i in outputs {
+            self.decode_ubatch(batch, start_i..end, &mut stats)?;
+            for k in 0..self.scratch.wanted.len() {
+                let i = self.scratch.wanted[k];
                 self.output_rows[i] = row;
                 row += 1;
             }
@@ -242,8 +278,6 @@ impl Context {
         debug_assert_eq!(self.logits.len(), row as usize * n_vocab);
         stats.n_outputs = row as usize;
         stats.kv_used = self.kv.cells.used();
-        stats.duration = start.elapsed();
-        self.last = stats;
         Ok(stats)
     }
 
@@ -264,15 +298,28 @@ impl Context {
         Ok(())
     }
 
-    /// Runs tokens `range` of `batch` as one graph; returns the batch indices whose logits were appended.
-    fn decode_ubatch(&mut self, batch: &Batch, range: std::ops::Range<usize>, stats: &mut DecodeStats) -> Result<Vec<usize>> {
-        let n_tokens = range.len();
-        let mut wanted: Vec<usize> = range.clone().filter(|&i| batch.logits[i]).collect();
+    /// Runs tokens `range` of `batch` as one graph; afterwards `scratch.wanted` holds the batch
+    /// indices whose logits were appended.
+    fn decode_ubatch(&mut self, batch: &Batch, range: std::ops::Range<usize>, stats: &mut DecodeStats) -> Result<()> {
+        let mut wanted = std::mem::take(&mut self.scratch.wanted);
+        wanted.clear();
+        wanted.extend(range.clone().filter(|&i| batch.logits[i]));
         let discard_output = wanted.is_empty();
         if discard_output {
             // A graph always ends in logits; compute the last row and drop it.
             wanted.push(range.end - 1);
         }
+        let result = self.run_ubatch(batch, range, &wanted, stats);
+        if discard_output {
+            wanted.clear();
+        }
+        self.scratch.wanted = wanted;
+        result
+    }
+
+    fn run_ubatch(&mut self, batch: &Batch, range: std::ops::Range<usize>, wanted: &[usize], stats: &mut DecodeStats) -> Result<()> {
+        let n_tokens = range.len();
+        let discard_output = !batch.logits[range.clone()].iter().any(|&l| l);
         self.place_tokens(batch, range.clone())?;
         let n_kv = self.kv.cells.n_active(KV_PAD);
         let shape = GraphShape { n_tokens, n_outputs: wanted.len(), n_kv };
@@ -284,17 +331,16 @@ impl Context {
             self.built = Some(built);
             stats.graphs_built += 1;
         }
-        self.set_inputs(batch, range.clone(), &wanted, n_kv)?;
+        self.set_inputs(batch, range.clone(), wanted, n_kv)?;
         let built = self.built.as_ref().ok_or_else(|| Error::Ggml("graph missing".into()))?;
         self.sched.compute(built.graph)?;
         if discard_output {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let n = self.model.hparams.n_vocab * wanted.len();
         let at = self.logits.len();
         self.logits.resize(at + n, 0.0);
-        built.logits.read(&mut self.logits[at..], 0)?;
-        Ok(wanted)
+        built.logits.read(&mut self.logits[at..], 0)
     }
 
     /// Assigns cache cells to the micro-batch's tokens.
@@ -341,6 +387,13 @@ impl Context {
         Ok(())
     }
 }
+
+/// Seconds buckets for decode calls: 1 ms (a single decode step) to 30 s (a long prompt).
+const DECODE_SECONDS_BUCKETS: [f64; 14] =
+    [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0];
+
+/// Tokens per decode call: 1 (one slot decoding) to a full batch.
+const DECODE_TOKENS_BUCKETS: [f64; 12] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0];
 
 /// Attention looks at cells rounded up to this many, so graphs are reused across decode steps.
 const KV_PAD: usize = 256;

@@ -21,7 +21,7 @@ pub use ggml_sys::ggml_type as RawType;
 /// ggml type ids used by the engine.
 pub mod types {
     pub use ggml_sys::{
-        GGML_TYPE_F16 as F16, GGML_TYPE_F32 as F32, GGML_TYPE_I32 as I32, GGML_TYPE_I64 as I64,
+        GGML_TYPE_F16 as F16, GGML_TYPE_I32 as I32, GGML_TYPE_I64 as I64,
     };
 }
 
@@ -29,13 +29,6 @@ pub mod types {
 pub fn row_size(ty: RawType, n: i64) -> usize {
     // SAFETY: pure function of its arguments.
     unsafe { ggml_sys::ggml_row_size(ty, n) }
-}
-
-/// Elements per quantization block of `ty`.
-pub fn block_size(ty: RawType) -> i64 {
-    // SAFETY: pure function of the type id; ggml aborts on ids it does not know, so callers
-    // validate ids first (the GGUF reader does).
-    i64::from(unsafe { ggml_sys::ggml_blck_size(ty) })
 }
 
 /// The ggml name of a type ("q4_1", "f32", ...).

@@ -8,6 +8,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// Called for every graph node when op timing is on: `(node, ask)`; see ggml-backend.h.
+#[allow(dead_code)] // used by the opt-in ggml op timing
 pub type EvalCallback = sys::ggml_backend_sched_eval_callback;
 
 /// A scheduler over one or more backends (the last one must be the CPU).
@@ -80,6 +81,7 @@ impl Sched {
         unsafe { sys::ggml_backend_sched_reset(self.raw.as_ptr()) }
     }
 
+    #[allow(dead_code)]
     pub fn n_splits(&self) -> usize {
         // SAFETY: valid scheduler.
         usize::try_from(unsafe { sys::ggml_backend_sched_get_n_splits(self.raw.as_ptr()) }).unwrap_or(0)
@@ -97,6 +99,7 @@ impl Sched {
     ///
     /// The callback receives `user_data` unchanged; the caller keeps what it points to alive until
     /// the callback is removed.
+    #[allow(dead_code)]
     pub fn set_eval_callback(&mut self, cb: EvalCallback, user_data: *mut std::ffi::c_void) {
         // SAFETY: valid scheduler; lifetime of user_data is the caller's contract (documented).
         unsafe { sys::ggml_backend_sched_set_eval_callback(self.raw.as_ptr(), cb, user_data) }

@@ -6,7 +6,9 @@ use super::weights::{LayerMap, WeightLoader, WeightStore};
 use super::Architecture;
 use crate::error::{Error, Result};
 use crate::ggml::{self, Backend};
+use crate::chat::ChatTemplate;
 use crate::gguf::GgufFile;
+use crate::vocab::Vocab;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +35,8 @@ pub struct ModelInfo {
     pub file_size: u64,
     pub n_params: u64,
     pub n_tensors: usize,
+    /// Bytes of weights placed on each backend (same order as `backend`).
+    pub weight_bytes: Vec<usize>,
     /// Tensor type name → number of tensors of that type.
     pub tensor_types: Vec<(String, usize)>,
     pub backend: String,
@@ -57,6 +61,8 @@ pub struct Model {
     pub(crate) layer_map: LayerMap,
     pub(crate) info: ModelInfo,
     pub(crate) timings: LoadTimings,
+    vocab: Vocab,
+    chat_template: Option<ChatTemplate>,
     // Tensor handles in `arch` point into the store; it is dropped after `arch` (field order).
     _weights: WeightStore,
     pub(crate) file: Arc<GgufFile>,
@@ -80,10 +86,19 @@ impl Model {
         let mut loader = WeightLoader::new(&file, &backends, cpu, &layer_map)?;
         let arch = load_architecture(&arch_name, &hparams, &mut loader)?;
         let weights = loader.finish(progress)?;
+        let vocab = Vocab::from_gguf(&file)?;
+        if vocab.n_tokens() < hparams.n_vocab {
+            return Err(Error::Model(format!(
+                "vocabulary has {} tokens, the model outputs {}",
+                vocab.n_tokens(),
+                hparams.n_vocab
+            )));
+        }
+        let chat_template = load_chat_template(&file, &vocab)?;
         let done = Instant::now();
         let info = describe(&file, path, &arch_name, &weights, &backends, gpu, params.n_gpu_layers);
         let timings = LoadTimings { parse: parsed - start, weights: done - parsed, total: done - start };
-        Ok(Model { arch, hparams, backends, cpu, layer_map, info, timings, _weights: weights, file })
+        Ok(Model { arch, hparams, backends, cpu, layer_map, info, timings, vocab, chat_template, _weights: weights, file })
     }
 
     pub fn hparams(&self) -> &HParams {
@@ -98,10 +113,26 @@ impl Model {
         self.timings
     }
 
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// The model's own chat template (`tokenizer.chat_template`), if it has one.
+    pub fn chat_template(&self) -> Option<&ChatTemplate> {
+        self.chat_template.as_ref()
+    }
+
     /// The parsed GGUF file (metadata stays available for tokenizer and template).
     pub fn gguf(&self) -> &GgufFile {
         &self.file
     }
+}
+
+/// Compiles `tokenizer.chat_template` with the vocabulary's BOS/EOS texts.
+fn load_chat_template(file: &GgufFile, vocab: &Vocab) -> Result<Option<ChatTemplate>> {
+    let Some(source) = file.metadata().get_str("tokenizer.chat_template")? else { return Ok(None) };
+    let text = |id: Option<u32>| id.and_then(|t| vocab.token_text(t)).unwrap_or("").to_string();
+    Ok(Some(ChatTemplate::new(source, &text(vocab.bos()), &text(vocab.eos()))?))
 }
 
 /// Picks the architecture implementation for `general.architecture`.
@@ -154,6 +185,7 @@ fn describe(
         file_size: file.file_size(),
         n_params: weights.n_params,
         n_tensors: weights.n_tensors,
+        weight_bytes: weights.bytes_by_backend.clone(),
         tensor_types: types,
         backend: backends.iter().map(|b| b.name()).collect::<Vec<_>>().join("+"),
         n_gpu_layers: if gpu.is_some() { n_gpu_layers } else { 0 },

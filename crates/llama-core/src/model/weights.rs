@@ -79,6 +79,7 @@ pub struct WeightStore {
     _contexts: Vec<SealedContext>,
     pub n_tensors: usize,
     pub n_params: u64,
+    /// Weight bytes placed on each backend.
     pub bytes_by_backend: Vec<usize>,
 }
 

@@ -86,6 +86,20 @@ fn add_matrix(w: &mut GgufWriter, rng: &mut Rng, name: &str, ne0: usize, ne1: us
     }
 }
 
+/// A SentencePiece vocabulary: `<unk> <s> </s>` then one printable ASCII character per token.
+fn add_tiny_vocab(w: &mut GgufWriter, n_vocab: usize) {
+    let mut tokens = vec!["<unk>".to_string(), "<s>".to_string(), "</s>".to_string()];
+    tokens.extend((0..n_vocab - 3).map(|i| char::from(b'!' + (i % 94) as u8).to_string()));
+    let types: Vec<i32> = (0..n_vocab).map(|i| if i == 0 { 2 } else if i < 3 { 3 } else { 1 }).collect();
+    let scores: Vec<f32> = (0..n_vocab).map(|i| -(i as f32)).collect();
+    w.add_string("tokenizer.ggml.model", "llama").unwrap();
+    w.add_str_array("tokenizer.ggml.tokens", tokens).unwrap();
+    w.add_i32_array("tokenizer.ggml.token_type", &types).unwrap();
+    w.add_f32_array("tokenizer.ggml.scores", &scores).unwrap();
+    w.add_u32("tokenizer.ggml.bos_token_id", 1).unwrap();
+    w.add_u32("tokenizer.ggml.eos_token_id", 2).unwrap();
+}
+
 /// Writes a tiny llama model with random weights (fixed seed) to `path`.
 pub fn write_tiny_llama(path: &Path, spec: TinySpec, seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
@@ -101,6 +115,7 @@ pub fn write_tiny_llama(path: &Path, spec: TinySpec, seed: u64) {
     w.add_f32("llama.rope.freq_base", 10000.0).unwrap();
     w.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5).unwrap();
     w.add_u32("llama.vocab_size", spec.n_vocab as u32).unwrap();
+    add_tiny_vocab(&mut w, spec.n_vocab);
     let (e, head) = (spec.n_embd, spec.n_embd / spec.n_head);
     let kv = head * spec.n_head_kv;
     add_matrix(&mut w, &mut rng, "token_embd.weight", e, spec.n_vocab, spec.q8);

@@ -1,0 +1,163 @@
+//! Semantic-convention names for the GenAI spec (attributes, metrics, bucket boundaries),
+//! kept here because the `gen_ai.*` items of opentelemetry-semantic-conventions are deprecated.
+//!
+//! Source: OpenTelemetry semantic conventions, `docs/gen-ai/gen-ai-metrics.md` and
+//! `gen-ai-spans.md` (status: Development). Names are plain `&'static str`, usable as
+//! macro attribute keys (`[GEN_AI_REQUEST_MODEL] = model`) and instrument names.
+
+// ---------------------------------------------------------------- attributes
+
+/// The operation being performed; see the `OPERATION_*` values.
+pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+/// The GenAI provider as identified by the instrumentation (replaces `gen_ai.system`).
+pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+/// Model name the request asked for.
+pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+/// Maximum number of tokens the model may generate.
+pub const GEN_AI_REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
+/// Sampling temperature.
+pub const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
+/// Nucleus sampling threshold.
+pub const GEN_AI_REQUEST_TOP_P: &str = "gen_ai.request.top_p";
+/// Top-k sampling.
+pub const GEN_AI_REQUEST_TOP_K: &str = "gen_ai.request.top_k";
+/// Frequency penalty.
+pub const GEN_AI_REQUEST_FREQUENCY_PENALTY: &str = "gen_ai.request.frequency_penalty";
+/// Presence penalty.
+pub const GEN_AI_REQUEST_PRESENCE_PENALTY: &str = "gen_ai.request.presence_penalty";
+/// Stop sequences (string array).
+pub const GEN_AI_REQUEST_STOP_SEQUENCES: &str = "gen_ai.request.stop_sequences";
+/// Sampling seed.
+pub const GEN_AI_REQUEST_SEED: &str = "gen_ai.request.seed";
+/// Number of candidate completions requested (`n`).
+pub const GEN_AI_REQUEST_CHOICE_COUNT: &str = "gen_ai.request.choice.count";
+/// Unique id of the completion.
+pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+/// Model that actually produced the response.
+pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+/// Why generation stopped, one entry per choice (string array).
+pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+/// Prompt tokens used.
+pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+/// Completion tokens generated.
+pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// `input` or `output`, on `gen_ai.client.token.usage`.
+pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
+/// Requested output type (`text`, `json`, ...).
+pub const GEN_AI_OUTPUT_TYPE: &str = "gen_ai.output.type";
+/// Conversation (session/thread) id.
+pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+/// Low-cardinality class of the error an operation ended with.
+pub const ERROR_TYPE: &str = "error.type";
+/// Server address (host name or IP) the request was addressed to.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// Server port the request was addressed to.
+pub const SERVER_PORT: &str = "server.port";
+/// HTTP method, on HTTP server spans.
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// HTTP route template, on HTTP server spans.
+pub const HTTP_ROUTE: &str = "http.route";
+/// HTTP status code, on HTTP server spans.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+
+// ------------------------------------------------------- well-known values
+
+/// `gen_ai.operation.name` for chat completions.
+pub const OPERATION_CHAT: &str = "chat";
+/// `gen_ai.operation.name` for legacy text completions.
+pub const OPERATION_TEXT_COMPLETION: &str = "text_completion";
+/// `gen_ai.operation.name` for embeddings.
+pub const OPERATION_EMBEDDINGS: &str = "embeddings";
+/// `gen_ai.operation.name` for multimodal generation.
+pub const OPERATION_GENERATE_CONTENT: &str = "generate_content";
+/// `gen_ai.token.type` for prompt tokens.
+pub const TOKEN_TYPE_INPUT: &str = "input";
+/// `gen_ai.token.type` for generated tokens.
+pub const TOKEN_TYPE_OUTPUT: &str = "output";
+/// Fallback `error.type` when no more specific class applies.
+pub const ERROR_TYPE_OTHER: &str = "_OTHER";
+
+// ------------------------------------------------------------------ metrics
+
+/// Histogram, `{token}`: input and output tokens per operation (client side).
+pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+/// Histogram, `s`: client-observed operation duration.
+pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+/// Histogram, `s`: server request duration (time to last output token).
+pub const GEN_AI_SERVER_REQUEST_DURATION: &str = "gen_ai.server.request.duration";
+/// Histogram, `s`: time per output token after the first one (decode speed).
+pub const GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN: &str = "gen_ai.server.time_per_output_token";
+/// Histogram, `s`: time to the first output token (queueing + prefill).
+pub const GEN_AI_SERVER_TIME_TO_FIRST_TOKEN: &str = "gen_ai.server.time_to_first_token";
+/// Counter, `{span}` / `{export}`: telemetry this process had to drop (see `init`).
+pub const LLAMA_TELEMETRY_DROPPED: &str = "llama.telemetry.dropped";
+
+/// Unit of the duration histograms.
+pub const UNIT_SECONDS: &str = "s";
+/// Unit of token counts.
+pub const UNIT_TOKEN: &str = "{token}";
+
+// ------------------------------------------------ histogram bucket boundaries
+
+/// Boundaries for `gen_ai.client.operation.duration` and `gen_ai.server.request.duration`.
+pub const REQUEST_DURATION_BUCKETS: [f64; 14] = [
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+/// Boundaries for `gen_ai.server.time_to_first_token`.
+pub const TIME_TO_FIRST_TOKEN_BUCKETS: [f64; 16] = [
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+/// Boundaries for `gen_ai.server.time_per_output_token`.
+pub const TIME_PER_OUTPUT_TOKEN_BUCKETS: [f64; 13] = [
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
+];
+/// Boundaries for `gen_ai.client.token.usage` (powers of four).
+pub const TOKEN_USAGE_BUCKETS: [f64; 14] = [
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strictly_increasing(b: &[f64]) -> bool {
+        b.windows(2).all(|w| w[0] < w[1])
+    }
+
+    #[test]
+    fn bucket_boundaries_are_strictly_increasing() {
+        assert!(strictly_increasing(&REQUEST_DURATION_BUCKETS));
+        assert!(strictly_increasing(&TIME_TO_FIRST_TOKEN_BUCKETS));
+        assert!(strictly_increasing(&TIME_PER_OUTPUT_TOKEN_BUCKETS));
+        assert!(strictly_increasing(&TOKEN_USAGE_BUCKETS));
+    }
+
+    #[test]
+    fn request_duration_buckets_double_from_10ms() {
+        for (i, b) in REQUEST_DURATION_BUCKETS.iter().enumerate() {
+            let expected = 0.01 * f64::from(1u32 << i);
+            assert!((b - expected).abs() < 1e-9, "bucket {i}: {b} != {expected}");
+        }
+    }
+
+    #[test]
+    fn token_usage_buckets_are_powers_of_four() {
+        for (i, b) in TOKEN_USAGE_BUCKETS.iter().enumerate() {
+            assert_eq!(*b, 4f64.powi(i as i32), "bucket {i}");
+        }
+    }
+
+    #[test]
+    fn metric_names_use_the_gen_ai_namespace() {
+        for name in [
+            GEN_AI_CLIENT_TOKEN_USAGE,
+            GEN_AI_CLIENT_OPERATION_DURATION,
+            GEN_AI_SERVER_REQUEST_DURATION,
+            GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN,
+            GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
+        ] {
+            assert!(name.starts_with("gen_ai."), "{name}");
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! `cargo xtask bench-ggml`: times ggml ops in the `cc` build against the `cmake` build.
+//!
+//! Builds `crates/ggml-sys/examples/bench_ops.rs` once per build path (release; the `cmake`
+//! feature changes ggml-sys's metadata hash, so both live side by side in one target dir), copies
+//! each executable aside, then runs them alternately for a few rounds so machine drift hits both.
+//! Every run reports its `ggml_sys::BUILD_PATH`, which is checked against the build it came from.
+
+use crate::util::{self, Args};
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const USAGE: &str = "bench-ggml [--threads N] [--reps N] [--rounds N] [--json]
+                           time ggml ops in the cc vs the cmake build (target: cc within 3 %); \
+--reps fixes the timed runs per op (default: ~300 ms each), --rounds the cc/cmake alternations (3)";
+
+/// The build paths compared, and the cargo features that select them.
+const BUILDS: [(&str, &[&str]); 2] = [("cc", &[]), ("cmake", &["--features", "cmake"])];
+/// cc total / cmake total must stay at or under this.
+const TARGET_RATIO: f64 = 1.03;
+
+/// One op's samples: per build, one (median, min) in microseconds per round.
+#[derive(Debug)]
+struct OpSamples {
+    op: String,
+    per_build: [Vec<(f64, f64)>; 2],
+}
+
+#[derive(Debug)]
+struct Options {
+    threads: u32,
+    reps: Option<u32>,
+    rounds: u32,
+    json: bool,
+}
+
+pub fn run(mut args: Args) -> Result<()> {
+    let opts = Options {
+        threads: args.parsed("--threads", 2)?,
+        reps: args
+            .value("--reps")?
+            .map(|v| v.parse())
+            .transpose()
+            .context("--reps")?,
+        rounds: args.parsed("--rounds", 3)?,
+        json: args.flag("--json"),
+    };
+    args.finish()?;
+    if opts.threads == 0 || opts.rounds == 0 {
+        bail!("--threads and --rounds must be at least 1");
+    }
+    let dir = util::workspace_root().join("target/xtask/bench-ggml");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut bins = Vec::new();
+    for (build, features) in BUILDS {
+        bins.push(build_bench(build, features, &dir)?);
+    }
+    let mut samples: Vec<OpSamples> = Vec::new();
+    for round in 0..opts.rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for b in order {
+            eprintln!(
+                "bench-ggml: round {}/{}: {}",
+                round + 1,
+                opts.rounds,
+                BUILDS[b].0
+            );
+            for (op, median, min) in run_bench(&bins[b], BUILDS[b].0, &opts)? {
+                record(&mut samples, op, b, (median, min));
+            }
+        }
+    }
+    let summary = summarize(&samples, &opts);
+    if opts.json {
+        println!("{summary}");
+    } else {
+        print_table(&summary);
+    }
+    Ok(())
+}
+
+/// Builds the example for one build path and copies the executable to `dir/bench_ops-<build>`.
+fn build_bench(build: &str, features: &[&str], dir: &Path) -> Result<PathBuf> {
+    eprintln!("bench-ggml: building bench_ops ({build} build, release)");
+    let mut cmd = util::cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "-p",
+        "ggml-sys",
+        "--example",
+        "bench_ops",
+    ])
+    .args(["--message-format", "json-render-diagnostics"])
+    .args(features);
+    let out = util::output(&mut cmd)?;
+    let exe = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "bench_ops")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .context("cargo reported no bench_ops executable")?;
+    let copy = dir.join(format!("bench_ops-{build}"));
+    std::fs::copy(&exe, &copy).with_context(|| format!("copying {} aside", exe.display()))?;
+    Ok(copy)
+}
+
+/// Runs one executable; returns (op, median µs, min µs) per op, in order.
+fn run_bench(exe: &Path, build: &str, opts: &Options) -> Result<Vec<(String, f64, f64)>> {
+    let mut cmd = Command::new(exe);
+    cmd.args(["--threads", &opts.threads.to_string()]);
+    if let Some(reps) = opts.reps {
+        cmd.args(["--reps", &reps.to_string()]);
+    }
+    let out = util::output(&mut cmd)?;
+    let mut ops = Vec::new();
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .with_context(|| format!("bench_ops printed a line that is not JSON: {line}"))?;
+        if v["build"] != build {
+            bail!(
+                "the {build} executable reports build {}: the two builds got mixed up",
+                v["build"]
+            );
+        }
+        let field = |k: &str| {
+            v[k].as_f64()
+                .with_context(|| format!("no number `{k}` in {line}"))
+        };
+        let op = v["op"]
+            .as_str()
+            .with_context(|| format!("no `op` in {line}"))?;
+        ops.push((op.to_string(), field("median_us")?, field("min_us")?));
+    }
+    if ops.is_empty() {
+        bail!("bench_ops ({build}) printed no results");
+    }
+    Ok(ops)
+}
+
+fn record(samples: &mut Vec<OpSamples>, op: String, build: usize, sample: (f64, f64)) {
+    let i = match samples.iter().position(|s| s.op == op) {
+        Some(i) => i,
+        None => {
+            samples.push(OpSamples {
+                op,
+                per_build: [Vec::new(), Vec::new()],
+            });
+            samples.len() - 1
+        }
+    };
+    samples[i].per_build[build].push(sample);
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// Per op: the median over rounds of each round's median, and the least minimum; plus totals.
+fn summarize(samples: &[OpSamples], opts: &Options) -> Value {
+    let (mut total, mut total_min) = ([0.0f64; 2], [0.0f64; 2]);
+    let ops: Vec<Value> = samples
+        .iter()
+        .map(|s| {
+            let med = s
+                .per_build
+                .clone()
+                .map(|v| median(v.iter().map(|x| x.0).collect()));
+            let min = s
+                .per_build
+                .clone()
+                .map(|v| v.iter().map(|x| x.1).fold(f64::INFINITY, f64::min));
+            for b in 0..2 {
+                total[b] += med[b];
+                total_min[b] += min[b];
+            }
+            json!({"op": s.op, "cc_us": med[0], "cmake_us": med[1], "ratio": med[0] / med[1],
+                   "cc_min_us": min[0], "cmake_min_us": min[1]})
+        })
+        .collect();
+    let ratio = total[0] / total[1];
+    json!({
+        "threads": opts.threads, "rounds": opts.rounds, "reps": opts.reps, "ops": ops,
+        "total_cc_us": total[0], "total_cmake_us": total[1], "ratio": ratio,
+        "total_cc_min_us": total_min[0], "total_cmake_min_us": total_min[1],
+        "ratio_min": total_min[0] / total_min[1],
+        "target_ratio": TARGET_RATIO, "within_target": ratio <= TARGET_RATIO,
+    })
+}
+
+fn print_table(s: &Value) {
+    let num = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "\n{:<30} {:>12} {:>12} {:>9}",
+        "op (median µs)", "cc", "cmake", "cc/cmake"
+    );
+    for op in s["ops"].as_array().map_or(&[][..], Vec::as_slice) {
+        println!(
+            "{:<30} {:>12.1} {:>12.1} {:>9.3}",
+            op["op"].as_str().unwrap_or("?"),
+            num(op, "cc_us"),
+            num(op, "cmake_us"),
+            num(op, "ratio")
+        );
+    }
+    println!(
+        "{:<30} {:>12.1} {:>12.1} {:>9.3}",
+        "total",
+        num(s, "total_cc_us"),
+        num(s, "total_cmake_us"),
+        num(s, "ratio")
+    );
+    println!(
+        "{:<30} {:>12.1} {:>12.1} {:>9.3}",
+        "total of minima",
+        num(s, "total_cc_min_us"),
+        num(s, "total_cmake_min_us"),
+        num(s, "ratio_min")
+    );
+    let verdict = if s["within_target"] == true {
+        "met"
+    } else {
+        "NOT met"
+    };
+    println!(
+        "\ncc/cmake = {:.3} with {} thread(s), {} round(s): target <= {TARGET_RATIO} {verdict}",
+        num(s, "ratio"),
+        s["threads"],
+        s["rounds"]
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
+    }
+
+    #[test]
+    fn summary_totals_and_ratio() {
+        let mut samples = Vec::new();
+        record(&mut samples, "a".into(), 0, (10.0, 9.0));
+        record(&mut samples, "a".into(), 1, (10.0, 8.0));
+        record(&mut samples, "b".into(), 0, (12.0, 11.0));
+        record(&mut samples, "b".into(), 1, (10.0, 10.0));
+        let opts = Options {
+            threads: 2,
+            reps: None,
+            rounds: 1,
+            json: true,
+        };
+        let s = summarize(&samples, &opts);
+        assert_eq!(s["total_cc_us"], 22.0);
+        assert_eq!(s["total_cmake_us"], 20.0);
+        assert_eq!(s["within_target"], false);
+        assert_eq!(s["ops"][1]["op"], "b");
+    }
+}
