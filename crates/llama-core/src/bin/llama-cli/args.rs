@@ -1,0 +1,94 @@
+//! Command-line arguments of `llama-cli` (llama.cpp's spellings where they exist).
+
+use clap::{Args, Parser};
+use llama_core::context::default_threads;
+
+/// `llama-cli [generate options]`.
+#[derive(Parser, Debug)]
+#[command(name = "llama-cli", version, about = "Generate text with a GGUF model (`llama-cli tokenize --help` for tokenizing)")]
+struct GenerateCli {
+    #[command(flatten)]
+    args: GenerateArgs,
+}
+
+/// `llama-cli tokenize [options]`.
+#[derive(Parser, Debug)]
+#[command(name = "llama-cli tokenize", version, about = "Print the token ids of a text")]
+struct TokenizeCli {
+    #[command(flatten)]
+    args: TokenizeArgs,
+}
+
+/// What to do.
+#[derive(Debug)]
+pub enum Command {
+    Generate(GenerateArgs),
+    Tokenize(TokenizeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Path to a GGUF model.
+    #[arg(short = 'm', long = "model", required = true)]
+    pub model: String,
+    /// The prompt (with --chat: the user message).
+    #[arg(short = 'p', long = "prompt", required = true)]
+    pub prompt: String,
+    /// Tokens to generate at most.
+    #[arg(short = 'n', long = "n-predict", default_value_t = 128)]
+    pub n_predict: usize,
+    /// CPU threads.
+    #[arg(short = 't', long = "threads", default_value_t = default_threads())]
+    pub threads: usize,
+    /// Context size (grown to fit prompt + n-predict).
+    #[arg(short = 'c', long = "ctx-size", default_value_t = 4096)]
+    pub ctx_size: usize,
+    /// Layers to offload to a GPU (needs a cuda/metal build).
+    #[arg(long = "n-gpu-layers", visible_alias = "ngl", default_value_t = 0)]
+    pub n_gpu_layers: usize,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long = "temp", default_value_t = 0.8)]
+    pub temp: f32,
+    #[arg(long = "top-k", default_value_t = 40)]
+    pub top_k: i32,
+    #[arg(long = "top-p", default_value_t = 0.95)]
+    pub top_p: f32,
+    #[arg(long = "min-p", default_value_t = 0.05)]
+    pub min_p: f32,
+    /// RNG seed (random when absent).
+    #[arg(short = 's', long = "seed")]
+    pub seed: Option<u64>,
+    /// Render the prompt as a user message with the model's chat template.
+    #[arg(long)]
+    pub chat: bool,
+    /// Print one JSON object {"prompt_tokens", "tokens", "text"} instead of streaming text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenizeArgs {
+    #[arg(short = 'm', long = "model")]
+    pub model: String,
+    #[arg(short = 'p', long = "prompt")]
+    pub prompt: String,
+    /// Parse special tokens such as <|im_start|> in the text.
+    #[arg(long)]
+    pub parse_special: bool,
+    /// Add BOS/EOS as the model asks.
+    #[arg(long)]
+    pub add_special: bool,
+    /// Print {"tokens": [...]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses the process arguments (clap prints help/version and exits by itself).
+pub fn parse() -> Result<Command, Box<dyn std::error::Error>> {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("tokenize") {
+        let rest = std::iter::once("llama-cli tokenize".to_string()).chain(argv.into_iter().skip(2));
+        return Ok(Command::Tokenize(TokenizeCli::parse_from(rest).args));
+    }
+    Ok(Command::Generate(GenerateCli::parse_from(argv).args))
+}

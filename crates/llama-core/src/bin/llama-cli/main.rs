@@ -1,0 +1,124 @@
+//! `llama-cli`: generate text or tokenize with a GGUF model from the command line.
+//!
+//! ```text
+//! llama-cli -m MODEL -p PROMPT -n N [-t THREADS] [--temp T --top-k K --top-p P --min-p M --seed S] [--chat] [--json]
+//! llama-cli tokenize -m MODEL -p TEXT [--parse-special] [--json]
+//! ```
+
+mod args;
+mod progress;
+
+use args::{Command, GenerateArgs, TokenizeArgs};
+use llama_core::chat::ChatMessage;
+use llama_core::sampling::{Sampler, SamplingParams};
+use llama_core::vocab::Detokenizer;
+use llama_core::{Batch, Context, ContextParams, Model, ModelParams};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn main() -> ExitCode {
+    let result = match args::parse() {
+        Ok(Command::Generate(a)) => generate(&a),
+        Ok(Command::Tokenize(a)) => tokenize(&a),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("llama-cli: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn load_model(path: &str, n_gpu_layers: usize) -> CliResult<Arc<Model>> {
+    let mut bar = progress::Progress::new("loading model");
+    let model = Model::load(path, &ModelParams { n_gpu_layers }, &mut |done, total| bar.update(done, total))?;
+    bar.finish();
+    Ok(Arc::new(model))
+}
+
+fn tokenize(a: &TokenizeArgs) -> CliResult<()> {
+    let model = load_model(&a.model, 0)?;
+    let tokens = model.vocab().tokenize(&a.prompt, a.add_special, a.parse_special);
+    if a.json {
+        println!("{}", serde_json::json!({ "tokens": tokens }));
+    } else {
+        for t in &tokens {
+            let piece = String::from_utf8_lossy(model.vocab().token_to_piece(*t, true)).into_owned();
+            println!("{t:>6} -> {piece:?}");
+        }
+    }
+    Ok(())
+}
+
+/// The prompt as the model sees it: raw text, or rendered with the model's chat template.
+fn prompt_text(model: &Model, a: &GenerateArgs) -> CliResult<String> {
+    if !a.chat {
+        return Ok(a.prompt.clone());
+    }
+    let template = model.chat_template().ok_or("the model has no chat template")?;
+    Ok(template.render(&[ChatMessage::new("user", a.prompt.clone())], true)?)
+}
+
+fn generate(a: &GenerateArgs) -> CliResult<()> {
+    let model = load_model(&a.model, a.n_gpu_layers)?;
+    let vocab = model.vocab();
+    let text = prompt_text(&model, a)?;
+    // A chat prompt already carries its special tokens; a raw prompt gets BOS per the model.
+    let prompt = vocab.tokenize(&text, !a.chat, true);
+    if prompt.is_empty() {
+        return Err("the prompt tokenizes to nothing".into());
+    }
+    let n_ctx = a.ctx_size.max(prompt.len() + a.n_predict);
+    let params = ContextParams { n_ctx, n_threads: a.threads, ..ContextParams::default() };
+    let mut ctx = Context::new(model.clone(), params)?;
+    let mut sampler = Sampler::new(SamplingParams {
+        temperature: a.temp,
+        top_k: a.top_k,
+        top_p: a.top_p,
+        min_p: a.min_p,
+        seed: a.seed,
+        ..SamplingParams::default()
+    });
+    for &t in &prompt {
+        sampler.accept(t);
+    }
+    let mut batch = Batch::with_capacity(prompt.len());
+    batch.add_sequence(&prompt, 0, 0, true);
+    ctx.decode(&batch)?;
+    let mut row = prompt.len() - 1;
+    let (mut out_tokens, mut out_text) = (Vec::new(), String::new());
+    let mut detok = Detokenizer::new(false);
+    let mut stdout = std::io::stdout();
+    for step in 0..a.n_predict {
+        let logits = ctx.logits(row).ok_or("missing logits")?;
+        let token = sampler.sample(logits)?;
+        sampler.accept(token);
+        if vocab.is_eog(token) {
+            break;
+        }
+        out_tokens.push(token);
+        let piece = detok.push(vocab, token);
+        if !a.json {
+            write!(stdout, "{piece}")?;
+            stdout.flush()?;
+        }
+        out_text.push_str(&piece);
+        batch.clear();
+        batch.add(token, (prompt.len() + step) as i32, 0, true);
+        ctx.decode(&batch)?;
+        row = 0;
+    }
+    out_text.push_str(&detok.finish());
+    if a.json {
+        let json = serde_json::json!({ "prompt_tokens": prompt, "tokens": out_tokens, "text": out_text });
+        println!("{json}");
+    } else {
+        println!();
+    }
+    Ok(())
+}
