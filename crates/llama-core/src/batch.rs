@@ -37,7 +37,13 @@ impl Batch {
 
     /// Adds a run of tokens of one sequence starting at `pos0`, asking logits for the last one only
     /// when `logits_last` is set.
-    pub fn add_sequence(&mut self, tokens: &[u32], pos0: i32, seq: SeqId, logits_last: bool) -> &mut Self {
+    pub fn add_sequence(
+        &mut self,
+        tokens: &[u32],
+        pos0: i32,
+        seq: SeqId,
+        logits_last: bool,
+    ) -> &mut Self {
         for (i, &t) in tokens.iter().enumerate() {
             let last = i + 1 == tokens.len();
             self.add(t, pos0 + i as i32, seq, logits_last && last);

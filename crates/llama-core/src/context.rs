@@ -3,7 +3,7 @@
 
 use crate::batch::Batch;
 use crate::error::{Error, Result};
-use crate::ggml::{Context as GgmlContext, Graph, Sched, Tensor};
+use crate::ggml::{Context as GgmlContext, Graph, OpSample, Sched, Tensor};
 use crate::kv_cache::{seq_bit, KvCache, KvShape, SeqId};
 use crate::model::{GraphBuild, GraphInputs, GraphShape, Model};
 use llama_otel::{histogram_record, set_attr, span, SpanContext};
@@ -29,7 +29,12 @@ pub struct ContextParams {
 
 impl Default for ContextParams {
     fn default() -> Self {
-        ContextParams { n_ctx: 4096, n_ubatch: 512, n_threads: default_threads(), flash_attn: true }
+        ContextParams {
+            n_ctx: 4096,
+            n_ubatch: 512,
+            n_threads: default_threads(),
+            flash_attn: true,
+        }
     }
 }
 
@@ -74,6 +79,7 @@ struct Scratch {
     k_idxs: Vec<i64>,
     v_idxs: Vec<i64>,
     wanted: Vec<usize>,
+    op_samples: Vec<OpSample>,
 }
 
 /// KV cache plus compute state for running a [`Model`].
@@ -104,7 +110,21 @@ impl Context {
             head_dim_k: hp.n_embd_head_k as i64,
             head_dim_v: hp.n_embd_head_v as i64,
         };
-        let kv = KvCache::new(shape, params.n_ctx, &model.backends, &model.layer_map.layer_backend, params.flash_attn)?;
+        let init = span!("llama.context.init", parent: model.load_trace(),
+            "llama.context.n_ctx" = params.n_ctx, "llama.context.n_ubatch" = params.n_ubatch,
+            "llama.context.n_threads" = params.n_threads, "llama.context.flash_attn" = params.flash_attn);
+        let kv = {
+            let _s =
+                span!("llama.kv_cache.alloc", parent: &init, "llama.kv_cache.cells" = params.n_ctx);
+            KvCache::new(
+                shape,
+                params.n_ctx,
+                &model.backends,
+                &model.layer_map.layer_backend,
+                params.flash_attn,
+            )?
+        };
+        set_attr!(init, "llama.kv_cache.bytes" = kv.bytes());
         model.backends[model.cpu].set_n_threads(params.n_threads);
         let sched = Sched::new(model.backends.clone(), graph_nodes(&model))?;
         let mut ctx = Context {
@@ -118,14 +138,25 @@ impl Context {
             scratch: Scratch::default(),
             last: DecodeStats::default(),
         };
-        ctx.reserve()?;
+        {
+            let _s = span!("llama.graph.reserve", parent: &init);
+            ctx.reserve()?;
+        }
+        set_attr!(
+            init,
+            "llama.context.compute_buffer_bytes" = ctx.compute_buffer_bytes()
+        );
         Ok(ctx)
     }
 
     /// Sizes compute buffers for the worst case (a full micro-batch attending to the whole cache).
     fn reserve(&mut self) -> Result<()> {
         let n = self.params.n_ubatch.min(self.params.n_ctx);
-        let worst = GraphShape { n_tokens: n, n_outputs: n, n_kv: self.kv.size() };
+        let worst = GraphShape {
+            n_tokens: n,
+            n_outputs: n,
+            n_kv: self.kv.size(),
+        };
         let built = self.build(worst)?;
         self.sched.reserve(built.graph)?;
         self.sched.reset();
@@ -149,7 +180,13 @@ impl Context {
         };
         let logits = self.model.arch.build(&b).set_output();
         graph.expand(logits);
-        Ok(BuiltGraph { shape, graph, inputs, logits, _ctx: ctx })
+        Ok(BuiltGraph {
+            shape,
+            graph,
+            inputs,
+            logits,
+            _ctx: ctx,
+        })
     }
 
     pub fn model(&self) -> &Arc<Model> {
@@ -184,7 +221,25 @@ impl Context {
 
     /// Compute-buffer bytes reserved per backend.
     pub fn compute_buffer_bytes(&self) -> usize {
-        (0..self.model.backends.len()).map(|i| self.sched.buffer_size(i)).sum()
+        (0..self.model.backends.len())
+            .map(|i| self.sched.buffer_size(i))
+            .sum()
+    }
+
+    /// Times every ggml node into `llama.ggml.op.duration` (by op and backend). Off by default:
+    /// observing each node makes the scheduler run nodes one at a time, which costs throughput
+    /// (see the README's telemetry section for measured figures).
+    pub fn set_op_timing(&mut self, on: bool) {
+        self.sched.set_op_timing(on);
+    }
+
+    fn record_op_samples(&mut self) {
+        self.sched.take_op_samples(&mut self.scratch.op_samples);
+        for s in self.scratch.op_samples.drain(..) {
+            histogram_record!("llama.ggml.op.duration", s.seconds, unit: "s",
+                description: "Compute time of ggml graph nodes (opt-in)", buckets: &OP_SECONDS_BUCKETS,
+                "ggml.op" = s.op, "ggml.backend" = s.backend);
+        }
     }
 
     /// Removes tokens of `seq` (every sequence when `None`) with positions in `[p0, p1)`.
@@ -193,7 +248,13 @@ impl Context {
     }
 
     /// Shares `src`'s cached tokens in `[p0, p1)` with `dst` (a prompt prefix, without recompute).
-    pub fn seq_cp(&mut self, src: SeqId, dst: SeqId, p0: Option<i32>, p1: Option<i32>) -> Result<()> {
+    pub fn seq_cp(
+        &mut self,
+        src: SeqId,
+        dst: SeqId,
+        p0: Option<i32>,
+        p1: Option<i32>,
+    ) -> Result<()> {
         self.kv.cells.seq_cp(src, dst, p0, p1)
     }
 
@@ -242,8 +303,12 @@ impl Context {
             }
         };
         stats.duration = start.elapsed();
-        set_attr!(span, "llama.decode.n_ubatches" = stats.n_ubatches,
-            "llama.decode.graphs_built" = stats.graphs_built, "llama.kv_cache.used_cells" = stats.kv_used);
+        set_attr!(
+            span,
+            "llama.decode.n_ubatches" = stats.n_ubatches,
+            "llama.decode.graphs_built" = stats.graphs_built,
+            "llama.kv_cache.used_cells" = stats.kv_used
+        );
         histogram_record!("llama.decode.duration", stats.duration.as_secs_f64(), unit: "s",
             description: "Wall time of one decode call (all micro-batches)", buckets: &DECODE_SECONDS_BUCKETS);
         histogram_record!("llama.decode.tokens", stats.n_tokens as f64, unit: "{token}",
@@ -257,13 +322,21 @@ impl Context {
         self.validate(batch)?;
         let free = self.kv.size() - self.kv.cells.used();
         if batch.len() > free {
-            return Err(Error::KvCacheFull { needed: batch.len(), free, size: self.kv.size() });
+            return Err(Error::KvCacheFull {
+                needed: batch.len(),
+                free,
+                size: self.kv.size(),
+            });
         }
         let n_vocab = self.n_vocab();
         self.logits.clear();
         self.output_rows.clear();
         self.output_rows.resize(batch.len(), -1);
-        let mut stats = DecodeStats { n_tokens: batch.len(), n_seqs: batch.n_seqs(), ..Default::default() };
+        let mut stats = DecodeStats {
+            n_tokens: batch.len(),
+            n_seqs: batch.n_seqs(),
+            ..Default::default()
+        };
         let mut row = 0i32;
         for start_i in (0..batch.len()).step_by(self.params.n_ubatch) {
             let end = (start_i + self.params.n_ubatch).min(batch.len());
@@ -287,7 +360,9 @@ impl Context {
         }
         let n_vocab = self.n_vocab() as u32;
         if let Some(&t) = batch.tokens.iter().find(|&&t| t >= n_vocab) {
-            return Err(Error::Batch(format!("token id {t} out of range (vocabulary of {n_vocab})")));
+            return Err(Error::Batch(format!(
+                "token id {t} out of range (vocabulary of {n_vocab})"
+            )));
         }
         if let Some(&p) = batch.pos.iter().find(|&&p| p < 0) {
             return Err(Error::Batch(format!("negative position {p}")));
@@ -300,7 +375,12 @@ impl Context {
 
     /// Runs tokens `range` of `batch` as one graph; afterwards `scratch.wanted` holds the batch
     /// indices whose logits were appended.
-    fn decode_ubatch(&mut self, batch: &Batch, range: std::ops::Range<usize>, stats: &mut DecodeStats) -> Result<()> {
+    fn decode_ubatch(
+        &mut self,
+        batch: &Batch,
+        range: std::ops::Range<usize>,
+        stats: &mut DecodeStats,
+    ) -> Result<()> {
         let mut wanted = std::mem::take(&mut self.scratch.wanted);
         wanted.clear();
         wanted.extend(range.clone().filter(|&i| batch.logits[i]));
@@ -317,12 +397,22 @@ impl Context {
         result
     }
 
-    fn run_ubatch(&mut self, batch: &Batch, range: std::ops::Range<usize>, wanted: &[usize], stats: &mut DecodeStats) -> Result<()> {
+    fn run_ubatch(
+        &mut self,
+        batch: &Batch,
+        range: std::ops::Range<usize>,
+        wanted: &[usize],
+        stats: &mut DecodeStats,
+    ) -> Result<()> {
         let n_tokens = range.len();
         let discard_output = !batch.logits[range.clone()].iter().any(|&l| l);
         self.place_tokens(batch, range.clone())?;
         let n_kv = self.kv.cells.n_active(KV_PAD);
-        let shape = GraphShape { n_tokens, n_outputs: wanted.len(), n_kv };
+        let shape = GraphShape {
+            n_tokens,
+            n_outputs: wanted.len(),
+            n_kv,
+        };
         if self.built.as_ref().map(|b| b.shape) != Some(shape) {
             self.built = None;
             self.sched.reset();
@@ -332,8 +422,16 @@ impl Context {
             stats.graphs_built += 1;
         }
         self.set_inputs(batch, range.clone(), wanted, n_kv)?;
-        let built = self.built.as_ref().ok_or_else(|| Error::Ggml("graph missing".into()))?;
+        let built = self
+            .built
+            .as_ref()
+            .ok_or_else(|| Error::Ggml("graph missing".into()))?;
         self.sched.compute(built.graph)?;
+        self.record_op_samples();
+        let built = self
+            .built
+            .as_ref()
+            .ok_or_else(|| Error::Ggml("graph missing".into()))?;
         if discard_output {
             return Ok(());
         }
@@ -348,20 +446,36 @@ impl Context {
         let s = &mut self.scratch;
         if !self.kv.cells.find_free(range.len(), &mut s.cells) {
             let free = self.kv.size() - self.kv.cells.used();
-            return Err(Error::KvCacheFull { needed: range.len(), free, size: self.kv.size() });
+            return Err(Error::KvCacheFull {
+                needed: range.len(),
+                free,
+                size: self.kv.size(),
+            });
         }
         for (k, i) in range.enumerate() {
             let cell = s.cells[k] as usize;
-            self.kv.cells.assign(cell, batch.pos[i], seq_bit(batch.seq[i])?);
+            self.kv
+                .cells
+                .assign(cell, batch.pos[i], seq_bit(batch.seq[i])?);
         }
         Ok(())
     }
 
-    fn set_inputs(&mut self, batch: &Batch, range: std::ops::Range<usize>, wanted: &[usize], n_kv: usize) -> Result<()> {
-        let built = self.built.as_ref().ok_or_else(|| Error::Ggml("graph missing".into()))?;
+    fn set_inputs(
+        &mut self,
+        batch: &Batch,
+        range: std::ops::Range<usize>,
+        wanted: &[usize],
+        n_kv: usize,
+    ) -> Result<()> {
+        let built = self
+            .built
+            .as_ref()
+            .ok_or_else(|| Error::Ggml("graph missing".into()))?;
         let s = &mut self.scratch;
         s.tokens.clear();
-        s.tokens.extend(batch.tokens[range.clone()].iter().map(|&t| t as i32));
+        s.tokens
+            .extend(batch.tokens[range.clone()].iter().map(|&t| t as i32));
         s.pos.clear();
         s.pos.extend_from_slice(&batch.pos[range.clone()]);
         s.seq_bits.clear();
@@ -372,12 +486,15 @@ impl Context {
         built.inputs.pos.write(&s.pos, 0)?;
         if let Some(out) = built.inputs.out_ids {
             s.out_ids.clear();
-            s.out_ids.extend(wanted.iter().map(|&i| (i - range.start) as i32));
+            s.out_ids
+                .extend(wanted.iter().map(|&i| (i - range.start) as i32));
             out.write(&s.out_ids, 0)?;
         }
         s.mask.clear();
         s.mask.resize(n_kv * range.len(), 0);
-        self.kv.cells.write_mask(n_kv, &s.pos, &s.seq_bits, &mut s.mask);
+        self.kv
+            .cells
+            .write_mask(n_kv, &s.pos, &s.seq_bits, &mut s.mask);
         built.inputs.kq_mask.write(&s.mask, 0)?;
         s.k_idxs.clear();
         s.k_idxs.extend(s.cells.iter().map(|&c| i64::from(c)));
@@ -389,12 +506,19 @@ impl Context {
 }
 
 /// Seconds buckets for decode calls: 1 ms (a single decode step) to 30 s (a long prompt).
-const DECODE_SECONDS_BUCKETS: [f64; 14] =
-    [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0];
+const DECODE_SECONDS_BUCKETS: [f64; 14] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+];
 
 /// Tokens per decode call: 1 (one slot decoding) to a full batch.
-const DECODE_TOKENS_BUCKETS: [f64; 12] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0];
+const DECODE_TOKENS_BUCKETS: [f64; 12] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0,
+];
+
+/// Seconds buckets for single ggml nodes: 1 µs to 100 ms.
+const OP_SECONDS_BUCKETS: [f64; 11] = [
+    1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 1e-1,
+];
 
 /// Attention looks at cells rounded up to this many, so graphs are reused across decode steps.
 const KV_PAD: usize = 256;
-

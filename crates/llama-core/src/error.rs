@@ -10,7 +10,11 @@ pub enum Error {
     #[error("model: {0}")]
     Model(String),
     #[error("kv cache: full: {needed} cells needed, {free} of {size} free")]
-    KvCacheFull { needed: usize, free: usize, size: usize },
+    KvCacheFull {
+        needed: usize,
+        free: usize,
+        size: usize,
+    },
     #[error("batch: {0}")]
     Batch(String),
 
@@ -217,7 +221,6 @@ pub enum Error {
         value: String,
         reason: &'static str,
     },
-
 }
 
 /// Result with the crate's [`Error`].

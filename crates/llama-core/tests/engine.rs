@@ -11,13 +11,21 @@ fn load(path: &std::path::Path) -> Arc<Model> {
 }
 
 fn context(model: &Arc<Model>, n_ctx: usize, flash_attn: bool) -> Context {
-    let params = ContextParams { n_ctx, n_ubatch: 16, n_threads: 2, flash_attn };
+    let params = ContextParams {
+        n_ctx,
+        n_ubatch: 16,
+        n_threads: 2,
+        flash_attn,
+    };
     Context::new(model.clone(), params).expect("context")
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 const PROMPT: [u32; 7] = [3, 17, 42, 5, 77, 9, 60];
@@ -29,10 +37,15 @@ fn prompt_logits(ctx: &mut Context, seq: u32) -> Vec<Vec<f32>> {
         b.add(t, i as i32, seq, true);
     }
     ctx.decode(&b).unwrap();
-    let rows: Vec<Vec<f32>> = (0..PROMPT.len()).map(|i| ctx.logits(i).unwrap().to_vec()).collect();
+    let rows: Vec<Vec<f32>> = (0..PROMPT.len())
+        .map(|i| ctx.logits(i).unwrap().to_vec())
+        .collect();
     // Guards every comparison below against trivially equal (e.g. all-zero) outputs.
     for w in rows.windows(2) {
-        assert!(max_diff(&w[0], &w[1]) > 0.1, "logits barely change between positions");
+        assert!(
+            max_diff(&w[0], &w[1]) > 0.1,
+            "logits barely change between positions"
+        );
     }
     rows
 }
@@ -43,10 +56,16 @@ fn model_metadata_and_parameter_count_are_read_from_the_file() {
     let (_dir, path) = tiny_model(spec, 1);
     let model = load(&path);
     let hp = model.hparams();
-    assert_eq!((hp.n_layer, hp.n_embd, hp.n_head, hp.n_head_kv), (2, 64, 4, 2));
+    assert_eq!(
+        (hp.n_layer, hp.n_embd, hp.n_head, hp.n_head_kv),
+        (2, 64, 4, 2)
+    );
     assert_eq!(model.info().architecture, "llama");
     let per_layer = 64 * 64 * 2 + 64 * 32 * 2 + 64 * 128 * 3 + 64 * 2;
-    assert_eq!(model.info().n_params as usize, 96 * 64 * 2 + 64 + 2 * per_layer);
+    assert_eq!(
+        model.info().n_params as usize,
+        96 * 64 * 2 + 64 + 2 * per_layer
+    );
 }
 
 #[test]
@@ -70,8 +89,26 @@ fn prompts_longer_than_a_micro_batch_are_split_and_give_the_same_logits() {
     let (_dir, path) = tiny_model(TinySpec::default(), 3);
     let model = load(&path);
     let tokens: Vec<u32> = (0..40).map(|i| (i * 7 % 96) as u32).collect();
-    let mut small = Context::new(model.clone(), ContextParams { n_ctx: 64, n_ubatch: 8, n_threads: 2, flash_attn: true }).unwrap();
-    let mut big = Context::new(model.clone(), ContextParams { n_ctx: 64, n_ubatch: 64, n_threads: 2, flash_attn: true }).unwrap();
+    let mut small = Context::new(
+        model.clone(),
+        ContextParams {
+            n_ctx: 64,
+            n_ubatch: 8,
+            n_threads: 2,
+            flash_attn: true,
+        },
+    )
+    .unwrap();
+    let mut big = Context::new(
+        model.clone(),
+        ContextParams {
+            n_ctx: 64,
+            n_ubatch: 64,
+            n_threads: 2,
+            flash_attn: true,
+        },
+    )
+    .unwrap();
     let mut b = Batch::new();
     b.add_sequence(&tokens, 0, 0, true);
     let s1 = small.decode(&b).unwrap();
@@ -79,7 +116,10 @@ fn prompts_longer_than_a_micro_batch_are_split_and_give_the_same_logits() {
     assert_eq!((s1.n_ubatches, s2.n_ubatches), (5, 1));
     let d = max_diff(small.logits(39).unwrap(), big.logits(39).unwrap());
     assert!(d < 2e-2, "split prompt changed the logits by {d}");
-    assert!(small.logits(38).is_none(), "only the last token asked for logits");
+    assert!(
+        small.logits(38).is_none(),
+        "only the last token asked for logits"
+    );
 }
 
 #[test]
@@ -108,7 +148,13 @@ fn sequences_in_one_batch_do_not_see_each_other() {
 
 #[test]
 fn flash_attention_and_plain_attention_agree() {
-    let (_dir, path) = tiny_model(TinySpec { q8: false, ..TinySpec::default() }, 5);
+    let (_dir, path) = tiny_model(
+        TinySpec {
+            q8: false,
+            ..TinySpec::default()
+        },
+        5,
+    );
     let model = load(&path);
     let fa = prompt_logits(&mut context(&model, 64, true), 0);
     let plain = prompt_logits(&mut context(&model, 64, false), 0);
@@ -120,7 +166,13 @@ fn flash_attention_and_plain_attention_agree() {
 
 #[test]
 fn a_copied_prefix_continues_like_a_fresh_decode() {
-    let (_dir, path) = tiny_model(TinySpec { tied: true, ..TinySpec::default() }, 6);
+    let (_dir, path) = tiny_model(
+        TinySpec {
+            tied: true,
+            ..TinySpec::default()
+        },
+        6,
+    );
     let model = load(&path);
     let want = prompt_logits(&mut context(&model, 64, true), 0);
     let mut ctx = context(&model, 64, true);
@@ -130,12 +182,19 @@ fn a_copied_prefix_continues_like_a_fresh_decode() {
     ctx.seq_cp(0, 3, None, None).unwrap();
     ctx.seq_rm(Some(0), None, None).unwrap();
     assert_eq!(ctx.seq_len(3), 4);
-    assert_eq!(ctx.kv_used(), 4, "the copy shares cells instead of duplicating them");
+    assert_eq!(
+        ctx.kv_used(),
+        4,
+        "the copy shares cells instead of duplicating them"
+    );
     b.clear();
     b.add_sequence(&PROMPT[4..], 4, 3, true);
     ctx.decode(&b).unwrap();
     let d = max_diff(ctx.logits(2).unwrap(), &want[6]);
-    assert!(d < 2e-2, "continuing a copied prefix changed the logits by {d}");
+    assert!(
+        d < 2e-2,
+        "continuing a copied prefix changed the logits by {d}"
+    );
 }
 
 #[test]
@@ -149,7 +208,11 @@ fn a_full_cache_is_an_error_that_leaves_the_cache_untouched() {
     b.clear();
     b.add_sequence(&PROMPT[..3], 6, 0, true);
     match ctx.decode(&b) {
-        Err(Error::KvCacheFull { needed: 3, free: 2, size: 8 }) => {}
+        Err(Error::KvCacheFull {
+            needed: 3,
+            free: 2,
+            size: 8,
+        }) => {}
         other => panic!("expected a full-cache error, got {other:?}"),
     }
     assert_eq!(ctx.kv_used(), 6);
@@ -181,8 +244,18 @@ fn a_missing_or_misshapen_tensor_names_the_tensor() {
     for (k, v) in src.metadata().iter() {
         w.add(k, v.clone()).unwrap();
     }
-    for t in src.tensors().iter().filter(|t| t.name() != "blk.1.ffn_up.weight") {
-        w.add_tensor(t.name(), t.dims(), t.ggml_type(), src.tensor_data(t).to_vec()).unwrap();
+    for t in src
+        .tensors()
+        .iter()
+        .filter(|t| t.name() != "blk.1.ffn_up.weight")
+    {
+        w.add_tensor(
+            t.name(),
+            t.dims(),
+            t.ggml_type(),
+            src.tensor_data(t).to_vec(),
+        )
+        .unwrap();
     }
     let broken = dir.path().join("broken.gguf");
     w.write_file(&broken).unwrap();

@@ -9,14 +9,22 @@ use serde_json::Value;
 use std::sync::Arc;
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().expect("token array").iter().map(|t| t.as_u64().expect("token id") as u32).collect()
+    v.as_array()
+        .expect("token array")
+        .iter()
+        .map(|t| t.as_u64().expect("token id") as u32)
+        .collect()
 }
 
 fn setup() -> Option<(Context, Value)> {
     let path = common::smollm2()?;
     let reference = common::reference()?;
     let model = Arc::new(Model::load(&path, &ModelParams::default(), &mut |_, _| {}).unwrap());
-    let params = ContextParams { n_ctx: 512, n_threads: 2, ..ContextParams::default() };
+    let params = ContextParams {
+        n_ctx: 512,
+        n_threads: 2,
+        ..ContextParams::default()
+    };
     Some((Context::new(model, params).unwrap(), reference))
 }
 
@@ -48,7 +56,9 @@ fn greedy_matches(ctx: &mut Context, prompt: &[u32], want: &[u32]) {
 
 #[test]
 fn greedy_generation_matches_llama_cpp_for_32_tokens() {
-    let Some((mut ctx, reference)) = setup() else { return };
+    let Some((mut ctx, reference)) = setup() else {
+        return;
+    };
     for case in reference["generate"].as_array().unwrap() {
         let prompt = ids(&case["prompt_tokens"]);
         let want = ids(&case["tokens"]);
@@ -59,7 +69,9 @@ fn greedy_generation_matches_llama_cpp_for_32_tokens() {
 
 #[test]
 fn first_token_top5_logprobs_match_llama_cpp_within_0_02() {
-    let Some((mut ctx, reference)) = setup() else { return };
+    let Some((mut ctx, reference)) = setup() else {
+        return;
+    };
     for case in reference["generate"].as_array().unwrap() {
         let prompt = ids(&case["prompt_tokens"]);
         ctx.clear();
@@ -68,10 +80,22 @@ fn first_token_top5_logprobs_match_llama_cpp_within_0_02() {
         ctx.decode(&b).unwrap();
         let ours = top_logprobs(ctx.logits(prompt.len() - 1).unwrap(), 5);
         for (k, want) in case["first_top5"].as_array().unwrap().iter().enumerate() {
-            let (id, lp) = (want["id"].as_u64().unwrap() as u32, want["logprob"].as_f64().unwrap() as f32);
+            let (id, lp) = (
+                want["id"].as_u64().unwrap() as u32,
+                want["logprob"].as_f64().unwrap() as f32,
+            );
             let got = ours.iter().find(|(t, _)| *t == id).map(|&(_, l)| l);
-            let got = got.unwrap_or_else(|| panic!("{:?}: token {id} (rank {k}) not in our top 5", case["prompt"]));
-            assert!((got - lp).abs() < 0.02, "{:?}: token {id}: {got} vs llama.cpp {lp}", case["prompt"]);
+            let got = got.unwrap_or_else(|| {
+                panic!(
+                    "{:?}: token {id} (rank {k}) not in our top 5",
+                    case["prompt"]
+                )
+            });
+            assert!(
+                (got - lp).abs() < 0.02,
+                "{:?}: token {id}: {got} vs llama.cpp {lp}",
+                case["prompt"]
+            );
         }
     }
 }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Parser, Debug)]
-#[command(name = "llama-bench", about = "Measure pp/tg throughput of a GGUF model")]
+#[command(
+    name = "llama-bench",
+    about = "Measure pp/tg throughput of a GGUF model"
+)]
 struct Args {
     #[arg(short = 'm', long = "model")]
     model: String,
@@ -38,7 +41,11 @@ struct Args {
 fn stats(xs: &[f64]) -> (f64, f64) {
     let n = xs.len().max(1) as f64;
     let mean = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (mean, var.sqrt())
 }
 
@@ -85,7 +92,11 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn measure(a: &Args, f: impl Fn(&mut Context, u64) -> Result<f64, llama_core::Error>, ctx: &mut Context) -> Result<Vec<f64>, llama_core::Error> {
+fn measure(
+    a: &Args,
+    f: impl Fn(&mut Context, u64) -> Result<f64, llama_core::Error>,
+    ctx: &mut Context,
+) -> Result<Vec<f64>, llama_core::Error> {
     f(ctx, 999)?; // warm-up
     (0..a.reps).map(|r| f(ctx, r as u64 + 1)).collect()
 }
@@ -103,7 +114,13 @@ fn main() -> ExitCode {
 
 fn run(a: &Args) -> Result<(), llama_core::Error> {
     let t = Instant::now();
-    let model = Arc::new(Model::load(&a.model, &ModelParams { n_gpu_layers: a.n_gpu_layers }, &mut |_, _| {})?);
+    let model = Arc::new(Model::load(
+        &a.model,
+        &ModelParams {
+            n_gpu_layers: a.n_gpu_layers,
+        },
+        &mut |_, _| {},
+    )?);
     let params = ContextParams {
         n_ctx: (a.n_prompt.max(a.n_gen)).max(16),
         n_ubatch: 512,
@@ -112,8 +129,16 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
     };
     let mut ctx = Context::new(model.clone(), params)?;
     let load_s = t.elapsed().as_secs_f64();
-    let pp = if a.n_prompt > 0 { measure(a, |c, s| run_pp(c, a.n_prompt, s), &mut ctx)? } else { vec![] };
-    let tg = if a.n_gen > 0 { measure(a, |c, s| run_tg(c, a.n_gen, s), &mut ctx)? } else { vec![] };
+    let pp = if a.n_prompt > 0 {
+        measure(a, |c, s| run_pp(c, a.n_prompt, s), &mut ctx)?
+    } else {
+        vec![]
+    };
+    let tg = if a.n_gen > 0 {
+        measure(a, |c, s| run_tg(c, a.n_gen, s), &mut ctx)?
+    } else {
+        vec![]
+    };
     let ((pp_m, pp_sd), (tg_m, tg_sd)) = (stats(&pp), stats(&tg));
     let rss = peak_rss_mib().unwrap_or(0.0);
     if a.json {
@@ -124,7 +149,12 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
         });
         println!("{j}");
     } else {
-        println!("model: {} ({}), threads {}", model.info().name, model.info().backend, a.threads);
+        println!(
+            "model: {} ({}), threads {}",
+            model.info().name,
+            model.info().backend,
+            a.threads
+        );
         println!("pp{:<5} {:>9.2} ± {:>6.2} t/s", a.n_prompt, pp_m, pp_sd);
         println!("tg{:<5} {:>9.2} ± {:>6.2} t/s", a.n_gen, tg_m, tg_sd);
         println!("load     {load_s:>9.3} s");

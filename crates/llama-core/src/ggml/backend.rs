@@ -32,7 +32,10 @@ impl Backend {
         // SAFETY: plain constructor; null means failure.
         let raw = unsafe { sys::ggml_backend_cpu_init() };
         NonNull::new(raw)
-            .map(|raw| Backend { raw, kind: BackendKind::Cpu })
+            .map(|raw| Backend {
+                raw,
+                kind: BackendKind::Cpu,
+            })
             .ok_or_else(|| Error::Ggml("failed to initialise the CPU backend".into()))
     }
 
@@ -42,7 +45,10 @@ impl Backend {
         let raw = unsafe {
             sys::ggml_backend_init_by_type(sys::GGML_BACKEND_DEVICE_TYPE_GPU, std::ptr::null())
         };
-        NonNull::new(raw).map(|raw| Backend { raw, kind: BackendKind::Gpu })
+        NonNull::new(raw).map(|raw| Backend {
+            raw,
+            kind: BackendKind::Gpu,
+        })
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -103,7 +109,9 @@ pub struct Buffer {
 
 impl std::fmt::Debug for Buffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Buffer").field("size", &self.size()).finish()
+        f.debug_struct("Buffer")
+            .field("size", &self.size())
+            .finish()
     }
 }
 
@@ -119,16 +127,21 @@ impl Buffer {
         let bytes = owner.host_bytes();
         // SAFETY: the memory stays valid while `owner` lives, which the Buffer guarantees. The
         // mapping is read-only: weights placed here are never graph destinations.
-        let raw = unsafe {
-            sys::ggml_backend_cpu_buffer_from_ptr(bytes.as_ptr() as *mut _, bytes.len())
-        };
+        let raw =
+            unsafe { sys::ggml_backend_cpu_buffer_from_ptr(bytes.as_ptr() as *mut _, bytes.len()) };
         let buffer = NonNull::new(raw)
             .ok_or_else(|| Error::Ggml("failed to wrap the model mapping as a buffer".into()))?;
         // SAFETY: valid buffer; marks it as weights so the scheduler treats it as such.
         unsafe {
-            sys::ggml_backend_buffer_set_usage(buffer.as_ptr(), sys::GGML_BACKEND_BUFFER_USAGE_WEIGHTS)
+            sys::ggml_backend_buffer_set_usage(
+                buffer.as_ptr(),
+                sys::GGML_BACKEND_BUFFER_USAGE_WEIGHTS,
+            )
         };
-        Ok(Buffer { raw: buffer, _owner: Some(owner) })
+        Ok(Buffer {
+            raw: buffer,
+            _owner: Some(owner),
+        })
     }
 
     pub fn size(&self) -> usize {
@@ -139,7 +152,10 @@ impl Buffer {
     /// Places tensor `t` at byte `offset` of this buffer (no copy).
     pub fn place(&self, t: Tensor, offset: usize) -> Result<()> {
         if t.is_allocated() {
-            return Err(Error::Ggml(format!("tensor '{}' is already placed", t.name())));
+            return Err(Error::Ggml(format!(
+                "tensor '{}' is already placed",
+                t.name()
+            )));
         }
         match offset.checked_add(t.nbytes()) {
             Some(end) if end <= self.size() => {}
@@ -160,7 +176,10 @@ impl Buffer {
         if status == sys::GGML_STATUS_SUCCESS {
             Ok(())
         } else {
-            Err(Error::Ggml(format!("placing tensor '{}' failed ({status})", t.name())))
+            Err(Error::Ggml(format!(
+                "placing tensor '{}' failed ({status})",
+                t.name()
+            )))
         }
     }
 
@@ -174,7 +193,10 @@ impl Buffer {
     pub fn set_weights_usage(&self) {
         // SAFETY: valid buffer.
         unsafe {
-            sys::ggml_backend_buffer_set_usage(self.raw.as_ptr(), sys::GGML_BACKEND_BUFFER_USAGE_WEIGHTS)
+            sys::ggml_backend_buffer_set_usage(
+                self.raw.as_ptr(),
+                sys::GGML_BACKEND_BUFFER_USAGE_WEIGHTS,
+            )
         }
     }
 }

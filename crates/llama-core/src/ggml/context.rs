@@ -22,10 +22,17 @@ impl Context {
         // SAFETY: pure size computations.
         let mem = unsafe {
             sys::ggml_tensor_overhead() * n_tensors
-                + if graph_nodes > 0 { sys::ggml_graph_overhead_custom(graph_nodes, false) } else { 0 }
+                + if graph_nodes > 0 {
+                    sys::ggml_graph_overhead_custom(graph_nodes, false)
+                } else {
+                    0
+                }
         };
-        let params =
-            sys::ggml_init_params { mem_size: mem, mem_buffer: std::ptr::null_mut(), no_alloc: true };
+        let params = sys::ggml_init_params {
+            mem_size: mem,
+            mem_buffer: std::ptr::null_mut(),
+            no_alloc: true,
+        };
         // SAFETY: ggml_init allocates its own pool; null means failure.
         let raw = unsafe { sys::ggml_init(params) };
         NonNull::new(raw)
@@ -121,8 +128,13 @@ impl Tensor {
     }
 
     pub fn name(&self) -> String {
-        let bytes: Vec<u8> =
-            self.raw().name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        let bytes: Vec<u8> = self
+            .raw()
+            .name
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
@@ -167,7 +179,10 @@ impl Tensor {
 
     fn check_io(&self, offset: usize, bytes: usize) -> Result<()> {
         if !self.is_allocated() || self.raw().buffer.is_null() {
-            return Err(Error::Ggml(format!("tensor '{}' has no backend storage", self.name())));
+            return Err(Error::Ggml(format!(
+                "tensor '{}' has no backend storage",
+                self.name()
+            )));
         }
         match offset.checked_add(bytes) {
             Some(end) if end <= self.nbytes() => Ok(()),

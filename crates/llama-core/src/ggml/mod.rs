@@ -14,15 +14,13 @@ mod sched;
 pub use backend::{Backend, BackendKind, Buffer, HostBytes};
 pub use context::{Context, Graph, SealedContext, Tensor};
 pub use mmap::map_readonly;
-pub use sched::Sched;
+pub use sched::{OpSample, Sched};
 
 pub use ggml_sys::ggml_type as RawType;
 
 /// ggml type ids used by the engine.
 pub mod types {
-    pub use ggml_sys::{
-        GGML_TYPE_F16 as F16, GGML_TYPE_I32 as I32, GGML_TYPE_I64 as I64,
-    };
+    pub use ggml_sys::{GGML_TYPE_F16 as F16, GGML_TYPE_I32 as I32, GGML_TYPE_I64 as I64};
 }
 
 /// Bytes taken by `n` elements of type `ty` in a row (block-quantized types count whole blocks).
@@ -56,5 +54,7 @@ unsafe fn cstr(p: *const std::os::raw::c_char) -> String {
         return String::new();
     }
     // SAFETY: guaranteed by the caller.
-    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
 }

@@ -24,9 +24,14 @@ pub struct RopeParams {
 impl Context {
     /// A new tensor of up to 4 dimensions (innermost first).
     pub fn new_tensor(&self, ty: sys::ggml_type, ne: &[i64]) -> Tensor {
-        assert!((1..=4).contains(&ne.len()), "ggml tensors have 1 to 4 dimensions");
+        assert!(
+            (1..=4).contains(&ne.len()),
+            "ggml tensors have 1 to 4 dimensions"
+        );
         // SAFETY: ne holds ne.len() dimensions; the context has metadata room (sized by caller).
-        self.wrap(unsafe { sys::ggml_new_tensor(self.as_ptr(), ty, ne.len() as c_int, ne.as_ptr()) })
+        self.wrap(unsafe {
+            sys::ggml_new_tensor(self.as_ptr(), ty, ne.len() as c_int, ne.as_ptr())
+        })
     }
 
     pub fn get_rows(&self, a: Tensor, rows: Tensor) -> Tensor {
@@ -103,15 +108,27 @@ impl Context {
 
     /// A strided view of `a`: `ne` dimensions with byte strides `nb` (for dims 1..), at `offset`.
     pub fn view(&self, a: Tensor, ne: &[i64], nb: &[usize], offset: usize) -> Tensor {
-        assert_eq!(nb.len() + 1, ne.len(), "a view needs one stride per outer dimension");
+        assert_eq!(
+            nb.len() + 1,
+            ne.len(),
+            "a view needs one stride per outer dimension"
+        );
         let row = super::row_size(a.ty(), ne[0]);
-        let span = ne[1..].iter().zip(nb).fold(row, |acc, (&n, &s)| acc + (n.max(1) as usize - 1) * s);
-        assert!(offset + span <= a.nbytes(), "view of {span} bytes at {offset} exceeds its source");
+        let span = ne[1..]
+            .iter()
+            .zip(nb)
+            .fold(row, |acc, (&n, &s)| acc + (n.max(1) as usize - 1) * s);
+        assert!(
+            offset + span <= a.nbytes(),
+            "view of {span} bytes at {offset} exceeds its source"
+        );
         // SAFETY: the view's extent lies inside `a` (checked above).
         let p = unsafe {
             match (ne, nb) {
                 ([n0], []) => sys::ggml_view_1d(self.as_ptr(), a.ptr(), *n0, offset),
-                ([n0, n1], [s1]) => sys::ggml_view_2d(self.as_ptr(), a.ptr(), *n0, *n1, *s1, offset),
+                ([n0, n1], [s1]) => {
+                    sys::ggml_view_2d(self.as_ptr(), a.ptr(), *n0, *n1, *s1, offset)
+                }
                 ([n0, n1, n2], [s1, s2]) => {
                     sys::ggml_view_3d(self.as_ptr(), a.ptr(), *n0, *n1, *n2, *s1, *s2, offset)
                 }
@@ -133,7 +150,13 @@ impl Context {
         self.wrap(p)
     }
 
-    pub fn rope_ext(&self, a: Tensor, pos: Tensor, factors: Option<Tensor>, p: &RopeParams) -> Tensor {
+    pub fn rope_ext(
+        &self,
+        a: Tensor,
+        pos: Tensor,
+        factors: Option<Tensor>,
+        p: &RopeParams,
+    ) -> Tensor {
         let factors = factors.map_or(std::ptr::null_mut(), Tensor::ptr);
         // SAFETY: valid handles (factors may be null, which ggml accepts).
         self.wrap(unsafe {
@@ -162,10 +185,26 @@ impl Context {
     }
 
     /// Fused attention; `mask` is F16. Accumulates in F32.
-    pub fn flash_attn_ext(&self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, scale: f32) -> Tensor {
+    pub fn flash_attn_ext(
+        &self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: Tensor,
+        scale: f32,
+    ) -> Tensor {
         // SAFETY: valid handles; ggml checks shapes and the mask type.
         unsafe {
-            let t = sys::ggml_flash_attn_ext(self.as_ptr(), q.ptr(), k.ptr(), v.ptr(), mask.ptr(), scale, 0.0, 0.0);
+            let t = sys::ggml_flash_attn_ext(
+                self.as_ptr(),
+                q.ptr(),
+                k.ptr(),
+                v.ptr(),
+                mask.ptr(),
+                scale,
+                0.0,
+                0.0,
+            );
             sys::ggml_flash_attn_ext_set_prec(t, sys::GGML_PREC_F32);
             self.wrap(t)
         }

@@ -7,14 +7,83 @@ use ggml_sys as sys;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-/// Called for every graph node when op timing is on: `(node, ask)`; see ggml-backend.h.
-#[allow(dead_code)] // used by the opt-in ggml op timing
-pub type EvalCallback = sys::ggml_backend_sched_eval_callback;
+use std::time::Instant;
+
+/// One computed graph node: ggml op name, backend name, seconds since the previous node ended.
+#[derive(Debug, Clone)]
+pub struct OpSample {
+    pub op: &'static str,
+    pub backend: &'static str,
+    pub seconds: f64,
+}
+
+/// Per-node timing state, owned by the scheduler and handed to ggml as callback user data.
+#[derive(Debug, Default)]
+struct OpTimer {
+    last: Option<Instant>,
+    sched: Option<NonNull<sys::ggml_backend_sched>>,
+    samples: Vec<OpSample>,
+}
+
+/// ggml's eval callback: asks to observe every node, then times the gap since the last one.
+/// Observing each node makes the scheduler run nodes one at a time: this is why timing is opt-in.
+unsafe extern "C" fn time_node(
+    t: *mut sys::ggml_tensor,
+    ask: bool,
+    user_data: *mut std::ffi::c_void,
+) -> bool {
+    if ask {
+        return true;
+    }
+    // SAFETY: user_data is the OpTimer boxed inside the Sched that installed this callback; it
+    // lives until the callback is removed, and ggml calls back on the computing thread only.
+    let timer = unsafe { &mut *user_data.cast::<OpTimer>() };
+    let now = Instant::now();
+    let seconds = timer.last.map_or(0.0, |l| (now - l).as_secs_f64());
+    timer.last = Some(now);
+    // SAFETY: t is a live node of the graph being computed; ggml_op_desc returns a static string,
+    // and the backend returned by the scheduler for its node has a static name.
+    let (op, backend) = unsafe {
+        let op = static_str(sys::ggml_op_desc(t));
+        let backend = match timer.sched {
+            Some(s) => {
+                let b = sys::ggml_backend_sched_get_tensor_backend(s.as_ptr(), t);
+                if b.is_null() {
+                    "unknown"
+                } else {
+                    static_str(sys::ggml_backend_name(b))
+                }
+            }
+            None => "unknown",
+        };
+        (op, backend)
+    };
+    timer.samples.push(OpSample {
+        op,
+        backend,
+        seconds,
+    });
+    true
+}
+
+/// # Safety
+/// `p` must be null or a NUL-terminated string with static lifetime (ggml's op and backend names).
+unsafe fn static_str(p: *const std::os::raw::c_char) -> &'static str {
+    if p.is_null() {
+        return "unknown";
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_str()
+        .unwrap_or("unknown")
+}
 
 /// A scheduler over one or more backends (the last one must be the CPU).
 #[derive(Debug)]
 pub struct Sched {
     raw: NonNull<sys::ggml_backend_sched>,
+    /// Present while op timing is on; boxed so its address stays fixed for the callback.
+    timer: Option<Box<OpTimer>>,
     // Kept alive for as long as the scheduler refers to them.
     _backends: Vec<Arc<Backend>>,
 }
@@ -26,7 +95,8 @@ impl Sched {
     pub fn new(backends: Vec<Arc<Backend>>, graph_nodes: usize) -> Result<Self> {
         let mut raw_backends: Vec<_> = backends.iter().map(|b| b.ptr()).collect();
         let mut bufts: Vec<_> = backends.iter().map(|b| b.buffer_type()).collect();
-        let n = i32::try_from(raw_backends.len()).map_err(|_| Error::Ggml("too many backends".into()))?;
+        let n = i32::try_from(raw_backends.len())
+            .map_err(|_| Error::Ggml("too many backends".into()))?;
         // SAFETY: both arrays hold n valid entries that outlive the call; the backends outlive
         // the scheduler (kept in `_backends`).
         let raw = unsafe {
@@ -40,7 +110,11 @@ impl Sched {
             )
         };
         NonNull::new(raw)
-            .map(|raw| Sched { raw, _backends: backends })
+            .map(|raw| Sched {
+                raw,
+                timer: None,
+                _backends: backends,
+            })
             .ok_or_else(|| Error::Ggml("failed to create the backend scheduler".into()))
     }
 
@@ -66,8 +140,12 @@ impl Sched {
 
     /// Runs an allocated graph to completion.
     pub fn compute(&mut self, graph: Graph) -> Result<()> {
+        if let Some(timer) = self.timer.as_mut() {
+            timer.last = Some(Instant::now());
+        }
         // SAFETY: the graph was allocated by this scheduler and its inputs were written.
-        let status = unsafe { sys::ggml_backend_sched_graph_compute(self.raw.as_ptr(), graph.ptr()) };
+        let status =
+            unsafe { sys::ggml_backend_sched_graph_compute(self.raw.as_ptr(), graph.ptr()) };
         if status == sys::GGML_STATUS_SUCCESS {
             Ok(())
         } else {
@@ -81,12 +159,6 @@ impl Sched {
         unsafe { sys::ggml_backend_sched_reset(self.raw.as_ptr()) }
     }
 
-    #[allow(dead_code)]
-    pub fn n_splits(&self) -> usize {
-        // SAFETY: valid scheduler.
-        usize::try_from(unsafe { sys::ggml_backend_sched_get_n_splits(self.raw.as_ptr()) }).unwrap_or(0)
-    }
-
     /// Bytes of compute buffer reserved on backend `i`.
     pub fn buffer_size(&self, i: usize) -> usize {
         self._backends.get(i).map_or(0, |b| {
@@ -95,14 +167,45 @@ impl Sched {
         })
     }
 
-    /// Installs (or removes) a per-node callback, used for op timing.
-    ///
-    /// The callback receives `user_data` unchanged; the caller keeps what it points to alive until
-    /// the callback is removed.
-    #[allow(dead_code)]
-    pub fn set_eval_callback(&mut self, cb: EvalCallback, user_data: *mut std::ffi::c_void) {
-        // SAFETY: valid scheduler; lifetime of user_data is the caller's contract (documented).
-        unsafe { sys::ggml_backend_sched_set_eval_callback(self.raw.as_ptr(), cb, user_data) }
+    /// Turns per-node timing on or off (see [`Sched::take_op_samples`]).
+    pub fn set_op_timing(&mut self, on: bool) {
+        if on == self.timer.is_some() {
+            return;
+        }
+        if on {
+            let mut timer = Box::new(OpTimer {
+                sched: Some(self.raw),
+                ..OpTimer::default()
+            });
+            let ud: *mut OpTimer = &mut *timer;
+            // SAFETY: the timer is boxed in self and outlives the callback, which is removed
+            // before the box is dropped (here, or in Drop when the scheduler is freed).
+            unsafe {
+                sys::ggml_backend_sched_set_eval_callback(
+                    self.raw.as_ptr(),
+                    Some(time_node),
+                    ud.cast(),
+                )
+            };
+            self.timer = Some(timer);
+        } else {
+            // SAFETY: removes the callback before the timer it points to is dropped.
+            unsafe {
+                sys::ggml_backend_sched_set_eval_callback(
+                    self.raw.as_ptr(),
+                    None,
+                    std::ptr::null_mut(),
+                )
+            };
+            self.timer = None;
+        }
+    }
+
+    /// Moves out the node timings recorded since the last call.
+    pub fn take_op_samples(&mut self, out: &mut Vec<OpSample>) {
+        if let Some(timer) = self.timer.as_mut() {
+            out.append(&mut timer.samples);
+        }
     }
 }
 

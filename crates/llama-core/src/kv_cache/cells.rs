@@ -25,13 +25,21 @@ pub(crate) fn seq_bit(seq: SeqId) -> Result<u64> {
     if seq < MAX_SEQ {
         Ok(1u64 << seq)
     } else {
-        Err(Error::Batch(format!("sequence id {seq} out of range (max {})", MAX_SEQ - 1)))
+        Err(Error::Batch(format!(
+            "sequence id {seq} out of range (max {})",
+            MAX_SEQ - 1
+        )))
     }
 }
 
 impl Cells {
     pub fn new(size: usize) -> Self {
-        Cells { pos: vec![-1; size], seqs: vec![0; size], used: 0, head: 0 }
+        Cells {
+            pos: vec![-1; size],
+            seqs: vec![0; size],
+            used: 0,
+            head: 0,
+        }
     }
 
     pub fn size(&self) -> usize {
@@ -105,7 +113,13 @@ impl Cells {
     }
 
     /// Makes the cells of `src` with positions in `[p0, p1)` also belong to `dst` (no data copy).
-    pub fn seq_cp(&mut self, src: SeqId, dst: SeqId, p0: Option<i32>, p1: Option<i32>) -> Result<()> {
+    pub fn seq_cp(
+        &mut self,
+        src: SeqId,
+        dst: SeqId,
+        p0: Option<i32>,
+        p1: Option<i32>,
+    ) -> Result<()> {
         let (s, d) = (seq_bit(src)?, seq_bit(dst)?);
         let (lo, hi) = (p0.unwrap_or(i32::MIN), p1.unwrap_or(i32::MAX));
         for i in 0..self.size() {
@@ -119,7 +133,10 @@ impl Cells {
     /// Largest position held by `seq`, if any.
     pub fn seq_pos_max(&self, seq: SeqId) -> Option<i32> {
         let bit = seq_bit(seq).ok()?;
-        (0..self.size()).filter(|&i| self.seqs[i] & bit != 0).map(|i| self.pos[i]).max()
+        (0..self.size())
+            .filter(|&i| self.seqs[i] & bit != 0)
+            .map(|i| self.pos[i])
+            .max()
     }
 
     /// Number of cells holding `seq`.

@@ -2,8 +2,8 @@
 
 mod cells;
 
-pub use cells::{Cells, SeqId, MAX_SEQ};
 pub(crate) use cells::seq_bit;
+pub use cells::{Cells, SeqId, MAX_SEQ};
 
 use crate::error::Result;
 use crate::ggml::{self, types, Backend, Buffer, Context, RawType, Tensor};
@@ -48,19 +48,28 @@ impl KvCache {
         flash_attn: bool,
     ) -> Result<Self> {
         let ty = types::F16;
-        let (ek, ev) = (shape.head_dim_k * shape.n_head_kv, shape.head_dim_v * shape.n_head_kv);
+        let (ek, ev) = (
+            shape.head_dim_k * shape.n_head_kv,
+            shape.head_dim_v * shape.n_head_kv,
+        );
         let mut contexts = Vec::new();
         let mut buffers = Vec::new();
         let mut layers: Vec<Option<KvLayer>> = (0..shape.n_layer).map(|_| None).collect();
         for (bi, backend) in backends.iter().enumerate() {
-            let mine: Vec<usize> = (0..shape.n_layer).filter(|&il| layer_backend.get(il) == Some(&bi)).collect();
+            let mine: Vec<usize> = (0..shape.n_layer)
+                .filter(|&il| layer_backend.get(il) == Some(&bi))
+                .collect();
             if mine.is_empty() {
                 continue;
             }
             let ctx = Context::new(2 * mine.len(), 0)?;
             for &il in &mine {
-                let k = ctx.new_tensor(ty, &[ek, size as i64]).set_name(&format!("cache_k_l{il}"));
-                let v = ctx.new_tensor(ty, &[ev, size as i64]).set_name(&format!("cache_v_l{il}"));
+                let k = ctx
+                    .new_tensor(ty, &[ek, size as i64])
+                    .set_name(&format!("cache_k_l{il}"));
+                let v = ctx
+                    .new_tensor(ty, &[ev, size as i64])
+                    .set_name(&format!("cache_v_l{il}"));
                 layers[il] = Some(KvLayer { k, v });
             }
             let buf = backend.alloc_ctx_tensors(&ctx)?;
@@ -72,7 +81,9 @@ impl KvCache {
         let layers = layers
             .into_iter()
             .enumerate()
-            .map(|(il, l)| l.ok_or_else(|| crate::Error::Model(format!("layer {il} has no backend"))))
+            .map(|(il, l)| {
+                l.ok_or_else(|| crate::Error::Model(format!("layer {il} has no backend")))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(KvCache {
             cells: Cells::new(size),
@@ -95,7 +106,10 @@ impl KvCache {
 
     /// Total bytes of K and V storage.
     pub fn bytes(&self) -> usize {
-        self.layers.iter().map(|l| l.k.nbytes() + l.v.nbytes()).sum()
+        self.layers
+            .iter()
+            .map(|l| l.k.nbytes() + l.v.nbytes())
+            .sum()
     }
 
     /// K of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`.
@@ -103,7 +117,12 @@ impl KvCache {
         let k = self.layers[il].k;
         let hd = self.shape.head_dim_k;
         let row = ggml::row_size(self.ty, hd * self.shape.n_head_kv);
-        ctx.view(k, &[hd, self.shape.n_head_kv, n_kv], &[ggml::row_size(self.ty, hd), row], 0)
+        ctx.view(
+            k,
+            &[hd, self.shape.n_head_kv, n_kv],
+            &[ggml::row_size(self.ty, hd), row],
+            0,
+        )
     }
 
     /// V of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`, or
@@ -119,7 +138,10 @@ impl KvCache {
         ctx.view(
             v,
             &[n_kv, nh, hd],
-            &[ggml::row_size(self.ty, size * hd), ggml::row_size(self.ty, size)],
+            &[
+                ggml::row_size(self.ty, size * hd),
+                ggml::row_size(self.ty, size),
+            ],
             0,
         )
     }
@@ -162,7 +184,10 @@ impl KvCache {
             out.extend(cells.iter().map(|&c| i64::from(c)));
             return;
         }
-        let (size, ev) = (self.size() as i64, self.shape.head_dim_v * self.shape.n_head_kv);
+        let (size, ev) = (
+            self.size() as i64,
+            self.shape.head_dim_v * self.shape.n_head_kv,
+        );
         for &c in cells {
             out.extend((0..ev).map(|j| j * size + i64::from(c)));
         }

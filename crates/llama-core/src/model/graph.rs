@@ -41,14 +41,29 @@ impl<'a> GraphBuild<'a> {
     /// Creates the input tensors for `shape` in `ctx`.
     pub fn inputs(ctx: &Context, kv: &KvCache, shape: GraphShape) -> GraphInputs {
         let nt = shape.n_tokens as i64;
-        let out_ids = (shape.n_outputs < shape.n_tokens)
-            .then(|| ctx.new_tensor(types::I32, &[shape.n_outputs as i64]).set_name("inp_out_ids").set_input());
+        let out_ids = (shape.n_outputs < shape.n_tokens).then(|| {
+            ctx.new_tensor(types::I32, &[shape.n_outputs as i64])
+                .set_name("inp_out_ids")
+                .set_input()
+        });
         GraphInputs {
-            tokens: ctx.new_tensor(types::I32, &[nt]).set_name("inp_tokens").set_input(),
-            pos: ctx.new_tensor(types::I32, &[nt]).set_name("inp_pos").set_input(),
+            tokens: ctx
+                .new_tensor(types::I32, &[nt])
+                .set_name("inp_tokens")
+                .set_input(),
+            pos: ctx
+                .new_tensor(types::I32, &[nt])
+                .set_name("inp_pos")
+                .set_input(),
             out_ids,
-            kq_mask: ctx.new_tensor(types::F16, &[shape.n_kv as i64, nt]).set_name("kq_mask").set_input(),
-            k_idxs: ctx.new_tensor(types::I64, &[nt]).set_name("k_idxs").set_input(),
+            kq_mask: ctx
+                .new_tensor(types::F16, &[shape.n_kv as i64, nt])
+                .set_name("kq_mask")
+                .set_input(),
+            k_idxs: ctx
+                .new_tensor(types::I64, &[nt])
+                .set_name("k_idxs")
+                .set_input(),
             v_idxs: ctx
                 .new_tensor(types::I64, &[kv.v_idxs_len(shape.n_tokens) as i64])
                 .set_name("v_idxs")
@@ -64,7 +79,11 @@ impl<'a> GraphBuild<'a> {
             n_ctx_orig: hp.n_ctx_orig_yarn as i32,
             freq_base: hp.rope_freq_base,
             freq_scale: hp.rope_freq_scale,
-            ext_factor: if hp.rope_scaling == RopeScaling::Yarn { 1.0 } else { 0.0 },
+            ext_factor: if hp.rope_scaling == RopeScaling::Yarn {
+                1.0
+            } else {
+                0.0
+            },
             attn_factor: 1.0,
             beta_fast: 32.0,
             beta_slow: 1.0,
@@ -73,7 +92,9 @@ impl<'a> GraphBuild<'a> {
 
     /// Token embeddings: F32 [n_embd, n_tokens].
     pub fn embeddings(&self, tok_embd: Tensor) -> Tensor {
-        self.ctx.get_rows(tok_embd, self.inp.tokens).set_name("inp_embd")
+        self.ctx
+            .get_rows(tok_embd, self.inp.tokens)
+            .set_name("inp_embd")
     }
 
     /// RMS norm followed by the learned scale.
@@ -106,14 +127,24 @@ impl<'a> GraphBuild<'a> {
 
     /// Self-attention of layer `il` over the KV cache, then the output projection.
     /// `q`: [head_dim, n_head, n_tokens]; `k`, `v`: [head_dim, n_head_kv, n_tokens].
-    pub fn attention(&self, il: usize, q: Tensor, k: Tensor, v: Tensor, wo: Tensor, kq_scale: f32) -> Tensor {
+    pub fn attention(
+        &self,
+        il: usize,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        wo: Tensor,
+        kq_scale: f32,
+    ) -> Tensor {
         let ctx = self.ctx;
         // Keep Q, K, V adjacent in the graph so the scheduler does not split between them.
         self.graph.expand(q);
         self.graph.expand(k);
         self.graph.expand(v);
-        self.graph.expand(self.kv.store_k(ctx, il, k, self.inp.k_idxs));
-        self.graph.expand(self.kv.store_v(ctx, il, v, self.inp.v_idxs));
+        self.graph
+            .expand(self.kv.store_k(ctx, il, k, self.inp.k_idxs));
+        self.graph
+            .expand(self.kv.store_v(ctx, il, v, self.inp.v_idxs));
 
         let n_kv = self.shape.n_kv as i64;
         let q = ctx.permute(q, [0, 2, 1, 3]); // [head_dim, n_tokens, n_head]

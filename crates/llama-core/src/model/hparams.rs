@@ -40,29 +40,45 @@ impl HParams {
         let md = file.metadata();
         let key = |k: &str| format!("{arch}.{k}");
         let req = |k: &str| -> Result<usize> {
-            md.get_usize(&key(k))?.ok_or_else(|| Error::Model(format!("missing required key '{}'", key(k))))
+            md.get_usize(&key(k))?
+                .ok_or_else(|| Error::Model(format!("missing required key '{}'", key(k))))
         };
         let n_embd = req("embedding_length")?;
         let n_head = req("attention.head_count")?;
         if n_head == 0 || n_embd % n_head != 0 {
-            return Err(Error::Model(format!("embedding length {n_embd} not divisible by {n_head} heads")));
+            return Err(Error::Model(format!(
+                "embedding length {n_embd} not divisible by {n_head} heads"
+            )));
         }
-        let n_head_kv = md.get_usize(&key("attention.head_count_kv"))?.unwrap_or(n_head);
+        let n_head_kv = md
+            .get_usize(&key("attention.head_count_kv"))?
+            .unwrap_or(n_head);
         if n_head_kv == 0 || n_head % n_head_kv != 0 {
-            return Err(Error::Model(format!("{n_head} heads not divisible by {n_head_kv} KV heads")));
+            return Err(Error::Model(format!(
+                "{n_head} heads not divisible by {n_head_kv} KV heads"
+            )));
         }
         let head = n_embd / n_head;
         let n_embd_head_k = md.get_usize(&key("attention.key_length"))?.unwrap_or(head);
-        let n_embd_head_v = md.get_usize(&key("attention.value_length"))?.unwrap_or(head);
-        let n_rot = md.get_usize(&key("rope.dimension_count"))?.unwrap_or(n_embd_head_k);
+        let n_embd_head_v = md
+            .get_usize(&key("attention.value_length"))?
+            .unwrap_or(head);
+        let n_rot = md
+            .get_usize(&key("rope.dimension_count"))?
+            .unwrap_or(n_embd_head_k);
         if n_rot > n_embd_head_k || n_rot % 2 != 0 {
-            return Err(Error::Model(format!("rope dimension {n_rot} invalid for head width {n_embd_head_k}")));
+            return Err(Error::Model(format!(
+                "rope dimension {n_rot} invalid for head width {n_embd_head_k}"
+            )));
         }
         let n_ctx_train = req("context_length")?;
         let (rope_scaling, rope_freq_scale) = rope_scaling(file, arch)?;
         let n_vocab = match md.get_usize(&key("vocab_size"))? {
             Some(n) => n,
-            None => md.get_str_array("tokenizer.ggml.tokens")?.map(<[String]>::len).unwrap_or(0),
+            None => md
+                .get_str_array("tokenizer.ggml.tokens")?
+                .map(<[String]>::len)
+                .unwrap_or(0),
         };
         Ok(HParams {
             arch: arch.to_string(),
@@ -79,8 +95,12 @@ impl HParams {
             rope_freq_base: md.get_f32(&key("rope.freq_base"))?.unwrap_or(10_000.0),
             rope_freq_scale,
             rope_scaling,
-            n_ctx_orig_yarn: md.get_usize(&key("rope.scaling.original_context_length"))?.unwrap_or(n_ctx_train),
-            rms_eps: md.get_f32(&key("attention.layer_norm_rms_epsilon"))?.unwrap_or(1e-5),
+            n_ctx_orig_yarn: md
+                .get_usize(&key("rope.scaling.original_context_length"))?
+                .unwrap_or(n_ctx_train),
+            rms_eps: md
+                .get_f32(&key("attention.layer_norm_rms_epsilon"))?
+                .unwrap_or(1e-5),
         })
     }
 
@@ -96,17 +116,25 @@ impl HParams {
 
 fn rope_scaling(file: &GgufFile, arch: &str) -> Result<(RopeScaling, f32)> {
     let md = file.metadata();
-    let kind = md.get_str(&format!("{arch}.rope.scaling.type"))?.unwrap_or("none");
+    let kind = md
+        .get_str(&format!("{arch}.rope.scaling.type"))?
+        .unwrap_or("none");
     let factor = match md.get_f32(&format!("{arch}.rope.scaling.factor"))? {
         Some(f) => f,
         // Older files store the linear scale directly.
-        None => md.get_f32(&format!("{arch}.rope.scale_linear"))?.unwrap_or(1.0),
+        None => md
+            .get_f32(&format!("{arch}.rope.scale_linear"))?
+            .unwrap_or(1.0),
     };
     let scale = if factor > 0.0 { 1.0 / factor } else { 1.0 };
     Ok(match kind {
         "none" => (RopeScaling::None, if factor != 1.0 { scale } else { 1.0 }),
         "linear" => (RopeScaling::Linear, scale),
         "yarn" => (RopeScaling::Yarn, scale),
-        other => return Err(Error::Model(format!("unsupported rope scaling type '{other}'"))),
+        other => {
+            return Err(Error::Model(format!(
+                "unsupported rope scaling type '{other}'"
+            )))
+        }
     })
 }

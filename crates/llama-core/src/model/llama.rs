@@ -49,8 +49,15 @@ impl Llama {
             Some(t) => t,
             None => w.require("token_embd.weight", &[n_embd, n_vocab], Placement::Output)?,
         };
-        let layers = (0..hp.n_layer).map(|il| Self::load_layer(hp, w, il, n_ff)).collect::<Result<_>>()?;
-        Ok(Llama { tok_embd, output_norm, output, layers })
+        let layers = (0..hp.n_layer)
+            .map(|il| Self::load_layer(hp, w, il, n_ff))
+            .collect::<Result<_>>()?;
+        Ok(Llama {
+            tok_embd,
+            output_norm,
+            output,
+            layers,
+        })
     }
 
     fn load_layer(hp: &HParams, w: &mut WeightLoader<'_>, il: usize, n_ff: usize) -> Result<Layer> {
@@ -93,7 +100,10 @@ impl Architecture for Llama {
             let cur = b.rms_norm(inp, l.attn_norm);
             let q = ctx.reshape(b.linear(l.wq, l.bq, cur), &[head, hp.n_head as i64, nt]);
             let k = ctx.reshape(b.linear(l.wk, l.bk, cur), &[head, hp.n_head_kv as i64, nt]);
-            let v = ctx.reshape(b.linear(l.wv, l.bv, cur), &[hp.n_embd_head_v as i64, hp.n_head_kv as i64, nt]);
+            let v = ctx.reshape(
+                b.linear(l.wv, l.bv, cur),
+                &[hp.n_embd_head_v as i64, hp.n_head_kv as i64, nt],
+            );
             let q = b.rope(q, l.rope_freqs);
             let k = b.rope(k, l.rope_freqs);
             let mut attn = b.attention(il, q, k, v, l.wo, kq_scale);

@@ -4,11 +4,14 @@ use super::hparams::HParams;
 use super::llama::Llama;
 use super::weights::{LayerMap, WeightLoader, WeightStore};
 use super::Architecture;
+use crate::chat::ChatTemplate;
 use crate::error::{Error, Result};
 use crate::ggml::{self, Backend};
-use crate::chat::ChatTemplate;
 use crate::gguf::GgufFile;
 use crate::vocab::Vocab;
+use llama_otel::{
+    counter_add, gauge_set, histogram_record, set_attr, span, SpanGuard, TraceContext,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +66,8 @@ pub struct Model {
     pub(crate) timings: LoadTimings,
     vocab: Vocab,
     chat_template: Option<ChatTemplate>,
+    /// The `llama.model.load` span: contexts created later hang their set-up spans under it.
+    load_trace: TraceContext,
     // Tensor handles in `arch` point into the store; it is dropped after `arch` (field order).
     _weights: WeightStore,
     pub(crate) file: Arc<GgufFile>,
@@ -70,10 +75,40 @@ pub struct Model {
 
 impl Model {
     /// Loads `path`; `progress(done_bytes, total_bytes)` reports weight placement.
-    pub fn load(path: impl AsRef<Path>, params: &ModelParams, progress: &mut dyn FnMut(u64, u64)) -> Result<Self> {
-        let start = Instant::now();
+    pub fn load(
+        path: impl AsRef<Path>,
+        params: &ModelParams,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Self> {
         let path = path.as_ref();
-        let file = Arc::new(GgufFile::open(path)?);
+        let span = span!(
+            "llama.model.load",
+            "llama.model.path" = path.display().to_string(),
+            "llama.model.n_gpu_layers" = params.n_gpu_layers
+        );
+        let result = Self::load_in(path, params, progress, &span);
+        match &result {
+            Ok(model) => model.record_load(&span),
+            Err(e) => {
+                span.set_error(e.to_string());
+                counter_add!("llama.model.load.errors", 1, unit: "{error}",
+                    description: "Model loads that failed");
+            }
+        }
+        result
+    }
+
+    fn load_in(
+        path: &Path,
+        params: &ModelParams,
+        progress: &mut dyn FnMut(u64, u64),
+        span: &SpanGuard,
+    ) -> Result<Self> {
+        let start = Instant::now();
+        let file = {
+            let _parse = span!("llama.gguf.parse", parent: span);
+            Arc::new(GgufFile::open(path)?)
+        };
         let parsed = Instant::now();
         let arch_name = file
             .metadata()
@@ -83,22 +118,86 @@ impl Model {
         let hparams = HParams::from_gguf(&file, &arch_name)?;
         let (backends, cpu, gpu) = pick_backends(params.n_gpu_layers)?;
         let layer_map = LayerMap::new(hparams.n_layer, params.n_gpu_layers, gpu, cpu);
+        let weights_span = span!("llama.model.weights", parent: span, "llama.model.mmap" = true);
         let mut loader = WeightLoader::new(&file, &backends, cpu, &layer_map)?;
         let arch = load_architecture(&arch_name, &hparams, &mut loader)?;
         let weights = loader.finish(progress)?;
-        let vocab = Vocab::from_gguf(&file)?;
-        if vocab.n_tokens() < hparams.n_vocab {
-            return Err(Error::Model(format!(
-                "vocabulary has {} tokens, the model outputs {}",
-                vocab.n_tokens(),
-                hparams.n_vocab
-            )));
-        }
-        let chat_template = load_chat_template(&file, &vocab)?;
+        drop(weights_span);
+        let (vocab, chat_template) = {
+            let _vocab = span!("llama.vocab.load", parent: span);
+            let vocab = Vocab::from_gguf(&file)?;
+            if vocab.n_tokens() < hparams.n_vocab {
+                return Err(Error::Model(format!(
+                    "vocabulary has {} tokens, the model outputs {}",
+                    vocab.n_tokens(),
+                    hparams.n_vocab
+                )));
+            }
+            let template = load_chat_template(&file, &vocab)?;
+            (vocab, template)
+        };
         let done = Instant::now();
-        let info = describe(&file, path, &arch_name, &weights, &backends, gpu, params.n_gpu_layers);
-        let timings = LoadTimings { parse: parsed - start, weights: done - parsed, total: done - start };
-        Ok(Model { arch, hparams, backends, cpu, layer_map, info, timings, vocab, chat_template, _weights: weights, file })
+        let info = describe(
+            &file,
+            path,
+            &arch_name,
+            &weights,
+            &backends,
+            gpu,
+            params.n_gpu_layers,
+        );
+        let timings = LoadTimings {
+            parse: parsed - start,
+            weights: done - parsed,
+            total: done - start,
+        };
+        let load_trace = span.context();
+        Ok(Model {
+            arch,
+            hparams,
+            backends,
+            cpu,
+            layer_map,
+            info,
+            timings,
+            vocab,
+            chat_template,
+            load_trace,
+            _weights: weights,
+            file,
+        })
+    }
+
+    /// Attributes and metrics of a successful load.
+    fn record_load(&self, span: &SpanGuard) {
+        let (info, hp) = (&self.info, &self.hparams);
+        let types: Vec<String> = info
+            .tensor_types
+            .iter()
+            .map(|(t, n)| format!("{t}:{n}"))
+            .collect();
+        set_attr!(
+            span,
+            "llama.model.name" = info.name.clone(),
+            "llama.model.architecture" = info.architecture.clone(),
+            "llama.model.parameters" = info.n_params as i64,
+            "llama.model.file_size" = info.file_size as i64,
+            "llama.model.tensor_types" = types,
+            "llama.model.backend" = info.backend.clone(),
+            "llama.model.n_layer" = hp.n_layer,
+            "llama.model.n_ctx_train" = hp.n_ctx_train,
+            "llama.model.n_vocab" = hp.n_vocab
+        );
+        histogram_record!("llama.model.load.duration", self.timings.total.as_secs_f64(), unit: "s",
+            description: "Time to load a model (parse, map weights, vocabulary)",
+            buckets: &LOAD_SECONDS_BUCKETS, "llama.model.name" = info.name.clone());
+        gauge_set!("llama.model.size", info.file_size as f64, unit: "By",
+            description: "Size of the loaded model file", "llama.model.name" = info.name.clone());
+    }
+
+    /// The load span, as the parent of later set-up spans (contexts).
+    pub fn load_trace(&self) -> &TraceContext {
+        &self.load_trace
     }
 
     pub fn hparams(&self) -> &HParams {
@@ -128,15 +227,34 @@ impl Model {
     }
 }
 
+/// Model loads take from tens of milliseconds (mapped, cached) to minutes (uploads to a GPU).
+const LOAD_SECONDS_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0,
+];
+
 /// Compiles `tokenizer.chat_template` with the vocabulary's BOS/EOS texts.
 fn load_chat_template(file: &GgufFile, vocab: &Vocab) -> Result<Option<ChatTemplate>> {
-    let Some(source) = file.metadata().get_str("tokenizer.chat_template")? else { return Ok(None) };
-    let text = |id: Option<u32>| id.and_then(|t| vocab.token_text(t)).unwrap_or("").to_string();
-    Ok(Some(ChatTemplate::new(source, &text(vocab.bos()), &text(vocab.eos()))?))
+    let Some(source) = file.metadata().get_str("tokenizer.chat_template")? else {
+        return Ok(None);
+    };
+    let text = |id: Option<u32>| {
+        id.and_then(|t| vocab.token_text(t))
+            .unwrap_or("")
+            .to_string()
+    };
+    Ok(Some(ChatTemplate::new(
+        source,
+        &text(vocab.bos()),
+        &text(vocab.eos()),
+    )?))
 }
 
 /// Picks the architecture implementation for `general.architecture`.
-fn load_architecture(name: &str, hp: &HParams, w: &mut WeightLoader<'_>) -> Result<Box<dyn Architecture>> {
+fn load_architecture(
+    name: &str,
+    hp: &HParams,
+    w: &mut WeightLoader<'_>,
+) -> Result<Box<dyn Architecture>> {
     match name {
         "llama" => Ok(Box::new(Llama::load(hp, w)?)),
         other => Err(Error::Model(format!("unsupported architecture '{other}'"))),
@@ -177,7 +295,11 @@ fn describe(
         .ok()
         .flatten()
         .map(str::to_string)
-        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+        .unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
     ModelInfo {
         name,
         path: path.to_path_buf(),
@@ -187,7 +309,11 @@ fn describe(
         n_tensors: weights.n_tensors,
         weight_bytes: weights.bytes_by_backend.clone(),
         tensor_types: types,
-        backend: backends.iter().map(|b| b.name()).collect::<Vec<_>>().join("+"),
+        backend: backends
+            .iter()
+            .map(|b| b.name())
+            .collect::<Vec<_>>()
+            .join("+"),
         n_gpu_layers: if gpu.is_some() { n_gpu_layers } else { 0 },
     }
 }

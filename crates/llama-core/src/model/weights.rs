@@ -36,11 +36,16 @@ pub struct LayerMap {
 impl LayerMap {
     pub fn new(n_layer: usize, n_gpu_layers: usize, gpu: Option<usize>, cpu: usize) -> Self {
         let Some(gpu) = gpu else {
-            return LayerMap { layer_backend: vec![cpu; n_layer], output_backend: cpu };
+            return LayerMap {
+                layer_backend: vec![cpu; n_layer],
+                output_backend: cpu,
+            };
         };
         let first_gpu = n_layer.saturating_sub(n_gpu_layers);
         LayerMap {
-            layer_backend: (0..n_layer).map(|il| if il >= first_gpu { gpu } else { cpu }).collect(),
+            layer_backend: (0..n_layer)
+                .map(|il| if il >= first_gpu { gpu } else { cpu })
+                .collect(),
             output_backend: if n_gpu_layers > n_layer { gpu } else { cpu },
         }
     }
@@ -84,10 +89,26 @@ pub struct WeightStore {
 }
 
 impl<'a> WeightLoader<'a> {
-    pub fn new(file: &'a Arc<GgufFile>, backends: &'a [Arc<Backend>], cpu: usize, map: &'a LayerMap) -> Result<Self> {
+    pub fn new(
+        file: &'a Arc<GgufFile>,
+        backends: &'a [Arc<Backend>],
+        cpu: usize,
+        map: &'a LayerMap,
+    ) -> Result<Self> {
         let n = file.tensors().len() + 8;
-        let contexts = backends.iter().map(|_| Context::new(n, 0)).collect::<Result<Vec<_>>>()?;
-        Ok(WeightLoader { file, backends, cpu, map, contexts, pending: Vec::new(), created: HashMap::new() })
+        let contexts = backends
+            .iter()
+            .map(|_| Context::new(n, 0))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(WeightLoader {
+            file,
+            backends,
+            cpu,
+            map,
+            contexts,
+            pending: Vec::new(),
+            created: HashMap::new(),
+        })
     }
 
     /// A tensor that must exist with exactly these dimensions (innermost first).
@@ -102,21 +123,32 @@ impl<'a> WeightLoader<'a> {
         if let Some(&t) = self.created.get(&(name.to_string(), backend)) {
             return Ok(Some(t));
         }
-        let Some(info) = self.file.tensor(name) else { return Ok(None) };
+        let Some(info) = self.file.tensor(name) else {
+            return Ok(None);
+        };
         let got: Vec<u64> = info.dims().to_vec();
         let want: Vec<u64> = dims.iter().map(|&d| d as u64).collect();
         if got != want {
-            return Err(Error::Model(format!("tensor '{name}' has shape {got:?}, expected {want:?}")));
+            return Err(Error::Model(format!(
+                "tensor '{name}' has shape {got:?}, expected {want:?}"
+            )));
         }
         let ty = info.ggml_type().id();
         if !ggml::type_is_supported(ty) {
-            return Err(Error::Model(format!("tensor '{name}' has unsupported type id {ty}")));
+            return Err(Error::Model(format!(
+                "tensor '{name}' has unsupported type id {ty}"
+            )));
         }
         let ne: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
         let tensor = self.contexts[backend].new_tensor(ty, &ne).set_name(name);
-        let file_offset = usize::try_from(info.file_offset())
-            .map_err(|_| Error::Model(format!("tensor '{name}' offset exceeds the address space")))?;
-        self.pending.push(Pending { tensor, file_offset, backend });
+        let file_offset = usize::try_from(info.file_offset()).map_err(|_| {
+            Error::Model(format!("tensor '{name}' offset exceeds the address space"))
+        })?;
+        self.pending.push(Pending {
+            tensor,
+            file_offset,
+            backend,
+        });
         self.created.insert((name.to_string(), backend), tensor);
         Ok(Some(tensor))
     }
@@ -146,9 +178,16 @@ impl<'a> WeightLoader<'a> {
                 buf.set_weights_usage();
                 for p in &mine {
                     let n = p.tensor.nbytes();
-                    let bytes = self.file.as_bytes().get(p.file_offset..p.file_offset + n).ok_or_else(|| {
-                        Error::Model(format!("tensor '{}' data lies outside the file", p.tensor.name()))
-                    })?;
+                    let bytes = self
+                        .file
+                        .as_bytes()
+                        .get(p.file_offset..p.file_offset + n)
+                        .ok_or_else(|| {
+                            Error::Model(format!(
+                                "tensor '{}' data lies outside the file",
+                                p.tensor.name()
+                            ))
+                        })?;
                     p.tensor.write(bytes, 0)?;
                     done += n as u64;
                     progress(done, total);
@@ -157,7 +196,11 @@ impl<'a> WeightLoader<'a> {
             }
             bytes_by_backend[bi] = mine.iter().map(|p| p.tensor.nbytes()).sum();
         }
-        let n_params = self.pending.iter().map(|p| p.tensor.nelements() as u64).sum();
+        let n_params = self
+            .pending
+            .iter()
+            .map(|p| p.tensor.nelements() as u64)
+            .sum();
         Ok(WeightStore {
             _buffers: buffers,
             _contexts: self.contexts.into_iter().map(Context::seal).collect(),

@@ -16,9 +16,15 @@ impl VocabParts {
             model,
             pre: md.get_str("tokenizer.ggml.pre")?.map(str::to_string),
             tokens,
-            scores: md.get_f32_array("tokenizer.ggml.scores")?.map(|c| c.into_owned()),
-            token_types: md.get_i32_array("tokenizer.ggml.token_type")?.map(|c| c.into_owned()),
-            merges: md.get_str_array("tokenizer.ggml.merges")?.map(<[String]>::to_vec),
+            scores: md
+                .get_f32_array("tokenizer.ggml.scores")?
+                .map(|c| c.into_owned()),
+            token_types: md
+                .get_i32_array("tokenizer.ggml.token_type")?
+                .map(|c| c.into_owned()),
+            merges: md
+                .get_str_array("tokenizer.ggml.merges")?
+                .map(<[String]>::to_vec),
             bos: id("bos_token_id")?,
             eos: id("eos_token_id")?,
             eot: id("eot_token_id")?,

@@ -15,16 +15,22 @@ fn skip(reason: String) -> Option<()> {
 
 /// The SmolLM2 GGUF: `LLAMA_TEST_MODEL`, else `models/` at the workspace root.
 pub(crate) fn model_path() -> PathBuf {
-    std::env::var_os("LLAMA_TEST_MODEL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
-    })
+    std::env::var_os("LLAMA_TEST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        })
 }
 
 fn load_file() -> Option<&'static GgufFile> {
     static FILE: OnceLock<Option<GgufFile>> = OnceLock::new();
     let file = FILE.get_or_init(|| GgufFile::open(model_path()).ok());
     if file.is_none() {
-        skip(format!("SmolLM2 model not found at {} (run `cargo xtask fetch-model`)", model_path().display()))?;
+        skip(format!(
+            "SmolLM2 model not found at {} (run `cargo xtask fetch-model`)",
+            model_path().display()
+        ))?;
     }
     file.as_ref()
 }
@@ -64,18 +70,27 @@ pub(crate) fn spm_test_parts() -> VocabParts {
 
 /// SmolLM2's `tokenizer.chat_template`.
 pub(crate) fn load_test_chat_template() -> Option<&'static str> {
-    load_file()?.metadata().get_str("tokenizer.chat_template").ok().flatten()
+    load_file()?
+        .metadata()
+        .get_str("tokenizer.chat_template")
+        .ok()
+        .flatten()
 }
 
 /// llama.cpp's reference outputs for SmolLM2 (`../shared/reference/smollm2.json`).
 pub(crate) fn load_reference() -> Option<serde_json::Value> {
-    let path = std::env::var_os("LLAMA_TEST_REFERENCE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/smollm2.json")
-    });
+    let path = std::env::var_os("LLAMA_TEST_REFERENCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/smollm2.json")
+        });
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("reference file is valid JSON")),
         Err(e) => {
-            skip(format!("llama.cpp reference {} unreadable: {e}", path.display()))?;
+            skip(format!(
+                "llama.cpp reference {} unreadable: {e}",
+                path.display()
+            ))?;
             None
         }
     }

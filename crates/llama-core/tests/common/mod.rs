@@ -22,7 +22,16 @@ pub struct TinySpec {
 
 impl Default for TinySpec {
     fn default() -> Self {
-        TinySpec { n_vocab: 96, n_embd: 64, n_ff: 128, n_layer: 2, n_head: 4, n_head_kv: 2, tied: false, q8: true }
+        TinySpec {
+            n_vocab: 96,
+            n_embd: 64,
+            n_ff: 128,
+            n_layer: 2,
+            n_head: 4,
+            n_head_kv: 2,
+            tied: false,
+            q8: true,
+        }
     }
 }
 
@@ -58,7 +67,9 @@ fn f16_bits(v: f32) -> u16 {
 }
 
 fn as_f16(data: &[f32]) -> Vec<u8> {
-    data.iter().flat_map(|&v| f16_bits(v).to_le_bytes()).collect()
+    data.iter()
+        .flat_map(|&v| f16_bits(v).to_le_bytes())
+        .collect()
 }
 
 /// Q8_0: blocks of 32 values, an f16 scale then 32 signed bytes.
@@ -80,9 +91,11 @@ fn add_matrix(w: &mut GgufWriter, rng: &mut Rng, name: &str, ne0: usize, ne1: us
     let data = rng.vec(ne0 * ne1, 1.0 / (ne0 as f32).sqrt());
     let dims = [ne0 as u64, ne1 as u64];
     if q8 && ne0 % 32 == 0 {
-        w.add_tensor(name, &dims, GgmlType::Q8_0, as_q8_0(&data)).unwrap();
+        w.add_tensor(name, &dims, GgmlType::Q8_0, as_q8_0(&data))
+            .unwrap();
     } else {
-        w.add_tensor(name, &dims, GgmlType::F16, as_f16(&data)).unwrap();
+        w.add_tensor(name, &dims, GgmlType::F16, as_f16(&data))
+            .unwrap();
     }
 }
 
@@ -90,11 +103,22 @@ fn add_matrix(w: &mut GgufWriter, rng: &mut Rng, name: &str, ne0: usize, ne1: us
 fn add_tiny_vocab(w: &mut GgufWriter, n_vocab: usize) {
     let mut tokens = vec!["<unk>".to_string(), "<s>".to_string(), "</s>".to_string()];
     tokens.extend((0..n_vocab - 3).map(|i| char::from(b'!' + (i % 94) as u8).to_string()));
-    let types: Vec<i32> = (0..n_vocab).map(|i| if i == 0 { 2 } else if i < 3 { 3 } else { 1 }).collect();
+    let types: Vec<i32> = (0..n_vocab)
+        .map(|i| {
+            if i == 0 {
+                2
+            } else if i < 3 {
+                3
+            } else {
+                1
+            }
+        })
+        .collect();
     let scores: Vec<f32> = (0..n_vocab).map(|i| -(i as f32)).collect();
     w.add_string("tokenizer.ggml.model", "llama").unwrap();
     w.add_str_array("tokenizer.ggml.tokens", tokens).unwrap();
-    w.add_i32_array("tokenizer.ggml.token_type", &types).unwrap();
+    w.add_i32_array("tokenizer.ggml.token_type", &types)
+        .unwrap();
     w.add_f32_array("tokenizer.ggml.scores", &scores).unwrap();
     w.add_u32("tokenizer.ggml.bos_token_id", 1).unwrap();
     w.add_u32("tokenizer.ggml.eos_token_id", 2).unwrap();
@@ -108,33 +132,66 @@ pub fn write_tiny_llama(path: &Path, spec: TinySpec, seed: u64) {
     w.add_string("general.name", "tiny-test-llama").unwrap();
     w.add_u32("llama.block_count", spec.n_layer as u32).unwrap();
     w.add_u32("llama.context_length", 256).unwrap();
-    w.add_u32("llama.embedding_length", spec.n_embd as u32).unwrap();
-    w.add_u32("llama.feed_forward_length", spec.n_ff as u32).unwrap();
-    w.add_u32("llama.attention.head_count", spec.n_head as u32).unwrap();
-    w.add_u32("llama.attention.head_count_kv", spec.n_head_kv as u32).unwrap();
+    w.add_u32("llama.embedding_length", spec.n_embd as u32)
+        .unwrap();
+    w.add_u32("llama.feed_forward_length", spec.n_ff as u32)
+        .unwrap();
+    w.add_u32("llama.attention.head_count", spec.n_head as u32)
+        .unwrap();
+    w.add_u32("llama.attention.head_count_kv", spec.n_head_kv as u32)
+        .unwrap();
     w.add_f32("llama.rope.freq_base", 10000.0).unwrap();
-    w.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5).unwrap();
+    w.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5)
+        .unwrap();
     w.add_u32("llama.vocab_size", spec.n_vocab as u32).unwrap();
     add_tiny_vocab(&mut w, spec.n_vocab);
     let (e, head) = (spec.n_embd, spec.n_embd / spec.n_head);
     let kv = head * spec.n_head_kv;
-    add_matrix(&mut w, &mut rng, "token_embd.weight", e, spec.n_vocab, spec.q8);
-    w.add_f32_tensor("output_norm.weight", &[e as u64], &rng.vec(e, 0.2).iter().map(|v| 1.0 + v).collect::<Vec<_>>()).unwrap();
+    add_matrix(
+        &mut w,
+        &mut rng,
+        "token_embd.weight",
+        e,
+        spec.n_vocab,
+        spec.q8,
+    );
+    w.add_f32_tensor(
+        "output_norm.weight",
+        &[e as u64],
+        &rng.vec(e, 0.2).iter().map(|v| 1.0 + v).collect::<Vec<_>>(),
+    )
+    .unwrap();
     if !spec.tied {
         add_matrix(&mut w, &mut rng, "output.weight", e, spec.n_vocab, spec.q8);
     }
     for il in 0..spec.n_layer {
         let n = |s: &str| format!("blk.{il}.{s}");
         let norm: Vec<f32> = rng.vec(e, 0.2).iter().map(|v| 1.0 + v).collect();
-        w.add_f32_tensor(&n("attn_norm.weight"), &[e as u64], &norm).unwrap();
+        w.add_f32_tensor(&n("attn_norm.weight"), &[e as u64], &norm)
+            .unwrap();
         add_matrix(&mut w, &mut rng, &n("attn_q.weight"), e, e, spec.q8);
         add_matrix(&mut w, &mut rng, &n("attn_k.weight"), e, kv, spec.q8);
         add_matrix(&mut w, &mut rng, &n("attn_v.weight"), e, kv, spec.q8);
         add_matrix(&mut w, &mut rng, &n("attn_output.weight"), e, e, spec.q8);
-        w.add_f32_tensor(&n("ffn_norm.weight"), &[e as u64], &norm).unwrap();
-        add_matrix(&mut w, &mut rng, &n("ffn_gate.weight"), e, spec.n_ff, spec.q8);
+        w.add_f32_tensor(&n("ffn_norm.weight"), &[e as u64], &norm)
+            .unwrap();
+        add_matrix(
+            &mut w,
+            &mut rng,
+            &n("ffn_gate.weight"),
+            e,
+            spec.n_ff,
+            spec.q8,
+        );
         add_matrix(&mut w, &mut rng, &n("ffn_up.weight"), e, spec.n_ff, spec.q8);
-        add_matrix(&mut w, &mut rng, &n("ffn_down.weight"), spec.n_ff, e, spec.q8);
+        add_matrix(
+            &mut w,
+            &mut rng,
+            &n("ffn_down.weight"),
+            spec.n_ff,
+            e,
+            spec.q8,
+        );
     }
     w.write_file(path).unwrap();
 }
@@ -150,13 +207,19 @@ pub fn tiny_model(spec: TinySpec, seed: u64) -> (tempfile::TempDir, PathBuf) {
 /// The SmolLM2 model: `LLAMA_TEST_MODEL`, else `models/` at the workspace root. In CI its absence
 /// is a failure, elsewhere a skip with a printed reason.
 pub fn smollm2() -> Option<PathBuf> {
-    let path = std::env::var_os("LLAMA_TEST_MODEL").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
-    });
+    let path = std::env::var_os("LLAMA_TEST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
     if path.exists() {
         return Some(path);
     }
-    let msg = format!("SmolLM2 model not found at {} (run `cargo xtask fetch-model`)", path.display());
+    let msg = format!(
+        "SmolLM2 model not found at {} (run `cargo xtask fetch-model`)",
+        path.display()
+    );
     assert!(std::env::var_os("CI").is_none(), "{msg}");
     eprintln!("skipping: {msg}");
     None

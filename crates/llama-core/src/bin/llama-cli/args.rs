@@ -5,7 +5,11 @@ use llama_core::context::default_threads;
 
 /// `llama-cli [generate options]`.
 #[derive(Parser, Debug)]
-#[command(name = "llama-cli", version, about = "Generate text with a GGUF model (`llama-cli tokenize --help` for tokenizing)")]
+#[command(
+    name = "llama-cli",
+    version,
+    about = "Generate text with a GGUF model (`llama-cli tokenize --help` for tokenizing)"
+)]
 struct GenerateCli {
     #[command(flatten)]
     args: GenerateArgs,
@@ -13,7 +17,11 @@ struct GenerateCli {
 
 /// `llama-cli tokenize [options]`.
 #[derive(Parser, Debug)]
-#[command(name = "llama-cli tokenize", version, about = "Print the token ids of a text")]
+#[command(
+    name = "llama-cli tokenize",
+    version,
+    about = "Print the token ids of a text"
+)]
 struct TokenizeCli {
     #[command(flatten)]
     args: TokenizeArgs,
@@ -87,7 +95,8 @@ pub struct TokenizeArgs {
 pub fn parse() -> Result<Command, Box<dyn std::error::Error>> {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("tokenize") {
-        let rest = std::iter::once("llama-cli tokenize".to_string()).chain(argv.into_iter().skip(2));
+        let rest =
+            std::iter::once("llama-cli tokenize".to_string()).chain(argv.into_iter().skip(2));
         return Ok(Command::Tokenize(TokenizeCli::parse_from(rest).args));
     }
     Ok(Command::Generate(GenerateCli::parse_from(argv).args))

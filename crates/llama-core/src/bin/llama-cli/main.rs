@@ -36,19 +36,24 @@ type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn load_model(path: &str, n_gpu_layers: usize) -> CliResult<Arc<Model>> {
     let mut bar = progress::Progress::new("loading model");
-    let model = Model::load(path, &ModelParams { n_gpu_layers }, &mut |done, total| bar.update(done, total))?;
+    let model = Model::load(path, &ModelParams { n_gpu_layers }, &mut |done, total| {
+        bar.update(done, total)
+    })?;
     bar.finish();
     Ok(Arc::new(model))
 }
 
 fn tokenize(a: &TokenizeArgs) -> CliResult<()> {
     let model = load_model(&a.model, 0)?;
-    let tokens = model.vocab().tokenize(&a.prompt, a.add_special, a.parse_special);
+    let tokens = model
+        .vocab()
+        .tokenize(&a.prompt, a.add_special, a.parse_special);
     if a.json {
         println!("{}", serde_json::json!({ "tokens": tokens }));
     } else {
         for t in &tokens {
-            let piece = String::from_utf8_lossy(model.vocab().token_to_piece(*t, true)).into_owned();
+            let piece =
+                String::from_utf8_lossy(model.vocab().token_to_piece(*t, true)).into_owned();
             println!("{t:>6} -> {piece:?}");
         }
     }
@@ -60,7 +65,9 @@ fn prompt_text(model: &Model, a: &GenerateArgs) -> CliResult<String> {
     if !a.chat {
         return Ok(a.prompt.clone());
     }
-    let template = model.chat_template().ok_or("the model has no chat template")?;
+    let template = model
+        .chat_template()
+        .ok_or("the model has no chat template")?;
     Ok(template.render(&[ChatMessage::new("user", a.prompt.clone())], true)?)
 }
 
@@ -74,7 +81,11 @@ fn generate(a: &GenerateArgs) -> CliResult<()> {
         return Err("the prompt tokenizes to nothing".into());
     }
     let n_ctx = a.ctx_size.max(prompt.len() + a.n_predict);
-    let params = ContextParams { n_ctx, n_threads: a.threads, ..ContextParams::default() };
+    let params = ContextParams {
+        n_ctx,
+        n_threads: a.threads,
+        ..ContextParams::default()
+    };
     let mut ctx = Context::new(model.clone(), params)?;
     let mut sampler = Sampler::new(SamplingParams {
         temperature: a.temp,
@@ -115,7 +126,8 @@ fn generate(a: &GenerateArgs) -> CliResult<()> {
     }
     out_text.push_str(&detok.finish());
     if a.json {
-        let json = serde_json::json!({ "prompt_tokens": prompt, "tokens": out_tokens, "text": out_text });
+        let json =
+            serde_json::json!({ "prompt_tokens": prompt, "tokens": out_tokens, "text": out_text });
         println!("{json}");
     } else {
         println!();

@@ -14,7 +14,12 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(label: &'static str) -> Self {
-        Progress { label, tty: std::io::stderr().is_terminal(), start: Instant::now(), last_pct: None }
+        Progress {
+            label,
+            tty: std::io::stderr().is_terminal(),
+            start: Instant::now(),
+            last_pct: None,
+        }
     }
 
     pub fn update(&mut self, done: u64, total: u64) {
