@@ -1,0 +1,147 @@
+//! The one HTTP mapping of [`ServerError`]: status, OpenAI-style body
+//! `{"error": {"message", "type", "code"}}`, `Retry-After` where it helps, and the rejection
+//! counters (`llamacpp:requests_rejected_total{reason}` and `llama.requests{outcome="rejected"}`).
+
+use crate::error::ServerError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Put on error responses so the HTTP span can record `error.type`.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorReason(pub &'static str);
+
+impl ServerError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServerError::InvalidJson(_) | ServerError::BadRequest(_) | ServerError::ContextExceeded { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            ServerError::ModelNotFound(_) | ServerError::RouteNotFound => StatusCode::NOT_FOUND,
+            ServerError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ServerError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ServerError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServerError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ServerError::Loading | ServerError::QueueFull(_) | ServerError::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ServerError::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
+            ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body's `type` (llama.cpp's names, which follow OpenAI's).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ServerError::ContextExceeded { .. } => "exceed_context_size_error",
+            ServerError::ModelNotFound(_) => "invalid_request_error",
+            ServerError::RouteNotFound => "not_found_error",
+            ServerError::Unauthorized => "authentication_error",
+            ServerError::Loading | ServerError::QueueFull(_) | ServerError::ShuttingDown => "unavailable_error",
+            ServerError::NotSupported(_) => "not_supported_error",
+            ServerError::Internal(_) => "server_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// The body's `code`: OpenAI's string where it defines one, else the HTTP status.
+    pub fn code(&self) -> Value {
+        match self {
+            ServerError::ModelNotFound(_) => json!("model_not_found"),
+            ServerError::Unauthorized => json!("invalid_api_key"),
+            ServerError::ContextExceeded { .. } => json!("context_length_exceeded"),
+            _ => json!(self.status().as_u16()),
+        }
+    }
+
+    /// Low-cardinality label for metrics and `error.type` (one of `metrics::REJECTION_REASONS`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ServerError::InvalidJson(_) => "invalid_json",
+            ServerError::BadRequest(_) => "bad_request",
+            ServerError::ContextExceeded { .. } => "context_exceeded",
+            ServerError::ModelNotFound(_) => "model_not_found",
+            ServerError::RouteNotFound => "route_not_found",
+            ServerError::MethodNotAllowed => "method_not_allowed",
+            ServerError::Unauthorized => "unauthorized",
+            ServerError::PayloadTooLarge(_) => "payload_too_large",
+            ServerError::Timeout(_) => "timeout",
+            ServerError::Loading => "loading",
+            ServerError::QueueFull(_) => "queue_full",
+            ServerError::ShuttingDown => "shutting_down",
+            ServerError::NotSupported(_) => "not_supported",
+            ServerError::Internal(_) => "internal",
+        }
+    }
+
+    /// `{"error": {...}}`.
+    pub fn body(&self) -> Value {
+        let mut error = json!({"code": self.code(), "message": self.to_string(), "type": self.error_type()});
+        if let ServerError::ModelNotFound(_) = self {
+            error["param"] = json!("model");
+        }
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        crate::metrics::record_rejection(self.reason());
+        crate::telemetry::request_outcome("rejected", Some(self.reason()), "");
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if matches!(self, ServerError::QueueFull(_) | ServerError::Loading | ServerError::ShuttingDown) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response.extensions_mut().insert(ErrorReason(self.reason()));
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_maps_to_a_4xx_or_5xx_with_a_known_reason() {
+        let all = [
+            ServerError::InvalidJson("x".into()),
+            ServerError::BadRequest("x".into()),
+            ServerError::ContextExceeded { n_prompt: 9, n_ctx_slot: 8 },
+            ServerError::ModelNotFound("m".into()),
+            ServerError::RouteNotFound,
+            ServerError::MethodNotAllowed,
+            ServerError::Unauthorized,
+            ServerError::PayloadTooLarge(1),
+            ServerError::Timeout(1),
+            ServerError::Loading,
+            ServerError::QueueFull(1),
+            ServerError::ShuttingDown,
+            ServerError::NotSupported("x".into()),
+            ServerError::Internal("x".into()),
+        ];
+        for e in all {
+            assert!(e.status().is_client_error() || e.status().is_server_error(), "{e:?}");
+            assert!(crate::metrics::REJECTION_REASONS.contains(&e.reason()), "{e:?}");
+            let body = e.body();
+            assert!(body["error"]["message"].is_string() && body["error"]["type"].is_string(), "{body}");
+        }
+    }
+
+    #[test]
+    fn loading_body_matches_llama_cpp() {
+        let body = ServerError::Loading.body();
+        assert_eq!(body, json!({"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}));
+    }
+
+    #[test]
+    fn openai_codes_for_model_and_key_errors() {
+        let e = ServerError::ModelNotFound("gpt-4".into());
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        assert_eq!(e.body()["error"]["code"], "model_not_found");
+        assert_eq!(ServerError::Unauthorized.status(), StatusCode::UNAUTHORIZED);
+        let response = ServerError::QueueFull(4).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+    }
+}

@@ -1,0 +1,159 @@
+//! The HTTP side: routes, shared state, and the middleware stack (HTTP span → API key →
+//! handler). Handlers parse and validate, hand a job to the scheduler and turn its events into
+//! OpenAI or llama.cpp responses; they never touch the model context.
+
+pub mod auth;
+pub mod errors;
+pub mod extract;
+pub mod generate;
+pub mod llamacpp;
+pub mod openai;
+pub mod sse;
+pub mod trace;
+
+use crate::error::{Result, ServerError};
+use crate::scheduler::SchedulerHandle;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use axum::Router;
+use llama_core::Model;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Settings the HTTP side needs.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub api_keys: Vec<String>,
+    pub alias: Option<String>,
+    pub model_path: PathBuf,
+    pub max_body: usize,
+    pub body_timeout: Duration,
+    pub port: u16,
+    pub capture_content: bool,
+}
+
+/// The names a request may use for the model.
+#[derive(Debug, Clone)]
+pub struct ModelNames {
+    /// What `/v1/models` lists and responses report by default.
+    pub id: String,
+    accepted: Vec<String>,
+}
+
+impl ModelNames {
+    pub fn new(alias: Option<&str>, path: &std::path::Path, general_name: &str) -> Self {
+        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path.file_stem().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let id = alias.map(str::to_owned).unwrap_or_else(|| file.clone());
+        let mut accepted = vec![id.clone(), file, stem, general_name.to_owned(), path.to_string_lossy().into_owned()];
+        accepted.extend(alias.map(str::to_owned));
+        accepted.retain(|n| !n.is_empty());
+        ModelNames { id, accepted }
+    }
+
+    /// The name to report for a request's `model` field; unknown names are refused.
+    pub fn resolve(&self, requested: Option<&str>) -> Result<String> {
+        match requested {
+            None | Some("") => Ok(self.id.clone()),
+            Some(name) if self.accepted.iter().any(|a| a == name) => Ok(name.to_owned()),
+            Some(name) => Err(ServerError::ModelNotFound(name.to_owned())),
+        }
+    }
+}
+
+/// Everything that exists once the model is loaded.
+#[derive(Debug)]
+pub struct Ready {
+    pub model: Arc<Model>,
+    pub sched: SchedulerHandle,
+    pub names: ModelNames,
+    /// Unix time the model became ready (`created` in `/v1/models`).
+    pub created: u64,
+}
+
+/// State shared by all handlers.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: HttpConfig,
+    ready: OnceLock<Ready>,
+}
+
+/// Cheap handle to [`Shared`].
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl AppState {
+    pub fn new(config: HttpConfig) -> Self {
+        AppState(Arc::new(Shared { config, ready: OnceLock::new() }))
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.0.config
+    }
+
+    /// The loaded model and scheduler, or 503 while loading.
+    pub fn ready(&self) -> Result<&Ready> {
+        self.0.ready.get().ok_or(ServerError::Loading)
+    }
+
+    /// Publishes the loaded model (once).
+    pub fn set_ready(&self, ready: Ready) {
+        let _ = self.0.ready.set(ready);
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+async fn not_found() -> ServerError {
+    ServerError::RouteNotFound
+}
+
+async fn method_not_allowed() -> ServerError {
+    ServerError::MethodNotAllowed
+}
+
+/// All routes. `/health` is the only one open without the API key.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/v1/chat/completions", post(openai::chat))
+        .route("/chat/completions", post(openai::chat))
+        .route("/v1/completions", post(openai::completions))
+        .route("/completions", post(openai::completions))
+        .route("/v1/models", get(openai::models))
+        .route("/models", get(openai::models))
+        .route("/completion", post(llamacpp::completion))
+        .route("/tokenize", post(llamacpp::tokenize))
+        .route("/detokenize", post(llamacpp::detokenize))
+        .route("/slots", get(llamacpp::slots))
+        .route("/metrics", get(llamacpp::metrics))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_api_key));
+    let public = Router::new().route("/health", get(llamacpp::health)).route("/v1/health", get(llamacpp::health));
+    protected
+        .merge(public)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), trace::http_span))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_accept_alias_file_and_general_name() {
+        let names = ModelNames::new(Some("smol"), std::path::Path::new("/m/SmolLM2.Q4.gguf"), "SmolLM2 135M");
+        assert_eq!(names.id, "smol");
+        for ok in ["smol", "SmolLM2.Q4.gguf", "SmolLM2.Q4", "SmolLM2 135M", "/m/SmolLM2.Q4.gguf"] {
+            assert_eq!(names.resolve(Some(ok)).ok().as_deref(), Some(ok));
+        }
+        assert_eq!(names.resolve(None).ok().as_deref(), Some("smol"));
+        assert!(matches!(names.resolve(Some("gpt-4")), Err(ServerError::ModelNotFound(_))));
+        let plain = ModelNames::new(None, std::path::Path::new("m.gguf"), "");
+        assert_eq!(plain.id, "m.gguf");
+    }
+}

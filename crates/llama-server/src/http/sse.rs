@@ -1,0 +1,71 @@
+//! Server-sent events: one `data:` line per JSON object, in the order the scheduler produced
+//! them. When the client goes away the stream (and with it the request's receiver) is dropped,
+//! which the scheduler notices at its next step and frees the slot.
+
+use super::generate::Format;
+use crate::scheduler::job::Event;
+use axum::response::sse::{Event as SseEvent, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+struct StreamState<F> {
+    rx: UnboundedReceiver<Event>,
+    format: F,
+    out: VecDeque<SseEvent>,
+    ended: bool,
+}
+
+fn data(v: &Value) -> SseEvent {
+    SseEvent::default().data(v.to_string())
+}
+
+impl<F: Format> StreamState<F> {
+    /// Turns the next scheduler event into SSE events; false once nothing more will come.
+    async fn pull(&mut self) -> bool {
+        if self.ended {
+            return false;
+        }
+        match self.rx.recv().await {
+            Some(Event::Chunk(chunk)) => self.out.extend(self.format.chunk(&chunk).as_ref().map(data)),
+            Some(Event::Done(summary)) => {
+                self.out.extend(self.format.finish(&summary).iter().map(data));
+                self.end();
+            }
+            Some(Event::Failed(e)) => {
+                crate::metrics::record_rejection(e.reason());
+                self.out.push_back(data(&e.body()));
+                self.end();
+            }
+            None => self.end(),
+        }
+        true
+    }
+
+    fn end(&mut self) {
+        if self.format.done_marker() {
+            self.out.push_back(SseEvent::default().data("[DONE]"));
+        }
+        self.ended = true;
+    }
+}
+
+/// The SSE response for a request's events.
+pub fn stream<F: Format>(rx: UnboundedReceiver<Event>, mut format: F) -> Response {
+    let out: VecDeque<SseEvent> = format.start().iter().map(data).collect();
+    let state = StreamState { rx, format, out, ended: false };
+    let events = stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(ev) = st.out.pop_front() {
+                return Some((Ok::<_, Infallible>(ev), st));
+            }
+            if !st.pull().await {
+                return None;
+            }
+        }
+    });
+    Sse::new(events).into_response()
+}

@@ -1,0 +1,183 @@
+//! `/metrics`: llama.cpp's `llamacpp:*` series (same names, HELP and TYPE), the request
+//! rejection counter, then llama-otel's Prometheus text.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters kept by the scheduler (llama.cpp's `server_metrics`). The "bucket" values cover the
+/// time since the last scrape, as llama.cpp's throughput gauges do.
+#[derive(Debug, Clone, Default)]
+pub struct EngineCounters {
+    prompt_tokens_total: u64,
+    prompt_seconds_total: f64,
+    tokens_predicted_total: u64,
+    tokens_predicted_seconds_total: f64,
+    n_decode_total: u64,
+    n_busy_slots_total: u64,
+    n_tokens_max: usize,
+    bucket_prompt_tokens: u64,
+    bucket_prompt_seconds: f64,
+    bucket_predicted_tokens: u64,
+    bucket_predicted_seconds: f64,
+}
+
+impl EngineCounters {
+    /// A prompt finished processing: `n` tokens (cached ones excluded) in `secs`.
+    pub fn on_prompt_done(&mut self, n: usize, secs: f64) {
+        self.prompt_tokens_total += n as u64;
+        self.prompt_seconds_total += secs;
+        self.bucket_prompt_tokens += n as u64;
+        self.bucket_prompt_seconds += secs;
+    }
+
+    /// A request finished generating `n` tokens in `secs`.
+    pub fn on_generation_done(&mut self, n: usize, secs: f64) {
+        self.tokens_predicted_total += n as u64;
+        self.tokens_predicted_seconds_total += secs;
+        self.bucket_predicted_tokens += n as u64;
+        self.bucket_predicted_seconds += secs;
+    }
+
+    /// One decode call of `n_tokens` while `busy` slots were serving requests.
+    pub fn on_decode(&mut self, n_tokens: usize, busy: usize) {
+        self.n_decode_total += 1;
+        self.n_busy_slots_total += busy as u64;
+        self.n_tokens_max = self.n_tokens_max.max(n_tokens);
+    }
+
+    /// A snapshot for one scrape; starts a new throughput bucket.
+    pub fn snapshot(&mut self, gauges: Gauges) -> MetricsSnapshot {
+        let snap = MetricsSnapshot { counters: self.clone(), gauges };
+        self.bucket_prompt_tokens = 0;
+        self.bucket_prompt_seconds = 0.0;
+        self.bucket_predicted_tokens = 0;
+        self.bucket_predicted_seconds = 0.0;
+        snap
+    }
+}
+
+/// Levels at the time of a scrape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    pub requests_processing: usize,
+    pub requests_deferred: usize,
+    pub kv_used: usize,
+    pub n_ctx: usize,
+}
+
+/// What the scheduler reports for one scrape.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSnapshot {
+    counters: EngineCounters,
+    gauges: Gauges,
+}
+
+fn per_second(tokens: u64, secs: f64) -> f64 {
+    if tokens == 0 || secs <= 0.0 {
+        0.0
+    } else {
+        tokens as f64 / secs
+    }
+}
+
+impl MetricsSnapshot {
+    /// The `llamacpp:*` series in Prometheus text format.
+    pub fn render(&self) -> String {
+        let c = &self.counters;
+        let g = &self.gauges;
+        let series: [(&str, &str, &str, f64); 13] = [
+            ("prompt_tokens_total", "counter", "Number of prompt tokens processed.", c.prompt_tokens_total as f64),
+            ("prompt_seconds_total", "counter", "Prompt process time", c.prompt_seconds_total),
+            ("tokens_predicted_total", "counter", "Number of generation tokens processed.", c.tokens_predicted_total as f64),
+            ("tokens_predicted_seconds_total", "counter", "Predict process time", c.tokens_predicted_seconds_total),
+            ("n_decode_total", "counter", "Total number of llama_decode() calls", c.n_decode_total as f64),
+            ("n_tokens_max", "counter", "Largest observed n_tokens.", c.n_tokens_max as f64),
+            ("n_busy_slots_per_decode", "counter", "Average number of busy slots per llama_decode() call",
+                c.n_busy_slots_total as f64 / (c.n_decode_total.max(1)) as f64),
+            ("prompt_tokens_seconds", "gauge", "Average prompt throughput in tokens/s.",
+                per_second(c.bucket_prompt_tokens, c.bucket_prompt_seconds)),
+            ("predicted_tokens_seconds", "gauge", "Average generation throughput in tokens/s.",
+                per_second(c.bucket_predicted_tokens, c.bucket_predicted_seconds)),
+            ("kv_cache_usage_ratio", "gauge", "KV-cache usage. 1 means 100 percent usage.",
+                g.kv_used as f64 / g.n_ctx.max(1) as f64),
+            ("kv_cache_tokens", "gauge", "KV-cache tokens.", g.kv_used as f64),
+            ("requests_processing", "gauge", "Number of requests processing.", g.requests_processing as f64),
+            ("requests_deferred", "gauge", "Number of requests deferred.", g.requests_deferred as f64),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, value) in series {
+            let _ = writeln!(out, "# HELP llamacpp:{name} {help}\n# TYPE llamacpp:{name} {kind}\nllamacpp:{name} {value}");
+        }
+        out
+    }
+}
+
+/// `reason` label values of `llamacpp:requests_rejected_total`, one per client-visible error.
+pub const REJECTION_REASONS: [&str; 14] = [
+    "invalid_json",
+    "bad_request",
+    "context_exceeded",
+    "model_not_found",
+    "route_not_found",
+    "method_not_allowed",
+    "unauthorized",
+    "payload_too_large",
+    "timeout",
+    "loading",
+    "queue_full",
+    "shutting_down",
+    "not_supported",
+    "internal",
+];
+
+static REJECTED: [AtomicU64; REJECTION_REASONS.len()] = [const { AtomicU64::new(0) }; REJECTION_REASONS.len()];
+
+/// Counts a request answered with an error (`reason` from [`REJECTION_REASONS`]).
+pub fn record_rejection(reason: &str) {
+    if let Some(i) = REJECTION_REASONS.iter().position(|&r| r == reason) {
+        REJECTED[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `llamacpp:requests_rejected_total{reason="..."}` for every reason.
+pub fn render_rejections() -> String {
+    let mut out = String::from(
+        "# HELP llamacpp:requests_rejected_total Requests answered with an error, by reason.\n\
+         # TYPE llamacpp:requests_rejected_total counter\n",
+    );
+    for (reason, count) in REJECTION_REASONS.iter().zip(&REJECTED) {
+        let _ = writeln!(out, "llamacpp:requests_rejected_total{{reason=\"{reason}\"}} {}", count.load(Ordering::Relaxed));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_have_llama_cpp_names_and_types() {
+        let mut c = EngineCounters::default();
+        c.on_prompt_done(100, 0.5);
+        c.on_decode(100, 1);
+        c.on_decode(2, 2);
+        let text = c.snapshot(Gauges { kv_used: 50, n_ctx: 200, ..Gauges::default() }).render();
+        assert!(text.contains("# TYPE llamacpp:prompt_tokens_total counter\nllamacpp:prompt_tokens_total 100\n"));
+        assert!(text.contains("llamacpp:prompt_tokens_seconds 200\n"));
+        assert!(text.contains("llamacpp:n_busy_slots_per_decode 1.5\n"));
+        assert!(text.contains("llamacpp:kv_cache_usage_ratio 0.25\n"));
+        assert!(text.contains("# TYPE llamacpp:requests_deferred gauge\n"));
+        let again = c.snapshot(Gauges::default()).render();
+        assert!(again.contains("llamacpp:prompt_tokens_seconds 0\n"), "bucket resets per scrape");
+        assert!(again.contains("llamacpp:prompt_tokens_total 100\n"));
+    }
+
+    #[test]
+    fn rejections_are_labelled() {
+        record_rejection("model_not_found");
+        record_rejection("no_such_reason");
+        let text = render_rejections();
+        assert!(text.contains("llamacpp:requests_rejected_total{reason=\"model_not_found\"} "));
+        assert_eq!(text.lines().filter(|l| l.starts_with("llamacpp:")).count(), REJECTION_REASONS.len());
+    }
+}

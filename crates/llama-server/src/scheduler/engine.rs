@@ -1,0 +1,353 @@
+//! The scheduler thread: takes commands, assigns queued requests to slots, runs one decode
+//! step for all busy slots at a time, samples, and streams text back.
+
+use super::batch_builder::{self, Entry};
+use super::job::{Chunk, Event, FinishReason, Job, Summary, Timings, TokenInfo, Usage};
+use super::slot::{pick_slot, reuse_len, Slot, Task};
+use super::stop::StopOutcome;
+use super::{Command, Limits, SchedulerHandle, SlotInfo};
+use crate::error::ServerError;
+use crate::metrics::{EngineCounters, Gauges};
+use crate::telemetry;
+use llama_core::sampling::{token_logprob, top_logprobs};
+use llama_core::vocab::Vocab;
+use llama_core::{Batch, Context};
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::Instant;
+
+/// Scheduler settings.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineConfig {
+    /// Most tokens per decode step.
+    pub n_batch: usize,
+    /// Keep generated text for `gen_ai.output.messages`.
+    pub capture_content: bool,
+}
+
+/// Owner of the context and the slots; runs on its own thread.
+pub struct Engine {
+    ctx: Context,
+    config: EngineConfig,
+    limits: Limits,
+    slots: Vec<Slot>,
+    queue: VecDeque<Job>,
+    rx: Receiver<Command>,
+    handle: SchedulerHandle,
+    batch: Batch,
+    counters: EngineCounters,
+    step: u64,
+    shutting_down: bool,
+    /// Logits copy for requests that ignore EOS.
+    scratch: Vec<f32>,
+}
+
+impl Engine {
+    pub fn new(ctx: Context, config: EngineConfig, limits: Limits, rx: Receiver<Command>, handle: SchedulerHandle) -> Self {
+        Engine {
+            ctx,
+            config,
+            limits,
+            slots: (0..limits.n_parallel).map(Slot::new).collect(),
+            queue: VecDeque::new(),
+            rx,
+            handle,
+            batch: Batch::with_capacity(config.n_batch),
+            counters: EngineCounters::default(),
+            step: 0,
+            shutting_down: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The scheduler loop; returns after a shutdown once every request is done.
+    pub fn run(mut self) {
+        loop {
+            if !self.receive() {
+                break;
+            }
+            self.reap_cancelled();
+            self.assign();
+            if self.slots.iter().any(|s| !s.is_idle()) {
+                self.step += 1;
+                self.decode_step();
+            } else if self.shutting_down && self.queue.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// Handles pending commands; blocks while there is nothing to do. False: exit now.
+    fn receive(&mut self) -> bool {
+        let idle = self.queue.is_empty() && self.slots.iter().all(Slot::is_idle);
+        if idle {
+            if self.shutting_down {
+                return false;
+            }
+            match self.rx.recv() {
+                Ok(cmd) => self.command(cmd),
+                Err(_) => return false,
+            }
+        }
+        loop {
+            match self.rx.try_recv() {
+                Ok(cmd) => self.command(cmd),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => {
+                    self.shutting_down = true;
+                    return true;
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Submit(job) => self.queue.push_back(job),
+            Command::Slots(reply) => {
+                let _ = reply.send(self.slot_infos());
+            }
+            Command::Metrics(reply) => {
+                let gauges = Gauges {
+                    requests_processing: self.slots.iter().filter(|s| !s.is_idle()).count(),
+                    requests_deferred: self.queue.len(),
+                    kv_used: self.ctx.kv_used(),
+                    n_ctx: self.ctx.n_ctx(),
+                };
+                let _ = reply.send(self.counters.snapshot(gauges));
+            }
+            Command::Shutdown => self.shutting_down = true,
+            Command::CancelAll => self.cancel_all(),
+        }
+    }
+
+    fn slot_infos(&self) -> Vec<SlotInfo> {
+        let info = |s: &Slot| SlotInfo {
+            id: s.id,
+            id_task: s.task.as_ref().map(|t| t.job.id),
+            n_ctx: self.limits.n_ctx_slot,
+            n_cached: s.cache.len(),
+            n_prompt_tokens: s.task.as_ref().map_or(0, |t| t.job.prompt.len()),
+            n_decoded: s.task.as_ref().map_or(0, |t| t.n_decoded),
+            params: s.task.as_ref().map(|t| t.job.params.clone()),
+        };
+        self.slots.iter().map(info).collect()
+    }
+
+    /// Drops requests whose client went away: their slot is free for this very step.
+    fn reap_cancelled(&mut self) {
+        for slot in &mut self.slots {
+            if slot.task.as_ref().is_some_and(|t| t.job.events.is_closed()) {
+                if let Some(task) = slot.task.take() {
+                    telemetry::job_aborted(&task.job.trace, task.job.submitted, "cancelled", "client_disconnected", true);
+                    slot.last_used = self.step;
+                    self.handle.release();
+                }
+            }
+        }
+        let (gone, kept): (Vec<Job>, Vec<Job>) = self.queue.drain(..).partition(|j| j.events.is_closed());
+        self.queue = kept.into();
+        for job in gone {
+            telemetry::job_aborted(&job.trace, job.submitted, "cancelled", "client_disconnected", false);
+            self.handle.release();
+        }
+    }
+
+    fn cancel_all(&mut self) {
+        for slot in &mut self.slots {
+            if let Some(task) = slot.task.take() {
+                let _ = task.job.events.send(Event::Failed(ServerError::ShuttingDown));
+                telemetry::job_aborted(&task.job.trace, task.job.submitted, "cancelled", "shutdown", true);
+                self.handle.release();
+            }
+        }
+        for job in std::mem::take(&mut self.queue) {
+            let _ = job.events.send(Event::Failed(ServerError::ShuttingDown));
+            telemetry::job_aborted(&job.trace, job.submitted, "cancelled", "shutdown", false);
+            self.handle.release();
+        }
+    }
+
+    /// Moves queued requests, oldest first, into idle slots.
+    fn assign(&mut self) {
+        while let Some(front) = self.queue.front() {
+            let Some(i) = pick_slot(&self.slots, &front.prompt, front.params.cache_prompt) else { break };
+            let Some(job) = self.queue.pop_front() else { break };
+            let slot = &mut self.slots[i];
+            let n_keep = reuse_len(&slot.cache, &job.prompt, job.params.cache_prompt);
+            if let Err(e) = self.ctx.seq_rm(Some(i as u32), Some(n_keep as i32), None) {
+                let _ = job.events.send(Event::Failed(e.into()));
+                telemetry::job_aborted(&job.trace, job.submitted, "error", "kv_cache", false);
+                self.handle.release();
+                continue;
+            }
+            slot.cache.truncate(n_keep);
+            let mut task = Task::new(job, n_keep, self.config.capture_content);
+            for &t in &task.job.prompt {
+                task.sampler.accept(t);
+            }
+            telemetry::job_started(&mut task, i);
+            slot.task = Some(task);
+        }
+    }
+
+    /// One decode of every busy slot, then sampling.
+    fn decode_step(&mut self) {
+        let entries = batch_builder::fill(&mut self.batch, &mut self.slots, self.config.n_batch);
+        if entries.is_empty() {
+            return;
+        }
+        let linked: Vec<(usize, llama_otel::SpanContext)> = entries
+            .iter()
+            .filter_map(|e| self.slots[e.slot].task.as_ref().and_then(telemetry::link_target).map(|sc| (e.slot, sc)))
+            .collect();
+        let links: Vec<_> = linked.iter().map(|(_, sc)| sc.clone()).collect();
+        let stats = match self.ctx.decode_linked(&self.batch, &links) {
+            Ok(stats) => stats,
+            Err(e) => return self.fail_batch(&entries, &e.to_string()),
+        };
+        for (i, _) in &linked {
+            if let Some(task) = &mut self.slots[*i].task {
+                telemetry::link_decode(task, &stats.span);
+            }
+        }
+        batch_builder::commit(&entries, &mut self.slots);
+        let busy = self.slots.iter().filter(|s| !s.is_idle()).count();
+        self.counters.on_decode(stats.n_tokens, busy);
+        telemetry::decode_step(busy, stats.kv_used, self.ctx.n_ctx());
+        for e in entries.iter().filter(|e| e.logits) {
+            self.after_logits(e.slot);
+        }
+    }
+
+    /// The decode failed: every request in the batch fails and its slot forgets its cache.
+    fn fail_batch(&mut self, entries: &[Entry], message: &str) {
+        for e in entries {
+            let slot = &mut self.slots[e.slot];
+            if let Some(task) = slot.task.take() {
+                let _ = task.job.events.send(Event::Failed(ServerError::Internal(format!("decode failed: {message}"))));
+                telemetry::job_aborted(&task.job.trace, task.job.submitted, "error", "decode", true);
+                self.handle.release();
+            }
+            let _ = self.ctx.seq_rm(Some(e.slot as u32), None, None);
+            slot.cache.clear();
+        }
+    }
+
+    /// Samples the slot's next token and streams what it releases.
+    fn after_logits(&mut self, i: usize) {
+        let n_ctx_slot = self.limits.n_ctx_slot;
+        let slot = &mut self.slots[i];
+        let cache_len = slot.cache.len();
+        let Some(task) = slot.task.as_mut() else { return };
+        let Some(at) = task.logits_at else { return };
+        if task.first_token.is_none() {
+            let n = task.job.prompt.len() - task.n_cached;
+            self.counters.on_prompt_done(n, task.started.elapsed().as_secs_f64());
+            task.first_token = Some(Instant::now());
+            if task.job.params.max_tokens == Some(0) {
+                return self.finish(i, FinishReason::Length, None);
+            }
+            telemetry::first_token(task);
+        }
+        let vocab = self.ctx.model().vocab();
+        let info = match sample(&self.ctx, at, &mut self.scratch, vocab, task) {
+            Ok(info) => info,
+            Err(e) => return self.fail_slot(i, e),
+        };
+        let outcome = process_token(task, vocab, info);
+        let finish = outcome.or_else(|| {
+            let limit_hit = task.job.params.max_tokens.is_some_and(|m| task.n_decoded >= m);
+            (limit_hit || cache_len >= n_ctx_slot).then_some((FinishReason::Length, None))
+        });
+        if let Some((reason, word)) = finish {
+            self.finish(i, reason, word);
+        }
+    }
+
+    fn fail_slot(&mut self, i: usize, e: ServerError) {
+        if let Some(task) = self.slots[i].task.take() {
+            let _ = task.job.events.send(Event::Failed(e));
+            telemetry::job_aborted(&task.job.trace, task.job.submitted, "error", "sampling", true);
+            self.handle.release();
+        }
+    }
+
+    /// Ends the slot's request: releases held-back text, reports usage and timings.
+    fn finish(&mut self, i: usize, reason: FinishReason, word: Option<String>) {
+        let slot = &mut self.slots[i];
+        let Some(mut task) = slot.task.take() else { return };
+        slot.last_used = self.step;
+        if reason != FinishReason::Word {
+            let mut tail = task.stop.flush();
+            tail.push_str(&task.detok.finish());
+            if !tail.is_empty() || !task.held.is_empty() {
+                let chunk = task.release(tail);
+                let _ = task.job.events.send(Event::Chunk(chunk));
+            }
+        }
+        let first = task.first_token.unwrap_or(task.started);
+        let timings = Timings { prompt: first - task.started, predicted: first.elapsed() };
+        let usage = Usage {
+            prompt_tokens: task.job.prompt.len(),
+            completion_tokens: task.n_decoded,
+            cached_tokens: task.n_cached,
+        };
+        let summary = Summary { finish: reason, stop_word: word, usage, timings, slot: i };
+        self.counters.on_generation_done(task.n_decoded, timings.predicted.as_secs_f64());
+        telemetry::job_finished(&task, &summary, self.limits.n_ctx_slot);
+        telemetry::job_left_slot();
+        let _ = task.job.events.send(Event::Done(summary));
+        self.handle.release();
+    }
+}
+
+/// Picks the next token from batch row `at` (EOG tokens masked out for `ignore_eos`).
+fn sample(ctx: &Context, at: usize, scratch: &mut Vec<f32>, vocab: &Vocab, task: &mut Task) -> Result<TokenInfo, ServerError> {
+    let row = ctx.logits(at).ok_or_else(|| ServerError::Internal("logits missing for a sampled token".into()))?;
+    let logits = if task.job.params.ignore_eos {
+        scratch.clear();
+        scratch.extend_from_slice(row);
+        for t in vocab.eog_tokens() {
+            if let Some(l) = scratch.get_mut(t as usize) {
+                *l = f32::NEG_INFINITY;
+            }
+        }
+        &scratch[..]
+    } else {
+        row
+    };
+    let t0 = telemetry::clock();
+    let id = task.sampler.sample(logits)?;
+    telemetry::sampling_time(t0);
+    task.sampler.accept(id);
+    task.n_decoded += 1;
+    let params = &task.job.params;
+    let logprob = if params.logprobs || params.top_logprobs > 0 { token_logprob(logits, id) } else { None };
+    let top = if params.top_logprobs > 0 { top_logprobs(logits, params.top_logprobs) } else { Vec::new() };
+    Ok(TokenInfo { id, logprob, top })
+}
+
+/// Detokenizes and stop-checks a sampled token, sends released text; returns why to stop, if
+/// the token ends the request. A continuing token becomes the slot's next input.
+fn process_token(task: &mut Task, vocab: &Vocab, info: TokenInfo) -> Option<(FinishReason, Option<String>)> {
+    let id = info.id;
+    task.held.push(info);
+    if !task.job.params.ignore_eos && vocab.is_eog(id) {
+        return Some((FinishReason::Eog, None));
+    }
+    let piece = task.detok.push(vocab, id);
+    let (text, stopped) = match task.stop.push(&piece) {
+        StopOutcome::Continue(text) => (text, None),
+        StopOutcome::Stopped { release, word } => (release, Some(word)),
+    };
+    if !text.is_empty() || stopped.is_some() {
+        let chunk: Chunk = task.release(text);
+        let _ = task.job.events.send(Event::Chunk(chunk));
+    }
+    if let Some(word) = stopped {
+        return Some((FinishReason::Word, Some(word)));
+    }
+    task.next = Some(id);
+    None
+}

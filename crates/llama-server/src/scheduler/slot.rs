@@ -1,0 +1,158 @@
+//! A slot: one KV-cache sequence, the tokens it holds (the prompt cache) and the request it is
+//! serving, if any. Also the prompt-cache policy: which idle slot a request goes to and how
+//! much of its prompt is reused.
+
+use super::job::{Chunk, Job, TokenInfo};
+use super::stop::StopMatcher;
+use llama_core::sampling::Sampler;
+use llama_core::vocab::Detokenizer;
+use llama_otel::SpanGuard;
+use std::time::Instant;
+
+/// One sequence of the unified KV cache.
+#[derive(Debug)]
+pub struct Slot {
+    pub id: usize,
+    /// Tokens in this slot's KV sequence, position `i` at index `i`.
+    pub cache: Vec<u32>,
+    /// Scheduler step at which the slot last finished a request (for LRU choice).
+    pub last_used: u64,
+    pub task: Option<Task>,
+}
+
+/// The request a slot is serving.
+#[derive(Debug)]
+pub struct Task {
+    pub job: Job,
+    pub sampler: Sampler,
+    pub detok: Detokenizer,
+    pub stop: StopMatcher,
+    /// Prompt tokens reused from the cache.
+    pub n_cached: usize,
+    /// Tokens sampled so far (the EOG token included).
+    pub n_decoded: usize,
+    /// Sampled token to decode next step.
+    pub next: Option<u32>,
+    /// Batch index of this slot's logits in the current step.
+    pub logits_at: Option<usize>,
+    /// Token infos whose text is still held back by the stop matcher.
+    pub held: Vec<TokenInfo>,
+    pub started: Instant,
+    pub first_token: Option<Instant>,
+    /// Decode steps linked to the request span so far.
+    pub n_links: usize,
+    /// `prefill`, then `generate` span.
+    pub phase: SpanGuard,
+    /// The whole output, kept only when content capture is on.
+    pub output: Option<String>,
+}
+
+impl Task {
+    pub fn new(job: Job, n_cached: usize, capture: bool) -> Self {
+        let sampler = Sampler::new(job.params.sampling.clone());
+        let stop = StopMatcher::new(&job.params.stop);
+        Task {
+            sampler,
+            detok: Detokenizer::new(false),
+            stop,
+            n_cached,
+            n_decoded: 0,
+            next: None,
+            logits_at: None,
+            held: Vec::new(),
+            started: Instant::now(),
+            first_token: None,
+            n_links: 0,
+            phase: SpanGuard::noop(),
+            output: capture.then(String::new),
+            job,
+        }
+    }
+
+    /// Releases `text` with the token infos held so far.
+    pub fn release(&mut self, text: String) -> Chunk {
+        if let Some(out) = &mut self.output {
+            out.push_str(&text);
+        }
+        Chunk { text, tokens: std::mem::take(&mut self.held) }
+    }
+}
+
+impl Slot {
+    pub fn new(id: usize) -> Self {
+        Slot { id, cache: Vec::new(), last_used: 0, task: None }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.task.is_none()
+    }
+
+    /// Serving a request whose prompt is not fully in the cache yet.
+    pub fn is_prefilling(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| self.cache.len() < t.job.prompt.len())
+    }
+
+    /// Has a sampled token waiting to be decoded.
+    pub fn is_generating(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| t.next.is_some())
+    }
+}
+
+/// Length of the common prefix of two token sequences.
+pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Prompt tokens a slot holding `cached` can keep for `prompt`: the common prefix, but never
+/// the whole prompt (the last prompt token must be decoded to get logits).
+pub fn reuse_len(cached: &[u32], prompt: &[u32], cache_prompt: bool) -> usize {
+    if !cache_prompt {
+        return 0;
+    }
+    common_prefix(cached, prompt).min(prompt.len().saturating_sub(1))
+}
+
+/// The idle slot for `prompt`: the longest reusable prefix, ties (and no reuse at all) going to
+/// the least recently used slot.
+pub fn pick_slot(slots: &[Slot], prompt: &[u32], cache_prompt: bool) -> Option<usize> {
+    slots
+        .iter()
+        .filter(|s| s.is_idle())
+        .max_by_key(|s| (reuse_len(&s.cache, prompt, cache_prompt), std::cmp::Reverse(s.last_used)))
+        .map(|s| s.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(id: usize, cache: &[u32], last_used: u64) -> Slot {
+        Slot { id, cache: cache.to_vec(), last_used, task: None }
+    }
+
+    #[test]
+    fn reuse_keeps_at_least_one_token_to_decode() {
+        assert_eq!(reuse_len(&[1, 2, 3], &[1, 2, 3], true), 2);
+        assert_eq!(reuse_len(&[1, 2, 3, 4, 5], &[1, 2, 3], true), 2);
+        assert_eq!(reuse_len(&[1, 2, 9], &[1, 2, 3, 4], true), 2);
+        assert_eq!(reuse_len(&[1, 2, 3], &[1, 2, 3, 4], false), 0);
+        assert_eq!(reuse_len(&[], &[7], true), 0);
+        assert_eq!(reuse_len(&[7], &[], true), 0);
+    }
+
+    #[test]
+    fn longest_prefix_wins_then_least_recently_used() {
+        let slots = vec![slot(0, &[1, 2], 5), slot(1, &[1, 2, 3, 4], 9), slot(2, &[], 1)];
+        assert_eq!(pick_slot(&slots, &[1, 2, 3, 4, 5], true), Some(1));
+        assert_eq!(pick_slot(&slots, &[8, 9], true), Some(2));
+        assert_eq!(pick_slot(&slots, &[1, 2, 3, 4, 5], false), Some(2));
+    }
+
+    #[test]
+    fn without_reuse_the_least_recently_used_slot_wins() {
+        let slots = vec![slot(0, &[1, 2, 3], 3), slot(1, &[], 7)];
+        assert_eq!(pick_slot(&slots, &[1, 2, 3, 4], true), Some(0));
+        assert_eq!(pick_slot(&slots, &[5], true), Some(0));
+        assert_eq!(pick_slot(&[], &[5], true), None);
+    }
+}

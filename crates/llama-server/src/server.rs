@@ -1,0 +1,177 @@
+//! Process lifecycle: bind first, load the model on a background thread (so `/health` answers
+//! 503 meanwhile), serve HTTP/1.1 with hyper, and on Ctrl-C / SIGTERM stop accepting, let
+//! in-flight requests finish until `--shutdown-timeout`, cancel the rest, and exit 0.
+
+use crate::cli::Cli;
+use crate::http::{self, AppState, HttpConfig, ModelNames, Ready};
+use crate::scheduler::engine::EngineConfig;
+use crate::scheduler::{self, Limits, SchedulerHandle};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use llama_core::{Context, ContextParams, Model, ModelParams};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Runs the server until a shutdown signal; the error is for the exit message.
+pub async fn serve(cli: Cli) -> Result<(), String> {
+    let listener = TcpListener::bind((cli.host.as_str(), cli.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.host, cli.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("llama-server listening on http://{addr}");
+    let state = AppState::new(http_config(&cli, addr.port()));
+    let (failed_tx, failed_rx) = oneshot::channel();
+    let (handle_tx, handle_rx) = oneshot::channel();
+    spawn_loader(cli.clone(), state.clone(), addr, failed_tx, handle_tx)?;
+    let app = http::router(state);
+    let shutdown = async {
+        tokio::select! {
+            () = shutdown_signal() => Ok(()),
+            Ok(msg) = failed_rx => Err(msg),
+        }
+    };
+    let result = accept_loop(listener, app, shutdown, &cli, handle_rx).await;
+    println!("llama-server stopped");
+    result
+}
+
+fn http_config(cli: &Cli, port: u16) -> HttpConfig {
+    HttpConfig {
+        api_keys: cli.api_key.iter().filter(|k| !k.is_empty()).cloned().collect(),
+        alias: cli.alias.clone(),
+        model_path: cli.model.clone(),
+        max_body: cli.max_body_size,
+        body_timeout: Duration::from_secs(cli.timeout),
+        port,
+        capture_content: crate::telemetry::capture_content(cli),
+    }
+}
+
+/// Loads the model and starts the scheduler off the async runtime.
+fn spawn_loader(
+    cli: Cli,
+    state: AppState,
+    addr: SocketAddr,
+    failed: oneshot::Sender<String>,
+    handle_tx: oneshot::Sender<SchedulerHandle>,
+) -> Result<(), String> {
+    let spawn = std::thread::Builder::new().name("loader".into()).spawn(move || match load(&cli) {
+        Ok(ready) => {
+            let _ = handle_tx.send(ready.sched.clone());
+            println!("model loaded: {} (slots: {}, context per slot: {})", ready.names.id, cli.parallel, cli.n_ctx_slot());
+            print_curl(&cli, addr, &ready.names.id);
+            state.set_ready(ready);
+        }
+        Err(e) => {
+            let _ = failed.send(e);
+        }
+    });
+    spawn.map(|_| ()).map_err(|e| format!("cannot start the loader thread: {e}"))
+}
+
+fn load(cli: &Cli) -> Result<Ready, String> {
+    let started = Instant::now();
+    println!("loading model {}", cli.model.display());
+    let params = ModelParams { n_gpu_layers: cli.n_gpu_layers };
+    let model = Model::load(&cli.model, &params, &mut |_, _| {}).map_err(|e| format!("cannot load {}: {e}", cli.model.display()))?;
+    let model = Arc::new(model);
+    let ctx_params = ContextParams {
+        n_ctx: cli.ctx_size,
+        n_ubatch: cli.ubatch_size as usize,
+        n_threads: cli.threads.unwrap_or_else(llama_core::context::default_threads),
+        flash_attn: !cli.no_flash_attn,
+    };
+    let ctx = Context::new(model.clone(), ctx_params).map_err(|e| format!("cannot create the context: {e}"))?;
+    let limits = Limits {
+        n_ctx: cli.ctx_size,
+        n_ctx_slot: cli.n_ctx_slot(),
+        n_parallel: cli.parallel as usize,
+        n_predict: usize::try_from(cli.n_predict).ok(),
+    };
+    let engine = EngineConfig { n_batch: cli.batch_size as usize, capture_content: crate::telemetry::capture_content(cli) };
+    let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size).map_err(|e| format!("cannot start the scheduler: {e}"))?;
+    let names = ModelNames::new(cli.alias.as_deref(), &cli.model, &model.info().name);
+    println!("model ready in {:.2} s", started.elapsed().as_secs_f64());
+    Ok(Ready { model, sched, names, created: http::unix_now() })
+}
+
+/// The ready-to-paste request for the startup banner (the API key itself is never printed).
+fn print_curl(cli: &Cli, addr: SocketAddr, model: &str) {
+    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    let auth = if cli.api_key.is_empty() { String::new() } else { " \\\n  -H \"Authorization: Bearer $LLAMA_API_KEY\"".into() };
+    let body = serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello!"}]});
+    println!("try it:\ncurl http://{host}:{}/v1/chat/completions \\\n  -H \"Content-Type: application/json\"{auth} \\\n  -d '{body}'", addr.port());
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// Accepts connections until `shutdown`, then drains them within the deadline.
+async fn accept_loop(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = Result<(), String>>,
+    cli: &Cli,
+    mut handle_rx: oneshot::Receiver<SchedulerHandle>,
+) -> Result<(), String> {
+    let graceful = GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(cli.timeout.max(1)));
+    let _ = TokioExecutor::new();
+    tokio::pin!(shutdown);
+    let outcome = loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let service = TowerToHyperService::new(app.clone());
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            result = &mut shutdown => break result,
+        }
+    };
+    drop(listener);
+    let handle = handle_rx.try_recv().ok();
+    drain(graceful, handle, Duration::from_secs(cli.shutdown_timeout)).await;
+    outcome
+}
+
+/// Lets in-flight requests finish, cancelling what is left at the deadline.
+async fn drain(graceful: GracefulShutdown, sched: Option<SchedulerHandle>, deadline: Duration) {
+    println!("shutting down: waiting up to {} s for in-flight requests", deadline.as_secs());
+    if let Some(s) = &sched {
+        s.shutdown();
+    }
+    let drained = graceful.shutdown();
+    tokio::pin!(drained);
+    if tokio::time::timeout(deadline, &mut drained).await.is_err() {
+        println!("shutdown deadline passed: cancelling remaining requests");
+        if let Some(s) = &sched {
+            s.cancel_all();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), drained).await;
+    }
+}
