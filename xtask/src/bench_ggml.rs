@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const USAGE: &str = "bench-ggml [--threads N] [--reps N] [--rounds N] [--json]
-                           time ggml ops in the cc vs the cmake build (target: cc within 3 %); \
---reps fixes the timed runs per op (default: ~300 ms each), --rounds the cc/cmake alternations (3)";
+      Times ggml ops (crates/ggml-sys/examples/bench_ops.rs) in the cc and the cmake build,
+      alternating them for --rounds (5); per-op medians, totals, cc/cmake ratio (target <= 1.03).
+      --threads (2), --reps fixes the timed runs per op (default ~300 ms per op), --json prints
+      one summary object.";
 
 /// The build paths compared, and the cargo features that select them.
 const BUILDS: [(&str, &[&str]); 2] = [("cc", &[]), ("cmake", &["--features", "cmake"])];
@@ -43,7 +45,7 @@ pub fn run(mut args: Args) -> Result<()> {
             .map(|v| v.parse())
             .transpose()
             .context("--reps")?,
-        rounds: args.parsed("--rounds", 3)?,
+        rounds: args.parsed("--rounds", 5)?,
         json: args.flag("--json"),
     };
     args.finish()?;
@@ -198,46 +200,52 @@ fn summarize(samples: &[OpSamples], opts: &Options) -> Value {
     })
 }
 
-fn print_table(s: &Value) {
-    let num = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+fn num(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or(f64::NAN)
+}
+
+/// One table row: name, then median cc / cmake / ratio, then minimum cc / cmake / ratio.
+fn row(name: &str, v: [f64; 6]) {
     println!(
-        "\n{:<30} {:>12} {:>12} {:>9}",
-        "op (median µs)", "cc", "cmake", "cc/cmake"
+        "{name:<28} {:>10.1} {:>10.1} {:>7.3}   {:>10.1} {:>10.1} {:>7.3}",
+        v[0], v[1], v[2], v[3], v[4], v[5]
+    );
+}
+
+fn print_table(s: &Value) {
+    println!(
+        "\n{:<28} {:>10} {:>10} {:>7}   {:>10} {:>10} {:>7}",
+        "op (µs per run)", "cc med", "cmake med", "ratio", "cc min", "cmake min", "ratio"
     );
     for op in s["ops"].as_array().map_or(&[][..], Vec::as_slice) {
-        println!(
-            "{:<30} {:>12.1} {:>12.1} {:>9.3}",
-            op["op"].as_str().unwrap_or("?"),
-            num(op, "cc_us"),
-            num(op, "cmake_us"),
-            num(op, "ratio")
-        );
+        let keys = ["cc_us", "cmake_us", "ratio", "cc_min_us", "cmake_min_us"];
+        let [a, b, r, c, d] = keys.map(|k| num(op, k));
+        row(op["op"].as_str().unwrap_or("?"), [a, b, r, c, d, c / d]);
     }
-    println!(
-        "{:<30} {:>12.1} {:>12.1} {:>9.3}",
-        "total",
-        num(s, "total_cc_us"),
-        num(s, "total_cmake_us"),
-        num(s, "ratio")
-    );
-    println!(
-        "{:<30} {:>12.1} {:>12.1} {:>9.3}",
-        "total of minima",
-        num(s, "total_cc_min_us"),
-        num(s, "total_cmake_min_us"),
-        num(s, "ratio_min")
-    );
+    let keys = ["total_cc_us", "total_cmake_us", "ratio"];
+    let [a, b, r] = keys.map(|k| num(s, k));
+    let keys = ["total_cc_min_us", "total_cmake_min_us", "ratio_min"];
+    let [c, d, rm] = keys.map(|k| num(s, k));
+    row("total", [a, b, r, c, d, rm]);
     let verdict = if s["within_target"] == true {
         "met"
     } else {
         "NOT met"
     };
     println!(
-        "\ncc/cmake = {:.3} with {} thread(s), {} round(s): target <= {TARGET_RATIO} {verdict}",
-        num(s, "ratio"),
-        s["threads"],
-        s["rounds"]
+        "\ncc/cmake = {r:.3} (medians), {rm:.3} (minima) with {} thread(s), {} round(s): \
+         target <= {TARGET_RATIO} {verdict}",
+        s["threads"], s["rounds"]
     );
+    // Median far above minimum: runs were preempted (other load on the machine).
+    if a / c > 1.25 || b / d > 1.25 {
+        println!(
+            "warning: medians are {:.2}x / {:.2}x the minima: the machine was busy, so the \
+             medians are unreliable; compare the minima, or rerun on a quiet machine",
+            a / c,
+            b / d
+        );
+    }
 }
 
 #[cfg(test)]

@@ -14,8 +14,10 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
 
-pub const USAGE: &str = "bindgen [--check]          regenerate crates/ggml-sys/src/bindings/*.rs \
-(needs libclang); --check fails if they are stale";
+pub const USAGE: &str = "bindgen [--check]
+      Regenerates crates/ggml-sys/src/bindings/*.rs (core, cuda, metal, rpc) from the vendored
+      headers with the build script's settings; needs libclang, no build. --check fails when the
+      committed files are stale (fresh copies go to target/xtask/bindgen-check/).";
 
 pub fn run(mut args: Args) -> Result<()> {
     let check = args.flag("--check");
@@ -64,7 +66,9 @@ fn generate_all() -> Result<Vec<(String, String)>> {
             let text = settings::generate_bindings(&ggml, set.headers)
                 .map_err(|e| anyhow!("bindgen failed for {}: {e}", set.name))?;
             let name = format!("{}.rs", set.name);
-            let when = set.feature.map_or_else(String::new, |f| format!(" (`{f}` feature)"));
+            let when = set
+                .feature
+                .map_or_else(String::new, |f| format!(" (`{f}` feature)"));
             println!("generated {name}{when}: {} lines", text.lines().count());
             Ok((name, text))
         })
@@ -198,6 +202,7 @@ mod tests {
     #[test]
     fn every_binding_set_has_a_distinct_file() {
         let mut names: Vec<_> = settings::BINDING_SETS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), 4);
         assert_eq!(settings::BINDING_SETS[0].headers[0], "ggml.h");

@@ -11,9 +11,10 @@ use anyhow::{bail, Result};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-pub const USAGE: &str =
-    "ci                         the full test gate: fmt, clippy, tests (each also \
-with --features otel), bindgen --check, otel dependency tree, cargo deny";
+pub const USAGE: &str = "ci
+      The full test gate: fmt, clippy and tests (each also with --features otel), bindgen --check,
+      no opentelemetry in llama-server's default tree, cargo deny check licenses bans sources.
+      With CI set, libclang and cargo-deny are required instead of skipped.";
 
 /// What a step did when it did not fail.
 #[derive(Debug)]

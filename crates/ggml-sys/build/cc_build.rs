@@ -17,15 +17,24 @@ pub fn build(ggml_dir: &Path) {
     write_version_header(ggml_dir, &out);
 
     let src = ggml_dir.join("src");
-    let mut c_files: Vec<PathBuf> = sources::BASE_C.iter().chain(sources::CPU_C).map(|f| src.join(f)).collect();
-    let mut cxx_files: Vec<PathBuf> =
-        sources::BASE_CXX.iter().chain(sources::CPU_CXX).map(|f| src.join(f)).collect();
+    let mut c_files: Vec<PathBuf> = sources::BASE_C
+        .iter()
+        .chain(sources::CPU_C)
+        .map(|f| src.join(f))
+        .collect();
+    let mut cxx_files: Vec<PathBuf> = sources::BASE_CXX
+        .iter()
+        .chain(sources::CPU_CXX)
+        .map(|f| src.join(f))
+        .collect();
     match sources::arch_sources(&target_arch) {
         Some((c, cxx)) => {
             c_files.push(src.join(c));
             cxx_files.push(src.join(cxx));
         }
-        None => println!("cargo:warning=ggml-sys: no SIMD kernels for {target_arch}; using generic code"),
+        None => println!(
+            "cargo:warning=ggml-sys: no SIMD kernels for {target_arch}; using generic code"
+        ),
     }
 
     let mut c = configured(ggml_dir, &out, &target_arch, &target_os, openmp, false);
@@ -36,7 +45,10 @@ pub fn build(ggml_dir: &Path) {
     // One archive for C and C++ objects: they reference each other, and two archives would
     // depend on link order.
     let mut ar = cc::Build::new();
-    ar.cpp(true).cargo_metadata(true).objects(&objects).compile("ggml");
+    ar.cpp(true)
+        .cargo_metadata(true)
+        .objects(&objects)
+        .compile("ggml");
 
     if openmp {
         let gnu = !cxx.get_compiler().is_like_clang();
@@ -98,7 +110,14 @@ fn configured(
         for f in ["-msse4.2", "-mavx", "-mavx2", "-mbmi2", "-mfma", "-mf16c"] {
             b.flag(f);
         }
-        for d in ["GGML_SSE42", "GGML_AVX", "GGML_AVX2", "GGML_BMI2", "GGML_FMA", "GGML_F16C"] {
+        for d in [
+            "GGML_SSE42",
+            "GGML_AVX",
+            "GGML_AVX2",
+            "GGML_BMI2",
+            "GGML_FMA",
+            "GGML_F16C",
+        ] {
             b.define(d, None);
         }
     }
@@ -121,7 +140,17 @@ pub fn upstream_version(ggml_dir: &Path) -> Option<String> {
     let part = |name: &str| -> Option<String> {
         let key = format!("set(GGML_VERSION_{name} ");
         let line = text.lines().find(|l| l.trim_start().starts_with(&key))?;
-        Some(line.trim_start()[key.len()..].trim_end_matches(')').trim().to_string())
+        Some(
+            line.trim_start()[key.len()..]
+                .trim_end_matches(')')
+                .trim()
+                .to_string(),
+        )
     };
-    Some(format!("{}.{}.{}", part("MAJOR")?, part("MINOR")?, part("PATCH")?))
+    Some(format!(
+        "{}.{}.{}",
+        part("MAJOR")?,
+        part("MINOR")?,
+        part("PATCH")?
+    ))
 }

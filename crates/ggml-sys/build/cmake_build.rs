@@ -20,7 +20,12 @@ pub fn build(ggml_dir: &Path, manifest: &Path) {
         .build_target("ggml");
     let dst = cfg.build();
     let build = dst.join("build").join("ggml").join("src");
-    for dir in [build.clone(), build.join("ggml-cuda"), build.join("ggml-metal"), build.join("ggml-rpc")] {
+    for dir in [
+        build.clone(),
+        build.join("ggml-cuda"),
+        build.join("ggml-metal"),
+        build.join("ggml-rpc"),
+    ] {
         println!("cargo:rustc-link-search=native={}", dir.display());
     }
     // Backends first: they depend on ggml-base.

@@ -24,7 +24,10 @@ fn main() {
     });
     println!("cargo:rerun-if-env-changed=GGML_SRC_DIR");
     println!("cargo:rerun-if-changed={}", ggml_dir.join("src").display());
-    println!("cargo:rerun-if-changed={}", ggml_dir.join("include").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        ggml_dir.join("include").display()
+    );
     println!("cargo:rerun-if-changed=build");
 
     let use_cmake = cfg!(feature = "cmake");
@@ -34,7 +37,10 @@ fn main() {
     } else {
         cc_build::build(&ggml_dir);
     }
-    println!("cargo:rustc-env=GGML_SYS_BUILD_PATH={}", if use_cmake { "cmake" } else { "cc" });
+    println!(
+        "cargo:rustc-env=GGML_SYS_BUILD_PATH={}",
+        if use_cmake { "cmake" } else { "cc" }
+    );
     // Dependents read this as DEP_GGML_INCLUDE.
     println!("cargo:include={}", ggml_dir.join("include").display());
     bindings(&ggml_dir);
@@ -46,7 +52,8 @@ fn main() {
 fn bindings(ggml_dir: &std::path::Path) {
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
     for set in bindgen_settings::BINDING_SETS {
-        let enabled = |f: &str| env::var_os(format!("CARGO_FEATURE_{}", f.to_uppercase())).is_some();
+        let enabled =
+            |f: &str| env::var_os(format!("CARGO_FEATURE_{}", f.to_uppercase())).is_some();
         if !set.feature.is_none_or(enabled) {
             continue;
         }

@@ -3,7 +3,9 @@
 //! The ops are SmolLM2-135M-shaped (n_embd 576, n_ff 1536, 9 query / 3 KV heads of 64): quantized
 //! matmuls for decode (1 token) and prefill (512 tokens), F16 flash attention, softmax and
 //! rms_norm. Each op gets its own allocating context and graph; it is warmed up, then run `reps`
-//! times, and the median wall time of one graph computation is reported.
+//! times; the median and the minimum wall time of one graph computation are reported (on a busy
+//! machine the minimum is the steadier of the two: ggml's threads spin at barriers, so a
+//! preempted thread stalls the whole op).
 //!
 //! Usage: `cargo run --release -p ggml-sys --example bench_ops [--features cmake] --
 //! [--threads N] [--reps N] [--target-ms MS]`. Without `--reps`, each op runs for about
@@ -31,7 +33,12 @@ const RMS_EPS: f32 = 1e-5;
 #[derive(Debug, Clone, Copy)]
 enum Op {
     /// W [k × m] of `ty` times X [k × n] F32.
-    MulMat { ty: g::ggml_type, k: i64, m: i64, n: i64 },
+    MulMat {
+        ty: g::ggml_type,
+        k: i64,
+        m: i64,
+        n: i64,
+    },
     /// F32 Q, F16 K/V (not transposed), causal F16 mask.
     FlashAttn { n_tokens: i64 },
     /// Scaled, masked softmax over KQ scores [n_kv × n_tokens × n_head].
@@ -41,18 +48,47 @@ enum Op {
 }
 
 const OPS: &[(&str, Op)] = &[
-    ("mul_mat_q4_1_576x1536_n1", Op::MulMat { ty: g::GGML_TYPE_Q4_1, k: N_EMBD, m: N_FF, n: 1 }),
+    (
+        "mul_mat_q4_1_576x1536_n1",
+        Op::MulMat {
+            ty: g::GGML_TYPE_Q4_1,
+            k: N_EMBD,
+            m: N_FF,
+            n: 1,
+        },
+    ),
     (
         "mul_mat_q4_1_576x1536_n512",
-        Op::MulMat { ty: g::GGML_TYPE_Q4_1, k: N_EMBD, m: N_FF, n: PREFILL },
+        Op::MulMat {
+            ty: g::GGML_TYPE_Q4_1,
+            k: N_EMBD,
+            m: N_FF,
+            n: PREFILL,
+        },
     ),
-    ("mul_mat_q8_0_576x1536_n1", Op::MulMat { ty: g::GGML_TYPE_Q8_0, k: N_EMBD, m: N_FF, n: 1 }),
+    (
+        "mul_mat_q8_0_576x1536_n1",
+        Op::MulMat {
+            ty: g::GGML_TYPE_Q8_0,
+            k: N_EMBD,
+            m: N_FF,
+            n: 1,
+        },
+    ),
     (
         "mul_mat_q8_0_576x1536_n512",
-        Op::MulMat { ty: g::GGML_TYPE_Q8_0, k: N_EMBD, m: N_FF, n: PREFILL },
+        Op::MulMat {
+            ty: g::GGML_TYPE_Q8_0,
+            k: N_EMBD,
+            m: N_FF,
+            n: PREFILL,
+        },
     ),
     ("flash_attn_f16_kv512_n1", Op::FlashAttn { n_tokens: 1 }),
-    ("flash_attn_f16_kv512_n512", Op::FlashAttn { n_tokens: PREFILL }),
+    (
+        "flash_attn_f16_kv512_n512",
+        Op::FlashAttn { n_tokens: PREFILL },
+    ),
     ("soft_max_kv512_n512_h9", Op::SoftMax { n_tokens: PREFILL }),
     ("rms_norm_576_n512", Op::RmsNorm { n_tokens: PREFILL }),
 ];
@@ -66,7 +102,11 @@ struct Opts {
 }
 
 fn parse_opts() -> Result<Opts, String> {
-    let mut opts = Opts { threads: 2, reps: None, target: Duration::from_millis(300) };
+    let mut opts = Opts {
+        threads: 2,
+        reps: None,
+        target: Duration::from_millis(300),
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> Result<u64, String> {
@@ -112,7 +152,11 @@ struct Bench {
 impl Bench {
     /// Builds the graph for `op` in a fresh allocating context and plans it for `threads`.
     fn new(op: Op, threads: c_int) -> Self {
-        let params = g::ggml_init_params { mem_size: 96 << 20, mem_buffer: ptr::null_mut(), no_alloc: false };
+        let params = g::ggml_init_params {
+            mem_size: 96 << 20,
+            mem_buffer: ptr::null_mut(),
+            no_alloc: false,
+        };
         // SAFETY: plain constructor; the result is checked for null.
         let ctx = unsafe { g::ggml_init(params) };
         assert!(!ctx.is_null(), "ggml_init failed");
@@ -124,8 +168,17 @@ impl Bench {
             g::ggml_build_forward_expand(graph, out);
             let mut plan = g::ggml_graph_plan(graph, threads, ptr::null_mut());
             let mut work = vec![0u8; plan.work_size];
-            plan.work_data = if work.is_empty() { ptr::null_mut() } else { work.as_mut_ptr() };
-            Bench { ctx, graph, plan, _work: work }
+            plan.work_data = if work.is_empty() {
+                ptr::null_mut()
+            } else {
+                work.as_mut_ptr()
+            };
+            Bench {
+                ctx,
+                graph,
+                plan,
+                _work: work,
+            }
         }
     }
 
@@ -184,7 +237,12 @@ unsafe fn build_op(ctx: *mut g::ggml_context, op: Op) -> *mut g::ggml_tensor {
 ///
 /// # Safety
 /// `ctx` must be a live allocating context with room for the tensor.
-unsafe fn weights(ctx: *mut g::ggml_context, ty: g::ggml_type, k: i64, m: i64) -> *mut g::ggml_tensor {
+unsafe fn weights(
+    ctx: *mut g::ggml_context,
+    ty: g::ggml_type,
+    k: i64,
+    m: i64,
+) -> *mut g::ggml_tensor {
     let data = floats((k * m) as usize, 1);
     // SAFETY: the tensor's data holds m rows of k values of `ty`, which is what quantize_chunk
     // writes from m * k floats.
@@ -231,7 +289,15 @@ unsafe fn f16_tensor(ctx: *mut g::ggml_context, ne: [i64; 3], seed: u64) -> *mut
 unsafe fn causal_mask(ctx: *mut g::ggml_context, n_tokens: i64) -> *mut g::ggml_tensor {
     let first = N_KV - n_tokens;
     let data: Vec<f32> = (0..n_tokens)
-        .flat_map(|i| (0..N_KV).map(move |j| if j <= first + i { 0.0 } else { f32::NEG_INFINITY }))
+        .flat_map(|i| {
+            (0..N_KV).map(move |j| {
+                if j <= first + i {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+        })
         .collect();
     // SAFETY: see `fill_f16`.
     unsafe {
@@ -259,7 +325,7 @@ fn time_op(bench: &mut Bench, opts: Opts) -> Vec<Duration> {
     let per_run = warm_start.elapsed() / warm_runs;
     let reps = opts.reps.unwrap_or_else(|| {
         let fit = opts.target.as_nanos() / per_run.as_nanos().max(1);
-        fit.clamp(10, 20_000) as usize
+        fit.clamp(20, 20_000) as usize
     });
     let mut times: Vec<Duration> = (0..reps).map(|_| bench.run()).collect();
     times.sort_unstable();
@@ -283,13 +349,13 @@ fn main() {
     for &(name, op) in OPS {
         let mut bench = Bench::new(op, opts.threads);
         let times = time_op(&mut bench, opts);
-        let median = times[times.len() / 2];
         println!(
-            "{{\"op\":\"{name}\",\"build\":\"{}\",\"threads\":{},\"reps\":{},\"median_us\":{:.3},\"min_us\":{:.3}}}",
+            "{{\"op\":\"{name}\",\"build\":\"{}\",\"threads\":{},\"reps\":{},\"median_us\":{:.3},\
+             \"min_us\":{:.3}}}",
             g::BUILD_PATH,
             opts.threads,
             times.len(),
-            micros(median),
+            micros(times[times.len() / 2]),
             micros(times[0]),
         );
     }

@@ -21,7 +21,11 @@ struct Ctx(*mut g::ggml_context);
 
 impl Ctx {
     fn new(mem: usize) -> Self {
-        let params = g::ggml_init_params { mem_size: mem, mem_buffer: ptr::null_mut(), no_alloc: false };
+        let params = g::ggml_init_params {
+            mem_size: mem,
+            mem_buffer: ptr::null_mut(),
+            no_alloc: false,
+        };
         // SAFETY: plain constructor; the result is checked for null.
         let ctx = unsafe { g::ggml_init(params) };
         assert!(!ctx.is_null());
@@ -104,7 +108,10 @@ fn naive_matmul(w: &[f32], x: &[f32], k: usize, m: usize, n: usize) -> Vec<f32> 
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -120,30 +127,50 @@ fn f32_matmul_matches_naive_rust() {
     let (w, x) = (floats(k * m, 1), floats(k * n, 2));
     let got = ggml_matmul(g::GGML_TYPE_F32, &w, &x, k, m, n);
     let want = naive_matmul(&w, &x, k, m, n);
-    assert!(max_abs_diff(&got, &want) < 1e-4, "diff {}", max_abs_diff(&got, &want));
+    assert!(
+        max_abs_diff(&got, &want) < 1e-4,
+        "diff {}",
+        max_abs_diff(&got, &want)
+    );
 }
 
 #[test]
 fn q4_1_matmul_matches_naive_rust_on_dequantized_weights() {
     let (k, m, n) = (256, 48, 5);
     let (w, x) = (floats(k * m, 3), floats(k * n, 4));
-    let wq = dequantize(g::GGML_TYPE_Q4_1, &quantize(g::GGML_TYPE_Q4_1, &w, k), k * m);
+    let wq = dequantize(
+        g::GGML_TYPE_Q4_1,
+        &quantize(g::GGML_TYPE_Q4_1, &w, k),
+        k * m,
+    );
     let got = ggml_matmul(g::GGML_TYPE_Q4_1, &w, &x, k, m, n);
     let want = naive_matmul(&wq, &x, k, m, n);
     // ggml quantizes the activations to Q8_1 for the dot product: allow for that rounding.
     let scale = want.iter().map(|v| v.abs()).fold(0.0, f32::max);
-    assert!(max_abs_diff(&got, &want) < 0.02 * scale, "diff {}", max_abs_diff(&got, &want));
+    assert!(
+        max_abs_diff(&got, &want) < 0.02 * scale,
+        "diff {}",
+        max_abs_diff(&got, &want)
+    );
 }
 
 #[test]
 fn q8_0_matmul_matches_naive_rust_on_dequantized_weights() {
     let (k, m, n) = (128, 20, 3);
     let (w, x) = (floats(k * m, 5), floats(k * n, 6));
-    let wq = dequantize(g::GGML_TYPE_Q8_0, &quantize(g::GGML_TYPE_Q8_0, &w, k), k * m);
+    let wq = dequantize(
+        g::GGML_TYPE_Q8_0,
+        &quantize(g::GGML_TYPE_Q8_0, &w, k),
+        k * m,
+    );
     let got = ggml_matmul(g::GGML_TYPE_Q8_0, &w, &x, k, m, n);
     let want = naive_matmul(&wq, &x, k, m, n);
     let scale = want.iter().map(|v| v.abs()).fold(0.0, f32::max);
-    assert!(max_abs_diff(&got, &want) < 0.01 * scale, "diff {}", max_abs_diff(&got, &want));
+    assert!(
+        max_abs_diff(&got, &want) < 0.01 * scale,
+        "diff {}",
+        max_abs_diff(&got, &want)
+    );
 }
 
 #[test]
@@ -166,6 +193,9 @@ fn quantize_dequantize_round_trips_within_each_types_error_bound() {
         let back = dequantize(ty, &quantize(ty, &data, 256), n);
         let err = max_abs_diff(&data, &back);
         assert!(err <= bound, "type {ty}: max error {err} > {bound}");
-        assert!(err > 0.0 || ty == g::GGML_TYPE_F16, "type {ty}: lossless round trip is suspicious");
+        assert!(
+            err > 0.0 || ty == g::GGML_TYPE_F16,
+            "type {ty}: lossless round trip is suspicious"
+        );
     }
 }
