@@ -4,6 +4,7 @@ mod bench_ggml;
 mod bindgen;
 mod ci;
 mod fetch_model;
+mod stack;
 mod util;
 
 use std::process::ExitCode;
@@ -15,6 +16,10 @@ fn usage() -> String {
         bindgen::USAGE,
         bench_ggml::USAGE,
         ci::USAGE,
+        stack::USAGE_UP,
+        stack::USAGE_DOWN,
+        stack::USAGE_STATUS,
+        stack::USAGE_CHECK,
     ];
     let mut text = String::from("usage: cargo xtask <command> [options]\n\ncommands:\n");
     for c in commands {
@@ -33,6 +38,11 @@ fn main() -> ExitCode {
         "bindgen" => bindgen::run(rest),
         "bench-ggml" => bench_ggml::run(rest),
         "ci" => ci::run(rest),
+        "stack-up" => stack::up(rest),
+        "stack-down" => stack::down(rest),
+        "stack-status" => stack::status(rest),
+        // Prints its own `N passed, M failed` as the last line, so it sets the exit code itself.
+        "check-observability" => return stack::check(rest),
         "help" | "-h" | "--help" => {
             print!("{}", usage());
             return ExitCode::SUCCESS;
