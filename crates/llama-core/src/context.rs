@@ -444,7 +444,11 @@ impl Context {
     /// Assigns cache cells to the micro-batch's tokens.
     fn place_tokens(&mut self, batch: &Batch, range: std::ops::Range<usize>) -> Result<()> {
         let s = &mut self.scratch;
-        if !self.kv.cells.find_free(range.len(), &mut s.cells) {
+        s.seq_bits.clear();
+        for &q in &batch.seq[range.clone()] {
+            s.seq_bits.push(seq_bit(q)?);
+        }
+        if !self.kv.cells.find_free_ordered(&s.seq_bits, &mut s.cells) {
             let free = self.kv.size() - self.kv.cells.used();
             return Err(Error::KvCacheFull {
                 needed: range.len(),

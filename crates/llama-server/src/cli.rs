@@ -36,7 +36,12 @@ pub struct Cli {
     pub port: u16,
     /// API key(s) required as `Authorization: Bearer KEY` on every route but /health
     /// (comma-separated for several).
-    #[arg(long = "api-key", env = "LLAMA_API_KEY", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "api-key",
+        env = "LLAMA_API_KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_key: Vec<String>,
     /// Server-wide cap on generated tokens per request (-1: none but the slot's context).
     #[arg(short = 'n', long = "n-predict", alias = "predict", default_value_t = -1, allow_negative_numbers = true)]
@@ -50,6 +55,10 @@ pub struct Cli {
     /// Use the plain attention path instead of flash attention.
     #[arg(long = "no-flash-attn", alias = "no-fa")]
     pub no_flash_attn: bool,
+    /// Pack prompt chunks and generated tokens into one decode call, as llama.cpp does: better
+    /// prompt throughput under load, but a request's output may then depend on its neighbours.
+    #[arg(long = "mixed-batches")]
+    pub mixed_batches: bool,
     /// Seconds allowed for reading a request's headers and body.
     #[arg(long = "timeout", alias = "to", default_value_t = 600)]
     pub timeout: u64,
@@ -111,7 +120,21 @@ mod tests {
 
     #[test]
     fn llama_cpp_spellings_parse() {
-        let cli = parse(&["llama-server", "-m", "m.gguf", "-np", "2", "-ngl", "99", "-ub", "128", "-c", "1024", "-n", "16"]);
+        let cli = parse(&[
+            "llama-server",
+            "-m",
+            "m.gguf",
+            "-np",
+            "2",
+            "-ngl",
+            "99",
+            "-ub",
+            "128",
+            "-c",
+            "1024",
+            "-n",
+            "16",
+        ]);
         assert_eq!(cli.parallel, 2);
         assert_eq!(cli.n_gpu_layers, 99);
         assert_eq!(cli.ubatch_size, 128);
@@ -122,7 +145,10 @@ mod tests {
     #[test]
     fn defaults_match_llama_cpp() {
         let cli = parse(&["llama-server", "-m", "m.gguf"]);
-        assert_eq!((cli.ctx_size, cli.parallel, cli.batch_size, cli.ubatch_size), (4096, 4, 2048, 512));
+        assert_eq!(
+            (cli.ctx_size, cli.parallel, cli.batch_size, cli.ubatch_size),
+            (4096, 4, 2048, 512)
+        );
         assert_eq!((cli.host.as_str(), cli.port), ("127.0.0.1", 8080));
         assert!(!cli.no_flash_attn);
         assert_eq!(cli.n_predict, -1);

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_args(std::env::args()));
     let model_name = cli.alias.clone().unwrap_or_else(|| {
-        cli.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        cli.model
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     });
     let telemetry = match llama_server::telemetry::init(&cli, &model_name) {
         Ok(guard) => guard,
@@ -16,7 +19,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().thread_name("http").build();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("http")
+        .build();
     let result = match runtime {
         Ok(rt) => rt.block_on(llama_server::server::serve(cli)),
         Err(e) => Err(format!("cannot start the async runtime: {e}")),

@@ -47,7 +47,10 @@ impl EngineCounters {
 
     /// A snapshot for one scrape; starts a new throughput bucket.
     pub fn snapshot(&mut self, gauges: Gauges) -> MetricsSnapshot {
-        let snap = MetricsSnapshot { counters: self.clone(), gauges };
+        let snap = MetricsSnapshot {
+            counters: self.clone(),
+            gauges,
+        };
         self.bucket_prompt_tokens = 0;
         self.bucket_prompt_seconds = 0.0;
         self.bucket_predicted_tokens = 0;
@@ -86,23 +89,84 @@ impl MetricsSnapshot {
         let c = &self.counters;
         let g = &self.gauges;
         let series: [(&str, &str, &str, f64); 13] = [
-            ("prompt_tokens_total", "counter", "Number of prompt tokens processed.", c.prompt_tokens_total as f64),
-            ("prompt_seconds_total", "counter", "Prompt process time", c.prompt_seconds_total),
-            ("tokens_predicted_total", "counter", "Number of generation tokens processed.", c.tokens_predicted_total as f64),
-            ("tokens_predicted_seconds_total", "counter", "Predict process time", c.tokens_predicted_seconds_total),
-            ("n_decode_total", "counter", "Total number of llama_decode() calls", c.n_decode_total as f64),
-            ("n_tokens_max", "counter", "Largest observed n_tokens.", c.n_tokens_max as f64),
-            ("n_busy_slots_per_decode", "counter", "Average number of busy slots per llama_decode() call",
-                c.n_busy_slots_total as f64 / (c.n_decode_total.max(1)) as f64),
-            ("prompt_tokens_seconds", "gauge", "Average prompt throughput in tokens/s.",
-                per_second(c.bucket_prompt_tokens, c.bucket_prompt_seconds)),
-            ("predicted_tokens_seconds", "gauge", "Average generation throughput in tokens/s.",
-                per_second(c.bucket_predicted_tokens, c.bucket_predicted_seconds)),
-            ("kv_cache_usage_ratio", "gauge", "KV-cache usage. 1 means 100 percent usage.",
-                g.kv_used as f64 / g.n_ctx.max(1) as f64),
-            ("kv_cache_tokens", "gauge", "KV-cache tokens.", g.kv_used as f64),
-            ("requests_processing", "gauge", "Number of requests processing.", g.requests_processing as f64),
-            ("requests_deferred", "gauge", "Number of requests deferred.", g.requests_deferred as f64),
+            (
+                "prompt_tokens_total",
+                "counter",
+                "Number of prompt tokens processed.",
+                c.prompt_tokens_total as f64,
+            ),
+            (
+                "prompt_seconds_total",
+                "counter",
+                "Prompt process time",
+                c.prompt_seconds_total,
+            ),
+            (
+                "tokens_predicted_total",
+                "counter",
+                "Number of generation tokens processed.",
+                c.tokens_predicted_total as f64,
+            ),
+            (
+                "tokens_predicted_seconds_total",
+                "counter",
+                "Predict process time",
+                c.tokens_predicted_seconds_total,
+            ),
+            (
+                "n_decode_total",
+                "counter",
+                "Total number of llama_decode() calls",
+                c.n_decode_total as f64,
+            ),
+            (
+                "n_tokens_max",
+                "counter",
+                "Largest observed n_tokens.",
+                c.n_tokens_max as f64,
+            ),
+            (
+                "n_busy_slots_per_decode",
+                "counter",
+                "Average number of busy slots per llama_decode() call",
+                c.n_busy_slots_total as f64 / (c.n_decode_total.max(1)) as f64,
+            ),
+            (
+                "prompt_tokens_seconds",
+                "gauge",
+                "Average prompt throughput in tokens/s.",
+                per_second(c.bucket_prompt_tokens, c.bucket_prompt_seconds),
+            ),
+            (
+                "predicted_tokens_seconds",
+                "gauge",
+                "Average generation throughput in tokens/s.",
+                per_second(c.bucket_predicted_tokens, c.bucket_predicted_seconds),
+            ),
+            (
+                "kv_cache_usage_ratio",
+                "gauge",
+                "KV-cache usage. 1 means 100 percent usage.",
+                g.kv_used as f64 / g.n_ctx.max(1) as f64,
+            ),
+            (
+                "kv_cache_tokens",
+                "gauge",
+                "KV-cache tokens.",
+                g.kv_used as f64,
+            ),
+            (
+                "requests_processing",
+                "gauge",
+                "Number of requests processing.",
+                g.requests_processing as f64,
+            ),
+            (
+                "requests_deferred",
+                "gauge",
+                "Number of requests deferred.",
+                g.requests_deferred as f64,
+            ),
         ];
         let mut out = String::new();
         for (name, kind, help, value) in series {
@@ -130,7 +194,8 @@ pub const REJECTION_REASONS: [&str; 14] = [
     "internal",
 ];
 
-static REJECTED: [AtomicU64; REJECTION_REASONS.len()] = [const { AtomicU64::new(0) }; REJECTION_REASONS.len()];
+static REJECTED: [AtomicU64; REJECTION_REASONS.len()] =
+    [const { AtomicU64::new(0) }; REJECTION_REASONS.len()];
 
 /// Counts a request answered with an error (`reason` from [`REJECTION_REASONS`]).
 pub fn record_rejection(reason: &str) {
@@ -146,7 +211,11 @@ pub fn render_rejections() -> String {
          # TYPE llamacpp:requests_rejected_total counter\n",
     );
     for (reason, count) in REJECTION_REASONS.iter().zip(&REJECTED) {
-        let _ = writeln!(out, "llamacpp:requests_rejected_total{{reason=\"{reason}\"}} {}", count.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "llamacpp:requests_rejected_total{{reason=\"{reason}\"}} {}",
+            count.load(Ordering::Relaxed)
+        );
     }
     out
 }
@@ -161,14 +230,25 @@ mod tests {
         c.on_prompt_done(100, 0.5);
         c.on_decode(100, 1);
         c.on_decode(2, 2);
-        let text = c.snapshot(Gauges { kv_used: 50, n_ctx: 200, ..Gauges::default() }).render();
-        assert!(text.contains("# TYPE llamacpp:prompt_tokens_total counter\nllamacpp:prompt_tokens_total 100\n"));
+        let text = c
+            .snapshot(Gauges {
+                kv_used: 50,
+                n_ctx: 200,
+                ..Gauges::default()
+            })
+            .render();
+        assert!(text.contains(
+            "# TYPE llamacpp:prompt_tokens_total counter\nllamacpp:prompt_tokens_total 100\n"
+        ));
         assert!(text.contains("llamacpp:prompt_tokens_seconds 200\n"));
         assert!(text.contains("llamacpp:n_busy_slots_per_decode 1.5\n"));
         assert!(text.contains("llamacpp:kv_cache_usage_ratio 0.25\n"));
         assert!(text.contains("# TYPE llamacpp:requests_deferred gauge\n"));
         let again = c.snapshot(Gauges::default()).render();
-        assert!(again.contains("llamacpp:prompt_tokens_seconds 0\n"), "bucket resets per scrape");
+        assert!(
+            again.contains("llamacpp:prompt_tokens_seconds 0\n"),
+            "bucket resets per scrape"
+        );
         assert!(again.contains("llamacpp:prompt_tokens_total 100\n"));
     }
 
@@ -178,6 +258,9 @@ mod tests {
         record_rejection("no_such_reason");
         let text = render_rejections();
         assert!(text.contains("llamacpp:requests_rejected_total{reason=\"model_not_found\"} "));
-        assert_eq!(text.lines().filter(|l| l.starts_with("llamacpp:")).count(), REJECTION_REASONS.len());
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("llamacpp:")).count(),
+            REJECTION_REASONS.len()
+        );
     }
 }

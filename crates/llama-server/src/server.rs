@@ -41,7 +41,12 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
 
 fn http_config(cli: &Cli, port: u16) -> HttpConfig {
     HttpConfig {
-        api_keys: cli.api_key.iter().filter(|k| !k.is_empty()).cloned().collect(),
+        api_keys: cli
+            .api_key
+            .iter()
+            .filter(|k| !k.is_empty())
+            .cloned()
+            .collect(),
         alias: cli.alias.clone(),
         model_path: cli.model.clone(),
         max_body: cli.max_body_size,
@@ -59,52 +64,90 @@ fn spawn_loader(
     failed: oneshot::Sender<String>,
     handle_tx: oneshot::Sender<SchedulerHandle>,
 ) -> Result<(), String> {
-    let spawn = std::thread::Builder::new().name("loader".into()).spawn(move || match load(&cli) {
-        Ok(ready) => {
-            let _ = handle_tx.send(ready.sched.clone());
-            println!("model loaded: {} (slots: {}, context per slot: {})", ready.names.id, cli.parallel, cli.n_ctx_slot());
-            print_curl(&cli, addr, &ready.names.id);
-            state.set_ready(ready);
-        }
-        Err(e) => {
-            let _ = failed.send(e);
-        }
-    });
-    spawn.map(|_| ()).map_err(|e| format!("cannot start the loader thread: {e}"))
+    let spawn = std::thread::Builder::new()
+        .name("loader".into())
+        .spawn(move || match load(&cli) {
+            Ok(ready) => {
+                let _ = handle_tx.send(ready.sched.clone());
+                println!(
+                    "model loaded: {} (slots: {}, context per slot: {})",
+                    ready.names.id,
+                    cli.parallel,
+                    cli.n_ctx_slot()
+                );
+                print_curl(&cli, addr, &ready.names.id);
+                state.set_ready(ready);
+            }
+            Err(e) => {
+                let _ = failed.send(e);
+            }
+        });
+    spawn
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the loader thread: {e}"))
 }
 
 fn load(cli: &Cli) -> Result<Ready, String> {
     let started = Instant::now();
     println!("loading model {}", cli.model.display());
-    let params = ModelParams { n_gpu_layers: cli.n_gpu_layers };
-    let model = Model::load(&cli.model, &params, &mut |_, _| {}).map_err(|e| format!("cannot load {}: {e}", cli.model.display()))?;
+    let params = ModelParams {
+        n_gpu_layers: cli.n_gpu_layers,
+    };
+    let model = Model::load(&cli.model, &params, &mut |_, _| {})
+        .map_err(|e| format!("cannot load {}: {e}", cli.model.display()))?;
     let model = Arc::new(model);
     let ctx_params = ContextParams {
         n_ctx: cli.ctx_size,
         n_ubatch: cli.ubatch_size as usize,
-        n_threads: cli.threads.unwrap_or_else(llama_core::context::default_threads),
+        n_threads: cli
+            .threads
+            .unwrap_or_else(llama_core::context::default_threads),
         flash_attn: !cli.no_flash_attn,
     };
-    let ctx = Context::new(model.clone(), ctx_params).map_err(|e| format!("cannot create the context: {e}"))?;
+    let ctx = Context::new(model.clone(), ctx_params)
+        .map_err(|e| format!("cannot create the context: {e}"))?;
     let limits = Limits {
         n_ctx: cli.ctx_size,
         n_ctx_slot: cli.n_ctx_slot(),
         n_parallel: cli.parallel as usize,
         n_predict: usize::try_from(cli.n_predict).ok(),
     };
-    let engine = EngineConfig { n_batch: cli.batch_size as usize, capture_content: crate::telemetry::capture_content(cli) };
-    let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size).map_err(|e| format!("cannot start the scheduler: {e}"))?;
+    let engine = EngineConfig {
+        n_batch: cli.batch_size as usize,
+        capture_content: crate::telemetry::capture_content(cli),
+        mixed_batches: cli.mixed_batches,
+    };
+    let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size)
+        .map_err(|e| format!("cannot start the scheduler: {e}"))?;
     let names = ModelNames::new(cli.alias.as_deref(), &cli.model, &model.info().name);
     println!("model ready in {:.2} s", started.elapsed().as_secs_f64());
-    Ok(Ready { model, sched, names, created: http::unix_now() })
+    Ok(Ready {
+        model,
+        sched,
+        names,
+        created: http::unix_now(),
+    })
 }
 
 /// The ready-to-paste request for the startup banner (the API key itself is never printed).
 fn print_curl(cli: &Cli, addr: SocketAddr, model: &str) {
-    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
-    let host = if host.contains(':') { format!("[{host}]") } else { host };
-    let auth = if cli.api_key.is_empty() { String::new() } else { " \\\n  -H \"Authorization: Bearer $LLAMA_API_KEY\"".into() };
-    let body = serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello!"}]});
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let auth = if cli.api_key.is_empty() {
+        String::new()
+    } else {
+        " \\\n  -H \"Authorization: Bearer $LLAMA_API_KEY\"".into()
+    };
+    let body =
+        serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello!"}]});
     println!("try it:\ncurl http://{host}:{}/v1/chat/completions \\\n  -H \"Content-Type: application/json\"{auth} \\\n  -d '{body}'", addr.port());
 }
 
@@ -136,7 +179,9 @@ async fn accept_loop(
 ) -> Result<(), String> {
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(cli.timeout.max(1)));
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(cli.timeout.max(1)));
     let _ = TokioExecutor::new();
     tokio::pin!(shutdown);
     let outcome = loop {
@@ -161,7 +206,10 @@ async fn accept_loop(
 
 /// Lets in-flight requests finish, cancelling what is left at the deadline.
 async fn drain(graceful: GracefulShutdown, sched: Option<SchedulerHandle>, deadline: Duration) {
-    println!("shutting down: waiting up to {} s for in-flight requests", deadline.as_secs());
+    println!(
+        "shutting down: waiting up to {} s for in-flight requests",
+        deadline.as_secs()
+    );
     if let Some(s) = &sched {
         s.shutdown();
     }

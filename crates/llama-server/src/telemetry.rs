@@ -13,8 +13,8 @@ use crate::cli::Cli;
 use crate::scheduler::job::{GenParams, Summary};
 use crate::scheduler::slot::Task;
 use llama_otel::{
-    counter_add, event, gauge_set, histogram_record, semconv, set_attr, span, updown_add, SpanContext, SpanGuard,
-    TelemetryConfig, TelemetryGuard, TraceContext,
+    counter_add, event, gauge_set, histogram_record, semconv, set_attr, span, updown_add,
+    SpanContext, SpanGuard, TelemetryConfig, TelemetryGuard, TraceContext,
 };
 use std::time::Instant;
 
@@ -22,11 +22,15 @@ use std::time::Instant;
 pub const LINKED_DECODE_STEPS: usize = 16;
 
 /// Bounds for `llama.queue.wait.duration` (seconds).
-const QUEUE_WAIT_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const QUEUE_WAIT_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// Bounds for `llama.context.utilization` (fraction of a slot's context a request used).
 const UTILIZATION_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0];
 /// Bounds for `llama.sampling.duration` (seconds).
-pub const SAMPLING_BUCKETS: [f64; 10] = [1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2];
+pub const SAMPLING_BUCKETS: [f64; 10] = [
+    1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,
+];
 
 /// The request's telemetry, owned by the scheduler while the request runs.
 #[derive(Debug, Default)]
@@ -43,7 +47,9 @@ pub struct JobTrace {
 /// Starts the SDK as the flags (over the `OTEL_*` environment) say.
 pub fn init(cli: &Cli, model_name: &str) -> Result<TelemetryGuard, String> {
     let protocol = match cli.otlp_protocol.as_deref() {
-        Some(p) => Some(llama_otel::Protocol::parse("--otlp-protocol", p).map_err(|e| e.to_string())?),
+        Some(p) => {
+            Some(llama_otel::Protocol::parse("--otlp-protocol", p).map_err(|e| e.to_string())?)
+        }
         None => None,
     };
     let config = TelemetryConfig {
@@ -60,7 +66,8 @@ pub fn init(cli: &Cli, model_name: &str) -> Result<TelemetryGuard, String> {
 
 /// `--otel-capture-content` or `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`.
 pub fn capture_content(cli: &Cli) -> bool {
-    let env = std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT").unwrap_or_default();
+    let env =
+        std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT").unwrap_or_default();
     cli.otel_capture_content || env.eq_ignore_ascii_case("true")
 }
 
@@ -92,7 +99,12 @@ pub fn request_trace(
         set_attr!(genai, "gen_ai.input.messages" = input);
     }
     let queue = span!("queue", parent: &genai);
-    JobTrace { genai, queue, operation, model: model.to_owned() }
+    JobTrace {
+        genai,
+        queue,
+        operation,
+        model: model.to_owned(),
+    }
 }
 
 /// A request entered the wait queue.
@@ -108,7 +120,11 @@ pub fn job_started(task: &mut Task, slot: usize) {
     updown_add!("llama.requests.active", 1, unit: "{request}", description: "Requests being served by a slot");
     histogram_record!("llama.queue.wait.duration", task.job.submitted.elapsed().as_secs_f64(), unit: "s",
         description: "Time a request waited for a slot", buckets: &QUEUE_WAIT_BUCKETS);
-    set_attr!(trace.genai, "llama.slot.id" = slot, "llama.prompt.cached_tokens" = task.n_cached);
+    set_attr!(
+        trace.genai,
+        "llama.slot.id" = slot,
+        "llama.prompt.cached_tokens" = task.n_cached
+    );
     task.phase = span!("prefill", parent: &trace.genai,
         "llama.prompt.tokens" = task.job.prompt.len(), "llama.prompt.cached_tokens" = task.n_cached);
 }
@@ -165,10 +181,14 @@ pub fn job_finished(task: &Task, summary: &Summary, n_ctx_slot: usize) {
     let trace = &task.job.trace;
     let total = task.job.submitted.elapsed().as_secs_f64();
     let finish = summary.finish;
-    set_attr!(trace.genai, [semconv::GEN_AI_RESPONSE_FINISH_REASONS] = vec![finish.openai()],
+    set_attr!(
+        trace.genai,
+        [semconv::GEN_AI_RESPONSE_FINISH_REASONS] = vec![finish.openai()],
         [semconv::GEN_AI_USAGE_INPUT_TOKENS] = summary.usage.prompt_tokens,
         [semconv::GEN_AI_USAGE_OUTPUT_TOKENS] = summary.usage.completion_tokens,
-        "gen_ai.usage.cached_tokens" = summary.usage.cached_tokens, "llama.stop_type" = finish.llama());
+        "gen_ai.usage.cached_tokens" = summary.usage.cached_tokens,
+        "llama.stop_type" = finish.llama()
+    );
     if let Some(out) = &task.output {
         let msg = serde_json::json!([{"role": "assistant", "parts": [{"type": "text", "content": out}],
             "finish_reason": finish.openai()}]);
@@ -191,7 +211,13 @@ pub fn job_finished(task: &Task, summary: &Summary, n_ctx_slot: usize) {
 }
 
 /// The request left a slot without finishing: client gone, shutdown, or engine failure.
-pub fn job_aborted(trace: &JobTrace, submitted: Instant, outcome: &'static str, error_type: &'static str, in_slot: bool) {
+pub fn job_aborted(
+    trace: &JobTrace,
+    submitted: Instant,
+    outcome: &'static str,
+    error_type: &'static str,
+    in_slot: bool,
+) {
     if in_slot {
         updown_add!("llama.requests.active", -1, unit: "{request}", description: "Requests being served by a slot");
     } else {
@@ -206,7 +232,11 @@ pub fn job_aborted(trace: &JobTrace, submitted: Instant, outcome: &'static str, 
 }
 
 /// Counts a request by outcome (`success`, `cancelled`, `error`, `rejected`).
-pub fn request_outcome(outcome: &'static str, error_type: Option<&'static str>, operation: &'static str) {
+pub fn request_outcome(
+    outcome: &'static str,
+    error_type: Option<&'static str>,
+    operation: &'static str,
+) {
     counter_add!("llama.requests", 1, unit: "{request}", description: "Requests by outcome",
         "outcome" = outcome, [semconv::ERROR_TYPE] = error_type.unwrap_or(""),
         [semconv::GEN_AI_OPERATION_NAME] = operation);

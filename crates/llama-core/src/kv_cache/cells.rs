@@ -82,6 +82,37 @@ impl Cells {
         false
     }
 
+    /// Free cells for tokens of the sequences `seqs` (one seq bit per token, in batch order):
+    /// each token gets the lowest free cell after every cell its sequence already holds, so a
+    /// sequence's cells stay in position order. ggml accumulates attention in cell order, so a
+    /// token placed into an earlier hole (left by another sequence) would change results
+    /// compared with the same request running alone. Falls back to [`Cells::find_free`] when a
+    /// sequence has no free cell after its last one.
+    pub fn find_free_ordered(&self, seqs: &[u64], out: &mut Vec<u32>) -> bool {
+        out.clear();
+        if seqs.len() > self.size() - self.used {
+            return false;
+        }
+        let mut next = [0usize; 64];
+        for (i, &m) in self.seqs.iter().enumerate() {
+            let mut bits = m;
+            while bits != 0 {
+                next[bits.trailing_zeros() as usize] = i + 1;
+                bits &= bits - 1;
+            }
+        }
+        let mut taken = vec![false; self.size()];
+        for &bit in seqs {
+            let s = bit.trailing_zeros().min(63) as usize;
+            let found = (next[s]..self.size()).find(|&i| self.seqs[i] == 0 && !taken[i]);
+            let Some(i) = found else { return self.find_free(seqs.len(), out) };
+            taken[i] = true;
+            next[s] = i + 1;
+            out.push(i as u32);
+        }
+        true
+    }
+
     /// Stores a token of `seq` at `pos` in the free cell `i`.
     pub fn assign(&mut self, i: usize, pos: i32, seq_bit: u64) {
         debug_assert!(self.seqs[i] == 0, "assigning a busy cell");
@@ -235,5 +266,20 @@ mod tests {
         let mut c = Cells::new(4);
         assert!(c.seq_rm(Some(MAX_SEQ), None, None).is_err());
         assert!(c.seq_cp(0, 99, None, None).is_err());
+    }
+
+    #[test]
+    fn ordered_placement_never_fills_a_hole_before_the_sequences_own_cells() {
+        let mut c = Cells::new(8);
+        for i in 0..4 {
+            c.assign(i, i as i32, if i % 2 == 0 { 1 } else { 2 });
+        }
+        c.seq_rm(Some(1), None, None).unwrap(); // frees cells 1 and 3
+        let mut out = Vec::new();
+        assert!(c.find_free_ordered(&[1, 1, 2], &mut out));
+        assert_eq!(out, vec![3, 4, 1], "seq 0 continues after cell 2, seq 1 may use the hole");
+        let mut all = Vec::new();
+        assert!(c.find_free_ordered(&[1; 6], &mut all), "falls back to any free cell");
+        assert!(!c.find_free_ordered(&[1; 7], &mut all));
     }
 }

@@ -20,10 +20,14 @@ fn bad(msg: impl Into<String>) -> ServerError {
 /// llama.cpp's `n_predict` (-1: unlimited), capped by the server's `-n`.
 pub fn max_tokens(f: &GenerationFields, server_cap: Option<usize>) -> Result<Option<usize>> {
     let requested = match (f.max_completion_tokens.or(f.max_tokens), f.n_predict) {
-        (Some(n), _) if n <= 0 => return Err(bad(format!("max_tokens must be at least 1, got {n}"))),
+        (Some(n), _) if n <= 0 => {
+            return Err(bad(format!("max_tokens must be at least 1, got {n}")))
+        }
         (Some(n), _) => Some(n as usize),
         (None, Some(-1) | None) => None,
-        (None, Some(n)) if n < -1 => return Err(bad(format!("n_predict must be -1 or at least 0, got {n}"))),
+        (None, Some(n)) if n < -1 => {
+            return Err(bad(format!("n_predict must be -1 or at least 0, got {n}")))
+        }
         (None, Some(n)) => Some(n as usize),
     };
     Ok(match (requested, server_cap) {
@@ -36,16 +40,24 @@ pub fn max_tokens(f: &GenerationFields, server_cap: Option<usize>) -> Result<Opt
 fn logprobs(f: &GenerationFields) -> Result<(bool, usize)> {
     let top = f.top_logprobs.unwrap_or(0);
     if !(0..=MAX_TOP_LOGPROBS).contains(&top) {
-        return Err(bad(format!("top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}, got {top}")));
+        return Err(bad(format!(
+            "top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}, got {top}"
+        )));
     }
     let (wanted, top) = match f.logprobs {
         Some(LogprobsField::Flag(on)) => (on, if on { top } else { 0 }),
         Some(LogprobsField::Count(n)) if (0..=MAX_TOP_LOGPROBS).contains(&n) => (true, n),
-        Some(LogprobsField::Count(n)) => return Err(bad(format!("logprobs must be between 0 and {MAX_TOP_LOGPROBS}, got {n}"))),
+        Some(LogprobsField::Count(n)) => {
+            return Err(bad(format!(
+                "logprobs must be between 0 and {MAX_TOP_LOGPROBS}, got {n}"
+            )))
+        }
         None => (false, 0),
     };
     match f.n_probs {
-        Some(n) if !(0..=MAX_N_PROBS).contains(&n) => Err(bad(format!("n_probs must be between 0 and {MAX_N_PROBS}, got {n}"))),
+        Some(n) if !(0..=MAX_N_PROBS).contains(&n) => Err(bad(format!(
+            "n_probs must be between 0 and {MAX_N_PROBS}, got {n}"
+        ))),
         Some(n) if n > 0 => Ok((true, n as usize)),
         _ => Ok((wanted, top as usize)),
     }
@@ -53,7 +65,10 @@ fn logprobs(f: &GenerationFields) -> Result<(bool, usize)> {
 
 fn sampling(f: &GenerationFields) -> Result<SamplingParams> {
     let d = SamplingParams::default();
-    let seed = f.seed.filter(|&s| s >= 0 && s != RANDOM_SEED).map(|s| s as u64);
+    let seed = f
+        .seed
+        .filter(|&s| s >= 0 && s != RANDOM_SEED)
+        .map(|s| s as u64);
     let p = SamplingParams {
         temperature: f.temperature.unwrap_or(d.temperature),
         top_k: f.top_k.unwrap_or(d.top_k),
@@ -110,11 +125,30 @@ mod tests {
 
     #[test]
     fn max_tokens_spellings_and_caps() {
-        assert_eq!(max_tokens(&fields(r#"{"max_tokens":5}"#), None).ok(), Some(Some(5)));
-        assert_eq!(max_tokens(&fields(r#"{"max_completion_tokens":7,"max_tokens":5}"#), None).ok(), Some(Some(7)));
-        assert_eq!(max_tokens(&fields(r#"{"n_predict":-1}"#), Some(9)).ok(), Some(Some(9)));
-        assert_eq!(max_tokens(&fields(r#"{"n_predict":0}"#), None).ok(), Some(Some(0)));
-        assert_eq!(max_tokens(&fields(r#"{"max_tokens":50}"#), Some(9)).ok(), Some(Some(9)));
+        assert_eq!(
+            max_tokens(&fields(r#"{"max_tokens":5}"#), None).ok(),
+            Some(Some(5))
+        );
+        assert_eq!(
+            max_tokens(
+                &fields(r#"{"max_completion_tokens":7,"max_tokens":5}"#),
+                None
+            )
+            .ok(),
+            Some(Some(7))
+        );
+        assert_eq!(
+            max_tokens(&fields(r#"{"n_predict":-1}"#), Some(9)).ok(),
+            Some(Some(9))
+        );
+        assert_eq!(
+            max_tokens(&fields(r#"{"n_predict":0}"#), None).ok(),
+            Some(Some(0))
+        );
+        assert_eq!(
+            max_tokens(&fields(r#"{"max_tokens":50}"#), Some(9)).ok(),
+            Some(Some(9))
+        );
         assert!(max_tokens(&fields(r#"{"max_tokens":0}"#), None).is_err());
         assert!(max_tokens(&fields(r#"{"max_tokens":-3}"#), None).is_err());
         assert!(max_tokens(&fields(r#"{"n_predict":-2}"#), None).is_err());
@@ -122,8 +156,13 @@ mod tests {
 
     #[test]
     fn sampling_fields_map_to_sampler_params() {
-        let p = gen_params(&fields(r#"{"temperature":0,"top_k":1,"seed":42,"repeat_last_n":-1,
-            "presence_penalty":0.5,"stop":["a","b"],"cache_prompt":false,"ignore_eos":true}"#), None)
+        let p = gen_params(
+            &fields(
+                r#"{"temperature":0,"top_k":1,"seed":42,"repeat_last_n":-1,
+            "presence_penalty":0.5,"stop":["a","b"],"cache_prompt":false,"ignore_eos":true}"#,
+            ),
+            None,
+        )
         .expect("valid");
         assert_eq!(p.sampling.temperature, 0.0);
         assert_eq!(p.sampling.seed, Some(42));
@@ -137,7 +176,8 @@ mod tests {
 
     #[test]
     fn logprob_spellings() {
-        let chat = gen_params(&fields(r#"{"logprobs":true,"top_logprobs":3}"#), None).expect("valid");
+        let chat =
+            gen_params(&fields(r#"{"logprobs":true,"top_logprobs":3}"#), None).expect("valid");
         assert_eq!((chat.logprobs, chat.top_logprobs), (true, 3));
         let legacy = gen_params(&fields(r#"{"logprobs":2}"#), None).expect("valid");
         assert_eq!((legacy.logprobs, legacy.top_logprobs), (true, 2));
@@ -149,7 +189,11 @@ mod tests {
 
     #[test]
     fn invalid_values_are_bad_requests() {
-        for body in [r#"{"repeat_penalty":-1}"#, r#"{"repeat_last_n":-5}"#, r#"{"n":2}"#] {
+        for body in [
+            r#"{"repeat_penalty":-1}"#,
+            r#"{"repeat_last_n":-5}"#,
+            r#"{"n":2}"#,
+        ] {
             let err = gen_params(&fields(body), None).expect_err(body);
             assert!(matches!(err, ServerError::BadRequest(_)), "{body}: {err:?}");
         }

@@ -27,8 +27,12 @@ pub fn chat_messages(messages: &[Message]) -> Result<Vec<ChatMessage>> {
                     for p in parts {
                         match (p.kind.as_str(), &p.text) {
                             ("text", Some(t)) => text.push_str(t),
-                            ("text", None) => return Err(bad("a 'text' content part needs a 'text' field")),
-                            (other, _) => return Err(bad(format!("unsupported content part type '{other}'"))),
+                            ("text", None) => {
+                                return Err(bad("a 'text' content part needs a 'text' field"))
+                            }
+                            (other, _) => {
+                                return Err(bad(format!("unsupported content part type '{other}'")))
+                            }
                         }
                     }
                     text
@@ -42,11 +46,16 @@ pub fn chat_messages(messages: &[Message]) -> Result<Vec<ChatMessage>> {
 /// Renders messages with the model's template (ChatML when the model has none).
 pub fn render_chat(template: Option<&ChatTemplate>, messages: &[ChatMessage]) -> Result<String> {
     match template {
-        Some(t) => t.render(messages, true).map_err(|e| bad(format!("cannot apply the chat template: {e}"))),
+        Some(t) => t
+            .render(messages, true)
+            .map_err(|e| bad(format!("cannot apply the chat template: {e}"))),
         None => {
             let mut out = String::new();
             for m in messages {
-                out.push_str(&format!("<|im_start|>{}\n{}<|im_end|>\n", m.role, m.content));
+                out.push_str(&format!(
+                    "<|im_start|>{}\n{}<|im_end|>\n",
+                    m.role, m.content
+                ));
             }
             out.push_str("<|im_start|>assistant\n");
             Ok(out)
@@ -58,7 +67,11 @@ fn token_id(v: &Value, n_vocab: usize) -> Result<u32> {
     v.as_u64()
         .filter(|&t| (t as usize) < n_vocab)
         .map(|t| t as u32)
-        .ok_or_else(|| bad(format!("invalid token id {v}: ids are integers below {n_vocab}")))
+        .ok_or_else(|| {
+            bad(format!(
+                "invalid token id {v}: ids are integers below {n_vocab}"
+            ))
+        })
 }
 
 /// A completion prompt: a string, an array of token ids, or a one-element array of either.
@@ -66,9 +79,10 @@ fn token_id(v: &Value, n_vocab: usize) -> Result<u32> {
 pub fn prompt_tokens(prompt: &Value, vocab: &Vocab, n_vocab: usize) -> Result<Vec<u32>> {
     let tokens = match prompt {
         Value::String(s) => vocab.tokenize(s, true, true),
-        Value::Array(items) if items.iter().all(Value::is_number) => {
-            items.iter().map(|v| token_id(v, n_vocab)).collect::<Result<_>>()?
-        }
+        Value::Array(items) if items.iter().all(Value::is_number) => items
+            .iter()
+            .map(|v| token_id(v, n_vocab))
+            .collect::<Result<_>>()?,
         Value::Array(items) if items.len() == 1 => return prompt_tokens(&items[0], vocab, n_vocab),
         Value::Array(_) => return Err(bad("multiple prompts in one request are not supported")),
         _ => return Err(bad("'prompt' must be a string or an array of token ids")),
@@ -87,7 +101,11 @@ pub fn detokenize_ids(tokens: &[i64], n_vocab: usize) -> Result<Vec<u32>> {
             u32::try_from(t)
                 .ok()
                 .filter(|&t| (t as usize) < n_vocab)
-                .ok_or_else(|| bad(format!("invalid token id {t}: ids are integers below {n_vocab}")))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "invalid token id {t}: ids are integers below {n_vocab}"
+                    ))
+                })
         })
         .collect()
 }
@@ -98,30 +116,52 @@ mod tests {
     use crate::api::request::ContentPart;
 
     fn msg(role: &str, content: Option<Content>) -> Message {
-        Message { role: role.into(), content }
+        Message {
+            role: role.into(),
+            content,
+        }
     }
 
     #[test]
     fn content_parts_are_joined_and_null_is_empty() {
         let parts = Content::Parts(vec![
-            ContentPart { kind: "text".into(), text: Some("a".into()) },
-            ContentPart { kind: "text".into(), text: Some("b".into()) },
+            ContentPart {
+                kind: "text".into(),
+                text: Some("a".into()),
+            },
+            ContentPart {
+                kind: "text".into(),
+                text: Some("b".into()),
+            },
         ]);
-        let out = chat_messages(&[msg("user", Some(parts)), msg("assistant", None)]).expect("valid");
-        assert_eq!(out, vec![ChatMessage::new("user", "ab"), ChatMessage::new("assistant", "")]);
+        let out =
+            chat_messages(&[msg("user", Some(parts)), msg("assistant", None)]).expect("valid");
+        assert_eq!(
+            out,
+            vec![
+                ChatMessage::new("user", "ab"),
+                ChatMessage::new("assistant", "")
+            ]
+        );
     }
 
     #[test]
     fn empty_or_non_text_messages_are_refused() {
         assert!(chat_messages(&[]).is_err());
-        let image = Content::Parts(vec![ContentPart { kind: "image_url".into(), text: None }]);
+        let image = Content::Parts(vec![ContentPart {
+            kind: "image_url".into(),
+            text: None,
+        }]);
         assert!(chat_messages(&[msg("user", Some(image))]).is_err());
     }
 
     #[test]
     fn chatml_fallback_opens_the_assistant_turn() {
         let text = render_chat(None, &[ChatMessage::new("user", "hi")]).expect("renders");
-        assert_eq!(text, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+        assert_eq!(
+            text,
+            "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+        );
     }
 
     #[test]

@@ -59,7 +59,9 @@ impl GenerationFields {
     }
 
     pub fn include_usage(&self) -> bool {
-        self.stream_options.and_then(|o| o.include_usage).unwrap_or(false)
+        self.stream_options
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
     }
 }
 
@@ -146,11 +148,16 @@ mod tests {
 
     #[test]
     fn wrong_types_and_missing_fields_are_errors() {
-        assert!(serde_json::from_str::<ChatRequest>(r#"{"messages":[],"temperature":"hot"}"#).is_err());
+        assert!(
+            serde_json::from_str::<ChatRequest>(r#"{"messages":[],"temperature":"hot"}"#).is_err()
+        );
         assert!(serde_json::from_str::<ChatRequest>(r#"{"model":"m"}"#).is_err());
         assert!(serde_json::from_str::<ChatRequest>(r#"{"messages":"hi"}"#).is_err());
         assert!(serde_json::from_str::<CompletionRequest>(r#"{"max_tokens":3}"#).is_err());
-        assert!(serde_json::from_str::<CompletionRequest>(r#"{"prompt":"x","max_tokens":1.5}"#).is_err());
+        assert!(
+            serde_json::from_str::<CompletionRequest>(r#"{"prompt":"x","max_tokens":1.5}"#)
+                .is_err()
+        );
     }
 
     #[test]

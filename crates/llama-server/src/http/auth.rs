@@ -14,7 +14,10 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         let (scheme, key) = auth.trim().split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| key.trim());
     }
-    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -26,7 +29,10 @@ pub fn authorized(keys: &[String], headers: &HeaderMap) -> bool {
     if keys.is_empty() {
         return true;
     }
-    presented_key(headers).is_some_and(|k| keys.iter().any(|key| constant_time_eq(key.as_bytes(), k.as_bytes())))
+    presented_key(headers).is_some_and(|k| {
+        keys.iter()
+            .any(|key| constant_time_eq(key.as_bytes(), k.as_bytes()))
+    })
 }
 
 /// Middleware: 401 unless [`authorized`].
@@ -53,11 +59,23 @@ mod tests {
     #[test]
     fn bearer_and_x_api_key_are_accepted() {
         let keys = vec!["k1".to_string(), "k2".to_string()];
-        assert!(authorized(&keys, &headers(&[("authorization", "Bearer k1")])));
-        assert!(authorized(&keys, &headers(&[("authorization", "bearer k2")])));
+        assert!(authorized(
+            &keys,
+            &headers(&[("authorization", "Bearer k1")])
+        ));
+        assert!(authorized(
+            &keys,
+            &headers(&[("authorization", "bearer k2")])
+        ));
         assert!(authorized(&keys, &headers(&[("x-api-key", "k2")])));
-        assert!(!authorized(&keys, &headers(&[("authorization", "Bearer k3")])));
-        assert!(!authorized(&keys, &headers(&[("authorization", "Basic k1")])));
+        assert!(!authorized(
+            &keys,
+            &headers(&[("authorization", "Bearer k3")])
+        ));
+        assert!(!authorized(
+            &keys,
+            &headers(&[("authorization", "Basic k1")])
+        ));
         assert!(!authorized(&keys, &headers(&[])));
         assert!(authorized(&[], &headers(&[])));
     }

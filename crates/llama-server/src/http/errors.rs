@@ -15,9 +15,9 @@ pub struct ErrorReason(pub &'static str);
 impl ServerError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ServerError::InvalidJson(_) | ServerError::BadRequest(_) | ServerError::ContextExceeded { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            ServerError::InvalidJson(_)
+            | ServerError::BadRequest(_)
+            | ServerError::ContextExceeded { .. } => StatusCode::BAD_REQUEST,
             ServerError::ModelNotFound(_) | ServerError::RouteNotFound => StatusCode::NOT_FOUND,
             ServerError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ServerError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -38,7 +38,9 @@ impl ServerError {
             ServerError::ModelNotFound(_) => "invalid_request_error",
             ServerError::RouteNotFound => "not_found_error",
             ServerError::Unauthorized => "authentication_error",
-            ServerError::Loading | ServerError::QueueFull(_) | ServerError::ShuttingDown => "unavailable_error",
+            ServerError::Loading | ServerError::QueueFull(_) | ServerError::ShuttingDown => {
+                "unavailable_error"
+            }
             ServerError::NotSupported(_) => "not_supported_error",
             ServerError::Internal(_) => "server_error",
             _ => "invalid_request_error",
@@ -77,7 +79,8 @@ impl ServerError {
 
     /// `{"error": {...}}`.
     pub fn body(&self) -> Value {
-        let mut error = json!({"code": self.code(), "message": self.to_string(), "type": self.error_type()});
+        let mut error =
+            json!({"code": self.code(), "message": self.to_string(), "type": self.error_type()});
         if let ServerError::ModelNotFound(_) = self {
             error["param"] = json!("model");
         }
@@ -90,8 +93,13 @@ impl IntoResponse for ServerError {
         crate::metrics::record_rejection(self.reason());
         crate::telemetry::request_outcome("rejected", Some(self.reason()), "");
         let mut response = (self.status(), Json(self.body())).into_response();
-        if matches!(self, ServerError::QueueFull(_) | ServerError::Loading | ServerError::ShuttingDown) {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if matches!(
+            self,
+            ServerError::QueueFull(_) | ServerError::Loading | ServerError::ShuttingDown
+        ) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response.extensions_mut().insert(ErrorReason(self.reason()));
         response
@@ -107,7 +115,10 @@ mod tests {
         let all = [
             ServerError::InvalidJson("x".into()),
             ServerError::BadRequest("x".into()),
-            ServerError::ContextExceeded { n_prompt: 9, n_ctx_slot: 8 },
+            ServerError::ContextExceeded {
+                n_prompt: 9,
+                n_ctx_slot: 8,
+            },
             ServerError::ModelNotFound("m".into()),
             ServerError::RouteNotFound,
             ServerError::MethodNotAllowed,
@@ -121,17 +132,29 @@ mod tests {
             ServerError::Internal("x".into()),
         ];
         for e in all {
-            assert!(e.status().is_client_error() || e.status().is_server_error(), "{e:?}");
-            assert!(crate::metrics::REJECTION_REASONS.contains(&e.reason()), "{e:?}");
+            assert!(
+                e.status().is_client_error() || e.status().is_server_error(),
+                "{e:?}"
+            );
+            assert!(
+                crate::metrics::REJECTION_REASONS.contains(&e.reason()),
+                "{e:?}"
+            );
             let body = e.body();
-            assert!(body["error"]["message"].is_string() && body["error"]["type"].is_string(), "{body}");
+            assert!(
+                body["error"]["message"].is_string() && body["error"]["type"].is_string(),
+                "{body}"
+            );
         }
     }
 
     #[test]
     fn loading_body_matches_llama_cpp() {
         let body = ServerError::Loading.body();
-        assert_eq!(body, json!({"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}));
+        assert_eq!(
+            body,
+            json!({"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})
+        );
     }
 
     #[test]

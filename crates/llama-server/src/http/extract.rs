@@ -29,7 +29,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let config = state.config();
         let limit = config.max_body;
-        let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(ServerError::PayloadTooLarge(limit));
         }
@@ -44,6 +47,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                     ServerError::InvalidJson(format!("cannot read the body: {e}"))
                 }
             })?;
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| ServerError::InvalidJson(e.to_string()))
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ServerError::InvalidJson(e.to_string()))
     }
 }

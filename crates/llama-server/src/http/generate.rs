@@ -27,18 +27,43 @@ pub struct Prepared {
 }
 
 /// Checks the prompt against a slot's context and queues the job.
-pub fn submit(state: &AppState, ready: &Ready, p: Prepared, http: &HttpTrace) -> Result<UnboundedReceiver<Event>> {
+pub fn submit(
+    state: &AppState,
+    ready: &Ready,
+    p: Prepared,
+    http: &HttpTrace,
+) -> Result<UnboundedReceiver<Event>> {
     let n_ctx_slot = ready.sched.limits.n_ctx_slot;
     if p.prompt.is_empty() {
         return Err(ServerError::BadRequest("the prompt is empty".into()));
     }
     if p.prompt.len() >= n_ctx_slot {
-        return Err(ServerError::ContextExceeded { n_prompt: p.prompt.len(), n_ctx_slot });
+        return Err(ServerError::ContextExceeded {
+            n_prompt: p.prompt.len(),
+            n_ctx_slot,
+        });
     }
-    let input = p.input_messages.filter(|_| state.config().capture_content).map(|v| v.to_string());
-    let trace = telemetry::request_trace(&http.0, p.operation, &p.model, &p.params, p.prompt.len(), input);
+    let input = p
+        .input_messages
+        .filter(|_| state.config().capture_content)
+        .map(|v| v.to_string());
+    let trace = telemetry::request_trace(
+        &http.0,
+        p.operation,
+        &p.model,
+        &p.params,
+        p.prompt.len(),
+        input,
+    );
     let (tx, rx) = unbounded_channel();
-    let job = Job { id: ready.sched.next_id(), prompt: p.prompt, params: p.params, events: tx, trace, submitted: Instant::now() };
+    let job = Job {
+        id: ready.sched.next_id(),
+        prompt: p.prompt,
+        params: p.params,
+        events: tx,
+        trace,
+        submitted: Instant::now(),
+    };
     ready.sched.submit(job)?;
     Ok(rx)
 }
@@ -60,11 +85,19 @@ pub async fn collect(mut rx: UnboundedReceiver<Event>) -> Result<Collected> {
                 text.push_str(&c.text);
                 tokens.extend(c.tokens);
             }
-            Event::Done(summary) => return Ok(Collected { text, tokens, summary }),
+            Event::Done(summary) => {
+                return Ok(Collected {
+                    text,
+                    tokens,
+                    summary,
+                })
+            }
             Event::Failed(e) => return Err(e),
         }
     }
-    Err(ServerError::Internal("the scheduler dropped the request".into()))
+    Err(ServerError::Internal(
+        "the scheduler dropped the request".into(),
+    ))
 }
 
 /// Turns scheduler events into one API's JSON objects.
@@ -174,7 +207,11 @@ pub fn legacy_logprobs(model: &Model, tokens: &[TokenInfo], offset0: usize) -> V
         offset += text.len();
         toks.push(text);
         lps.push(t.logprob);
-        let top: serde_json::Map<String, Value> = t.top.iter().map(|&(id, lp)| (piece(model, id).0, json!(lp))).collect();
+        let top: serde_json::Map<String, Value> = t
+            .top
+            .iter()
+            .map(|&(id, lp)| (piece(model, id).0, json!(lp)))
+            .collect();
         tops.push(Value::Object(top));
     }
     json!({"tokens": toks, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets})
@@ -184,7 +221,9 @@ pub fn legacy_logprobs(model: &Model, tokens: &[TokenInfo], offset0: usize) -> V
 pub fn response_id(prefix: &str) -> String {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     format!("{prefix}-{nanos:x}-{n}")
 }
 

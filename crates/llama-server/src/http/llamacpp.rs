@@ -104,7 +104,11 @@ pub async fn completion(
 ) -> Result<Response> {
     let ready = state.ready()?;
     let model_name = ready.names.resolve(req.fields.model.as_deref())?;
-    let tokens = prompt::prompt_tokens(&req.prompt, ready.model.vocab(), ready.model.hparams().n_vocab)?;
+    let tokens = prompt::prompt_tokens(
+        &req.prompt,
+        ready.model.vocab(),
+        ready.model.hparams().n_vocab,
+    )?;
     let params = params::gen_params(&req.fields, ready.sched.limits.n_predict)?;
     let format = LlamaFormat {
         settings: settings_json(&params, &model_name, ready.sched.limits.n_ctx_slot),
@@ -114,15 +118,27 @@ pub async fn completion(
         n_predicted: 0,
     };
     let input = json!([generate::input_text("user", &req.prompt.to_string())]);
-    let prepared = Prepared { prompt: tokens, params, operation: semconv::OPERATION_TEXT_COMPLETION, model: model_name, input_messages: Some(input) };
+    let prepared = Prepared {
+        prompt: tokens,
+        params,
+        operation: semconv::OPERATION_TEXT_COMPLETION,
+        model: model_name,
+        input_messages: Some(input),
+    };
     let rx = generate::submit(&state, ready, prepared, &http)?;
     Ok(generate::respond(rx, format, req.fields.stream()).await)
 }
 
 /// `POST /tokenize`.
-pub async fn tokenize(State(state): State<AppState>, ApiJson(req): ApiJson<TokenizeRequest>) -> Result<Json<Value>> {
+pub async fn tokenize(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<TokenizeRequest>,
+) -> Result<Json<Value>> {
     let ready = state.ready()?;
-    let tokens = ready.model.vocab().tokenize(&req.content, req.add_special, req.parse_special);
+    let tokens = ready
+        .model
+        .vocab()
+        .tokenize(&req.content, req.add_special, req.parse_special);
     if !req.with_pieces {
         return Ok(Json(json!({ "tokens": tokens })));
     }
@@ -140,7 +156,10 @@ pub async fn tokenize(State(state): State<AppState>, ApiJson(req): ApiJson<Token
 }
 
 /// `POST /detokenize`.
-pub async fn detokenize(State(state): State<AppState>, ApiJson(req): ApiJson<DetokenizeRequest>) -> Result<Json<Value>> {
+pub async fn detokenize(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<DetokenizeRequest>,
+) -> Result<Json<Value>> {
     let ready = state.ready()?;
     let ids = prompt::detokenize_ids(&req.tokens, ready.model.hparams().n_vocab)?;
     let bytes = ready.model.vocab().detokenize_bytes(&ids, false, true);
@@ -158,7 +177,10 @@ fn slot_json(s: &SlotInfo, model: &str) -> Value {
         Some(max) => max.saturating_sub(s.n_decoded) as i64,
         None => -1,
     };
-    let params = s.params.as_ref().map_or(Value::Null, |p| settings_json(p, model, s.n_ctx));
+    let params = s
+        .params
+        .as_ref()
+        .map_or(Value::Null, |p| settings_json(p, model, s.n_ctx));
     json!({
         "id": s.id,
         "id_task": s.id_task.map_or(-1, |t| t as i64),
@@ -182,7 +204,12 @@ fn slot_json(s: &SlotInfo, model: &str) -> Value {
 pub async fn slots(State(state): State<AppState>) -> Result<Json<Value>> {
     let ready = state.ready()?;
     let slots = ready.sched.slots().await?;
-    Ok(Json(slots.iter().map(|s| slot_json(s, &ready.names.id)).collect()))
+    Ok(Json(
+        slots
+            .iter()
+            .map(|s| slot_json(s, &ready.names.id))
+            .collect(),
+    ))
 }
 
 /// `GET /metrics`: `llamacpp:*`, rejections, then OpenTelemetry's Prometheus text.

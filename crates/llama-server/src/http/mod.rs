@@ -43,10 +43,22 @@ pub struct ModelNames {
 
 impl ModelNames {
     pub fn new(alias: Option<&str>, path: &std::path::Path, general_name: &str) -> Self {
-        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let stem = path.file_stem().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let id = alias.map(str::to_owned).unwrap_or_else(|| file.clone());
-        let mut accepted = vec![id.clone(), file, stem, general_name.to_owned(), path.to_string_lossy().into_owned()];
+        let mut accepted = vec![
+            id.clone(),
+            file,
+            stem,
+            general_name.to_owned(),
+            path.to_string_lossy().into_owned(),
+        ];
         accepted.extend(alias.map(str::to_owned));
         accepted.retain(|n| !n.is_empty());
         ModelNames { id, accepted }
@@ -85,7 +97,10 @@ pub struct AppState(pub Arc<Shared>);
 
 impl AppState {
     pub fn new(config: HttpConfig) -> Self {
-        AppState(Arc::new(Shared { config, ready: OnceLock::new() }))
+        AppState(Arc::new(Shared {
+            config,
+            ready: OnceLock::new(),
+        }))
     }
 
     pub fn config(&self) -> &HttpConfig {
@@ -105,7 +120,9 @@ impl AppState {
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 async fn not_found() -> ServerError {
@@ -131,7 +148,9 @@ pub fn router(state: AppState) -> Router {
         .route("/slots", get(llamacpp::slots))
         .route("/metrics", get(llamacpp::metrics))
         .route_layer(from_fn_with_state(state.clone(), auth::require_api_key));
-    let public = Router::new().route("/health", get(llamacpp::health)).route("/v1/health", get(llamacpp::health));
+    let public = Router::new()
+        .route("/health", get(llamacpp::health))
+        .route("/v1/health", get(llamacpp::health));
     protected
         .merge(public)
         .fallback(not_found)
@@ -146,13 +165,26 @@ mod tests {
 
     #[test]
     fn model_names_accept_alias_file_and_general_name() {
-        let names = ModelNames::new(Some("smol"), std::path::Path::new("/m/SmolLM2.Q4.gguf"), "SmolLM2 135M");
+        let names = ModelNames::new(
+            Some("smol"),
+            std::path::Path::new("/m/SmolLM2.Q4.gguf"),
+            "SmolLM2 135M",
+        );
         assert_eq!(names.id, "smol");
-        for ok in ["smol", "SmolLM2.Q4.gguf", "SmolLM2.Q4", "SmolLM2 135M", "/m/SmolLM2.Q4.gguf"] {
+        for ok in [
+            "smol",
+            "SmolLM2.Q4.gguf",
+            "SmolLM2.Q4",
+            "SmolLM2 135M",
+            "/m/SmolLM2.Q4.gguf",
+        ] {
             assert_eq!(names.resolve(Some(ok)).ok().as_deref(), Some(ok));
         }
         assert_eq!(names.resolve(None).ok().as_deref(), Some("smol"));
-        assert!(matches!(names.resolve(Some("gpt-4")), Err(ServerError::ModelNotFound(_))));
+        assert!(matches!(
+            names.resolve(Some("gpt-4")),
+            Err(ServerError::ModelNotFound(_))
+        ));
         let plain = ModelNames::new(None, std::path::Path::new("m.gguf"), "");
         assert_eq!(plain.id, "m.gguf");
     }

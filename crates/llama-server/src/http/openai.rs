@@ -2,7 +2,9 @@
 //! `/v1/models`, in OpenAI's response shapes plus llama.cpp's `timings`.
 
 use super::extract::ApiJson;
-use super::generate::{self, chat_logprobs, legacy_logprobs, timings_json, usage_json, Collected, Format, Prepared};
+use super::generate::{
+    self, chat_logprobs, legacy_logprobs, timings_json, usage_json, Collected, Format, Prepared,
+};
 use super::trace::HttpTrace;
 use super::{unix_now, AppState};
 use crate::api::request::{ChatRequest, CompletionRequest, GenerationFields};
@@ -30,7 +32,13 @@ struct Meta {
 }
 
 impl Meta {
-    fn new(prefix: &str, model_name: String, model: Arc<Model>, fields: &GenerationFields, logprobs: bool) -> Self {
+    fn new(
+        prefix: &str,
+        model_name: String,
+        model: Arc<Model>,
+        fields: &GenerationFields,
+        logprobs: bool,
+    ) -> Self {
         Meta {
             id: generate::response_id(prefix),
             created: unix_now(),
@@ -68,7 +76,11 @@ impl Format for ChatFormat {
         if c.text.is_empty() && !(self.0.logprobs && !c.tokens.is_empty()) {
             return None;
         }
-        let lp = if self.0.logprobs { chat_logprobs(&self.0.model, &c.tokens) } else { Value::Null };
+        let lp = if self.0.logprobs {
+            chat_logprobs(&self.0.model, &c.tokens)
+        } else {
+            Value::Null
+        };
         let choice = json!([{"index": 0, "delta": {"content": c.text}, "logprobs": lp, "finish_reason": null}]);
         Some(self.0.object("chat.completion.chunk", choice))
     }
@@ -77,7 +89,9 @@ impl Format for ChatFormat {
         let choice = json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": s.finish.openai()}]);
         let mut last = self.0.object("chat.completion.chunk", choice);
         last["timings"] = timings_json(s);
-        std::iter::once(last).chain(self.0.usage_chunk("chat.completion.chunk", s)).collect()
+        std::iter::once(last)
+            .chain(self.0.usage_chunk("chat.completion.chunk", s))
+            .collect()
     }
 
     fn done_marker(&self) -> bool {
@@ -85,7 +99,11 @@ impl Format for ChatFormat {
     }
 
     fn full(&self, c: &Collected) -> Value {
-        let lp = if self.0.logprobs { chat_logprobs(&self.0.model, &c.tokens) } else { Value::Null };
+        let lp = if self.0.logprobs {
+            chat_logprobs(&self.0.model, &c.tokens)
+        } else {
+            Value::Null
+        };
         let message = json!({"role": "assistant", "content": c.text});
         let choice = json!([{"index": 0, "message": message, "logprobs": lp, "finish_reason": c.summary.finish.openai()}]);
         let mut v = self.0.object("chat.completion", choice);
@@ -107,17 +125,24 @@ impl Format for TextFormat {
         if c.text.is_empty() && !(self.meta.logprobs && !c.tokens.is_empty()) {
             return None;
         }
-        let lp = if self.meta.logprobs { legacy_logprobs(&self.meta.model, &c.tokens, self.offset) } else { Value::Null };
+        let lp = if self.meta.logprobs {
+            legacy_logprobs(&self.meta.model, &c.tokens, self.offset)
+        } else {
+            Value::Null
+        };
         self.offset += c.text.len();
         let choice = json!([{"text": c.text, "index": 0, "logprobs": lp, "finish_reason": null}]);
         Some(self.meta.object("text_completion", choice))
     }
 
     fn finish(&mut self, s: &Summary) -> Vec<Value> {
-        let choice = json!([{"text": "", "index": 0, "logprobs": null, "finish_reason": s.finish.openai()}]);
+        let choice =
+            json!([{"text": "", "index": 0, "logprobs": null, "finish_reason": s.finish.openai()}]);
         let mut last = self.meta.object("text_completion", choice);
         last["timings"] = timings_json(s);
-        std::iter::once(last).chain(self.meta.usage_chunk("text_completion", s)).collect()
+        std::iter::once(last)
+            .chain(self.meta.usage_chunk("text_completion", s))
+            .collect()
     }
 
     fn done_marker(&self) -> bool {
@@ -125,7 +150,11 @@ impl Format for TextFormat {
     }
 
     fn full(&self, c: &Collected) -> Value {
-        let lp = if self.meta.logprobs { legacy_logprobs(&self.meta.model, &c.tokens, 0) } else { Value::Null };
+        let lp = if self.meta.logprobs {
+            legacy_logprobs(&self.meta.model, &c.tokens, 0)
+        } else {
+            Value::Null
+        };
         let choice = json!([{"text": c.text, "index": 0, "logprobs": lp, "finish_reason": c.summary.finish.openai()}]);
         let mut v = self.meta.object("text_completion", choice);
         v["usage"] = usage_json(&c.summary.usage);
@@ -145,8 +174,17 @@ pub async fn chat(
     let messages = prompt::chat_messages(&req.messages)?;
     let text = prompt::render_chat(ready.model.chat_template(), &messages)?;
     let params = params::gen_params(&req.fields, ready.sched.limits.n_predict)?;
-    let input: Vec<Value> = messages.iter().map(|m| generate::input_text(&m.role, &m.content)).collect();
-    let meta = Meta::new("chatcmpl", model_name.clone(), ready.model.clone(), &req.fields, params.logprobs);
+    let input: Vec<Value> = messages
+        .iter()
+        .map(|m| generate::input_text(&m.role, &m.content))
+        .collect();
+    let meta = Meta::new(
+        "chatcmpl",
+        model_name.clone(),
+        ready.model.clone(),
+        &req.fields,
+        params.logprobs,
+    );
     let prepared = Prepared {
         prompt: ready.model.vocab().tokenize(&text, true, true),
         params,
@@ -169,9 +207,21 @@ pub async fn completions(
     let n_vocab = ready.model.hparams().n_vocab;
     let tokens = prompt::prompt_tokens(&req.prompt, ready.model.vocab(), n_vocab)?;
     let params = params::gen_params(&req.fields, ready.sched.limits.n_predict)?;
-    let meta = Meta::new("cmpl", model_name.clone(), ready.model.clone(), &req.fields, params.logprobs);
+    let meta = Meta::new(
+        "cmpl",
+        model_name.clone(),
+        ready.model.clone(),
+        &req.fields,
+        params.logprobs,
+    );
     let input = json!([generate::input_text("user", &req.prompt.to_string())]);
-    let prepared = Prepared { prompt: tokens, params, operation: semconv::OPERATION_TEXT_COMPLETION, model: model_name, input_messages: Some(input) };
+    let prepared = Prepared {
+        prompt: tokens,
+        params,
+        operation: semconv::OPERATION_TEXT_COMPLETION,
+        model: model_name,
+        input_messages: Some(input),
+    };
     let rx = generate::submit(&state, ready, prepared, &http)?;
     Ok(generate::respond(rx, TextFormat { meta, offset: 0 }, req.fields.stream()).await)
 }

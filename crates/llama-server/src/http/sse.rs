@@ -30,9 +30,12 @@ impl<F: Format> StreamState<F> {
             return false;
         }
         match self.rx.recv().await {
-            Some(Event::Chunk(chunk)) => self.out.extend(self.format.chunk(&chunk).as_ref().map(data)),
+            Some(Event::Chunk(chunk)) => self
+                .out
+                .extend(self.format.chunk(&chunk).as_ref().map(data)),
             Some(Event::Done(summary)) => {
-                self.out.extend(self.format.finish(&summary).iter().map(data));
+                self.out
+                    .extend(self.format.finish(&summary).iter().map(data));
                 self.end();
             }
             Some(Event::Failed(e)) => {
@@ -56,7 +59,12 @@ impl<F: Format> StreamState<F> {
 /// The SSE response for a request's events.
 pub fn stream<F: Format>(rx: UnboundedReceiver<Event>, mut format: F) -> Response {
     let out: VecDeque<SseEvent> = format.start().iter().map(data).collect();
-    let state = StreamState { rx, format, out, ended: false };
+    let state = StreamState {
+        rx,
+        format,
+        out,
+        ended: false,
+    };
     let events = stream::unfold(state, |mut st| async move {
         loop {
             if let Some(ev) = st.out.pop_front() {

@@ -21,7 +21,10 @@ pub struct HttpTrace(pub TraceContext);
 fn start_span(req: &Request, port: u16) -> SpanGuard {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let parent = llama_otel::extract_w3c(header("traceparent"), header("tracestate"));
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
     span!(format!("{method} {}", route.as_deref().unwrap_or("")).trim_end().to_owned(),
         parent: &parent, kind: Server,
@@ -37,14 +40,20 @@ pub async fn http_span(State(state): State<AppState>, mut req: Request, next: Ne
     let span = start_span(&req, state.config().port);
     req.extensions_mut().insert(HttpTrace(span.context()));
     let mut response = next.run(req).await;
-    set_attr!(span, [semconv::HTTP_RESPONSE_STATUS_CODE] = response.status().as_u16());
+    set_attr!(
+        span,
+        [semconv::HTTP_RESPONSE_STATUS_CODE] = response.status().as_u16()
+    );
     if let Some(ErrorReason(reason)) = response.extensions().get::<ErrorReason>().copied() {
         set_attr!(span, [semconv::ERROR_TYPE] = reason);
         if response.status().is_server_error() {
             span.set_error(reason);
         }
     }
-    if let Some(value) = span.traceresponse().and_then(|v| HeaderValue::from_str(&v).ok()) {
+    if let Some(value) = span
+        .traceresponse()
+        .and_then(|v| HeaderValue::from_str(&v).ok())
+    {
         response.headers_mut().insert("traceresponse", value);
     }
     response

@@ -1,5 +1,13 @@
 //! The scheduler thread: takes commands, assigns queued requests to slots, runs one decode
 //! step for all busy slots at a time, samples, and streams text back.
+//!
+//! Batch invariance: ggml's CPU kernels give a token's row bit-identical results only while
+//! the micro-batch it is computed in looks the same (measured with SmolLM2: a prompt prefilled
+//! beside another request's prompt, or split at a different point, moves its logits by up to
+//! ~1.0, enough to change greedy output; single generated tokens batched together are exact).
+//! So by default a step is one decode call for all generating slots plus one call per prompt
+//! chunk, chunked exactly as if the request ran alone. `--mixed-batches` packs everything into
+//! one call as llama.cpp does.
 
 use super::batch_builder::{self, Entry};
 use super::job::{Chunk, Event, FinishReason, Job, Summary, Timings, TokenInfo, Usage};
@@ -23,6 +31,9 @@ pub struct EngineConfig {
     pub n_batch: usize,
     /// Keep generated text for `gen_ai.output.messages`.
     pub capture_content: bool,
+    /// Pack prompt chunks and generated tokens into one decode call (faster prefill under
+    /// load, but results then depend on what else runs).
+    pub mixed_batches: bool,
 }
 
 /// Owner of the context and the slots; runs on its own thread.
@@ -43,7 +54,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(ctx: Context, config: EngineConfig, limits: Limits, rx: Receiver<Command>, handle: SchedulerHandle) -> Self {
+    pub fn new(
+        ctx: Context,
+        config: EngineConfig,
+        limits: Limits,
+        rx: Receiver<Command>,
+        handle: SchedulerHandle,
+    ) -> Self {
         Engine {
             ctx,
             config,
@@ -139,16 +156,29 @@ impl Engine {
         for slot in &mut self.slots {
             if slot.task.as_ref().is_some_and(|t| t.job.events.is_closed()) {
                 if let Some(task) = slot.task.take() {
-                    telemetry::job_aborted(&task.job.trace, task.job.submitted, "cancelled", "client_disconnected", true);
+                    telemetry::job_aborted(
+                        &task.job.trace,
+                        task.job.submitted,
+                        "cancelled",
+                        "client_disconnected",
+                        true,
+                    );
                     slot.last_used = self.step;
                     self.handle.release();
                 }
             }
         }
-        let (gone, kept): (Vec<Job>, Vec<Job>) = self.queue.drain(..).partition(|j| j.events.is_closed());
+        let (gone, kept): (Vec<Job>, Vec<Job>) =
+            self.queue.drain(..).partition(|j| j.events.is_closed());
         self.queue = kept.into();
         for job in gone {
-            telemetry::job_aborted(&job.trace, job.submitted, "cancelled", "client_disconnected", false);
+            telemetry::job_aborted(
+                &job.trace,
+                job.submitted,
+                "cancelled",
+                "client_disconnected",
+                false,
+            );
             self.handle.release();
         }
     }
@@ -156,8 +186,17 @@ impl Engine {
     fn cancel_all(&mut self) {
         for slot in &mut self.slots {
             if let Some(task) = slot.task.take() {
-                let _ = task.job.events.send(Event::Failed(ServerError::ShuttingDown));
-                telemetry::job_aborted(&task.job.trace, task.job.submitted, "cancelled", "shutdown", true);
+                let _ = task
+                    .job
+                    .events
+                    .send(Event::Failed(ServerError::ShuttingDown));
+                telemetry::job_aborted(
+                    &task.job.trace,
+                    task.job.submitted,
+                    "cancelled",
+                    "shutdown",
+                    true,
+                );
                 self.handle.release();
             }
         }
@@ -171,8 +210,12 @@ impl Engine {
     /// Moves queued requests, oldest first, into idle slots.
     fn assign(&mut self) {
         while let Some(front) = self.queue.front() {
-            let Some(i) = pick_slot(&self.slots, &front.prompt, front.params.cache_prompt) else { break };
-            let Some(job) = self.queue.pop_front() else { break };
+            let Some(i) = pick_slot(&self.slots, &front.prompt, front.params.cache_prompt) else {
+                break;
+            };
+            let Some(job) = self.queue.pop_front() else {
+                break;
+            };
             let slot = &mut self.slots[i];
             let n_keep = reuse_len(&slot.cache, &job.prompt, job.params.cache_prompt);
             if let Err(e) = self.ctx.seq_rm(Some(i as u32), Some(n_keep as i32), None) {
@@ -191,27 +234,46 @@ impl Engine {
         }
     }
 
-    /// One decode of every busy slot, then sampling.
+    /// One step: the decode calls [`batch_builder::plan`] asks for, each followed by sampling.
     fn decode_step(&mut self) {
-        let entries = batch_builder::fill(&mut self.batch, &mut self.slots, self.config.n_batch);
-        if entries.is_empty() {
-            return;
+        for slot in &mut self.slots {
+            if let Some(task) = &mut slot.task {
+                task.logits_at = None;
+            }
         }
+        for group in
+            batch_builder::plan(&self.slots, self.config.n_batch, self.config.mixed_batches)
+        {
+            let entries = batch_builder::fill(&mut self.batch, &mut self.slots, &group);
+            if !entries.is_empty() {
+                self.decode_entries(&entries);
+            }
+        }
+    }
+
+    /// Decodes the filled batch, then samples for the entries that asked for logits.
+    fn decode_entries(&mut self, entries: &[Entry]) {
         let linked: Vec<(usize, llama_otel::SpanContext)> = entries
             .iter()
-            .filter_map(|e| self.slots[e.slot].task.as_ref().and_then(telemetry::link_target).map(|sc| (e.slot, sc)))
+            .filter_map(|e| {
+                self.slots[e.slot]
+                    .task
+                    .as_ref()
+                    .and_then(telemetry::link_target)
+                    .map(|sc| (e.slot, sc))
+            })
             .collect();
         let links: Vec<_> = linked.iter().map(|(_, sc)| sc.clone()).collect();
         let stats = match self.ctx.decode_linked(&self.batch, &links) {
             Ok(stats) => stats,
-            Err(e) => return self.fail_batch(&entries, &e.to_string()),
+            Err(e) => return self.fail_batch(entries, &e.to_string()),
         };
         for (i, _) in &linked {
             if let Some(task) = &mut self.slots[*i].task {
                 telemetry::link_decode(task, &stats.span);
             }
         }
-        batch_builder::commit(&entries, &mut self.slots);
+        batch_builder::commit(entries, &mut self.slots);
         let busy = self.slots.iter().filter(|s| !s.is_idle()).count();
         self.counters.on_decode(stats.n_tokens, busy);
         telemetry::decode_step(busy, stats.kv_used, self.ctx.n_ctx());
@@ -225,8 +287,19 @@ impl Engine {
         for e in entries {
             let slot = &mut self.slots[e.slot];
             if let Some(task) = slot.task.take() {
-                let _ = task.job.events.send(Event::Failed(ServerError::Internal(format!("decode failed: {message}"))));
-                telemetry::job_aborted(&task.job.trace, task.job.submitted, "error", "decode", true);
+                let _ = task
+                    .job
+                    .events
+                    .send(Event::Failed(ServerError::Internal(format!(
+                        "decode failed: {message}"
+                    ))));
+                telemetry::job_aborted(
+                    &task.job.trace,
+                    task.job.submitted,
+                    "error",
+                    "decode",
+                    true,
+                );
                 self.handle.release();
             }
             let _ = self.ctx.seq_rm(Some(e.slot as u32), None, None);
@@ -239,11 +312,14 @@ impl Engine {
         let n_ctx_slot = self.limits.n_ctx_slot;
         let slot = &mut self.slots[i];
         let cache_len = slot.cache.len();
-        let Some(task) = slot.task.as_mut() else { return };
+        let Some(task) = slot.task.as_mut() else {
+            return;
+        };
         let Some(at) = task.logits_at else { return };
         if task.first_token.is_none() {
             let n = task.job.prompt.len() - task.n_cached;
-            self.counters.on_prompt_done(n, task.started.elapsed().as_secs_f64());
+            self.counters
+                .on_prompt_done(n, task.started.elapsed().as_secs_f64());
             task.first_token = Some(Instant::now());
             if task.job.params.max_tokens == Some(0) {
                 return self.finish(i, FinishReason::Length, None);
@@ -257,7 +333,11 @@ impl Engine {
         };
         let outcome = process_token(task, vocab, info);
         let finish = outcome.or_else(|| {
-            let limit_hit = task.job.params.max_tokens.is_some_and(|m| task.n_decoded >= m);
+            let limit_hit = task
+                .job
+                .params
+                .max_tokens
+                .is_some_and(|m| task.n_decoded >= m);
             (limit_hit || cache_len >= n_ctx_slot).then_some((FinishReason::Length, None))
         });
         if let Some((reason, word)) = finish {
@@ -268,7 +348,13 @@ impl Engine {
     fn fail_slot(&mut self, i: usize, e: ServerError) {
         if let Some(task) = self.slots[i].task.take() {
             let _ = task.job.events.send(Event::Failed(e));
-            telemetry::job_aborted(&task.job.trace, task.job.submitted, "error", "sampling", true);
+            telemetry::job_aborted(
+                &task.job.trace,
+                task.job.submitted,
+                "error",
+                "sampling",
+                true,
+            );
             self.handle.release();
         }
     }
@@ -276,7 +362,9 @@ impl Engine {
     /// Ends the slot's request: releases held-back text, reports usage and timings.
     fn finish(&mut self, i: usize, reason: FinishReason, word: Option<String>) {
         let slot = &mut self.slots[i];
-        let Some(mut task) = slot.task.take() else { return };
+        let Some(mut task) = slot.task.take() else {
+            return;
+        };
         slot.last_used = self.step;
         if reason != FinishReason::Word {
             let mut tail = task.stop.flush();
@@ -287,14 +375,24 @@ impl Engine {
             }
         }
         let first = task.first_token.unwrap_or(task.started);
-        let timings = Timings { prompt: first - task.started, predicted: first.elapsed() };
+        let timings = Timings {
+            prompt: first - task.started,
+            predicted: first.elapsed(),
+        };
         let usage = Usage {
             prompt_tokens: task.job.prompt.len(),
             completion_tokens: task.n_decoded,
             cached_tokens: task.n_cached,
         };
-        let summary = Summary { finish: reason, stop_word: word, usage, timings, slot: i };
-        self.counters.on_generation_done(task.n_decoded, timings.predicted.as_secs_f64());
+        let summary = Summary {
+            finish: reason,
+            stop_word: word,
+            usage,
+            timings,
+            slot: i,
+        };
+        self.counters
+            .on_generation_done(task.n_decoded, timings.predicted.as_secs_f64());
         telemetry::job_finished(&task, &summary, self.limits.n_ctx_slot);
         telemetry::job_left_slot();
         let _ = task.job.events.send(Event::Done(summary));
@@ -303,8 +401,16 @@ impl Engine {
 }
 
 /// Picks the next token from batch row `at` (EOG tokens masked out for `ignore_eos`).
-fn sample(ctx: &Context, at: usize, scratch: &mut Vec<f32>, vocab: &Vocab, task: &mut Task) -> Result<TokenInfo, ServerError> {
-    let row = ctx.logits(at).ok_or_else(|| ServerError::Internal("logits missing for a sampled token".into()))?;
+fn sample(
+    ctx: &Context,
+    at: usize,
+    scratch: &mut Vec<f32>,
+    vocab: &Vocab,
+    task: &mut Task,
+) -> Result<TokenInfo, ServerError> {
+    let row = ctx
+        .logits(at)
+        .ok_or_else(|| ServerError::Internal("logits missing for a sampled token".into()))?;
     let logits = if task.job.params.ignore_eos {
         scratch.clear();
         scratch.extend_from_slice(row);
@@ -323,14 +429,26 @@ fn sample(ctx: &Context, at: usize, scratch: &mut Vec<f32>, vocab: &Vocab, task:
     task.sampler.accept(id);
     task.n_decoded += 1;
     let params = &task.job.params;
-    let logprob = if params.logprobs || params.top_logprobs > 0 { token_logprob(logits, id) } else { None };
-    let top = if params.top_logprobs > 0 { top_logprobs(logits, params.top_logprobs) } else { Vec::new() };
+    let logprob = if params.logprobs || params.top_logprobs > 0 {
+        token_logprob(logits, id)
+    } else {
+        None
+    };
+    let top = if params.top_logprobs > 0 {
+        top_logprobs(logits, params.top_logprobs)
+    } else {
+        Vec::new()
+    };
     Ok(TokenInfo { id, logprob, top })
 }
 
 /// Detokenizes and stop-checks a sampled token, sends released text; returns why to stop, if
 /// the token ends the request. A continuing token becomes the slot's next input.
-fn process_token(task: &mut Task, vocab: &Vocab, info: TokenInfo) -> Option<(FinishReason, Option<String>)> {
+fn process_token(
+    task: &mut Task,
+    vocab: &Vocab,
+    info: TokenInfo,
+) -> Option<(FinishReason, Option<String>)> {
     let id = info.id;
     task.held.push(info);
     if !task.job.params.ignore_eos && vocab.is_eog(id) {

@@ -79,7 +79,11 @@ impl SchedulerHandle {
             closed: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
         };
-        SchedulerHandle { tx, admission: Arc::new(admission), limits }
+        SchedulerHandle {
+            tx,
+            admission: Arc::new(admission),
+            limits,
+        }
     }
 
     /// A fresh request id (also the FIFO order of prompt processing).
@@ -107,14 +111,18 @@ impl SchedulerHandle {
     /// Current state of every slot.
     pub async fn slots(&self) -> Result<Vec<SlotInfo>> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Command::Slots(tx)).map_err(|_| ServerError::ShuttingDown)?;
+        self.tx
+            .send(Command::Slots(tx))
+            .map_err(|_| ServerError::ShuttingDown)?;
         rx.await.map_err(|_| ServerError::ShuttingDown)
     }
 
     /// Counters for `/metrics`.
     pub async fn metrics(&self) -> Result<MetricsSnapshot> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Command::Metrics(tx)).map_err(|_| ServerError::ShuttingDown)?;
+        self.tx
+            .send(Command::Metrics(tx))
+            .map_err(|_| ServerError::ShuttingDown)?;
         rx.await.map_err(|_| ServerError::ShuttingDown)
     }
 
@@ -150,6 +158,8 @@ pub fn start(
     let (tx, rx) = mpsc::channel();
     let handle = SchedulerHandle::new(tx, limits, queue_size);
     let engine = engine::Engine::new(ctx, config, limits, rx, handle.clone());
-    let thread = std::thread::Builder::new().name("scheduler".into()).spawn(move || engine.run())?;
+    let thread = std::thread::Builder::new()
+        .name("scheduler".into())
+        .spawn(move || engine.run())?;
     Ok((handle, thread))
 }

@@ -74,13 +74,21 @@ impl Task {
         if let Some(out) = &mut self.output {
             out.push_str(&text);
         }
-        Chunk { text, tokens: std::mem::take(&mut self.held) }
+        Chunk {
+            text,
+            tokens: std::mem::take(&mut self.held),
+        }
     }
 }
 
 impl Slot {
     pub fn new(id: usize) -> Self {
-        Slot { id, cache: Vec::new(), last_used: 0, task: None }
+        Slot {
+            id,
+            cache: Vec::new(),
+            last_used: 0,
+            task: None,
+        }
     }
 
     pub fn is_idle(&self) -> bool {
@@ -89,7 +97,9 @@ impl Slot {
 
     /// Serving a request whose prompt is not fully in the cache yet.
     pub fn is_prefilling(&self) -> bool {
-        self.task.as_ref().is_some_and(|t| self.cache.len() < t.job.prompt.len())
+        self.task
+            .as_ref()
+            .is_some_and(|t| self.cache.len() < t.job.prompt.len())
     }
 
     /// Has a sampled token waiting to be decoded.
@@ -118,7 +128,12 @@ pub fn pick_slot(slots: &[Slot], prompt: &[u32], cache_prompt: bool) -> Option<u
     slots
         .iter()
         .filter(|s| s.is_idle())
-        .max_by_key(|s| (reuse_len(&s.cache, prompt, cache_prompt), std::cmp::Reverse(s.last_used)))
+        .max_by_key(|s| {
+            (
+                reuse_len(&s.cache, prompt, cache_prompt),
+                std::cmp::Reverse(s.last_used),
+            )
+        })
         .map(|s| s.id)
 }
 
@@ -127,7 +142,12 @@ mod tests {
     use super::*;
 
     fn slot(id: usize, cache: &[u32], last_used: u64) -> Slot {
-        Slot { id, cache: cache.to_vec(), last_used, task: None }
+        Slot {
+            id,
+            cache: cache.to_vec(),
+            last_used,
+            task: None,
+        }
     }
 
     #[test]
@@ -142,7 +162,11 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins_then_least_recently_used() {
-        let slots = vec![slot(0, &[1, 2], 5), slot(1, &[1, 2, 3, 4], 9), slot(2, &[], 1)];
+        let slots = vec![
+            slot(0, &[1, 2], 5),
+            slot(1, &[1, 2, 3, 4], 9),
+            slot(2, &[], 1),
+        ];
         assert_eq!(pick_slot(&slots, &[1, 2, 3, 4, 5], true), Some(1));
         assert_eq!(pick_slot(&slots, &[8, 9], true), Some(2));
         assert_eq!(pick_slot(&slots, &[1, 2, 3, 4, 5], false), Some(2));

@@ -20,7 +20,10 @@ pub struct StopMatcher {
 impl StopMatcher {
     /// Empty stop strings are ignored.
     pub fn new(stops: &[String]) -> Self {
-        StopMatcher { stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(), pending: String::new() }
+        StopMatcher {
+            stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(),
+            pending: String::new(),
+        }
     }
 
     /// Adds text; returns what may be released.
@@ -31,7 +34,10 @@ impl StopMatcher {
         }
         if let Some((at, word)) = self.earliest_full_match() {
             self.pending.truncate(at);
-            return StopOutcome::Stopped { release: std::mem::take(&mut self.pending), word };
+            return StopOutcome::Stopped {
+                release: std::mem::take(&mut self.pending),
+                word,
+            };
         }
         let hold = self.partial_match_start();
         let rest = self.pending.split_off(hold);
@@ -60,7 +66,9 @@ impl StopMatcher {
             .iter()
             .filter_map(|stop| {
                 let max = (stop.len() - 1).min(text.len());
-                (1..=max).rev().find(|&k| stop.is_char_boundary(k) && text.ends_with(&stop[..k]))
+                (1..=max)
+                    .rev()
+                    .find(|&k| stop.is_char_boundary(k) && text.ends_with(&stop[..k]))
             })
             .max()
             .unwrap_or(0);
@@ -100,19 +108,37 @@ mod tests {
         let mut m = matcher(&["END"]);
         assert_eq!(m.push("abc E"), cont("abc "));
         assert_eq!(m.push("N"), cont(""));
-        assert_eq!(m.push("D tail"), StopOutcome::Stopped { release: String::new(), word: "END".into() });
+        assert_eq!(
+            m.push("D tail"),
+            StopOutcome::Stopped {
+                release: String::new(),
+                word: "END".into()
+            }
+        );
     }
 
     #[test]
     fn match_inside_one_piece_drops_the_rest() {
         let mut m = matcher(&["4."]);
-        assert_eq!(m.push("is 4. Yes"), StopOutcome::Stopped { release: "is ".into(), word: "4.".into() });
+        assert_eq!(
+            m.push("is 4. Yes"),
+            StopOutcome::Stopped {
+                release: "is ".into(),
+                word: "4.".into()
+            }
+        );
     }
 
     #[test]
     fn earliest_of_several_stops_wins() {
         let mut m = matcher(&["world", "lo w"]);
-        assert_eq!(m.push("hello world"), StopOutcome::Stopped { release: "hel".into(), word: "lo w".into() });
+        assert_eq!(
+            m.push("hello world"),
+            StopOutcome::Stopped {
+                release: "hel".into(),
+                word: "lo w".into()
+            }
+        );
     }
 
     #[test]
@@ -127,6 +153,12 @@ mod tests {
         let mut m = matcher(&["é!", ""]);
         assert_eq!(m.push("café"), cont("caf"));
         assert_eq!(m.push("?"), cont("é?"));
-        assert_eq!(m.push("é!"), StopOutcome::Stopped { release: String::new(), word: "é!".into() });
+        assert_eq!(
+            m.push("é!"),
+            StopOutcome::Stopped {
+                release: String::new(),
+                word: "é!".into()
+            }
+        );
     }
 }
