@@ -1,0 +1,230 @@
+//! Shared by the integration tests: finding the test model, starting the real `llama-server`
+//! binary on a free loopback port, and a minimal HTTP/1.1 client (std `TcpStream`, so bad
+//! requests can be sent byte for byte and streams can be dropped mid-way).
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `<workspace>` (two levels above this crate).
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The SmolLM2 model, or `None` (test skipped) when it is absent outside CI.
+pub fn model_path() -> Option<PathBuf> {
+    let path = std::env::var_os("LLAMA_TEST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(std::env::var_os("CI").is_none(), "test model {} is missing (CI must provide it)", path.display());
+    eprintln!("skipping: test model {} not found (set LLAMA_TEST_MODEL)", path.display());
+    None
+}
+
+/// A running server, killed on drop.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub api_key: Option<String>,
+}
+
+impl Server {
+    /// Starts the binary with `args` (model, `--port 0` and `--host` are added) and waits until
+    /// `/health` says ok. `None` when the model is absent (outside CI).
+    pub fn start(args: &[&str]) -> Option<Server> {
+        let model = model_path()?;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_llama-server"))
+            .arg("-m")
+            .arg(&model)
+            .args(["--host", "127.0.0.1", "--port", "0", "-t", "2"])
+            .args(args)
+            .env_remove("LLAMA_API_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start llama-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let port = loop {
+            let line = lines.next().expect("server exited before listening").expect("read stdout");
+            if let Some(addr) = line.strip_prefix("llama-server listening on http://") {
+                break addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in banner");
+            }
+        };
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let key = args.windows(2).find(|w| w[0] == "--api-key").map(|w| w[1].to_string());
+        let server = Server { child, port, api_key: key };
+        server.wait_ready(Duration::from_secs(60));
+        Some(server)
+    }
+
+    fn wait_ready(&self, timeout: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(r) = self.get("/health") {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server not ready within {timeout:?}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn auth_header(&self) -> String {
+        self.api_key.as_ref().map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default()
+    }
+
+    pub fn get(&self, path: &str) -> std::io::Result<Response> {
+        self.raw(&format!("GET {path} HTTP/1.1\r\nHost: x\r\n{}Connection: close\r\n\r\n", self.auth_header()))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Response {
+        self.post_raw(path, &body.to_string(), "").expect("request")
+    }
+
+    /// POST with a raw body and extra header lines (each ending in `\r\n`).
+    pub fn post_raw(&self, path: &str, body: &str, headers: &str) -> std::io::Result<Response> {
+        let auth = if headers.to_ascii_lowercase().contains("authorization") { String::new() } else { self.auth_header() };
+        self.raw(&format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
+    /// Sends `request` and reads the whole response.
+    pub fn raw(&self, request: &str) -> std::io::Result<Response> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+        stream.write_all(request.as_bytes())?;
+        read_response(BufReader::new(stream))
+    }
+
+    /// Starts a streaming POST and returns the open reader positioned at the body.
+    pub fn open_stream(&self, path: &str, body: &Value) -> (Response, BufReader<TcpStream>) {
+        let body = body.to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.auth_header(),
+            body.len()
+        );
+        stream.write_all(req.as_bytes()).expect("send");
+        let mut reader = BufReader::new(stream);
+        let head = read_head(&mut reader).expect("response head");
+        (head, reader)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response; `body` is de-chunked.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The `data:` payloads of an SSE body.
+    pub fn sse(&self) -> Vec<String> {
+        self.body.lines().filter_map(|l| l.strip_prefix("data: ")).map(str::to_owned).collect()
+    }
+}
+
+fn read_head(r: &mut impl BufRead) -> std::io::Result<Response> {
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    Ok(Response { status, headers, body: String::new() })
+}
+
+/// Reads the next chunk of a chunked body (`None` at the end).
+pub fn read_chunk(r: &mut impl BufRead) -> std::io::Result<Option<String>> {
+    let mut size = String::new();
+    if r.read_line(&mut size)? == 0 {
+        return Ok(None);
+    }
+    let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut buf = vec![0; n + 2];
+    r.read_exact(&mut buf)?;
+    buf.truncate(n);
+    Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+}
+
+fn read_response(mut r: impl BufRead) -> std::io::Result<Response> {
+    let mut resp = read_head(&mut r)?;
+    let chunked = resp.header("transfer-encoding").is_some_and(|v| v.contains("chunked"));
+    if chunked {
+        while let Some(c) = read_chunk(&mut r)? {
+            resp.body.push_str(&c);
+        }
+    } else if let Some(n) = resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        let mut buf = vec![0; n];
+        r.read_exact(&mut buf)?;
+        resp.body = String::from_utf8_lossy(&buf).into_owned();
+    } else {
+        r.read_to_string(&mut resp.body)?;
+    }
+    Ok(resp)
+}
+
+/// The reference answers (llama.cpp's) from `<workspace>/../shared/reference/smollm2.json`.
+pub fn reference() -> Option<Value> {
+    let path = workspace().join("../shared/reference/smollm2.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(serde_json::from_str(&text).expect("reference JSON")),
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "{} is missing in CI: {e}", path.display());
+            eprintln!("skipping reference check: {} not readable: {e}", path.display());
+            None
+        }
+    }
+}
+
+/// A greedy chat request body.
+pub fn chat_body(content: &str, max_tokens: u32) -> Value {
+    serde_json::json!({"messages": [{"role": "user", "content": content}], "temperature": 0, "max_tokens": max_tokens})
+}
