@@ -1,0 +1,88 @@
+"""Drives llama-server with the official `openai` Python client.
+
+Usage: python3 openai_checks.py BASE_URL API_KEY MODEL REFERENCE_JSON_OR_EMPTY
+Exits non-zero (with a traceback) on the first failed check.
+"""
+import json
+import sys
+
+import openai
+
+base_url, api_key, model, reference_path = sys.argv[1:5]
+client = openai.OpenAI(base_url=base_url + "/v1", api_key=api_key, max_retries=0, timeout=120)
+question = [{"role": "user", "content": "What is 2+2?"}]
+expected = "The answer to this classic math problem is 4."
+if reference_path:
+    with open(reference_path) as f:
+        expected = json.load(f)["chat"][0]["content"]
+
+
+def chat_non_stream():
+    r = client.chat.completions.create(model=model, messages=question, temperature=0, max_tokens=32)
+    assert r.choices[0].message.content == expected, r
+    assert r.choices[0].finish_reason == "stop", r
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.total_tokens) == (37, 12, 49), r.usage
+
+
+def chat_stream():
+    stream = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": [{"type": "text", "text": "What is 2+2?"}]}],
+        temperature=0, max_tokens=32, stream=True, stream_options={"include_usage": True})
+    text, finish, usage = "", None, None
+    for chunk in stream:
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage:
+            usage = chunk.usage
+    assert text == expected, text
+    assert finish == "stop"
+    assert usage is not None and usage.completion_tokens == 12, usage
+
+
+def completions():
+    r = client.completions.create(model=model, prompt="The capital of France is", max_tokens=6, temperature=0)
+    assert r.choices[0].text.startswith(" Paris"), r
+    assert r.choices[0].finish_reason == "length" and r.usage.completion_tokens == 6, r
+    chunks = list(client.completions.create(model=model, prompt="The capital of France is", max_tokens=3,
+                                            temperature=0, stream=True))
+    assert "".join(c.choices[0].text for c in chunks if c.choices).startswith(" Paris")
+
+
+def models():
+    listed = client.models.list()
+    assert [m.id for m in listed.data] == [model], listed
+
+
+def logprobs():
+    r = client.chat.completions.create(model=model, messages=question, temperature=0, max_tokens=3,
+                                       logprobs=True, top_logprobs=2)
+    content = r.choices[0].logprobs.content
+    assert len(content) == 3 and len(content[0].top_logprobs) == 2, content
+    assert content[0].token == content[0].top_logprobs[0].token == "The", content[0]
+
+
+def errors():
+    try:
+        client.chat.completions.create(model="gpt-4-does-not-exist", messages=question)
+        raise AssertionError("unknown model accepted")
+    except openai.NotFoundError as e:
+        assert e.status_code == 404 and e.code == "model_not_found", e
+    for bad in ({"messages": []}, {"messages": question, "max_tokens": 0}, {"messages": question, "temperature": "hot"}):
+        try:
+            client.chat.completions.create(model=model, **bad)
+            raise AssertionError(f"accepted {bad}")
+        except openai.BadRequestError as e:
+            assert e.status_code == 400, e
+    wrong = openai.OpenAI(base_url=base_url + "/v1", api_key="wrong-key", max_retries=0)
+    try:
+        wrong.models.list()
+        raise AssertionError("wrong key accepted")
+    except openai.AuthenticationError as e:
+        assert e.status_code == 401, e
+
+
+for check in (chat_non_stream, chat_stream, completions, models, logprobs, errors):
+    check()
+    print(f"ok {check.__name__}")
+print("all openai checks passed")
