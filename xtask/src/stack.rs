@@ -234,6 +234,7 @@ fn wait_healthy(compose: &Compose, timeout: Duration) -> Result<()> {
     loop {
         let states = compose.states()?;
         let mut waiting = Vec::new();
+        let mut waiting_names = Vec::new();
         for s in &services {
             let (state, health) = states.get(s).cloned().unwrap_or_default();
             if matches!(state.as_str(), "exited" | "dead") || health == "unhealthy" {
@@ -245,14 +246,18 @@ fn wait_healthy(compose: &Compose, timeout: Duration) -> Result<()> {
                     "{s} ({})",
                     if health.is_empty() { &state } else { &health }
                 ));
+                waiting_names.push(s.as_str());
             }
         }
         if waiting.is_empty() {
             return Ok(());
         }
         if start.elapsed() > timeout {
+            for s in &waiting_names {
+                let _ = util::run(&mut compose.cmd(&["logs", "--tail", "20", s]));
+            }
             bail!(
-                "not healthy after {}: {}",
+                "not healthy after {} (their last log lines are above): {}",
                 util::duration(timeout),
                 waiting.join(", ")
             );
@@ -2374,6 +2379,30 @@ fn load_worker(addr: String, worker: usize, stop: Arc<AtomicBool>) {
     }
 }
 
+/// Every 15 s, more simultaneous requests than slots plus queue hold: some are turned away
+/// with `queue_full` (a server-side error for the error-ratio queries) and the rest queue.
+fn burst_worker(addr: String, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::scope(|s| {
+            for n in 0..6 {
+                let addr = &addr;
+                s.spawn(move || {
+                    let body = json!({"messages": [{"role": "user", "content": format!("Say {n} words.")}],
+                        "max_tokens": 24})
+                    .to_string();
+                    let _ = http(addr, "POST", "/v1/chat/completions", "application/json", &body, Duration::from_secs(60));
+                });
+            }
+        });
+        for _ in 0..15 {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}
+
 /// Starts a streamed chat and hangs up after the first event (a client that goes away).
 fn abandon_stream(addr: &str, body: &str) -> Result<HttpResponse> {
     let mut stream = TcpStream::connect(addr)?;
@@ -2580,12 +2609,16 @@ fn live(
 
     // Load while the queries run.
     let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..6)
+    let mut workers: Vec<_> = (0..5)
         .map(|w| {
             let (addr, stop) = (addr.clone(), stop.clone());
             std::thread::spawn(move || load_worker(addr, w, stop))
         })
         .collect();
+    let (burst_addr, burst_stop) = (addr.clone(), stop.clone());
+    workers.push(std::thread::spawn(move || {
+        burst_worker(burst_addr, burst_stop)
+    }));
     let result = evaluate(
         report,
         &prom_addr,
