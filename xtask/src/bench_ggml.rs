@@ -2,7 +2,8 @@
 //!
 //! Builds `crates/ggml-sys/examples/bench_ops.rs` once per build path (release; the `cmake`
 //! feature changes ggml-sys's metadata hash, so both live side by side in one target dir), copies
-//! each executable aside, then runs them alternately for a few rounds so machine drift hits both.
+//! each executable aside, then times every op in both, back to back, for a few rounds (alternating
+//! which goes first) so bursts of other load on the machine hit both builds about equally.
 //! Every run reports its `ggml_sys::BUILD_PATH`, which is checked against the build it came from.
 
 use crate::util::{self, Args};
@@ -61,21 +62,7 @@ pub fn run(mut args: Args) -> Result<()> {
     for (build, features) in BUILDS {
         bins.push(build_bench(build, features, &dir)?);
     }
-    let mut samples: Vec<OpSamples> = Vec::new();
-    for round in 0..opts.rounds {
-        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        for b in order {
-            eprintln!(
-                "bench-ggml: round {}/{}: {}",
-                round + 1,
-                opts.rounds,
-                BUILDS[b].0
-            );
-            for (op, median, min) in run_bench(&bins[b], BUILDS[b].0, &opts)? {
-                record(&mut samples, op, b, (median, min));
-            }
-        }
-    }
+    let samples = measure(&bins, &opts)?;
     let summary = summarize(&samples, &opts);
     if opts.json {
         println!("{summary}");
@@ -111,10 +98,47 @@ fn build_bench(build: &str, features: &[&str], dir: &Path) -> Result<PathBuf> {
     Ok(copy)
 }
 
-/// Runs one executable; returns (op, median µs, min µs) per op, in order.
-fn run_bench(exe: &Path, build: &str, opts: &Options) -> Result<Vec<(String, f64, f64)>> {
+/// Runs every op `rounds` times per build. The two builds time the same op back to back (order
+/// alternating), so bursts of other load on the machine hit both about equally.
+fn measure(bins: &[PathBuf], opts: &Options) -> Result<Vec<OpSamples>> {
+    let ops = list_ops(&bins[0])?;
+    if list_ops(&bins[1])? != ops {
+        bail!("the cc and cmake bench_ops executables list different ops");
+    }
+    let mut samples: Vec<OpSamples> = Vec::new();
+    for round in 0..opts.rounds as usize {
+        eprintln!("bench-ggml: round {}/{}", round + 1, opts.rounds);
+        for (i, op) in ops.iter().enumerate() {
+            let first = (round + i) % 2;
+            for b in [first, 1 - first] {
+                for (name, median, min) in run_bench(&bins[b], BUILDS[b].0, opts, op)? {
+                    record(&mut samples, name, b, (median, min));
+                }
+            }
+        }
+    }
+    Ok(samples)
+}
+
+/// The op names an executable knows (`bench_ops --list`).
+fn list_ops(exe: &Path) -> Result<Vec<String>> {
+    let out = util::output(Command::new(exe).arg("--list"))?;
+    let ops: Vec<String> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    if ops.is_empty() {
+        bail!("{} --list printed no ops", exe.display());
+    }
+    Ok(ops)
+}
+
+/// Runs one executable for one op; returns (op, median µs, min µs) per reported op.
+fn run_bench(exe: &Path, build: &str, opts: &Options, op: &str) -> Result<Vec<(String, f64, f64)>> {
     let mut cmd = Command::new(exe);
-    cmd.args(["--threads", &opts.threads.to_string()]);
+    cmd.args(["--threads", &opts.threads.to_string(), "--op", op]);
     if let Some(reps) = opts.reps {
         cmd.args(["--reps", &reps.to_string()]);
     }

@@ -8,8 +8,9 @@
 //! preempted thread stalls the whole op).
 //!
 //! Usage: `cargo run --release -p ggml-sys --example bench_ops [--features cmake] --
-//! [--threads N] [--reps N] [--target-ms MS]`. Without `--reps`, each op runs for about
-//! `--target-ms` (default 300) after warm-up. `cargo xtask bench-ggml` runs it for both builds.
+//! [--threads N] [--reps N] [--target-ms MS] [--op NAME] [--list]`. Without `--reps`, each op
+//! runs for about `--target-ms` (default 300) after warm-up; `--op` times just one op, `--list`
+//! prints their names. `cargo xtask bench-ggml` runs it for both builds.
 //!
 //! The graph is planned once and its work buffer reused, as ggml's CPU backend does:
 //! `ggml_graph_compute_with_ctx` would carve a fresh work buffer out of the context on every call,
@@ -99,26 +100,43 @@ struct Opts {
     threads: c_int,
     reps: Option<usize>,
     target: Duration,
+    /// Index into OPS: time only that op.
+    only: Option<usize>,
+    /// Print the op names and exit.
+    list: bool,
 }
+
+const USAGE: &str =
+    "usage: bench_ops [--threads N] [--reps N] [--target-ms MS] [--op NAME] [--list]";
 
 fn parse_opts() -> Result<Opts, String> {
     let mut opts = Opts {
         threads: 2,
         reps: None,
         target: Duration::from_millis(300),
+        only: None,
+        list: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| -> Result<u64, String> {
-            let v = args.next().ok_or_else(|| format!("{name} needs a value"))?;
-            v.parse().map_err(|e| format!("{name} {v}: {e}"))
+        if arg == "--list" {
+            opts.list = true;
+            continue;
+        }
+        let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|e| format!("{arg} {value}: {e}"))
         };
         match arg.as_str() {
-            "--threads" => {
-                opts.threads = c_int::try_from(value("--threads")?).map_err(|e| e.to_string())?
+            "--threads" => opts.threads = c_int::try_from(number()?).map_err(|e| e.to_string())?,
+            "--reps" => opts.reps = Some(number()?.max(1) as usize),
+            "--target-ms" => opts.target = Duration::from_millis(number()?),
+            "--op" => {
+                let i = OPS.iter().position(|(name, _)| *name == value);
+                opts.only = Some(i.ok_or_else(|| format!("unknown op {value} (see --list)"))?);
             }
-            "--reps" => opts.reps = Some(value("--reps")?.max(1) as usize),
-            "--target-ms" => opts.target = Duration::from_millis(value("--target-ms")?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -315,7 +333,7 @@ unsafe fn fill_f16(t: *mut g::ggml_tensor, data: &[f32]) {
 }
 
 /// Warms `bench` up, then times it; returns the sorted per-run times.
-fn time_op(bench: &mut Bench, opts: Opts) -> Vec<Duration> {
+fn time_op(bench: &mut Bench, opts: &Opts) -> Vec<Duration> {
     let warm_start = Instant::now();
     let mut warm_runs = 0u32;
     while warm_runs < 3 || warm_start.elapsed() < Duration::from_millis(50) {
@@ -340,15 +358,22 @@ fn main() {
     let opts = match parse_opts() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("bench_ops: {e}\nusage: bench_ops [--threads N] [--reps N] [--target-ms MS]");
+            eprintln!("bench_ops: {e}\n{USAGE}");
             std::process::exit(2);
         }
     };
+    if opts.list {
+        OPS.iter().for_each(|(name, _)| println!("{name}"));
+        return;
+    }
     // SAFETY: idempotent one-time initialisation of ggml's CPU tables.
     unsafe { g::ggml_cpu_init() };
-    for &(name, op) in OPS {
+    for (i, &(name, op)) in OPS.iter().enumerate() {
+        if opts.only.is_some_and(|only| only != i) {
+            continue;
+        }
         let mut bench = Bench::new(op, opts.threads);
-        let times = time_op(&mut bench, opts);
+        let times = time_op(&mut bench, &opts);
         println!(
             "{{\"op\":\"{name}\",\"build\":\"{}\",\"threads\":{},\"reps\":{},\"median_us\":{:.3},\
              \"min_us\":{:.3}}}",
