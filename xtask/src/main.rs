@@ -1,9 +1,11 @@
 //! `cargo xtask <command>`: project automation (the cargo-xtask pattern); one module per command.
 
+mod bench;
 mod bench_ggml;
 mod bindgen;
 mod ci;
 mod fetch_model;
+mod serve;
 mod stack;
 mod util;
 
@@ -12,7 +14,9 @@ use util::Args;
 
 fn usage() -> String {
     let commands = [
+        serve::USAGE,
         fetch_model::USAGE,
+        bench::USAGE,
         bindgen::USAGE,
         bench_ggml::USAGE,
         ci::USAGE,
@@ -34,7 +38,9 @@ fn main() -> ExitCode {
     let command = args.next().unwrap_or_default();
     let rest = Args::new(args.collect());
     let result = match command.as_str() {
+        "serve" => serve::run(rest),
         "fetch-model" => fetch_model::run(rest),
+        "bench" => bench::run(rest),
         "bindgen" => bindgen::run(rest),
         "bench-ggml" => bench_ggml::run(rest),
         "ci" => ci::run(rest),

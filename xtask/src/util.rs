@@ -56,6 +56,18 @@ impl Args {
         }
     }
 
+    /// Removes and returns everything after the first `sep` (e.g. `--`), if present.
+    pub fn take_rest_after(&mut self, sep: &str) -> Vec<String> {
+        match self.rest.iter().position(|a| a == sep) {
+            Some(i) => {
+                let tail = self.rest.split_off(i + 1);
+                self.rest.pop();
+                tail
+            }
+            None => Vec::new(),
+        }
+    }
+
     /// Fails on any argument nobody asked for.
     pub fn finish(self) -> Result<()> {
         match self.rest.first() {
