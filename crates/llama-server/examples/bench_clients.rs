@@ -24,7 +24,14 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { host: "127.0.0.1".into(), port: 8080, clients: 8, tokens: 64, per_client: 1, api_key: None };
+    let mut a = Args {
+        host: "127.0.0.1".into(),
+        port: 8080,
+        clients: 8,
+        tokens: 64,
+        per_client: 1,
+        api_key: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -52,7 +59,11 @@ fn one_request(a: &Args, client: usize) -> Result<(Duration, usize), String> {
         r#"{{"messages":[{{"role":"user","content":"Client {client}: tell me a long story."}}],"max_tokens":{},"temperature":0,"ignore_eos":true,"stream":true,"stream_options":{{"include_usage":true}}}}"#,
         a.tokens
     );
-    let auth = a.api_key.as_ref().map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
+    let auth = a
+        .api_key
+        .as_ref()
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
     let start = Instant::now();
     let mut stream = TcpStream::connect((a.host.as_str(), a.port)).map_err(|e| e.to_string())?;
     let req = format!(
@@ -60,16 +71,24 @@ fn one_request(a: &Args, client: usize) -> Result<(Duration, usize), String> {
         a.host,
         body.len()
     );
-    stream.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    stream
+        .write_all(req.as_bytes())
+        .map_err(|e| e.to_string())?;
     let (mut ttft, mut generated) = (None, 0);
     for line in BufReader::new(stream).lines() {
         let line = line.map_err(|e| e.to_string())?;
-        let Some(data) = line.strip_prefix("data: ") else { continue };
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
         if ttft.is_none() && data.contains("\"content\":\"") {
             ttft = Some(start.elapsed());
         }
         if let Some(n) = data.split("\"completion_tokens\":").nth(1) {
-            generated = n.split(|c: char| !c.is_ascii_digit()).next().and_then(|d| d.parse().ok()).unwrap_or(0);
+            generated = n
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0);
         }
     }
     Ok((ttft.ok_or("no token received")?, generated))
@@ -93,22 +112,40 @@ fn main() {
         let handles: Vec<_> = (0..args.clients)
             .map(|c| {
                 let a = &args;
-                scope.spawn(move || (0..a.per_client).map(|_| one_request(a, c)).collect::<Vec<_>>())
+                scope.spawn(move || {
+                    (0..a.per_client)
+                        .map(|_| one_request(a, c))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     let wall = start.elapsed().as_secs_f64();
     let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
-    let mut ttfts: Vec<Duration> = ok.iter().filter_map(|r| r.as_ref().ok().map(|x| x.0)).collect();
+    let mut ttfts: Vec<Duration> = ok
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|x| x.0))
+        .collect();
     ttfts.sort();
     let tokens: usize = ok.iter().filter_map(|r| r.as_ref().ok().map(|x| x.1)).sum();
     for e in failed.iter().filter_map(|r| r.as_ref().err()).take(3) {
         eprintln!("request failed: {e}");
     }
     let tps = tokens as f64 / wall;
-    println!("requests: {} ok, {} failed; generated {tokens} tokens in {wall:.2} s", ok.len(), failed.len());
-    println!("throughput: {tps:.1} tokens/s; TTFT p50 {:.1} ms, p95 {:.1} ms", percentile(&ttfts, 0.5), percentile(&ttfts, 0.95));
+    println!(
+        "requests: {} ok, {} failed; generated {tokens} tokens in {wall:.2} s",
+        ok.len(),
+        failed.len()
+    );
+    println!(
+        "throughput: {tps:.1} tokens/s; TTFT p50 {:.1} ms, p95 {:.1} ms",
+        percentile(&ttfts, 0.5),
+        percentile(&ttfts, 0.95)
+    );
     println!(
         "{{\"clients\":{},\"requests_ok\":{},\"requests_failed\":{},\"tokens\":{tokens},\"seconds\":{wall:.3},\"tokens_per_second\":{tps:.2},\"ttft_p50_ms\":{:.2},\"ttft_p95_ms\":{:.2}}}",
         args.clients,

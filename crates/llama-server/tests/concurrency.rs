@@ -45,18 +45,45 @@ fn concurrent_equals_sequential(s: &Server) {
     let sequential: Vec<_> = PROMPTS.iter().map(|p| stream_chat(s, p)).collect();
     let started = Instant::now();
     let concurrent: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = PROMPTS.iter().map(|p| scope.spawn(move || stream_chat(s, p))).collect();
-        handles.into_iter().map(|h| h.join().expect("client thread")).collect()
+        let handles: Vec<_> = PROMPTS
+            .iter()
+            .map(|p| scope.spawn(move || stream_chat(s, p)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect()
     });
     eprintln!("8 concurrent streams took {:?}", started.elapsed());
     for (i, ((seq, par), prompt)) in sequential.iter().zip(&concurrent).zip(PROMPTS).enumerate() {
         let (_, finish, usage) = par;
         let completion = usage["completion_tokens"].as_u64().expect("usage");
-        assert!(matches!(finish.as_str(), "stop" | "length"), "{prompt}: {finish}");
-        assert!(completion <= u64::from(MAX_TOKENS) && (finish == "stop" || completion == u64::from(MAX_TOKENS)), "{prompt}: {usage}");
-        assert_eq!(usage["total_tokens"].as_u64(), Some(usage["prompt_tokens"].as_u64().unwrap_or(0) + completion));
-        let key = |(t, f, u): &(String, String, Value)| (t.clone(), f.clone(), u["prompt_tokens"].clone(), u["completion_tokens"].clone());
-        assert_eq!(key(seq), key(par), "request {i} ({prompt}) differs when batched");
+        assert!(
+            matches!(finish.as_str(), "stop" | "length"),
+            "{prompt}: {finish}"
+        );
+        assert!(
+            completion <= u64::from(MAX_TOKENS)
+                && (finish == "stop" || completion == u64::from(MAX_TOKENS)),
+            "{prompt}: {usage}"
+        );
+        assert_eq!(
+            usage["total_tokens"].as_u64(),
+            Some(usage["prompt_tokens"].as_u64().unwrap_or(0) + completion)
+        );
+        let key = |(t, f, u): &(String, String, Value)| {
+            (
+                t.clone(),
+                f.clone(),
+                u["prompt_tokens"].clone(),
+                u["completion_tokens"].clone(),
+            )
+        };
+        assert_eq!(
+            key(seq),
+            key(par),
+            "request {i} ({prompt}) differs when batched"
+        );
     }
     let metrics = s.get("/metrics").expect("metrics").body;
     let busy: f64 = metrics
@@ -64,12 +91,20 @@ fn concurrent_equals_sequential(s: &Server) {
         .find_map(|l| l.strip_prefix("llamacpp:n_busy_slots_per_decode "))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
-    assert!(busy > 1.0, "requests were not batched: {busy} busy slots per decode");
+    assert!(
+        busy > 1.0,
+        "requests were not batched: {busy} busy slots per decode"
+    );
 }
 
 fn idle_slots(s: &Server) -> usize {
     let slots = s.get("/slots").expect("slots").json();
-    slots.as_array().expect("array").iter().filter(|x| x["is_processing"] == json!(false)).count()
+    slots
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|x| x["is_processing"] == json!(false))
+        .count()
 }
 
 fn disconnect_frees_the_slot(s: &Server) {
@@ -80,31 +115,42 @@ fn disconnect_frees_the_slot(s: &Server) {
     assert_eq!(head.status, 200);
     let mut events = 0;
     while events < 4 {
-        let chunk = read_chunk(&mut reader).expect("read").expect("stream ended early");
+        let chunk = read_chunk(&mut reader)
+            .expect("read")
+            .expect("stream ended early");
         events += chunk.matches("data: ").count();
     }
     assert_eq!(idle_slots(s), 3, "the streaming request holds one slot");
     drop(reader);
     let start = Instant::now();
     while idle_slots(s) < 4 {
-        assert!(start.elapsed() < Duration::from_secs(10), "slot still busy after the client left");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "slot still busy after the client left"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     eprintln!("slot freed {:?} after the disconnect", start.elapsed());
-    let r = s.post("/v1/chat/completions", &chat_body("Say hi", 4)).json();
+    let r = s
+        .post("/v1/chat/completions", &chat_body("Say hi", 4))
+        .json();
     assert_eq!(r["usage"]["completion_tokens"], 4);
 }
 
 #[test]
 fn batching_and_disconnects() {
-    let Some(s) = Server::start(&["-c", "2048", "-np", "4"]) else { return };
+    let Some(s) = Server::start(&["-c", "2048", "-np", "4"]) else {
+        return;
+    };
     concurrent_equals_sequential(&s);
     disconnect_frees_the_slot(&s);
 }
 
 #[test]
 fn full_queue_answers_503() {
-    let Some(s) = Server::start(&["-c", "512", "-np", "1", "--queue-size", "1"]) else { return };
+    let Some(s) = Server::start(&["-c", "512", "-np", "1", "--queue-size", "1"]) else {
+        return;
+    };
     let mut body = chat_body("Write a long story", 400);
     body["stream"] = json!(true);
     body["ignore_eos"] = json!(true);

@@ -14,17 +14,26 @@ fn assert_error(resp: &common::Response, status: u16, what: &str) -> Value {
     assert_eq!(resp.status, status, "{what}: {}", resp.body);
     let body = resp.json();
     let err = &body["error"];
-    assert!(err["message"].is_string() && err["type"].is_string() && !err["code"].is_null(), "{what}: {body}");
+    assert!(
+        err["message"].is_string() && err["type"].is_string() && !err["code"].is_null(),
+        "{what}: {body}"
+    );
     body
 }
 
 fn reference_chat(s: &Server) {
-    let Some(reference) = common::reference() else { return };
+    let Some(reference) = common::reference() else {
+        return;
+    };
     let chat = &reference["chat"][0];
-    let body = json!({"messages": chat["messages"], "max_tokens": chat["max_tokens"], "temperature": 0});
+    let body =
+        json!({"messages": chat["messages"], "max_tokens": chat["max_tokens"], "temperature": 0});
     let r = s.post("/v1/chat/completions", &body).json();
     assert_eq!(r["object"], "chat.completion");
-    assert_eq!(r["choices"][0]["message"]["content"], chat["content"], "{r}");
+    assert_eq!(
+        r["choices"][0]["message"]["content"], chat["content"],
+        "{r}"
+    );
     assert_eq!(r["choices"][0]["finish_reason"], chat["finish_reason"]);
     for k in ["prompt_tokens", "completion_tokens", "total_tokens"] {
         assert_eq!(r["usage"][k], chat["usage"][k], "usage.{k}: {r}");
@@ -34,40 +43,92 @@ fn reference_chat(s: &Server) {
 }
 
 fn reference_logprobs(s: &Server) {
-    let Some(reference) = common::reference() else { return };
+    let Some(reference) = common::reference() else {
+        return;
+    };
     let g = &reference["generate"][0];
-    let r = s.post("/completion", &json!({"prompt": g["prompt"], "n_predict": 4, "temperature": 0, "n_probs": 5})).json();
+    let r = s
+        .post(
+            "/completion",
+            &json!({"prompt": g["prompt"], "n_predict": 4, "temperature": 0, "n_probs": 5}),
+        )
+        .json();
     let first = &r["completion_probabilities"][0];
-    for (got, want) in first["top_logprobs"].as_array().expect("top").iter().zip(g["first_top5"].as_array().expect("ref")) {
+    for (got, want) in first["top_logprobs"]
+        .as_array()
+        .expect("top")
+        .iter()
+        .zip(g["first_top5"].as_array().expect("ref"))
+    {
         assert_eq!(got["id"], want["id"], "{r}");
-        let (a, b) = (got["logprob"].as_f64().unwrap_or(0.0), want["logprob"].as_f64().unwrap_or(1.0));
+        let (a, b) = (
+            got["logprob"].as_f64().unwrap_or(0.0),
+            want["logprob"].as_f64().unwrap_or(1.0),
+        );
         assert!((a - b).abs() < 1e-3, "logprob {a} vs {b}");
     }
-    let want: Vec<u64> = g["tokens"].as_array().expect("tokens")[..4].iter().filter_map(Value::as_u64).collect();
-    let got: Vec<u64> = r["completion_probabilities"].as_array().expect("probs").iter().filter_map(|p| p["id"].as_u64()).collect();
+    let want: Vec<u64> = g["tokens"].as_array().expect("tokens")[..4]
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    let got: Vec<u64> = r["completion_probabilities"]
+        .as_array()
+        .expect("probs")
+        .iter()
+        .filter_map(|p| p["id"].as_u64())
+        .collect();
     assert_eq!(got, want);
 }
 
 fn endpoints(s: &Server) {
     let health = s.get("/health").expect("health");
-    assert_eq!((health.status, health.json()), (200, json!({"status": "ok"})));
+    assert_eq!(
+        (health.status, health.json()),
+        (200, json!({"status": "ok"}))
+    );
     let models = s.get("/v1/models").expect("models").json();
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], "smol");
-    let c = s.post("/v1/completions", &json!({"prompt": "The capital of France is", "max_tokens": 5, "temperature": 0})).json();
+    let c = s
+        .post(
+            "/v1/completions",
+            &json!({"prompt": "The capital of France is", "max_tokens": 5, "temperature": 0}),
+        )
+        .json();
     assert_eq!(c["object"], "text_completion");
     assert_eq!(c["choices"][0]["finish_reason"], "length");
     assert_eq!(c["usage"]["completion_tokens"], 5);
     assert_eq!(c["usage"]["prompt_tokens"], 5);
-    let l = s.post("/completion", &json!({"prompt": [504, 3575, 282, 4649, 314], "n_predict": 3, "temperature": 0})).json();
-    assert_eq!((l["stop"].clone(), l["stop_type"].clone(), l["tokens_predicted"].clone()), (json!(true), json!("limit"), json!(3)));
-    assert!(l["content"].as_str().is_some_and(|t| t.starts_with(" Paris")), "{l}");
-    let t = s.post("/tokenize", &json!({"content": "<|im_start|>Hello world"})).json();
+    let l = s
+        .post(
+            "/completion",
+            &json!({"prompt": [504, 3575, 282, 4649, 314], "n_predict": 3, "temperature": 0}),
+        )
+        .json();
+    assert_eq!(
+        (
+            l["stop"].clone(),
+            l["stop_type"].clone(),
+            l["tokens_predicted"].clone()
+        ),
+        (json!(true), json!("limit"), json!(3))
+    );
+    assert!(
+        l["content"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(" Paris")),
+        "{l}"
+    );
+    let t = s
+        .post("/tokenize", &json!({"content": "<|im_start|>Hello world"}))
+        .json();
     let ids = t["tokens"].clone();
     assert_eq!(ids.as_array().map(Vec::len), Some(3), "{t}");
     let d = s.post("/detokenize", &json!({"tokens": ids})).json();
     assert_eq!(d["content"], "<|im_start|>Hello world");
-    let p = s.post("/tokenize", &json!({"content": "Hi", "with_pieces": true})).json();
+    let p = s
+        .post("/tokenize", &json!({"content": "Hi", "with_pieces": true}))
+        .json();
     assert_eq!(p["tokens"][0]["piece"], "Hi");
     let slots = s.get("/slots").expect("slots").json();
     assert_eq!(slots.as_array().map(Vec::len), Some(2));
@@ -80,26 +141,53 @@ fn streaming(s: &Server) {
     body["stream_options"] = json!({"include_usage": true});
     let r = s.post("/v1/chat/completions", &body);
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/event-stream")));
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/event-stream")));
     let events = r.sse();
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).expect("chunk")).collect();
-    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).expect("chunk"))
+        .collect();
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
     assert_eq!(text, "The answer to this classic math problem is 4.");
-    let finish: Vec<&Value> = chunks.iter().map(|c| &c["choices"][0]["finish_reason"]).filter(|f| !f.is_null()).collect();
+    let finish: Vec<&Value> = chunks
+        .iter()
+        .map(|c| &c["choices"][0]["finish_reason"])
+        .filter(|f| !f.is_null())
+        .collect();
     assert_eq!(finish, vec![&json!("stop")]);
     let usage = &chunks.last().expect("usage chunk")["usage"];
-    assert_eq!((usage["prompt_tokens"].as_u64(), usage["completion_tokens"].as_u64()), (Some(37), Some(12)));
-    let l = s.post("/completion", &json!({"prompt": "The capital of France is", "n_predict": 4, "stream": true}));
+    assert_eq!(
+        (
+            usage["prompt_tokens"].as_u64(),
+            usage["completion_tokens"].as_u64()
+        ),
+        (Some(37), Some(12))
+    );
+    let l = s.post(
+        "/completion",
+        &json!({"prompt": "The capital of France is", "n_predict": 4, "stream": true}),
+    );
     let last: Value = serde_json::from_str(l.sse().last().expect("events")).expect("json");
-    assert_eq!((last["stop"].clone(), last["tokens_predicted"].clone()), (json!(true), json!(4)));
+    assert_eq!(
+        (last["stop"].clone(), last["tokens_predicted"].clone()),
+        (json!(true), json!(4))
+    );
 }
 
 fn stop_strings(s: &Server) {
     let mut body = chat_body("What is 2+2?", 32);
     body["stop"] = json!(["problem", "zzz"]);
     let r = s.post("/v1/chat/completions", &body).json();
-    assert_eq!(r["choices"][0]["message"]["content"], "The answer to this classic math ");
+    assert_eq!(
+        r["choices"][0]["message"]["content"],
+        "The answer to this classic math "
+    );
     assert_eq!(r["choices"][0]["finish_reason"], "stop");
     body["stream"] = json!(true);
     body["stop"] = json!("is 4");
@@ -107,62 +195,171 @@ fn stop_strings(s: &Server) {
     let text: String = events
         .iter()
         .filter_map(|e| serde_json::from_str::<Value>(e).ok())
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert_eq!(text, "The answer to this classic math problem ");
     let l = s.post("/completion", &json!({"prompt": "The capital of France is", "n_predict": 20, "temperature": 0, "stop": ["\n"]})).json();
-    assert_eq!((l["content"].clone(), l["stop_type"].clone(), l["stopping_word"].clone()), (json!(" Paris."), json!("word"), json!("\n")));
+    assert_eq!(
+        (
+            l["content"].clone(),
+            l["stop_type"].clone(),
+            l["stopping_word"].clone()
+        ),
+        (json!(" Paris."), json!("word"), json!("\n"))
+    );
 }
 
 fn bad_inputs(s: &Server) {
     let chat = "/v1/chat/completions";
-    assert_error(&s.post_raw(chat, "{not json", "").expect("req"), 400, "malformed JSON");
+    assert_error(
+        &s.post_raw(chat, "{not json", "").expect("req"),
+        400,
+        "malformed JSON",
+    );
     assert_error(&s.post_raw(chat, "", "").expect("req"), 400, "empty body");
-    assert_error(&s.post(chat, &json!({"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"})), 400, "wrong type");
-    assert_error(&s.post(chat, &json!({"messages": "hi"})), 400, "messages not an array");
-    assert_error(&s.post(chat, &json!({"messages": []})), 400, "empty messages");
-    assert_error(&s.post(chat, &json!({"model": "x"})), 400, "missing messages");
-    let nf = assert_error(&s.post(chat, &json!({"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]})), 404, "unknown model");
+    assert_error(
+        &s.post(
+            chat,
+            &json!({"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}),
+        ),
+        400,
+        "wrong type",
+    );
+    assert_error(
+        &s.post(chat, &json!({"messages": "hi"})),
+        400,
+        "messages not an array",
+    );
+    assert_error(
+        &s.post(chat, &json!({"messages": []})),
+        400,
+        "empty messages",
+    );
+    assert_error(
+        &s.post(chat, &json!({"model": "x"})),
+        400,
+        "missing messages",
+    );
+    let nf = assert_error(
+        &s.post(
+            chat,
+            &json!({"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        404,
+        "unknown model",
+    );
     assert_eq!(nf["error"]["code"], "model_not_found");
     for max in [0, -1] {
-        assert_error(&s.post(chat, &json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": max})), 400, "max_tokens <= 0");
+        assert_error(
+            &s.post(
+                chat,
+                &json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": max}),
+            ),
+            400,
+            "max_tokens <= 0",
+        );
     }
     let long = "word ".repeat(600);
-    let e = assert_error(&s.post(chat, &json!({"messages": [{"role": "user", "content": long}]})), 400, "prompt too long");
+    let e = assert_error(
+        &s.post(
+            chat,
+            &json!({"messages": [{"role": "user", "content": long}]}),
+        ),
+        400,
+        "prompt too long",
+    );
     assert_eq!(e["error"]["type"], "exceed_context_size_error");
-    assert_error(&s.post("/v1/completions", &json!({"prompt": [1, 2, 99999999]})), 400, "token id out of range");
-    assert_error(&s.post("/v1/completions", &json!({"prompt": {"a": 1}})), 400, "prompt of the wrong type");
+    assert_error(
+        &s.post("/v1/completions", &json!({"prompt": [1, 2, 99999999]})),
+        400,
+        "token id out of range",
+    );
+    assert_error(
+        &s.post("/v1/completions", &json!({"prompt": {"a": 1}})),
+        400,
+        "prompt of the wrong type",
+    );
     let big = format!("{{\"prompt\": \"{}\"}}", "a".repeat(70_000));
-    assert_error(&s.post_raw("/v1/completions", &big, "").expect("req"), 413, "oversized body");
-    assert_error(&s.post_raw(chat, "{}", "Authorization: Bearer wrong\r\n").expect("req"), 401, "wrong key");
-    let no_key = s.raw("GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("req");
+    assert_error(
+        &s.post_raw("/v1/completions", &big, "").expect("req"),
+        413,
+        "oversized body",
+    );
+    assert_error(
+        &s.post_raw(chat, "{}", "Authorization: Bearer wrong\r\n")
+            .expect("req"),
+        401,
+        "wrong key",
+    );
+    let no_key = s
+        .raw("GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("req");
     assert_error(&no_key, 401, "missing key");
-    let health = s.raw("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("req");
+    let health = s
+        .raw("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("req");
     assert_eq!(health.status, 200, "/health needs no key");
     assert_error(&s.get("/no/such/route").expect("req"), 404, "unknown route");
     let metrics = s.get("/metrics").expect("metrics").body;
-    for reason in ["invalid_json", "bad_request", "model_not_found", "context_exceeded", "payload_too_large", "unauthorized"] {
+    for reason in [
+        "invalid_json",
+        "bad_request",
+        "model_not_found",
+        "context_exceeded",
+        "payload_too_large",
+        "unauthorized",
+    ] {
         let line = metrics
             .lines()
-            .find(|l| l.starts_with(&format!("llamacpp:requests_rejected_total{{reason=\"{reason}\"}}")))
+            .find(|l| {
+                l.starts_with(&format!(
+                    "llamacpp:requests_rejected_total{{reason=\"{reason}\"}}"
+                ))
+            })
             .unwrap_or_else(|| panic!("no counter for {reason}"));
-        let n: f64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        let n: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
         assert!(n >= 1.0, "{line}");
     }
 }
 
 fn metrics(s: &Server) {
     let r = s.get("/metrics").expect("metrics");
-    assert!(r.header("content-type").is_some_and(|c| c.starts_with("text/plain")));
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/plain")));
     for name in [
-        "prompt_tokens_total", "prompt_seconds_total", "tokens_predicted_total", "tokens_predicted_seconds_total",
-        "n_decode_total", "n_busy_slots_per_decode", "requests_processing", "requests_deferred",
-        "prompt_tokens_seconds", "predicted_tokens_seconds", "kv_cache_usage_ratio", "kv_cache_tokens",
+        "prompt_tokens_total",
+        "prompt_seconds_total",
+        "tokens_predicted_total",
+        "tokens_predicted_seconds_total",
+        "n_decode_total",
+        "n_busy_slots_per_decode",
+        "requests_processing",
+        "requests_deferred",
+        "prompt_tokens_seconds",
+        "predicted_tokens_seconds",
+        "kv_cache_usage_ratio",
+        "kv_cache_tokens",
     ] {
-        assert!(r.body.contains(&format!("# TYPE llamacpp:{name} ")), "missing {name}");
+        assert!(
+            r.body.contains(&format!("# TYPE llamacpp:{name} ")),
+            "missing {name}"
+        );
     }
     let value = |name: &str| -> f64 {
-        r.body.lines().find_map(|l| l.strip_prefix(&format!("llamacpp:{name} "))).and_then(|v| v.parse().ok()).unwrap_or(-1.0)
+        r.body
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("llamacpp:{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1.0)
     };
     assert!(value("tokens_predicted_total") >= 12.0);
     assert!(value("n_decode_total") >= 1.0);
@@ -170,7 +367,18 @@ fn metrics(s: &Server) {
 
 #[test]
 fn http_api() {
-    let Some(s) = Server::start(&["-c", "1024", "-np", "2", "--api-key", KEY, "--alias", "smol", "--max-body-size", "65536"]) else {
+    let Some(s) = Server::start(&[
+        "-c",
+        "1024",
+        "-np",
+        "2",
+        "--api-key",
+        KEY,
+        "--alias",
+        "smol",
+        "--max-body-size",
+        "65536",
+    ]) else {
         return;
     };
     reference_chat(&s);

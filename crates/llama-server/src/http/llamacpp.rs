@@ -67,7 +67,7 @@ impl LlamaFormat {
 impl Format for LlamaFormat {
     fn chunk(&mut self, c: &Chunk) -> Option<Value> {
         self.n_predicted += c.tokens.len();
-        if c.text.is_empty() && !(self.probs && !c.tokens.is_empty()) {
+        if c.is_silent(self.probs) {
             return None;
         }
         let ids: Vec<u32> = c.tokens.iter().map(|t| t.id).collect();

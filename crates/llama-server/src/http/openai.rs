@@ -73,7 +73,7 @@ impl Format for ChatFormat {
     }
 
     fn chunk(&mut self, c: &Chunk) -> Option<Value> {
-        if c.text.is_empty() && !(self.0.logprobs && !c.tokens.is_empty()) {
+        if c.is_silent(self.0.logprobs) {
             return None;
         }
         let lp = if self.0.logprobs {
@@ -122,7 +122,7 @@ struct TextFormat {
 
 impl Format for TextFormat {
     fn chunk(&mut self, c: &Chunk) -> Option<Value> {
-        if c.text.is_empty() && !(self.meta.logprobs && !c.tokens.is_empty()) {
+        if c.is_silent(self.meta.logprobs) {
             return None;
         }
         let lp = if self.meta.logprobs {

@@ -91,6 +91,13 @@ pub struct Chunk {
     pub tokens: Vec<TokenInfo>,
 }
 
+impl Chunk {
+    /// Nothing worth sending: no text, and no token probabilities the client asked for.
+    pub fn is_silent(&self, with_probs: bool) -> bool {
+        self.text.is_empty() && (!with_probs || self.tokens.is_empty())
+    }
+}
+
 /// Token counts of a finished request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {

@@ -24,8 +24,15 @@ pub fn model_path() -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    assert!(std::env::var_os("CI").is_none(), "test model {} is missing (CI must provide it)", path.display());
-    eprintln!("skipping: test model {} not found (set LLAMA_TEST_MODEL)", path.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "test model {} is missing (CI must provide it)",
+        path.display()
+    );
+    eprintln!(
+        "skipping: test model {} not found (set LLAMA_TEST_MODEL)",
+        path.display()
+    );
     None
 }
 
@@ -54,14 +61,28 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let port = loop {
-            let line = lines.next().expect("server exited before listening").expect("read stdout");
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("read stdout");
             if let Some(addr) = line.strip_prefix("llama-server listening on http://") {
-                break addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in banner");
+                break addr
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .expect("port in banner");
             }
         };
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        let key = args.windows(2).find(|w| w[0] == "--api-key").map(|w| w[1].to_string());
-        let server = Server { child, port, api_key: key };
+        let key = args
+            .windows(2)
+            .find(|w| w[0] == "--api-key")
+            .map(|w| w[1].to_string());
+        let server = Server {
+            child,
+            port,
+            api_key: key,
+        };
         server.wait_ready(Duration::from_secs(60));
         Some(server)
     }
@@ -84,11 +105,17 @@ impl Server {
     }
 
     fn auth_header(&self) -> String {
-        self.api_key.as_ref().map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default()
+        self.api_key
+            .as_ref()
+            .map(|k| format!("Authorization: Bearer {k}\r\n"))
+            .unwrap_or_default()
     }
 
     pub fn get(&self, path: &str) -> std::io::Result<Response> {
-        self.raw(&format!("GET {path} HTTP/1.1\r\nHost: x\r\n{}Connection: close\r\n\r\n", self.auth_header()))
+        self.raw(&format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\n{}Connection: close\r\n\r\n",
+            self.auth_header()
+        ))
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Response {
@@ -97,7 +124,11 @@ impl Server {
 
     /// POST with a raw body and extra header lines (each ending in `\r\n`).
     pub fn post_raw(&self, path: &str, body: &str, headers: &str) -> std::io::Result<Response> {
-        let auth = if headers.to_ascii_lowercase().contains("authorization") { String::new() } else { self.auth_header() };
+        let auth = if headers.to_ascii_lowercase().contains("authorization") {
+            String::new()
+        } else {
+            self.auth_header()
+        };
         self.raw(&format!(
             "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
@@ -116,7 +147,9 @@ impl Server {
     pub fn open_stream(&self, path: &str, body: &Value) -> (Response, BufReader<TcpStream>) {
         let body = body.to_string();
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .expect("timeout");
         let req = format!(
             "POST {path} HTTP/1.1\r\nHost: x\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.auth_header(),
@@ -150,19 +183,30 @@ impl Response {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The `data:` payloads of an SSE body.
     pub fn sse(&self) -> Vec<String> {
-        self.body.lines().filter_map(|l| l.strip_prefix("data: ")).map(str::to_owned).collect()
+        self.body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(str::to_owned)
+            .collect()
     }
 }
 
 fn read_head(r: &mut impl BufRead) -> std::io::Result<Response> {
     let mut line = String::new();
     r.read_line(&mut line)?;
-    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut headers = Vec::new();
     loop {
         line.clear();
@@ -175,7 +219,11 @@ fn read_head(r: &mut impl BufRead) -> std::io::Result<Response> {
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
-    Ok(Response { status, headers, body: String::new() })
+    Ok(Response {
+        status,
+        headers,
+        body: String::new(),
+    })
 }
 
 /// Reads the next chunk of a chunked body (`None` at the end).
@@ -196,12 +244,17 @@ pub fn read_chunk(r: &mut impl BufRead) -> std::io::Result<Option<String>> {
 
 fn read_response(mut r: impl BufRead) -> std::io::Result<Response> {
     let mut resp = read_head(&mut r)?;
-    let chunked = resp.header("transfer-encoding").is_some_and(|v| v.contains("chunked"));
+    let chunked = resp
+        .header("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"));
     if chunked {
         while let Some(c) = read_chunk(&mut r)? {
             resp.body.push_str(&c);
         }
-    } else if let Some(n) = resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(n) = resp
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         let mut buf = vec![0; n];
         r.read_exact(&mut buf)?;
         resp.body = String::from_utf8_lossy(&buf).into_owned();
@@ -217,8 +270,15 @@ pub fn reference() -> Option<Value> {
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("reference JSON")),
         Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "{} is missing in CI: {e}", path.display());
-            eprintln!("skipping reference check: {} not readable: {e}", path.display());
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is missing in CI: {e}",
+                path.display()
+            );
+            eprintln!(
+                "skipping reference check: {} not readable: {e}",
+                path.display()
+            );
             None
         }
     }
