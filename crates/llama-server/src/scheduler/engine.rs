@@ -120,7 +120,7 @@ impl Engine {
 
     fn command(&mut self, cmd: Command) {
         match cmd {
-            Command::Submit(job) => self.queue.push_back(job),
+            Command::Submit(job) => self.queue.push_back(*job),
             Command::Slots(reply) => {
                 let _ = reply.send(self.slot_infos());
             }

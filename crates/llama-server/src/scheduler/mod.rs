@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 /// What the handle asks of the scheduler thread.
 #[derive(Debug)]
 pub enum Command {
-    Submit(Job),
+    Submit(Box<Job>),
     Slots(oneshot::Sender<Vec<SlotInfo>>),
     Metrics(oneshot::Sender<MetricsSnapshot>),
     /// Stop taking work; exit once every admitted request is done.
@@ -102,7 +102,7 @@ impl SchedulerHandle {
             return Err(ServerError::QueueFull(a.queue_size));
         }
         crate::telemetry::job_queued();
-        self.tx.send(Command::Submit(job)).map_err(|_| {
+        self.tx.send(Command::Submit(Box::new(job))).map_err(|_| {
             a.in_flight.fetch_sub(1, Ordering::AcqRel);
             ServerError::ShuttingDown
         })
