@@ -10,7 +10,7 @@
 
 # ---------------------------------------------------------------------------- build stage
 # The workspace's rust-version (MSRV); on Debian 12 like the runtime stage, so glibc matches.
-FROM rust:1.85.0-bookworm AS build
+FROM rust:1.87.0-bookworm AS build
 WORKDIR /src
 # Cargo features. `ggml-sys/portable` compiles ggml for a baseline CPU instead of
 # `-march=native`, so the image runs on other machines than the one that built it; drop it for

@@ -1,4 +1,5 @@
 //! The `llama-cli` binary end to end: JSON output of generate and tokenize against llama.cpp.
+#![allow(clippy::unwrap_used, clippy::needless_range_loop)] // test code: failures should panic
 
 mod common;
 

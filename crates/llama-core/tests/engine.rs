@@ -1,4 +1,5 @@
 //! Engine behaviour on tiny random-weight llama models written by the tests themselves.
+#![allow(clippy::unwrap_used, clippy::needless_range_loop)] // test code: failures should panic
 
 mod common;
 

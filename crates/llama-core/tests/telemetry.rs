@@ -1,6 +1,7 @@
 //! Engine telemetry seen through the SDK's in-memory exporters (feature `otel-testing`): the
 //! model-load span tree, decode spans linked to their requests, and engine metrics.
 #![cfg(feature = "otel-testing")]
+#![allow(clippy::unwrap_used, clippy::needless_range_loop)] // test code: failures should panic
 
 mod common;
 

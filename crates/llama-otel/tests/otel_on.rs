@@ -1,5 +1,6 @@
 //! Behaviour with the SDK installed, observed through in-memory exporters (feature `testing`).
 #![cfg(feature = "testing")]
+#![allow(clippy::unwrap_used)] // test code: failures should panic
 
 use std::cell::Cell;
 

@@ -1,6 +1,7 @@
 //! `OTEL_SDK_DISABLED=true` yields a working no-op guard. Its own test binary, because it
 //! changes the process environment.
 #![cfg(feature = "otel")]
+#![allow(clippy::unwrap_used)] // test code: failures should panic
 
 use llama_otel::{counter_add, span, TelemetryConfig};
 

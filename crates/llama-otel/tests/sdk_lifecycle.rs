@@ -1,6 +1,7 @@
 //! Real SDK setup and teardown (feature `otel`): a collector that is down or never answers
 //! must not block call sites, `init()` or the guard's drop.
 #![cfg(feature = "otel")]
+#![allow(clippy::unwrap_used)] // test code: failures should panic
 
 use std::net::TcpListener;
 use std::sync::{Mutex, MutexGuard, PoisonError};

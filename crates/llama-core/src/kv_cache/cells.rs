@@ -105,7 +105,9 @@ impl Cells {
         for &bit in seqs {
             let s = bit.trailing_zeros().min(63) as usize;
             let found = (next[s]..self.size()).find(|&i| self.seqs[i] == 0 && !taken[i]);
-            let Some(i) = found else { return self.find_free(seqs.len(), out) };
+            let Some(i) = found else {
+                return self.find_free(seqs.len(), out);
+            };
             taken[i] = true;
             next[s] = i + 1;
             out.push(i as u32);
@@ -277,9 +279,16 @@ mod tests {
         c.seq_rm(Some(1), None, None).unwrap(); // frees cells 1 and 3
         let mut out = Vec::new();
         assert!(c.find_free_ordered(&[1, 1, 2], &mut out));
-        assert_eq!(out, vec![3, 4, 1], "seq 0 continues after cell 2, seq 1 may use the hole");
+        assert_eq!(
+            out,
+            vec![3, 4, 1],
+            "seq 0 continues after cell 2, seq 1 may use the hole"
+        );
         let mut all = Vec::new();
-        assert!(c.find_free_ordered(&[1; 6], &mut all), "falls back to any free cell");
+        assert!(
+            c.find_free_ordered(&[1; 6], &mut all),
+            "falls back to any free cell"
+        );
         assert!(!c.find_free_ordered(&[1; 7], &mut all));
     }
 }

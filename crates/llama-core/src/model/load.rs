@@ -17,16 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How to load a model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ModelParams {
     /// Repeating layers to put on the GPU (counted from the last); ignored without a GPU backend.
     pub n_gpu_layers: usize,
-}
-
-impl Default for ModelParams {
-    fn default() -> Self {
-        ModelParams { n_gpu_layers: 0 }
-    }
 }
 
 /// Descriptive facts about a loaded model (for logs, `/v1/models` and telemetry).

@@ -1,7 +1,7 @@
 //! Shared test fixtures: tiny random-weight llama models written as real GGUF files, and the
 //! SmolLM2 model and llama.cpp reference outputs when present.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use llama_core::gguf::{GgmlType, GgufWriter};
 use std::path::{Path, PathBuf};
@@ -90,7 +90,7 @@ fn as_q8_0(data: &[f32]) -> Vec<u8> {
 fn add_matrix(w: &mut GgufWriter, rng: &mut Rng, name: &str, ne0: usize, ne1: usize, q8: bool) {
     let data = rng.vec(ne0 * ne1, 1.0 / (ne0 as f32).sqrt());
     let dims = [ne0 as u64, ne1 as u64];
-    if q8 && ne0 % 32 == 0 {
+    if q8 && ne0.is_multiple_of(32) {
         w.add_tensor(name, &dims, GgmlType::Q8_0, as_q8_0(&data))
             .unwrap();
     } else {
@@ -167,13 +167,13 @@ pub fn write_tiny_llama(path: &Path, spec: TinySpec, seed: u64) {
     for il in 0..spec.n_layer {
         let n = |s: &str| format!("blk.{il}.{s}");
         let norm: Vec<f32> = rng.vec(e, 0.2).iter().map(|v| 1.0 + v).collect();
-        w.add_f32_tensor(&n("attn_norm.weight"), &[e as u64], &norm)
+        w.add_f32_tensor(n("attn_norm.weight"), &[e as u64], &norm)
             .unwrap();
         add_matrix(&mut w, &mut rng, &n("attn_q.weight"), e, e, spec.q8);
         add_matrix(&mut w, &mut rng, &n("attn_k.weight"), e, kv, spec.q8);
         add_matrix(&mut w, &mut rng, &n("attn_v.weight"), e, kv, spec.q8);
         add_matrix(&mut w, &mut rng, &n("attn_output.weight"), e, e, spec.q8);
-        w.add_f32_tensor(&n("ffn_norm.weight"), &[e as u64], &norm)
+        w.add_f32_tensor(n("ffn_norm.weight"), &[e as u64], &norm)
             .unwrap();
         add_matrix(
             &mut w,

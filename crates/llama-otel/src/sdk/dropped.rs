@@ -210,9 +210,13 @@ mod tests {
             batch: Vec<SpanData>,
         ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
             let (lock, cv) = &*self.open;
-            let mut open = lock.lock().unwrap();
+            let mut open = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             while !*open {
-                open = cv.wait(open).unwrap();
+                open = cv
+                    .wait(open)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
             self.inner.export(batch)
         }
