@@ -83,93 +83,84 @@ fn per_second(tokens: u64, secs: f64) -> f64 {
     }
 }
 
+/// llama.cpp's series: name, Prometheus type, HELP text (same order as `MetricsSnapshot::values`).
+const SERIES: [(&str, &str, &str); 13] = [
+    (
+        "prompt_tokens_total",
+        "counter",
+        "Number of prompt tokens processed.",
+    ),
+    ("prompt_seconds_total", "counter", "Prompt process time"),
+    (
+        "tokens_predicted_total",
+        "counter",
+        "Number of generation tokens processed.",
+    ),
+    (
+        "tokens_predicted_seconds_total",
+        "counter",
+        "Predict process time",
+    ),
+    (
+        "n_decode_total",
+        "counter",
+        "Total number of llama_decode() calls",
+    ),
+    ("n_tokens_max", "counter", "Largest observed n_tokens."),
+    (
+        "n_busy_slots_per_decode",
+        "counter",
+        "Average number of busy slots per llama_decode() call",
+    ),
+    (
+        "prompt_tokens_seconds",
+        "gauge",
+        "Average prompt throughput in tokens/s.",
+    ),
+    (
+        "predicted_tokens_seconds",
+        "gauge",
+        "Average generation throughput in tokens/s.",
+    ),
+    (
+        "kv_cache_usage_ratio",
+        "gauge",
+        "KV-cache usage. 1 means 100 percent usage.",
+    ),
+    ("kv_cache_tokens", "gauge", "KV-cache tokens."),
+    (
+        "requests_processing",
+        "gauge",
+        "Number of requests processing.",
+    ),
+    ("requests_deferred", "gauge", "Number of requests deferred."),
+];
+
 impl MetricsSnapshot {
-    /// The `llamacpp:*` series in Prometheus text format.
-    pub fn render(&self) -> String {
+    fn values(&self) -> [f64; SERIES.len()] {
         let c = &self.counters;
         let g = &self.gauges;
-        let series: [(&str, &str, &str, f64); 13] = [
-            (
-                "prompt_tokens_total",
-                "counter",
-                "Number of prompt tokens processed.",
-                c.prompt_tokens_total as f64,
-            ),
-            (
-                "prompt_seconds_total",
-                "counter",
-                "Prompt process time",
-                c.prompt_seconds_total,
-            ),
-            (
-                "tokens_predicted_total",
-                "counter",
-                "Number of generation tokens processed.",
-                c.tokens_predicted_total as f64,
-            ),
-            (
-                "tokens_predicted_seconds_total",
-                "counter",
-                "Predict process time",
-                c.tokens_predicted_seconds_total,
-            ),
-            (
-                "n_decode_total",
-                "counter",
-                "Total number of llama_decode() calls",
-                c.n_decode_total as f64,
-            ),
-            (
-                "n_tokens_max",
-                "counter",
-                "Largest observed n_tokens.",
-                c.n_tokens_max as f64,
-            ),
-            (
-                "n_busy_slots_per_decode",
-                "counter",
-                "Average number of busy slots per llama_decode() call",
-                c.n_busy_slots_total as f64 / (c.n_decode_total.max(1)) as f64,
-            ),
-            (
-                "prompt_tokens_seconds",
-                "gauge",
-                "Average prompt throughput in tokens/s.",
-                per_second(c.bucket_prompt_tokens, c.bucket_prompt_seconds),
-            ),
-            (
-                "predicted_tokens_seconds",
-                "gauge",
-                "Average generation throughput in tokens/s.",
-                per_second(c.bucket_predicted_tokens, c.bucket_predicted_seconds),
-            ),
-            (
-                "kv_cache_usage_ratio",
-                "gauge",
-                "KV-cache usage. 1 means 100 percent usage.",
-                g.kv_used as f64 / g.n_ctx.max(1) as f64,
-            ),
-            (
-                "kv_cache_tokens",
-                "gauge",
-                "KV-cache tokens.",
-                g.kv_used as f64,
-            ),
-            (
-                "requests_processing",
-                "gauge",
-                "Number of requests processing.",
-                g.requests_processing as f64,
-            ),
-            (
-                "requests_deferred",
-                "gauge",
-                "Number of requests deferred.",
-                g.requests_deferred as f64,
-            ),
-        ];
+        [
+            c.prompt_tokens_total as f64,
+            c.prompt_seconds_total,
+            c.tokens_predicted_total as f64,
+            c.tokens_predicted_seconds_total,
+            c.n_decode_total as f64,
+            c.n_tokens_max as f64,
+            c.n_busy_slots_total as f64 / (c.n_decode_total.max(1)) as f64,
+            per_second(c.bucket_prompt_tokens, c.bucket_prompt_seconds),
+            per_second(c.bucket_predicted_tokens, c.bucket_predicted_seconds),
+            g.kv_used as f64 / g.n_ctx.max(1) as f64,
+            g.kv_used as f64,
+            g.requests_processing as f64,
+            g.requests_deferred as f64,
+        ]
+    }
+
+    /// The `llamacpp:*` series in Prometheus text format.
+    pub fn render(&self) -> String {
         let mut out = String::new();
-        for (name, kind, help, value) in series {
+        for ((name, kind, help), value) in SERIES.iter().zip(self.values()) {
             let _ = writeln!(out, "# HELP llamacpp:{name} {help}\n# TYPE llamacpp:{name} {kind}\nllamacpp:{name} {value}");
         }
         out

@@ -244,6 +244,10 @@ fn bad_inputs(s: &Server) {
         400,
         "missing messages",
     );
+}
+
+fn bad_values(s: &Server) {
+    let chat = "/v1/chat/completions";
     let nf = assert_error(
         &s.post(
             chat,
@@ -283,6 +287,10 @@ fn bad_inputs(s: &Server) {
         400,
         "prompt of the wrong type",
     );
+}
+
+fn bad_access(s: &Server) {
+    let chat = "/v1/chat/completions";
     let big = format!("{{\"prompt\": \"{}\"}}", "a".repeat(70_000));
     assert_error(
         &s.post_raw("/v1/completions", &big, "").expect("req"),
@@ -304,6 +312,9 @@ fn bad_inputs(s: &Server) {
         .expect("req");
     assert_eq!(health.status, 200, "/health needs no key");
     assert_error(&s.get("/no/such/route").expect("req"), 404, "unknown route");
+}
+
+fn rejections_counted(s: &Server) {
     let metrics = s.get("/metrics").expect("metrics").body;
     for reason in [
         "invalid_json",
@@ -387,6 +398,9 @@ fn http_api() {
     streaming(&s);
     stop_strings(&s);
     bad_inputs(&s);
+    bad_values(&s);
+    bad_access(&s);
+    rejections_counted(&s);
     reference_chat(&s);
     metrics(&s);
 }
