@@ -12,7 +12,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 pub const USAGE: &str = "ci
-      The full test gate: fmt, clippy and tests (each also with --features otel), bindgen --check,
+      The full test gate: fmt, clippy and tests (each also with --features otel, and the
+      in-memory telemetry tests), the observability checks (compose, collector, Prometheus
+      queries against the real server), bindgen --check,
       no opentelemetry in llama-server's default tree, cargo deny check licenses bans sources.
       With CI set, libclang and cargo-deny are required instead of skipped.";
 
@@ -60,6 +62,38 @@ const STEPS: &[(&str, Action)] = &[
     (
         "test (otel)",
         Action::Cargo(&["test", "--features", "otel"]),
+    ),
+    (
+        "clippy (otel-testing)",
+        Action::Cargo(&[
+            "clippy",
+            "-p",
+            "llama-otel",
+            "-p",
+            "llama-core",
+            "--all-targets",
+            "--features",
+            "llama-otel/testing,llama-core/otel-testing",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    ),
+    (
+        "test (in-memory telemetry)",
+        Action::Cargo(&[
+            "test",
+            "-p",
+            "llama-otel",
+            "-p",
+            "llama-core",
+            "--features",
+            "llama-otel/testing,llama-core/otel-testing",
+        ]),
+    ),
+    (
+        "observability",
+        Action::Cargo(&["xtask", "check-observability"]),
     ),
     (
         "bindings up to date",
