@@ -110,6 +110,11 @@ impl GgufFile {
         &self.header.metadata
     }
 
+    /// Mutable metadata, e.g. to move large arrays out with [`Metadata::take_str_array`].
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.header.metadata
+    }
+
     /// Tensor descriptors in file order.
     pub fn tensors(&self) -> &[TensorInfo] {
         &self.header.tensors

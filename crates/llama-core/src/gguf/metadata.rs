@@ -150,6 +150,16 @@ macro_rules! required {
 }
 
 impl Metadata {
+    /// Moves a string array out (leaving an empty array under the key), so large tokenizer
+    /// tables are not held twice once a vocabulary owns them. `None` when absent or not strings.
+    pub fn take_str_array(&mut self, key: &str) -> Option<Vec<String>> {
+        let &i = self.index.get(key)?;
+        match &mut self.entries[i].1 {
+            GgufValue::Array(GgufArray::String(v)) => Some(std::mem::take(v)),
+            _ => None,
+        }
+    }
+
     /// Builds metadata from pairs in file order; `Err(key)` on a duplicate key.
     pub(crate) fn from_entries(
         entries: Vec<(String, GgufValue)>,

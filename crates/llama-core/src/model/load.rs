@@ -99,9 +99,9 @@ impl Model {
         span: &SpanGuard,
     ) -> Result<Self> {
         let start = Instant::now();
-        let file = {
+        let mut file = {
             let _parse = span!("llama.gguf.parse", parent: span);
-            Arc::new(GgufFile::open(path)?)
+            GgufFile::open(path)?
         };
         let parsed = Instant::now();
         let arch_name = file
@@ -110,16 +110,9 @@ impl Model {
             .ok_or_else(|| Error::Model("missing required key 'general.architecture'".into()))?
             .to_string();
         let hparams = HParams::from_gguf(&file, &arch_name)?;
-        let (backends, cpu, gpu) = pick_backends(params.n_gpu_layers)?;
-        let layer_map = LayerMap::new(hparams.n_layer, params.n_gpu_layers, gpu, cpu);
-        let weights_span = span!("llama.model.weights", parent: span, "llama.model.mmap" = true);
-        let mut loader = WeightLoader::new(&file, &backends, cpu, &layer_map)?;
-        let arch = load_architecture(&arch_name, &hparams, &mut loader)?;
-        let weights = loader.finish(progress)?;
-        drop(weights_span);
         let (vocab, chat_template) = {
             let _vocab = span!("llama.vocab.load", parent: span);
-            let vocab = Vocab::from_gguf(&file)?;
+            let vocab = Vocab::take_from_gguf(&mut file)?;
             if vocab.n_tokens() < hparams.n_vocab {
                 return Err(Error::Model(format!(
                     "vocabulary has {} tokens, the model outputs {}",
@@ -130,6 +123,14 @@ impl Model {
             let template = load_chat_template(&file, &vocab)?;
             (vocab, template)
         };
+        let file = Arc::new(file);
+        let (backends, cpu, gpu) = pick_backends(params.n_gpu_layers)?;
+        let layer_map = LayerMap::new(hparams.n_layer, params.n_gpu_layers, gpu, cpu);
+        let weights_span = span!("llama.model.weights", parent: span, "llama.model.mmap" = true);
+        let mut loader = WeightLoader::new(&file, &backends, cpu, &layer_map)?;
+        let arch = load_architecture(&arch_name, &hparams, &mut loader)?;
+        let weights = loader.finish(progress)?;
+        drop(weights_span);
         let done = Instant::now();
         let info = describe(
             &file,
