@@ -19,6 +19,8 @@ pub struct Cells {
     used: usize,
     /// Where the next free-cell search starts (first-fit from the last allocation, like llama.cpp).
     head: usize,
+    /// Scratch flags for `find_free_ordered`, all false between calls.
+    taken: Vec<bool>,
 }
 
 pub(crate) fn seq_bit(seq: SeqId) -> Result<u64> {
@@ -39,6 +41,7 @@ impl Cells {
             seqs: vec![0; size],
             used: 0,
             head: 0,
+            taken: vec![false; size],
         }
     }
 
@@ -88,7 +91,7 @@ impl Cells {
     /// token placed into an earlier hole (left by another sequence) would change results
     /// compared with the same request running alone. Falls back to [`Cells::find_free`] when a
     /// sequence has no free cell after its last one.
-    pub fn find_free_ordered(&self, seqs: &[u64], out: &mut Vec<u32>) -> bool {
+    pub fn find_free_ordered(&mut self, seqs: &[u64], out: &mut Vec<u32>) -> bool {
         out.clear();
         if seqs.len() > self.size() - self.used {
             return false;
@@ -101,18 +104,24 @@ impl Cells {
                 bits &= bits - 1;
             }
         }
-        let mut taken = vec![false; self.size()];
+        // Cells picked for earlier tokens of this call (another sequence may scan past them);
+        // the scratch flags are reset before returning, so steady-state calls allocate nothing.
+        let mut ok = true;
         for &bit in seqs {
             let s = bit.trailing_zeros().min(63) as usize;
-            let found = (next[s]..self.size()).find(|&i| self.seqs[i] == 0 && !taken[i]);
+            let found = (next[s]..self.size()).find(|&i| self.seqs[i] == 0 && !self.taken[i]);
             let Some(i) = found else {
-                return self.find_free(seqs.len(), out);
+                ok = false;
+                break;
             };
-            taken[i] = true;
+            self.taken[i] = true;
             next[s] = i + 1;
             out.push(i as u32);
         }
-        true
+        for &i in out.iter() {
+            self.taken[i as usize] = false;
+        }
+        ok || self.find_free(seqs.len(), out)
     }
 
     /// Stores a token of `seq` at `pos` in the free cell `i`.
