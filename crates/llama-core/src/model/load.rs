@@ -110,19 +110,7 @@ impl Model {
             .ok_or_else(|| Error::Model("missing required key 'general.architecture'".into()))?
             .to_string();
         let hparams = HParams::from_gguf(&file, &arch_name)?;
-        let (vocab, chat_template) = {
-            let _vocab = span!("llama.vocab.load", parent: span);
-            let vocab = Vocab::take_from_gguf(&mut file)?;
-            if vocab.n_tokens() < hparams.n_vocab {
-                return Err(Error::Model(format!(
-                    "vocabulary has {} tokens, the model outputs {}",
-                    vocab.n_tokens(),
-                    hparams.n_vocab
-                )));
-            }
-            let template = load_chat_template(&file, &vocab)?;
-            (vocab, template)
-        };
+        let (vocab, chat_template) = load_vocab(&mut file, &hparams, span)?;
         let file = Arc::new(file);
         let (backends, cpu, gpu) = pick_backends(params.n_gpu_layers)?;
         let layer_map = LayerMap::new(hparams.n_layer, params.n_gpu_layers, gpu, cpu);
@@ -226,6 +214,25 @@ impl Model {
 const LOAD_SECONDS_BUCKETS: [f64; 12] = [
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0,
 ];
+
+/// Moves the vocabulary out of the file's metadata and compiles the chat template.
+fn load_vocab(
+    file: &mut GgufFile,
+    hparams: &HParams,
+    parent: &SpanGuard,
+) -> Result<(Vocab, Option<ChatTemplate>)> {
+    let _span = span!("llama.vocab.load", parent: parent);
+    let vocab = Vocab::take_from_gguf(file)?;
+    if vocab.n_tokens() < hparams.n_vocab {
+        return Err(Error::Model(format!(
+            "vocabulary has {} tokens, the model outputs {}",
+            vocab.n_tokens(),
+            hparams.n_vocab
+        )));
+    }
+    let template = load_chat_template(file, &vocab)?;
+    Ok((vocab, template))
+}
 
 /// Compiles `tokenizer.chat_template` with the vocabulary's BOS/EOS texts.
 fn load_chat_template(file: &GgufFile, vocab: &Vocab) -> Result<Option<ChatTemplate>> {

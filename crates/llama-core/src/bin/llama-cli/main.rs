@@ -73,10 +73,9 @@ fn prompt_text(model: &Model, a: &GenerateArgs) -> CliResult<String> {
 
 fn generate(a: &GenerateArgs) -> CliResult<()> {
     let model = load_model(&a.model, a.n_gpu_layers)?;
-    let vocab = model.vocab();
     let text = prompt_text(&model, a)?;
     // A chat prompt already carries its special tokens; a raw prompt gets BOS per the model.
-    let prompt = vocab.tokenize(&text, !a.chat, true);
+    let prompt = model.vocab().tokenize(&text, !a.chat, true);
     if prompt.is_empty() {
         return Err("the prompt tokenizes to nothing".into());
     }
@@ -87,6 +86,24 @@ fn generate(a: &GenerateArgs) -> CliResult<()> {
         ..ContextParams::default()
     };
     let mut ctx = Context::new(model.clone(), params)?;
+    let (tokens, text) = run_generation(&mut ctx, &model, &prompt, a)?;
+    if a.json {
+        let json = serde_json::json!({ "prompt_tokens": prompt, "tokens": tokens, "text": text });
+        println!("{json}");
+    } else {
+        println!();
+    }
+    Ok(())
+}
+
+/// Decodes the prompt, then samples up to `n_predict` tokens (streamed to stdout unless `--json`).
+fn run_generation(
+    ctx: &mut Context,
+    model: &Model,
+    prompt: &[u32],
+    a: &GenerateArgs,
+) -> CliResult<(Vec<u32>, String)> {
+    let vocab = model.vocab();
     let mut sampler = Sampler::new(SamplingParams {
         temperature: a.temp,
         top_k: a.top_k,
@@ -95,42 +112,34 @@ fn generate(a: &GenerateArgs) -> CliResult<()> {
         seed: a.seed,
         ..SamplingParams::default()
     });
-    for &t in &prompt {
+    for &t in prompt {
         sampler.accept(t);
     }
     let mut batch = Batch::with_capacity(prompt.len());
-    batch.add_sequence(&prompt, 0, 0, true);
+    batch.add_sequence(prompt, 0, 0, true);
     ctx.decode(&batch)?;
     let mut row = prompt.len() - 1;
-    let (mut out_tokens, mut out_text) = (Vec::new(), String::new());
+    let (mut tokens, mut text) = (Vec::new(), String::new());
     let mut detok = Detokenizer::new(false);
     let mut stdout = std::io::stdout();
     for step in 0..a.n_predict {
-        let logits = ctx.logits(row).ok_or("missing logits")?;
-        let token = sampler.sample(logits)?;
+        let token = sampler.sample(ctx.logits(row).ok_or("missing logits")?)?;
         sampler.accept(token);
         if vocab.is_eog(token) {
             break;
         }
-        out_tokens.push(token);
+        tokens.push(token);
         let piece = detok.push(vocab, token);
         if !a.json {
             write!(stdout, "{piece}")?;
             stdout.flush()?;
         }
-        out_text.push_str(&piece);
+        text.push_str(&piece);
         batch.clear();
         batch.add(token, (prompt.len() + step) as i32, 0, true);
         ctx.decode(&batch)?;
         row = 0;
     }
-    out_text.push_str(&detok.finish());
-    if a.json {
-        let json =
-            serde_json::json!({ "prompt_tokens": prompt, "tokens": out_tokens, "text": out_text });
-        println!("{json}");
-    } else {
-        println!();
-    }
-    Ok(())
+    text.push_str(&detok.finish());
+    Ok((tokens, text))
 }
