@@ -84,6 +84,11 @@ pub struct Cli {
     /// OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true.
     #[arg(long = "otel-capture-content")]
     pub otel_capture_content: bool,
+    /// Time every ggml graph node into the `llama.ggml.op.duration` histogram (by op and
+    /// backend). Off by default: the scheduler then runs nodes one at a time, which costs
+    /// OTEL_GGML_OPS_COST. Needs a build with the `otel` feature.
+    #[arg(long = "otel-ggml-ops")]
+    pub otel_ggml_ops: bool,
 }
 
 impl Cli {

@@ -87,7 +87,17 @@ fn spawn_loader(
         .map_err(|e| format!("cannot start the loader thread: {e}"))
 }
 
-fn load(cli: &Cli) -> Result<Ready, String> {
+/// The routes over a model loaded now, without a listener: the server's request path
+/// in-process (tests, embedding). `port` is what the HTTP spans report as `server.port`. The
+/// scheduler thread exits once the router and every clone of its state are dropped.
+pub fn in_process(cli: &Cli, port: u16) -> Result<axum::Router, String> {
+    let state = AppState::new(http_config(cli, port));
+    state.set_ready(load(cli)?);
+    Ok(http::router(state))
+}
+
+/// Loads the model and starts the scheduler (blocking).
+pub fn load(cli: &Cli) -> Result<Ready, String> {
     let started = Instant::now();
     println!("loading model {}", cli.model.display());
     let params = ModelParams {
@@ -104,8 +114,9 @@ fn load(cli: &Cli) -> Result<Ready, String> {
             .unwrap_or_else(llama_core::context::default_threads),
         flash_attn: !cli.no_flash_attn,
     };
-    let ctx = Context::new(model.clone(), ctx_params)
+    let mut ctx = Context::new(model.clone(), ctx_params)
         .map_err(|e| format!("cannot create the context: {e}"))?;
+    ctx.set_op_timing(crate::telemetry::ggml_op_timing(cli));
     let limits = Limits {
         n_ctx: cli.ctx_size,
         n_ctx_slot: cli.n_ctx_slot(),

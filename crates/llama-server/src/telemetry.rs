@@ -10,13 +10,23 @@
 //! spans small.
 
 use crate::cli::Cli;
-use crate::scheduler::job::{GenParams, Summary};
+use crate::http::generate::Prepared;
+use crate::scheduler::job::Summary;
 use crate::scheduler::slot::Task;
 use llama_otel::{
     counter_add, event, gauge_set, histogram_record, semconv, set_attr, span, updown_add,
     SpanContext, SpanGuard, TelemetryConfig, TelemetryGuard, TraceContext,
 };
 use std::time::Instant;
+
+/// `gen_ai.provider.name` of every request.
+pub const PROVIDER: &str = "llama.cpp";
+/// Whether the response is streamed (not in the GenAI conventions yet; common in instrumentations).
+pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
+/// The prompt, with content capture on.
+pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+/// The completion, with content capture on.
+pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
 
 /// Decode steps of a request (after its first) that link to its GenAI span and back.
 pub const LINKED_DECODE_STEPS: usize = 16;
@@ -35,10 +45,11 @@ pub const SAMPLING_BUCKETS: [f64; 10] = [
 /// The request's telemetry, owned by the scheduler while the request runs.
 #[derive(Debug, Default)]
 pub struct JobTrace {
+    /// The `queue` span; ends when a slot takes the request. Declared before `genai`: fields
+    /// drop in order, and a child span must not end after its parent.
+    pub queue: SpanGuard,
     /// The GenAI span; ends when the request finishes.
     pub genai: SpanGuard,
-    /// The `queue` span; ends when a slot takes the request.
-    pub queue: SpanGuard,
     pub operation: &'static str,
     /// The model name the request asked for (metric attribute).
     pub model: String,
@@ -71,37 +82,53 @@ pub fn capture_content(cli: &Cli) -> bool {
     cli.otel_capture_content || env.eq_ignore_ascii_case("true")
 }
 
+/// `--otel-ggml-ops`, honoured only while telemetry records (the timing costs throughput).
+pub fn ggml_op_timing(cli: &Cli) -> bool {
+    if cli.otel_ggml_ops && !llama_otel::is_active() {
+        eprintln!("warning: --otel-ggml-ops ignored: telemetry is off (build without `otel`, or OTEL_SDK_DISABLED)");
+    }
+    cli.otel_ggml_ops && llama_otel::is_active()
+}
+
+/// An `f32` request value as the decimal the client sent (0.7, not 0.699999988079071).
+fn decimal(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
+
 /// Starts a request's GenAI span (child of its HTTP span) and the `queue` span below it.
 pub fn request_trace(
     parent: &TraceContext,
-    operation: &'static str,
-    model: &str,
-    params: &GenParams,
-    n_prompt: usize,
+    req: &Prepared,
     input_messages: Option<String>,
 ) -> JobTrace {
+    let (params, model, operation) = (&req.params, req.model.as_str(), req.operation);
     let p = &params.sampling;
     let genai = span!(format!("{operation} {model}"), parent: parent,
-        [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = "llama.cpp",
-        [semconv::GEN_AI_REQUEST_MODEL] = model.to_owned(), [semconv::GEN_AI_REQUEST_TEMPERATURE] = p.temperature,
-        [semconv::GEN_AI_REQUEST_TOP_P] = p.top_p, [semconv::GEN_AI_REQUEST_TOP_K] = p.top_k,
-        [semconv::GEN_AI_REQUEST_FREQUENCY_PENALTY] = p.frequency_penalty,
-        [semconv::GEN_AI_REQUEST_PRESENCE_PENALTY] = p.presence_penalty,
+        [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+        [semconv::GEN_AI_REQUEST_MODEL] = model.to_owned(),
+        [semconv::GEN_AI_REQUEST_TEMPERATURE] = decimal(p.temperature),
+        [semconv::GEN_AI_REQUEST_TOP_P] = decimal(p.top_p), [semconv::GEN_AI_REQUEST_TOP_K] = p.top_k,
+        [semconv::GEN_AI_REQUEST_FREQUENCY_PENALTY] = decimal(p.frequency_penalty),
+        [semconv::GEN_AI_REQUEST_PRESENCE_PENALTY] = decimal(p.presence_penalty),
         [semconv::GEN_AI_REQUEST_STOP_SEQUENCES] = params.stop.clone(),
-        [semconv::GEN_AI_USAGE_INPUT_TOKENS] = n_prompt);
+        [GEN_AI_REQUEST_STREAM] = req.stream,
+        [semconv::GEN_AI_USAGE_INPUT_TOKENS] = req.prompt.len());
     if let Some(max) = params.max_tokens {
         set_attr!(genai, [semconv::GEN_AI_REQUEST_MAX_TOKENS] = max);
     }
     if let Some(seed) = p.seed {
         set_attr!(genai, [semconv::GEN_AI_REQUEST_SEED] = seed);
     }
+    if let Some(id) = &req.response_id {
+        set_attr!(genai, [semconv::GEN_AI_RESPONSE_ID] = id);
+    }
     if let Some(input) = input_messages {
-        set_attr!(genai, "gen_ai.input.messages" = input);
+        set_attr!(genai, [GEN_AI_INPUT_MESSAGES] = input);
     }
     let queue = span!("queue", parent: &genai);
     JobTrace {
-        genai,
         queue,
+        genai,
         operation,
         model: model.to_owned(),
     }
@@ -149,10 +176,12 @@ pub fn first_token(task: &mut Task) {
     event!(trace.genai, "first_token");
     histogram_record!(semconv::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, task.job.submitted.elapsed().as_secs_f64(),
         unit: semconv::UNIT_SECONDS, buckets: &semconv::TIME_TO_FIRST_TOKEN_BUCKETS,
-        [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone());
+        [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+        [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = trace.model.clone());
     counter_add!("llama.tokens", (task.job.prompt.len() - task.n_cached) as u64, unit: "{token}",
         description: "Tokens processed", "type" = "prompt");
-    task.phase = span!("generate", parent: &trace.genai);
+    drop(std::mem::take(&mut task.phase));
+    task.phase = span!("generate", parent: &task.job.trace.genai);
 }
 
 /// After each decode step.
@@ -181,10 +210,12 @@ pub fn job_finished(task: &Task, summary: &Summary, n_ctx_slot: usize) {
     let trace = &task.job.trace;
     let total = task.job.submitted.elapsed().as_secs_f64();
     let finish = summary.finish;
+    // gen_ai.usage.input_tokens was set at the start: the SDK does not replace attributes,
+    // so setting it again would export the key twice.
     set_attr!(
         trace.genai,
+        [semconv::GEN_AI_RESPONSE_MODEL] = trace.model.clone(),
         [semconv::GEN_AI_RESPONSE_FINISH_REASONS] = vec![finish.openai()],
-        [semconv::GEN_AI_USAGE_INPUT_TOKENS] = summary.usage.prompt_tokens,
         [semconv::GEN_AI_USAGE_OUTPUT_TOKENS] = summary.usage.completion_tokens,
         "gen_ai.usage.cached_tokens" = summary.usage.cached_tokens,
         "llama.stop_type" = finish.llama()
@@ -192,15 +223,17 @@ pub fn job_finished(task: &Task, summary: &Summary, n_ctx_slot: usize) {
     if let Some(out) = &task.output {
         let msg = serde_json::json!([{"role": "assistant", "parts": [{"type": "text", "content": out}],
             "finish_reason": finish.openai()}]);
-        set_attr!(trace.genai, "gen_ai.output.messages" = msg.to_string());
+        set_attr!(trace.genai, [GEN_AI_OUTPUT_MESSAGES] = msg.to_string());
     }
     histogram_record!(semconv::GEN_AI_SERVER_REQUEST_DURATION, total, unit: semconv::UNIT_SECONDS,
         buckets: &semconv::REQUEST_DURATION_BUCKETS,
-        [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone());
+        [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+        [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = trace.model.clone());
     if let (Some(first), n @ 2..) = (task.first_token, summary.usage.completion_tokens) {
         histogram_record!(semconv::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, first.elapsed().as_secs_f64() / (n - 1) as f64,
             unit: semconv::UNIT_SECONDS, buckets: &semconv::TIME_PER_OUTPUT_TOKEN_BUCKETS,
-            [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone());
+            [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+            [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = trace.model.clone());
     }
     counter_add!("llama.tokens", summary.usage.completion_tokens as u64, unit: "{token}",
         description: "Tokens processed", "type" = "generated");
@@ -227,7 +260,8 @@ pub fn job_aborted(
     trace.genai.set_error(outcome);
     histogram_record!(semconv::GEN_AI_SERVER_REQUEST_DURATION, submitted.elapsed().as_secs_f64(), unit: semconv::UNIT_SECONDS,
         buckets: &semconv::REQUEST_DURATION_BUCKETS,
-        [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::ERROR_TYPE] = error_type);
+        [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+        [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone(), [semconv::ERROR_TYPE] = error_type);
     request_outcome(outcome, Some(error_type), trace.operation);
 }
 

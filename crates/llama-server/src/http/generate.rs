@@ -24,6 +24,10 @@ pub struct Prepared {
     pub model: String,
     /// The prompt for `gen_ai.input.messages` (only with content capture on).
     pub input_messages: Option<Value>,
+    /// Streamed (SSE) response.
+    pub stream: bool,
+    /// The response's `id`, for `gen_ai.response.id` (the llama.cpp API has none).
+    pub response_id: Option<String>,
 }
 
 /// Checks the prompt against a slot's context and queues the job.
@@ -45,16 +49,10 @@ pub fn submit(
     }
     let input = p
         .input_messages
+        .as_ref()
         .filter(|_| state.config().capture_content)
-        .map(|v| v.to_string());
-    let trace = telemetry::request_trace(
-        &http.0,
-        p.operation,
-        &p.model,
-        &p.params,
-        p.prompt.len(),
-        input,
-    );
+        .map(Value::to_string);
+    let trace = telemetry::request_trace(&http.0, &p, input);
     let (tx, rx) = unbounded_channel();
     let job = Job {
         id: ready.sched.next_id(),

@@ -124,6 +124,8 @@ pub async fn completion(
         operation: semconv::OPERATION_TEXT_COMPLETION,
         model: model_name,
         input_messages: Some(input),
+        stream: req.fields.stream(),
+        response_id: None,
     };
     let rx = generate::submit(&state, ready, prepared, &http)?;
     Ok(generate::respond(rx, format, req.fields.stream()).await)

@@ -191,6 +191,8 @@ pub async fn chat(
         operation: semconv::OPERATION_CHAT,
         model: model_name,
         input_messages: Some(Value::Array(input)),
+        stream: req.fields.stream(),
+        response_id: Some(meta.id.clone()),
     };
     let rx = generate::submit(&state, ready, prepared, &http)?;
     Ok(generate::respond(rx, ChatFormat(meta), req.fields.stream()).await)
@@ -221,6 +223,8 @@ pub async fn completions(
         operation: semconv::OPERATION_TEXT_COMPLETION,
         model: model_name,
         input_messages: Some(input),
+        stream: req.fields.stream(),
+        response_id: Some(meta.id.clone()),
     };
     let rx = generate::submit(&state, ready, prepared, &http)?;
     Ok(generate::respond(rx, TextFormat { meta, offset: 0 }, req.fields.stream()).await)

@@ -23,6 +23,9 @@ pub struct Slot {
 /// The request a slot is serving.
 #[derive(Debug)]
 pub struct Task {
+    /// `prefill`, then `generate` span. Declared before `job` (whose trace holds the parent
+    /// GenAI span): fields drop in order, so the phase ends first.
+    pub phase: SpanGuard,
     pub job: Job,
     pub sampler: Sampler,
     pub detok: Detokenizer,
@@ -41,8 +44,6 @@ pub struct Task {
     pub first_token: Option<Instant>,
     /// Decode steps linked to the request span so far.
     pub n_links: usize,
-    /// `prefill`, then `generate` span.
-    pub phase: SpanGuard,
     /// The whole output, kept only when content capture is on.
     pub output: Option<String>,
 }
