@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_ggml;
+mod bench_server;
 mod bindgen;
 mod ci;
 mod fetch_model;
@@ -19,6 +20,7 @@ fn usage() -> String {
         bench::USAGE,
         bindgen::USAGE,
         bench_ggml::USAGE,
+        bench_server::USAGE,
         ci::USAGE,
         stack::USAGE_UP,
         stack::USAGE_DOWN,
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "bindgen" => bindgen::run(rest),
         "bench-ggml" => bench_ggml::run(rest),
+        "bench-server" => bench_server::run(rest),
         "ci" => ci::run(rest),
         "stack-up" => stack::up(rest),
         "stack-down" => stack::down(rest),

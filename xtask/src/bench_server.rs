@@ -1,0 +1,290 @@
+//! `cargo xtask bench-server`: serving throughput and time to first token of our llama-server
+//! under 1, 4 and 8 concurrent streaming clients, optionally against llama.cpp's llama-server
+//! with the same flags in the same run.
+
+use crate::stack::process::{free_port, target_dir, wait_http, Proc};
+use crate::util::{self, Args, TempDir};
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub const USAGE: &str =
+    "bench-server [-m MODEL] [-t 2] [-np 4] [--clients 1,4,8] [--tokens 64] [-r 1]
+                   [--json] [--llama-cpp PATH]
+      Builds llama-server (release, default features) and the bench_clients example, starts the
+      server on a free loopback port with `-m MODEL -np 4 -t 2` (default model
+      models/SmolLM2-135M-Instruct.Q4_1.gguf) and runs N concurrent streaming chat clients
+      (64 tokens each, greedy, ignore_eos) for N = 1, 4 and 8: aggregate generated tokens/s and
+      time to first token p50/p95. With --llama-cpp (or LLAMA_CPP_SERVER) pointing at llama.cpp's
+      llama-server, starts it with the same flags and benchmarks it in the same run, alternating
+      servers per client count, and prints the ratios. -r repeats each measurement (means are
+      shown). --json prints one summary object instead of the table.";
+
+/// The measurements bench_clients prints, averaged over repetitions.
+const METRICS: [&str; 3] = ["tokens_per_second", "ttft_p50_ms", "ttft_p95_ms"];
+
+struct Opts {
+    model: PathBuf,
+    threads: usize,
+    slots: usize,
+    clients: Vec<usize>,
+    tokens: usize,
+    reps: usize,
+    json: bool,
+    llama_cpp: Option<PathBuf>,
+}
+
+fn parse(mut a: Args) -> Result<Opts> {
+    let root = util::workspace_root();
+    let model = match (a.value("-m")?, a.value("--model")?) {
+        (Some(m), _) | (None, Some(m)) => root.join(m),
+        (None, None) => root.join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    };
+    let clients = a.value("--clients")?.unwrap_or_else(|| "1,4,8".into());
+    let opts = Opts {
+        model,
+        threads: a.parsed("-t", 2)?,
+        slots: a.parsed("-np", 4)?,
+        clients: clients
+            .split(',')
+            .map(|c| {
+                c.trim()
+                    .parse::<usize>()
+                    .map_err(|e| anyhow!("--clients {c}: {e}"))
+            })
+            .collect::<Result<_>>()?,
+        tokens: a.parsed("--tokens", 64)?,
+        reps: a.parsed("-r", 1usize)?.max(1),
+        json: a.flag("--json"),
+        llama_cpp: a
+            .value("--llama-cpp")?
+            .or_else(|| std::env::var("LLAMA_CPP_SERVER").ok())
+            .map(PathBuf::from),
+    };
+    a.finish()?;
+    if !opts.model.is_file() {
+        bail!(
+            "{} not found (cargo xtask fetch-model, or pass -m)",
+            opts.model.display()
+        );
+    }
+    if let Some(bin) = opts.llama_cpp.as_ref().filter(|b| !b.is_file()) {
+        bail!("--llama-cpp {}: no such file", bin.display());
+    }
+    Ok(opts)
+}
+
+/// A server under test; killed when dropped (also when the benchmark fails).
+struct Server {
+    name: &'static str,
+    proc: Proc,
+    url: String,
+}
+
+impl Server {
+    /// Starts `bin -m MODEL -np SLOTS -t THREADS --port P --host 127.0.0.1` on a free port and
+    /// waits until `/health` answers 200.
+    fn start(name: &'static str, bin: &Path, o: &Opts, logs: &Path) -> Result<Self> {
+        let port = free_port()?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("-m")
+            .arg(&o.model)
+            .args(["-np", &o.slots.to_string(), "-t", &o.threads.to_string()])
+            .args(["--port", &port.to_string(), "--host", "127.0.0.1"]);
+        let log = logs.join(format!("{}.log", name.replace(' ', "-")));
+        let mut proc = Proc::spawn(name, &mut cmd, log)?;
+        let addr = format!("127.0.0.1:{port}");
+        wait_http(&mut proc, &addr, "/health", Duration::from_secs(180))?;
+        Ok(Server {
+            name,
+            proc,
+            url: format!("http://{addr}"),
+        })
+    }
+
+    /// One bench_clients run against this server: its JSON line.
+    fn measure(&mut self, client_bin: &Path, clients: usize, tokens: usize) -> Result<Value> {
+        self.proc.alive()?;
+        let mut cmd = Command::new(client_bin);
+        cmd.args(["--url", &self.url])
+            .args(["--clients", &clients.to_string()])
+            .args(["--tokens", &tokens.to_string()]);
+        let out = util::output(&mut cmd)?;
+        let line = out
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .ok_or_else(|| anyhow!("bench_clients printed no JSON: {out}"))?;
+        let v: Value = serde_json::from_str(line).context("bench_clients' JSON line")?;
+        let failed = v["requests_failed"].as_u64().unwrap_or(0);
+        if failed > 0 || v["tokens"].as_u64().unwrap_or(0) == 0 {
+            bail!(
+                "{} with {clients} clients: {failed} requests failed, {} tokens (log: {})",
+                self.name,
+                v["tokens"],
+                self.proc.tail()
+            );
+        }
+        Ok(v)
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let o = parse(args)?;
+    util::run(util::cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "llama-server",
+        "--bin",
+        "llama-server",
+        "--example",
+        "bench_clients",
+    ]))?;
+    let release = target_dir(&util::workspace_root()).join("release");
+    let client_bin = release.join("examples").join("bench_clients");
+    let tmp = TempDir::new(
+        Some(&target_dir(&util::workspace_root()).join("tmp")),
+        "bench-server",
+    )?;
+    let mut servers = vec![Server::start(
+        "llama-server",
+        &release.join("llama-server"),
+        &o,
+        tmp.path(),
+    )?];
+    if let Some(bin) = &o.llama_cpp {
+        servers.push(Server::start(
+            "llama.cpp llama-server",
+            bin,
+            &o,
+            tmp.path(),
+        )?);
+    }
+    // One short request each first: the first decode allocates graphs and buffers.
+    for s in &mut servers {
+        s.measure(&client_bin, 1, 8)?;
+    }
+    let runs = measure_all(&mut servers, &client_bin, &o)?;
+    let summary = summarize(&runs, &o);
+    drop(servers);
+    if o.json {
+        println!("{summary}");
+    } else {
+        print_table(&summary, &o);
+    }
+    Ok(())
+}
+
+/// `runs[server][client count]`: each repetition's JSON line. Per repetition and client count
+/// every server runs once, the order alternating, so drift on a noisy machine hits all alike.
+fn measure_all(
+    servers: &mut [Server],
+    client_bin: &Path,
+    o: &Opts,
+) -> Result<Vec<Vec<Vec<Value>>>> {
+    let mut runs = vec![vec![Vec::new(); o.clients.len()]; servers.len()];
+    let mut turn = 0;
+    for _ in 0..o.reps {
+        for (ci, &clients) in o.clients.iter().enumerate() {
+            let mut order: Vec<usize> = (0..servers.len()).collect();
+            if turn % 2 == 1 {
+                order.reverse();
+            }
+            turn += 1;
+            for si in order {
+                let v = servers[si].measure(client_bin, clients, o.tokens)?;
+                if !o.json {
+                    eprintln!(
+                        "{:<22} {clients:>2} clients: {:>7.1} t/s, TTFT p50 {:>7.1} ms",
+                        servers[si].name,
+                        v["tokens_per_second"].as_f64().unwrap_or(0.0),
+                        v["ttft_p50_ms"].as_f64().unwrap_or(0.0)
+                    );
+                }
+                runs[si][ci].push(v);
+            }
+        }
+    }
+    Ok(runs)
+}
+
+fn mean(runs: &[Value], key: &str) -> f64 {
+    let xs: Vec<f64> = runs.iter().filter_map(|r| r[key].as_f64()).collect();
+    xs.iter().sum::<f64>() / xs.len().max(1) as f64
+}
+
+/// One object: the settings and, per client count, our means, llama.cpp's and the ratios
+/// (ours / llama.cpp: above 1 is better for tokens/s, below 1 for TTFT).
+fn summarize(runs: &[Vec<Vec<Value>>], o: &Opts) -> Value {
+    let results: Vec<Value> = o
+        .clients
+        .iter()
+        .enumerate()
+        .map(|(ci, &clients)| {
+            let mut r = json!({ "clients": clients });
+            for key in METRICS {
+                let ours = mean(&runs[0][ci], key);
+                r[key] = json!(ours);
+                if let Some(theirs) = runs.get(1).map(|t| mean(&t[ci], key)) {
+                    r[format!("llama_cpp_{key}")] = json!(theirs);
+                    r[format!("ratio_{key}")] =
+                        json!(if theirs > 0.0 { ours / theirs } else { 0.0 });
+                }
+            }
+            r
+        })
+        .collect();
+    json!({
+        "model": o.model.file_name().map(|f| f.to_string_lossy().into_owned()),
+        "threads": o.threads,
+        "slots": o.slots,
+        "tokens_per_client": o.tokens,
+        "repetitions": o.reps,
+        "llama_cpp": o.llama_cpp.is_some(),
+        "results": results,
+    })
+}
+
+fn print_table(s: &Value, o: &Opts) {
+    let theirs = o.llama_cpp.is_some();
+    print!("{:>7} {:>10} {:>18}", "clients", "t/s", "TTFT p50/p95 ms");
+    if theirs {
+        print!(
+            " {:>14} {:>24} {:>9} {:>10}",
+            "llama.cpp t/s", "llama.cpp TTFT p50/p95", "t/s ratio", "p50 ratio"
+        );
+    }
+    println!();
+    let f = |r: &Value, k: &str| r[k].as_f64().unwrap_or(0.0);
+    for r in s["results"].as_array().into_iter().flatten() {
+        let ttft = format!("{:.0} / {:.0}", f(r, "ttft_p50_ms"), f(r, "ttft_p95_ms"));
+        print!(
+            "{:>7} {:>10.1} {ttft:>18}",
+            r["clients"].as_u64().unwrap_or(0),
+            f(r, "tokens_per_second")
+        );
+        if theirs {
+            let their_ttft = format!(
+                "{:.0} / {:.0}",
+                f(r, "llama_cpp_ttft_p50_ms"),
+                f(r, "llama_cpp_ttft_p95_ms")
+            );
+            print!(
+                " {:>14.1} {their_ttft:>24} {:>9.3} {:>10.3}",
+                f(r, "llama_cpp_tokens_per_second"),
+                f(r, "ratio_tokens_per_second"),
+                f(r, "ratio_ttft_p50_ms")
+            );
+        }
+        println!();
+    }
+    println!(
+        "(-np {} -t {}, {} tokens per client, {} repetition(s); ratios are ours / llama.cpp: \
+         t/s above 1 and TTFT below 1 favour ours)",
+        o.slots, o.threads, o.tokens, o.reps
+    );
+}
