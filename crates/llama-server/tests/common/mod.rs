@@ -47,8 +47,21 @@ impl Server {
     /// Starts the binary with `args` (model, `--port 0` and `--host` are added) and waits until
     /// `/health` says ok. `None` when the model is absent (outside CI).
     pub fn start(args: &[&str]) -> Option<Server> {
+        Self::start_with_env(args, &[])
+    }
+
+    /// [`Server::start`] with environment variables set (or removed, for an empty value).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Option<Server> {
         let model = model_path()?;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_llama-server"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_llama-server"));
+        for (k, v) in env {
+            if v.is_empty() {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
+        }
+        let mut child = cmd
             .arg("-m")
             .arg(&model)
             .args(["--host", "127.0.0.1", "--port", "0", "-t", "2"])
@@ -98,6 +111,29 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("server not ready within {timeout:?}");
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the exit: the status and how long it took,
+    /// or `None` if the server was still running at the deadline.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<(std::process::ExitStatus, Duration)> {
+        let start = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        while start.elapsed() < timeout {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Some((status, start.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     pub fn url(&self) -> String {
