@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_ggml;
+mod bench_otel;
 mod bench_server;
 mod bindgen;
 mod ci;
@@ -21,6 +22,7 @@ fn usage() -> String {
         bindgen::USAGE,
         bench_ggml::USAGE,
         bench_server::USAGE,
+        bench_otel::USAGE,
         ci::USAGE,
         stack::USAGE_UP,
         stack::USAGE_DOWN,
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         "bindgen" => bindgen::run(rest),
         "bench-ggml" => bench_ggml::run(rest),
         "bench-server" => bench_server::run(rest),
+        "bench-otel" => bench_otel::run(rest),
         "ci" => ci::run(rest),
         "stack-up" => stack::up(rest),
         "stack-down" => stack::down(rest),
