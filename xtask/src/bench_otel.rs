@@ -16,19 +16,22 @@ use std::time::Duration;
 
 pub const USAGE: &str =
     "bench-otel [-m MODEL] [-t 2] [-np 4] [-r 3] [--tg 128] [--clients 4] [--tokens 64]
-                 [--ggml-ops] [--json]
+                 [--ggml-ops] [--control] [--json]
       Cost of telemetry on serving speed. Builds llama-server (release) without and with the
       `otel` feature into target/xtask/llama-server-{plain,otel}, starts rotel-agent (PyPI
-      `rotel`, or $ROTEL_AGENT) with the blackhole exporter, and measures each configuration in
-      every round, the order rotating: tg (one /completion, n_predict 128, ignore_eos, tokens/s
-      from the server's timings) and bench_clients (4 streaming clients x 64 tokens, aggregate
-      tokens/s). Configurations: plain build; otel build exporting over OTLP/gRPC to rotel; otel
-      build with the collector down (endpoint at a closed port). --ggml-ops adds the otel build
-      with --otel-ggml-ops. Prints means, the per-round ratios to plain (mean ± sd) and the
-      costs; targets: <= 1 % exporting, <= 2 % collector down.";
+      `rotel`, or $ROTEL_AGENT) with the blackhole exporter, and in each of -r rounds, the order
+      rotating, starts each configuration's server alone, warms it up and measures tg (one
+      /completion, n_predict 128, ignore_eos, tokens/s from the server's timings) and
+      bench_clients (4 streaming clients x 64 tokens, aggregate tokens/s). Configurations: plain
+      build; otel build exporting over OTLP/gRPC to rotel; otel build with the collector down
+      (endpoint at a closed port); both exporting every second. --ggml-ops adds the otel build
+      with --otel-ggml-ops, --control a second plain run (the noise floor). Prints means, the
+      per-round ratios to plain (mean ± standard error) and the costs; targets: <= 1 %
+      exporting, <= 2 % collector down.";
 
-/// Metric export interval of the exporting configurations (ms): several exports per run.
-const METRIC_INTERVAL_MS: &str = "5000";
+/// Metric push interval and span batch delay of the exporting configurations (ms): shorter
+/// than the defaults (60 s, 5 s) so that every measurement exports several times.
+const EXPORT_INTERVAL_MS: &str = "1000";
 
 struct Opts {
     model: PathBuf,
@@ -39,6 +42,7 @@ struct Opts {
     clients: usize,
     tokens: usize,
     ggml_ops: bool,
+    control: bool,
     json: bool,
 }
 
@@ -57,6 +61,7 @@ fn parse(mut a: Args) -> Result<Opts> {
         clients: a.parsed("--clients", 4usize)?.max(1),
         tokens: a.parsed("--tokens", 64usize)?.max(1),
         ggml_ops: a.flag("--ggml-ops"),
+        control: a.flag("--control"),
         json: a.flag("--json"),
     };
     a.finish()?;
@@ -85,7 +90,8 @@ fn configs(o: &Opts, rotel_grpc: u16, closed: u16) -> Vec<Config> {
                 format!("http://127.0.0.1:{port}"),
             ),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
-            ("OTEL_METRIC_EXPORT_INTERVAL", METRIC_INTERVAL_MS.to_owned()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", EXPORT_INTERVAL_MS.to_owned()),
+            ("OTEL_BSP_SCHEDULE_DELAY", EXPORT_INTERVAL_MS.to_owned()),
         ]
     };
     let mut list = vec![
@@ -108,6 +114,14 @@ fn configs(o: &Opts, rotel_grpc: u16, closed: u16) -> Vec<Config> {
             args: Vec::new(),
         },
     ];
+    if o.control {
+        list.push(Config {
+            name: "plain again (control)",
+            otel_build: false,
+            env: Vec::new(),
+            args: Vec::new(),
+        });
+    }
     if o.ggml_ops {
         list.push(Config {
             name: "otel, --otel-ggml-ops",
@@ -311,36 +325,63 @@ const METRICS: [(&str, Getter); 3] = [
     ("ttft_p50_ms", |s| s.ttft_p50_ms),
 ];
 
-/// `samples[config][round]`; within a round the configurations run in rotating order.
-fn measure(servers: &mut [Server], client_bin: &Path, o: &Opts) -> Result<Vec<Vec<Sample>>> {
-    let mut samples = vec![Vec::new(); servers.len()];
-    for round in 0..o.reps {
-        let n = servers.len();
+/// What every measurement needs.
+struct Bench<'a> {
+    o: &'a Opts,
+    plain_bin: PathBuf,
+    otel_bin: PathBuf,
+    client_bin: PathBuf,
+    logs: &'a Path,
+}
+
+/// Starts `c`'s server (alone: nothing else of ours runs meanwhile), warms it up, measures
+/// it and stops it: the sample and the server's telemetry drop counters.
+fn measure_one(b: &Bench, c: &Config) -> Result<(Sample, String)> {
+    let bin = if c.otel_build {
+        &b.otel_bin
+    } else {
+        &b.plain_bin
+    };
+    let mut s = Server::start(c, bin, b.o, b.logs)?;
+    // The first decodes allocate graphs and buffers.
+    s.tg(8)?;
+    s.clients(&b.client_bin, b.o.clients, 8)?;
+    let tg = s.tg(b.o.tg)?;
+    let v = s.clients(&b.client_bin, b.o.clients, b.o.tokens)?;
+    let sample = Sample {
+        tg,
+        clients_tps: v["tokens_per_second"].as_f64().unwrap_or(0.0),
+        ttft_p50_ms: v["ttft_p50_ms"].as_f64().unwrap_or(0.0),
+    };
+    Ok((sample, s.telemetry_dropped()))
+}
+
+/// `samples[config][round]` and each configuration's last drop counters; within a round the
+/// configurations run in rotating order.
+fn measure(b: &Bench, configs: &[Config]) -> Result<(Vec<Vec<Sample>>, Vec<String>)> {
+    let n = configs.len();
+    let mut samples = vec![Vec::new(); n];
+    let mut dropped = vec![String::new(); n];
+    for round in 0..b.o.reps {
         for i in (0..n).map(|k| (k + round) % n) {
-            let s = &mut servers[i];
-            let tg = s.tg(o.tg)?;
-            let v = s.clients(client_bin, o.clients, o.tokens)?;
-            let sample = Sample {
-                tg,
-                clients_tps: v["tokens_per_second"].as_f64().unwrap_or(0.0),
-                ttft_p50_ms: v["ttft_p50_ms"].as_f64().unwrap_or(0.0),
-            };
-            if !o.json {
+            let (sample, drops) = measure_one(b, &configs[i])?;
+            if !b.o.json {
                 eprintln!(
                     "round {} {:<24} tg{}: {:>7.1} t/s  {} clients: {:>7.1} t/s, TTFT p50 {:>6.1} ms",
                     round + 1,
-                    s.name,
-                    o.tg,
+                    configs[i].name,
+                    b.o.tg,
                     sample.tg,
-                    o.clients,
+                    b.o.clients,
                     sample.clients_tps,
                     sample.ttft_p50_ms
                 );
             }
             samples[i].push(sample);
+            dropped[i] = drops;
         }
     }
-    Ok(samples)
+    Ok((samples, dropped))
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -351,22 +392,16 @@ pub fn run(args: Args) -> Result<()> {
         "bench-otel",
     )?;
     let (_rotel, rotel_grpc) = start_rotel(tmp.path())?;
-    let closed = free_port()?;
-    let configs = configs(&o, rotel_grpc, closed);
-    let mut servers = Vec::new();
-    for c in &configs {
-        let bin = if c.otel_build { &otel_bin } else { &plain_bin };
-        servers.push(Server::start(c, bin, &o, tmp.path())?);
-    }
-    // Warm-up: the first decodes allocate graphs and buffers.
-    for s in &mut servers {
-        s.tg(8)?;
-        s.clients(&client_bin, o.clients, 8)?;
-    }
-    let samples = measure(&mut servers, &client_bin, &o)?;
-    let health: Vec<String> = servers.iter().map(Server::telemetry_dropped).collect();
-    drop(servers);
-    let summary = summarize(&configs, &samples, &health, &o);
+    let configs = configs(&o, rotel_grpc, free_port()?);
+    let bench = Bench {
+        o: &o,
+        plain_bin,
+        otel_bin,
+        client_bin,
+        logs: tmp.path(),
+    };
+    let (samples, dropped) = measure(&bench, &configs)?;
+    let summary = summarize(&configs, &samples, &dropped, &o);
     if o.json {
         println!("{summary}");
     } else {
@@ -386,7 +421,8 @@ fn mean_sd(xs: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
-/// Per configuration: means and sds, and the per-round ratios to the plain build (mean, sd).
+/// Per configuration: means and sds, and the per-round ratios to the plain build (mean and
+/// its standard error).
 fn summarize(configs: &[Config], samples: &[Vec<Sample>], health: &[String], o: &Opts) -> Value {
     let plain = &samples[0];
     let rows: Vec<Value> = configs
@@ -404,7 +440,8 @@ fn summarize(configs: &[Config], samples: &[Vec<Sample>], health: &[String], o: 
                     .map(|(s, p)| get(s) / get(p))
                     .collect();
                 let (r, rsd) = mean_sd(&ratios);
-                row[key] = json!({"mean": m, "sd": sd, "ratio": r, "ratio_sd": rsd});
+                let se = rsd / (ratios.len().max(1) as f64).sqrt();
+                row[key] = json!({"mean": m, "sd": sd, "ratio": r, "ratio_se": se});
             }
             row
         })
@@ -418,7 +455,7 @@ fn summarize(configs: &[Config], samples: &[Vec<Sample>], health: &[String], o: 
 
 fn print_table(s: &Value, o: &Opts) {
     println!(
-        "{:<24} {:>17} {:>16} {:>17} {:>16} {:>12}",
+        "{:<24} {:>14} {:>21} {:>16} {:>21} {:>12}",
         "config",
         format!("tg{} t/s", o.tg),
         "ratio (cost)",
@@ -435,7 +472,7 @@ fn print_table(s: &Value, o: &Opts) {
                 format!(
                     "{:.3}±{:.3} ({:+.1}%)",
                     f(m, "ratio"),
-                    f(m, "ratio_sd"),
+                    f(m, "ratio_se"),
                     (1.0 - f(m, "ratio")) * 100.0
                 ),
             )
@@ -443,7 +480,7 @@ fn print_table(s: &Value, o: &Opts) {
         let (tg, tg_ratio) = cell("tg_tps");
         let (cl, cl_ratio) = cell("clients_tps");
         println!(
-            "{:<24} {tg:>17} {tg_ratio:>16} {cl:>17} {cl_ratio:>16} {:>12.1}",
+            "{:<24} {tg:>14} {tg_ratio:>21} {cl:>16} {cl_ratio:>21} {:>12.1}",
             r["config"].as_str().unwrap_or(""),
             f(&r["ttft_p50_ms"], "mean")
         );
@@ -458,9 +495,9 @@ fn print_table(s: &Value, o: &Opts) {
         }
     }
     println!(
-        "(-np {} -t {}, {} rounds; ratio = per-round config / plain, mean ± sd; cost = 1 - ratio; \
-         targets: <= 1 % exporting, <= 2 % collector down. On a shared machine, compare the \
-         costs with the ratios' sd before trusting them.)",
+        "(-np {} -t {}, {} rounds; ratio = per-round config / plain, mean ± standard error; \
+         cost = 1 - ratio; targets: <= 1 % exporting, <= 2 % collector down. On a shared \
+         machine, compare a cost with its standard error and the control before trusting it.)",
         o.slots, o.threads, o.reps
     );
 }

@@ -392,6 +392,29 @@ async fn chat_request_span_tree_links_and_metrics() {
     check_links(&spans, genai);
     check_metrics(&t, response["usage"]["prompt_tokens"].as_u64().unwrap());
     check_prometheus(&app).await;
+    let exports = t.collect_metrics();
+    assert!(
+        find_metric(&exports, "llama.ggml.op.duration").is_none(),
+        "op timing is opt-in"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ggml_op_timing_only_with_the_flag() {
+    let t = init_for_tests();
+    let Some(app) = app(&["--otel-ggml-ops"]) else {
+        return;
+    };
+    let reply = chat(&app, chat_body(false)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let exports = t.collect_metrics();
+    let (bounds, count) = histogram(
+        &exports,
+        "llama.ggml.op.duration",
+        "s",
+        Some(("ggml.op", "MUL_MAT")),
+    );
+    assert!(!bounds.is_empty() && count > 0, "matmuls were not timed");
 }
 
 /// The text and the id of an SSE chat stream.
