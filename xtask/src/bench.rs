@@ -176,17 +176,6 @@ fn read_hwm_kib(path: &str) -> Option<f64> {
         .ok()
 }
 
-fn mean_sd(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len().max(1) as f64;
-    let m = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 {
-        xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (m, var.sqrt())
-}
-
 fn field(runs: &[Value], key: &str) -> Vec<f64> {
     runs.iter().filter_map(|r| r[key].as_f64()).collect()
 }
@@ -194,11 +183,11 @@ fn field(runs: &[Value], key: &str) -> Vec<f64> {
 fn summarize(ours: &[Value], theirs: &[Value]) -> Value {
     let mut s = json!({});
     for key in ["pp_tps", "tg_tps", "load_s", "peak_rss_mib"] {
-        let (m, sd) = mean_sd(&field(ours, key));
+        let (m, sd) = util::mean_sd(&field(ours, key));
         s[key] = json!(m);
         s[format!("{key}_sd")] = json!(sd);
         if !theirs.is_empty() {
-            let (tm, tsd) = mean_sd(&field(theirs, key));
+            let (tm, tsd) = util::mean_sd(&field(theirs, key));
             s[format!("llama_cpp_{key}")] = json!(tm);
             s[format!("llama_cpp_{key}_sd")] = json!(tsd);
             s[format!("ratio_{key}")] = json!(if tm > 0.0 { m / tm } else { 0.0 });

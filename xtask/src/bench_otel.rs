@@ -201,17 +201,12 @@ impl Server {
     /// One bench_clients run: its JSON line.
     fn clients(&mut self, client_bin: &Path, clients: usize, tokens: usize) -> Result<Value> {
         self.proc.alive()?;
-        let mut cmd = Command::new(client_bin);
-        cmd.args(["--url", &format!("http://{}", self.addr)])
-            .args(["--clients", &clients.to_string()])
-            .args(["--tokens", &tokens.to_string()]);
-        let out = util::output(&mut cmd)?;
-        let line = out
-            .lines()
-            .rev()
-            .find(|l| l.trim_start().starts_with('{'))
-            .ok_or_else(|| anyhow!("bench_clients printed no JSON: {out}"))?;
-        let v: Value = serde_json::from_str(line).context("bench_clients' JSON line")?;
+        let v = util::run_bench_clients(
+            client_bin,
+            &format!("http://{}", self.addr),
+            clients,
+            tokens,
+        )?;
         if v["requests_failed"].as_u64().unwrap_or(0) > 0 {
             bail!("{}: requests failed: {v} ({})", self.name, self.proc.tail());
         }
@@ -410,17 +405,6 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn mean_sd(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len().max(1) as f64;
-    let m = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 {
-        xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (m, var.sqrt())
-}
-
 /// Per configuration: means and sds, and the per-round ratios to the plain build (mean and
 /// its standard error).
 fn summarize(configs: &[Config], samples: &[Vec<Sample>], health: &[String], o: &Opts) -> Value {
@@ -432,14 +416,14 @@ fn summarize(configs: &[Config], samples: &[Vec<Sample>], health: &[String], o: 
         .map(|((c, runs), dropped)| {
             let mut row = json!({"config": c.name, "telemetry_dropped": dropped});
             for (key, get) in METRICS {
-                let (m, sd) = mean_sd(&runs.iter().map(get).collect::<Vec<_>>());
+                let (m, sd) = util::mean_sd(&runs.iter().map(get).collect::<Vec<_>>());
                 let ratios: Vec<f64> = runs
                     .iter()
                     .zip(plain)
                     .filter(|(_, p)| get(p) > 0.0)
                     .map(|(s, p)| get(s) / get(p))
                     .collect();
-                let (r, rsd) = mean_sd(&ratios);
+                let (r, rsd) = util::mean_sd(&ratios);
                 let se = rsd / (ratios.len().max(1) as f64).sqrt();
                 row[key] = json!({"mean": m, "sd": sd, "ratio": r, "ratio_se": se});
             }

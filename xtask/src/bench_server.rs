@@ -4,7 +4,7 @@
 
 use crate::stack::process::{free_port, target_dir, wait_http, Proc};
 use crate::util::{self, Args, TempDir};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -107,17 +107,7 @@ impl Server {
     /// One bench_clients run against this server: its JSON line.
     fn measure(&mut self, client_bin: &Path, clients: usize, tokens: usize) -> Result<Value> {
         self.proc.alive()?;
-        let mut cmd = Command::new(client_bin);
-        cmd.args(["--url", &self.url])
-            .args(["--clients", &clients.to_string()])
-            .args(["--tokens", &tokens.to_string()]);
-        let out = util::output(&mut cmd)?;
-        let line = out
-            .lines()
-            .rev()
-            .find(|l| l.trim_start().starts_with('{'))
-            .ok_or_else(|| anyhow!("bench_clients printed no JSON: {out}"))?;
-        let v: Value = serde_json::from_str(line).context("bench_clients' JSON line")?;
+        let v = util::run_bench_clients(client_bin, &self.url, clients, tokens)?;
         let failed = v["requests_failed"].as_u64().unwrap_or(0);
         if failed > 0 || v["tokens"].as_u64().unwrap_or(0) == 0 {
             bail!(

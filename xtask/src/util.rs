@@ -173,6 +173,38 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// Mean and sample standard deviation (0 for fewer than two values).
+pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len().max(1) as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (m, var.sqrt())
+}
+
+/// Runs the `bench_clients` example against `url` and returns its JSON summary line.
+pub fn run_bench_clients(
+    client_bin: &Path,
+    url: &str,
+    clients: usize,
+    tokens: usize,
+) -> Result<serde_json::Value> {
+    let mut cmd = Command::new(client_bin);
+    cmd.args(["--url", url])
+        .args(["--clients", &clients.to_string()])
+        .args(["--tokens", &tokens.to_string()]);
+    let out = output(&mut cmd)?;
+    let line = out
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .ok_or_else(|| anyhow::anyhow!("bench_clients printed no JSON: {out}"))?;
+    serde_json::from_str(line).context("bench_clients' JSON line")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
