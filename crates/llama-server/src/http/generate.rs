@@ -30,6 +30,29 @@ pub struct Prepared {
     pub response_id: Option<String>,
 }
 
+impl Prepared {
+    /// A plain-text completion (`/completion`, `/v1/completions`): the prompt is recorded as one
+    /// user message when content capture is on.
+    pub fn text_completion(
+        prompt_text: &str,
+        prompt: Vec<u32>,
+        params: GenParams,
+        model: String,
+        stream: bool,
+        response_id: Option<String>,
+    ) -> Self {
+        Prepared {
+            prompt,
+            params,
+            operation: llama_otel::semconv::OPERATION_TEXT_COMPLETION,
+            model,
+            input_messages: Some(json!([input_text("user", prompt_text)])),
+            stream,
+            response_id,
+        }
+    }
+}
+
 /// Checks the prompt against a slot's context and queues the job.
 pub fn submit(
     state: &AppState,

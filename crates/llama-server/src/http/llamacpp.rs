@@ -15,7 +15,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use llama_core::Model;
-use llama_otel::semconv;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -117,16 +116,14 @@ pub async fn completion(
         probs: params.top_logprobs > 0 || params.logprobs,
         n_predicted: 0,
     };
-    let input = json!([generate::input_text("user", &req.prompt.to_string())]);
-    let prepared = Prepared {
-        prompt: tokens,
+    let prepared = Prepared::text_completion(
+        &req.prompt.to_string(),
+        tokens,
         params,
-        operation: semconv::OPERATION_TEXT_COMPLETION,
-        model: model_name,
-        input_messages: Some(input),
-        stream: req.fields.stream(),
-        response_id: None,
-    };
+        model_name,
+        req.fields.stream(),
+        None,
+    );
     let rx = generate::submit(&state, ready, prepared, &http)?;
     Ok(generate::respond(rx, format, req.fields.stream()).await)
 }

@@ -216,16 +216,14 @@ pub async fn completions(
         &req.fields,
         params.logprobs,
     );
-    let input = json!([generate::input_text("user", &req.prompt.to_string())]);
-    let prepared = Prepared {
-        prompt: tokens,
+    let prepared = Prepared::text_completion(
+        &req.prompt.to_string(),
+        tokens,
         params,
-        operation: semconv::OPERATION_TEXT_COMPLETION,
-        model: model_name,
-        input_messages: Some(input),
-        stream: req.fields.stream(),
-        response_id: Some(meta.id.clone()),
-    };
+        model_name,
+        req.fields.stream(),
+        Some(meta.id.clone()),
+    );
     let rx = generate::submit(&state, ready, prepared, &http)?;
     Ok(generate::respond(rx, TextFormat { meta, offset: 0 }, req.fields.stream()).await)
 }
