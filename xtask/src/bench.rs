@@ -68,7 +68,7 @@ pub fn run(args: Args) -> Result<()> {
         "--bin",
         "llama-bench",
     ]))?;
-    let ours_bin = util::workspace_root().join("target/release/llama-bench");
+    let ours_bin = util::target_dir(&util::workspace_root()).join("release/llama-bench");
     // Alternate single-repetition runs of both engines so drift on a noisy machine hits both.
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for _ in 0..o.reps {

@@ -18,15 +18,7 @@ pub fn run(mut args: Args) -> Result<()> {
     if !model.exists() {
         crate::fetch_model::run(Args::new(Vec::new()))?;
     }
-    util::run(util::cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "llama-server",
-        "--features",
-        "otel",
-    ]))?;
-    let bin = root.join("target/release/llama-server");
+    let bin = util::build_otel_server()?;
     let mut cmd = Command::new(&bin);
     cmd.arg("-m")
         .arg(&model)

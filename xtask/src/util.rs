@@ -173,6 +173,29 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// Cargo's target folder (`$CARGO_TARGET_DIR`, else `target/` in `root`).
+pub fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => root.join(d),
+        None => root.join("target"),
+    }
+}
+
+/// Builds llama-server with telemetry (release) and returns the binary's path.
+pub fn build_otel_server() -> Result<PathBuf> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "llama-server",
+        "--features",
+        "otel",
+    ]))?;
+    Ok(target_dir(&workspace_root())
+        .join("release")
+        .join("llama-server"))
+}
+
 /// Mean and sample standard deviation (0 for fewer than two values).
 pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
     let n = xs.len().max(1) as f64;

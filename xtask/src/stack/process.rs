@@ -3,9 +3,10 @@
 
 use super::http::http;
 use crate::util;
+pub(crate) use crate::util::target_dir;
 use anyhow::{bail, Context, Result};
 use std::net::{Ipv4Addr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -89,13 +90,5 @@ pub(crate) fn wait_http(
             );
         }
         std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// Cargo's target folder (`$CARGO_TARGET_DIR`, else `target/` in `root`).
-pub(crate) fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => root.join(d),
-        None => root.join("target"),
     }
 }

@@ -79,17 +79,7 @@ fn server_binary(
 ) -> Result<Option<PathBuf>> {
     let server_bin = match server {
         Some(s) => root.join(s),
-        None => {
-            util::run(util::cargo().args([
-                "build",
-                "--release",
-                "-p",
-                "llama-server",
-                "--features",
-                "otel",
-            ]))?;
-            target_dir(root).join("release").join("llama-server")
-        }
+        None => util::build_otel_server()?,
     };
     report.record(
         "llama-server built with otel",
