@@ -1,4 +1,4 @@
-//! SmolLM2 against llama.cpp's own outputs (`../shared/reference/smollm2.json`): first-token
+//! SmolLM2 against llama.cpp's own outputs (`testdata/reference/smollm2.json`): first-token
 //! log-probabilities and greedy continuations.
 #![allow(clippy::unwrap_used, clippy::needless_range_loop)] // test code: failures should panic
 

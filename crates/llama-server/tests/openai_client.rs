@@ -42,7 +42,7 @@ fn openai_python_client() {
     ]) else {
         return;
     };
-    let reference = common::workspace().join("../shared/reference/smollm2.json");
+    let reference = common::workspace().join("testdata/reference/smollm2.json");
     let reference = if reference.exists() {
         reference.display().to_string()
     } else {

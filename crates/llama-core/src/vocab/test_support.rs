@@ -77,12 +77,12 @@ pub(crate) fn load_test_chat_template() -> Option<&'static str> {
         .flatten()
 }
 
-/// llama.cpp's reference outputs for SmolLM2 (`../shared/reference/smollm2.json`).
+/// llama.cpp's reference outputs for SmolLM2 (`testdata/reference/smollm2.json`).
 pub(crate) fn load_reference() -> Option<serde_json::Value> {
     let path = std::env::var_os("LLAMA_TEST_REFERENCE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/smollm2.json")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/reference/smollm2.json")
         });
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("reference file is valid JSON")),

@@ -225,9 +225,9 @@ pub fn smollm2() -> Option<PathBuf> {
     None
 }
 
-/// llama.cpp's reference outputs (`../shared/reference/smollm2.json` beside the checkout).
+/// llama.cpp's reference outputs (`testdata/reference/smollm2.json`).
 pub fn reference() -> Option<serde_json::Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/smollm2.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/reference/smollm2.json");
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("reference JSON parses")),
         Err(e) => {

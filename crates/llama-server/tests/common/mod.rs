@@ -300,9 +300,9 @@ fn read_response(mut r: impl BufRead) -> std::io::Result<Response> {
     Ok(resp)
 }
 
-/// The reference answers (llama.cpp's) from `<workspace>/../shared/reference/smollm2.json`.
+/// The reference answers (llama.cpp's) from `testdata/reference/smollm2.json`.
 pub fn reference() -> Option<Value> {
-    let path = workspace().join("../shared/reference/smollm2.json");
+    let path = workspace().join("testdata/reference/smollm2.json");
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("reference JSON")),
         Err(e) => {
