@@ -9,6 +9,11 @@ pub enum Error {
     Ggml(String),
     #[error("model: {0}")]
     Model(String),
+    #[error("model: unsupported architecture '{name}' (supported: {})", supported.join(", "))]
+    UnsupportedArchitecture {
+        name: String,
+        supported: Vec<&'static str>,
+    },
     #[error("kv cache: full: {needed} cells needed, {free} of {size} free")]
     KvCacheFull {
         needed: usize,

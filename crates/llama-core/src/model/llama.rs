@@ -9,7 +9,9 @@ use crate::error::Result;
 use crate::ggml::Tensor;
 
 /// llama.cpp's `LLAMA_ROPE_TYPE_NORM`: rotate adjacent pairs.
-const ROPE_TYPE_NORM: i32 = 0;
+pub(super) const ROPE_TYPE_NORM: i32 = 0;
+/// llama.cpp's `LLAMA_ROPE_TYPE_NEOX`: rotate the two halves of each head.
+pub(super) const ROPE_TYPE_NEOX: i32 = 2;
 
 #[derive(Debug)]
 struct Layer {
@@ -32,6 +34,7 @@ struct Layer {
 /// Weights of a llama model.
 #[derive(Debug)]
 pub struct Llama {
+    rope_type: i32,
     tok_embd: Tensor,
     output_norm: Tensor,
     output: Tensor,
@@ -41,6 +44,15 @@ pub struct Llama {
 impl Llama {
     /// Requests every tensor of the architecture from `w`.
     pub fn load(hp: &HParams, w: &mut WeightLoader<'_>) -> Result<Self> {
+        Self::load_with_rope(hp, w, ROPE_TYPE_NORM)
+    }
+
+    /// The same decoder with another RoPE mode (Qwen2 rotates NeoX-style).
+    pub(super) fn load_with_rope(
+        hp: &HParams,
+        w: &mut WeightLoader<'_>,
+        rope_type: i32,
+    ) -> Result<Self> {
         let (n_embd, n_vocab, n_ff) = (hp.n_embd, hp.n_vocab, hp.n_ff);
         let tok_embd = w.require("token_embd.weight", &[n_embd, n_vocab], Placement::Input)?;
         let output_norm = w.require("output_norm.weight", &[n_embd], Placement::Output)?;
@@ -53,11 +65,19 @@ impl Llama {
             .map(|il| Self::load_layer(hp, w, il, n_ff))
             .collect::<Result<_>>()?;
         Ok(Llama {
+            rope_type,
             tok_embd,
             output_norm,
             output,
             layers,
         })
+    }
+
+    /// Whether every layer has Q, K and V biases.
+    pub(super) fn has_qkv_biases(&self) -> bool {
+        self.layers
+            .iter()
+            .all(|l| l.bq.is_some() && l.bk.is_some() && l.bv.is_some())
     }
 
     fn load_layer(hp: &HParams, w: &mut WeightLoader<'_>, il: usize, n_ff: usize) -> Result<Layer> {
@@ -87,7 +107,7 @@ impl Llama {
 
 impl Architecture for Llama {
     fn rope_type(&self) -> i32 {
-        ROPE_TYPE_NORM
+        self.rope_type
     }
 
     fn build(&self, b: &GraphBuild<'_>) -> Tensor {

@@ -1,7 +1,7 @@
 //! Loading a model from a GGUF file: parse, pick backends, place weights.
 
 use super::hparams::HParams;
-use super::llama::Llama;
+use super::registry;
 use super::weights::{LayerMap, WeightLoader, WeightStore};
 use super::Architecture;
 use crate::chat::ChatTemplate;
@@ -251,15 +251,18 @@ fn load_chat_template(file: &GgufFile, vocab: &Vocab) -> Result<Option<ChatTempl
     )?))
 }
 
-/// Picks the architecture implementation for `general.architecture`.
+/// Picks the architecture implementation for `general.architecture` from the registry.
 fn load_architecture(
     name: &str,
     hp: &HParams,
     w: &mut WeightLoader<'_>,
 ) -> Result<Box<dyn Architecture>> {
-    match name {
-        "llama" => Ok(Box::new(Llama::load(hp, w)?)),
-        other => Err(Error::Model(format!("unsupported architecture '{other}'"))),
+    match registry::find(name) {
+        Some(entry) => (entry.load)(hp, w),
+        None => Err(Error::UnsupportedArchitecture {
+            name: name.to_string(),
+            supported: registry::names(),
+        }),
     }
 }
 

@@ -4,11 +4,14 @@ mod graph;
 mod hparams;
 mod llama;
 mod load;
+mod qwen2;
+mod registry;
 mod weights;
 
 pub use graph::{GraphBuild, GraphInputs, GraphShape};
 pub use hparams::{HParams, RopeScaling};
 pub use load::{LoadTimings, Model, ModelInfo, ModelParams};
+pub use registry::names as supported_architectures;
 pub use weights::LayerMap;
 
 use crate::ggml::Tensor;
