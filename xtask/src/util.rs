@@ -68,6 +68,14 @@ impl Args {
         }
     }
 
+    /// Removes and returns the arguments that are not options (do not start with `-`); call after
+    /// taking every option with a value.
+    pub fn positional(&mut self) -> Vec<String> {
+        let (pos, rest) = self.rest.drain(..).partition(|a| !a.starts_with('-'));
+        self.rest = rest;
+        pos
+    }
+
     /// Fails on any argument nobody asked for.
     pub fn finish(self) -> Result<()> {
         match self.rest.first() {
