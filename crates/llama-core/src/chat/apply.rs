@@ -10,6 +10,7 @@ use minijinja::value::Serde;
 use minijinja::Value;
 use serde_json::{json, Map, Value as Json};
 
+use super::builtin;
 use super::caps::TemplateCaps;
 use super::families::{
     deepseek_v4_sort_tool_results, detect_family, gemma4_tool_responses, Family,
@@ -209,6 +210,9 @@ fn specialised_adjustments(src: &str, messages: &mut Vec<Json>) -> bool {
 impl ChatTemplate {
     /// Renders a conversation exactly as llama.cpp's server does (`/apply-template`).
     pub fn apply(&self, inputs: &ChatInputs<'_>) -> Result<String> {
+        if let Some(name) = self.builtin_name() {
+            return apply_builtin(name, inputs);
+        }
         let src = self.source();
         let caps = self.caps();
         let trimmed;
@@ -291,6 +295,17 @@ impl ChatTemplate {
         }
         Ok(out)
     }
+}
+
+/// llama.cpp's legacy path: roles and text only, no tools.
+fn apply_builtin(name: &str, inputs: &ChatInputs<'_>) -> Result<String> {
+    if !inputs.tools.is_empty() {
+        return Err(Error::ChatMessages(format!(
+            "tools need a Jinja chat template; the built-in '{name}' has no tool support"
+        )));
+    }
+    builtin::apply(name, inputs.messages, inputs.add_generation_prompt)
+        .ok_or_else(|| Error::ChatTemplateParse(format!("unknown built-in template '{name}'")))
 }
 
 /// `preserve_reasoning` and `reasoning_effort` kwargs set the variables templates spell

@@ -1,5 +1,6 @@
 //! Chat templates: llama.cpp-compatible rendering of `tokenizer.chat_template` (Jinja).
 mod apply;
+mod builtin;
 mod caps;
 mod families;
 mod json;
@@ -10,6 +11,7 @@ mod template;
 mod thinking;
 
 pub use apply::ChatInputs;
+pub use builtin::BUILTIN_NAMES;
 pub use caps::TemplateCaps;
 pub use message::{ChatMessage, ChatTool, ContentPart, ToolCall};
 pub use template::ChatTemplate;

@@ -11,6 +11,7 @@ use minijinja::{escape_formatter, Environment, ErrorKind, Output, State, Value};
 use serde_json::Value as Json;
 
 use super::apply::{ChatInputs, NOW_VAR};
+use super::builtin::BUILTIN_NAMES;
 use super::caps::{self, Prober, TemplateCaps};
 use super::json::tojson_filter;
 use super::message::{ChatMessage, ChatTool};
@@ -31,6 +32,8 @@ pub struct ChatTemplate {
     add_eos: bool,
     caps: TemplateCaps,
     supports_thinking: bool,
+    /// A built-in named format (`chatml`, `llama3`, ...) rendered natively instead of Jinja.
+    builtin: Option<&'static str>,
 }
 
 impl fmt::Debug for ChatTemplate {
@@ -158,9 +161,43 @@ impl ChatTemplate {
             add_eos: false,
             caps,
             supports_thinking: false,
+            builtin: None,
         };
         template.supports_thinking = thinking::detect(&template);
         Ok(template)
+    }
+
+    /// A built-in named template (llama.cpp `--chat-template NAME`); the error lists the names.
+    pub fn builtin(name: &str) -> Result<Self> {
+        let known = BUILTIN_NAMES.iter().find(|n| **n == name).ok_or_else(|| {
+            Error::ChatTemplateUnknown {
+                name: name.to_string(),
+                known: BUILTIN_NAMES.join(", "),
+            }
+        })?;
+        let mut template = Self::new("", "", "")?;
+        template.builtin = Some(known);
+        Ok(template)
+    }
+
+    /// A built-in name, else a Jinja source (llama.cpp's rule for `--chat-template VALUE`).
+    pub fn from_name_or_source(value: &str, bos_token: &str, eos_token: &str) -> Result<Self> {
+        if BUILTIN_NAMES.contains(&value) {
+            return Self::builtin(value);
+        }
+        Self::new(value, bos_token, eos_token)
+    }
+
+    /// The built-in format's name, when this is one.
+    pub fn builtin_name(&self) -> Option<&'static str> {
+        self.builtin
+    }
+
+    /// Sets the BOS/EOS texts templates see.
+    pub fn with_special_tokens(mut self, bos_token: &str, eos_token: &str) -> Self {
+        self.bos_token = bos_token.to_owned();
+        self.eos_token = eos_token.to_owned();
+        self
     }
 
     /// Reads a Jinja template from `path` (llama.cpp `--chat-template-file`).
