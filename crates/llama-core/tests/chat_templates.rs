@@ -130,3 +130,33 @@ fn templates_render_like_llama_cpp() {
         failures.join("\n")
     );
 }
+
+/// The probed capabilities that drive llama.cpp's workarounds, on templates whose behaviour
+/// is known: Gemma 2 ignores the system role (merged into the first user turn), Qwen 2.5
+/// reads tool names and wants arguments as objects.
+#[test]
+fn probed_caps_match_the_templates() {
+    let dir = reference_dir().join("templates");
+    let caps = |name: &str| {
+        let source = std::fs::read_to_string(dir.join(name)).expect("template");
+        ChatTemplate::new(&source, BOS, EOS)
+            .expect("compiles")
+            .caps()
+            .clone()
+    };
+    let gemma = caps("google-gemma-2-2b-it.jinja");
+    assert!(
+        !gemma.supports_system_role && !gemma.supports_tool_calls,
+        "{gemma:?}"
+    );
+    let qwen = caps("Qwen-Qwen2.5-7B-Instruct.jinja");
+    assert!(qwen.supports_system_role && qwen.supports_tools, "{qwen:?}");
+    assert!(
+        qwen.supports_tool_calls && qwen.supports_object_arguments,
+        "{qwen:?}"
+    );
+    assert!(
+        qwen.supports_string_content && !qwen.supports_typed_content,
+        "{qwen:?}"
+    );
+}
