@@ -211,6 +211,12 @@ pub enum Error {
     /// A chat template failed while rendering.
     #[error("chat: template render error: {0}")]
     ChatTemplateRender(String),
+    /// Chat messages or tools are malformed (llama.cpp's OpenAI-JSON rules).
+    #[error("chat: invalid messages: {0}")]
+    ChatMessages(String),
+    /// `ChatTemplate::builtin` was given an unknown name.
+    #[error("chat: unknown built-in template '{name}'; known: {known}")]
+    ChatTemplateUnknown { name: String, known: String },
 
     // ---- sampling ----
     /// `sample` was handed an empty logit slice.

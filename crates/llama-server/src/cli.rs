@@ -91,6 +91,28 @@ pub struct Cli {
     /// Needs telemetry on (a build with the `otel` feature).
     #[arg(long = "otel-ggml-ops")]
     pub otel_ggml_ops: bool,
+    /// Chat template overriding the model's: a built-in name (chatml, llama3, gemma, ...) or,
+    /// as in llama.cpp, any other value as a Jinja source.
+    #[arg(
+        long = "chat-template",
+        env = "LLAMA_ARG_CHAT_TEMPLATE",
+        conflicts_with = "chat_template_file"
+    )]
+    pub chat_template: Option<String>,
+    /// Jinja chat template file overriding the model's.
+    #[arg(long = "chat-template-file", env = "LLAMA_ARG_CHAT_TEMPLATE_FILE")]
+    pub chat_template_file: Option<PathBuf>,
+    /// Extra template variables as a JSON object, e.g. '{"enable_thinking": false}'.
+    #[arg(long = "chat-template-kwargs", env = "LLAMA_ARG_CHAT_TEMPLATE_KWARGS", value_parser = parse_kwargs)]
+    pub chat_template_kwargs: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+fn parse_kwargs(s: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(s) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) => Err("--chat-template-kwargs must be a JSON object".into()),
+        Err(e) => Err(format!("--chat-template-kwargs is not valid JSON: {e}")),
+    }
 }
 
 impl Cli {

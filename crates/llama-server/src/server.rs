@@ -9,6 +9,7 @@ use crate::scheduler::{self, Limits, SchedulerHandle};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use llama_core::chat::ChatTemplate;
 use llama_core::{Context, ContextParams, Model, ModelParams};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -132,12 +133,48 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
     let names = ModelNames::new(cli.alias.as_deref(), &cli.model, &model.info().name);
     println!("model ready in {:.2} s", started.elapsed().as_secs_f64());
+    let chat_template = chat_template_override(cli, &model)?;
     Ok(Ready {
+        chat_template,
+        chat_kwargs: chat_kwargs(cli),
         model,
         sched,
         names,
         created: http::unix_now(),
     })
+}
+
+/// `--chat-template NAME|JINJA` or `--chat-template-file PATH`, with the model's BOS/EOS texts.
+fn chat_template_override(cli: &Cli, model: &Model) -> Result<Option<ChatTemplate>, String> {
+    let vocab = model.vocab();
+    let text = |id: Option<u32>| {
+        id.and_then(|t| vocab.token_text(t))
+            .unwrap_or("")
+            .to_string()
+    };
+    let (bos, eos) = (text(vocab.bos()), text(vocab.eos()));
+    let template = match (&cli.chat_template, &cli.chat_template_file) {
+        (Some(value), _) => ChatTemplate::from_name_or_source(value, &bos, &eos),
+        (None, Some(path)) => ChatTemplate::from_file(path, &bos, &eos),
+        (None, None) => return Ok(None),
+    };
+    let template = template.map_err(|e| format!("invalid chat template: {e}"))?;
+    Ok(Some(
+        template
+            .with_special_tokens(&bos, &eos)
+            .with_add_special(vocab.add_bos(), vocab.add_eos()),
+    ))
+}
+
+/// Template variables for every request: llama.cpp's default `preserve_reasoning: true`
+/// (`--reasoning-preserve`), then `--chat-template-kwargs`.
+fn chat_kwargs(cli: &Cli) -> serde_json::Map<String, serde_json::Value> {
+    let mut kwargs = serde_json::Map::new();
+    kwargs.insert("preserve_reasoning".into(), serde_json::Value::Bool(true));
+    if let Some(extra) = &cli.chat_template_kwargs {
+        kwargs.extend(extra.clone());
+    }
+    kwargs
 }
 
 /// The ready-to-paste request for the startup banner (the API key itself is never printed).

@@ -6,37 +6,34 @@
 use std::fmt;
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::value::{Serde, ValueKind};
+use minijinja::value::ValueKind;
 use minijinja::{escape_formatter, Environment, ErrorKind, Output, State, Value};
-use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 
+use super::apply::{ChatInputs, NOW_VAR};
+use super::builtin::BUILTIN_NAMES;
+use super::caps::{self, Prober, TemplateCaps};
 use super::json::tojson_filter;
-use super::strftime::strftime_now;
+use super::message::{ChatMessage, ChatTool};
+use super::pycompat::{rewrite_generation_tags, rewrite_mutable_lists, MutList, LIST_FN};
+use super::strftime::{strftime, strftime_now};
+use super::thinking;
 use crate::error::{Error, Result};
 
 const TEMPLATE_NAME: &str = "chat_template";
 
-/// One chat message as passed to templates (`message['role']`, `message['content']`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    pub role: String,
-    pub content: String,
-}
-
-impl ChatMessage {
-    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        ChatMessage {
-            role: role.into(),
-            content: content.into(),
-        }
-    }
-}
-
 /// A compiled chat template plus the special-token strings it receives.
 pub struct ChatTemplate {
     env: Environment<'static>,
+    source: String,
     bos_token: String,
     eos_token: String,
+    add_bos: bool,
+    add_eos: bool,
+    caps: TemplateCaps,
+    supports_thinking: bool,
+    /// A built-in named format (`chatml`, `llama3`, ...) rendered natively instead of Jinja.
+    builtin: Option<&'static str>,
 }
 
 impl fmt::Debug for ChatTemplate {
@@ -44,6 +41,7 @@ impl fmt::Debug for ChatTemplate {
         f.debug_struct("ChatTemplate")
             .field("bos_token", &self.bos_token)
             .field("eos_token", &self.eos_token)
+            .field("caps", &self.caps)
             .finish_non_exhaustive()
     }
 }
@@ -103,64 +101,188 @@ fn build_env() -> Result<Environment<'static>> {
     env.set_formatter(python_formatter);
     env.add_filter("tojson", tojson_filter);
     env.add_function("raise_exception", raise_exception);
-    env.add_function("strftime_now", |format: String| strftime_now(&format));
+    env.add_function(LIST_FN, MutList::new_value);
+    env.add_function("strftime_now", |state: &State, format: String| match state
+        .lookup(NOW_VAR)
+        .and_then(|v| i64::try_from(v).ok())
+    {
+        Some(now) => strftime(&format, now),
+        None => strftime_now(&format),
+    });
     Ok(env)
 }
 
+/// Source patches llama.cpp applies before compiling (`common_chat_templates_init`): two
+/// checks of gpt-oss and Mistral templates that would refuse llama.cpp's own messages.
+fn patch_source(source: &str) -> String {
+    let mut src = source.to_owned();
+    if src.contains("<|channel|>") && src.contains("in message.content or") {
+        src = src.replace(
+            "{%- if \"<|channel|>analysis<|message|>\" in message.content or \
+             \"<|channel|>final<|message|>\" in message.content %}",
+            "{%- if false %}",
+        );
+    }
+    if src.contains("[TOOL_CALLS]") && src.contains("if (message['content'] is none or") {
+        src = src.replace(
+            "{%- if (message['content'] is none or message['content'] == '' or \
+             message['content']|length == 0) and (message['tool_calls'] is not defined or \
+             message['tool_calls'] is none or message['tool_calls']|length == 0) %}",
+            "{%- if false %}",
+        );
+    }
+    rewrite_mutable_lists(&rewrite_generation_tags(&src))
+}
+
+struct EnvProber<'a>(&'a Environment<'static>);
+
+impl Prober for EnvProber<'_> {
+    fn probe(&self, ctx: Value) -> Option<String> {
+        let template = self.0.get_template(TEMPLATE_NAME).ok()?;
+        template.render(ctx).ok()
+    }
+}
+
 impl ChatTemplate {
-    /// Compiles `source`. `bos_token`/`eos_token` are the token strings templates see (e.g.
-    /// `vocab.token_text(bos)`); a final newline of the source is dropped, as Jinja2 does.
+    /// Compiles `source` (Jinja). `bos_token`/`eos_token` are the token strings templates see
+    /// (e.g. `vocab.token_text(bos)`); a final newline of the source is dropped, as Jinja2 does.
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<Self> {
+        let source = patch_source(source);
         let mut env = build_env()?;
-        env.add_template_owned(TEMPLATE_NAME, source.to_owned())
+        env.add_template_owned(TEMPLATE_NAME, source.clone())
             .map_err(|e| Error::ChatTemplateParse(e.to_string()))?;
-        Ok(ChatTemplate {
+        let caps = caps::detect(&EnvProber(&env));
+        let mut template = ChatTemplate {
             env,
+            source,
             bos_token: bos_token.to_owned(),
             eos_token: eos_token.to_owned(),
-        })
+            add_bos: false,
+            add_eos: false,
+            caps,
+            supports_thinking: false,
+            builtin: None,
+        };
+        template.supports_thinking = thinking::detect(&template);
+        Ok(template)
     }
 
-    /// Renders `messages`; `add_generation_prompt` asks the template to open the assistant turn.
-    /// `tools` and `documents` are passed as `None`, like HF does when none are given.
+    /// A built-in named template (llama.cpp `--chat-template NAME`); the error lists the names.
+    pub fn builtin(name: &str) -> Result<Self> {
+        let known = BUILTIN_NAMES.iter().find(|n| **n == name).ok_or_else(|| {
+            Error::ChatTemplateUnknown {
+                name: name.to_string(),
+                known: BUILTIN_NAMES.join(", "),
+            }
+        })?;
+        let mut template = Self::new("", "", "")?;
+        template.builtin = Some(known);
+        Ok(template)
+    }
+
+    /// A built-in name, else a Jinja source (llama.cpp's rule for `--chat-template VALUE`).
+    pub fn from_name_or_source(value: &str, bos_token: &str, eos_token: &str) -> Result<Self> {
+        if BUILTIN_NAMES.contains(&value) {
+            return Self::builtin(value);
+        }
+        Self::new(value, bos_token, eos_token)
+    }
+
+    /// The built-in format's name, when this is one.
+    pub fn builtin_name(&self) -> Option<&'static str> {
+        self.builtin
+    }
+
+    /// Sets the BOS/EOS texts templates see.
+    pub fn with_special_tokens(mut self, bos_token: &str, eos_token: &str) -> Self {
+        self.bos_token = bos_token.to_owned();
+        self.eos_token = eos_token.to_owned();
+        self
+    }
+
+    /// Reads a Jinja template from `path` (llama.cpp `--chat-template-file`).
+    pub fn from_file(
+        path: impl AsRef<std::path::Path>,
+        bos_token: &str,
+        eos_token: &str,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            Error::ChatTemplateParse(format!("cannot read {}: {e}", path.display()))
+        })?;
+        Self::new(&source, bos_token, eos_token)
+    }
+
+    /// Sets whether the vocabulary adds BOS/EOS itself; llama.cpp then strips a leading BOS /
+    /// trailing EOS text from the rendering so that it is not doubled.
+    pub fn with_add_special(mut self, add_bos: bool, add_eos: bool) -> Self {
+        self.add_bos = add_bos;
+        self.add_eos = add_eos;
+        self
+    }
+
+    /// The template source (after llama.cpp's compatibility patches).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn bos_token(&self) -> &str {
+        &self.bos_token
+    }
+
+    pub fn eos_token(&self) -> &str {
+        &self.eos_token
+    }
+
+    pub(crate) fn add_bos(&self) -> bool {
+        self.add_bos
+    }
+
+    pub(crate) fn add_eos(&self) -> bool {
+        self.add_eos
+    }
+
+    /// What the template handles, as probed at construction.
+    pub fn caps(&self) -> &TemplateCaps {
+        &self.caps
+    }
+
+    /// Whether `enable_thinking` defaults to on for this template.
+    pub fn supports_thinking(&self) -> bool {
+        self.supports_thinking
+    }
+
+    /// Renders `messages` as llama.cpp does with no tools (see [`apply`](Self::apply)).
     pub fn render(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String> {
-        self.render_value(
-            Value::from(Serde(messages)),
-            add_generation_prompt,
-            Value::from(()),
-        )
+        let mut inputs = ChatInputs::new(messages);
+        inputs.add_generation_prompt = add_generation_prompt;
+        self.apply(&inputs)
     }
 
-    /// Like [`render`](Self::render) for arbitrary JSON messages (tool calls, extra fields) and
-    /// an optional `tools` list.
+    /// Like [`render`](Self::render) for OpenAI-style JSON messages and an optional `tools` list.
     pub fn render_json(
         &self,
-        messages: &serde_json::Value,
+        messages: &Json,
         add_generation_prompt: bool,
-        tools: Option<&serde_json::Value>,
+        tools: Option<&Json>,
     ) -> Result<String> {
-        let tools = tools.map_or(Value::from(()), |t| Value::from(Serde(t)));
-        self.render_value(Value::from(Serde(messages)), add_generation_prompt, tools)
+        let messages = ChatMessage::parse_oaicompat(messages)?;
+        let tools = match tools {
+            Some(t) => ChatTool::parse_oaicompat(t)?,
+            None => Vec::new(),
+        };
+        let mut inputs = ChatInputs::new(&messages);
+        inputs.tools = &tools;
+        inputs.add_generation_prompt = add_generation_prompt;
+        self.apply(&inputs)
     }
 
-    fn render_value(
-        &self,
-        messages: Value,
-        add_generation_prompt: bool,
-        tools: Value,
-    ) -> Result<String> {
+    /// Renders with a prepared context.
+    pub(crate) fn render_context(&self, ctx: Value) -> Result<String> {
         let template = self
             .env
             .get_template(TEMPLATE_NAME)
             .map_err(|e| Error::ChatTemplateParse(e.to_string()))?;
-        let ctx = minijinja::context! {
-            messages => messages,
-            add_generation_prompt => add_generation_prompt,
-            bos_token => self.bos_token.as_str(),
-            eos_token => self.eos_token.as_str(),
-            tools => tools,
-            documents => Value::from(()),
-        };
         template.render(ctx).map_err(render_error)
     }
 }
@@ -290,13 +412,19 @@ mod tests {
 
     #[test]
     fn tojson_does_not_html_escape() {
-        let t = ChatTemplate::new("{{ tools|tojson }}|{{ messages[0]|tojson }}", "", "").unwrap();
-        let tools = serde_json::json!([{"name": "a<b>", "description": "x & y's"}]);
+        let t = ChatTemplate::new(
+            "{{ tools[0].function|tojson }}|{{ messages[0]|tojson }}",
+            "",
+            "",
+        )
+        .unwrap();
+        let tools = serde_json::json!([{"type": "function",
+            "function": {"name": "a<b>", "description": "x & y's"}}]);
         let messages = serde_json::json!([{"role": "user", "content": "<hi>"}]);
         let out = t.render_json(&messages, false, Some(&tools)).unwrap();
         assert_eq!(
             out,
-            r#"[{"name": "a<b>", "description": "x & y's"}]|{"role": "user", "content": "<hi>"}"#
+            r#"{"name": "a<b>", "description": "x & y's", "parameters": {}}|{"role": "user", "content": "<hi>"}"#
         );
     }
 
@@ -311,8 +439,8 @@ mod tests {
             .render(&msgs(&[("user", " hi "), ("assistant", "x")]), true)
             .unwrap();
         assert_eq!(
-            out, "HI!userNone True",
-            "trailing newline dropped, None/True as Python"
+            out, "HI!user True",
+            "trailing newline dropped, True as Python, no tools given: undefined as in llama.cpp"
         );
     }
 

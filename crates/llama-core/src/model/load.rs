@@ -244,11 +244,10 @@ fn load_chat_template(file: &GgufFile, vocab: &Vocab) -> Result<Option<ChatTempl
             .unwrap_or("")
             .to_string()
     };
-    Ok(Some(ChatTemplate::new(
-        source,
-        &text(vocab.bos()),
-        &text(vocab.eos()),
-    )?))
+    let template = ChatTemplate::new(source, &text(vocab.bos()), &text(vocab.eos()))?;
+    Ok(Some(
+        template.with_add_special(vocab.add_bos, vocab.add_eos),
+    ))
 }
 
 /// Picks the architecture implementation for `general.architecture` from the registry.

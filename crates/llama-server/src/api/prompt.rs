@@ -3,7 +3,7 @@
 
 use super::request::{Content, Message};
 use crate::error::{Result, ServerError};
-use llama_core::chat::{ChatMessage, ChatTemplate};
+use llama_core::chat::{ChatInputs, ChatMessage, ChatTemplate};
 use llama_core::vocab::Vocab;
 use serde_json::Value;
 
@@ -43,12 +43,20 @@ pub fn chat_messages(messages: &[Message]) -> Result<Vec<ChatMessage>> {
         .collect()
 }
 
-/// Renders messages with the model's template (ChatML when the model has none).
-pub fn render_chat(template: Option<&ChatTemplate>, messages: &[ChatMessage]) -> Result<String> {
+/// Renders messages with the given template (ChatML when the model has none), with the
+/// server-wide template variables.
+pub fn render_chat(
+    template: Option<&ChatTemplate>,
+    messages: &[ChatMessage],
+    kwargs: &serde_json::Map<String, Value>,
+) -> Result<String> {
     match template {
-        Some(t) => t
-            .render(messages, true)
-            .map_err(|e| bad(format!("cannot apply the chat template: {e}"))),
+        Some(t) => {
+            let mut inputs = ChatInputs::new(messages);
+            inputs.kwargs = kwargs.clone();
+            t.apply(&inputs)
+                .map_err(|e| bad(format!("cannot apply the chat template: {e}")))
+        }
         None => {
             let mut out = String::new();
             for m in messages {
@@ -157,7 +165,8 @@ mod tests {
 
     #[test]
     fn chatml_fallback_opens_the_assistant_turn() {
-        let text = render_chat(None, &[ChatMessage::new("user", "hi")]).expect("renders");
+        let text = render_chat(None, &[ChatMessage::new("user", "hi")], &Default::default())
+            .expect("renders");
         assert_eq!(
             text,
             "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"

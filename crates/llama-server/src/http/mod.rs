@@ -78,6 +78,10 @@ impl ModelNames {
 #[derive(Debug)]
 pub struct Ready {
     pub model: Arc<Model>,
+    /// `--chat-template`/`--chat-template-file`, which override the model's own template.
+    pub chat_template: Option<llama_core::chat::ChatTemplate>,
+    /// Template variables for every chat request (`--chat-template-kwargs`, llama.cpp defaults).
+    pub chat_kwargs: serde_json::Map<String, serde_json::Value>,
     pub sched: SchedulerHandle,
     pub names: ModelNames,
     /// Unix time the model became ready (`created` in `/v1/models`).

@@ -172,7 +172,8 @@ pub async fn chat(
     let ready = state.ready()?;
     let model_name = ready.names.resolve(req.fields.model.as_deref())?;
     let messages = prompt::chat_messages(&req.messages)?;
-    let text = prompt::render_chat(ready.model.chat_template(), &messages)?;
+    let template = ready.chat_template.as_ref().or(ready.model.chat_template());
+    let text = prompt::render_chat(template, &messages, &ready.chat_kwargs)?;
     let params = params::gen_params(&req.fields, ready.sched.limits.n_predict)?;
     let input: Vec<Value> = messages
         .iter()
