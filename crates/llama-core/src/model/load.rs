@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 pub struct ModelParams {
     /// Repeating layers to put on the GPU (counted from the last); ignored without a GPU backend.
     pub n_gpu_layers: usize,
+    /// Keep every CPU weight in the mapped file instead of copying matmul weights into the CPU's
+    /// repacked layout (llama.cpp's `--no-repack`).
+    pub no_repack: bool,
 }
 
 /// Descriptive facts about a loaded model (for logs, `/v1/models` and telemetry).
@@ -115,7 +118,7 @@ impl Model {
         let (backends, cpu, gpu) = pick_backends(params.n_gpu_layers)?;
         let layer_map = LayerMap::new(hparams.n_layer, params.n_gpu_layers, gpu, cpu);
         let weights_span = span!("llama.model.weights", parent: span, "llama.model.mmap" = true);
-        let mut loader = WeightLoader::new(&file, &backends, cpu, &layer_map)?;
+        let mut loader = WeightLoader::new(&file, &backends, cpu, &layer_map, !params.no_repack)?;
         let arch = load_architecture(&arch_name, &hparams, &mut loader)?;
         let weights = loader.finish(progress)?;
         drop(weights_span);
