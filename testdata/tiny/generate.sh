@@ -3,7 +3,9 @@
 #
 #   1. `cargo xtask tiny-models` writes the GGUFs (byte-identical to what the tests write);
 #   2. refgen.cpp is compiled against llama.cpp's libllama;
-#   3. refgen runs each model (CPU, 2 threads, n_ctx 512, flash attention) and prints JSON.
+#   3. refgen runs each model (CPU, 2 threads, n_ctx 512, flash attention) and prints JSON;
+#      again without flash attention (*-nofa.json), and phi3 with n_ctx 8192 (past its original
+#      context: long RoPE factors).
 #
 # LLAMA_CPP: a llama.cpp checkout at commit 0c1e570 (the ggml vendored here) with libllama built
 # in $LLAMA_CPP/build/bin (e.g. `cmake -B build && cmake --build build --target llama`); defaults
@@ -27,8 +29,17 @@ trap 'rm -rf "$work"' EXIT
 "${CXX:-c++}" -O1 -std=c++17 -I"$LLAMA_CPP/include" -I"$LLAMA_CPP/ggml/include" \
     "$here/refgen.cpp" -o "$work/refgen" -L"$lib" -lllama -Wl,-rpath,"$lib"
 
+# refgen OUT MODEL [N_CTX [nofa]]
+refgen() {
+    local out="$1" model="$2"
+    shift 2
+    "$work/refgen" "$work/models/tiny-$model.gguf" "$@" > "$here/$out.json.tmp"
+    mv "$here/$out.json.tmp" "$here/$out.json"
+    echo "wrote testdata/tiny/$out.json"
+}
 for model in qwen3 qwen3moe phi3 llama3; do
-    "$work/refgen" "$work/models/tiny-$model.gguf" > "$here/$model.json.tmp"
-    mv "$here/$model.json.tmp" "$here/$model.json"
-    echo "wrote testdata/tiny/$model.json"
+    refgen "$model" "$model"
+    refgen "$model-nofa" "$model" 512 nofa
 done
+# phi3 beyond its original 4096-token context: LongRoPE's long factors apply.
+refgen phi3-ctx8192 phi3 8192

@@ -3,16 +3,18 @@
 // For each fixed prompt: its tokenization by llama.cpp (special tokens added as the vocabulary
 // wants, not parsed), a greedy continuation of N_PREDICT tokens with the two most likely tokens
 // and their log-probabilities at each generated position, and the five most likely first tokens.
-// Runs on the CPU with 2 threads, n_ctx 512 and flash attention on, like the Rust tests
+// Runs on the CPU with 2 threads, n_ctx 512 (or N_CTX) and flash attention on, like the Rust tests
 // (ContextParams::default() has flash_attn = true), with weights in plain CPU buffers.
 //
-// Usage: refgen MODEL.gguf > OUT.json      (built and run by generate.sh)
+// Usage: refgen MODEL.gguf [N_CTX [nofa]] > OUT.json   (run by generate.sh; N_CTX 512;
+//        `nofa` turns flash attention off)
 
 #include "llama.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -112,10 +114,12 @@ static bool run_prompt(llama_context * ctx, const llama_vocab * vocab, const std
 }
 
 int main(int argc, char ** argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s MODEL.gguf\n", argv[0]);
+    if (argc < 2 || argc > 4 || (argc == 4 && std::string(argv[3]) != "nofa")) {
+        fprintf(stderr, "usage: %s MODEL.gguf [N_CTX [nofa]]\n", argv[0]);
         return 1;
     }
+    const int n_ctx = argc >= 3 ? atoi(argv[2]) : 512;
+    const bool flash_attn = argc < 4;
     llama_log_set([](ggml_log_level, const char *, void *) {}, nullptr);
     llama_backend_init();
     llama_model_params mp = llama_model_default_params();
@@ -130,13 +134,13 @@ int main(int argc, char ** argv) {
         return 1;
     }
     llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = 512;
+    cp.n_ctx = n_ctx;
     cp.n_batch = 512;
     cp.n_ubatch = 512;
     cp.n_seq_max = 1;
     cp.n_threads = 2;
     cp.n_threads_batch = 2;
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+    cp.flash_attn_type = flash_attn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
     llama_context * ctx = llama_init_from_model(model, cp);
     if (!ctx) {
         fprintf(stderr, "cannot create a context\n");
@@ -145,8 +149,9 @@ int main(int argc, char ** argv) {
     const llama_vocab * vocab = llama_model_get_vocab(model);
     std::string name = argv[1];
     name = name.substr(name.find_last_of('/') + 1);
-    printf("{\n  \"about\": \"llama.cpp 0c1e570, CPU, 2 threads, n_ctx 512, flash attention, greedy; testdata/tiny/generate.sh\",\n");
-    printf("  \"model\": %s,\n  \"n_predict\": %d,\n  \"generate\": [\n", json_str(name).c_str(), N_PREDICT);
+    printf("{\n  \"about\": \"llama.cpp 0c1e570, CPU, 2 threads, greedy; testdata/tiny/generate.sh\",\n");
+    printf("  \"model\": %s,\n  \"n_ctx\": %d,\n  \"flash_attn\": %s,\n  \"n_predict\": %d,\n  \"generate\": [\n",
+           json_str(name).c_str(), n_ctx, flash_attn ? "true" : "false", N_PREDICT);
     const int n_prompts = (int) (sizeof(PROMPTS) / sizeof(PROMPTS[0]));
     for (int i = 0; i < n_prompts; i++) {
         if (!run_prompt(ctx, vocab, PROMPTS[i])) {
