@@ -65,7 +65,13 @@ fn setup(m: TinyModel, run: &Run) -> (tempfile::TempDir, Context, Value) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(m.file_name());
     tiny::write(m, &root().join("testdata/vocab"), &path).unwrap();
-    let model = Arc::new(Model::load(&path, &ModelParams::default(), &mut |_, _| {}).unwrap());
+    // refgen.cpp loads with `use_extra_bufts = false` (llama.cpp's AMX buffer type crashes in VMs),
+    // so weights stay in plain CPU buffers on both sides.
+    let params = ModelParams {
+        no_repack: true,
+        ..ModelParams::default()
+    };
+    let model = Arc::new(Model::load(&path, &params, &mut |_, _| {}).unwrap());
     let json = root().join(format!("testdata/tiny/{}.json", run.json));
     let text = std::fs::read_to_string(&json)
         .unwrap_or_else(|e| panic!("reference {} unreadable: {e}", json.display()));
