@@ -35,6 +35,8 @@ pub struct ModelInfo {
     pub file_size: u64,
     pub n_params: u64,
     pub n_tensors: usize,
+    /// The file's quantisation as llama.cpp names it (`general.file_type`), e.g. "Q4_K - Medium".
+    pub quantization: String,
     /// Bytes of weights placed on each backend (same order as `backend`).
     pub weight_bytes: Vec<usize>,
     /// Tensor type name → number of tensors of that type.
@@ -167,6 +169,7 @@ impl Model {
             "llama.model.name" = info.name.clone(),
             "llama.model.architecture" = info.architecture.clone(),
             "llama.model.parameters" = info.n_params as i64,
+            "llama.model.quantization" = info.quantization.clone(),
             "llama.model.file_size" = info.file_size as i64,
             "llama.model.tensor_types" = types,
             "llama.model.backend" = info.backend.clone(),
@@ -279,6 +282,19 @@ fn pick_backends(n_gpu_layers: usize) -> Result<(Vec<Arc<Backend>>, usize, Optio
     Ok((vec![cpu], 0, None))
 }
 
+/// `general.file_type` named as llama.cpp names it; "unknown" when absent or not a known type.
+fn quantization(file: &GgufFile) -> String {
+    let id = file
+        .metadata()
+        .get_usize("general.file_type")
+        .ok()
+        .flatten();
+    id.and_then(|id| u32::try_from(id).ok())
+        .and_then(super::ftype::name)
+        .unwrap_or("unknown")
+        .to_string()
+}
+
 fn describe(
     file: &GgufFile,
     path: &Path,
@@ -314,6 +330,7 @@ fn describe(
         file_size: file.file_size(),
         n_params: weights.n_params,
         n_tensors: weights.n_tensors,
+        quantization: quantization(file),
         weight_bytes: weights.bytes_by_backend.clone(),
         tensor_types: types,
         backend: backends

@@ -1,6 +1,7 @@
 //! Models: hyper-parameters, weights placed on backends, and per-architecture graph builders.
 
 mod blocks;
+mod ftype;
 mod graph;
 mod hparams;
 mod llama;
