@@ -204,6 +204,7 @@ impl<'a> WeightLoader<'a> {
                 ))
             })?;
         p.tensor.write(bytes, 0)?;
+        self.file.release(p.file_offset, n);
         Ok(n)
     }
 
