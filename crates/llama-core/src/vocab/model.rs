@@ -4,7 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::bpe::BpeModel;
-use super::pretok::{PreSettings, PreTokenizer};
+use super::pretok::PreTokenizer;
+use super::pretok_names::PreSettings;
 use super::special::{self, Detector, Fragment, SpecialIds};
 use super::spm::SpmVocab;
 use super::types::{TokenAttr, TokenType, VocabKind, VocabParts};

@@ -1,0 +1,191 @@
+//! llama.cpp's own tokenizer test vectors (`tests/test-tokenizer-0.cpp`): every text of
+//! `testdata/vocab/ggml-vocab-<family>.gguf.inp` must tokenize to exactly the ids of the matching
+//! line of `.out`, with `add_special = false` and `parse_special = false` as that test calls
+//! `common_tokenize`. The GGUF files are vocabulary-only (no tensors), so only the vocabulary is
+//! loaded.
+//!
+//! test-tokenizer-0 only prints the detokenized text; the round trip that llama.cpp checks is in
+//! `test-tokenizer-1-spm` (for llama-spm): detokenizing the tokens of a token's own text gives
+//! that text back. Both are checked here (the latter for the SPM families).
+
+use std::path::PathBuf;
+
+use llama_core::gguf::GgufFile;
+use llama_core::vocab::Vocab;
+
+const SEPARATOR: &str = "\n__ggml_vocab_test__\n";
+
+fn vocab_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/vocab")
+}
+
+/// The texts of `.inp`, split exactly like test-tokenizer-0's `read_tests`.
+fn split_inputs(raw: &str) -> Vec<&str> {
+    let mut texts = Vec::new();
+    let mut pos = 0;
+    while pos < raw.len() {
+        match raw[pos..].find(SEPARATOR) {
+            Some(next) => {
+                texts.push(&raw[pos..pos + next]);
+                pos += next + SEPARATOR.len();
+            }
+            None => {
+                texts.push(&raw[pos..]);
+                break;
+            }
+        }
+    }
+    texts
+}
+
+fn parse_ids(line: &str) -> Vec<u32> {
+    line.split_whitespace()
+        .map(|t| t.parse().expect("token id in .out"))
+        .collect()
+}
+
+struct Vectors {
+    vocab: Vocab,
+    cases: Vec<(String, Vec<u32>)>,
+}
+
+fn load(family: &str) -> Vectors {
+    let base = vocab_dir().join(format!("ggml-vocab-{family}.gguf"));
+    let mut file = GgufFile::open(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+    let vocab = Vocab::take_from_gguf(&mut file).unwrap_or_else(|e| panic!("{family}: {e}"));
+    let read = |ext: &str| {
+        let path = base.with_extension(format!("gguf.{ext}"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let (inp, out) = (read("inp"), read("out"));
+    let texts = split_inputs(&inp);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(texts.len(), lines.len(), "{family}: .inp and .out disagree");
+    let cases = texts
+        .iter()
+        .zip(lines)
+        .map(|(t, l)| (t.to_string(), parse_ids(l)))
+        .collect();
+    Vectors { vocab, cases }
+}
+
+/// Tokenizes every text; prints one line per mismatch and the family's score, then fails
+/// unless all are exact.
+fn check_family(family: &str) -> Vectors {
+    let v = load(family);
+    let mut exact = 0;
+    for (text, want) in &v.cases {
+        let got = v.vocab.tokenize(text, false, false);
+        if &got == want {
+            exact += 1;
+        } else {
+            eprintln!("{family}: {text:?}\n  want {want:?}\n  got  {got:?}");
+        }
+    }
+    println!("{family}: {exact}/{} texts exact", v.cases.len());
+    assert_eq!(
+        exact,
+        v.cases.len(),
+        "{family}: tokenization differs from llama.cpp"
+    );
+    v
+}
+
+/// test-tokenizer-1-spm's first loop: every token's text (`common_detokenize([id])`, which
+/// renders special tokens) tokenizes (`parse_special`) and detokenizes back to itself.
+fn check_spm_round_trip(family: &str, v: &Vectors) {
+    let mut failures = 0;
+    for id in 0..v.vocab.n_tokens() as u32 {
+        let text = v.vocab.detokenize_with(&[id], false, true);
+        let tokens = v.vocab.tokenize(&text, false, true);
+        let back = v.vocab.detokenize_with(&tokens, false, true);
+        if back != text {
+            failures += 1;
+            if failures <= 5 {
+                eprintln!("{family}: token {id} {text:?} round-trips to {back:?}");
+            }
+        }
+    }
+    assert_eq!(failures, 0, "{family}: token round trip");
+}
+
+/// Detokenizing the expected ids of the plain-text cases gives the text back, where llama.cpp's
+/// detokenizer is lossless for them (it is not when `clean_spaces` rewrites " ," etc.).
+fn check_text_round_trip(family: &str, v: &Vectors) {
+    for (text, want) in &v.cases {
+        let back = v.vocab.detokenize_with(want, false, false);
+        assert_eq!(&back, text, "{family}: detokenize of the expected ids");
+    }
+}
+
+#[test]
+fn llama_bpe() {
+    check_family("llama-bpe");
+}
+
+#[test]
+fn llama_spm() {
+    let v = check_family("llama-spm");
+    check_spm_round_trip("llama-spm", &v);
+}
+
+#[test]
+fn phi_3() {
+    let v = check_family("phi-3");
+    check_spm_round_trip("phi-3", &v);
+}
+
+#[test]
+fn qwen2() {
+    let v = check_family("qwen2");
+    check_text_round_trip("qwen2", &v);
+}
+
+#[test]
+fn gpt_2() {
+    check_family("gpt-2");
+}
+
+#[test]
+fn deepseek_llm() {
+    let v = check_family("deepseek-llm");
+    check_text_round_trip("deepseek-llm", &v);
+}
+
+#[test]
+fn deepseek_coder() {
+    let v = check_family("deepseek-coder");
+    check_text_round_trip("deepseek-coder", &v);
+}
+
+#[test]
+fn falcon() {
+    check_family("falcon");
+}
+
+#[test]
+fn starcoder() {
+    check_family("starcoder");
+}
+
+#[test]
+fn command_r() {
+    let v = check_family("command-r");
+    check_text_round_trip("command-r", &v);
+}
+
+#[test]
+fn refact() {
+    check_family("refact");
+}
+
+#[test]
+fn separator_parsing_matches_test_tokenizer_0() {
+    assert_eq!(
+        split_inputs("a\n__ggml_vocab_test__\n\n__ggml_vocab_test__\nb\n"),
+        ["a", "", "b\n"]
+    );
+    assert_eq!(split_inputs("x\n__ggml_vocab_test__\n"), ["x"]);
+    assert_eq!(parse_ids(" 1 22 333"), [1, 22, 333]);
+    assert!(parse_ids("").is_empty());
+}
