@@ -4,9 +4,10 @@
 //! `common_tokenize`. The GGUF files are vocabulary-only (no tensors), so only the vocabulary is
 //! loaded.
 //!
-//! test-tokenizer-0 only prints the detokenized text; the round trip that llama.cpp checks is in
-//! `test-tokenizer-1-spm` (for llama-spm): detokenizing the tokens of a token's own text gives
-//! that text back. Both are checked here (the latter for the SPM families).
+//! test-tokenizer-0 only prints the detokenized text; the round trips that llama.cpp checks are in
+//! `test-tokenizer-1-spm` (for llama-spm): every token's text, and every code point, tokenizes
+//! and detokenizes back to itself. Those are checked here for both SPM families; for BPE
+//! families without `clean_spaces`, detokenizing the expected ids must give the text back.
 
 use std::path::PathBuf;
 
@@ -109,6 +110,25 @@ fn check_spm_round_trip(family: &str, v: &Vectors) {
     assert_eq!(failures, 0, "{family}: token round trip");
 }
 
+/// test-tokenizer-1-spm's second loop: every code point (except surrogates and the unassigned
+/// planes 4..=14) tokenizes and detokenizes back to itself; U+2581 (`▁`) is exempt there.
+fn check_code_point_round_trip(family: &str, v: &Vectors) {
+    let mut failures = 0;
+    let mut buf = [0u8; 4];
+    let points = (0..0x11_0000u32).filter(|cp| !(0x4_0000..=0xE_0000).contains(cp));
+    for c in points.filter_map(char::from_u32) {
+        let text: &str = c.encode_utf8(&mut buf);
+        let back = v.vocab.detokenize_with(&v.vocab.tokenize(text, false, true), false, true);
+        if c != '\u{2581}' && back != text {
+            failures += 1;
+            if failures <= 5 {
+                eprintln!("{family}: U+{:04X} round-trips to {back:?}", c as u32);
+            }
+        }
+    }
+    assert_eq!(failures, 0, "{family}: code point round trip");
+}
+
 /// Detokenizing the expected ids of the plain-text cases gives the text back, where llama.cpp's
 /// detokenizer is lossless for them (it is not when `clean_spaces` rewrites " ," etc.).
 fn check_text_round_trip(family: &str, v: &Vectors) {
@@ -127,12 +147,14 @@ fn llama_bpe() {
 fn llama_spm() {
     let v = check_family("llama-spm");
     check_spm_round_trip("llama-spm", &v);
+    check_code_point_round_trip("llama-spm", &v);
 }
 
 #[test]
 fn phi_3() {
     let v = check_family("phi-3");
     check_spm_round_trip("phi-3", &v);
+    check_code_point_round_trip("phi-3", &v);
 }
 
 #[test]
