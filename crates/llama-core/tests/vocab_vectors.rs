@@ -71,9 +71,17 @@ fn load(family: &str) -> Vectors {
 }
 
 /// Tokenizes every text; prints one line per mismatch and the family's score, then fails
-/// unless all are exact.
-fn check_family(family: &str) -> Vectors {
+/// unless all are exact. Also checks that `add_special` adds BOS exactly when llama.cpp would
+/// (`tokenizer.ggml.add_bos_token`, else the family default) and never EOS (no family here has
+/// `add_eos`).
+fn check_family(family: &str, add_bos: bool) -> Vectors {
     let v = load(family);
+    assert_eq!(v.vocab.add_bos(), add_bos, "{family}: add_bos");
+    assert!(!v.vocab.add_eos(), "{family}: add_eos");
+    let plain = v.vocab.tokenize("Hello world", false, false);
+    let special = v.vocab.tokenize("Hello world", true, false);
+    let bos: Vec<u32> = v.vocab.bos().filter(|_| add_bos).into_iter().collect();
+    assert_eq!(special, [bos, plain].concat(), "{family}: add_special");
     let mut exact = 0;
     for (text, want) in &v.cases {
         let got = v.vocab.tokenize(text, false, false);
@@ -140,65 +148,65 @@ fn check_text_round_trip(family: &str, v: &Vectors) {
 
 #[test]
 fn llama_bpe() {
-    check_family("llama-bpe");
+    check_family("llama-bpe", true);
 }
 
 #[test]
 fn llama_spm() {
-    let v = check_family("llama-spm");
+    let v = check_family("llama-spm", true);
     check_spm_round_trip("llama-spm", &v);
     check_code_point_round_trip("llama-spm", &v);
 }
 
 #[test]
 fn phi_3() {
-    let v = check_family("phi-3");
+    let v = check_family("phi-3", true);
     check_spm_round_trip("phi-3", &v);
     check_code_point_round_trip("phi-3", &v);
 }
 
 #[test]
 fn qwen2() {
-    let v = check_family("qwen2");
+    let v = check_family("qwen2", false);
     check_text_round_trip("qwen2", &v);
 }
 
 #[test]
 fn gpt_2() {
-    check_family("gpt-2");
+    check_family("gpt-2", false);
 }
 
 #[test]
 fn deepseek_llm() {
-    let v = check_family("deepseek-llm");
+    let v = check_family("deepseek-llm", true);
     check_text_round_trip("deepseek-llm", &v);
 }
 
 #[test]
 fn deepseek_coder() {
-    let v = check_family("deepseek-coder");
+    let v = check_family("deepseek-coder", true);
     check_text_round_trip("deepseek-coder", &v);
 }
 
 #[test]
 fn falcon() {
-    check_family("falcon");
+    check_family("falcon", false);
 }
 
 #[test]
 fn starcoder() {
-    check_family("starcoder");
+    check_family("starcoder", false);
 }
 
 #[test]
 fn command_r() {
-    let v = check_family("command-r");
+    let v = check_family("command-r", true);
     check_text_round_trip("command-r", &v);
 }
 
 #[test]
 fn refact() {
-    check_family("refact");
+    check_family("refact", false);
 }
 
 #[test]
