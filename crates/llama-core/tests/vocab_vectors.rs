@@ -126,7 +126,9 @@ fn check_code_point_round_trip(family: &str, v: &Vectors) {
     let points = (0..0x11_0000u32).filter(|cp| !(0x4_0000..=0xE_0000).contains(cp));
     for c in points.filter_map(char::from_u32) {
         let text: &str = c.encode_utf8(&mut buf);
-        let back = v.vocab.detokenize_with(&v.vocab.tokenize(text, false, true), false, true);
+        let back = v
+            .vocab
+            .detokenize_with(&v.vocab.tokenize(text, false, true), false, true);
         if c != '\u{2581}' && back != text {
             failures += 1;
             if failures <= 5 {
@@ -169,6 +171,17 @@ fn phi_3() {
 fn qwen2() {
     let v = check_family("qwen2", false);
     check_text_round_trip("qwen2", &v);
+}
+
+#[test]
+fn qwen35() {
+    let v = check_family("qwen35", false);
+    check_text_round_trip("qwen35", &v);
+}
+
+#[test]
+fn mpt() {
+    check_family("mpt", false);
 }
 
 #[test]

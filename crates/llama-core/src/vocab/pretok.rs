@@ -24,6 +24,8 @@ pub enum PreTokenizer {
     Smollm,
     /// The Qwen2 regex: Llama-3's with single digits (`qwen2`, `stablelm2`, `deepseek-r1-qwen`, ...).
     Qwen2,
+    /// `qwen35`: the Qwen2 regex with combining marks inside letter runs.
+    Qwen35,
     /// `deepseek-llm`: newlines, Latin/Greek/Cyrillic-like letter runs, ASCII/CJK punctuation,
     /// trailing whitespace, CJK runs, digit runs.
     DeepseekLlm,
@@ -46,8 +48,9 @@ pub enum PreTokenizer {
 enum Stage {
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`
     Gpt2,
-    /// `(?i:'s|...)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
-    Llama3 { max_digits: usize },
+    /// `(?i:'s|...)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+    /// with `[\p{L}\p{M}]` for `\p{L}` when `marks` is set.
+    Llama3 { max_digits: usize, marks: bool },
     /// A character class with a repetition count.
     Class(Class, Count),
     /// Any other regex, run like llama.cpp's `std::regex` fallback.
@@ -80,9 +83,19 @@ static DEFAULT_STAGES: [Stage; 4] = [
     Stage::Class(Class::AsciiDigit, Count::Exactly(3)),
 ];
 static GPT2_STAGES: [Stage; 1] = [Stage::Gpt2];
-static LLAMA3_STAGES: [Stage; 1] = [Stage::Llama3 { max_digits: 3 }];
+static LLAMA3_STAGES: [Stage; 1] = [Stage::Llama3 {
+    max_digits: 3,
+    marks: false,
+}];
 static SMOLLM_STAGES: [Stage; 2] = [Stage::Class(Class::Number, Count::One), Stage::Gpt2];
-static QWEN2_STAGES: [Stage; 1] = [Stage::Llama3 { max_digits: 1 }];
+static QWEN2_STAGES: [Stage; 1] = [Stage::Llama3 {
+    max_digits: 1,
+    marks: false,
+}];
+static QWEN35_STAGES: [Stage; 1] = [Stage::Llama3 {
+    max_digits: 1,
+    marks: true,
+}];
 static DEEPSEEK_LLM_STAGES: [Stage; 6] = [
     Stage::Regex(&NEWLINE),
     Stage::Regex(&DS_LETTERS),
@@ -113,17 +126,24 @@ static CHAMELEON_STAGES: [Stage; 6] = [
     Stage::Regex(&ASCII_PUNCT),
     Stage::Gpt2,
 ];
-static LAGUNA_STAGES: [Stage; 2] = [Stage::Regex(&LINES), Stage::Llama3 { max_digits: 1 }];
+static LAGUNA_STAGES: [Stage; 2] = [
+    Stage::Regex(&LINES),
+    Stage::Llama3 {
+        max_digits: 1,
+        marks: false,
+    },
+];
 
 impl PreTokenizer {
     /// Every pre-tokenizer (for tests).
     #[cfg(test)]
-    pub(crate) const ALL: [PreTokenizer; 12] = [
+    pub(crate) const ALL: [PreTokenizer; 13] = [
         PreTokenizer::Default,
         PreTokenizer::Gpt2,
         PreTokenizer::Llama3,
         PreTokenizer::Smollm,
         PreTokenizer::Qwen2,
+        PreTokenizer::Qwen35,
         PreTokenizer::DeepseekLlm,
         PreTokenizer::DeepseekCoder,
         PreTokenizer::Falcon,
@@ -140,6 +160,7 @@ impl PreTokenizer {
             PreTokenizer::Llama3 => &LLAMA3_STAGES,
             PreTokenizer::Smollm => &SMOLLM_STAGES,
             PreTokenizer::Qwen2 => &QWEN2_STAGES,
+            PreTokenizer::Qwen35 => &QWEN35_STAGES,
             PreTokenizer::DeepseekLlm => &DEEPSEEK_LLM_STAGES,
             PreTokenizer::DeepseekCoder => &DEEPSEEK_CODER_STAGES,
             PreTokenizer::Falcon => &FALCON_STAGES,
@@ -185,7 +206,9 @@ impl Stage {
         let piece = &text.chars()[start..start + len];
         match self {
             Stage::Gpt2 => Splitter::new(piece, out).gpt2(),
-            Stage::Llama3 { max_digits } => Splitter::new(piece, out).llama3(max_digits),
+            Stage::Llama3 { max_digits, marks } => {
+                Splitter::new(piece, out).llama3(max_digits, marks)
+            }
             Stage::Class(class, count) => split_class(piece, class, count, out),
             Stage::Regex(re) => re.split(text, start, len, out),
         }
@@ -241,6 +264,19 @@ mod tests {
         assert_eq!(
             split(PreTokenizer::Qwen2, "x=123"),
             ["x", "=", "1", "2", "3"]
+        );
+    }
+
+    #[test]
+    fn qwen35_keeps_combining_marks_in_letter_runs() {
+        let text = "x\u{301}y !\u{301}";
+        assert_eq!(
+            split(PreTokenizer::Qwen2, text),
+            ["x", "\u{301}y", " !\u{301}"]
+        );
+        assert_eq!(
+            split(PreTokenizer::Qwen35, text),
+            ["x\u{301}y", " !", "\u{301}"]
         );
     }
 

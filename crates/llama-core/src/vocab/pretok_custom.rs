@@ -88,6 +88,8 @@ pub(crate) struct Splitter<'a, 'o> {
     c: &'a [char],
     out: &'o mut Vec<usize>,
     prev_end: usize,
+    /// Letter runs also take combining marks (`[\p{L}\p{M}]+`, Qwen3.5).
+    marks: bool,
 }
 
 impl<'a, 'o> Splitter<'a, 'o> {
@@ -96,7 +98,13 @@ impl<'a, 'o> Splitter<'a, 'o> {
             c,
             out,
             prev_end: 0,
+            marks: false,
         }
+    }
+
+    /// A letter, or with `marks` also a combining mark.
+    fn wordy(&self, f: Flags) -> bool {
+        f.letter || (self.marks && f.mark)
     }
 
     /// Code point at `pos`, or `None` past the piece (llama.cpp's OUT_OF_RANGE).
@@ -203,7 +211,9 @@ impl<'a, 'o> Splitter<'a, 'o> {
         }
     }
 
-    pub(crate) fn llama3(mut self, max_digits: usize) {
+    /// The Llama-3 (`max_digits` 3), Qwen2 (1) and, with `marks`, Qwen3.5 (1) regexes.
+    pub(crate) fn llama3(mut self, max_digits: usize, marks: bool) {
+        self.marks = marks;
         let n = self.c.len();
         let mut pos = 0;
         while pos < n {
@@ -214,11 +224,12 @@ impl<'a, 'o> Splitter<'a, 'o> {
                 pos += self.emit(pos + clen);
                 continue;
             }
-            // [^\r\n\p{L}\p{N}]?\p{L}+
-            if !(cpt == '\r' || cpt == '\n' || f.number) && (f.letter || self.flags(pos + 1).letter)
+            // [^\r\n\p{L}\p{N}]?\p{L}+ (Qwen3.5: [\p{L}\p{M}]+)
+            if !(cpt == '\r' || cpt == '\n' || f.number)
+                && (self.wordy(f) || self.wordy(self.flags(pos + 1)))
             {
                 pos += 1;
-                while self.flags(pos).letter {
+                while self.wordy(self.flags(pos)) {
                     pos += 1;
                 }
                 self.emit(pos);
@@ -237,16 +248,12 @@ impl<'a, 'o> Splitter<'a, 'o> {
                 self.emit(pos);
                 continue;
             }
-            // <space>?[^\s\p{L}\p{N}]+[\r\n]*
+            // <space>?[^\s\p{L}\p{N}]+[\r\n]* (Qwen3.5: also not \p{M})
             let lead_space = usize::from(cpt == ' ');
-            let f2 = self.flags(pos + lead_space);
-            if !(f2.whitespace || f2.letter || f2.number) && f.in_range {
+            let other = |s: &Self, f: Flags| !(f.whitespace || s.wordy(f) || f.number);
+            if other(&self, self.flags(pos + lead_space)) && f.in_range {
                 pos += lead_space;
-                while self.flags(pos).in_range
-                    && !(self.flags(pos).whitespace
-                        || self.flags(pos).letter
-                        || self.flags(pos).number)
-                {
+                while self.flags(pos).in_range && other(&self, self.flags(pos)) {
                     pos += 1;
                 }
                 while matches!(self.cpt(pos), Some('\r' | '\n')) {

@@ -21,7 +21,7 @@ impl PreSettings {
     /// Settings for a `tokenizer.ggml.pre` value. Missing and unknown names use the `default`
     /// regex list (llama.cpp warns for a missing name and refuses an unknown one; this crate
     /// accepts both silently so that new models still load). Names whose llama.cpp regexes need
-    /// look-around or other hand-written matchers (`deepseek-v3`, `gpt-4o`, `tekken`, `qwen35`,
+    /// look-around or other hand-written matchers (`deepseek-v3`, `gpt-4o`, `tekken`,
     /// `kimi-k2`, ...) are not supported and also get the `default` list.
     pub(crate) fn for_name(name: Option<&str>) -> Self {
         let mut s = PreSettings {
@@ -60,6 +60,7 @@ impl PreSettings {
             "stablelm2" | "megrez" => (PreTokenizer::Qwen2, false),
             "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "hunyuan" | "solar-open"
             | "grok-2" => (PreTokenizer::Qwen2, true),
+            "qwen35" => (PreTokenizer::Qwen35, true),
             "bloom" | "gpt3-finnish" => (PreTokenizer::Bloom, false),
             "poro-chat" => (PreTokenizer::Bloom, true),
             "viking" => (PreTokenizer::Viking, true),
