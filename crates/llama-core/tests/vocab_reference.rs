@@ -25,7 +25,10 @@ fn ids(v: &Value) -> Vec<u32> {
 fn check(model_file: &str, reference: &str) {
     let path = root().join("models").join(model_file);
     if !path.exists() {
-        let reason = format!("{} not found (run `cargo xtask fetch-model`)", path.display());
+        let reason = format!(
+            "{} not found (run `cargo xtask fetch-model`)",
+            path.display()
+        );
         assert!(std::env::var_os("CI").is_none(), "{reason}");
         eprintln!("skipping: {reason}");
         return;
