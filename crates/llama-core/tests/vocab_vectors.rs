@@ -4,6 +4,11 @@
 //! `common_tokenize`. The GGUF files are vocabulary-only (no tensors), so only the vocabulary is
 //! loaded.
 //!
+//! Beyond llama.cpp's own vectors, `testdata/vocab/fuzz/` holds llama.cpp's tokenization of 351
+//! harder texts (every kind of whitespace, many scripts, marks, emoji, code) for each vocabulary,
+//! and for a few vocabularies with `tokenizer.ggml.pre` replaced, which covers the pre-tokenizers
+//! that have no vocabulary here (see its README).
+//!
 //! test-tokenizer-0 only prints the detokenized text; the round trips that llama.cpp checks are in
 //! `test-tokenizer-1-spm` (for llama-spm): every token's text, and every code point, tokenizes
 //! and detokenizes back to itself. Those are checked here for both SPM families; for BPE
@@ -12,7 +17,7 @@
 use std::path::PathBuf;
 
 use llama_core::gguf::GgufFile;
-use llama_core::vocab::Vocab;
+use llama_core::vocab::{Vocab, VocabParts};
 
 const SEPARATOR: &str = "\n__ggml_vocab_test__\n";
 
@@ -50,24 +55,78 @@ struct Vectors {
     cases: Vec<(String, Vec<u32>)>,
 }
 
-fn load(family: &str) -> Vectors {
-    let base = vocab_dir().join(format!("ggml-vocab-{family}.gguf"));
-    let mut file = GgufFile::open(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
-    let vocab = Vocab::take_from_gguf(&mut file).unwrap_or_else(|e| panic!("{family}: {e}"));
-    let read = |ext: &str| {
-        let path = base.with_extension(format!("gguf.{ext}"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    };
-    let (inp, out) = (read("inp"), read("out"));
-    let texts = split_inputs(&inp);
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Pairs the texts of an `.inp` file with the id lines of its `.out` file.
+fn cases(what: &str, inp: &str, out: &str) -> Vec<(String, Vec<u32>)> {
+    let texts = split_inputs(inp);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(texts.len(), lines.len(), "{family}: .inp and .out disagree");
-    let cases = texts
+    assert_eq!(texts.len(), lines.len(), "{what}: .inp and .out disagree");
+    texts
         .iter()
         .zip(lines)
         .map(|(t, l)| (t.to_string(), parse_ids(l)))
-        .collect();
-    Vectors { vocab, cases }
+        .collect()
+}
+
+fn gguf_path(family: &str) -> PathBuf {
+    vocab_dir().join(format!("ggml-vocab-{family}.gguf"))
+}
+
+fn load(family: &str) -> Vectors {
+    let base = gguf_path(family);
+    let mut file = GgufFile::open(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+    let vocab = Vocab::take_from_gguf(&mut file).unwrap_or_else(|e| panic!("{family}: {e}"));
+    let (inp, out) = (
+        read(base.with_extension("gguf.inp")),
+        read(base.with_extension("gguf.out")),
+    );
+    Vectors {
+        vocab,
+        cases: cases(family, &inp, &out),
+    }
+}
+
+/// Counts the cases that tokenize exactly; prints each mismatch.
+fn count_exact(what: &str, vocab: &Vocab, cases: &[(String, Vec<u32>)]) -> usize {
+    let mut exact = 0;
+    for (text, want) in cases {
+        let got = vocab.tokenize(text, false, false);
+        if &got == want {
+            exact += 1;
+        } else {
+            eprintln!("{what}: {text:?}\n  want {want:?}\n  got  {got:?}");
+        }
+    }
+    exact
+}
+
+/// The differential vectors of `testdata/vocab/fuzz/<name>.out`.
+fn check_fuzz(name: &str, vocab: &Vocab) {
+    let dir = vocab_dir().join("fuzz");
+    let cases = cases(
+        name,
+        &read(dir.join("fuzz.inp")),
+        &read(dir.join(format!("{name}.out"))),
+    );
+    let exact = count_exact(name, vocab, &cases);
+    println!("{name}: {exact}/{} fuzz texts exact", cases.len());
+    assert_eq!(
+        exact,
+        cases.len(),
+        "{name}: fuzz tokenization differs from llama.cpp"
+    );
+}
+
+/// `family`'s vocabulary with `tokenizer.ggml.pre` replaced by `pre` against its fuzz vectors.
+fn check_pre_override(family: &str, pre: &str) {
+    let file = GgufFile::open(gguf_path(family)).expect("vocabulary file opens");
+    let mut parts = VocabParts::from_gguf(&file).expect("vocabulary parts");
+    parts.pre = Some(pre.to_string());
+    let vocab = Vocab::from_parts(parts).expect("vocabulary builds");
+    check_fuzz(&format!("{family}@{pre}"), &vocab);
 }
 
 /// Tokenizes every text; prints one line per mismatch and the family's score, then fails
@@ -82,21 +141,14 @@ fn check_family(family: &str, add_bos: bool) -> Vectors {
     let special = v.vocab.tokenize("Hello world", true, false);
     let bos: Vec<u32> = v.vocab.bos().filter(|_| add_bos).into_iter().collect();
     assert_eq!(special, [bos, plain].concat(), "{family}: add_special");
-    let mut exact = 0;
-    for (text, want) in &v.cases {
-        let got = v.vocab.tokenize(text, false, false);
-        if &got == want {
-            exact += 1;
-        } else {
-            eprintln!("{family}: {text:?}\n  want {want:?}\n  got  {got:?}");
-        }
-    }
+    let exact = count_exact(family, &v.vocab, &v.cases);
     println!("{family}: {exact}/{} texts exact", v.cases.len());
     assert_eq!(
         exact,
         v.cases.len(),
         "{family}: tokenization differs from llama.cpp"
     );
+    check_fuzz(family, &v.vocab);
     v
 }
 
@@ -220,6 +272,37 @@ fn command_r() {
 #[test]
 fn refact() {
     check_family("refact", false);
+}
+
+#[test]
+fn pre_bloom() {
+    check_pre_override("gpt-2", "bloom");
+}
+
+#[test]
+fn pre_viking() {
+    check_pre_override("gpt-2", "viking");
+}
+
+#[test]
+fn pre_chameleon() {
+    check_pre_override("gpt-2", "chameleon");
+}
+
+#[test]
+fn pre_default() {
+    check_pre_override("gpt-2", "default");
+}
+
+#[test]
+fn pre_laguna() {
+    check_pre_override("qwen2", "laguna");
+}
+
+/// Llama-3's regex without `ignore_merges`.
+#[test]
+fn pre_dbrx() {
+    check_pre_override("llama-bpe", "dbrx");
 }
 
 #[test]
