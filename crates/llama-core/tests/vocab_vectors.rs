@@ -306,6 +306,61 @@ fn pre_dbrx() {
 }
 
 #[test]
+fn pre_deepseek_v3() {
+    check_pre_override("llama-bpe", "deepseek-v3");
+}
+
+#[test]
+fn pre_spark2_5() {
+    check_pre_override("llama-bpe", "spark2_5");
+}
+
+#[test]
+fn pre_youtu() {
+    check_pre_override("llama-bpe", "youtu");
+}
+
+#[test]
+fn pre_tekken() {
+    check_pre_override("llama-bpe", "tekken");
+}
+
+#[test]
+fn pre_gpt_4o() {
+    check_pre_override("llama-bpe", "gpt-4o");
+}
+
+#[test]
+fn pre_granite_embed_multi() {
+    check_pre_override("llama-bpe", "granite-embed-multi-97m");
+}
+
+#[test]
+fn pre_bailingmoe() {
+    check_pre_override("qwen2", "bailingmoe");
+}
+
+#[test]
+fn pre_seed_coder() {
+    check_pre_override("llama-bpe", "seed-coder");
+}
+
+#[test]
+fn pre_ufakzeka() {
+    check_pre_override("qwen2", "ufakzeka");
+}
+
+#[test]
+fn pre_exaone_moe() {
+    check_pre_override("llama-bpe", "exaone-moe");
+}
+
+#[test]
+fn pre_minicpm5() {
+    check_pre_override("llama-bpe", "minicpm5");
+}
+
+#[test]
 fn separator_parsing_matches_test_tokenizer_0() {
     assert_eq!(
         split_inputs("a\n__ggml_vocab_test__\n\n__ggml_vocab_test__\nb\n"),

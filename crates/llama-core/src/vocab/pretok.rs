@@ -42,6 +42,30 @@ pub enum PreTokenizer {
     Chameleon,
     /// `laguna`: lines and newline runs, then the Qwen2 regex.
     Laguna,
+    /// `deepseek-v3`, `hunyuan-dense`, `joyai-llm`, `hy_v4`: up to three digits, CJK/kana runs, then
+    /// ASCII-punctuation-led words, letter+mark runs, punctuation runs and whitespace.
+    Deepseek3,
+    /// `spark2_5`: the DeepSeek-V3 list with single newlines, then single digits.
+    Spark25,
+    /// `youtu`: Korean/CJK/kana/CJK-punctuation runs, then a case-aware word regex.
+    Youtu,
+    /// `tekken`: case-aware words (upper* lower+ | upper+ lower*), single digits.
+    Tekken,
+    /// `gpt-4o`, `llama4`, `kanana2`, `talkie`, `minimax-m2`: Tekken-style words with contractions,
+    /// up to three digits.
+    Gpt4o,
+    /// `granite-embed-multi-97m`: the GPT-4o regex with combining marks as letters.
+    GraniteEmbMulti,
+    /// `bailingmoe`, `bailingmoe2`, `llada-moe`: the Qwen2 regex with single newlines.
+    Bailingmoe,
+    /// `seed-coder`: the Qwen2 regex without newlines in punctuation runs.
+    SeedCoder,
+    /// `ufakzeka`: the Qwen2 regex without contractions.
+    Ufakzeka,
+    /// `exaone-moe`: letter+mark runs joined by single spaces.
+    ExaoneMoe,
+    /// `minicpm5`: up to three digits, then the Llama-3 regex with digit runs.
+    Minicpm5,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -126,6 +150,64 @@ static CHAMELEON_STAGES: [Stage; 6] = [
     Stage::Regex(&ASCII_PUNCT),
     Stage::Gpt2,
 ];
+// Regex lists with look-arounds (rewritten exactly by `pretok_regex`).
+static NUMBER_1_3: RegexStage = RegexStage::new("\\p{N}{1,3}");
+static CJK_KANA: RegexStage = RegexStage::new("[一-龥぀-ゟ゠-ヿ]+");
+static DS3_MAIN: RegexStage = RegexStage::new(
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+);
+static SPARK_MAIN: RegexStage = RegexStage::new(
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+|[\r\n]|\\s+(?!\\S)|\\s+",
+);
+static YOUTU_CJK: RegexStage =
+    RegexStage::new("[가-힣ㄱ-ㆎ]+|[！…“”‘’—：；，、-〿︰-﹏]+|[ㄅ-ㄯ]+|[一-龥぀-ゟ゠-ヿ]+");
+static YOUTU_MAIN: RegexStage = RegexStage::new(
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+);
+static TEKKEN_MAIN: RegexStage = RegexStage::new(
+    "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+);
+static GPT4O_MAIN: RegexStage = RegexStage::new(
+    "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+);
+static GRANITE_MAIN: RegexStage = RegexStage::new(
+    "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}\\p{M}])([^a-z]))*((?=[\\p{L}\\p{M}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}\\p{M}])([^a-z]))+((?=[\\p{L}\\p{M}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+);
+static BAILING_MAIN: RegexStage = RegexStage::new(
+    "'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+",
+);
+static SEED_MAIN: RegexStage = RegexStage::new(
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1}| ?[^\\s\\p{L}\\p{N}\\r\\n]+|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+);
+static UFAK_MAIN: RegexStage = RegexStage::new(
+    "[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+);
+static EXAONE_MOE_MAIN: RegexStage = RegexStage::new(
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?(?:\\p{L}\\p{M}*(?: \\p{L}\\p{M}*)*)+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]?|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+",
+);
+static MINICPM5_MAIN: RegexStage = RegexStage::new(
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+);
+static DEEPSEEK3_LLM_STAGES: [Stage; 3] = [
+    Stage::Regex(&NUMBER_1_3),
+    Stage::Regex(&CJK_KANA),
+    Stage::Regex(&DS3_MAIN),
+];
+static SPARK2_5_STAGES: [Stage; 4] = [
+    Stage::Regex(&NUMBER_1_3),
+    Stage::Regex(&CJK_KANA),
+    Stage::Regex(&SPARK_MAIN),
+    Stage::Regex(&NUMBER),
+];
+static YOUTU_STAGES: [Stage; 2] = [Stage::Regex(&YOUTU_CJK), Stage::Regex(&YOUTU_MAIN)];
+static TEKKEN_STAGES: [Stage; 1] = [Stage::Regex(&TEKKEN_MAIN)];
+static GPT4O_STAGES: [Stage; 1] = [Stage::Regex(&GPT4O_MAIN)];
+static GRANITE_EMB_MULTI_STAGES: [Stage; 1] = [Stage::Regex(&GRANITE_MAIN)];
+static BAILINGMOE_STAGES: [Stage; 1] = [Stage::Regex(&BAILING_MAIN)];
+static SEED_CODER_STAGES: [Stage; 1] = [Stage::Regex(&SEED_MAIN)];
+static UFAKZEKA_STAGES: [Stage; 1] = [Stage::Regex(&UFAK_MAIN)];
+static EXAONE_MOE_STAGES: [Stage; 1] = [Stage::Regex(&EXAONE_MOE_MAIN)];
+static MINICPM5_STAGES: [Stage; 2] = [Stage::Regex(&NUMBER_1_3), Stage::Regex(&MINICPM5_MAIN)];
 static LAGUNA_STAGES: [Stage; 2] = [
     Stage::Regex(&LINES),
     Stage::Llama3 {
@@ -137,7 +219,7 @@ static LAGUNA_STAGES: [Stage; 2] = [
 impl PreTokenizer {
     /// Every pre-tokenizer (for tests).
     #[cfg(test)]
-    pub(crate) const ALL: [PreTokenizer; 13] = [
+    pub(crate) const ALL: [PreTokenizer; 24] = [
         PreTokenizer::Default,
         PreTokenizer::Gpt2,
         PreTokenizer::Llama3,
@@ -151,6 +233,17 @@ impl PreTokenizer {
         PreTokenizer::Viking,
         PreTokenizer::Chameleon,
         PreTokenizer::Laguna,
+        PreTokenizer::Deepseek3,
+        PreTokenizer::Spark25,
+        PreTokenizer::Youtu,
+        PreTokenizer::Tekken,
+        PreTokenizer::Gpt4o,
+        PreTokenizer::GraniteEmbMulti,
+        PreTokenizer::Bailingmoe,
+        PreTokenizer::SeedCoder,
+        PreTokenizer::Ufakzeka,
+        PreTokenizer::ExaoneMoe,
+        PreTokenizer::Minicpm5,
     ];
 
     fn stages(self) -> &'static [Stage] {
@@ -168,6 +261,17 @@ impl PreTokenizer {
             PreTokenizer::Viking => &VIKING_STAGES,
             PreTokenizer::Chameleon => &CHAMELEON_STAGES,
             PreTokenizer::Laguna => &LAGUNA_STAGES,
+            PreTokenizer::Deepseek3 => &DEEPSEEK3_LLM_STAGES,
+            PreTokenizer::Spark25 => &SPARK2_5_STAGES,
+            PreTokenizer::Youtu => &YOUTU_STAGES,
+            PreTokenizer::Tekken => &TEKKEN_STAGES,
+            PreTokenizer::Gpt4o => &GPT4O_STAGES,
+            PreTokenizer::GraniteEmbMulti => &GRANITE_EMB_MULTI_STAGES,
+            PreTokenizer::Bailingmoe => &BAILINGMOE_STAGES,
+            PreTokenizer::SeedCoder => &SEED_CODER_STAGES,
+            PreTokenizer::Ufakzeka => &UFAKZEKA_STAGES,
+            PreTokenizer::ExaoneMoe => &EXAONE_MOE_STAGES,
+            PreTokenizer::Minicpm5 => &MINICPM5_STAGES,
         }
     }
 

@@ -20,9 +20,10 @@ pub(crate) struct PreSettings {
 impl PreSettings {
     /// Settings for a `tokenizer.ggml.pre` value. Missing and unknown names use the `default`
     /// regex list (llama.cpp warns for a missing name and refuses an unknown one; this crate
-    /// accepts both silently so that new models still load). Names whose llama.cpp regexes need
-    /// look-around or other hand-written matchers (`deepseek-v3`, `gpt-4o`, `tekken`,
-    /// `kimi-k2`, ...) are not supported and also get the `default` list.
+    /// accepts both silently so that new models still load). Names whose llama.cpp pre-tokenizer
+    /// needs other hand-written matchers or unsupported look-arounds (`kimi-k2`, `afmoe`,
+    /// `tiny_aya`, `superbpe`, `jais-2`, `gemma4`, `whitespace`, ...) are not supported and also
+    /// get the `default` list.
     pub(crate) fn for_name(name: Option<&str>) -> Self {
         let mut s = PreSettings {
             pre: PreTokenizer::Default,
@@ -69,6 +70,34 @@ impl PreSettings {
                 (PreTokenizer::Chameleon, true)
             }
             "laguna" => (PreTokenizer::Laguna, true),
+            "deepseek-v3" | "hunyuan-dense" | "joyai-llm" | "hy_v4" => {
+                (PreTokenizer::Deepseek3, true)
+            }
+            "spark2_5" => (PreTokenizer::Spark25, true),
+            "youtu" => {
+                s.ignore_merges = true;
+                (PreTokenizer::Youtu, true)
+            }
+            "tekken" => {
+                s.ignore_merges = true;
+                s.add_bos = true;
+                (PreTokenizer::Tekken, true)
+            }
+            "gpt-4o" | "llama4" | "kanana2" | "talkie" | "minimax-m2" => {
+                (PreTokenizer::Gpt4o, true)
+            }
+            "granite-embed-multi-97m" => {
+                s.ignore_merges = true;
+                (PreTokenizer::GraniteEmbMulti, true)
+            }
+            "bailingmoe" | "bailingmoe2" | "llada-moe" => (PreTokenizer::Bailingmoe, true),
+            "seed-coder" => (PreTokenizer::SeedCoder, true),
+            "ufakzeka" => (PreTokenizer::Ufakzeka, true),
+            "exaone-moe" => (PreTokenizer::ExaoneMoe, false),
+            "minicpm5" => {
+                s.ignore_merges = true;
+                (PreTokenizer::Minicpm5, false)
+            }
             _ => (PreTokenizer::Default, false),
         };
         s.pre = pre;

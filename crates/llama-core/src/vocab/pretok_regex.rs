@@ -10,8 +10,13 @@
 //! - any other regex runs on the code points (`std::wregex`), with non-ASCII whitespace replaced
 //!   by `\x0B` and `\s` etc. matching ASCII only (the C locale's classes).
 //!
-//! Both use leftmost-first alternation like ECMAScript; the regexes used here have no
-//! look-around, which the `regex` crate does not support.
+//! Both use leftmost-first alternation like ECMAScript. The `regex` crate has no look-around, so
+//! the two look-arounds llama.cpp's regex lists use are rewritten exactly:
+//! - `((?=[\p{L}])([^a-z]))` and the like (a letter that is not ASCII lower/upper case) become
+//!   plain collapsed classes;
+//! - a final `|\s+(?!\S)|\s+` becomes `|(\s+)`, and a match made by that group that is longer
+//!   than one and followed by a non-space in the piece gives back its last character (what
+//!   backtracking into `(?!\S)` does).
 
 use std::cell::OnceCell;
 use std::fmt;
@@ -156,8 +161,44 @@ fn ascii_classes_pattern(pattern: &str) -> String {
     out
 }
 
+/// The whitespace tail of most Llama-3-style regexes, and its look-ahead-free replacement.
+const WS_TAIL: &str = r"|\s+(?!\S)|\s+";
+const WS_TAIL_GROUP: &str = r"|(?P<wsrun>\s+)";
+
+/// Letter look-aheads and the collapsed classes they amount to (`\p{L}` is `[\xD2A-Za-z]` there,
+/// `\p{M}` `[\xD4]`).
+const LETTER_LOOKAHEADS: [(&str, &str); 4] = [
+    (r"((?=[\p{L}])([^a-z]))", r"[\xD2A-Z]"),
+    (r"((?=[\p{L}])([^A-Z]))", r"[\xD2a-z]"),
+    (r"((?=[\p{L}\p{M}])([^a-z]))", r"[\xD2\xD4A-Z]"),
+    (r"((?=[\p{L}\p{M}])([^A-Z]))", r"[\xD2\xD4a-z]"),
+];
+
+/// `pattern` without look-arounds, and whether its whitespace tail was rewritten.
+fn rewrite_lookarounds(pattern: &str) -> (String, bool) {
+    let mut p = pattern.to_string();
+    for (from, to) in LETTER_LOOKAHEADS {
+        p = p.replace(from, to);
+    }
+    let ws_tail = p.ends_with(WS_TAIL);
+    if ws_tail {
+        p.truncate(p.len() - WS_TAIL.len());
+        p.push_str(WS_TAIL_GROUP);
+    }
+    assert!(
+        !p.contains("(?=") && !p.contains("(?!"),
+        "unsupported look-around in pre-tokenizer regex {pattern:?}"
+    );
+    (p, ws_tail)
+}
+
+/// `\s` in the collapsed text (ASCII only).
+fn is_space_byte(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
+}
+
 enum Compiled {
-    Collapsed(ByteRegex),
+    Collapsed { re: ByteRegex, ws_tail: bool },
     Wide(Regex),
 }
 
@@ -184,13 +225,16 @@ impl RegexStage {
     fn compiled(&self) -> &Compiled {
         self.compiled.get_or_init(|| {
             // The patterns are this crate's constants (tested), not input.
+            let (pattern, ws_tail) = rewrite_lookarounds(self.pattern);
             if CATEGORY_NAMES.iter().any(|n| self.pattern.contains(n)) {
-                let re = ByteRegexBuilder::new(&collapse_pattern(self.pattern))
+                let re = ByteRegexBuilder::new(&collapse_pattern(&pattern))
                     .unicode(false)
                     .build();
-                Compiled::Collapsed(re.expect("collapsed pre-tokenizer regex compiles"))
+                let re = re.expect("collapsed pre-tokenizer regex compiles");
+                Compiled::Collapsed { re, ws_tail }
             } else {
-                let re = Regex::new(&ascii_classes_pattern(self.pattern));
+                assert!(!ws_tail, "whitespace tail without categories: {pattern:?}");
+                let re = Regex::new(&ascii_classes_pattern(&pattern));
                 Compiled::Wide(re.expect("pre-tokenizer regex compiles"))
             }
         })
@@ -216,10 +260,26 @@ impl RegexStage {
             prev = e;
         };
         match self.compiled() {
-            Compiled::Collapsed(re) => {
+            Compiled::Collapsed { re, ws_tail: false } => {
                 let hay = &text.collapsed()[start..start + len];
                 for m in re.find_iter(hay) {
                     push(m.start(), m.end());
+                }
+            }
+            Compiled::Collapsed { re, ws_tail: true } => {
+                let hay = &text.collapsed()[start..start + len];
+                let mut pos = 0;
+                while let Some(caps) = re.captures_at(hay, pos) {
+                    let Some(m) = caps.get(0) else { break };
+                    let mut end = m.end();
+                    // `\s+(?!\S)` backs off one space before a non-space; a single space
+                    // before a non-space is the `\s+` alternative's, unchanged.
+                    let before_non_space = hay.get(end).is_some_and(|&b| !is_space_byte(b));
+                    if caps.name("wsrun").is_some() && m.len() > 1 && before_non_space {
+                        end -= 1;
+                    }
+                    push(m.start(), end);
+                    pos = end;
                 }
             }
             Compiled::Wide(re) => {
@@ -324,6 +384,24 @@ mod tests {
             ["\u{a0}ab", "\x1C", "cd"]
         );
         assert_eq!(split(r"\s?\p{P}+", " (x)."), [" (", "x", ")."]);
+    }
+
+    #[test]
+    fn look_arounds_are_rewritten_exactly() {
+        let (p, tail) = rewrite_lookarounds(r"((?=[\p{L}])([^a-z]))*x|\s+(?!\S)|\s+");
+        assert_eq!(p, r"[\xD2A-Z]*x|(?P<wsrun>\s+)");
+        assert!(tail);
+        let tail_re = r"\p{L}+|\s*[\r\n]+|\s+(?!\S)|\s+";
+        assert_eq!(split(tail_re, "a   b"), ["a", "  ", " ", "b"]);
+        assert_eq!(
+            split(tail_re, "a  \nb c  "),
+            ["a", "  \n", "b", " ", "c", "  "]
+        );
+        // Non-ASCII spaces are `\s` too (collapsed to \x0B).
+        assert_eq!(
+            split(tail_re, "\u{3000}\u{3000}x"),
+            ["\u{3000}", "\u{3000}", "x"]
+        );
     }
 
     #[test]
