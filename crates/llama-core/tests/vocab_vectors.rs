@@ -361,6 +361,16 @@ fn pre_minicpm5() {
 }
 
 #[test]
+fn pre_tiny_aya() {
+    check_pre_override("llama-bpe", "tiny_aya");
+}
+
+#[test]
+fn pre_afmoe() {
+    check_pre_override("llama-bpe", "afmoe");
+}
+
+#[test]
 fn separator_parsing_matches_test_tokenizer_0() {
     assert_eq!(
         split_inputs("a\n__ggml_vocab_test__\n\n__ggml_vocab_test__\nb\n"),

@@ -8,7 +8,7 @@
 //! (`pretok_regex`, with llama.cpp's category-collapsing trick). Single-class regexes on hot paths
 //! use equivalent class-run scanners.
 
-use super::pretok_custom::{split_class, Class, Count, Splitter};
+use super::pretok_custom::{split_afmoe_digits, split_class, Class, Count, Splitter};
 use super::pretok_regex::{RegexStage, TextViews};
 
 /// Which pre-tokenizer regex list a BPE vocabulary uses.
@@ -66,6 +66,11 @@ pub enum PreTokenizer {
     ExaoneMoe,
     /// `minicpm5`: up to three digits, then the Llama-3 regex with digit runs.
     Minicpm5,
+    /// `tiny_aya`, `cohere2moe`: digits grouped by three from the right, then GPT-4o-style words.
+    TinyAya,
+    /// `afmoe`: digits grouped by three from the right, CJK/Southeast Asian runs, DeepSeek-V3-style
+    /// words.
+    Afmoe,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -77,6 +82,8 @@ enum Stage {
     Llama3 { max_digits: usize, marks: bool },
     /// A character class with a repetition count.
     Class(Class, Count),
+    /// llama.cpp's hand-written AFMoE digit grouping.
+    AfmoeDigits,
     /// Any other regex, run like llama.cpp's `std::regex` fallback.
     Regex(&'static RegexStage),
 }
@@ -208,6 +215,20 @@ static SEED_CODER_STAGES: [Stage; 1] = [Stage::Regex(&SEED_MAIN)];
 static UFAKZEKA_STAGES: [Stage; 1] = [Stage::Regex(&UFAK_MAIN)];
 static EXAONE_MOE_STAGES: [Stage; 1] = [Stage::Regex(&EXAONE_MOE_MAIN)];
 static MINICPM5_STAGES: [Stage; 2] = [Stage::Regex(&NUMBER_1_3), Stage::Regex(&MINICPM5_MAIN)];
+static TINY_AYA_MAIN: RegexStage = RegexStage::new(
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+);
+static AFMOE_CJK: RegexStage =
+    RegexStage::new("[一-鿿㐀-䶿豈-﫿぀-ゟ゠-ヿ･-ﾟ⼀-⿟เ-๿຀-໿ក-៿က-႟ꩠ-ꩿꧠ-꧿가-힯ᄀ-ᇿ]+");
+static AFMOE_MAIN: RegexStage = RegexStage::new(
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+);
+static TINY_AYA_STAGES: [Stage; 2] = [Stage::AfmoeDigits, Stage::Regex(&TINY_AYA_MAIN)];
+static AFMOE_STAGES: [Stage; 3] = [
+    Stage::AfmoeDigits,
+    Stage::Regex(&AFMOE_CJK),
+    Stage::Regex(&AFMOE_MAIN),
+];
 static LAGUNA_STAGES: [Stage; 2] = [
     Stage::Regex(&LINES),
     Stage::Llama3 {
@@ -219,7 +240,7 @@ static LAGUNA_STAGES: [Stage; 2] = [
 impl PreTokenizer {
     /// Every pre-tokenizer (for tests).
     #[cfg(test)]
-    pub(crate) const ALL: [PreTokenizer; 24] = [
+    pub(crate) const ALL: [PreTokenizer; 26] = [
         PreTokenizer::Default,
         PreTokenizer::Gpt2,
         PreTokenizer::Llama3,
@@ -244,6 +265,8 @@ impl PreTokenizer {
         PreTokenizer::Ufakzeka,
         PreTokenizer::ExaoneMoe,
         PreTokenizer::Minicpm5,
+        PreTokenizer::TinyAya,
+        PreTokenizer::Afmoe,
     ];
 
     fn stages(self) -> &'static [Stage] {
@@ -272,6 +295,8 @@ impl PreTokenizer {
             PreTokenizer::Ufakzeka => &UFAKZEKA_STAGES,
             PreTokenizer::ExaoneMoe => &EXAONE_MOE_STAGES,
             PreTokenizer::Minicpm5 => &MINICPM5_STAGES,
+            PreTokenizer::TinyAya => &TINY_AYA_STAGES,
+            PreTokenizer::Afmoe => &AFMOE_STAGES,
         }
     }
 
@@ -314,6 +339,7 @@ impl Stage {
                 Splitter::new(piece, out).llama3(max_digits, marks)
             }
             Stage::Class(class, count) => split_class(piece, class, count, out),
+            Stage::AfmoeDigits => split_afmoe_digits(piece, out),
             Stage::Regex(re) => re.split(text, start, len, out),
         }
     }
@@ -382,6 +408,21 @@ mod tests {
             split(PreTokenizer::Qwen35, text),
             ["x\u{301}y", " !", "\u{301}"]
         );
+    }
+
+    #[test]
+    fn afmoe_digits_group_from_the_right_and_glue_preceding_text() {
+        let digits = [Stage::AfmoeDigits];
+        let split = |text: &str| {
+            let chars: Vec<char> = text.chars().collect();
+            let views = TextViews::new(&chars);
+            let mut out = Vec::new();
+            digits[0].split(&views, 0, chars.len(), &mut out);
+            out
+        };
+        assert_eq!(split("1234567"), [1, 3, 3]);
+        assert_eq!(split("ab1234 x"), [3, 3, 2]);
+        assert_eq!(split("ab123"), [5]);
     }
 
     #[test]

@@ -83,6 +83,41 @@ pub(crate) fn split_class(piece: &[char], class: Class, count: Count, out: &mut 
     }
 }
 
+/// llama.cpp's AFMoE digit splitter (`\p{AFMoE_digits}`, also its stand-in for tiny_aya's
+/// `\d{1,3}(?=(?:\d{3})*\b)`): a `\p{N}` run splits into its leading `len % 3` digits and groups
+/// of three. As in llama.cpp, text before a run is not split off but joins the run's first group.
+pub(crate) fn split_afmoe_digits(piece: &[char], out: &mut Vec<usize>) {
+    let n = piece.len();
+    let number = |c: char| Flags::of(c).number;
+    let mut prev = 0;
+    let mut emit = |end: usize| {
+        if end > prev {
+            out.push(end - prev);
+        }
+        prev = end;
+    };
+    let mut pos = 0;
+    while pos < n {
+        if !number(piece[pos]) {
+            pos += 1;
+            continue;
+        }
+        let start = pos;
+        while pos < n && number(piece[pos]) {
+            pos += 1;
+        }
+        let mut cur = start + (pos - start) % 3;
+        if cur > start {
+            emit(cur);
+        }
+        while cur < pos {
+            cur += 3;
+            emit(cur);
+        }
+    }
+    emit(n);
+}
+
 /// State of one hand-written regex matcher over one piece.
 pub(crate) struct Splitter<'a, 'o> {
     c: &'a [char],

@@ -21,9 +21,8 @@ impl PreSettings {
     /// Settings for a `tokenizer.ggml.pre` value. Missing and unknown names use the `default`
     /// regex list (llama.cpp warns for a missing name and refuses an unknown one; this crate
     /// accepts both silently so that new models still load). Names whose llama.cpp pre-tokenizer
-    /// needs other hand-written matchers or unsupported look-arounds (`kimi-k2`, `afmoe`,
-    /// `tiny_aya`, `superbpe`, `jais-2`, `gemma4`, `whitespace`, ...) are not supported and also
-    /// get the `default` list.
+    /// needs other hand-written matchers or unsupported look-arounds (`kimi-k2`, `superbpe`,
+    /// `jais-2`, `gemma4`, `whitespace`, ...) are not supported and also get the `default` list.
     pub(crate) fn for_name(name: Option<&str>) -> Self {
         let mut s = PreSettings {
             pre: PreTokenizer::Default,
@@ -94,6 +93,8 @@ impl PreSettings {
             "seed-coder" => (PreTokenizer::SeedCoder, true),
             "ufakzeka" => (PreTokenizer::Ufakzeka, true),
             "exaone-moe" => (PreTokenizer::ExaoneMoe, false),
+            "tiny_aya" | "cohere2moe" => (PreTokenizer::TinyAya, true),
+            "afmoe" => (PreTokenizer::Afmoe, true),
             "minicpm5" => {
                 s.ignore_merges = true;
                 (PreTokenizer::Minicpm5, false)
