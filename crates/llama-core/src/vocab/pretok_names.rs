@@ -17,6 +17,155 @@ pub(crate) struct PreSettings {
     pub no_default_bos: bool,
 }
 
+/// One row of llama.cpp's name table: the names, their pre-tokenizer and the flags they set.
+struct Row {
+    names: &'static [&'static str],
+    settings: PreSettings,
+}
+
+const fn row(names: &'static [&'static str], pre: PreTokenizer) -> Row {
+    Row {
+        names,
+        settings: PreSettings {
+            pre,
+            ignore_merges: false,
+            add_bos: false,
+            clean_spaces: true,
+            no_default_bos: false,
+        },
+    }
+}
+
+impl Row {
+    const fn ignore_merges(mut self) -> Self {
+        self.settings.ignore_merges = true;
+        self
+    }
+    const fn add_bos(mut self) -> Self {
+        self.settings.add_bos = true;
+        self
+    }
+    const fn no_clean(mut self) -> Self {
+        self.settings.clean_spaces = false;
+        self
+    }
+    const fn no_default_bos(mut self) -> Self {
+        self.settings.no_default_bos = true;
+        self
+    }
+}
+
+use PreTokenizer as P;
+
+/// `llama_vocab::impl::load`'s `tokenizer.ggml.pre` branches, in its order.
+const ROWS: &[Row] = &[
+    row(
+        &[
+            "llama3",
+            "llama-v3",
+            "llama-bpe",
+            "falcon3",
+            "falcon-h1",
+            "pixtral",
+            "midm-2.0",
+            "lfm2",
+            "jina-v5-nano",
+        ],
+        P::Llama3,
+    )
+    .ignore_merges()
+    .add_bos(),
+    row(&["deepseek-llm"], P::DeepseekLlm).no_clean(),
+    row(&["deepseek-coder"], P::DeepseekCoder).no_clean(),
+    row(
+        &["deepseek-v3", "hunyuan-dense", "hy_v4", "joyai-llm"],
+        P::Deepseek3,
+    )
+    .no_clean(),
+    row(&["spark2_5"], P::Spark25).no_clean(),
+    row(&["youtu"], P::Youtu).no_clean().ignore_merges(),
+    row(&["falcon"], P::Falcon),
+    row(
+        &[
+            "gpt-2",
+            "phi-2",
+            "jina-es",
+            "jina-de",
+            "gigachat",
+            "jina-v2-es",
+            "jina-v2-de",
+            "a.x-4.0",
+            "mellum",
+            "modern-bert",
+            "jina-v1-en",
+            "jina-v2-code",
+            "roberta-bpe",
+            "mpt",
+            "olmo",
+            "jais",
+            "exaone4",
+        ],
+        P::Gpt2,
+    ),
+    row(&["trillion", "granite-docling"], P::Gpt2).no_clean(),
+    row(
+        &[
+            "starcoder",
+            "refact",
+            "codeshell",
+            "exaone",
+            "minerva-7b",
+            "mellum2",
+        ],
+        P::Smollm,
+    ),
+    row(&["command-r", "smollm"], P::Smollm).no_clean(),
+    row(&["stablelm2", "megrez"], P::Qwen2),
+    row(
+        &[
+            "qwen2",
+            "deepseek-r1-qwen",
+            "kormo",
+            "f2llmv2",
+            "hunyuan",
+            "solar-open",
+            "grok-2",
+        ],
+        P::Qwen2,
+    )
+    .no_clean(),
+    row(&["qwen35"], P::Qwen35).no_clean(),
+    row(&["dbrx", "smaug-bpe"], P::Llama3),
+    row(&["poro-chat"], P::Bloom).no_clean(),
+    row(&["bloom", "gpt3-finnish"], P::Bloom),
+    row(&["chatglm-bpe"], P::Llama3).no_default_bos(),
+    row(&["glm4", "glm5"], P::Llama3)
+        .no_default_bos()
+        .ignore_merges(),
+    row(&["viking"], P::Viking).no_clean(),
+    row(&["tekken"], P::Tekken)
+        .no_clean()
+        .ignore_merges()
+        .add_bos(),
+    row(&["chameleon"], P::Chameleon).add_bos().no_clean(),
+    row(&["exaone-moe"], P::ExaoneMoe),
+    row(
+        &["gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2"],
+        P::Gpt4o,
+    )
+    .no_clean(),
+    row(&["granite-embed-multi-97m"], P::GraniteEmbMulti)
+        .no_clean()
+        .ignore_merges(),
+    row(&["tiny_aya", "cohere2moe"], P::TinyAya).no_clean(),
+    row(&["bailingmoe", "bailingmoe2", "llada-moe"], P::Bailingmoe).no_clean(),
+    row(&["seed-coder"], P::SeedCoder).no_clean(),
+    row(&["ufakzeka"], P::Ufakzeka).no_clean(),
+    row(&["afmoe"], P::Afmoe).no_clean(),
+    row(&["laguna"], P::Laguna).no_clean(),
+    row(&["minicpm5"], P::Minicpm5).ignore_merges(),
+];
+
 impl PreSettings {
     /// Settings for a `tokenizer.ggml.pre` value. Missing and unknown names use the `default`
     /// regex list (llama.cpp warns for a missing name and refuses an unknown one; this crate
@@ -24,86 +173,10 @@ impl PreSettings {
     /// needs other hand-written matchers or unsupported look-arounds (`kimi-k2`, `superbpe`,
     /// `jais-2`, `gemma4`, `whitespace`, ...) are not supported and also get the `default` list.
     pub(crate) fn for_name(name: Option<&str>) -> Self {
-        let mut s = PreSettings {
-            pre: PreTokenizer::Default,
-            ignore_merges: false,
-            add_bos: false,
-            clean_spaces: true,
-            no_default_bos: false,
-        };
-        let (pre, no_clean) = match name.unwrap_or("default") {
-            "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral"
-            | "midm-2.0" | "lfm2" | "jina-v5-nano" => {
-                s.ignore_merges = true;
-                s.add_bos = true;
-                (PreTokenizer::Llama3, false)
-            }
-            "dbrx" | "smaug-bpe" => (PreTokenizer::Llama3, false),
-            "chatglm-bpe" | "glm4" | "glm5" => {
-                s.no_default_bos = true;
-                s.ignore_merges = name != Some("chatglm-bpe");
-                (PreTokenizer::Llama3, false)
-            }
-            "deepseek-llm" => (PreTokenizer::DeepseekLlm, true),
-            "deepseek-coder" => (PreTokenizer::DeepseekCoder, true),
-            "falcon" => (PreTokenizer::Falcon, false),
-            "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es"
-            | "jina-v2-de" | "a.x-4.0" | "mellum" | "modern-bert" | "jina-v1-en"
-            | "jina-v2-code" | "roberta-bpe" | "mpt" | "olmo" | "jais" | "exaone4" => {
-                (PreTokenizer::Gpt2, false)
-            }
-            "trillion" | "granite-docling" => (PreTokenizer::Gpt2, true),
-            "starcoder" | "refact" | "codeshell" | "exaone" | "minerva-7b" | "mellum2" => {
-                (PreTokenizer::Smollm, false)
-            }
-            "command-r" | "smollm" => (PreTokenizer::Smollm, true),
-            "stablelm2" | "megrez" => (PreTokenizer::Qwen2, false),
-            "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "hunyuan" | "solar-open"
-            | "grok-2" => (PreTokenizer::Qwen2, true),
-            "qwen35" => (PreTokenizer::Qwen35, true),
-            "bloom" | "gpt3-finnish" => (PreTokenizer::Bloom, false),
-            "poro-chat" => (PreTokenizer::Bloom, true),
-            "viking" => (PreTokenizer::Viking, true),
-            "chameleon" => {
-                s.add_bos = true;
-                (PreTokenizer::Chameleon, true)
-            }
-            "laguna" => (PreTokenizer::Laguna, true),
-            "deepseek-v3" | "hunyuan-dense" | "joyai-llm" | "hy_v4" => {
-                (PreTokenizer::Deepseek3, true)
-            }
-            "spark2_5" => (PreTokenizer::Spark25, true),
-            "youtu" => {
-                s.ignore_merges = true;
-                (PreTokenizer::Youtu, true)
-            }
-            "tekken" => {
-                s.ignore_merges = true;
-                s.add_bos = true;
-                (PreTokenizer::Tekken, true)
-            }
-            "gpt-4o" | "llama4" | "kanana2" | "talkie" | "minimax-m2" => {
-                (PreTokenizer::Gpt4o, true)
-            }
-            "granite-embed-multi-97m" => {
-                s.ignore_merges = true;
-                (PreTokenizer::GraniteEmbMulti, true)
-            }
-            "bailingmoe" | "bailingmoe2" | "llada-moe" => (PreTokenizer::Bailingmoe, true),
-            "seed-coder" => (PreTokenizer::SeedCoder, true),
-            "ufakzeka" => (PreTokenizer::Ufakzeka, true),
-            "exaone-moe" => (PreTokenizer::ExaoneMoe, false),
-            "tiny_aya" | "cohere2moe" => (PreTokenizer::TinyAya, true),
-            "afmoe" => (PreTokenizer::Afmoe, true),
-            "minicpm5" => {
-                s.ignore_merges = true;
-                (PreTokenizer::Minicpm5, false)
-            }
-            _ => (PreTokenizer::Default, false),
-        };
-        s.pre = pre;
-        s.clean_spaces = !no_clean;
-        s
+        let name = name.unwrap_or("default");
+        ROWS.iter()
+            .find(|r| r.names.contains(&name))
+            .map_or(row(&[], P::Default).settings, |r| r.settings)
     }
 }
 
@@ -141,5 +214,22 @@ mod tests {
         assert!(glm.ignore_merges && glm.no_default_bos);
         assert!(!PreSettings::for_name(Some("chatglm-bpe")).ignore_merges);
         assert!(PreSettings::for_name(Some("falcon")).clean_spaces);
+    }
+
+    #[test]
+    fn every_name_has_one_row_and_flags_follow_llama_cpp() {
+        let mut all: Vec<&str> = ROWS.iter().flat_map(|r| r.names.iter().copied()).collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+        let tekken = PreSettings::for_name(Some("tekken"));
+        assert!(tekken.ignore_merges && tekken.add_bos && !tekken.clean_spaces);
+        let minicpm5 = PreSettings::for_name(Some("minicpm5"));
+        assert!(minicpm5.ignore_merges && minicpm5.clean_spaces && !minicpm5.add_bos);
+        assert_eq!(
+            PreSettings::for_name(Some("llama4")).pre,
+            PreTokenizer::Gpt4o
+        );
     }
 }
