@@ -89,11 +89,16 @@ fn load(family: &str) -> Vectors {
     }
 }
 
-/// Counts the cases that tokenize exactly; prints each mismatch.
-fn count_exact(what: &str, vocab: &Vocab, cases: &[(String, Vec<u32>)]) -> usize {
+/// Counts the cases that tokenize exactly (`add_special` off); prints each mismatch.
+fn count_exact(
+    what: &str,
+    vocab: &Vocab,
+    cases: &[(String, Vec<u32>)],
+    parse_special: bool,
+) -> usize {
     let mut exact = 0;
     for (text, want) in cases {
-        let got = vocab.tokenize(text, false, false);
+        let got = vocab.tokenize(text, false, parse_special);
         if &got == want {
             exact += 1;
         } else {
@@ -105,14 +110,25 @@ fn count_exact(what: &str, vocab: &Vocab, cases: &[(String, Vec<u32>)]) -> usize
 
 /// The differential vectors of `testdata/vocab/fuzz/<name>.out`.
 fn check_fuzz(name: &str, vocab: &Vocab) {
+    check_fuzz_file(name, vocab, false);
+}
+
+/// `testdata/vocab/fuzz/<name>.out`, or with `parse_special` `<name>.special.out`.
+fn check_fuzz_file(name: &str, vocab: &Vocab, parse_special: bool) {
     let dir = vocab_dir().join("fuzz");
-    let cases = cases(
-        name,
-        &read(dir.join("fuzz.inp")),
-        &read(dir.join(format!("{name}.out"))),
-    );
-    let exact = count_exact(name, vocab, &cases);
-    println!("{name}: {exact}/{} fuzz texts exact", cases.len());
+    let file = if parse_special {
+        format!("{name}.special.out")
+    } else {
+        format!("{name}.out")
+    };
+    let cases = cases(name, &read(dir.join("fuzz.inp")), &read(dir.join(file)));
+    let exact = count_exact(name, vocab, &cases, parse_special);
+    let how = if parse_special {
+        " (parse_special)"
+    } else {
+        ""
+    };
+    println!("{name}: {exact}/{} fuzz texts exact{how}", cases.len());
     assert_eq!(
         exact,
         cases.len(),
@@ -141,7 +157,7 @@ fn check_family(family: &str, add_bos: bool) -> Vectors {
     let special = v.vocab.tokenize("Hello world", true, false);
     let bos: Vec<u32> = v.vocab.bos().filter(|_| add_bos).into_iter().collect();
     assert_eq!(special, [bos, plain].concat(), "{family}: add_special");
-    let exact = count_exact(family, &v.vocab, &v.cases);
+    let exact = count_exact(family, &v.vocab, &v.cases, false);
     println!("{family}: {exact}/{} texts exact", v.cases.len());
     assert_eq!(
         exact,
@@ -202,7 +218,8 @@ fn check_text_round_trip(family: &str, v: &Vectors) {
 
 #[test]
 fn llama_bpe() {
-    check_family("llama-bpe", true);
+    let v = check_family("llama-bpe", true);
+    check_fuzz_file("llama-bpe", &v.vocab, true);
 }
 
 #[test]
@@ -210,6 +227,7 @@ fn llama_spm() {
     let v = check_family("llama-spm", true);
     check_spm_round_trip("llama-spm", &v);
     check_code_point_round_trip("llama-spm", &v);
+    check_fuzz_file("llama-spm", &v.vocab, true);
 }
 
 #[test]
@@ -217,12 +235,14 @@ fn phi_3() {
     let v = check_family("phi-3", true);
     check_spm_round_trip("phi-3", &v);
     check_code_point_round_trip("phi-3", &v);
+    check_fuzz_file("phi-3", &v.vocab, true);
 }
 
 #[test]
 fn qwen2() {
     let v = check_family("qwen2", false);
     check_text_round_trip("qwen2", &v);
+    check_fuzz_file("qwen2", &v.vocab, true);
 }
 
 #[test]
@@ -233,7 +253,8 @@ fn qwen35() {
 
 #[test]
 fn mpt() {
-    check_family("mpt", false);
+    let v = check_family("mpt", false);
+    check_fuzz_file("mpt", &v.vocab, true);
 }
 
 #[test]
@@ -267,6 +288,7 @@ fn starcoder() {
 fn command_r() {
     let v = check_family("command-r", true);
     check_text_round_trip("command-r", &v);
+    check_fuzz_file("command-r", &v.vocab, true);
 }
 
 #[test]

@@ -1,4 +1,5 @@
-// Tokenizes each text of a test-tokenizer-0 style .inp file with llama.cpp (vocab only).
+// Tokenizes each text of a test-tokenizer-0 style .inp file with llama.cpp (vocab only), with
+// add_special = false and parse_special = false, or true when PARSE_SPECIAL is set.
 #define _GNU_SOURCE
 #include "llama.h"
 #include <stdio.h>
@@ -19,7 +20,7 @@ int main(int argc, char **argv) {
     int cap = 1 << 22; llama_token *toks = malloc(sizeof(llama_token) * cap);
     while (pos < end) {
         char *next = memmem(pos, end - pos, sep, sl); size_t len = next ? (size_t)(next - pos) : (size_t)(end - pos);
-        int k = llama_tokenize(v, pos, (int)len, toks, cap, false, false);
+        int k = llama_tokenize(v, pos, (int)len, toks, cap, false, getenv("PARSE_SPECIAL") != NULL);
         for (int i = 0; i < k; i++) printf(" %d", toks[i]);
         printf("\n");
         if (!next) break;
