@@ -75,6 +75,10 @@ pub struct GenerateArgs {
     /// Print one JSON object {"prompt_tokens", "tokens", "text"} instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    /// With --json: the N most likely tokens and their log-probabilities (before sampling) at
+    /// every generated position, as `"probs": [[[id, logprob], …], …]`.
+    #[arg(long = "n-probs", default_value_t = 0)]
+    pub n_probs: usize,
 }
 
 #[derive(Args, Debug)]

@@ -10,7 +10,7 @@ mod progress;
 
 use args::{Command, GenerateArgs, TokenizeArgs};
 use llama_core::chat::ChatMessage;
-use llama_core::sampling::{Sampler, SamplingParams};
+use llama_core::sampling::{top_logprobs, Sampler, SamplingParams};
 use llama_core::vocab::Detokenizer;
 use llama_core::{Batch, Context, ContextParams, Model, ModelParams};
 use std::io::Write;
@@ -90,14 +90,26 @@ fn generate(a: &GenerateArgs) -> CliResult<()> {
         ..ContextParams::default()
     };
     let mut ctx = Context::new(model.clone(), params)?;
-    let (tokens, text) = run_generation(&mut ctx, &model, &prompt, a)?;
+    let out = run_generation(&mut ctx, &model, &prompt, a)?;
     if a.json {
-        let json = serde_json::json!({ "prompt_tokens": prompt, "tokens": tokens, "text": text });
+        let mut json =
+            serde_json::json!({ "prompt_tokens": prompt, "tokens": out.tokens, "text": out.text });
+        if a.n_probs > 0 {
+            json["probs"] = serde_json::json!(out.probs);
+        }
         println!("{json}");
     } else {
         println!();
     }
     Ok(())
+}
+
+/// What one generation produced.
+struct Generated {
+    tokens: Vec<u32>,
+    text: String,
+    /// Top `--n-probs` (token, log-probability) pairs at each generated position.
+    probs: Vec<Vec<(u32, f32)>>,
 }
 
 /// Decodes the prompt, then samples up to `n_predict` tokens (streamed to stdout unless `--json`).
@@ -106,7 +118,7 @@ fn run_generation(
     model: &Model,
     prompt: &[u32],
     a: &GenerateArgs,
-) -> CliResult<(Vec<u32>, String)> {
+) -> CliResult<Generated> {
     let vocab = model.vocab();
     let mut sampler = Sampler::new(SamplingParams {
         temperature: a.temp,
@@ -123,11 +135,15 @@ fn run_generation(
     batch.add_sequence(prompt, 0, 0, true);
     ctx.decode(&batch)?;
     let mut row = prompt.len() - 1;
-    let (mut tokens, mut text) = (Vec::new(), String::new());
+    let (mut tokens, mut text, mut probs) = (Vec::new(), String::new(), Vec::new());
     let mut detok = Detokenizer::new(false);
     let mut stdout = std::io::stdout();
     for step in 0..a.n_predict {
-        let token = sampler.sample(ctx.logits(row).ok_or("missing logits")?)?;
+        let logits = ctx.logits(row).ok_or("missing logits")?;
+        if a.n_probs > 0 {
+            probs.push(top_logprobs(logits, a.n_probs));
+        }
+        let token = sampler.sample(logits)?;
         sampler.accept(token);
         if vocab.is_eog(token) {
             break;
@@ -145,5 +161,9 @@ fn run_generation(
         row = 0;
     }
     text.push_str(&detok.finish());
-    Ok((tokens, text))
+    Ok(Generated {
+        tokens,
+        text,
+        probs,
+    })
 }
