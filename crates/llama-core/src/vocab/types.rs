@@ -8,7 +8,7 @@ use serde::Deserialize;
 ///
 /// | field | GGUF key |
 /// |---|---|
-/// | `model` | `tokenizer.ggml.model` (`"gpt2"` or `"llama"`) |
+/// | `model` | `tokenizer.ggml.model` (`"gpt2"`, `"llama"` or `"bert"`) |
 /// | `pre` | `tokenizer.ggml.pre` |
 /// | `tokens` | `tokenizer.ggml.tokens` |
 /// | `scores` | `tokenizer.ggml.scores` |
@@ -18,6 +18,8 @@ use serde::Deserialize;
 /// | `unk` / `pad` | `tokenizer.ggml.unknown_token_id` / `tokenizer.ggml.padding_token_id` |
 /// | `add_bos` / `add_eos` | `tokenizer.ggml.add_bos_token` / `tokenizer.ggml.add_eos_token` |
 /// | `add_space_prefix` | `tokenizer.ggml.add_space_prefix` |
+/// | `sep` | `tokenizer.ggml.seperator_token_id` (sic) |
+/// | `lowercase` / `strip_accents` | `tokenizer.ggml.normalizer.{lowercase,strip_accents}` (WordPiece) |
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct VocabParts {
@@ -36,6 +38,9 @@ pub struct VocabParts {
     pub add_bos: Option<bool>,
     pub add_eos: Option<bool>,
     pub add_space_prefix: Option<bool>,
+    pub sep: Option<u32>,
+    pub lowercase: Option<bool>,
+    pub strip_accents: Option<bool>,
 }
 
 /// Tokenizer family.
@@ -45,6 +50,8 @@ pub enum VocabKind {
     Spm,
     /// GPT-2 byte-level BPE (`tokenizer.ggml.model = "gpt2"`).
     Bpe,
+    /// WordPiece (`tokenizer.ggml.model = "bert"`, llama.cpp's `LLAMA_VOCAB_TYPE_WPM`).
+    Wpm,
 }
 
 /// Token type as stored in `tokenizer.ggml.token_type` (llama.cpp's `llama_token_type`).
