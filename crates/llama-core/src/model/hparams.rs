@@ -32,6 +32,13 @@ pub struct HParams {
     pub rope_scaling: RopeScaling,
     pub n_ctx_orig_yarn: usize,
     pub rms_eps: f32,
+    /// LayerNorm epsilon (`attention.layer_norm_epsilon`; BERT-family encoders).
+    pub norm_eps: f32,
+    /// Whether a token attends only to earlier ones (`attention.causal`; false for encoders).
+    pub causal_attn: bool,
+    /// The model's pooling for embeddings (`pooling_type`: llama.cpp's `llama_pooling_type`,
+    /// 0 none, 1 mean, 2 cls, 3 last, 4 rank), if the file says.
+    pub pooling_type: Option<u32>,
 }
 
 impl HParams {
@@ -101,6 +108,11 @@ impl HParams {
             rms_eps: md
                 .get_f32(&key("attention.layer_norm_rms_epsilon"))?
                 .unwrap_or(1e-5),
+            norm_eps: md
+                .get_f32(&key("attention.layer_norm_epsilon"))?
+                .unwrap_or(1e-5),
+            causal_attn: md.get_bool(&key("attention.causal"))?.unwrap_or(true),
+            pooling_type: md.get_u32(&key("pooling_type"))?,
         })
     }
 

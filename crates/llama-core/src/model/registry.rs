@@ -3,7 +3,7 @@
 
 use super::hparams::HParams;
 use super::weights::WeightLoader;
-use super::{llama, qwen2, Architecture};
+use super::{llama, nomic_bert, qwen2, Architecture};
 use crate::error::Result;
 
 /// Loads an architecture's weights and returns its graph builder.
@@ -26,6 +26,10 @@ const ARCHITECTURES: &[Entry] = &[
     Entry {
         name: "qwen2",
         load: |hp, w| Ok(Box::new(qwen2::Qwen2::load(hp, w)?)),
+    },
+    Entry {
+        name: "nomic-bert",
+        load: |hp, w| Ok(Box::new(nomic_bert::NomicBert::load(hp, w)?)),
     },
 ];
 
