@@ -158,6 +158,15 @@ impl Encoder {
     /// K·Q·V) and F16 activation rounding, which moved vectors by ~1e-4; alone, an input's vector
     /// is bit-identical whatever it is sent with.
     pub fn embed(&mut self, inputs: &[Vec<u32>]) -> Result<Vec<Embedding>> {
+        self.embed_normalized(inputs, self.params.normalize)
+    }
+
+    /// [`Encoder::embed`] with another `embd_normalize` for this call (a request's own).
+    pub fn embed_normalized(
+        &mut self,
+        inputs: &[Vec<u32>],
+        normalize: i32,
+    ) -> Result<Vec<Embedding>> {
         let n_tokens: usize = inputs.iter().map(Vec::len).sum();
         let span = span!(
             "llama.embed",
@@ -166,7 +175,7 @@ impl Encoder {
             "llama.embed.pooling" = self.pooling.name()
         );
         let start = std::time::Instant::now();
-        let result = self.embed_inner(inputs);
+        let result = self.embed_inner(inputs, normalize);
         if let Err(e) = &result {
             span.set_error(e.to_string());
         }
@@ -176,11 +185,11 @@ impl Encoder {
         result
     }
 
-    fn embed_inner(&mut self, inputs: &[Vec<u32>]) -> Result<Vec<Embedding>> {
+    fn embed_inner(&mut self, inputs: &[Vec<u32>], normalize: i32) -> Result<Vec<Embedding>> {
         self.validate(inputs)?;
         let mut out = Vec::with_capacity(inputs.len());
         for input in inputs {
-            out.extend(self.run_group(std::slice::from_ref(input))?);
+            out.extend(self.run_group(std::slice::from_ref(input), normalize)?);
         }
         Ok(out)
     }
@@ -209,7 +218,7 @@ impl Encoder {
 
     /// Runs `inputs` (together at most `max_input_tokens`) as one graph and pools each. The
     /// block-diagonal mask keeps them apart, so packing several is valid, only not bit-exact.
-    fn run_group(&mut self, inputs: &[Vec<u32>]) -> Result<Vec<Embedding>> {
+    fn run_group(&mut self, inputs: &[Vec<u32>], normalize: i32) -> Result<Vec<Embedding>> {
         let n_tokens: usize = inputs.iter().map(Vec::len).sum();
         if self.built.as_ref().map(|b| b.n_tokens) != Some(n_tokens) {
             self.built = None;
@@ -236,7 +245,7 @@ impl Encoder {
             if self.pooling != Pooling::None {
                 vectors
                     .iter_mut()
-                    .for_each(|v| normalize(v, self.params.normalize));
+                    .for_each(|v| pooling::normalize(v, normalize));
             }
             out.push(vectors);
         }
