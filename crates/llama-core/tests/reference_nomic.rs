@@ -123,6 +123,28 @@ fn batched_inputs_equal_one_at_a_time() {
 }
 
 #[test]
+fn packed_inputs_stay_within_the_reference_tolerance() {
+    let _serial = serial();
+    let Some(model) = model() else { return };
+    let refs = reference();
+    let texts: Vec<&str> = refs.iter().map(|(t, _)| t.as_str()).collect();
+    let inputs = tokenize(&model, &texts);
+    let params = EncoderParams {
+        n_threads: 2,
+        pack_inputs: true,
+        ..Default::default()
+    };
+    let mut packed = Encoder::new(model.clone(), params).unwrap();
+    let got = packed.embed(&inputs).unwrap();
+    let alone = encoder(&model, None, 2).embed(&inputs).unwrap();
+    for (i, (text, want)) in refs.iter().enumerate() {
+        let (c_ref, c_alone) = (cosine(&got[i][0], want), cosine(&got[i][0], &alone[i][0]));
+        eprintln!("packed {text:?}: cosine {c_ref:.7} to llama.cpp, {c_alone:.8} to alone");
+        assert!(c_ref >= 0.9999 && c_alone >= 0.99999, "{text:?}");
+    }
+}
+
+#[test]
 fn poolings_agree_with_the_per_token_states() {
     let _serial = serial();
     let Some(model) = model() else { return };

@@ -26,6 +26,11 @@ pub struct EncoderParams {
     pub pooling: Option<Pooling>,
     /// `embd_normalize` for pooled vectors (llama.cpp's default 2, euclidean).
     pub normalize: i32,
+    /// Pack several inputs into one graph (up to `n_batch` tokens), as llama.cpp batches
+    /// sequences: fewer, larger matrix products, but an input's vector then depends slightly
+    /// (~1e-4, cosine > 0.9999) on its neighbours. Off: each input runs alone, bit-identical
+    /// whatever it is sent with.
+    pub pack_inputs: bool,
 }
 
 impl Default for EncoderParams {
@@ -35,6 +40,7 @@ impl Default for EncoderParams {
             n_threads: crate::context::default_threads(),
             pooling: None,
             normalize: 2,
+            pack_inputs: false,
         }
     }
 }
@@ -153,10 +159,11 @@ impl Encoder {
         })
     }
 
-    /// Embeds each input (its tokens, special tokens included). Each input runs as a graph of its
-    /// own: packed together, masked-out neighbours still shift SIMD reduction groupings (softmax,
-    /// K·Q·V) and F16 activation rounding, which moved vectors by ~1e-4; alone, an input's vector
-    /// is bit-identical whatever it is sent with.
+    /// Embeds each input (its tokens, special tokens included). By default each input runs as a
+    /// graph of its own: packed together, masked-out neighbours still shift SIMD reduction
+    /// groupings (softmax, K·Q·V) and F16 activation rounding, which moved vectors by ~1e-4;
+    /// alone, an input's vector is bit-identical whatever it is sent with. With
+    /// [`EncoderParams::pack_inputs`] consecutive inputs share graphs of up to `n_batch` tokens.
     pub fn embed(&mut self, inputs: &[Vec<u32>]) -> Result<Vec<Embedding>> {
         self.embed_normalized(inputs, self.params.normalize)
     }
@@ -187,9 +194,21 @@ impl Encoder {
 
     fn embed_inner(&mut self, inputs: &[Vec<u32>], normalize: i32) -> Result<Vec<Embedding>> {
         self.validate(inputs)?;
+        let limit = if self.params.pack_inputs {
+            self.max_input_tokens()
+        } else {
+            0 // one input per graph
+        };
         let mut out = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            out.extend(self.run_group(std::slice::from_ref(input), normalize)?);
+        let mut start = 0;
+        while start < inputs.len() {
+            let (mut end, mut total) = (start + 1, inputs[start].len());
+            while end < inputs.len() && total + inputs[end].len() <= limit {
+                total += inputs[end].len();
+                end += 1;
+            }
+            out.extend(self.run_group(&inputs[start..end], normalize)?);
+            start = end;
         }
         Ok(out)
     }
@@ -216,8 +235,8 @@ impl Encoder {
         Ok(())
     }
 
-    /// Runs `inputs` (together at most `max_input_tokens`) as one graph and pools each. The
-    /// block-diagonal mask keeps them apart, so packing several is valid, only not bit-exact.
+    /// Runs `inputs` (together at most `max_input_tokens`) as one graph and pools each; the
+    /// block-diagonal mask keeps them apart.
     fn run_group(&mut self, inputs: &[Vec<u32>], normalize: i32) -> Result<Vec<Embedding>> {
         let n_tokens: usize = inputs.iter().map(Vec::len).sum();
         if self.built.as_ref().map(|b| b.n_tokens) != Some(n_tokens) {
