@@ -155,8 +155,8 @@ fn load_encoder(cli: &Cli, model: Arc<Model>, started: Instant) -> Result<Ready,
         n_threads: threads(cli),
         pooling: cli.pooling,
         normalize: cli.embd_normalize,
-        // Each input alone: a request's vectors never depend on what it is sent with.
-        pack_inputs: false,
+        // By default each input runs alone, so its vector never depends on what it is sent with.
+        pack_inputs: cli.mixed_batches,
     };
     let encoder = Encoder::new(model.clone(), params)
         .map_err(|e| format!("cannot create the encoder: {e}"))?;
