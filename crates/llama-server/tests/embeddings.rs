@@ -214,6 +214,21 @@ fn pooling_none_gives_per_token_vectors_and_is_not_openai() {
 }
 
 #[test]
+fn mixed_batches_pack_inputs_within_the_reference_tolerance() {
+    let _serial = serial();
+    let Some(model) = nomic() else { return };
+    let refs = reference();
+    let s = Server::start_model(&model, &["--mixed-batches"], &[]);
+    let texts: Vec<&str> = refs.iter().map(|(t, _)| t.as_str()).collect();
+    let r = s.post("/v1/embeddings", &json!({"input": texts}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    for (i, (text, want)) in refs.iter().enumerate() {
+        assert_close(&v["data"][i]["embedding"], want, text);
+    }
+}
+
+#[test]
 fn generative_models_refuse_embeddings() {
     let _serial = serial();
     for args in [&[][..], &["--embedding"][..]] {
