@@ -107,6 +107,12 @@ pub struct Context {
 
 impl Context {
     pub fn new(model: Arc<Model>, params: ContextParams) -> Result<Self> {
+        if model.is_encoder() {
+            return Err(Error::Model(format!(
+                "{} is an encoder-only (embedding) model: use Encoder, not Context",
+                model.info.architecture
+            )));
+        }
         if params.n_ctx == 0 || params.n_ubatch == 0 {
             return Err(Error::Batch("n_ctx and n_ubatch must be positive".into()));
         }

@@ -22,6 +22,8 @@ pub enum Error {
     },
     #[error("batch: {0}")]
     Batch(String),
+    #[error("embed: {0}")]
+    Embed(String),
 
     // ---- gguf ----
     #[error("gguf: cannot access {path}: {source}")]

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod chat;
 pub mod context;
+pub mod embed;
 pub mod error;
 mod ggml;
 pub mod gguf;
@@ -15,5 +16,6 @@ pub mod vocab;
 
 pub use batch::Batch;
 pub use context::{Context, ContextParams, DecodeStats};
+pub use embed::{Encoder, EncoderParams, Pooling};
 pub use error::{Error, Result};
 pub use model::{Model, ModelInfo, ModelParams};

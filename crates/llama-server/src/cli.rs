@@ -60,6 +60,8 @@ pub struct Cli {
     pub no_flash_attn: bool,
     /// Pack prompt chunks and generated tokens into one decode call, as llama.cpp does: better
     /// prompt throughput under load, but a request's output may then depend on its neighbours.
+    /// With an embedding model: the inputs of a request share graphs (measured ~2x
+    /// sentences/s on the nomic reference inputs; vectors move by cosine < 1e-6).
     #[arg(long = "mixed-batches")]
     pub mixed_batches: bool,
     /// Seconds allowed for reading a request's headers and body.
@@ -108,6 +110,21 @@ pub struct Cli {
     /// Extra template variables as a JSON object, e.g. '{"enable_thinking": false}'.
     #[arg(long = "chat-template-kwargs", env = "LLAMA_ARG_CHAT_TEMPLATE_KWARGS", value_parser = parse_kwargs)]
     pub chat_template_kwargs: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Serve embeddings (`/v1/embeddings`, `/embedding`). Encoder-only models (nomic-bert)
+    /// serve them even without it; generative models answer 400 either way.
+    #[arg(long = "embeddings", alias = "embedding", env = "LLAMA_ARG_EMBEDDINGS")]
+    pub embeddings: bool,
+    /// Pooling of embeddings: none, mean, cls, last (default: the model's).
+    #[arg(long = "pooling", env = "LLAMA_ARG_POOLING", value_parser = parse_pooling)]
+    pub pooling: Option<llama_core::Pooling>,
+    /// Normalisation of pooled embeddings: -1 none, 0 max-abs (int16 range), 1 taxicab,
+    /// 2 euclidean, >2 p-norm.
+    #[arg(
+        long = "embd-normalize",
+        default_value_t = 2,
+        allow_negative_numbers = true
+    )]
+    pub embd_normalize: i32,
 }
 
 fn parse_kwargs(s: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
@@ -116,6 +133,10 @@ fn parse_kwargs(s: &str) -> Result<serde_json::Map<String, serde_json::Value>, S
         Ok(_) => Err("--chat-template-kwargs must be a JSON object".into()),
         Err(e) => Err(format!("--chat-template-kwargs is not valid JSON: {e}")),
     }
+}
+
+fn parse_pooling(s: &str) -> Result<llama_core::Pooling, String> {
+    s.parse().map_err(|e: llama_core::Error| e.to_string())
 }
 
 impl Cli {
@@ -186,5 +207,28 @@ mod tests {
         assert_eq!(cli.n_predict, -1);
         assert!(!cli.otel_ggml_ops, "ggml op timing is opt-in");
         assert!(parse(&["llama-server", "-m", "m.gguf", "--otel-ggml-ops"]).otel_ggml_ops);
+    }
+
+    #[test]
+    fn embedding_flags_parse() {
+        let cli = parse(&["llama-server", "-m", "m.gguf"]);
+        assert!(!cli.embeddings && cli.pooling.is_none());
+        assert_eq!(cli.embd_normalize, 2);
+        let cli = parse(&[
+            "llama-server",
+            "-m",
+            "m.gguf",
+            "--embedding",
+            "--pooling",
+            "cls",
+            "--embd-normalize",
+            "-1",
+        ]);
+        assert!(cli.embeddings);
+        assert_eq!(cli.pooling, Some(llama_core::Pooling::Cls));
+        assert_eq!(cli.embd_normalize, -1);
+        let args =
+            normalize_args(["llama-server", "-m", "m", "--pooling", "rank"].map(String::from));
+        assert!(Cli::try_parse_from(args).is_err());
     }
 }

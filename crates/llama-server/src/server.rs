@@ -10,7 +10,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use llama_core::chat::ChatTemplate;
-use llama_core::{Context, ContextParams, Model, ModelParams};
+use llama_core::{Context, ContextParams, Encoder, EncoderParams, Model, ModelParams};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +54,7 @@ fn http_config(cli: &Cli, port: u16) -> HttpConfig {
         body_timeout: Duration::from_secs(cli.timeout),
         port,
         capture_content: crate::telemetry::capture_content(cli),
+        embeddings: cli.embeddings,
     }
 }
 
@@ -76,7 +77,7 @@ fn spawn_loader(
                     cli.parallel,
                     cli.n_ctx_slot()
                 );
-                print_curl(&cli, addr, &ready.names.id);
+                print_curl(&cli, addr, &ready.names.id, ready.pooling.is_some());
                 state.set_ready(ready);
             }
             Err(e) => {
@@ -108,12 +109,13 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     let model = Model::load(&cli.model, &params, &mut |_, _| {})
         .map_err(|e| format!("cannot load {}: {e}", cli.model.display()))?;
     let model = Arc::new(model);
+    if model.is_encoder() {
+        return load_encoder(cli, model, started);
+    }
     let ctx_params = ContextParams {
         n_ctx: cli.ctx_size,
         n_ubatch: cli.ubatch_size as usize,
-        n_threads: cli
-            .threads
-            .unwrap_or_else(llama_core::context::default_threads),
+        n_threads: threads(cli),
         flash_attn: !cli.no_flash_attn,
     };
     let mut ctx = Context::new(model.clone(), ctx_params)
@@ -141,6 +143,51 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         model,
         sched,
         names,
+        pooling: None,
+        created: http::unix_now(),
+    })
+}
+
+fn threads(cli: &Cli) -> usize {
+    cli.threads
+        .unwrap_or_else(llama_core::context::default_threads)
+}
+
+/// An encoder-only model: the scheduler thread owns an [`Encoder`] and serves embeddings only.
+fn load_encoder(cli: &Cli, model: Arc<Model>, started: Instant) -> Result<Ready, String> {
+    let params = EncoderParams {
+        n_batch: cli.batch_size as usize,
+        n_threads: threads(cli),
+        pooling: cli.pooling,
+        normalize: cli.embd_normalize,
+        // By default each input runs alone, so its vector never depends on what it is sent with.
+        pack_inputs: cli.mixed_batches,
+    };
+    let encoder = Encoder::new(model.clone(), params)
+        .map_err(|e| format!("cannot create the encoder: {e}"))?;
+    let pooling = encoder.pooling();
+    let max = encoder.max_input_tokens();
+    let limits = Limits {
+        n_ctx: max,
+        n_ctx_slot: max,
+        n_parallel: 1,
+        n_predict: None,
+    };
+    let (sched, _thread) = scheduler::start_embedder(encoder, limits, cli.queue_size)
+        .map_err(|e| format!("cannot start the scheduler: {e}"))?;
+    let names = ModelNames::new(cli.alias.as_deref(), &cli.model, &model.info().name);
+    println!(
+        "embedding model ready in {:.2} s (pooling {})",
+        started.elapsed().as_secs_f64(),
+        pooling.name()
+    );
+    Ok(Ready {
+        chat_template: None,
+        chat_kwargs: serde_json::Map::new(),
+        model,
+        sched,
+        names,
+        pooling: Some(pooling),
         created: http::unix_now(),
     })
 }
@@ -179,7 +226,7 @@ fn chat_kwargs(cli: &Cli) -> serde_json::Map<String, serde_json::Value> {
 }
 
 /// The ready-to-paste request for the startup banner (the API key itself is never printed).
-fn print_curl(cli: &Cli, addr: SocketAddr, model: &str) {
+fn print_curl(cli: &Cli, addr: SocketAddr, model: &str, embeddings: bool) {
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
@@ -195,9 +242,14 @@ fn print_curl(cli: &Cli, addr: SocketAddr, model: &str) {
     } else {
         " \\\n  -H \"Authorization: Bearer $LLAMA_API_KEY\"".into()
     };
-    let body =
-        serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello!"}]});
-    println!("try it:\ncurl http://{host}:{}/v1/chat/completions \\\n  -H \"Content-Type: application/json\"{auth} \\\n  -d '{body}'", addr.port());
+    let (route, body) = if embeddings {
+        let body = serde_json::json!({"model": model, "input": "Hello!"});
+        ("embeddings", body)
+    } else {
+        let body = serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello!"}]});
+        ("chat/completions", body)
+    };
+    println!("try it:\ncurl http://{host}:{}/v1/{route} \\\n  -H \"Content-Type: application/json\"{auth} \\\n  -d '{body}'", addr.port());
 }
 
 async fn shutdown_signal() {

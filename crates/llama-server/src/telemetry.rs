@@ -280,3 +280,56 @@ pub fn request_outcome(
 pub fn job_left_slot() {
     updown_add!("llama.requests.active", -1, unit: "{request}", description: "Requests being served by a slot");
 }
+
+/// Starts an embedding request's GenAI span `embeddings {model}` (child of its HTTP span) and
+/// its `queue` span.
+pub fn embed_trace(
+    parent: &TraceContext,
+    model: &str,
+    n_inputs: usize,
+    n_tokens: usize,
+) -> JobTrace {
+    let operation = semconv::OPERATION_EMBEDDINGS;
+    let genai = span!(format!("{operation} {model}"), parent: parent,
+        [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+        [semconv::GEN_AI_REQUEST_MODEL] = model.to_owned(),
+        [semconv::GEN_AI_USAGE_INPUT_TOKENS] = n_tokens, "llama.embed.n_inputs" = n_inputs);
+    let queue = span!("queue", parent: &genai);
+    JobTrace {
+        queue,
+        genai,
+        operation,
+        model: model.to_owned(),
+    }
+}
+
+/// The encoder took the request: ends `queue`.
+pub fn embed_started(trace: &mut JobTrace) {
+    drop(std::mem::take(&mut trace.queue));
+}
+
+/// The embeddings were computed.
+pub fn embed_finished(trace: &JobTrace, submitted: Instant, n_tokens: usize) {
+    set_attr!(
+        trace.genai,
+        [semconv::GEN_AI_RESPONSE_MODEL] = trace.model.clone()
+    );
+    histogram_record!(semconv::GEN_AI_SERVER_REQUEST_DURATION, submitted.elapsed().as_secs_f64(),
+        unit: semconv::UNIT_SECONDS, buckets: &semconv::REQUEST_DURATION_BUCKETS,
+        [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+        [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = trace.model.clone());
+    counter_add!("llama.tokens", n_tokens as u64, unit: "{token}",
+        description: "Tokens processed", "type" = "prompt");
+    request_outcome("success", None, trace.operation);
+}
+
+/// The embedding request failed in the engine.
+pub fn embed_failed(trace: &JobTrace, submitted: Instant, error_type: &'static str) {
+    set_attr!(trace.genai, [semconv::ERROR_TYPE] = error_type);
+    trace.genai.set_error(error_type);
+    histogram_record!(semconv::GEN_AI_SERVER_REQUEST_DURATION, submitted.elapsed().as_secs_f64(),
+        unit: semconv::UNIT_SECONDS, buckets: &semconv::REQUEST_DURATION_BUCKETS,
+        [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+        [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone(), [semconv::ERROR_TYPE] = error_type);
+    request_outcome("error", Some(error_type), trace.operation);
+}

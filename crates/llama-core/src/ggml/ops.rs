@@ -49,6 +49,12 @@ impl Context {
         self.wrap(unsafe { sys::ggml_rms_norm(self.as_ptr(), a.ptr(), eps) })
     }
 
+    /// LayerNorm without the affine part: `(a - mean) / sqrt(var + eps)` over rows.
+    pub fn norm(&self, a: Tensor, eps: f32) -> Tensor {
+        // SAFETY: valid handle.
+        self.wrap(unsafe { sys::ggml_norm(self.as_ptr(), a.ptr(), eps) })
+    }
+
     pub fn mul(&self, a: Tensor, b: Tensor) -> Tensor {
         // SAFETY: valid handles; ggml checks that b broadcasts to a.
         self.wrap(unsafe { sys::ggml_mul(self.as_ptr(), a.ptr(), b.ptr()) })

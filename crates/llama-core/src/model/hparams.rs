@@ -39,6 +39,13 @@ pub struct HParams {
     pub n_expert_used: usize,
     /// Hidden width of one expert (`expert_feed_forward_length`), 0 when absent.
     pub n_ff_exp: usize,
+    /// LayerNorm epsilon (`attention.layer_norm_epsilon`; BERT-family encoders).
+    pub norm_eps: f32,
+    /// Whether a token attends only to earlier ones (`attention.causal`; false for encoders).
+    pub causal_attn: bool,
+    /// The model's pooling for embeddings (`pooling_type`: llama.cpp's `llama_pooling_type`,
+    /// 0 none, 1 mean, 2 cls, 3 last, 4 rank), if the file says.
+    pub pooling_type: Option<u32>,
 }
 
 impl HParams {
@@ -114,6 +121,11 @@ impl HParams {
             n_ff_exp: md
                 .get_usize(&key("expert_feed_forward_length"))?
                 .unwrap_or(0),
+            norm_eps: md
+                .get_f32(&key("attention.layer_norm_epsilon"))?
+                .unwrap_or(1e-5),
+            causal_attn: md.get_bool(&key("attention.causal"))?.unwrap_or(true),
+            pooling_type: md.get_u32(&key("pooling_type"))?,
         })
     }
 

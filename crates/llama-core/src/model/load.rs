@@ -189,6 +189,11 @@ impl Model {
         &self.load_trace
     }
 
+    /// Whether this is an encoder-only (embedding) model, run by [`crate::Encoder`].
+    pub fn is_encoder(&self) -> bool {
+        self.arch.encoder().is_some()
+    }
+
     pub fn hparams(&self) -> &HParams {
         &self.hparams
     }

@@ -1,11 +1,13 @@
 //! Models: hyper-parameters, weights placed on backends, and per-architecture graph builders.
 
 mod blocks;
+mod encoder;
 mod ftype;
 mod graph;
 mod hparams;
 mod llama;
 mod load;
+mod nomic_bert;
 mod phi3;
 mod qwen2;
 mod qwen3;
@@ -13,6 +15,7 @@ mod qwen3moe;
 mod registry;
 mod weights;
 
+pub use encoder::{EncoderBuild, EncoderInputs};
 pub use graph::{GraphBuild, GraphInputs, GraphShape};
 pub use hparams::{HParams, RopeScaling};
 pub use load::{LoadTimings, Model, ModelInfo, ModelParams};
@@ -29,4 +32,16 @@ pub trait Architecture: Send + Sync + std::fmt::Debug {
 
     /// Builds the forward graph of one micro-batch; returns the logits, F32 `[n_vocab, n_outputs]`.
     fn build(&self, b: &GraphBuild<'_>) -> Tensor;
+
+    /// Encoder-only (BERT-family) models return themselves here: they run through
+    /// [`crate::embed::Encoder`], never through a decoding [`crate::Context`].
+    fn encoder(&self) -> Option<&dyn EncoderArchitecture> {
+        None
+    }
+}
+
+/// An encoder-only architecture: non-causal attention over the batch, no KV cache, no head.
+pub trait EncoderArchitecture: Send + Sync + std::fmt::Debug {
+    /// Builds the graph of one batch; returns the hidden states, F32 `[n_embd, n_tokens]`.
+    fn build_encoder(&self, b: &EncoderBuild<'_>) -> Tensor;
 }

@@ -3,7 +3,7 @@
 
 use super::hparams::HParams;
 use super::weights::WeightLoader;
-use super::{llama, phi3, qwen2, qwen3, qwen3moe, Architecture};
+use super::{llama, nomic_bert, phi3, qwen2, qwen3, qwen3moe, Architecture};
 use crate::error::Result;
 
 /// Loads an architecture's weights and returns its graph builder.
@@ -38,6 +38,10 @@ const ARCHITECTURES: &[Entry] = &[
     Entry {
         name: "phi3",
         load: |hp, w| Ok(Box::new(phi3::Phi3::load(hp, w)?)),
+    },
+    Entry {
+        name: "nomic-bert",
+        load: |hp, w| Ok(Box::new(nomic_bert::NomicBert::load(hp, w)?)),
     },
 ];
 

@@ -122,6 +122,11 @@ impl<'a> WeightLoader<'a> {
         })
     }
 
+    /// The dimensions of tensor `name` in the file (innermost first), if it exists.
+    pub fn dims_of(&self, name: &str) -> Option<Vec<u64>> {
+        self.file.tensor(name).map(|t| t.dims().to_vec())
+    }
+
     /// A tensor that must exist with exactly these dimensions (innermost first).
     pub fn require(&mut self, name: &str, dims: &[usize], p: Placement) -> Result<Tensor> {
         self.optional(name, dims, p)?

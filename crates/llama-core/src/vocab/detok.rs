@@ -17,7 +17,10 @@ impl Vocab {
         }
         if attr.intersects(TokenAttr::NORMAL) {
             return match self.kind {
-                VocabKind::Spm => text.replace('\u{2581}', " ").into_bytes().into(),
+                // WordPiece pieces carry the phantom space `▁` of the GGUF conversion, too.
+                VocabKind::Spm | VocabKind::Wpm => {
+                    text.replace('\u{2581}', " ").into_bytes().into()
+                }
                 VocabKind::Bpe => decode_byte_level(text).into(),
             };
         }

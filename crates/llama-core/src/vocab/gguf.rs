@@ -46,6 +46,9 @@ impl VocabParts {
             add_space_prefix: flag("add_space_prefix")?,
             model_name: md.get_str("general.name")?.map(str::to_string),
             architecture: md.get_str("general.architecture")?.map(str::to_string),
+            sep: id("seperator_token_id")?,
+            lowercase: flag("normalizer.lowercase")?,
+            strip_accents: flag("normalizer.strip_accents")?,
         })
     }
 }

@@ -1,4 +1,4 @@
-//! Tokenizer: llama.cpp-exact GPT-2 byte-level BPE and SentencePiece vocabularies.
+//! Tokenizer: llama.cpp-exact GPT-2 byte-level BPE, SentencePiece and WordPiece vocabularies.
 mod bpe;
 mod detok;
 mod gguf;
@@ -11,11 +11,15 @@ mod special;
 mod spm;
 mod types;
 mod unicode;
+mod wpm;
+mod wpm_nfd;
 
 #[cfg(test)]
 mod smollm2_tests;
 #[cfg(test)]
 pub(crate) mod test_support;
+#[cfg(test)]
+mod wpm_tests;
 
 pub use detok::Detokenizer;
 pub use model::Vocab;

@@ -9,6 +9,7 @@ use super::pretok_names::PreSettings;
 use super::special::{self, Detector, Fragment, SpecialIds};
 use super::spm::SpmVocab;
 use super::types::{TokenAttr, TokenType, VocabKind, VocabParts};
+use super::wpm::{WpmSettings, WpmTokenizer};
 use crate::error::{Error, Result};
 
 /// A loaded tokenizer vocabulary. Immutable and `Send + Sync`; share it behind an `Arc`.
@@ -29,6 +30,9 @@ pub struct Vocab {
     pub(crate) eom: Option<u32>,
     pub(crate) unk: Option<u32>,
     pub(crate) pad: Option<u32>,
+    /// Separator appended by WordPiece vocabularies when adding special tokens.
+    pub(crate) sep: Option<u32>,
+    pub(crate) wpm: Option<WpmSettings>,
     pub(crate) eog: BTreeSet<u32>,
     pub(crate) add_bos: bool,
     pub(crate) add_eos: bool,
@@ -85,6 +89,8 @@ struct FamilyDefaults {
     bos: Option<u32>,
     eos: Option<u32>,
     unk: Option<u32>,
+    sep: Option<u32>,
+    pad: Option<u32>,
     add_space_prefix: bool,
 }
 
@@ -100,6 +106,8 @@ impl FamilyDefaults {
                     bos: Some(1),
                     eos: Some(2),
                     unk: Some(0),
+                    sep: None,
+                    pad: None,
                     add_space_prefix: true,
                 }
             }
@@ -110,6 +118,21 @@ impl FamilyDefaults {
                     bos: (!pre.no_default_bos).then_some(11),
                     eos: Some(11),
                     unk: None,
+                    sep: None,
+                    pad: None,
+                    add_space_prefix: false,
+                }
+            }
+            VocabKind::Wpm => {
+                let mut pre = PreSettings::for_name(None);
+                pre.add_bos = true;
+                FamilyDefaults {
+                    pre,
+                    bos: Some(101),
+                    eos: None,
+                    unk: Some(100),
+                    sep: Some(102),
+                    pad: Some(0),
                     add_space_prefix: false,
                 }
             }
@@ -122,6 +145,8 @@ impl Vocab {
     /// - SPM (`"llama"`): BOS 1, EOS 2, UNK 0, `add_bos` true, `add_space_prefix` true.
     /// - BPE (`"gpt2"`): BOS and EOS 11 (sic, llama.cpp's default), `add_bos` false except for
     ///   the Llama-3 family, `add_space_prefix` false; `merges` is required.
+    /// - WordPiece (`"bert"`): BOS (CLS) 101, UNK 100, SEP 102, PAD 0; adding special tokens
+    ///   puts BOS first and SEP last; lowercasing and accent stripping on unless the file says no.
     /// - `add_eos` false. EOT/EOM and the end-of-generation set are detected from token texts.
     ///
     /// Fails for other tokenizer models, duplicate tokens, short `scores`/`token_types`, a
@@ -130,6 +155,7 @@ impl Vocab {
         let kind = match parts.model.as_str() {
             "llama" => VocabKind::Spm,
             "gpt2" => VocabKind::Bpe,
+            "bert" => VocabKind::Wpm,
             other => return Err(Error::VocabUnsupportedModel(other.to_string())),
         };
         if parts.tokens.is_empty() {
@@ -148,7 +174,7 @@ impl Vocab {
                 return Err(Error::VocabInvalid("BPE vocabulary without merges".into()))
             }
             (VocabKind::Bpe, Some(merges)) => Some(BpeModel::new(merges, &token_to_id)),
-            (VocabKind::Spm, _) => None,
+            (VocabKind::Spm | VocabKind::Wpm, _) => None,
         };
 
         let mut ids = SpecialIds {
@@ -181,7 +207,10 @@ impl Vocab {
             eot: ids.eot,
             eom: ids.eom,
             unk: special_id(parts.unk, defaults.unk, n),
-            pad: special_id(parts.pad, None, n),
+            pad: special_id(parts.pad, defaults.pad, n),
+            sep: special_id(parts.sep, defaults.sep, n),
+            wpm: (kind == VocabKind::Wpm)
+                .then(|| WpmSettings::new(parts.lowercase, parts.strip_accents, &texts)),
             eog,
             add_bos: parts.add_bos.unwrap_or(defaults.pre.add_bos),
             add_eos: parts.add_eos.unwrap_or(false),
@@ -226,6 +255,10 @@ impl Vocab {
             parse_special,
         );
         let mut out = Vec::with_capacity(text.len() / 3 + 2);
+        if let Some(settings) = self.wpm {
+            self.tokenize_wpm(settings, &frags, add_special, &mut out);
+            return out;
+        }
         if add_special && self.add_bos {
             out.extend(self.bos);
         }
@@ -249,6 +282,34 @@ impl Vocab {
                     }
                 }
             }
+        }
+    }
+
+    /// WordPiece: BOS and SEP surround the text when adding special tokens, whatever `add_bos`
+    /// says (llama.cpp's `LLAMA_VOCAB_TYPE_WPM` case).
+    fn tokenize_wpm(
+        &self,
+        settings: WpmSettings,
+        frags: &[Fragment<'_>],
+        add_special: bool,
+        out: &mut Vec<u32>,
+    ) {
+        let wpm = WpmTokenizer {
+            settings,
+            token_to_id: &self.token_to_id,
+            unk: self.unk,
+        };
+        if add_special {
+            out.extend(self.bos);
+        }
+        for frag in frags {
+            match *frag {
+                Fragment::Token(id) => out.push(id),
+                Fragment::Text(text) => wpm.tokenize(text, out),
+            }
+        }
+        if add_special {
+            out.extend(self.sep);
         }
     }
 
@@ -313,6 +374,10 @@ impl Vocab {
     }
     pub fn pad(&self) -> Option<u32> {
         self.pad
+    }
+    /// Separator (WordPiece `[SEP]`), appended after the text when adding special tokens.
+    pub fn sep(&self) -> Option<u32> {
+        self.sep
     }
     /// Whether `tokenize(.., add_special = true, ..)` prepends BOS.
     pub fn add_bos(&self) -> bool {
@@ -395,7 +460,7 @@ mod tests {
     #[test]
     fn unsupported_models_and_bad_parts_are_rejected() {
         let mut parts = spm_parts();
-        parts.model = "bert".into();
+        parts.model = "unigram".into();
         assert!(matches!(
             Vocab::from_parts(parts),
             Err(Error::VocabUnsupportedModel(_))

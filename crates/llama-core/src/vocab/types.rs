@@ -8,7 +8,7 @@ use serde::Deserialize;
 ///
 /// | field | GGUF key |
 /// |---|---|
-/// | `model` | `tokenizer.ggml.model` (`"gpt2"` or `"llama"`) |
+/// | `model` | `tokenizer.ggml.model` (`"gpt2"`, `"llama"` or `"bert"`) |
 /// | `pre` | `tokenizer.ggml.pre` |
 /// | `tokens` | `tokenizer.ggml.tokens` |
 /// | `scores` | `tokenizer.ggml.scores` |
@@ -20,6 +20,8 @@ use serde::Deserialize;
 /// | `add_space_prefix` | `tokenizer.ggml.add_space_prefix` |
 /// | `model_name` / `architecture` | `general.name` / `general.architecture` (llama.cpp sets some
 ///   token attributes by name, e.g. right-stripping special tokens for Phi-3) |
+/// | `sep` | `tokenizer.ggml.seperator_token_id` (sic) |
+/// | `lowercase` / `strip_accents` | `tokenizer.ggml.normalizer.{lowercase,strip_accents}` (WordPiece) |
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct VocabParts {
@@ -40,6 +42,9 @@ pub struct VocabParts {
     pub add_space_prefix: Option<bool>,
     pub model_name: Option<String>,
     pub architecture: Option<String>,
+    pub sep: Option<u32>,
+    pub lowercase: Option<bool>,
+    pub strip_accents: Option<bool>,
 }
 
 /// Tokenizer family.
@@ -49,6 +54,8 @@ pub enum VocabKind {
     Spm,
     /// GPT-2 byte-level BPE (`tokenizer.ggml.model = "gpt2"`).
     Bpe,
+    /// WordPiece (`tokenizer.ggml.model = "bert"`, llama.cpp's `LLAMA_VOCAB_TYPE_WPM`).
+    Wpm,
 }
 
 /// Token type as stored in `tokenizer.ggml.token_type` (llama.cpp's `llama_token_type`).

@@ -61,6 +61,11 @@ pub fn submit(
     http: &HttpTrace,
 ) -> Result<UnboundedReceiver<Event>> {
     let n_ctx_slot = ready.sched.limits.n_ctx_slot;
+    if ready.pooling.is_some() {
+        return Err(ServerError::BadRequest(
+            "this model only produces embeddings: use /v1/embeddings or /embedding".into(),
+        ));
+    }
     if p.prompt.is_empty() {
         return Err(ServerError::BadRequest("the prompt is empty".into()));
     }

@@ -3,6 +3,7 @@
 //! OpenAI or llama.cpp responses; they never touch the model context.
 
 pub mod auth;
+pub mod embeddings;
 pub mod errors;
 pub mod extract;
 pub mod generate;
@@ -31,6 +32,8 @@ pub struct HttpConfig {
     pub body_timeout: Duration,
     pub port: u16,
     pub capture_content: bool,
+    /// `--embeddings` was given.
+    pub embeddings: bool,
 }
 
 /// The names a request may use for the model.
@@ -84,6 +87,8 @@ pub struct Ready {
     pub chat_kwargs: serde_json::Map<String, serde_json::Value>,
     pub sched: SchedulerHandle,
     pub names: ModelNames,
+    /// The pooling of an encoder-only (embedding) model; `None` for generative models.
+    pub pooling: Option<llama_core::Pooling>,
     /// Unix time the model became ready (`created` in `/v1/models`).
     pub created: u64,
 }
@@ -147,6 +152,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/models", get(openai::models))
         .route("/completion", post(llamacpp::completion))
+        .route("/v1/embeddings", post(embeddings::openai))
+        .route("/embeddings", post(embeddings::llama))
+        .route("/embedding", post(embeddings::llama))
         .route("/tokenize", post(llamacpp::tokenize))
         .route("/detokenize", post(llamacpp::detokenize))
         .route("/slots", get(llamacpp::slots))

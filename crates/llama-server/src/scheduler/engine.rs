@@ -121,6 +121,12 @@ impl Engine {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Submit(job) => self.queue.push_back(*job),
+            Command::Embed(job) => {
+                // The HTTP side refuses embeddings for generative models; answer stragglers.
+                let err = ServerError::BadRequest("this model does not produce embeddings".into());
+                let _ = job.reply.send(Err(err));
+                self.handle.release();
+            }
             Command::Slots(reply) => {
                 let _ = reply.send(self.slot_infos());
             }

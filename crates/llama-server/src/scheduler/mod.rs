@@ -2,8 +2,10 @@
 //! `Context`; the rest of the server talks to it through a cheap, cloneable
 //! [`SchedulerHandle`]: commands over a channel, answers over oneshot channels, generated text
 //! over one unbounded channel per request. The scheduler never waits on a client.
+//! For an encoder-only model the thread runs [`embed::EmbedEngine`] over the same commands.
 
 pub mod batch_builder;
+pub mod embed;
 pub mod engine;
 pub mod job;
 pub mod slot;
@@ -20,6 +22,8 @@ use tokio::sync::oneshot;
 #[derive(Debug)]
 pub enum Command {
     Submit(Box<Job>),
+    /// An embedding request (served by [`embed::EmbedEngine`] only).
+    Embed(Box<embed::EmbedJob>),
     Slots(oneshot::Sender<Vec<SlotInfo>>),
     Metrics(oneshot::Sender<MetricsSnapshot>),
     /// Stop taking work; exit once every admitted request is done.
@@ -108,6 +112,22 @@ impl SchedulerHandle {
         })
     }
 
+    /// Queues an embedding job, under the same admission limits as generation.
+    pub fn embed(&self, job: embed::EmbedJob) -> Result<()> {
+        let a = &self.admission;
+        if a.closed.load(Ordering::Acquire) {
+            return Err(ServerError::ShuttingDown);
+        }
+        if a.in_flight.fetch_add(1, Ordering::AcqRel) >= a.limit {
+            a.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(ServerError::QueueFull(a.queue_size));
+        }
+        self.tx.send(Command::Embed(Box::new(job))).map_err(|_| {
+            a.in_flight.fetch_sub(1, Ordering::AcqRel);
+            ServerError::ShuttingDown
+        })
+    }
+
     /// Current state of every slot.
     pub async fn slots(&self) -> Result<Vec<SlotInfo>> {
         let (tx, rx) = oneshot::channel();
@@ -158,6 +178,21 @@ pub fn start(
     let (tx, rx) = mpsc::channel();
     let handle = SchedulerHandle::new(tx, limits, queue_size);
     let engine = engine::Engine::new(ctx, config, limits, rx, handle.clone());
+    let thread = std::thread::Builder::new()
+        .name("scheduler".into())
+        .spawn(move || engine.run())?;
+    Ok((handle, thread))
+}
+
+/// Starts the scheduler thread of an encoder-only model over `encoder`.
+pub fn start_embedder(
+    encoder: llama_core::Encoder,
+    limits: Limits,
+    queue_size: usize,
+) -> std::io::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel();
+    let handle = SchedulerHandle::new(tx, limits, queue_size);
+    let engine = embed::EmbedEngine::new(encoder, limits, rx, handle.clone());
     let thread = std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || engine.run())?;

@@ -52,7 +52,11 @@ impl Server {
 
     /// [`Server::start`] with environment variables set (or removed, for an empty value).
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Option<Server> {
-        let model = model_path()?;
+        Some(Self::start_model(&model_path()?, args, env))
+    }
+
+    /// [`Server::start_with_env`] over another model file (which must exist).
+    pub fn start_model(model: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_llama-server"));
         for (k, v) in env {
             if v.is_empty() {
@@ -63,7 +67,7 @@ impl Server {
         }
         let mut child = cmd
             .arg("-m")
-            .arg(&model)
+            .arg(model)
             .args(["--host", "127.0.0.1", "--port", "0", "-t", "2"])
             .args(args)
             .env_remove("LLAMA_API_KEY")
@@ -97,7 +101,7 @@ impl Server {
             api_key: key,
         };
         server.wait_ready(Duration::from_secs(60));
-        Some(server)
+        server
     }
 
     fn wait_ready(&self, timeout: Duration) {

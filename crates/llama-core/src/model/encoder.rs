@@ -1,0 +1,110 @@
+//! Graph-building blocks of encoder-only (BERT-family) models: inputs without a KV cache,
+//! LayerNorm, fused-QKV splitting and attention over the micro-batch itself, mirroring
+//! llama.cpp's `build_attn_inp_no_cache` / `build_attn_mha` path.
+
+use super::hparams::HParams;
+use crate::ggml::{types, Context, Graph, RopeParams, Tensor};
+
+/// Input tensors of one encoder graph, filled before each compute.
+#[derive(Debug, Clone, Copy)]
+pub struct EncoderInputs {
+    pub tokens: Tensor,  // I32 [n_tokens]
+    pub pos: Tensor,     // I32 [n_tokens]
+    pub kq_mask: Tensor, // F16 [n_tokens, n_tokens]: 0 within a sequence, -inf across
+}
+
+impl EncoderInputs {
+    /// Creates the inputs for `n_tokens` tokens in `ctx`.
+    pub fn new(ctx: &Context, n_tokens: usize) -> Self {
+        let nt = n_tokens as i64;
+        EncoderInputs {
+            tokens: ctx
+                .new_tensor(types::I32, &[nt])
+                .set_name("inp_tokens")
+                .set_input(),
+            pos: ctx
+                .new_tensor(types::I32, &[nt])
+                .set_name("inp_pos")
+                .set_input(),
+            kq_mask: ctx
+                .new_tensor(types::F16, &[nt, nt])
+                .set_name("kq_mask")
+                .set_input(),
+        }
+    }
+}
+
+/// Everything an encoder architecture needs to build its graph for one batch.
+#[derive(Debug)]
+pub struct EncoderBuild<'a> {
+    pub ctx: &'a Context,
+    pub graph: Graph,
+    pub hp: &'a HParams,
+    pub inp: EncoderInputs,
+    pub n_tokens: usize,
+    pub rope: RopeParams,
+}
+
+impl EncoderBuild<'_> {
+    /// Token embeddings: F32 [n_embd, n_tokens].
+    pub fn embeddings(&self, tok_embd: Tensor) -> Tensor {
+        self.ctx.get_rows(tok_embd, self.inp.tokens)
+    }
+
+    /// LayerNorm with learned scale and bias (`LLM_NORM`), epsilon `norm_eps`.
+    pub fn layer_norm(&self, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
+        let ctx = self.ctx;
+        ctx.add(ctx.mul(ctx.norm(x, self.hp.norm_eps), weight), bias)
+    }
+
+    /// Splits a fused projection F32 [n_embd + 2·n_embd_gqa, n_tokens] into Q
+    /// [head, n_head, n_tokens] and K, V [head, n_head_kv, n_tokens] views (no copies).
+    pub fn split_qkv(&self, qkv: Tensor) -> (Tensor, Tensor, Tensor) {
+        let hp = self.hp;
+        let (head, nt) = (hp.n_embd_head_k as i64, self.n_tokens as i64);
+        let f32_size = std::mem::size_of::<f32>();
+        let row = qkv.nb()[1];
+        let view = |n_heads: usize, offset_elems: usize| {
+            self.ctx.view(
+                qkv,
+                &[head, n_heads as i64, nt],
+                &[head as usize * f32_size, row],
+                offset_elems * f32_size,
+            )
+        };
+        let q = view(hp.n_head, 0);
+        let k = view(hp.n_head_kv, hp.n_embd);
+        let v = view(hp.n_head_kv, hp.n_embd + hp.n_embd_k_gqa());
+        (q, k, v)
+    }
+
+    /// Rotary position embedding of `x` ([head_dim, n_heads, n_tokens]).
+    pub fn rope(&self, x: Tensor) -> Tensor {
+        self.ctx.rope_ext(x, self.inp.pos, None, &self.rope)
+    }
+
+    /// Attention of every token over the tokens its mask admits, then the output projection:
+    /// F32 [n_embd, n_tokens]. `q`: [head, n_head, n_tokens]; `k`, `v`: [head, n_head_kv, n_tokens].
+    pub fn attention(&self, q: Tensor, k: Tensor, v: Tensor, wo: Tensor, scale: f32) -> Tensor {
+        let ctx = self.ctx;
+        let q = ctx.permute(q, [0, 2, 1, 3]); // [head, n_tokens, n_head]
+        let k = ctx.permute(k, [0, 2, 1, 3]); // [head, n_tokens, n_head_kv]
+        let kq = ctx.mul_mat_f32(k, q); // [n_tokens(k), n_tokens(q), n_head]
+        let kq = ctx.soft_max_ext(kq, self.inp.kq_mask, scale);
+        // V transposed so that rows run over tokens: [n_tokens, head, n_head_kv].
+        let vt = ctx.cont(ctx.permute(v, [1, 2, 0, 3]));
+        let kqv = ctx.mul_mat(vt, kq); // [head, n_tokens, n_head]
+        let cur = ctx.cont(ctx.permute(kqv, [0, 2, 1, 3])); // [head, n_head, n_tokens]
+        let ne = cur.ne();
+        let cur = ctx.reshape(cur, &[ne[0] * ne[1], ne[2]]);
+        ctx.mul_mat(wo, cur)
+    }
+
+    /// SwiGLU feed-forward: `down(silu(gate(x)) * up(x))`.
+    pub fn ffn_swiglu(&self, x: Tensor, up: Tensor, gate: Tensor, down: Tensor) -> Tensor {
+        let ctx = self.ctx;
+        let u = ctx.mul_mat(up, x);
+        let g = ctx.mul_mat(gate, x);
+        ctx.mul_mat(down, ctx.swiglu_split(g, u))
+    }
+}
