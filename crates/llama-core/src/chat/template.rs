@@ -131,6 +131,16 @@ impl ChatTemplate {
         )
     }
 
+    /// `rendered` without its leading BOS text when the tokenizer adds BOS itself (`add_bos`):
+    /// templates such as Gemma's print `{{ bos_token }}`, and llama.cpp's
+    /// `common_chat_templates_apply` strips it so that the prompt does not start with two BOS.
+    pub fn strip_bos<'a>(&self, rendered: &'a str, add_bos: bool) -> &'a str {
+        match rendered.strip_prefix(self.bos_token.as_str()) {
+            Some(rest) if add_bos && !self.bos_token.is_empty() => rest,
+            _ => rendered,
+        }
+    }
+
     /// Like [`render`](Self::render) for arbitrary JSON messages (tool calls, extra fields) and
     /// an optional `tools` list.
     pub fn render_json(

@@ -1,7 +1,7 @@
 //! Model hyper-parameters read from GGUF metadata (`{arch}.*` keys), as llama.cpp defines them.
 
 use crate::error::{Error, Result};
-use crate::gguf::GgufFile;
+use crate::gguf::{GgufArray, GgufFile, GgufValue};
 
 /// How RoPE frequencies are scaled beyond the training context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,17 @@ pub struct HParams {
     pub rope_scaling: RopeScaling,
     pub n_ctx_orig_yarn: usize,
     pub rms_eps: f32,
+    /// Sliding-window attention span in positions (0: none). A token at position `p` in a
+    /// sliding-window layer sees cached positions `p' > p - n_swa` (llama.cpp's
+    /// `LLAMA_SWA_TYPE_STANDARD`).
+    pub n_swa: usize,
+    /// Per layer: whether it attends through the sliding window (empty when `n_swa == 0`).
+    pub swa_layers: Vec<bool>,
+    /// RoPE base and scale of sliding-window layers (llama.cpp's `rope_freq_{base,scale}_train_swa`).
+    pub rope_freq_base_swa: f32,
+    pub rope_freq_scale_swa: f32,
+    /// `cap * tanh(logits / cap)` on the output logits (0: off).
+    pub final_logit_softcapping: f32,
 }
 
 impl HParams {
@@ -80,13 +91,15 @@ impl HParams {
                 .map(<[String]>::len)
                 .unwrap_or(0),
         };
+        let n_layer = req("block_count")?;
+        let (n_swa, swa_layers) = sliding_window(file, arch, n_layer)?;
         Ok(HParams {
             arch: arch.to_string(),
             n_vocab,
             n_ctx_train,
             n_embd,
             n_ff: req("feed_forward_length")?,
-            n_layer: req("block_count")?,
+            n_layer,
             n_head,
             n_head_kv,
             n_embd_head_k,
@@ -101,7 +114,31 @@ impl HParams {
             rms_eps: md
                 .get_f32(&key("attention.layer_norm_rms_epsilon"))?
                 .unwrap_or(1e-5),
+            n_swa,
+            swa_layers,
+            rope_freq_base_swa: md.get_f32(&key("rope.freq_base_swa"))?.unwrap_or(10_000.0),
+            rope_freq_scale_swa: 1.0,
+            final_logit_softcapping: md.get_f32(&key("final_logit_softcapping"))?.unwrap_or(0.0),
         })
+    }
+
+    /// Whether layer `il` attends through the sliding window.
+    pub fn is_swa(&self, il: usize) -> bool {
+        self.n_swa > 0 && self.swa_layers.get(il).copied().unwrap_or(false)
+    }
+
+    /// Whether any layer uses the sliding window (a second attention mask is then needed).
+    pub fn has_swa(&self) -> bool {
+        (0..self.n_layer).any(|il| self.is_swa(il))
+    }
+
+    /// RoPE base and scale of layer `il`: sliding-window layers have their own.
+    pub fn rope_freq_layer(&self, il: usize) -> (f32, f32) {
+        if self.is_swa(il) {
+            (self.rope_freq_base_swa, self.rope_freq_scale_swa)
+        } else {
+            (self.rope_freq_base, self.rope_freq_scale)
+        }
     }
 
     /// K/V width across all KV heads.
@@ -112,6 +149,38 @@ impl HParams {
     pub fn n_embd_v_gqa(&self) -> usize {
         self.n_embd_head_v * self.n_head_kv
     }
+}
+
+/// Architectures with interleaved sliding-window attention and llama.cpp's default pattern
+/// (every n-th layer is global); others ignore `attention.sliding_window`, as llama.cpp does.
+const SWA_PATTERNS: &[(&str, u32)] = &[("gemma3", 6)];
+
+/// The sliding window and the per-layer SWA flags: `attention.sliding_window_pattern` is either
+/// a per-layer bool array or `n` (layer `il` is global when `il % n == n - 1`; 0: all SWA).
+fn sliding_window(file: &GgufFile, arch: &str, n_layer: usize) -> Result<(usize, Vec<bool>)> {
+    let md = file.metadata();
+    let Some(&(_, default_pattern)) = SWA_PATTERNS.iter().find(|(a, _)| *a == arch) else {
+        return Ok((0, Vec::new()));
+    };
+    let n_swa = md
+        .get_usize(&format!("{arch}.attention.sliding_window"))?
+        .unwrap_or(0);
+    if n_swa == 0 {
+        return Ok((0, Vec::new()));
+    }
+    let key = format!("{arch}.attention.sliding_window_pattern");
+    if let Some(GgufValue::Array(GgufArray::Bool(flags))) = md.get(&key) {
+        if flags.len() != n_layer {
+            return Err(Error::Model(format!(
+                "'{key}' has {} entries for {n_layer} layers",
+                flags.len()
+            )));
+        }
+        return Ok((n_swa, flags.clone()));
+    }
+    let n = md.get_u32(&key)?.unwrap_or(default_pattern) as usize;
+    let layers = (0..n_layer).map(|il| n == 0 || il % n < n - 1).collect();
+    Ok((n_swa, layers))
 }
 
 fn rope_scaling(file: &GgufFile, arch: &str) -> Result<(RopeScaling, f32)> {

@@ -1,5 +1,6 @@
 //! Models: hyper-parameters, weights placed on backends, and per-architecture graph builders.
 
+mod gemma3;
 mod graph;
 mod hparams;
 mod llama;
