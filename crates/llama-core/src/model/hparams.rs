@@ -207,3 +207,56 @@ fn rope_scaling(file: &GgufFile, arch: &str) -> Result<(RopeScaling, f32)> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::GgufWriter;
+
+    fn file(arch: &str, extra: impl FnOnce(&mut GgufWriter)) -> GgufFile {
+        let mut w = GgufWriter::new();
+        let k = |s: &str| format!("{arch}.{s}");
+        w.add_u32(k("embedding_length"), 64).unwrap();
+        w.add_u32(k("attention.head_count"), 4).unwrap();
+        w.add_u32(k("context_length"), 256).unwrap();
+        w.add_u32(k("feed_forward_length"), 128).unwrap();
+        w.add_u32(k("block_count"), 12).unwrap();
+        w.add_u32(k("attention.sliding_window"), 32).unwrap();
+        extra(&mut w);
+        GgufFile::from_bytes(w.to_bytes()).unwrap()
+    }
+
+    #[test]
+    fn gemma3_layers_are_local_except_every_sixth() {
+        let hp = HParams::from_gguf(&file("gemma3", |_| {}), "gemma3").unwrap();
+        assert_eq!(hp.n_swa, 32);
+        let global: Vec<usize> = (0..12).filter(|&il| !hp.is_swa(il)).collect();
+        assert_eq!(global, [5, 11]);
+        assert_eq!(hp.rope_freq_layer(0), (10_000.0, 1.0));
+        assert_eq!(
+            hp.rope_freq_layer(5),
+            (hp.rope_freq_base, hp.rope_freq_scale)
+        );
+    }
+
+    #[test]
+    fn an_explicit_pattern_and_swa_base_override_the_defaults() {
+        let f = file("gemma3", |w| {
+            w.add_u32("gemma3.attention.sliding_window_pattern", 3)
+                .unwrap();
+            w.add_f32("gemma3.rope.freq_base_swa", 500.0).unwrap();
+        });
+        let hp = HParams::from_gguf(&f, "gemma3").unwrap();
+        let global: Vec<usize> = (0..12).filter(|&il| !hp.is_swa(il)).collect();
+        assert_eq!(global, [2, 5, 8, 11]);
+        assert_eq!(hp.rope_freq_layer(0).0, 500.0);
+    }
+
+    #[test]
+    fn architectures_without_interleaved_swa_ignore_the_window() {
+        let hp = HParams::from_gguf(&file("llama", |_| {}), "llama").unwrap();
+        assert_eq!(hp.n_swa, 0);
+        assert!(!hp.has_swa());
+        assert_eq!(hp.rope_freq_layer(3).0, hp.rope_freq_base);
+    }
+}
