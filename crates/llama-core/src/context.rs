@@ -180,7 +180,7 @@ impl Context {
         let nodes = graph_nodes(&self.model);
         let ctx = GgmlContext::new(nodes, nodes)?;
         let graph = ctx.new_graph(nodes);
-        let inputs = GraphBuild::inputs(&ctx, &self.kv, shape);
+        let inputs = GraphBuild::inputs(&ctx, &self.model.hparams, &self.kv, shape);
         let b = GraphBuild {
             ctx: &ctx,
             graph,
@@ -513,6 +513,13 @@ impl Context {
             .cells
             .write_mask(n_kv, &s.pos, &s.seq_bits, &mut s.mask);
         built.inputs.kq_mask.write(&s.mask, 0)?;
+        if let Some(mask_swa) = built.inputs.kq_mask_swa {
+            let n_swa = self.model.hparams.n_swa;
+            self.kv
+                .cells
+                .write_mask_swa(n_kv, n_swa, &s.pos, &s.seq_bits, &mut s.mask);
+            mask_swa.write(&s.mask, 0)?;
+        }
         s.k_idxs.clear();
         s.k_idxs.extend(s.cells.iter().map(|&c| i64::from(c)));
         built.inputs.k_idxs.write(&s.k_idxs, 0)?;

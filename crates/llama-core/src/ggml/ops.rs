@@ -75,6 +75,17 @@ impl Context {
         self.wrap(unsafe { sys::ggml_swiglu_split(self.as_ptr(), gate.ptr(), up.ptr()) })
     }
 
+    /// `gelu(gate) * up` (tanh approximation, as llama.cpp's GELU feed-forward).
+    pub fn geglu_split(&self, gate: Tensor, up: Tensor) -> Tensor {
+        // SAFETY: valid handles of equal shape (checked by ggml).
+        self.wrap(unsafe { sys::ggml_geglu_split(self.as_ptr(), gate.ptr(), up.ptr()) })
+    }
+
+    pub fn tanh(&self, a: Tensor) -> Tensor {
+        // SAFETY: valid handle.
+        self.wrap(unsafe { sys::ggml_tanh(self.as_ptr(), a.ptr()) })
+    }
+
     pub fn cont(&self, a: Tensor) -> Tensor {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_cont(self.as_ptr(), a.ptr()) })

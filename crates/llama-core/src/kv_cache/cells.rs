@@ -205,12 +205,39 @@ impl Cells {
     /// sequence `seqs[t]` at `positions[t]`) may attend to the cell, -inf elsewhere (causal,
     /// same sequence only).
     pub fn write_mask(&self, n_kv: usize, positions: &[i32], seqs: &[u64], out: &mut [u16]) {
+        self.fill_mask(n_kv, None, positions, seqs, out);
+    }
+
+    /// [`Cells::write_mask`] for sliding-window layers: additionally hides cells `n_swa` or more
+    /// positions before the token (llama.cpp's `is_masked_swa`, `LLAMA_SWA_TYPE_STANDARD`).
+    pub fn write_mask_swa(
+        &self,
+        n_kv: usize,
+        n_swa: usize,
+        positions: &[i32],
+        seqs: &[u64],
+        out: &mut [u16],
+    ) {
+        self.fill_mask(n_kv, Some(n_swa), positions, seqs, out);
+    }
+
+    fn fill_mask(
+        &self,
+        n_kv: usize,
+        n_swa: Option<usize>,
+        positions: &[i32],
+        seqs: &[u64],
+        out: &mut [u16],
+    ) {
         const ZERO: u16 = 0x0000;
         const NEG_INF: u16 = 0xFC00;
+        let window = n_swa.map_or(i64::MAX, |w| w as i64);
         for (t, (&p, &bit)) in positions.iter().zip(seqs).enumerate() {
             let row = &mut out[t * n_kv..(t + 1) * n_kv];
             for (j, m) in row.iter_mut().enumerate() {
-                let visible = self.seqs[j] & bit != 0 && self.pos[j] <= p;
+                let p0 = self.pos[j];
+                let visible =
+                    self.seqs[j] & bit != 0 && p0 <= p && i64::from(p) - i64::from(p0) < window;
                 *m = if visible { ZERO } else { NEG_INF };
             }
         }
@@ -260,6 +287,20 @@ mod tests {
         assert_eq!(&m[4..], &[0, 0, 0xFC00, 0xFC00]);
         c.write_mask(4, &[5], &[0b10], &mut m[..4]);
         assert_eq!(&m[..4], &[0xFC00, 0xFC00, 0, 0xFC00]);
+    }
+
+    #[test]
+    fn swa_mask_hides_cells_outside_the_window() {
+        let mut c = Cells::new(6);
+        for i in 0..5 {
+            c.assign(i, i as i32, 0b01);
+        }
+        let mut m = vec![0u16; 6];
+        // Token at position 4 with a window of 3 sees positions 2, 3 and 4 only.
+        c.write_mask_swa(6, 3, &[4], &[0b01], &mut m);
+        assert_eq!(m, [0xFC00, 0xFC00, 0, 0, 0, 0xFC00]);
+        c.write_mask(6, &[4], &[0b01], &mut m);
+        assert_eq!(m, [0, 0, 0, 0, 0, 0xFC00]);
     }
 
     #[test]

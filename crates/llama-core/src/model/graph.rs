@@ -12,6 +12,9 @@ pub struct GraphInputs {
     pub pos: Tensor,             // I32 [n_tokens]
     pub out_ids: Option<Tensor>, // I32 [n_outputs]; None when every token is an output
     pub kq_mask: Tensor,         // F16 [n_kv, n_tokens]
+    /// The causal mask that also hides cells `n_swa` or more positions back, for sliding-window
+    /// layers; None when the model has none.
+    pub kq_mask_swa: Option<Tensor>, // F16 [n_kv, n_tokens]
     pub k_idxs: Tensor,          // I64 [n_tokens]
     pub v_idxs: Tensor,          // I64 [n_tokens] (or per element when V is transposed)
 }
@@ -39,8 +42,13 @@ pub struct GraphBuild<'a> {
 
 impl<'a> GraphBuild<'a> {
     /// Creates the input tensors for `shape` in `ctx`.
-    pub fn inputs(ctx: &Context, kv: &KvCache, shape: GraphShape) -> GraphInputs {
+    pub fn inputs(ctx: &Context, hp: &HParams, kv: &KvCache, shape: GraphShape) -> GraphInputs {
         let nt = shape.n_tokens as i64;
+        let kq_mask_swa = hp.has_swa().then(|| {
+            ctx.new_tensor(types::F16, &[shape.n_kv as i64, nt])
+                .set_name("kq_mask_swa")
+                .set_input()
+        });
         let out_ids = (shape.n_outputs < shape.n_tokens).then(|| {
             ctx.new_tensor(types::I32, &[shape.n_outputs as i64])
                 .set_name("inp_out_ids")
@@ -60,6 +68,7 @@ impl<'a> GraphBuild<'a> {
                 .new_tensor(types::F16, &[shape.n_kv as i64, nt])
                 .set_name("kq_mask")
                 .set_input(),
+            kq_mask_swa,
             k_idxs: ctx
                 .new_tensor(types::I64, &[nt])
                 .set_name("k_idxs")
@@ -113,6 +122,17 @@ impl<'a> GraphBuild<'a> {
         self.ctx.rope_ext(x, self.inp.pos, factors, &self.rope)
     }
 
+    /// RoPE of layer `il`: sliding-window layers use their own base and scale.
+    pub fn rope_layer(&self, il: usize, x: Tensor, factors: Option<Tensor>) -> Tensor {
+        let (freq_base, freq_scale) = self.hp.rope_freq_layer(il);
+        let params = RopeParams {
+            freq_base,
+            freq_scale,
+            ..self.rope
+        };
+        self.ctx.rope_ext(x, self.inp.pos, factors, &params)
+    }
+
     /// Keeps only the output rows (last layer): `x` is [n, n_tokens] → [n, n_outputs].
     pub fn select_outputs(&self, x: Tensor) -> Tensor {
         self.inp.out_ids.map_or(x, |ids| self.ctx.get_rows(x, ids))
@@ -123,6 +143,21 @@ impl<'a> GraphBuild<'a> {
         let u = self.ctx.mul_mat(up, x);
         let g = self.ctx.mul_mat(gate, x);
         self.ctx.mul_mat(down, self.ctx.swiglu_split(g, u))
+    }
+
+    /// GELU-gated feed-forward: `down(gelu(gate(x)) * up(x))`.
+    pub fn ffn_geglu(&self, x: Tensor, up: Tensor, gate: Tensor, down: Tensor) -> Tensor {
+        let u = self.ctx.mul_mat(up, x);
+        let g = self.ctx.mul_mat(gate, x);
+        self.ctx.mul_mat(down, self.ctx.geglu_split(g, u))
+    }
+
+    /// The attention mask of layer `il`: the sliding-window one for SWA layers.
+    pub fn kq_mask(&self, il: usize) -> Tensor {
+        match self.inp.kq_mask_swa {
+            Some(m) if self.hp.is_swa(il) => m,
+            _ => self.inp.kq_mask,
+        }
     }
 
     /// Self-attention of layer `il` over the KV cache, then the output projection.
@@ -147,16 +182,17 @@ impl<'a> GraphBuild<'a> {
             .expand(self.kv.store_v(ctx, il, v, self.inp.v_idxs));
 
         let n_kv = self.shape.n_kv as i64;
+        let kq_mask = self.kq_mask(il);
         let q = ctx.permute(q, [0, 2, 1, 3]); // [head_dim, n_tokens, n_head]
         let k = ctx.permute(self.kv.k_view(ctx, il, n_kv), [0, 2, 1, 3]); // [head_dim, n_kv, n_head_kv]
         let v = ctx.permute(self.kv.v_view(ctx, il, n_kv), [0, 2, 1, 3]);
         let cur = if self.flash_attn {
-            let out = ctx.flash_attn_ext(q, k, v, self.inp.kq_mask, kq_scale); // [hd, n_head, n_tokens]
+            let out = ctx.flash_attn_ext(q, k, v, kq_mask, kq_scale); // [hd, n_head, n_tokens]
             let ne = out.ne();
             ctx.reshape(out, &[ne[0] * ne[1], ne[2] * ne[3]])
         } else {
             let kq = ctx.mul_mat_f32(k, q); // [n_kv, n_tokens, n_head]
-            let kq = ctx.soft_max_ext(kq, self.inp.kq_mask, kq_scale);
+            let kq = ctx.soft_max_ext(kq, kq_mask, kq_scale);
             let kqv = ctx.mul_mat(v, kq); // [hd, n_tokens, n_head]
             let cur = ctx.cont(ctx.permute(kqv, [0, 2, 1, 3]));
             let ne = cur.ne();

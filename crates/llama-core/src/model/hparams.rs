@@ -1,7 +1,7 @@
 //! Model hyper-parameters read from GGUF metadata (`{arch}.*` keys), as llama.cpp defines them.
 
 use crate::error::{Error, Result};
-use crate::gguf::GgufFile;
+use crate::gguf::{GgufArray, GgufFile, GgufValue};
 
 /// How RoPE frequencies are scaled beyond the training context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,17 @@ pub struct HParams {
     /// The model's pooling for embeddings (`pooling_type`: llama.cpp's `llama_pooling_type`,
     /// 0 none, 1 mean, 2 cls, 3 last, 4 rank), if the file says.
     pub pooling_type: Option<u32>,
+    /// Sliding-window attention span in positions (0: none). A token at position `p` in a
+    /// sliding-window layer sees cached positions `p' > p - n_swa` (llama.cpp's
+    /// `LLAMA_SWA_TYPE_STANDARD`).
+    pub n_swa: usize,
+    /// Per layer: whether it attends through the sliding window (empty when `n_swa == 0`).
+    pub swa_layers: Vec<bool>,
+    /// RoPE base and scale of sliding-window layers (llama.cpp's `rope_freq_{base,scale}_train_swa`).
+    pub rope_freq_base_swa: f32,
+    pub rope_freq_scale_swa: f32,
+    /// `cap * tanh(logits / cap)` on the output logits (0: off).
+    pub final_logit_softcapping: f32,
 }
 
 impl HParams {
@@ -94,13 +105,15 @@ impl HParams {
                 .map(<[String]>::len)
                 .unwrap_or(0),
         };
+        let n_layer = req("block_count")?;
+        let (n_swa, swa_layers) = sliding_window(file, arch, n_layer)?;
         Ok(HParams {
             arch: arch.to_string(),
             n_vocab,
             n_ctx_train,
             n_embd,
             n_ff: req("feed_forward_length")?,
-            n_layer: req("block_count")?,
+            n_layer,
             n_head,
             n_head_kv,
             n_embd_head_k,
@@ -126,7 +139,31 @@ impl HParams {
                 .unwrap_or(1e-5),
             causal_attn: md.get_bool(&key("attention.causal"))?.unwrap_or(true),
             pooling_type: md.get_u32(&key("pooling_type"))?,
+            n_swa,
+            swa_layers,
+            rope_freq_base_swa: md.get_f32(&key("rope.freq_base_swa"))?.unwrap_or(10_000.0),
+            rope_freq_scale_swa: 1.0,
+            final_logit_softcapping: md.get_f32(&key("final_logit_softcapping"))?.unwrap_or(0.0),
         })
+    }
+
+    /// Whether layer `il` attends through the sliding window.
+    pub fn is_swa(&self, il: usize) -> bool {
+        self.n_swa > 0 && self.swa_layers.get(il).copied().unwrap_or(false)
+    }
+
+    /// Whether any layer uses the sliding window (a second attention mask is then needed).
+    pub fn has_swa(&self) -> bool {
+        (0..self.n_layer).any(|il| self.is_swa(il))
+    }
+
+    /// RoPE base and scale of layer `il`: sliding-window layers have their own.
+    pub fn rope_freq_layer(&self, il: usize) -> (f32, f32) {
+        if self.is_swa(il) {
+            (self.rope_freq_base_swa, self.rope_freq_scale_swa)
+        } else {
+            (self.rope_freq_base, self.rope_freq_scale)
+        }
     }
 
     /// K/V width across all KV heads.
@@ -137,6 +174,38 @@ impl HParams {
     pub fn n_embd_v_gqa(&self) -> usize {
         self.n_embd_head_v * self.n_head_kv
     }
+}
+
+/// Architectures with interleaved sliding-window attention and llama.cpp's default pattern
+/// (every n-th layer is global); others ignore `attention.sliding_window`, as llama.cpp does.
+const SWA_PATTERNS: &[(&str, u32)] = &[("gemma3", 6)];
+
+/// The sliding window and the per-layer SWA flags: `attention.sliding_window_pattern` is either
+/// a per-layer bool array or `n` (layer `il` is global when `il % n == n - 1`; 0: all SWA).
+fn sliding_window(file: &GgufFile, arch: &str, n_layer: usize) -> Result<(usize, Vec<bool>)> {
+    let md = file.metadata();
+    let Some(&(_, default_pattern)) = SWA_PATTERNS.iter().find(|(a, _)| *a == arch) else {
+        return Ok((0, Vec::new()));
+    };
+    let n_swa = md
+        .get_usize(&format!("{arch}.attention.sliding_window"))?
+        .unwrap_or(0);
+    if n_swa == 0 {
+        return Ok((0, Vec::new()));
+    }
+    let key = format!("{arch}.attention.sliding_window_pattern");
+    if let Some(GgufValue::Array(GgufArray::Bool(flags))) = md.get(&key) {
+        if flags.len() != n_layer {
+            return Err(Error::Model(format!(
+                "'{key}' has {} entries for {n_layer} layers",
+                flags.len()
+            )));
+        }
+        return Ok((n_swa, flags.clone()));
+    }
+    let n = md.get_u32(&key)?.unwrap_or(default_pattern) as usize;
+    let layers = (0..n_layer).map(|il| n == 0 || il % n < n - 1).collect();
+    Ok((n_swa, layers))
 }
 
 fn rope_scaling(file: &GgufFile, arch: &str) -> Result<(RopeScaling, f32)> {
@@ -162,4 +231,57 @@ fn rope_scaling(file: &GgufFile, arch: &str) -> Result<(RopeScaling, f32)> {
             )))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::GgufWriter;
+
+    fn file(arch: &str, extra: impl FnOnce(&mut GgufWriter)) -> GgufFile {
+        let mut w = GgufWriter::new();
+        let k = |s: &str| format!("{arch}.{s}");
+        w.add_u32(k("embedding_length"), 64).unwrap();
+        w.add_u32(k("attention.head_count"), 4).unwrap();
+        w.add_u32(k("context_length"), 256).unwrap();
+        w.add_u32(k("feed_forward_length"), 128).unwrap();
+        w.add_u32(k("block_count"), 12).unwrap();
+        w.add_u32(k("attention.sliding_window"), 32).unwrap();
+        extra(&mut w);
+        GgufFile::from_bytes(w.to_bytes()).unwrap()
+    }
+
+    #[test]
+    fn gemma3_layers_are_local_except_every_sixth() {
+        let hp = HParams::from_gguf(&file("gemma3", |_| {}), "gemma3").unwrap();
+        assert_eq!(hp.n_swa, 32);
+        let global: Vec<usize> = (0..12).filter(|&il| !hp.is_swa(il)).collect();
+        assert_eq!(global, [5, 11]);
+        assert_eq!(hp.rope_freq_layer(0), (10_000.0, 1.0));
+        assert_eq!(
+            hp.rope_freq_layer(5),
+            (hp.rope_freq_base, hp.rope_freq_scale)
+        );
+    }
+
+    #[test]
+    fn an_explicit_pattern_and_swa_base_override_the_defaults() {
+        let f = file("gemma3", |w| {
+            w.add_u32("gemma3.attention.sliding_window_pattern", 3)
+                .unwrap();
+            w.add_f32("gemma3.rope.freq_base_swa", 500.0).unwrap();
+        });
+        let hp = HParams::from_gguf(&f, "gemma3").unwrap();
+        let global: Vec<usize> = (0..12).filter(|&il| !hp.is_swa(il)).collect();
+        assert_eq!(global, [2, 5, 8, 11]);
+        assert_eq!(hp.rope_freq_layer(0).0, 500.0);
+    }
+
+    #[test]
+    fn architectures_without_interleaved_swa_ignore_the_window() {
+        let hp = HParams::from_gguf(&file("llama", |_| {}), "llama").unwrap();
+        assert_eq!(hp.n_swa, 0);
+        assert!(!hp.has_swa());
+        assert_eq!(hp.rope_freq_layer(3).0, hp.rope_freq_base);
+    }
 }

@@ -3,6 +3,7 @@
 mod blocks;
 mod encoder;
 mod ftype;
+mod gemma3;
 mod graph;
 mod hparams;
 mod llama;

@@ -3,7 +3,7 @@
 
 use super::hparams::HParams;
 use super::weights::WeightLoader;
-use super::{llama, nomic_bert, phi3, qwen2, qwen3, qwen3moe, Architecture};
+use super::{gemma3, llama, nomic_bert, phi3, qwen2, qwen3, qwen3moe, Architecture};
 use crate::error::Result;
 
 /// Loads an architecture's weights and returns its graph builder.
@@ -22,6 +22,10 @@ const ARCHITECTURES: &[Entry] = &[
     Entry {
         name: "llama",
         load: |hp, w| Ok(Box::new(llama::Llama::load(hp, w)?)),
+    },
+    Entry {
+        name: "gemma3",
+        load: |hp, w| Ok(Box::new(gemma3::Gemma3::load(hp, w)?)),
     },
     Entry {
         name: "qwen2",

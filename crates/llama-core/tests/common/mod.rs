@@ -240,3 +240,34 @@ pub fn reference() -> Option<serde_json::Value> {
         }
     }
 }
+
+/// A model file under `models/` at the workspace root. In CI its absence is a failure,
+/// elsewhere a skip with a printed reason.
+pub fn model_file(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models")
+        .join(name);
+    if path.exists() {
+        return Some(path);
+    }
+    let msg = format!("model not found at {}", path.display());
+    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    eprintln!("skipping: {msg}");
+    None
+}
+
+/// A file under `testdata/reference/` (llama.cpp's outputs, chat templates).
+pub fn reference_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/reference")
+        .join(name)
+}
+
+/// llama.cpp's reference outputs `testdata/reference/{name}` as JSON (part of the repository:
+/// unreadable is a failure).
+pub fn reference_json(name: &str) -> serde_json::Value {
+    let path = reference_path(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reference outputs not readable at {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("reference JSON parses")
+}
