@@ -49,7 +49,7 @@ fn served_after(s: &Server, what: &str) {
 /// stop type `limit` (OpenAI `length`); the slot then serves the next request normally.
 #[test]
 fn slot_context_limit() {
-    let Some(s) = Server::start(&["-c", "128", "-np", "1"]) else {
+    let Some(s) = Server::start(&["-c", "64", "-np", "1"]) else {
         return;
     };
     let r = s.post("/completion", &endless("Once upon a time")).json();

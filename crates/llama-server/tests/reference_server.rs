@@ -1,7 +1,8 @@
 //! Every reference prompt of llama.cpp's outputs (`testdata/reference/smollm2.json` and
 //! `qwen2.json`) through the real server: tokenization (`/tokenize`), greedy tokens
 //! (`/completion` with `return_tokens`) compared strictly up to the first near-tie, the first
-//! token's top-5 log-probabilities (`n_probs`) within 0.02, and the chat text and usage
+//! token's top-5 log-probabilities (`n_probs`; the top one within 0.02, the runners-up within
+//! llama-core's measured cross-CPU tolerance), and the chat text and usage
 //! (`/v1/chat/completions`). One server per model, started one after the other.
 
 mod common;
@@ -11,6 +12,15 @@ use serde_json::{json, Value};
 
 /// Log-probabilities closer than this may swap order on another CPU (see the references' README).
 const NEAR_TIE: f64 = 0.02;
+/// Tolerance of the most likely first token's log-probability.
+const LOGPROB_TOLERANCE: f64 = 0.02;
+/// Tolerance of the four runners-up, as in llama-core's reference harness
+/// (`tests/common/reference.rs`): their log-probabilities (−4 … −9) move by up to ~0.3 between
+/// CPUs for K-quant models (measured there with llama.cpp itself on Qwen2.5-Coder).
+const TAIL_TOLERANCE: f64 = 0.35;
+/// Alternatives asked for per position: the runners-up may swap ranks, so they are looked up in
+/// a longer list than the reference's five.
+const N_PROBS: usize = 8;
 
 fn ids(v: &Value) -> Vec<u64> {
     v.as_array()
@@ -112,6 +122,9 @@ fn compare_greedy(
     want.len()
 }
 
+/// The reference's five most likely first tokens against the server's `n_probs` list: the first
+/// must be the server's first within [`LOGPROB_TOLERANCE`], the others among its top
+/// [`N_PROBS`] within [`TAIL_TOLERANCE`]. A short list fails.
 fn check_first_top5(label: &str, probs: &[Value], want: &Value) {
     let want = pairs(want);
     let first = probs
@@ -119,17 +132,35 @@ fn check_first_top5(label: &str, probs: &[Value], want: &Value) {
         .unwrap_or_else(|| panic!("{label}: no completion_probabilities"));
     let ours = pairs(&first["top_logprobs"]);
     assert_eq!(want.len(), 5, "{label}: reference first_top5");
-    assert_eq!(ours.len(), 5, "{label}: n_probs 5 gave {ours:?}");
+    assert_eq!(
+        ours.len(),
+        N_PROBS,
+        "{label}: n_probs {N_PROBS} gave {ours:?}"
+    );
+    let mut worst = 0f64;
     for (rank, (id, lp)) in want.iter().enumerate() {
-        let got = ours.iter().find(|(t, _)| t == id).map(|&(_, l)| l);
-        let got = got.unwrap_or_else(|| {
-            panic!("{label}: token {id} (rank {rank}) not in the server's top 5 {ours:?}")
+        let at = ours.iter().position(|(t, _)| t == id);
+        let at = at.unwrap_or_else(|| {
+            panic!("{label}: token {id} (rank {rank}) not in the server's top {N_PROBS} {ours:?}")
         });
+        let tolerance = if rank == 0 {
+            assert_eq!(
+                at, 0,
+                "{label}: llama.cpp's most likely token {id} is the server's rank {at}"
+            );
+            LOGPROB_TOLERANCE
+        } else {
+            TAIL_TOLERANCE
+        };
+        let diff = (ours[at].1 - lp).abs();
+        worst = worst.max(diff);
         assert!(
-            (got - lp).abs() < NEAR_TIE,
-            "{label}: token {id}: server {got}, llama.cpp {lp}"
+            diff < tolerance,
+            "{label}: token {id} (rank {rank}): server {}, llama.cpp {lp}",
+            ours[at].1
         );
     }
+    eprintln!("{label}: first-token top-5 within {worst:.4} of llama.cpp");
 }
 
 fn check_generate(s: &Server, reference: &Value, label: &str) {
@@ -141,7 +172,7 @@ fn check_generate(s: &Server, reference: &Value, label: &str) {
     {
         let label = format!("{label} generate[{n}] {:?}", case["prompt"]);
         let body = json!({"prompt": case["prompt_tokens"], "n_predict": case["n_predict"], "temperature": 0,
-            "n_probs": 5, "return_tokens": true, "cache_prompt": false});
+            "n_probs": N_PROBS, "return_tokens": true, "cache_prompt": false});
         let r = s.post("/completion", &body).json();
         let got = ids(&r["tokens"]);
         let probs = r["completion_probabilities"]
