@@ -9,6 +9,7 @@ mod ci;
 mod fetch_model;
 mod serve;
 mod stack;
+mod tiny_models;
 mod util;
 
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ fn usage() -> String {
         stack::USAGE_DOWN,
         stack::USAGE_STATUS,
         stack::USAGE_CHECK,
+        tiny_models::USAGE,
     ];
     let mut text = String::from("usage: cargo xtask <command> [options]\n\ncommands:\n");
     for c in commands {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         "stack-up" => stack::up(rest),
         "stack-down" => stack::down(rest),
         "stack-status" => stack::status(rest),
+        "tiny-models" => tiny_models::run(rest),
         // Prints its own `N passed, M failed` as the last line, so it sets the exit code itself.
         "check-observability" => return stack::check(rest),
         "help" | "-h" | "--help" => {

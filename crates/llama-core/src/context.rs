@@ -10,9 +10,16 @@ use llama_otel::{histogram_record, set_attr, span, SpanContext};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Metadata room for one graph's nodes (llama.cpp sizes this from the tensor count, too).
+/// Metadata room for one graph's nodes (llama.cpp sizes this from the tensor count, too). A MoE
+/// layer adds about 20 nodes plus two (a view and an add) per expert used.
 fn graph_nodes(model: &Model) -> usize {
-    (model.hparams.n_layer * 64 + 512).max(2048)
+    let hp = &model.hparams;
+    let moe = if hp.n_expert_used > 0 {
+        24 + 2 * hp.n_expert_used
+    } else {
+        0
+    };
+    (hp.n_layer * (64 + moe) + 512).max(2048)
 }
 
 /// How to size and run a context.

@@ -10,6 +10,7 @@ pub mod gguf;
 pub mod kv_cache;
 pub mod model;
 pub mod sampling;
+pub mod tiny;
 pub mod vocab;
 
 pub use batch::Batch;

@@ -53,6 +53,8 @@ fn model_load_and_context_setup_form_one_span_tree() {
         "llama.model.name",
         "llama.model.architecture",
         "llama.model.parameters",
+        "llama.model.quantization",
+        "llama.model.n_ctx_train",
         "llama.model.file_size",
         "llama.model.tensor_types",
         "llama.model.backend",

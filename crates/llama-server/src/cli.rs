@@ -22,6 +22,9 @@ pub struct Cli {
     /// Layers to offload to the GPU.
     #[arg(long = "n-gpu-layers", alias = "gpu-layers", default_value_t = 0)]
     pub n_gpu_layers: usize,
+    /// Keep CPU weights in the mapped file (no repacking into the SIMD layout).
+    #[arg(long = "no-repack", visible_alias = "nr")]
+    pub no_repack: bool,
     /// Most tokens in one decode step (prompt chunks plus one token per generating slot).
     #[arg(short = 'b', long = "batch-size", default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,

@@ -30,6 +30,9 @@ struct Args {
     reps: usize,
     #[arg(long = "n-gpu-layers", visible_alias = "ngl", default_value_t = 0)]
     n_gpu_layers: usize,
+    /// Keep CPU weights in the mapped file (no repacking into the SIMD layout).
+    #[arg(long = "no-repack", visible_alias = "nr")]
+    no_repack: bool,
     #[arg(long = "no-flash-attn")]
     no_flash_attn: bool,
     /// One JSON object instead of a table.
@@ -118,6 +121,7 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
         &a.model,
         &ModelParams {
             n_gpu_layers: a.n_gpu_layers,
+            no_repack: a.no_repack,
         },
         &mut |_, _| {},
     )?);

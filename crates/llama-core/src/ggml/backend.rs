@@ -121,6 +121,11 @@ unsafe impl Send for Buffer {}
 unsafe impl Sync for Buffer {}
 
 impl Buffer {
+    /// Takes ownership of a buffer ggml allocated.
+    pub(super) fn from_raw(raw: NonNull<sys::ggml_backend_buffer>) -> Self {
+        Buffer { raw, _owner: None }
+    }
+
     /// Wraps host memory (e.g. an mmap) as a CPU buffer without copying; `owner` is kept alive as
     /// long as the buffer. ggml only ever reads weight tensors placed in it.
     pub fn from_host(owner: Arc<dyn HostBytes>) -> Result<Self> {

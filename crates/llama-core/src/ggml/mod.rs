@@ -9,11 +9,13 @@ mod context;
 mod mmap;
 mod ops;
 pub use ops::RopeParams;
+mod repack;
 mod sched;
 
 pub use backend::{Backend, BackendKind, Buffer, HostBytes};
 pub use context::{Context, Graph, SealedContext, Tensor};
-pub use mmap::map_readonly;
+pub use mmap::{map_readonly, release_pages};
+pub use repack::{cpu_extra_buffer_types, BufferType};
 pub use sched::{OpSample, Sched};
 
 pub use ggml_sys::ggml_type as RawType;

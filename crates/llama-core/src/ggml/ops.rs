@@ -223,3 +223,75 @@ impl Context {
         self.wrap(unsafe { sys::ggml_soft_max_ext(self.as_ptr(), a.ptr(), mask.ptr(), scale, 0.0) })
     }
 }
+
+/// Operations of mixture-of-experts feed-forward blocks (router, expert selection, expert matmuls).
+impl Context {
+    /// Softmax over the innermost dimension.
+    pub fn soft_max(&self, a: Tensor) -> Tensor {
+        // SAFETY: valid handle.
+        self.wrap(unsafe { sys::ggml_soft_max(self.as_ptr(), a.ptr()) })
+    }
+
+    /// Indices (I32) of the `k` largest values of each row, largest first: `[k, rows...]`.
+    pub fn argsort_top_k(&self, a: Tensor, k: usize) -> TopK {
+        let n = a.ne()[0];
+        assert!(k > 0 && k as i64 <= n, "top-k of {k} over rows of {n}");
+        // SAFETY: valid handle; k lies in 1..=ne0 (checked above).
+        let ids = self.wrap(unsafe { sys::ggml_argsort_top_k(self.as_ptr(), a.ptr(), k as c_int) });
+        TopK { ids, n_choices: n }
+    }
+
+    /// Sum of each row: `[1, rows...]`.
+    pub fn sum_rows(&self, a: Tensor) -> Tensor {
+        // SAFETY: valid handle.
+        self.wrap(unsafe { sys::ggml_sum_rows(self.as_ptr(), a.ptr()) })
+    }
+
+    /// Element-wise `a / b` (b broadcasts to a).
+    pub fn div(&self, a: Tensor, b: Tensor) -> Tensor {
+        // SAFETY: valid handles; ggml checks that b broadcasts to a.
+        self.wrap(unsafe { sys::ggml_div(self.as_ptr(), a.ptr(), b.ptr()) })
+    }
+
+    pub fn clamp(&self, a: Tensor, min: f32, max: f32) -> Tensor {
+        // SAFETY: valid handle.
+        self.wrap(unsafe { sys::ggml_clamp(self.as_ptr(), a.ptr(), min, max) })
+    }
+
+    /// SwiGLU of a fused `[gate; up]` tensor: `silu(first half) * second half` of each row.
+    pub fn swiglu(&self, a: Tensor) -> Tensor {
+        // SAFETY: valid handle; ggml checks that rows have an even length.
+        self.wrap(unsafe { sys::ggml_swiglu(self.as_ptr(), a.ptr()) })
+    }
+
+    /// Per-token expert matmuls: `as_` is `[n_in, n_out, n_expert]`, `b` is `[n_in, n_b, n_tokens]`,
+    /// `ids` picks `n_used` experts per token; the result is `[n_out, n_used, n_tokens]`.
+    pub fn mul_mat_id(&self, as_: Tensor, b: Tensor, ids: &TopK) -> Tensor {
+        // The CPU kernel reads expert `id` unchecked: ids are top-k indices over rows of exactly
+        // `n_choices` values, so they are all below the expert count asserted here.
+        assert_eq!(
+            as_.ne()[2],
+            ids.n_choices,
+            "expert ids chosen among {} for {} experts",
+            ids.n_choices,
+            as_.ne()[2]
+        );
+        // SAFETY: valid handles; every id is below as_.ne[2] (above); ggml asserts the shapes.
+        self.wrap(unsafe { sys::ggml_mul_mat_id(self.as_ptr(), as_.ptr(), b.ptr(), ids.ids.ptr()) })
+    }
+}
+
+/// Top-k indices (I32 `[k, rows...]`) over rows of `n_choices` values: every id is below
+/// `n_choices`, which is what makes them safe to use as expert ids in [`Context::mul_mat_id`].
+#[derive(Debug, Clone, Copy)]
+pub struct TopK {
+    ids: Tensor,
+    n_choices: i64,
+}
+
+impl TopK {
+    /// The index tensor (for `get_rows`, which bounds-checks its rows itself).
+    pub fn ids(&self) -> Tensor {
+        self.ids
+    }
+}

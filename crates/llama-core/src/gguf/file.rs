@@ -75,6 +75,14 @@ impl GgufFile {
         self.backing.bytes()
     }
 
+    /// Tells the OS that `[offset, offset + len)` will not be read through the map again (its
+    /// bytes were copied elsewhere), so its resident pages need not count against the process.
+    pub fn release(&self, offset: usize, len: usize) {
+        if let Backing::Mmap(m) = &self.backing {
+            crate::ggml::release_pages(m, offset, len);
+        }
+    }
+
     /// File size in bytes.
     pub fn file_size(&self) -> u64 {
         to_u64(self.as_bytes().len())

@@ -84,7 +84,7 @@ impl<'a> GraphBuild<'a> {
             } else {
                 0.0
             },
-            attn_factor: 1.0,
+            attn_factor: hp.rope_attn_factor,
             beta_fast: 32.0,
             beta_slow: 1.0,
         }

@@ -32,6 +32,13 @@ pub struct HParams {
     pub rope_scaling: RopeScaling,
     pub n_ctx_orig_yarn: usize,
     pub rms_eps: f32,
+    /// Extra RoPE magnitude scale (`rope.scaling.attn_factor`, LongRoPE models), 1 when absent.
+    pub rope_attn_factor: f32,
+    /// Mixture of experts: experts per layer and experts used per token (0 for dense models).
+    pub n_expert: usize,
+    pub n_expert_used: usize,
+    /// Hidden width of one expert (`expert_feed_forward_length`), 0 when absent.
+    pub n_ff_exp: usize,
 }
 
 impl HParams {
@@ -101,6 +108,12 @@ impl HParams {
             rms_eps: md
                 .get_f32(&key("attention.layer_norm_rms_epsilon"))?
                 .unwrap_or(1e-5),
+            rope_attn_factor: md.get_f32(&key("rope.scaling.attn_factor"))?.unwrap_or(1.0),
+            n_expert: md.get_usize(&key("expert_count"))?.unwrap_or(0),
+            n_expert_used: md.get_usize(&key("expert_used_count"))?.unwrap_or(0),
+            n_ff_exp: md
+                .get_usize(&key("expert_feed_forward_length"))?
+                .unwrap_or(0),
         })
     }
 

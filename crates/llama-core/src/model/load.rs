@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 pub struct ModelParams {
     /// Repeating layers to put on the GPU (counted from the last); ignored without a GPU backend.
     pub n_gpu_layers: usize,
+    /// Keep every CPU weight in the mapped file instead of copying matmul weights into the CPU's
+    /// repacked layout (llama.cpp's `--no-repack`).
+    pub no_repack: bool,
 }
 
 /// Descriptive facts about a loaded model (for logs, `/v1/models` and telemetry).
@@ -32,6 +35,8 @@ pub struct ModelInfo {
     pub file_size: u64,
     pub n_params: u64,
     pub n_tensors: usize,
+    /// The file's quantisation as llama.cpp names it (`general.file_type`), e.g. "Q4_K - Medium".
+    pub quantization: String,
     /// Bytes of weights placed on each backend (same order as `backend`).
     pub weight_bytes: Vec<usize>,
     /// Tensor type name → number of tensors of that type.
@@ -122,7 +127,7 @@ impl Model {
         let (backends, cpu, gpu) = pick_backends(params.n_gpu_layers)?;
         let layer_map = LayerMap::new(hparams.n_layer, params.n_gpu_layers, gpu, cpu);
         let weights_span = span!("llama.model.weights", parent: span, "llama.model.mmap" = true);
-        let mut loader = WeightLoader::new(&file, &backends, cpu, &layer_map)?;
+        let mut loader = WeightLoader::new(&file, &backends, cpu, &layer_map, !params.no_repack)?;
         let arch = load_architecture(&arch_name, &hparams, &mut loader)?;
         let weights = loader.finish(progress)?;
         drop(weights_span);
@@ -171,6 +176,7 @@ impl Model {
             "llama.model.name" = info.name.clone(),
             "llama.model.architecture" = info.architecture.clone(),
             "llama.model.parameters" = info.n_params as i64,
+            "llama.model.quantization" = info.quantization.clone(),
             "llama.model.file_size" = info.file_size as i64,
             "llama.model.tensor_types" = types,
             "llama.model.backend" = info.backend.clone(),
@@ -283,6 +289,19 @@ fn pick_backends(n_gpu_layers: usize) -> Result<(Vec<Arc<Backend>>, usize, Optio
     Ok((vec![cpu], 0, None))
 }
 
+/// `general.file_type` named as llama.cpp names it; "unknown" when absent or not a known type.
+fn quantization(file: &GgufFile) -> String {
+    let id = file
+        .metadata()
+        .get_usize("general.file_type")
+        .ok()
+        .flatten();
+    id.and_then(|id| u32::try_from(id).ok())
+        .and_then(super::ftype::name)
+        .unwrap_or("unknown")
+        .to_string()
+}
+
 fn describe(
     file: &GgufFile,
     path: &Path,
@@ -318,6 +337,7 @@ fn describe(
         file_size: file.file_size(),
         n_params: weights.n_params,
         n_tensors: weights.n_tensors,
+        quantization: quantization(file),
         weight_bytes: weights.bytes_by_backend.clone(),
         tensor_types: types,
         backend: backends

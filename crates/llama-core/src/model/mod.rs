@@ -1,10 +1,15 @@
 //! Models: hyper-parameters, weights placed on backends, and per-architecture graph builders.
 
+mod blocks;
+mod ftype;
 mod graph;
 mod hparams;
 mod llama;
 mod load;
+mod phi3;
 mod qwen2;
+mod qwen3;
+mod qwen3moe;
 mod registry;
 mod weights;
 

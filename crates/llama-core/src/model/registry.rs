@@ -3,7 +3,7 @@
 
 use super::hparams::HParams;
 use super::weights::WeightLoader;
-use super::{llama, qwen2, Architecture};
+use super::{llama, phi3, qwen2, qwen3, qwen3moe, Architecture};
 use crate::error::Result;
 
 /// Loads an architecture's weights and returns its graph builder.
@@ -26,6 +26,18 @@ const ARCHITECTURES: &[Entry] = &[
     Entry {
         name: "qwen2",
         load: |hp, w| Ok(Box::new(qwen2::Qwen2::load(hp, w)?)),
+    },
+    Entry {
+        name: "qwen3",
+        load: |hp, w| Ok(Box::new(qwen3::Qwen3::load(hp, w)?)),
+    },
+    Entry {
+        name: "qwen3moe",
+        load: |hp, w| Ok(Box::new(qwen3moe::Qwen3Moe::load(hp, w)?)),
+    },
+    Entry {
+        name: "phi3",
+        load: |hp, w| Ok(Box::new(phi3::Phi3::load(hp, w)?)),
     },
 ];
 

@@ -3,9 +3,11 @@
 //! on a GPU by upload.
 
 use crate::error::{Error, Result};
-use crate::ggml::{self, Backend, BackendKind, Buffer, Context, HostBytes, SealedContext, Tensor};
+use crate::ggml::{
+    self, Backend, BackendKind, Buffer, BufferType, Context, HostBytes, SealedContext, Tensor,
+};
 use crate::gguf::GgufFile;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 impl HostBytes for GgufFile {
@@ -13,6 +15,9 @@ impl HostBytes for GgufFile {
         self.as_bytes()
     }
 }
+
+/// The name of ggml's CPU weight-repacking buffer type.
+const REPACK_BUFFER_TYPE: &str = "CPU_REPACK";
 
 /// Where a tensor's layer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +68,8 @@ struct Pending {
     tensor: Tensor,
     file_offset: usize,
     backend: usize,
+    /// A matrix multiplied with activations (not looked up by row): a repacking candidate.
+    matmul: bool,
 }
 
 /// Collects the tensors an architecture needs, then places them all in [`WeightLoader::finish`].
@@ -71,6 +78,8 @@ pub struct WeightLoader<'a> {
     backends: &'a [Arc<Backend>],
     cpu: usize,
     map: &'a LayerMap,
+    /// Copy matmul weights into the CPU's repacking buffer type where it supports them.
+    repack: bool,
     contexts: Vec<Context>,
     pending: Vec<Pending>,
     created: HashMap<(String, usize), Tensor>,
@@ -94,6 +103,7 @@ impl<'a> WeightLoader<'a> {
         backends: &'a [Arc<Backend>],
         cpu: usize,
         map: &'a LayerMap,
+        repack: bool,
     ) -> Result<Self> {
         let n = file.tensors().len() + 8;
         let contexts = backends
@@ -105,6 +115,7 @@ impl<'a> WeightLoader<'a> {
             backends,
             cpu,
             map,
+            repack,
             contexts,
             pending: Vec::new(),
             created: HashMap::new(),
@@ -148,9 +159,53 @@ impl<'a> WeightLoader<'a> {
             tensor,
             file_offset,
             backend,
+            matmul: p != Placement::Input && dims.len() == 2,
         });
         self.created.insert((name.to_string(), backend), tensor);
         Ok(Some(tensor))
+    }
+
+    /// The first extra CPU buffer type that supports some of `pending`'s matmul weights, with the
+    /// names of those it supports (llama.cpp tries the extra types before the plain CPU one).
+    fn repack_type(&self, pending: &[&Pending]) -> Result<Option<(BufferType, HashSet<String>)>> {
+        if !self.repack || pending.is_empty() {
+            return Ok(None);
+        }
+        // Only the repacking type: ggml's AMX type (listed first on CPUs with AMX) crashes with
+        // an illegal instruction in virtual machines that hide the tile state — llama.cpp at the
+        // vendored commit crashes the same way there — and computes other logits than the
+        // repacked kernels llama.cpp uses everywhere else.
+        let extra = ggml::cpu_extra_buffer_types();
+        for buft in extra.into_iter().filter(|b| b.name() == REPACK_BUFFER_TYPE) {
+            let mut names = HashSet::new();
+            for p in pending.iter().filter(|p| p.matmul) {
+                if buft.supports_matmul_weight(p.tensor)? {
+                    names.insert(p.tensor.name());
+                }
+            }
+            if !names.is_empty() {
+                return Ok(Some((buft, names)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Copies a tensor's bytes from the file into its (allocated) storage; returns the byte count.
+    fn upload(&self, p: &Pending) -> Result<usize> {
+        let n = p.tensor.nbytes();
+        let bytes = self
+            .file
+            .as_bytes()
+            .get(p.file_offset..p.file_offset + n)
+            .ok_or_else(|| {
+                Error::Model(format!(
+                    "tensor '{}' data lies outside the file",
+                    p.tensor.name()
+                ))
+            })?;
+        p.tensor.write(bytes, 0)?;
+        self.file.release(p.file_offset, n);
+        Ok(n)
     }
 
     /// Places every requested tensor; `progress(done, total)` is called as bytes are placed.
@@ -165,31 +220,36 @@ impl<'a> WeightLoader<'a> {
                 continue;
             }
             if backend.kind() == BackendKind::Cpu {
+                let plan = self.repack_type(&mine)?;
+                let (mapped, copied): (Vec<&Pending>, Vec<&Pending>) = match &plan {
+                    Some((_, names)) => {
+                        mine.iter().partition(|p| !names.contains(&p.tensor.name()))
+                    }
+                    None => (mine.clone(), Vec::new()),
+                };
                 let host: Arc<dyn HostBytes> = self.file.clone();
                 let buf = Buffer::from_host(host)?;
-                for p in &mine {
+                for p in &mapped {
                     buf.place(p.tensor, p.file_offset)?;
                     done += p.tensor.nbytes() as u64;
                     progress(done, total);
                 }
                 buffers.push(buf);
+                if let Some((buft, _)) = plan {
+                    // Every tensor of the context not placed in the mapping gets repacked storage.
+                    let repacked = buft.alloc_ctx_tensors(&self.contexts[bi])?;
+                    repacked.set_weights_usage();
+                    for p in &copied {
+                        done += self.upload(p)? as u64;
+                        progress(done, total);
+                    }
+                    buffers.push(repacked);
+                }
             } else {
                 let buf = backend.alloc_ctx_tensors(&self.contexts[bi])?;
                 buf.set_weights_usage();
                 for p in &mine {
-                    let n = p.tensor.nbytes();
-                    let bytes = self
-                        .file
-                        .as_bytes()
-                        .get(p.file_offset..p.file_offset + n)
-                        .ok_or_else(|| {
-                            Error::Model(format!(
-                                "tensor '{}' data lies outside the file",
-                                p.tensor.name()
-                            ))
-                        })?;
-                    p.tensor.write(bytes, 0)?;
-                    done += n as u64;
+                    done += self.upload(p)? as u64;
                     progress(done, total);
                 }
                 buffers.push(buf);

@@ -44,6 +44,8 @@ impl VocabParts {
             add_bos: flag("add_bos_token")?,
             add_eos: flag("add_eos_token")?,
             add_space_prefix: flag("add_space_prefix")?,
+            model_name: md.get_str("general.name")?.map(str::to_string),
+            architecture: md.get_str("general.architecture")?.map(str::to_string),
         })
     }
 }

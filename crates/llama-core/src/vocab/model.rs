@@ -4,7 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::bpe::BpeModel;
-use super::pretok::{PreSettings, PreTokenizer};
+use super::pretok::PreTokenizer;
+use super::pretok_names::PreSettings;
 use super::special::{self, Detector, Fragment, SpecialIds};
 use super::spm::SpmVocab;
 use super::types::{TokenAttr, TokenType, VocabKind, VocabParts};
@@ -160,6 +161,17 @@ impl Vocab {
             attrs: &mut attrs,
         }
         .detect(&mut ids);
+        let specials = special::special_token_cache(&texts, &attrs);
+        special::set_attrs_by_name(
+            &special::NamedModel {
+                pre: parts.pre.as_deref(),
+                name: parts.model_name.as_deref(),
+                architecture: parts.architecture.as_deref(),
+            },
+            &specials,
+            &token_to_id,
+            &mut attrs,
+        );
 
         let mut vocab = Vocab {
             kind,
@@ -174,7 +186,7 @@ impl Vocab {
             add_bos: parts.add_bos.unwrap_or(defaults.pre.add_bos),
             add_eos: parts.add_eos.unwrap_or(false),
             add_space_prefix: parts.add_space_prefix.unwrap_or(defaults.add_space_prefix),
-            specials: special::special_token_cache(&texts, &attrs),
+            specials,
             texts,
             scores,
             types,

@@ -1,7 +1,7 @@
 //! Special tokens: llama.cpp's load-time detection of EOT / EOM / FIM / end-of-generation tokens
 //! by their text, and the longest-first partition of input text around special tokens.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::types::TokenAttr;
 
@@ -202,6 +202,61 @@ pub(crate) fn special_token_cache(texts: &[String], attrs: &[TokenAttr]) -> Vec<
     ids
 }
 
+/// The names llama.cpp sets per-token attributes by (GGUF files carry no strip attributes).
+pub(crate) struct NamedModel<'a> {
+    /// `tokenizer.ggml.pre`
+    pub pre: Option<&'a str>,
+    /// `general.name`
+    pub name: Option<&'a str>,
+    /// `general.architecture`
+    pub architecture: Option<&'a str>,
+}
+
+/// llama.cpp's attribute overrides by model / tokenizer / architecture name: `<mask>` strips
+/// whitespace to its left for some Jina / Nomic MoE models, `[MASK]` for ModernBERT, and Phi-3
+/// strips whitespace to the right of its special tokens (except `<unk>`, `<s>`,
+/// `<|endoftext|>`). Tokens that llama.cpp would look up and not find are skipped here.
+pub(crate) fn set_attrs_by_name(
+    model: &NamedModel<'_>,
+    specials: &[u32],
+    token_to_id: &HashMap<String, u32>,
+    attrs: &mut [TokenAttr],
+) {
+    let contains_any =
+        |s: Option<&str>, list: &[&str]| s.is_some_and(|s| list.iter().any(|sub| s.contains(sub)));
+    let name = model.name.map(str::to_ascii_lowercase);
+    let name = name.as_deref();
+    let masked_left = contains_any(model.pre, &["jina-v2-de", "jina-v2-es", "jina-v2-code"])
+        || contains_any(model.architecture, &["nomic-bert-moe", "jina-bert-v3"]);
+    let phi3 = !masked_left && contains_any(name, &["phi-3", "phi3"]);
+    if phi3 {
+        for &id in specials {
+            attrs[id as usize] = attrs[id as usize].with(TokenAttr::RSTRIP);
+        }
+    }
+    let mut set = |text: &str, attr: TokenAttr, on: bool| {
+        if let Some(&id) = token_to_id.get(text) {
+            let a = &mut attrs[id as usize];
+            *a = if on { a.with(attr) } else { a.without(attr) };
+        }
+    };
+    if masked_left {
+        set("<mask>", TokenAttr::LSTRIP, true);
+    } else if phi3 {
+        set("</s>", TokenAttr::RSTRIP, true);
+        for text in ["<unk>", "<s>", "<|endoftext|>"] {
+            set(text, TokenAttr::RSTRIP, false);
+        }
+    } else if contains_any(name, &["modern-bert"]) {
+        set("[MASK]", TokenAttr::LSTRIP, true);
+    }
+}
+
+/// `isspace` in the C locale, which llama.cpp's strip attributes use.
+fn is_c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r')
+}
+
 /// A piece of input: raw text still to tokenize, or an already-recognized special token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fragment<'a> {
@@ -211,7 +266,8 @@ pub(crate) enum Fragment<'a> {
 
 /// Splits `text` around every occurrence of each special token in `cache` order (llama.cpp's
 /// `tokenizer_st_partition`). Without `parse_special`, CONTROL and UNKNOWN tokens stay text but
-/// USER_DEFINED tokens are still split out, as in HF tokenizers.
+/// USER_DEFINED tokens are still split out, as in HF tokenizers. LSTRIP / RSTRIP tokens drop the
+/// ASCII whitespace just before / after each occurrence.
 pub(crate) fn partition<'a>(
     text: &'a str,
     cache: &[u32],
@@ -232,19 +288,30 @@ pub(crate) fn partition<'a>(
         if needle.is_empty() || !text.contains(needle) {
             continue;
         }
+        let lstrip = attrs[id as usize].intersects(TokenAttr::LSTRIP);
+        let rstrip = attrs[id as usize].intersects(TokenAttr::RSTRIP);
         let mut next = Vec::with_capacity(frags.len() + 2);
         for frag in frags {
             let Fragment::Text(s) = frag else {
                 next.push(frag);
                 continue;
             };
-            for (i, part) in s.split(needle).enumerate() {
-                if i > 0 {
+            let mut parts = s.split(needle).peekable();
+            let mut first = true;
+            while let Some(mut part) = parts.next() {
+                if !first {
                     next.push(Fragment::Token(id));
+                    if rstrip {
+                        part = part.trim_start_matches(is_c_space);
+                    }
+                }
+                if lstrip && parts.peek().is_some() {
+                    part = part.trim_end_matches(is_c_space);
                 }
                 if !part.is_empty() {
                     next.push(Fragment::Text(part));
                 }
+                first = false;
             }
         }
         frags = next;
@@ -286,6 +353,60 @@ mod tests {
             [Token(0), Token(0)]
         );
         assert!(partition("", &cache, &texts, &attrs, true).is_empty());
+    }
+
+    #[test]
+    fn strip_attributes_drop_ascii_whitespace_around_the_token() {
+        let texts = strings(&["<l>", "<r>"]);
+        let attrs = [
+            TokenAttr::USER_DEFINED | TokenAttr::LSTRIP,
+            TokenAttr::USER_DEFINED | TokenAttr::RSTRIP,
+        ];
+        let cache = special_token_cache(&texts, &attrs);
+        use Fragment::*;
+        assert_eq!(
+            partition("a \t<l> b<r> \n c\u{a0}<r>", &cache, &texts, &attrs, false),
+            [
+                Text("a"),
+                Token(0),
+                Text(" b"),
+                Token(1),
+                Text("c\u{a0}"),
+                Token(1)
+            ]
+        );
+        assert_eq!(
+            partition("<r> <r>  ", &cache, &texts, &attrs, false),
+            [Token(1), Token(1)]
+        );
+    }
+
+    #[test]
+    fn phi3_special_tokens_strip_right_except_bos_unk_endoftext() {
+        let texts = strings(&["<unk>", "<s>", "</s>", "<|end|>", "<|endoftext|>"]);
+        let mut attrs = vec![TokenAttr::CONTROL; 5];
+        attrs[0] = TokenAttr::UNKNOWN;
+        let t2i: HashMap<String, u32> = texts.iter().cloned().zip(0..).collect();
+        let cache = special_token_cache(&texts, &attrs);
+        let model = NamedModel {
+            pre: None,
+            name: Some("Phi-3 mini"),
+            architecture: Some("phi3"),
+        };
+        set_attrs_by_name(&model, &cache, &t2i, &mut attrs);
+        let rstrip: Vec<bool> = attrs
+            .iter()
+            .map(|a| a.intersects(TokenAttr::RSTRIP))
+            .collect();
+        assert_eq!(rstrip, [false, false, true, true, false]);
+        let before = attrs.clone();
+        let other = NamedModel {
+            pre: Some("llama-bpe"),
+            name: Some("llama"),
+            architecture: None,
+        };
+        set_attrs_by_name(&other, &cache, &t2i, &mut attrs);
+        assert_eq!(attrs, before);
     }
 
     #[test]

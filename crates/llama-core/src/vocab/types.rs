@@ -18,6 +18,8 @@ use serde::Deserialize;
 /// | `unk` / `pad` | `tokenizer.ggml.unknown_token_id` / `tokenizer.ggml.padding_token_id` |
 /// | `add_bos` / `add_eos` | `tokenizer.ggml.add_bos_token` / `tokenizer.ggml.add_eos_token` |
 /// | `add_space_prefix` | `tokenizer.ggml.add_space_prefix` |
+/// | `model_name` / `architecture` | `general.name` / `general.architecture` (llama.cpp sets some
+///   token attributes by name, e.g. right-stripping special tokens for Phi-3) |
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct VocabParts {
@@ -36,6 +38,8 @@ pub struct VocabParts {
     pub add_bos: Option<bool>,
     pub add_eos: Option<bool>,
     pub add_space_prefix: Option<bool>,
+    pub model_name: Option<String>,
+    pub architecture: Option<String>,
 }
 
 /// Tokenizer family.
@@ -99,6 +103,10 @@ impl TokenAttr {
     pub const CONTROL: TokenAttr = TokenAttr(1 << 3);
     pub const USER_DEFINED: TokenAttr = TokenAttr(1 << 4);
     pub const BYTE: TokenAttr = TokenAttr(1 << 5);
+    /// Whitespace before the token's text is removed when it is split out of raw text.
+    pub const LSTRIP: TokenAttr = TokenAttr(1 << 7);
+    /// Whitespace after the token's text is removed when it is split out of raw text.
+    pub const RSTRIP: TokenAttr = TokenAttr(1 << 8);
 
     /// True when any bit of `other` is set in `self`.
     pub fn intersects(self, other: TokenAttr) -> bool {
@@ -108,6 +116,11 @@ impl TokenAttr {
     /// `self` with the bits of `other` added.
     pub fn with(self, other: TokenAttr) -> TokenAttr {
         TokenAttr(self.0 | other.0)
+    }
+
+    /// `self` with the bits of `other` removed.
+    pub fn without(self, other: TokenAttr) -> TokenAttr {
+        TokenAttr(self.0 & !other.0)
     }
 }
 

@@ -77,6 +77,7 @@ pub(crate) fn category(c: char) -> Category {
 pub(crate) struct Flags {
     pub in_range: bool,
     pub letter: bool,
+    pub mark: bool,
     pub number: bool,
     pub whitespace: bool,
 }
@@ -87,6 +88,7 @@ impl Flags {
         Flags {
             in_range: true,
             letter: cat == Category::Letter,
+            mark: cat == Category::Mark,
             number: cat == Category::Number,
             whitespace: c.is_whitespace(),
         }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod reference;
+
 use llama_core::gguf::{GgmlType, GgufWriter};
 use std::path::{Path, PathBuf};
 

@@ -54,6 +54,9 @@ pub struct GenerateArgs {
     /// Layers to offload to a GPU (needs a cuda/metal build).
     #[arg(long = "n-gpu-layers", visible_alias = "ngl", default_value_t = 0)]
     pub n_gpu_layers: usize,
+    /// Keep CPU weights in the mapped file (no repacking into the SIMD layout).
+    #[arg(long = "no-repack", visible_alias = "nr")]
+    pub no_repack: bool,
     /// Sampling temperature; 0 is greedy.
     #[arg(long = "temp", default_value_t = 0.8)]
     pub temp: f32,

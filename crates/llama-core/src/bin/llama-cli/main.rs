@@ -34,17 +34,15 @@ fn main() -> ExitCode {
 
 type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn load_model(path: &str, n_gpu_layers: usize) -> CliResult<Arc<Model>> {
+fn load_model(path: &str, params: &ModelParams) -> CliResult<Arc<Model>> {
     let mut bar = progress::Progress::new("loading model");
-    let model = Model::load(path, &ModelParams { n_gpu_layers }, &mut |done, total| {
-        bar.update(done, total)
-    })?;
+    let model = Model::load(path, params, &mut |done, total| bar.update(done, total))?;
     bar.finish();
     Ok(Arc::new(model))
 }
 
 fn tokenize(a: &TokenizeArgs) -> CliResult<()> {
-    let model = load_model(&a.model, 0)?;
+    let model = load_model(&a.model, &ModelParams::default())?;
     let tokens = model
         .vocab()
         .tokenize(&a.prompt, a.add_special, a.parse_special);
@@ -72,7 +70,13 @@ fn prompt_text(model: &Model, a: &GenerateArgs) -> CliResult<String> {
 }
 
 fn generate(a: &GenerateArgs) -> CliResult<()> {
-    let model = load_model(&a.model, a.n_gpu_layers)?;
+    let model = load_model(
+        &a.model,
+        &ModelParams {
+            n_gpu_layers: a.n_gpu_layers,
+            no_repack: a.no_repack,
+        },
+    )?;
     let text = prompt_text(&model, a)?;
     // A chat prompt already carries its special tokens; a raw prompt gets BOS per the model.
     let prompt = model.vocab().tokenize(&text, !a.chat, true);
