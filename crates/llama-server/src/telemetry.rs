@@ -240,7 +240,7 @@ pub fn job_finished(task: &Task, summary: &Summary, n_ctx_slot: usize) {
     let used = task.job.prompt.len() + summary.usage.completion_tokens;
     histogram_record!("llama.context.utilization", used as f64 / n_ctx_slot.max(1) as f64, unit: "1",
         description: "Fraction of its slot's context a request used", buckets: &UTILIZATION_BUCKETS);
-    request_outcome("success", None, trace.operation);
+    request_outcome("success", None, Some(trace.operation));
 }
 
 /// The request left a slot without finishing: client gone, shutdown, or engine failure.
@@ -262,18 +262,78 @@ pub fn job_aborted(
         buckets: &semconv::REQUEST_DURATION_BUCKETS,
         [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
         [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone(), [semconv::ERROR_TYPE] = error_type);
-    request_outcome(outcome, Some(error_type), trace.operation);
+    request_outcome(outcome, Some(error_type), Some(trace.operation));
 }
 
-/// Counts a request by outcome (`success`, `cancelled`, `error`, `rejected`).
+/// `llama.requests`, one call site per attribute set: an attribute that does not apply is
+/// left out, never recorded as an empty string.
+macro_rules! requests_counter {
+    ($value:expr, $($attrs:tt)*) => {
+        counter_add!("llama.requests", $value, unit: "{request}", description: "Requests by outcome",
+            $($attrs)*)
+    };
+}
+
+/// Counts a request by outcome (`success`, `cancelled`, `error`, `rejected`). `operation` is
+/// `None` for requests rejected before their API was known (bad route, loading, bad key).
 pub fn request_outcome(
     outcome: &'static str,
     error_type: Option<&'static str>,
-    operation: &'static str,
+    operation: Option<&'static str>,
 ) {
-    counter_add!("llama.requests", 1, unit: "{request}", description: "Requests by outcome",
-        "outcome" = outcome, [semconv::ERROR_TYPE] = error_type.unwrap_or(""),
-        [semconv::GEN_AI_OPERATION_NAME] = operation);
+    count_request(1, outcome, error_type, operation);
+}
+
+fn count_request(
+    n: u64,
+    outcome: &'static str,
+    error_type: Option<&'static str>,
+    operation: Option<&'static str>,
+) {
+    match (error_type, operation) {
+        (None, None) => requests_counter!(n, "outcome" = outcome),
+        (Some(e), None) => requests_counter!(n, "outcome" = outcome, [semconv::ERROR_TYPE] = e),
+        (None, Some(op)) => {
+            requests_counter!(
+                n,
+                "outcome" = outcome,
+                [semconv::GEN_AI_OPERATION_NAME] = op
+            )
+        }
+        (Some(e), Some(op)) => requests_counter!(
+            n,
+            "outcome" = outcome,
+            [semconv::ERROR_TYPE] = e,
+            [semconv::GEN_AI_OPERATION_NAME] = op
+        ),
+    }
+}
+
+/// Operations the server records (`gen_ai.operation.name`).
+pub const OPERATIONS: [&str; 2] = [semconv::OPERATION_CHAT, semconv::OPERATION_TEXT_COMPLETION];
+/// `error.type` of requests cancelled in the scheduler (client gone, shutdown deadline).
+pub const CANCEL_REASONS: [&str; 2] = ["client_disconnected", "shutdown"];
+/// `error.type` of requests the engine failed.
+pub const ENGINE_ERRORS: [&str; 3] = ["kv_cache", "decode", "sampling"];
+
+/// Creates every counter series whose label values are known, at zero, so dashboards and
+/// alerts have series (and `rate()` a starting point) before the first event.
+pub fn start_series() {
+    for reason in crate::metrics::REJECTION_REASONS {
+        count_request(0, "rejected", Some(reason), None);
+    }
+    for op in OPERATIONS {
+        count_request(0, "success", None, Some(op));
+        for reason in CANCEL_REASONS {
+            count_request(0, "cancelled", Some(reason), Some(op));
+        }
+        for reason in ENGINE_ERRORS {
+            count_request(0, "error", Some(reason), Some(op));
+        }
+    }
+    for kind in ["prompt", "generated"] {
+        counter_add!("llama.tokens", 0, unit: "{token}", description: "Tokens processed", "type" = kind);
+    }
 }
 
 /// Ends an active request in the `llama.requests.active` gauge (after [`job_finished`]).
@@ -320,7 +380,7 @@ pub fn embed_finished(trace: &JobTrace, submitted: Instant, n_tokens: usize) {
         [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = trace.model.clone());
     counter_add!("llama.tokens", n_tokens as u64, unit: "{token}",
         description: "Tokens processed", "type" = "prompt");
-    request_outcome("success", None, trace.operation);
+    request_outcome("success", None, Some(trace.operation));
 }
 
 /// The embedding request failed in the engine.
@@ -331,5 +391,5 @@ pub fn embed_failed(trace: &JobTrace, submitted: Instant, error_type: &'static s
         unit: semconv::UNIT_SECONDS, buckets: &semconv::REQUEST_DURATION_BUCKETS,
         [semconv::GEN_AI_OPERATION_NAME] = trace.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
         [semconv::GEN_AI_REQUEST_MODEL] = trace.model.clone(), [semconv::ERROR_TYPE] = error_type);
-    request_outcome("error", Some(error_type), trace.operation);
+    request_outcome("error", Some(error_type), Some(trace.operation));
 }

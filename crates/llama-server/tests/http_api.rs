@@ -135,6 +135,69 @@ fn endpoints(s: &Server) {
     assert_eq!(slots[0]["n_ctx"], 512);
 }
 
+/// `return_tokens` (llama.cpp): the ids in the non-streamed response, none without it; streamed
+/// chunks carry each token's id, the EOG token included, and the final object none.
+fn returned_tokens(s: &Server) {
+    // SmolLM2's chat prompt for the reference question: 12 tokens, then `<|im_end|>`.
+    let prompt =
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging \
+        Face<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n";
+    let mut body =
+        json!({"prompt": prompt, "n_predict": 16, "temperature": 0, "return_tokens": true});
+    let full = s.post("/completion", &body).json();
+    let ids = full["tokens"].as_array().expect("tokens").clone();
+    assert_eq!(
+        full["content"], "The answer to this classic math problem is 4.",
+        "{full}"
+    );
+    assert_eq!(full["stop_type"], "eos", "{full}");
+    assert_eq!(
+        ids.len() as u64,
+        full["tokens_predicted"].as_u64().unwrap_or(0),
+        "{full}"
+    );
+    let eos = s
+        .post("/tokenize", &json!({"content": "<|im_end|>"}))
+        .json();
+    assert_eq!(
+        ids.last(),
+        eos["tokens"].as_array().and_then(|t| t.first()),
+        "EOG id last"
+    );
+    let text = s.post("/detokenize", &json!({"tokens": ids})).json();
+    assert_eq!(
+        text["content"].as_str(),
+        Some("The answer to this classic math problem is 4.<|im_end|>")
+    );
+    let plain = s
+        .post(
+            "/completion",
+            &json!({"prompt": prompt, "n_predict": 2, "temperature": 0}),
+        )
+        .json();
+    assert_eq!(
+        (plain["tokens"].clone(), plain["tokens_predicted"].clone()),
+        (json!([]), json!(2))
+    );
+    body["stream"] = json!(true);
+    let events: Vec<Value> = s
+        .post("/completion", &body)
+        .sse()
+        .iter()
+        .map(|e| serde_json::from_str(e).expect("chunk"))
+        .collect();
+    let (last, chunks) = events.split_last().expect("events");
+    assert_eq!(
+        (last["stop"].clone(), last["tokens"].clone()),
+        (json!(true), json!([]))
+    );
+    let streamed: Vec<Value> = chunks
+        .iter()
+        .flat_map(|c| c["tokens"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(streamed, ids, "streamed ids");
+}
+
 fn streaming(s: &Server) {
     let mut body = chat_body("What is 2+2?", 32);
     body["stream"] = json!(true);
@@ -396,6 +459,7 @@ fn http_api() {
     reference_chat(&s);
     reference_logprobs(&s);
     endpoints(&s);
+    returned_tokens(&s);
     streaming(&s);
     stop_strings(&s);
     bad_inputs(&s);

@@ -1,7 +1,8 @@
 //! The official `openai` Python client against the real binary (scripts in `tests/python/`):
 //! chat (streamed and not), completions, models, log-probabilities, and errors surfacing as the
 //! client's exception types. Needs `python3 -m pip install openai`; without it the test is
-//! skipped, except in CI where it fails.
+//! skipped, except in CI where it fails. Every reference chat (`testdata/reference/smollm2.json`,
+//! `qwen2.json`) is checked through the client: llama.cpp's text, finish reason and usage.
 
 mod common;
 
@@ -42,22 +43,61 @@ fn openai_python_client() {
     ]) else {
         return;
     };
-    let reference = common::workspace().join("testdata/reference/smollm2.json");
+    run_checks(&python, &s, "smollm2", "smollm2.json", &[]);
+}
+
+/// Runs the script against `server` (model alias `alias`) with reference file `name` (skipped outside CI when absent).
+fn run_checks(python: &str, server: &Server, alias: &str, name: &str, extra: &[&str]) {
+    let reference = common::workspace().join("testdata/reference").join(name);
+    assert!(
+        reference.exists() || std::env::var_os("CI").is_none(),
+        "{} is missing in CI",
+        reference.display()
+    );
     let reference = if reference.exists() {
         reference.display().to_string()
     } else {
+        eprintln!(
+            "skipping the reference chats: {} not found",
+            reference.display()
+        );
         String::new()
     };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openai_checks.py");
     let out = Command::new(python)
-        .args([script, &s.url(), "sk-py", "smollm2", &reference])
+        .args([script, &server.url(), "sk-py", alias, &reference])
+        .args(extra)
         .output()
         .expect("run python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "openai checks failed:\n{stdout}\n{stderr}"
+        "openai checks ({name}) failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("all openai checks passed"), "{stdout}");
+    eprintln!("{name}: {}", stdout.lines().collect::<Vec<_>>().join("; "));
+}
+
+/// Qwen2.5-Coder's reference chat (a system prompt, a `length` finish) through the client.
+#[test]
+fn openai_python_client_qwen2_reference() {
+    let Some(python) = python_with_openai() else {
+        return;
+    };
+    let Some(model) = common::named_model("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf") else {
+        return;
+    };
+    let args = [
+        "-c",
+        "1024",
+        "-np",
+        "1",
+        "--api-key",
+        "sk-py",
+        "--alias",
+        "qwen",
+    ];
+    let s = Server::start_model(&model, &args, &[]);
+    run_checks(&python, &s, "qwen", "qwen2.json", &["--reference-only"]);
 }

@@ -1,7 +1,8 @@
 //! The collector is down: the server (built with `otel`, OTLP pointed at a closed port, or at
 //! a black hole that accepts TCP and never answers) keeps serving. Many requests all succeed
-//! with steady latency, `/metrics` still answers and counts the lost telemetry, memory stays
-//! bounded, and SIGTERM still exits 0 within a bounded time.
+//! and none waits for the exporter (an absolute bound below the OTLP timeout), `/metrics`
+//! still answers and counts the lost telemetry, memory stays bounded, and SIGTERM still exits
+//! 0 within a bounded time.
 #![cfg(feature = "otel")]
 #![allow(clippy::unwrap_used)] // test code: failures should panic
 
@@ -21,9 +22,14 @@ const LOAD_REQUESTS: usize = 60;
 /// Allowed RSS growth over [`LOAD_REQUESTS`] (the span queue is bounded at 128 spans here).
 const RSS_GROWTH_LIMIT: u64 = 16 << 20;
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
+/// The exporters' timeout, set explicitly (it is also the OTLP default).
+const OTLP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most time one request may take: half the OTLP timeout, so a request that waited for a
+/// blocked export cannot pass.
+const LATENCY_LIMIT: Duration = Duration::from_secs(5);
 
-/// One scenario at a time: latency is compared within a run, and three debug servers
-/// decoding at once on a small machine would measure each other.
+/// One scenario at a time: three debug servers decoding at once on a small machine would slow
+/// each other down.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn start(endpoint: &str, protocol: &str) -> Option<Server> {
@@ -33,6 +39,7 @@ fn start(endpoint: &str, protocol: &str) -> Option<Server> {
         ("OTEL_BSP_SCHEDULE_DELAY", "50"),
         ("OTEL_BSP_MAX_QUEUE_SIZE", "128"),
         ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "10000"),
     ];
     Server::start_with_env(&["-c", "1024", "--parallel", "4"], &otel_env(&vars))
 }
@@ -56,26 +63,17 @@ fn latencies(server: &Server) -> (Duration, Duration) {
     (times[times.len() / 2], times[times.len() - 1])
 }
 
-/// The median latency with telemetry on but no OTLP export, measured once per test binary.
-fn baseline() -> Option<Duration> {
-    static BASELINE: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
-    *BASELINE.get_or_init(|| {
-        let server = Server::start_with_env(&["-c", "1024", "--parallel", "4"], &otel_env(&[]))?;
-        Some(latencies(&server).0)
-    })
-}
-
-/// Requests one after another with the collector down: as fast as without export, and none
-/// stalls on the exporter (a blocked export would add seconds: the OTLP timeout is 10 s).
-fn steady_latency(server: &Server, baseline: Duration) -> (Duration, Duration) {
+/// Requests one after another with the collector down: none waits on the exporter. A request
+/// blocked by a stuck export would take at least the OTLP timeout ([`OTLP_TIMEOUT`]), while a
+/// one-token completion stays well under [`LATENCY_LIMIT`] even on a busy machine (spikes of
+/// 1.7–3 s were measured under CPU contention): an absolute bound, not a ratio that
+/// contention breaks (ratios belong in `bench-otel`).
+fn steady_latency(server: &Server) -> (Duration, Duration) {
     let (median, max) = latencies(server);
     assert!(
-        median < baseline * 3 + Duration::from_millis(100),
-        "median latency {median:?} with the collector down, {baseline:?} without export"
-    );
-    assert!(
-        max < median * 4 + Duration::from_millis(750),
-        "latency spike: median {median:?}, max {max:?}"
+        max < LATENCY_LIMIT,
+        "a request took {max:?} (median {median:?}) with the collector down: blocked on the \
+         exporter (OTLP timeout {OTLP_TIMEOUT:?})?"
     );
     (median, max)
 }
@@ -116,12 +114,11 @@ fn prometheus(server: &Server) -> String {
 /// The whole scenario; `lost` is the label filter of the drops the collector must cause.
 fn keeps_serving(endpoint: &str, protocol: &str, lost: &str) {
     let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(baseline) = baseline() else { return };
     let started = Instant::now();
     let Some(mut server) = start(endpoint, protocol) else {
         return;
     };
-    let (median, max) = steady_latency(&server, baseline);
+    let (median, max) = steady_latency(&server);
     let rss_before = rss_bytes(server.pid());
     load(&server);
     let rss_after = rss_bytes(server.pid());
@@ -146,8 +143,7 @@ fn keeps_serving(endpoint: &str, protocol: &str, lost: &str) {
     });
     assert!(status.success(), "exit status {status}");
     eprintln!(
-        "{protocol} {endpoint}: latency median {median:?} (without export {baseline:?}) \
-         max {max:?}; RSS {} -> {} MiB; {lost_spans} spans lost; SIGTERM exit in {took:?}; \
+        "{protocol} {endpoint}: latency median {median:?} max {max:?}; RSS {} -> {} MiB; {lost_spans} spans lost; SIGTERM exit in {took:?}; \
          {:.1} s in all",
         rss_before >> 20,
         rss_after >> 20,

@@ -114,6 +114,13 @@ impl Model {
             .get_str("general.architecture")?
             .ok_or_else(|| Error::Model("missing required key 'general.architecture'".into()))?
             .to_string();
+        // Report an unknown architecture as such, not as the first hyper-parameter it lacks.
+        if registry::find(&arch_name).is_none() {
+            return Err(Error::UnsupportedArchitecture {
+                name: arch_name,
+                supported: registry::names(),
+            });
+        }
         let hparams = HParams::from_gguf(&file, &arch_name)?;
         let (vocab, chat_template) = load_vocab(&mut file, &hparams, span)?;
         let file = Arc::new(file);

@@ -102,6 +102,9 @@ pub struct ChatRequest {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct CompletionRequest {
     pub prompt: serde_json::Value,
+    /// llama.cpp's `return_tokens`: the generated ids in a non-streamed `/completion` response.
+    #[serde(default)]
+    pub return_tokens: Option<bool>,
     #[serde(flatten)]
     pub fields: GenerationFields,
 }

@@ -91,7 +91,7 @@ impl ServerError {
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         crate::metrics::record_rejection(self.reason());
-        crate::telemetry::request_outcome("rejected", Some(self.reason()), "");
+        crate::telemetry::request_outcome("rejected", Some(self.reason()), None);
         let mut response = (self.status(), Json(self.body())).into_response();
         if matches!(
             self,

@@ -47,13 +47,16 @@ struct LlamaFormat {
     model: Arc<Model>,
     settings: Value,
     probs: bool,
+    /// Put the generated ids in the non-streamed response (streamed chunks always carry theirs).
+    return_tokens: bool,
     n_predicted: usize,
 }
 
 impl LlamaFormat {
-    fn last(&self, content: &str, s: &Summary) -> Value {
+    /// The final object; `tokens` are the ids it reports (none when streamed, as llama.cpp).
+    fn last(&self, content: &str, tokens: &[u32], s: &Summary) -> Value {
         json!({
-            "index": 0, "content": content, "tokens": [], "id_slot": s.slot, "stop": true,
+            "index": 0, "content": content, "tokens": tokens, "id_slot": s.slot, "stop": true,
             "model": self.model_name, "tokens_predicted": s.usage.completion_tokens,
             "tokens_evaluated": s.usage.prompt_tokens, "generation_settings": self.settings,
             "prompt": "", "has_new_line": content.contains('\n'), "truncated": false,
@@ -66,7 +69,9 @@ impl LlamaFormat {
 impl Format for LlamaFormat {
     fn chunk(&mut self, c: &Chunk) -> Option<Value> {
         self.n_predicted += c.tokens.len();
-        if c.is_silent(self.probs) {
+        // As llama.cpp, every generated token is streamed with its id (the end-of-generation
+        // token and held-back stop-string prefixes with empty content).
+        if c.text.is_empty() && c.tokens.is_empty() {
             return None;
         }
         let ids: Vec<u32> = c.tokens.iter().map(|t| t.id).collect();
@@ -79,7 +84,7 @@ impl Format for LlamaFormat {
     }
 
     fn finish(&mut self, s: &Summary) -> Vec<Value> {
-        vec![self.last("", s)]
+        vec![self.last("", &[], s)]
     }
 
     fn done_marker(&self) -> bool {
@@ -87,7 +92,11 @@ impl Format for LlamaFormat {
     }
 
     fn full(&self, c: &Collected) -> Value {
-        let mut v = self.last(&c.text, &c.summary);
+        let ids: Vec<u32> = match self.return_tokens {
+            true => c.tokens.iter().map(|t| t.id).collect(),
+            false => Vec::new(),
+        };
+        let mut v = self.last(&c.text, &ids, &c.summary);
         if self.probs {
             v["completion_probabilities"] = llama_probs(&self.model, &c.tokens);
         }
@@ -114,6 +123,7 @@ pub async fn completion(
         model_name: model_name.clone(),
         model: ready.model.clone(),
         probs: params.top_logprobs > 0 || params.logprobs,
+        return_tokens: req.return_tokens.unwrap_or(false),
         n_predicted: 0,
     };
     let prepared = Prepared::text_completion(

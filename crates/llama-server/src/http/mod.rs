@@ -142,8 +142,10 @@ async fn method_not_allowed() -> ServerError {
     ServerError::MethodNotAllowed
 }
 
-/// All routes. `/health` is the only one open without the API key.
+/// All routes. `/health` is the only one open without the API key. Building the router starts
+/// the server's counter series at zero.
 pub fn router(state: AppState) -> Router {
+    crate::telemetry::start_series();
     let protected = Router::new()
         .route("/v1/chat/completions", post(openai::chat))
         .route("/chat/completions", post(openai::chat))

@@ -26,13 +26,19 @@ fn start_span(req: &Request, port: u16) -> SpanGuard {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
-    span!(format!("{method} {}", route.as_deref().unwrap_or("")).trim_end().to_owned(),
+    let span = span!(format!("{method} {}", route.as_deref().unwrap_or("")).trim_end().to_owned(),
         parent: &parent, kind: Server,
-        [semconv::HTTP_REQUEST_METHOD] = method.clone(),
-        [semconv::HTTP_ROUTE] = route.clone().unwrap_or_default(),
+        [semconv::HTTP_REQUEST_METHOD] = method,
         "url.path" = req.uri().path().to_owned(),
-        [semconv::SERVER_PORT] = port,
-        "user_agent.original" = header("user-agent").unwrap_or("").to_owned())
+        [semconv::SERVER_PORT] = port);
+    // Absent values are left out, never recorded as empty strings.
+    if let Some(route) = route {
+        set_attr!(span, [semconv::HTTP_ROUTE] = route);
+    }
+    if let Some(agent) = header("user-agent").filter(|a| !a.is_empty()) {
+        set_attr!(span, "user_agent.original" = agent.to_owned());
+    }
+    span
 }
 
 /// Middleware: wraps the request in its server span.

@@ -344,7 +344,10 @@ impl Engine {
                 .params
                 .max_tokens
                 .is_some_and(|m| task.n_decoded >= m);
-            (limit_hit || cache_len >= n_ctx_slot).then_some((FinishReason::Length, None))
+            // As llama.cpp: the slot is full once the token just sampled would be its last
+            // position (prompt + generated == n_ctx_slot).
+            let full = cache_len + 1 >= n_ctx_slot;
+            (limit_hit || full).then_some((FinishReason::Length, None))
         });
         if let Some((reason, word)) = finish {
             self.finish(i, reason, word);

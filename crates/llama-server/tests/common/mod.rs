@@ -21,6 +21,15 @@ pub fn model_path() -> Option<PathBuf> {
     let path = std::env::var_os("LLAMA_TEST_MODEL")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    existing_model(path)
+}
+
+/// `models/NAME`, or `None` (test skipped) when it is absent outside CI.
+pub fn named_model(name: &str) -> Option<PathBuf> {
+    existing_model(workspace().join("models").join(name))
+}
+
+fn existing_model(path: PathBuf) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
@@ -44,7 +53,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the binary with `args` (model, `--port 0` and `--host` are added) and waits until
+    /// Starts the binary with `args` (model, `--port 0`, `--host` and `-t 1` are added) and waits until
     /// `/health` says ok. `None` when the model is absent (outside CI).
     pub fn start(args: &[&str]) -> Option<Server> {
         Self::start_with_env(args, &[])
@@ -55,7 +64,7 @@ impl Server {
         Some(Self::start_model(&model_path()?, args, env))
     }
 
-    /// [`Server::start_with_env`] over another model file (which must exist).
+    /// Starts the binary on `model` with `args` and `env` (see [`Server::start_with_env`]).
     pub fn start_model(model: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_llama-server"));
         for (k, v) in env {
@@ -68,7 +77,10 @@ impl Server {
         let mut child = cmd
             .arg("-m")
             .arg(model)
-            .args(["--host", "127.0.0.1", "--port", "0", "-t", "2"])
+            // One compute thread: ggml's threads meet at a barrier after every op, and on a busy
+            // machine a descheduled thread stalls each one (measured under load: 65 ms/token
+            // with `-t 1`, 1,077 ms/token with `-t 2`).
+            .args(["--host", "127.0.0.1", "--port", "0", "-t", "1"])
             .args(args)
             .env_remove("LLAMA_API_KEY")
             .stdout(Stdio::piped())
@@ -100,7 +112,7 @@ impl Server {
             port,
             api_key: key,
         };
-        server.wait_ready(Duration::from_secs(60));
+        server.wait_ready(Duration::from_secs(120));
         server
     }
 
@@ -126,18 +138,69 @@ impl Server {
     /// or `None` if the server was still running at the deadline.
     pub fn terminate(&mut self, timeout: Duration) -> Option<(std::process::ExitStatus, Duration)> {
         let start = Instant::now();
+        self.signal_term();
+        let status = self.wait_exit(timeout)?;
+        Some((status, start.elapsed()))
+    }
+
+    /// Sends SIGTERM (returns at once).
+    pub fn signal_term(&self) {
         let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -TERM failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
         while start.elapsed() < timeout {
             if let Some(status) = self.child.try_wait().expect("wait") {
-                return Some((status, start.elapsed()));
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// Sends a POST and returns the open connection without reading the answer (drop it to
+    /// disconnect).
+    pub fn send_only(&self, path: &str, body: &Value) -> TcpStream {
+        let body = body.to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.auth_header(),
+            body.len()
+        );
+        stream.write_all(req.as_bytes()).expect("send");
+        stream
+    }
+
+    /// `/slots` until `done` holds for it; panics after `timeout` with `what`.
+    pub fn wait_slots(&self, timeout: Duration, what: &str, done: impl Fn(&[Value]) -> bool) {
+        let start = Instant::now();
+        loop {
+            let slots = self.get("/slots").expect("slots").json();
+            if done(slots.as_array().expect("slots array")) {
+                return;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{what} not within {timeout:?}: {slots}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The value of an unlabelled `llamacpp:NAME` series in `/metrics`.
+    pub fn metric(&self, name: &str) -> f64 {
+        let body = self.get("/metrics").expect("metrics").body;
+        body.lines()
+            .find_map(|l| l.strip_prefix(&format!("llamacpp:{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no llamacpp:{name} in /metrics"))
     }
 
     pub fn url(&self) -> String {
@@ -178,7 +241,7 @@ impl Server {
     /// Sends `request` and reads the whole response.
     pub fn raw(&self, request: &str) -> std::io::Result<Response> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+        stream.set_read_timeout(Some(Duration::from_secs(300)))?;
         stream.write_all(request.as_bytes())?;
         read_response(BufReader::new(stream))
     }
@@ -306,7 +369,12 @@ fn read_response(mut r: impl BufRead) -> std::io::Result<Response> {
 
 /// The reference answers (llama.cpp's) from `testdata/reference/smollm2.json`.
 pub fn reference() -> Option<Value> {
-    let path = workspace().join("testdata/reference/smollm2.json");
+    reference_file("smollm2.json")
+}
+
+/// The reference answers (llama.cpp's) from `testdata/reference/NAME`.
+pub fn reference_file(name: &str) -> Option<Value> {
+    let path = workspace().join("testdata/reference").join(name);
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("reference JSON")),
         Err(e) => {

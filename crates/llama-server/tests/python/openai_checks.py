@@ -1,7 +1,9 @@
 """Drives llama-server with the official `openai` Python client.
 
-Usage: python3 openai_checks.py BASE_URL API_KEY MODEL REFERENCE_JSON_OR_EMPTY
-Exits non-zero (with a traceback) on the first failed check.
+Usage: python3 openai_checks.py BASE_URL API_KEY MODEL REFERENCE_JSON_OR_EMPTY [--reference-only]
+Checks every chat of the reference (llama.cpp's text, finish reason and usage, streamed and not),
+then, unless --reference-only, the SmolLM2-specific checks. Exits non-zero (with a traceback) on
+the first failed check.
 """
 import json
 import sys
@@ -9,12 +11,41 @@ import sys
 import openai
 
 base_url, api_key, model, reference_path = sys.argv[1:5]
+reference_only = sys.argv[5:] == ["--reference-only"]
 client = openai.OpenAI(base_url=base_url + "/v1", api_key=api_key, max_retries=0, timeout=120)
 question = [{"role": "user", "content": "What is 2+2?"}]
 expected = "The answer to this classic math problem is 4."
+reference = {"chat": []}
 if reference_path:
     with open(reference_path) as f:
-        expected = json.load(f)["chat"][0]["content"]
+        reference = json.load(f)
+    expected = reference["chat"][0]["content"]
+
+
+def usage_of(u):
+    return (u.prompt_tokens, u.completion_tokens, u.total_tokens)
+
+
+def reference_chats():
+    """Every reference chat, non-streamed and streamed: llama.cpp's text, finish reason, usage."""
+    assert reference_path == "" or reference["chat"], "the reference has no chat"
+    for want in reference["chat"]:
+        u = want["usage"]
+        usage = (u["prompt_tokens"], u["completion_tokens"], u["total_tokens"])
+        args = dict(model=model, messages=want["messages"], temperature=0, max_tokens=want["max_tokens"])
+        r = client.chat.completions.create(**args)
+        assert r.choices[0].message.content == want["content"], (r, want)
+        assert r.choices[0].finish_reason == want["finish_reason"], r
+        assert usage_of(r.usage) == usage, (r.usage, usage)
+        text, finish, got = "", None, None
+        for chunk in client.chat.completions.create(**args, stream=True, stream_options={"include_usage": True}):
+            if chunk.choices:
+                text += chunk.choices[0].delta.content or ""
+                finish = chunk.choices[0].finish_reason or finish
+            if chunk.usage:
+                got = chunk.usage
+        assert (text, finish) == (want["content"], want["finish_reason"]), (text, finish)
+        assert got is not None and usage_of(got) == usage, (got, usage)
 
 
 def chat_non_stream():
@@ -82,7 +113,9 @@ def errors():
         assert e.status_code == 401, e
 
 
-for check in (chat_non_stream, chat_stream, completions, models, logprobs, errors):
+checks = (reference_chats,) if reference_only else (
+    reference_chats, chat_non_stream, chat_stream, completions, models, logprobs, errors)
+for check in checks:
     check()
     print(f"ok {check.__name__}")
 print("all openai checks passed")

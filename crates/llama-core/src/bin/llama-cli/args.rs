@@ -72,6 +72,12 @@ pub struct GenerateArgs {
     /// Render the prompt as a user message with the model's chat template.
     #[arg(long)]
     pub chat: bool,
+    /// With --chat: a system message before the user's.
+    #[arg(long = "system-prompt", visible_alias = "sys")]
+    pub system_prompt: Option<String>,
+    /// With --chat: a Jinja template file instead of the model's own template.
+    #[arg(long = "chat-template-file")]
+    pub chat_template_file: Option<String>,
     /// Print one JSON object {"prompt_tokens", "tokens", "text"} instead of streaming text.
     #[arg(long)]
     pub json: bool,

@@ -9,7 +9,7 @@ mod args;
 mod progress;
 
 use args::{Command, GenerateArgs, TokenizeArgs};
-use llama_core::chat::ChatMessage;
+use llama_core::chat::{ChatMessage, ChatTemplate};
 use llama_core::sampling::{top_logprobs, Sampler, SamplingParams};
 use llama_core::vocab::Detokenizer;
 use llama_core::{Batch, Context, ContextParams, Model, ModelParams};
@@ -63,10 +63,25 @@ fn prompt_text(model: &Model, a: &GenerateArgs) -> CliResult<String> {
     if !a.chat {
         return Ok(a.prompt.clone());
     }
-    let template = model
-        .chat_template()
-        .ok_or("the model has no chat template")?;
-    Ok(template.render(&[ChatMessage::new("user", a.prompt.clone())], true)?)
+    let file_template = match &a.chat_template_file {
+        Some(path) => {
+            let vocab = model.vocab();
+            let text = |id: Option<u32>| id.and_then(|t| vocab.token_text(t)).unwrap_or("");
+            let t = ChatTemplate::from_file(path, text(vocab.bos()), text(vocab.eos()))?;
+            Some(t.with_add_special(vocab.add_bos(), vocab.add_eos()))
+        }
+        None => None,
+    };
+    let template = file_template
+        .as_ref()
+        .or(model.chat_template())
+        .ok_or("the model has no chat template (give --chat-template-file)")?;
+    let mut messages = Vec::new();
+    if let Some(system) = &a.system_prompt {
+        messages.push(ChatMessage::new("system", system.clone()));
+    }
+    messages.push(ChatMessage::new("user", a.prompt.clone()));
+    Ok(template.render(&messages, true)?)
 }
 
 fn generate(a: &GenerateArgs) -> CliResult<()> {
@@ -78,8 +93,9 @@ fn generate(a: &GenerateArgs) -> CliResult<()> {
         },
     )?;
     let text = prompt_text(&model, a)?;
-    // A chat prompt already carries its special tokens; a raw prompt gets BOS per the model.
-    let prompt = model.vocab().tokenize(&text, !a.chat, true);
+    // BOS as the model asks, for chat too: templates drop a leading BOS text when the vocabulary
+    // adds it (as llama.cpp's server tokenizes chat prompts).
+    let prompt = model.vocab().tokenize(&text, true, true);
     if prompt.is_empty() {
         return Err("the prompt tokenizes to nothing".into());
     }
