@@ -1,8 +1,11 @@
-//! The `llama-cli` binary end to end: JSON output of generate and tokenize against llama.cpp.
-#![allow(clippy::unwrap_used, clippy::needless_range_loop)] // test code: failures should panic
+//! The `llama-cli` binary end to end against llama.cpp's outputs for every real model: every
+//! tokenization, every greedy prompt (with `--n-probs`: first-token top-5 and near-ties), and the
+//! chat answer with its usage.
+#![allow(clippy::unwrap_used)] // test code: failures should panic
 
 mod common;
 
+use common::reference::{self, ids, ChatOutcome, RefModel, GEMMA3, QWEN2, SMOLLM2};
 use serde_json::Value;
 use std::process::Command;
 
@@ -19,68 +22,134 @@ fn run(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
 }
 
-#[test]
-fn tokenize_json_matches_llama_cpp_for_every_reference_text() {
-    let (Some(model), Some(reference)) = (common::smollm2(), common::reference()) else {
-        return;
-    };
-    let model = model.to_string_lossy().into_owned();
-    for case in reference["tokenize"].as_array().unwrap() {
+/// `[[id, logprob], …]` per position from `--n-probs`.
+fn probs(v: &Value) -> Vec<Vec<(u32, f32)>> {
+    v.as_array()
+        .expect("probs")
+        .iter()
+        .map(|step| {
+            step.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p[0].as_u64().unwrap() as u32, p[1].as_f64().unwrap() as f32))
+                .collect()
+        })
+        .collect()
+}
+
+fn tokenization(m: &RefModel, model: &str, r: &Value) {
+    for case in r["tokenize"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
         let got = run(&[
             "tokenize",
             "-m",
-            &model,
+            model,
             "-p",
             text,
             "--parse-special",
             "--json",
         ]);
-        assert_eq!(got["tokens"], case["tokens"], "text {text:?}");
+        assert_eq!(got["tokens"], case["tokens"], "{}: text {text:?}", m.name);
     }
 }
 
-#[test]
-fn greedy_generate_json_matches_llama_cpp() {
-    let (Some(model), Some(reference)) = (common::smollm2(), common::reference()) else {
+fn generation(m: &RefModel, model: &str, r: &Value) {
+    for case in r["generate"].as_array().unwrap() {
+        let prompt = case["prompt"].as_str().unwrap();
+        let n = ids(&case["tokens"]).len().to_string();
+        let got = run(&[
+            "-m",
+            model,
+            "-p",
+            prompt,
+            "-n",
+            &n,
+            "--temp",
+            "0",
+            "-t",
+            "2",
+            "--json",
+            "--n-probs",
+            "8",
+        ]);
+        let label = format!("{} llama-cli {prompt:?}", m.name);
+        assert_eq!(got["prompt_tokens"], case["prompt_tokens"], "{label}");
+        let tops = probs(&got["probs"]);
+        let worst = reference::compare_first_top5(m, &label, &tops[0], case);
+        eprintln!("{label}: first-token top-5 within {worst:.4} of llama.cpp");
+        reference::compare_greedy(m, &label, &ids(&got["tokens"]), &tops, case);
+    }
+}
+
+fn chat(m: &RefModel, model: &str, r: &Value) {
+    let messages = reference::chat_messages(r);
+    let (system, user) = match &messages[..] {
+        [u] => (None, u),
+        [s, u] if s.role == "system" => (Some(s), u),
+        other => panic!(
+            "{}: the CLI takes a system and a user message, not {}",
+            m.name,
+            other.len()
+        ),
+    };
+    let max_tokens = r["chat"][0]["max_tokens"].as_u64().unwrap();
+    let n = max_tokens.to_string();
+    let mut args = vec![
+        "-m",
+        model,
+        "-p",
+        &user.content,
+        "--chat",
+        "-n",
+        &n,
+        "--temp",
+        "0",
+        "--json",
+    ];
+    if let Some(s) = system {
+        args.extend(["--system-prompt", &s.content]);
+    }
+    let template = m
+        .template_file
+        .map(|f| common::reference_path(f).to_string_lossy().into_owned());
+    if let Some(f) = &template {
+        args.extend(["--chat-template-file", f]);
+    }
+    let got = run(&args);
+    let tokens = ids(&got["tokens"]);
+    let stopped = (tokens.len() as u64) < max_tokens;
+    let outcome = ChatOutcome {
+        prompt_tokens: got["prompt_tokens"].as_array().unwrap().len(),
+        content: got["text"].as_str().unwrap().to_string(),
+        completion_tokens: tokens.len() + usize::from(stopped),
+        finish_reason: if stopped { "stop" } else { "length" },
+    };
+    reference::compare_chat(&format!("{} llama-cli", m.name), &outcome, r);
+}
+
+fn check_all(m: &RefModel) {
+    let Some(path) = m.path() else {
         return;
     };
-    let model = model.to_string_lossy().into_owned();
-    let case = &reference["generate"][0];
-    let prompt = case["prompt"].as_str().unwrap();
-    let got = run(&[
-        "-m", &model, "-p", prompt, "-n", "32", "--temp", "0", "-t", "2", "--json",
-    ]);
-    assert_eq!(got["prompt_tokens"], case["prompt_tokens"]);
-    let want: Vec<Value> = case["tokens"].as_array().unwrap()[..32].to_vec();
-    assert_eq!(got["tokens"].as_array().unwrap()[..], want[..]);
-    assert!(case["text"]
-        .as_str()
-        .unwrap()
-        .starts_with(got["text"].as_str().unwrap()));
+    let (model, r) = (path.to_string_lossy().into_owned(), m.reference());
+    tokenization(m, &model, &r);
+    generation(m, &model, &r);
+    chat(m, &model, &r);
 }
 
 #[test]
-fn chat_mode_renders_the_template_and_answers_like_llama_cpp() {
-    let (Some(model), Some(reference)) = (common::smollm2(), common::reference()) else {
-        return;
-    };
-    let model = model.to_string_lossy().into_owned();
-    let chat = &reference["chat"][0];
-    let question = chat["messages"][0]["content"].as_str().unwrap();
-    let got = run(&[
-        "-m", &model, "-p", question, "--chat", "-n", "32", "--temp", "0", "--json",
-    ]);
-    assert_eq!(
-        got["prompt_tokens"].as_array().unwrap().len() as u64,
-        chat["usage"]["prompt_tokens"].as_u64().unwrap()
-    );
-    assert_eq!(got["text"], chat["content"]);
-    // llama.cpp counts the end-of-generation token among the completion tokens.
-    assert_eq!(
-        got["tokens"].as_array().unwrap().len() as u64 + 1,
-        chat["usage"]["completion_tokens"].as_u64().unwrap()
-    );
+fn smollm2_through_llama_cli_matches_llama_cpp() {
+    check_all(&SMOLLM2);
+}
+
+#[test]
+fn qwen2_through_llama_cli_matches_llama_cpp() {
+    check_all(&QWEN2);
+}
+
+#[test]
+fn gemma3_through_llama_cli_matches_llama_cpp() {
+    check_all(&GEMMA3);
 }
 
 #[test]

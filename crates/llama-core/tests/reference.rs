@@ -14,7 +14,7 @@ fn check_all(m: &RefModel) {
     let r = m.reference();
     let model = std::sync::Arc::clone(ctx.model());
     reference::check_tokenization(&model, &r);
-    reference::check_generation(&mut ctx, &r);
+    reference::check_generation(m, &mut ctx, &r);
     reference::check_chat(&mut ctx, &r, None);
 }
 

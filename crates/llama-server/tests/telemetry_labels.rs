@@ -30,6 +30,7 @@ fn loading_app() -> axum::Router {
         body_timeout: Duration::from_secs(5),
         port: 18182,
         capture_content: false,
+        embeddings: false,
     }))
 }
 
