@@ -138,8 +138,10 @@ impl Context {
             )?
         };
         set_attr!(init, "llama.kv_cache.bytes" = kv.bytes());
-        model.backends[model.cpu].set_n_threads(params.n_threads);
-        let sched = Sched::new(model.backends.clone(), graph_nodes(&model))?;
+        let sched = Sched::new(
+            model.compute_backends(params.n_threads)?,
+            graph_nodes(&model),
+        )?;
         let mut ctx = Context {
             built: None,
             sched,

@@ -272,3 +272,36 @@ fn load_progress_reaches_the_total() {
     assert_eq!(last.0, last.1);
     assert!(last.1 > 0);
 }
+
+#[test]
+fn contexts_on_one_model_compute_at_the_same_time_without_interfering() {
+    // Large enough that one decode takes a while: both threads are inside ggml together.
+    let spec = TinySpec {
+        n_embd: 256,
+        n_ff: 1024,
+        n_layer: 4,
+        ..TinySpec::default()
+    };
+    let (_dir, path) = tiny_model(spec, 11);
+    let model = load(&path);
+    let want = prompt_logits(&mut context(&model, 64, true), 0);
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let model = model.clone();
+            std::thread::spawn(move || {
+                let mut ctx = context(&model, 64, true);
+                (0..20)
+                    .map(|_| {
+                        ctx.clear();
+                        prompt_logits(&mut ctx, 0)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for run in runs {
+        for logits in run.join().unwrap() {
+            assert_eq!(logits, want, "a context's logits changed while another computed");
+        }
+    }
+}

@@ -92,8 +92,10 @@ impl Encoder {
         };
         let _init = span!("llama.encoder.init", parent: model.load_trace(),
             "llama.context.n_ubatch" = params.n_batch, "llama.context.n_threads" = params.n_threads);
-        model.backends[model.cpu].set_n_threads(params.n_threads);
-        let sched = Sched::new(model.backends.clone(), graph_nodes(&model))?;
+        let sched = Sched::new(
+            model.compute_backends(params.n_threads)?,
+            graph_nodes(&model),
+        )?;
         let mut enc = Encoder {
             built: None,
             sched,

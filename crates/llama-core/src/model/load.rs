@@ -191,6 +191,18 @@ impl Model {
             description: "Size of the loaded model file", "llama.model.name" = info.name.clone());
     }
 
+    /// Backends for one context's computation: the model's GPU backends (shared) and a CPU
+    /// backend of its own, with `n_threads` threads. A CPU backend holds its thread count and work
+    /// buffer, so two contexts computing at once on the model's CPU backend would race on them
+    /// (observed: non-deterministic logits). Weights live in host buffers any CPU backend reads.
+    pub(crate) fn compute_backends(&self, n_threads: usize) -> Result<Vec<Arc<Backend>>> {
+        let cpu = Backend::cpu()?;
+        cpu.set_n_threads(n_threads);
+        let mut backends = self.backends.clone();
+        backends[self.cpu] = Arc::new(cpu);
+        Ok(backends)
+    }
+
     /// The load span, as the parent of later set-up spans (contexts).
     pub fn load_trace(&self) -> &TraceContext {
         &self.load_trace

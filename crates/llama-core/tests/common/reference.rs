@@ -30,6 +30,8 @@ pub struct RefModel {
     pub near_tie: f32,
     /// Tolerance of the most likely first token's log-probability.
     pub top1_tolerance: f32,
+    /// Tolerance of the four runners-up.
+    pub tail_tolerance: f32,
     /// Chat template file (under `testdata/reference/`) for a GGUF that has none.
     pub template_file: Option<&'static str>,
 }
@@ -40,6 +42,7 @@ pub const SMOLLM2: RefModel = RefModel {
     json: "smollm2.json",
     near_tie: NEAR_TIE,
     top1_tolerance: LOGPROB_TOLERANCE,
+    tail_tolerance: TAIL_TOLERANCE,
     template_file: None,
 };
 pub const QWEN2: RefModel = RefModel {
@@ -48,18 +51,22 @@ pub const QWEN2: RefModel = RefModel {
     json: "qwen2.json",
     near_tie: NEAR_TIE,
     top1_tolerance: LOGPROB_TOLERANCE,
+    tail_tolerance: TAIL_TOLERANCE,
     template_file: None,
 };
 /// Gemma 3 270M (Q4_K_M) is far more sensitive to kernel choice: llama.cpp built from the same
 /// sources on an AVX-512 machine differs from `gemma3.json` by up to 0.055 on the top first token
 /// and flips a 0.188 top-2 gap (see `reference_gemma3.rs`, which also checks a same-machine
-/// reference strictly), so the cross-CPU comparison stops at gaps under 0.2.
+/// reference strictly), so the cross-CPU comparison stops at gaps under 0.2; with repacked
+/// weights (the default, as in llama.cpp) its runners-up move by up to 0.42 (measured: "The
+/// capital of France is", token 9079).
 pub const GEMMA3: RefModel = RefModel {
     name: "Gemma 3",
     file: "gemma-3-270m-q4_k_m.gguf",
     json: "gemma3.json",
     near_tie: 0.2,
     top1_tolerance: 0.08,
+    tail_tolerance: 0.5,
     template_file: Some("templates/google-gemma-2-2b-it.jinja"),
 };
 
@@ -226,7 +233,7 @@ pub fn compare_first_top5(m: &RefModel, label: &str, ours: &[(u32, f32)], case: 
         let tolerance = if k == 0 {
             m.top1_tolerance
         } else {
-            TAIL_TOLERANCE
+            m.tail_tolerance
         };
         let diff = (ours[got].1 - lp).abs();
         worst = worst.max(diff);
