@@ -301,7 +301,10 @@ fn contexts_on_one_model_compute_at_the_same_time_without_interfering() {
         .collect();
     for run in runs {
         for logits in run.join().unwrap() {
-            assert_eq!(logits, want, "a context's logits changed while another computed");
+            assert_eq!(
+                logits, want,
+                "a context's logits changed while another computed"
+            );
         }
     }
 }

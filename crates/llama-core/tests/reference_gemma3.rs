@@ -3,8 +3,9 @@
 //! through the Gemma chat template.
 //!
 //! Two references: `gemma3.json` (llama-server, made on another machine) and
-//! `gemma3-local.json` (libllama at the same commit on this project's machine class with the same
-//! kernels as this engine, `testdata/reference/tools/gemma3_local_ref.c`; its last prompt has
+//! `gemma3-local.json` (libllama at the same commit on this project's machine class — AVX-512 —
+//! with the same repacked-weight kernels as this engine, `testdata/reference/tools/gemma3_local_ref.c`;
+//! compared only on CPUs with those instructions; its last prompt has
 //! 1024 tokens, so the local layers' 512-token sliding window is exercised). This quantized
 //! 270M model amplifies last-bit kernel differences: on one machine, llama.cpp's own first-token
 //! log-probabilities move by up to 0.1 with flash attention on/off and 0.26 with weight
@@ -39,8 +40,30 @@ fn id_lp(v: &Value) -> (u32, f32) {
     )
 }
 
-/// A model per test: contexts of one model share its CPU backend, which computes one graph at a
-/// time, and the tests run in parallel.
+/// Whether this CPU runs the kernels `gemma3-local.json` was made with (ggml built with
+/// `-march=native` on an AVX-512 machine). Elsewhere other SIMD kernels give other last bits, and
+/// only the cross-machine comparisons apply; the test says so.
+fn same_kernels_as_local_reference() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let ok = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+            && std::arch::is_x86_feature_detected!("avx512vbmi");
+        if !ok {
+            eprintln!(
+                "gemma3-local.json was made with AVX-512 kernels this CPU lacks: not compared here"
+            );
+        }
+        ok
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        eprintln!("gemma3-local.json was made with x86 AVX-512 kernels: not compared on this CPU");
+        false
+    }
+}
+
 fn model() -> Option<Arc<Model>> {
     let path = common::model_file(MODEL)?;
     let m = Model::load(&path, &ModelParams::default(), &mut |_, _| {}).unwrap();
@@ -110,12 +133,13 @@ const LOCAL: Tolerance = Tolerance {
 
 /// `gemma3.json`, made on another machine: llama.cpp at the same commit on this machine already
 /// differs from it by up to 0.055 in the top first-token log-probability and 0.32 in the others
-/// (one rank-5 token is rank 6 here), and picks the other token of a 0.188 top-2 gap ("Once upon
-/// a time", step 3). Limits are those measurements with a small margin.
+/// with plain weights, 0.42 with repacked weights (its default and ours; one rank-5 token is rank
+/// 6 here), and picks the other token of a 0.188 top-2 gap ("Once upon a time", step 3). Limits
+/// are those measurements with a margin.
 const OTHER_MACHINE: Tolerance = Tolerance {
     near_tie: 0.2,
     logprob_top1: 0.08,
-    logprob: 0.35,
+    logprob: 0.5,
     rank: 10,
 };
 
@@ -222,6 +246,9 @@ fn greedy_generation_matches_llama_cpp_on_this_machine_class() {
     let Some(model) = model() else {
         return;
     };
+    if !same_kernels_as_local_reference() {
+        return;
+    }
     let mut ctx = context(model);
     for case in common::reference_json("gemma3-local.json")["generate"]
         .as_array()
@@ -236,6 +263,9 @@ fn first_token_top5_logprobs_match_llama_cpp_on_this_machine_class() {
     let Some(model) = model() else {
         return;
     };
+    if !same_kernels_as_local_reference() {
+        return;
+    }
     let mut ctx = context(model);
     for case in common::reference_json("gemma3-local.json")["generate"]
         .as_array()

@@ -3,7 +3,11 @@
 // the first token's top five, as JSON on stdout.
 // Build (in llama.cpp, after its CMake build): cc -O2 gemma3_local_ref.c -Iinclude -Iggml/include
 //        -Lbuild/bin -lllama -lggml -lggml-base -lm -Wl,-rpath,build/bin
-// Run:   ./a.out MODEL PROMPT...   (CPU, 2 threads, n_ctx 4096, flash attention auto, no repack)
+// Run:   ./a.out MODEL PROMPT...   (CPU, 2 threads, n_ctx 4096, flash attention auto, weights
+//        repacked as llama.cpp does by default). llama.cpp's AMX buffer type, listed first on CPUs
+//        with AMX, crashes in virtual machines: build its ggml-cpu with
+//        CFLAGS/CXXFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" there (the repacking type
+//        then serves, as in this engine, which never uses AMX).
 #include "llama.h"
 #include <math.h>
 #include <stdio.h>
@@ -47,7 +51,7 @@ static double log_sum_exp(const float *lg, int nv) {
 int main(int argc, char **argv) {
     llama_backend_init();
     struct llama_model_params mp = llama_model_default_params();
-    mp.use_extra_bufts = false; // no weight repacking: plain ggml CPU kernels
+    mp.use_extra_bufts = true; // weight repacking (CPU_REPACK), llama.cpp's default
     struct llama_model *m = llama_model_load_from_file(argv[1], mp);
     const struct llama_vocab *voc = llama_model_get_vocab(m);
     int nv = llama_vocab_n_tokens(voc);
