@@ -1,334 +1,343 @@
-//! The compose file's wiring: who talks to whom — the names and ports in one file match the
-//! others (OTLP export, the collector's exporters, Prometheus' config, rules and scrape targets,
-//! Grafana's provisioning and data sources).
+//! Who talks to whom across the stack's files — no tool checks this: the names and ports in the
+//! compose file match the collector's config, Prometheus' config and rules, Grafana's
+//! provisioning and data sources. Also the collector's pipelines, for where
+//! `otelcol-contrib validate` is not installed.
 
-use super::compose_file::{
-    command_words, endpoint_port, environment, flag_value, host_port, normalize, ComposeFile,
-};
+use super::compose::{mount_of, normalize};
+use super::config::{at, Collector, Compose, Datasources, PromConfig, Providers};
+use super::outcome;
 use crate::stack::files::{COLLECTOR, DASHBOARDS, PROM_CONFIG, SERVICES};
 use anyhow::{bail, Result};
-use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// Problems found so far; each check adds to it.
-type Problems = Vec<String>;
+/// The parsed files the wiring spans.
+pub(super) struct Stack {
+    pub(super) compose: Compose,
+    pub(super) collector: Collector,
+    pub(super) prom: PromConfig,
+    pub(super) datasources: Datasources,
+    pub(super) providers: Providers,
+}
 
-impl ComposeFile {
-    /// Who talks to whom: the names and ports in one file match the others.
-    pub(super) fn wiring(
-        &self,
-        collector: &Value,
-        prom: &Value,
-        datasources: &Value,
-        providers: &Value,
-    ) -> Result<String> {
-        let mut problems = Vec::new();
-        let services: BTreeSet<String> = self.service_names().into_iter().collect();
-        self.dependencies(&services, &mut problems)?;
-        self.server_exports(collector, &mut problems)?;
-        let server_port = self.server_command(&mut problems)?;
-        self.collector_wiring(collector, &services, &mut problems)?;
-        let exporter_port = collector
-            .pointer("/exporters/prometheus/endpoint")
-            .map(Some)
-            .and_then(endpoint_port);
-        self.prometheus_files(prom, &mut problems)?;
-        let targets = scrape_targets(prom, server_port, exporter_port, &mut problems);
-        self.grafana_mounts(providers, &mut problems)?;
-        grafana_datasources(datasources, &services, &mut problems);
-        if problems.is_empty() {
-            Ok(format!("scrapes {}", targets.join(", ")))
-        } else {
-            bail!("{}", problems.join("; "))
-        }
-    }
+/// `host:port` of a URL or address (`http://h:p/x`, `h:p`).
+pub(super) fn host_port(addr: &str) -> Option<(&str, u16)> {
+    let rest = addr.split_once("://").map_or(addr, |(_, r)| r);
+    let (host, port) = rest.split('/').next()?.rsplit_once(':')?;
+    Some((host, port.parse().ok()?))
+}
 
-    /// Every `depends_on` names a service.
-    fn dependencies(&self, services: &BTreeSet<String>, problems: &mut Problems) -> Result<()> {
-        for name in services {
-            let s = self.service(name)?;
-            let deps: Vec<String> = match s.get("depends_on") {
-                Some(Value::Object(m)) => m.keys().cloned().collect(),
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect(),
-                _ => Vec::new(),
-            };
-            for d in deps.iter().filter(|d| !services.contains(*d)) {
-                problems.push(format!("{name} depends on unknown service {d}"));
-            }
-        }
-        Ok(())
-    }
+fn port_of(endpoint: Option<&str>) -> Option<u16> {
+    host_port(endpoint?).map(|(_, p)| p)
+}
 
-    /// llama-server → collector over OTLP.
-    fn server_exports(&self, collector: &Value, problems: &mut Problems) -> Result<()> {
-        let env = environment(self.service("llama-server")?);
-        let grpc_port = collector
-            .pointer("/receivers/otlp/protocols/grpc/endpoint")
-            .map(Some)
-            .and_then(endpoint_port);
-        let http_port = collector
-            .pointer("/receivers/otlp/protocols/http/endpoint")
-            .map(Some)
-            .and_then(endpoint_port);
-        match env
-            .get("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .and_then(|e| host_port(e))
+impl Stack {
+    /// Every wiring rule; the scrape targets, or every problem found.
+    pub(super) fn wiring(&self) -> Result<String> {
+        if let Some((missing, _)) = SERVICES
+            .iter()
+            .find(|(s, _)| !self.compose.services.contains_key(*s))
         {
-            Some((host, port)) => {
-                let protocol = env
-                    .get("OTEL_EXPORTER_OTLP_PROTOCOL")
-                    .map_or("grpc", String::as_str);
-                let want = if protocol == "grpc" {
-                    grpc_port
-                } else {
-                    http_port
-                };
-                if host != "otel-collector" || Some(port) != want {
-                    problems.push(format!(
-                        "llama-server exports to {host}:{port}, the collector's OTLP {protocol} receiver is otel-collector:{want:?}"
-                    ));
-                }
-            }
-            None => problems.push("llama-server: no OTEL_EXPORTER_OTLP_ENDPOINT".into()),
+            bail!("no service {missing}");
         }
-        Ok(())
+        let mut p = Vec::new();
+        let services: BTreeSet<&str> = self.compose.services.keys().map(String::as_str).collect();
+        for (name, s) in &self.compose.services {
+            for d in s
+                .depends_on
+                .keys()
+                .iter()
+                .filter(|d| !services.contains(d.as_str()))
+            {
+                p.push(format!("{name} depends on unknown service {d}"));
+            }
+        }
+        self.server(&mut p);
+        self.collector_files(&services, &mut p);
+        self.prometheus_files(&mut p);
+        let targets = self.scrape_targets(&mut p);
+        self.grafana(&services, &mut p);
+        outcome(p, || format!("scrapes {}", targets.join(", ")))
     }
 
-    /// llama-server's command (model under /models, reachable host) and build features; returns
-    /// its `--port`.
-    fn server_command(&self, problems: &mut Problems) -> Result<Option<u16>> {
-        let server = self.service("llama-server")?;
-        let words = command_words(server);
-        let server_port: Option<u16> = flag_value(&words, "--port").and_then(|p| p.parse().ok());
-        match flag_value(&words, "--model").or_else(|| flag_value(&words, "-m")) {
-            Some(m) if m.starts_with("/models/") => {}
-            other => problems.push(format!(
-                "llama-server: --model {other:?} is not under /models"
-            )),
+    /// llama-server: exports OTLP to the collector's receiver, reachable, model under /models.
+    fn server(&self, p: &mut Vec<String>) {
+        let s = &self.compose.services["llama-server"];
+        let otlp = self.collector.receivers.get("otlp");
+        let protocol = s.environment.get("OTEL_EXPORTER_OTLP_PROTOCOL");
+        let protocol = protocol.as_deref().unwrap_or("grpc");
+        let want = port_of(at(
+            otlp,
+            &[
+                "protocols",
+                if protocol == "grpc" { "grpc" } else { "http" },
+                "endpoint",
+            ],
+        ));
+        let endpoint = s
+            .environment
+            .get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .unwrap_or_default();
+        if host_port(&endpoint) != want.map(|w| ("otel-collector", w)) {
+            p.push(format!("llama-server exports to `{endpoint}`, the collector's OTLP {protocol} receiver is on port {want:?}"));
         }
-        if flag_value(&words, "--host").as_deref() != Some("0.0.0.0") {
-            problems.push(
+        if !s
+            .command
+            .flag("--model")
+            .or_else(|| s.command.flag("-m"))
+            .is_some_and(|m| m.starts_with("/models/"))
+        {
+            p.push("llama-server: --model is not under /models".into());
+        }
+        if s.command.flag("--host").as_deref() != Some("0.0.0.0") {
+            p.push(
                 "llama-server: --host is not 0.0.0.0 (unreachable from other containers)".into(),
             );
         }
-        let features = server
-            .pointer("/build/args/FEATURES")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let features = s
+            .build
+            .as_ref()
+            .and_then(|b| b.args.get("FEATURES"))
+            .unwrap_or_default();
         if !features
             .split(',')
             .any(|f| f == "otel" || f == "llama-server/otel")
         {
-            problems.push(format!(
+            p.push(format!(
                 "llama-server: build FEATURES `{features}` lacks otel"
             ));
         }
-        Ok(server_port)
     }
 
-    /// collector → jaeger; its config file is the one mounted.
-    fn collector_wiring(
-        &self,
-        collector: &Value,
-        services: &BTreeSet<String>,
-        problems: &mut Problems,
-    ) -> Result<()> {
-        let col = self.service("otel-collector")?;
-        let col_words = command_words(col);
-        match (
-            flag_value(&col_words, "--config"),
-            self.mount_of("otel-collector", COLLECTOR),
-        ) {
-            (Some(c), Some(m)) if c == m.target => {}
-            (c, m) => problems.push(format!(
-                "otel-collector: --config {c:?} is not where {COLLECTOR} is mounted ({:?})",
-                m.map(|m| &m.target)
-            )),
+    /// The collector runs the mounted config and exports OTLP to a service's OTLP port.
+    fn collector_files(&self, services: &BTreeSet<&str>, p: &mut Vec<String>) {
+        let config = self.compose.services["otel-collector"]
+            .command
+            .flag("--config");
+        let mounted = mount_of(&self.compose, "otel-collector", COLLECTOR).map(|m| m.target);
+        if config.is_none() || config != mounted {
+            p.push(format!("otel-collector: --config {config:?} is not where {COLLECTOR} is mounted ({mounted:?})"));
         }
-        for (id, exp) in collector
-            .get("exporters")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
+        for (id, exp) in &self.collector.exporters {
             if id.split('/').next() == Some("otlp") {
-                match exp
-                    .get("endpoint")
-                    .and_then(Value::as_str)
-                    .and_then(host_port)
-                {
-                    Some((h, 4317)) if services.contains(&h) => {}
-                    other => problems.push(format!(
-                        "collector exporter {id}: endpoint {other:?} is no service's OTLP port"
+                match host_port(at(Some(exp), &["endpoint"]).unwrap_or("")) {
+                    Some((h, 4317)) if services.contains(h) => {}
+                    other => p.push(format!(
+                        "collector exporter {id}: {other:?} is no service's OTLP port"
                     )),
                 }
             }
         }
-        Ok(())
     }
 
-    /// prometheus: its config and rules are the mounted ones, with exemplar storage on.
-    fn prometheus_files(&self, prom: &Value, problems: &mut Problems) -> Result<()> {
-        let p = self.service("prometheus")?;
-        let p_words = command_words(p);
-        match (
-            flag_value(&p_words, "--config.file"),
-            self.mount_of("prometheus", PROM_CONFIG),
-        ) {
-            (Some(c), Some(m)) if c == m.target => self.rule_files(&c, prom, problems),
-            (c, _) => problems.push(format!(
-                "prometheus: --config.file {c:?} is not where {PROM_CONFIG} is mounted"
-            )),
+    /// Prometheus runs the mounted config, its rule files are mounted beside it, exemplars on.
+    fn prometheus_files(&self, p: &mut Vec<String>) {
+        let cmd = &self.compose.services["prometheus"].command;
+        let config = cmd.flag("--config.file");
+        let mounted = mount_of(&self.compose, "prometheus", PROM_CONFIG).map(|m| m.target);
+        if config.is_none() || config != mounted {
+            p.push(format!(
+                "prometheus: --config.file {config:?} is not where {PROM_CONFIG} is mounted"
+            ));
         }
-        if !p_words
-            .iter()
-            .any(|w| w == "--enable-feature=exemplar-storage")
-        {
-            problems.push("prometheus: no --enable-feature=exemplar-storage".into());
-        }
-        Ok(())
-    }
-
-    /// Each of `rule_files` (relative to the config at `config` inside the container) is mounted.
-    fn rule_files(&self, config: &str, prom: &Value, problems: &mut Problems) {
-        let dir = Path::new(config)
+        let inside_dir = Path::new(config.as_deref().unwrap_or(""))
             .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        for rule in prom
-            .get("rule_files")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let rule = rule.as_str().unwrap_or("");
-            let inside = normalize(&dir.join(rule));
-            let host = normalize(
-                &Path::new(PROM_CONFIG)
-                    .parent()
-                    .unwrap_or(Path::new(""))
-                    .join(rule),
-            );
-            match self.mount_of("prometheus", &host.to_string_lossy()) {
+            .unwrap_or(Path::new(""));
+        let host_dir = Path::new(PROM_CONFIG).parent().unwrap_or(Path::new(""));
+        for rule in &self.prom.rule_files {
+            let inside = normalize(&inside_dir.join(rule));
+            let host = normalize(&host_dir.join(rule));
+            match mount_of(&self.compose, "prometheus", &host.to_string_lossy()) {
                 Some(m) if Path::new(&m.target) == inside => {}
-                _ => problems.push(format!(
+                _ => p.push(format!(
                     "prometheus: rule file {rule} is not mounted at {}",
                     inside.display()
                 )),
             }
         }
+        if !cmd
+            .words()
+            .iter()
+            .any(|w| w == "--enable-feature=exemplar-storage")
+        {
+            p.push("prometheus: no --enable-feature=exemplar-storage".into());
+        }
     }
 
-    /// grafana: provisioning and dashboards are the mounted folders.
-    fn grafana_mounts(&self, providers: &Value, problems: &mut Problems) -> Result<()> {
-        match self.mount_of("grafana", "observability/grafana/provisioning") {
-            Some(m) if m.target == "/etc/grafana/provisioning" => {}
-            _ => problems
-                .push("grafana: provisioning/ is not mounted at /etc/grafana/provisioning".into()),
-        }
-        let dash_target = self
-            .mount_of("grafana", DASHBOARDS)
-            .map(|m| m.target.clone());
-        for prov in providers
-            .get("providers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let path = prov.pointer("/options/path").and_then(Value::as_str);
-            if path.map(String::from) != dash_target {
-                problems.push(format!("grafana: dashboard provider path {path:?} is not where {DASHBOARDS} is mounted"));
+    /// Prometheus scrapes llama-server's port and the collector's Prometheus exporter (and
+    /// itself); returns the two service targets.
+    fn scrape_targets(&self, p: &mut Vec<String>) -> Vec<String> {
+        let server_port = self.compose.services["llama-server"].command.flag("--port");
+        let server_port = server_port.and_then(|s| s.parse().ok());
+        let exporter_port = port_of(at(
+            self.collector.exporters.get("prometheus"),
+            &["endpoint"],
+        ));
+        let mut found = Vec::new();
+        let configs = self
+            .prom
+            .scrape_configs
+            .iter()
+            .flat_map(|c| &c.static_configs);
+        for target in configs.flat_map(|s| &s.targets) {
+            match host_port(target) {
+                Some(("localhost", 9090)) => {}
+                Some(("llama-server", port)) if Some(port) == server_port => {
+                    found.push(target.clone())
+                }
+                Some(("otel-collector", port)) if Some(port) == exporter_port => {
+                    found.push(target.clone())
+                }
+                _ => p.push(format!("prometheus scrapes {target}: no such service port")),
             }
         }
-        let genv = environment(self.service("grafana")?);
-        if let (Some(home), Some(t)) = (
-            genv.get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"),
-            &dash_target,
+        if found.len() < 2 {
+            p.push(format!(
+                "prometheus scrapes {found:?}: expected llama-server and otel-collector"
+            ));
+        }
+        found
+    }
+
+    /// Grafana: provisioning and dashboards are the mounted folders; data sources reach services.
+    fn grafana(&self, services: &BTreeSet<&str>, p: &mut Vec<String>) {
+        let provisioning = mount_of(
+            &self.compose,
+            "grafana",
+            "observability/grafana/provisioning",
+        );
+        if provisioning.is_none_or(|m| m.target != "/etc/grafana/provisioning") {
+            p.push("grafana: provisioning/ is not mounted at /etc/grafana/provisioning".into());
+        }
+        let dashboards = mount_of(&self.compose, "grafana", DASHBOARDS).map(|m| m.target);
+        for prov in &self.providers.providers {
+            if Some(&prov.options.path) != dashboards.as_ref() {
+                p.push(format!(
+                    "grafana: provider path {} is not where {DASHBOARDS} is mounted",
+                    prov.options.path
+                ));
+            }
+        }
+        let env = &self.compose.services["grafana"].environment;
+        if let (Some(home), Some(dir)) = (
+            env.get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"),
+            &dashboards,
         ) {
             let rel = home
-                .strip_prefix(t.as_str())
-                .unwrap_or(home)
+                .strip_prefix(dir.as_str())
+                .unwrap_or(&home)
                 .trim_start_matches('/');
             if !Path::new(DASHBOARDS).join(rel).is_file() {
-                problems.push(format!(
+                p.push(format!(
                     "grafana: home dashboard {home} is not a mounted file"
                 ));
             }
         }
-        Ok(())
-    }
-}
-
-/// Prometheus' scrape targets are llama-server's and the collector exporter's ports (or itself);
-/// returns the two service targets.
-fn scrape_targets(
-    prom: &Value,
-    server_port: Option<u16>,
-    exporter_port: Option<u16>,
-    problems: &mut Problems,
-) -> Vec<String> {
-    let mut targets = Vec::new();
-    let all = prom
-        .get("scrape_configs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .flat_map(|sc| {
-            sc.pointer("/static_configs")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-        })
-        .flat_map(|t| {
-            t.get("targets")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-        });
-    for target in all {
-        let target = target.as_str().unwrap_or("");
-        match host_port(target) {
-            Some((h, port)) if h == "localhost" && port == 9090 => {}
-            Some((h, port)) if h == "llama-server" && Some(port) == server_port => {
-                targets.push(target.to_string())
-            }
-            Some((h, port)) if h == "otel-collector" && Some(port) == exporter_port => {
-                targets.push(target.to_string())
-            }
-            _ => problems.push(format!("prometheus scrapes {target}: no such service port")),
-        }
-    }
-    if targets.len() < 2 {
-        problems.push(format!(
-            "prometheus scrapes {targets:?}: expected llama-server and otel-collector"
-        ));
-    }
-    targets
-}
-
-/// Grafana's data sources reach services' ports.
-fn grafana_datasources(datasources: &Value, services: &BTreeSet<String>, problems: &mut Problems) {
-    for ds in datasources
-        .get("datasources")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let url = ds.get("url").and_then(Value::as_str).unwrap_or("");
-        match host_port(url) {
-            Some((h, port))
-                if services.contains(&h)
+        for ds in &self.datasources.datasources {
+            let ok = host_port(&ds.url).is_some_and(|(h, port)| {
+                services.contains(h)
                     && SERVICES
                         .iter()
-                        .any(|(s, ports)| *s == h && ports.contains(&port)) => {}
-            _ => problems.push(format!(
-                "grafana data source url {url} is no service's port"
-            )),
+                        .any(|(s, ports)| *s == h && ports.contains(&port))
+            });
+            if !ok {
+                p.push(format!(
+                    "grafana data source url {} is no service's port",
+                    ds.url
+                ));
+            }
         }
+    }
+
+    /// Pipelines use defined components only, every connector links two pipelines, nothing is
+    /// defined unused, memory_limiter comes first and batch last (no tool checks the order).
+    pub(super) fn pipelines(&self) -> Result<String> {
+        let c = &self.collector;
+        let mut p = Vec::new();
+        let mut used = BTreeSet::new();
+        let (mut conn_in, mut conn_out) = (BTreeSet::new(), BTreeSet::new());
+        for (name, pl) in &c.service.pipelines {
+            if pl.receivers.is_empty() || pl.exporters.is_empty() {
+                p.push(format!("pipeline {name}: needs receivers and exporters"));
+            }
+            let lists = [
+                ("receiver", &pl.receivers, &c.receivers, &mut conn_in),
+                ("exporter", &pl.exporters, &c.exporters, &mut conn_out),
+            ];
+            for (what, ids, defined, connected) in lists {
+                for id in ids {
+                    if c.connectors.contains_key(id) {
+                        connected.insert(id);
+                    } else if !defined.contains_key(id) {
+                        p.push(format!("pipeline {name}: {what} {id} is not defined"));
+                    }
+                }
+            }
+            p.extend(
+                pl.processors
+                    .iter()
+                    .filter(|id| !c.processors.contains_key(*id))
+                    .map(|id| format!("pipeline {name}: processor {id} is not defined")),
+            );
+            let kind = |id: Option<&String>| id.and_then(|i| i.split('/').next()).map(String::from);
+            if kind(pl.processors.first()).as_deref() != Some("memory_limiter")
+                || kind(pl.processors.last()).as_deref() != Some("batch")
+            {
+                p.push(format!("pipeline {name}: processors {:?} should start with memory_limiter and end with batch", pl.processors));
+            }
+            used.extend(
+                pl.receivers
+                    .iter()
+                    .chain(&pl.processors)
+                    .chain(&pl.exporters),
+            );
+        }
+        for id in c
+            .connectors
+            .keys()
+            .filter(|id| !conn_in.contains(id) || !conn_out.contains(id))
+        {
+            p.push(format!(
+                "connector {id} must be an exporter of one pipeline and a receiver of another"
+            ));
+        }
+        let defined = [&c.receivers, &c.processors, &c.exporters, &c.connectors];
+        for id in defined
+            .iter()
+            .flat_map(|m| m.keys())
+            .filter(|id| !used.contains(id))
+        {
+            p.push(format!("{id} is defined but in no pipeline"));
+        }
+        let enabled: BTreeSet<&String> = c.service.extensions.iter().collect();
+        if enabled != c.extensions.keys().collect() {
+            p.push(format!(
+                "extensions defined {:?} but enabled {enabled:?}",
+                c.extensions.keys()
+            ));
+        }
+        outcome(p, || {
+            c.service
+                .pipelines
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            host_port("http://otel-collector:4317"),
+            Some(("otel-collector", 4317))
+        );
+        assert_eq!(host_port("jaeger:4317/x"), Some(("jaeger", 4317)));
+        assert_eq!(host_port("jaeger"), None);
     }
 }
