@@ -1,8 +1,7 @@
-//! The compose file's own rules (no tool has them): the five services and their ports, images
-//! pinned to exact versions, a healthcheck everywhere, mounted files present and read-only.
+//! The compose file's own rules: the five services and their ports, images pinned to exact
+//! versions (the Dockerfiles' `FROM`s too), mounted files present and read-only.
 
-use super::config::{Compose, Service};
-use super::dockerfile::{dockerfile_froms, pinned_image};
+use super::config::Doc;
 use super::outcome;
 use crate::stack::files::SERVICES;
 use anyhow::{bail, Context, Result};
@@ -20,45 +19,39 @@ pub(super) struct Mount {
     pub(super) read_only: bool,
 }
 
-impl Mount {
-    /// Short (`src:dst[:ro]`) or long form.
-    fn parse(v: &Value) -> Result<Self> {
-        let (source, target, read_only) = if let Some(short) = v.as_str() {
-            let parts: Vec<&str> = short.split(':').collect();
-            let ro = parts
-                .get(2)
-                .is_some_and(|m| m.split(',').any(|m| m == "ro"));
-            match parts[..] {
-                [src, dst, ..] => (src.to_string(), dst.to_string(), ro),
-                _ => bail!("cannot read volume `{short}`"),
-            }
-        } else {
-            let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            let ro = v.get("read_only").and_then(Value::as_bool) == Some(true);
+/// A `volumes:` entry, short (`src:dst[:ro]`) or long form.
+fn mount(v: &Value) -> Result<Mount> {
+    let (source, target, read_only) = match v.as_str() {
+        Some(short) => match short.split(':').collect::<Vec<_>>()[..] {
+            [src, dst] => (src.to_string(), dst.to_string(), false),
+            [src, dst, mode] => (src.into(), dst.into(), mode.split(',').any(|m| m == "ro")),
+            _ => bail!("cannot read volume `{short}`"),
+        },
+        None => {
+            let field = |k: &str| v.text(k).unwrap_or("").to_string();
+            let ro = v.at("read_only").and_then(Value::as_bool) == Some(true);
             (field("source"), field("target"), ro)
-        };
-        let host = (source.starts_with('.') || source.starts_with('/'))
-            .then(|| normalize(&Path::new("observability").join(&source)));
-        Ok(Mount {
-            host,
-            source,
-            target,
-            read_only,
-        })
-    }
+        }
+    };
+    let host = (source.starts_with('.') || source.starts_with('/'))
+        .then(|| normalize(&Path::new("observability").join(&source)));
+    Ok(Mount {
+        host,
+        source,
+        target,
+        read_only,
+    })
 }
 
-/// The mounts of a service.
-pub(super) fn mounts(s: &Service) -> Result<Vec<Mount>> {
-    s.volumes.iter().map(Mount::parse).collect()
+fn mounts(c: &Value, service: &str) -> Result<Vec<Mount>> {
+    let list = c.items(&format!("services.{service}.volumes"));
+    list.into_iter().map(mount).collect()
 }
 
 /// The mount of `service` whose host path is `host` (relative to the workspace root).
-pub(super) fn mount_of(c: &Compose, service: &str, host: &str) -> Option<Mount> {
-    let s = c.services.get(service)?;
-    mounts(s)
-        .ok()?
-        .into_iter()
+pub(super) fn mount_of(c: &Value, service: &str, host: &str) -> Option<Mount> {
+    let list = mounts(c, service).ok()?;
+    list.into_iter()
         .find(|m| m.host.as_deref() == Some(Path::new(host)))
 }
 
@@ -91,121 +84,123 @@ fn port_pair(p: &Value) -> (Option<u16>, Option<u16>) {
 }
 
 /// Exactly the five services, each publishing its ports (the same number outside and inside).
-pub(super) fn services_and_ports(c: &Compose) -> Result<String> {
-    let have: BTreeSet<&str> = c.services.keys().map(String::as_str).collect();
-    let want: BTreeSet<&str> = SERVICES.iter().map(|(s, _)| *s).collect();
+pub(super) fn services_and_ports(c: &Value) -> Result<String> {
+    let have: BTreeSet<String> = c.names("services").into_iter().collect();
+    let want: BTreeSet<String> = SERVICES.iter().map(|(s, _)| s.to_string()).collect();
     if have != want {
         bail!("services {have:?}, expected {want:?}");
     }
-    let mut problems = Vec::new();
-    let mut seen = BTreeMap::new();
+    let (mut p, mut seen) = (Vec::new(), BTreeMap::new());
     for (name, want) in SERVICES {
         let mut published = BTreeSet::new();
-        for p in &c.services[name].ports {
-            match port_pair(p) {
+        for port in c.items(&format!("services.{name}.ports")) {
+            match port_pair(port) {
                 (Some(h), Some(t)) if h == t => {
                     if let Some(other) = seen.insert(h, name) {
-                        problems.push(format!("host port {h} published by {other} and {name}"));
+                        p.push(format!("host port {h} published by {other} and {name}"));
                     }
                     published.insert(h);
                 }
-                _ => problems.push(format!("{name}: port {p:?} is not HOST:CONTAINER, equal")),
+                _ => p.push(format!(
+                    "{name}: port {port:?} is not HOST:CONTAINER, equal"
+                )),
             }
         }
         if published != want.iter().copied().collect() {
-            problems.push(format!(
+            p.push(format!(
                 "{name}: publishes {published:?}, expected {want:?}"
             ));
         }
     }
-    outcome(problems, || format!("{} ports", seen.len()))
+    outcome(p, || format!("{} ports", seen.len()))
+}
+
+/// The tag is an exact version: `1.2.3` (optionally `v`-prefixed, with a `-variant`), Debian's
+/// `12.8`-style point release, or a digest.
+fn pinned_image(image: &str) -> Result<()> {
+    let name = &image[image.rfind('/').map_or(0, |i| i + 1)..];
+    let (name, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
+    let version = tag.trim_start_matches('v').split('-').next().unwrap_or("");
+    let parts: Vec<&str> = version.split('.').collect();
+    let numeric = parts
+        .iter()
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let exact = numeric && parts.len() >= if name == "debian" { 2 } else { 3 };
+    if !exact && !image.contains("@sha256:") {
+        bail!("{image}: `{tag}` is not an exact version");
+    }
+    Ok(())
+}
+
+/// `FROM` images of a Dockerfile, without references to its own stages.
+fn dockerfile_froms(text: &str) -> Vec<String> {
+    let (mut stages, mut images) = (BTreeSet::new(), Vec::new());
+    for line in text.lines() {
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| !w.starts_with("--"))
+            .collect();
+        let [from, image, rest @ ..] = &words[..] else {
+            continue;
+        };
+        if from.eq_ignore_ascii_case("FROM") {
+            if !stages.contains(&image.to_lowercase()) {
+                images.push(image.to_string());
+            }
+            if let [as_, stage, ..] = rest {
+                stages.extend(as_.eq_ignore_ascii_case("AS").then(|| stage.to_lowercase()));
+            }
+        }
+    }
+    images
+}
+
+/// The Dockerfile a service is built from.
+fn dockerfile(name: &str, build: &Value) -> Result<String> {
+    if let Some(inline) = build.text("dockerfile_inline") {
+        return Ok(inline.to_string());
+    }
+    let dir = Path::new("observability").join(build.text("context").unwrap_or("."));
+    let path = normalize(&dir.join(build.text("dockerfile").unwrap_or("Dockerfile")));
+    std::fs::read_to_string(&path).with_context(|| format!("{name}: reading {}", path.display()))
 }
 
 /// Every `image:`, and every `FROM` of the Dockerfiles the services are built from.
-pub(super) fn pinned(c: &Compose) -> Result<String> {
-    let mut problems = Vec::new();
-    let mut images = Vec::new();
-    for (name, s) in &c.services {
-        let mut mine = Vec::new();
-        match &s.build {
-            Some(b) => {
-                let text = match &b.dockerfile_inline {
-                    Some(inline) => inline.clone(),
-                    None => {
-                        let file = b.dockerfile.as_deref().unwrap_or("Dockerfile");
-                        let dir =
-                            Path::new("observability").join(b.context.as_deref().unwrap_or("."));
-                        let path = normalize(&dir.join(file));
-                        std::fs::read_to_string(&path)
-                            .with_context(|| format!("{name}: reading {}", path.display()))?
-                    }
-                };
-                mine.extend(dockerfile_froms(&text));
-                // The `image:` of a built service names the result; it must not float either.
-                mine.extend(s.image.clone());
-            }
-            None => match &s.image {
-                Some(img) => mine.push(img.clone()),
-                None => problems.push(format!("{name}: neither image nor build")),
-            },
+pub(super) fn pinned(c: &Value) -> Result<String> {
+    let (mut p, mut images) = (Vec::new(), Vec::new());
+    for (name, s) in c.entries("services") {
+        let mut mine: Vec<String> = s.text("image").into_iter().map(String::from).collect();
+        if let Some(build) = s.at("build") {
+            mine.extend(dockerfile_froms(&dockerfile(name, build)?));
         }
         for img in mine {
             match pinned_image(&img) {
                 Ok(()) => images.push(img),
-                Err(e) => problems.push(format!("{name}: {e}")),
+                Err(e) => p.push(format!("{name}: {e}")),
             }
         }
     }
-    outcome(problems, || images.join(", "))
-}
-
-/// Every service has an enabled healthcheck with an interval and retries.
-pub(super) fn healthchecks(c: &Compose) -> Result<String> {
-    let mut problems = Vec::new();
-    for (name, s) in &c.services {
-        match &s.healthcheck {
-            None => problems.push(format!("{name}: none")),
-            Some(h) => {
-                let test = h.test.words();
-                if h.disable || test.first().is_none_or(|t| t == "NONE") {
-                    problems.push(format!("{name}: disabled or empty test"));
-                }
-                if h.interval.is_none() || h.retries.is_none() {
-                    problems.push(format!("{name}: no interval/retries"));
-                }
-            }
-        }
-    }
-    outcome(problems, String::new)
+    outcome(p, || images.join(", "))
 }
 
 /// Bind-mounted files exist and are read-only (configuration and models are never written);
-/// named volumes are declared; the models folder is at /models.
-pub(super) fn volumes(c: &Compose) -> Result<String> {
-    let mut problems = Vec::new();
-    let mut n = 0;
-    for (name, s) in &c.services {
-        for m in mounts(s).with_context(|| format!("service {name}"))? {
+/// named volumes are declared.
+pub(super) fn volumes(c: &Value) -> Result<String> {
+    let (mut p, mut n, declared) = (Vec::new(), 0, c.names("volumes"));
+    for name in c.names("services") {
+        for m in mounts(c, &name).with_context(|| format!("service {name}"))? {
             n += 1;
             match &m.host {
-                Some(host) if !host.exists() => {
-                    problems.push(format!("{name}: {} does not exist", host.display()))
-                }
-                Some(_) if !m.read_only => {
-                    problems.push(format!("{name}: {} is not mounted read-only", m.source))
-                }
-                None if !c.volumes.contains_key(&m.source) => {
-                    problems.push(format!("{name}: volume `{}` not declared", m.source))
+                Some(host) if !host.exists() => p.push(format!("{name}: no {}", host.display())),
+                Some(_) if !m.read_only => p.push(format!("{name}: {} is writable", m.source)),
+                None if !declared.contains(&m.source) => {
+                    p.push(format!("{name}: volume `{}` not declared", m.source))
                 }
                 _ => {}
             }
         }
     }
-    match mount_of(c, "llama-server", "models") {
-        Some(m) if m.target == "/models" && m.read_only => {}
-        _ => problems.push("llama-server: ./models is not mounted read-only at /models".into()),
-    }
-    outcome(problems, || format!("{n} mounts"))
+    outcome(p, || format!("{n} mounts"))
 }
 
 #[cfg(test)]
@@ -213,20 +208,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ports_and_paths() {
+    fn ports_mounts_and_images() {
         let short = Value::String("127.0.0.1:4317:4317/tcp".into());
         assert_eq!(port_pair(&short), (Some(4317), Some(4317)));
-        assert_eq!(port_pair(&Value::String("8080".into())), (None, Some(8080)));
         let long: Value = serde_norway::from_str("{published: \"80\", target: 8080}").unwrap();
         assert_eq!(port_pair(&long), (Some(80), Some(8080)));
-        assert_eq!(
-            normalize(Path::new("observability/../models")),
-            PathBuf::from("models")
-        );
-        let m = Mount::parse(&Value::String("../models:/models:ro".into())).unwrap();
+        let m = mount(&Value::String("../models:/models:ro".into())).unwrap();
         assert_eq!(
             (m.host.unwrap(), m.read_only),
             (PathBuf::from("models"), true)
+        );
+        for ok in [
+            "prom/prometheus:v2.55.1",
+            "debian:12.8-slim",
+            "h:5/x/y:1.2.3",
+            "b@sha256:a",
+        ] {
+            assert!(pinned_image(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "prom/prometheus",
+            "p:latest",
+            "grafana:11",
+            "debian:bookworm",
+            "x:${TAG}",
+        ] {
+            assert!(pinned_image(bad).is_err(), "{bad}");
+        }
+        let text = "FROM rust:1.85.0 AS build\nFROM --platform=x debian:12.8-slim\nFROM build\n";
+        assert_eq!(
+            dockerfile_froms(text),
+            vec!["rust:1.85.0", "debian:12.8-slim"]
         );
     }
 }

@@ -1,50 +1,58 @@
-//! The stack's YAML files as typed values (serde_norway), with the parts the checks read.
+//! The stack's YAML files (serde_norway, duplicate keys rejected) and how the checks read them:
+//! dotted paths, and compose's either-form fields.
 
 use anyhow::{Context, Result};
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_norway::Value;
-use std::collections::BTreeMap;
 
-/// Parses `text` (from `path`), rejecting duplicate keys anywhere.
-pub(super) fn parse<T: DeserializeOwned>(path: &str, text: &str) -> Result<T> {
-    // Through `Value` first: its mappings reject a duplicate key, where a typed map would let
-    // the last one win silently.
-    let value: Value = serde_norway::from_str(text).with_context(|| path.to_string())?;
-    serde_norway::from_value(value).with_context(|| path.to_string())
+/// Reads and parses the file at `path` (relative to the workspace root); serde_norway's
+/// mappings reject a duplicate key.
+pub(super) fn load(path: &str) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    serde_norway::from_str(&text).with_context(|| path.to_string())
 }
 
-/// Reads and parses the file at `path` (relative to the workspace root).
-pub(super) fn load<T: DeserializeOwned>(path: &str) -> Result<T> {
-    parse(
-        path,
-        &std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
-    )
-}
+/// Dotted-path access (`services.grafana.environment`): keys are the stack's names, which have
+/// no dots.
+pub(super) trait Doc {
+    fn at(&self, path: &str) -> Option<&Value>;
 
-/// A string or a list of strings (a compose `command`, a healthcheck `test`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
-pub(super) enum Words {
-    #[default]
-    None,
-    One(String),
-    List(Vec<String>),
-}
+    fn text(&self, path: &str) -> Option<&str> {
+        self.at(path)?.as_str()
+    }
 
-impl Words {
-    pub(super) fn words(&self) -> Vec<String> {
-        match self {
-            Words::None => Vec::new(),
-            Words::One(s) => s.split_whitespace().map(String::from).collect(),
-            Words::List(l) => l.clone(),
+    /// A sequence's items (none when absent).
+    fn items(&self, path: &str) -> Vec<&Value> {
+        self.at(path)
+            .and_then(Value::as_sequence)
+            .map_or(Vec::new(), |s| s.iter().collect())
+    }
+
+    /// A mapping's (key, value) pairs (none when absent).
+    fn entries(&self, path: &str) -> Vec<(&str, &Value)> {
+        let map = self
+            .at(path)
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten();
+        map.filter_map(|(k, v)| Some((k.as_str()?, v))).collect()
+    }
+
+    /// A string or a list of words (compose `command`, a healthcheck `test`).
+    fn words(&self, path: &str) -> Vec<String> {
+        match self.at(path) {
+            Some(Value::String(s)) => s.split_whitespace().map(String::from).collect(),
+            _ => self
+                .items(path)
+                .iter()
+                .filter_map(|v| v.as_str())
+                .map(String::from)
+                .collect(),
         }
     }
 
-    /// `--name=value` or `--name value`.
-    pub(super) fn flag(&self, name: &str) -> Option<String> {
-        let words = self.words();
-        let prefix = format!("{name}=");
+    /// `--name=value` or `--name value` in the words at `path`.
+    fn flag(&self, path: &str, name: &str) -> Option<String> {
+        let (words, prefix) = (self.words(path), format!("{name}="));
         let at = words
             .iter()
             .position(|w| w == name || w.starts_with(&prefix))?;
@@ -53,233 +61,38 @@ impl Words {
             None => words.get(at + 1).cloned(),
         }
     }
-}
 
-/// A mapping or a list of names / `KEY=value` (compose `environment`, `depends_on`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
-pub(super) enum Entries {
-    #[default]
-    None,
-    Mapping(BTreeMap<String, Value>),
-    List(Vec<String>),
-}
-
-impl Entries {
-    pub(super) fn get(&self, key: &str) -> Option<String> {
-        match self {
-            Entries::None => None,
-            Entries::Mapping(m) => m.get(key).map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => serde_norway::to_string(other)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string(),
-            }),
-            Entries::List(l) => l.iter().find_map(|item| match item.split_once('=') {
-                Some((k, v)) if k == key => Some(v.to_string()),
-                None if item == key => Some(String::new()),
-                _ => None,
-            }),
+    /// The value of `key` in a mapping or a list of `KEY=value` (compose `environment`, `args`).
+    fn setting(&self, path: &str, key: &str) -> Option<String> {
+        if let Some((_, v)) = self.entries(path).into_iter().find(|(k, _)| *k == key) {
+            return Some(v.as_str().map_or_else(
+                || serde_norway::to_string(v).unwrap_or_default(),
+                String::from,
+            ));
         }
+        let list = self.items(path).into_iter().filter_map(Value::as_str);
+        list.filter_map(|i| i.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
     }
 
-    pub(super) fn keys(&self) -> Vec<String> {
-        match self {
-            Entries::None => Vec::new(),
-            Entries::Mapping(m) => m.keys().cloned().collect(),
-            Entries::List(l) => l
-                .iter()
-                .map(|i| i.split('=').next().unwrap_or(i).to_string())
-                .collect(),
-        }
+    /// A mapping's keys or a list's strings (compose `depends_on`).
+    fn names(&self, path: &str) -> Vec<String> {
+        let keys = self.entries(path).into_iter().map(|(k, _)| k.to_string());
+        let items = self
+            .items(path)
+            .into_iter()
+            .filter_map(|v| v.as_str().map(String::from));
+        keys.chain(items).collect()
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct Compose {
-    pub(super) services: BTreeMap<String, Service>,
-    #[serde(default)]
-    pub(super) volumes: BTreeMap<String, Option<Value>>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct Service {
-    pub(super) image: Option<String>,
-    pub(super) build: Option<Build>,
-    #[serde(default)]
-    pub(super) command: Words,
-    #[serde(default)]
-    pub(super) environment: Entries,
-    #[serde(default)]
-    pub(super) depends_on: Entries,
-    #[serde(default)]
-    pub(super) volumes: Vec<Value>,
-    #[serde(default)]
-    pub(super) ports: Vec<Value>,
-    pub(super) healthcheck: Option<Healthcheck>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct Build {
-    pub(super) context: Option<String>,
-    pub(super) dockerfile: Option<String>,
-    pub(super) dockerfile_inline: Option<String>,
-    #[serde(default)]
-    pub(super) args: Entries,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct Healthcheck {
-    #[serde(default)]
-    pub(super) test: Words,
-    pub(super) interval: Option<String>,
-    pub(super) retries: Option<u32>,
-    #[serde(default)]
-    pub(super) disable: bool,
-}
-
-/// The OpenTelemetry Collector's config: component ids by section, and the pipelines.
-#[derive(Debug, Deserialize)]
-pub(super) struct Collector {
-    #[serde(default)]
-    pub(super) receivers: BTreeMap<String, Value>,
-    #[serde(default)]
-    pub(super) processors: BTreeMap<String, Value>,
-    #[serde(default)]
-    pub(super) exporters: BTreeMap<String, Value>,
-    #[serde(default)]
-    pub(super) connectors: BTreeMap<String, Value>,
-    #[serde(default)]
-    pub(super) extensions: BTreeMap<String, Value>,
-    pub(super) service: CollectorService,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct CollectorService {
-    #[serde(default)]
-    pub(super) extensions: Vec<String>,
-    pub(super) pipelines: BTreeMap<String, Pipeline>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct Pipeline {
-    #[serde(default)]
-    pub(super) receivers: Vec<String>,
-    #[serde(default)]
-    pub(super) processors: Vec<String>,
-    #[serde(default)]
-    pub(super) exporters: Vec<String>,
-}
-
-/// The string at `path` (mapping keys) inside `v`.
-pub(super) fn at<'a>(v: Option<&'a Value>, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(v?, |v, k| v.get(*k))?.as_str()
-}
-
-/// Prometheus' config.
-#[derive(Debug, Deserialize)]
-pub(super) struct PromConfig {
-    #[serde(default)]
-    pub(super) rule_files: Vec<String>,
-    #[serde(default)]
-    pub(super) scrape_configs: Vec<ScrapeConfig>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct ScrapeConfig {
-    #[serde(default)]
-    pub(super) static_configs: Vec<StaticConfig>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct StaticConfig {
-    pub(super) targets: Vec<String>,
-}
-
-/// Prometheus' rule file.
-#[derive(Debug, Deserialize)]
-pub(super) struct Rules {
-    pub(super) groups: Vec<RuleGroup>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct RuleGroup {
-    pub(super) rules: Vec<Rule>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct Rule {
-    pub(super) alert: Option<String>,
-    pub(super) record: Option<String>,
-    pub(super) expr: String,
-    #[serde(rename = "for")]
-    pub(super) for_: Option<String>,
-    #[serde(default)]
-    pub(super) labels: BTreeMap<String, String>,
-    #[serde(default)]
-    pub(super) annotations: BTreeMap<String, String>,
-}
-
-/// Grafana's data-source provisioning.
-#[derive(Debug, Deserialize)]
-pub(super) struct Datasources {
-    pub(super) datasources: Vec<Datasource>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Datasource {
-    pub(super) uid: Option<String>,
-    #[serde(rename = "type")]
-    pub(super) kind: String,
-    pub(super) url: String,
-    #[serde(default)]
-    pub(super) json_data: JsonData,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct JsonData {
-    pub(super) traces_to_metrics: Option<TracesToMetrics>,
-    #[serde(default)]
-    pub(super) exemplar_trace_id_destinations: Vec<Link>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct TracesToMetrics {
-    pub(super) datasource_uid: Option<String>,
-    #[serde(default)]
-    pub(super) queries: Vec<NamedQuery>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Link {
-    pub(super) datasource_uid: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct NamedQuery {
-    pub(super) name: String,
-    pub(super) query: String,
-}
-
-/// Grafana's dashboard provisioning.
-#[derive(Debug, Deserialize)]
-pub(super) struct Providers {
-    pub(super) providers: Vec<Provider>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct Provider {
-    pub(super) options: ProviderOptions,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct ProviderOptions {
-    pub(super) path: String,
+impl Doc for Value {
+    fn at(&self, path: &str) -> Option<&Value> {
+        path.split('.')
+            .filter(|k| !k.is_empty())
+            .try_fold(self, |v, k| v.get(k))
+    }
 }
 
 #[cfg(test)]
@@ -288,17 +101,12 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_rejected_and_forms_read() {
-        let dup = "services:\n  a: {image: x}\n  a: {image: y}\n";
-        assert!(parse::<Compose>("c", dup).is_err());
-        let c: Compose = parse(
-            "c",
-            "services:\n  a:\n    command: [\"--port=80\", --host, h]\n    environment: [K=v, E]\n",
-        )
-        .unwrap();
-        let a = &c.services["a"];
-        assert_eq!(a.command.flag("--port").as_deref(), Some("80"));
-        assert_eq!(a.command.flag("--host").as_deref(), Some("h"));
-        assert_eq!(a.environment.get("K").as_deref(), Some("v"));
-        assert_eq!(a.environment.keys(), ["K", "E"]);
+        assert!(serde_norway::from_str::<Value>("a: {x: 1}\na: {x: 2}\n").is_err());
+        let text = "s:\n  command: [\"--port=80\", --host, h]\n  environment: [K=v]\n  depends_on: {a: {}}\n";
+        let v: Value = serde_norway::from_str(text).unwrap();
+        assert_eq!(v.flag("s.command", "--port").as_deref(), Some("80"));
+        assert_eq!(v.flag("s.command", "--host").as_deref(), Some("h"));
+        assert_eq!(v.setting("s.environment", "K").as_deref(), Some("v"));
+        assert_eq!(v.names("s.depends_on"), ["a"]);
     }
 }

@@ -8,7 +8,6 @@ use crate::stack::process::Proc;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// Prometheus' answer envelope.
@@ -26,11 +25,10 @@ fn prom_api<T: serde::de::DeserializeOwned>(
     form: &[(&str, &str)],
 ) -> Result<T> {
     let timeout = Duration::from_secs(30);
-    let r = if form.is_empty() {
-        http::get(prom, path, timeout)
-    } else {
-        http::post_form(prom, path, form, timeout)
-    }?;
+    let r = match form {
+        [] => http::get(prom, path, timeout)?,
+        _ => http::post_form(prom, path, form, timeout)?,
+    };
     let answer: Answer<T> = serde_json::from_str(&r.body)
         .with_context(|| format!("Prometheus answered {}: {}", r.status, r.body))?;
     match (answer.status.as_str(), answer.data) {
@@ -42,9 +40,7 @@ fn prom_api<T: serde::de::DeserializeOwned>(
 /// The number of series `expr` returns (a scalar counts as one).
 fn prom_query(prom: &str, expr: &str) -> Result<usize> {
     let data: Value = prom_api(prom, "/api/v1/query", &[("query", expr)])?;
-    Ok(data
-        .get("result")
-        .map_or(0, |r| r.as_array().map_or(1, Vec::len)))
+    Ok(data["result"].as_array().map_or(1, Vec::len))
 }
 
 /// Waits until the scrapes have data, then evaluates everything, retrying empty results for a
@@ -64,27 +60,20 @@ pub(super) fn evaluate(
     }
     // A scrape can time out while the machine is busy: look at the last minute.
     let up = prom_query(prom, "max_over_time(up{job=\"llama-server\"}[1m]) == 1");
-    report.record(
-        "Prometheus scrapes llama-server",
-        up.and_then(|n| match n {
-            1 => Ok(server.to_string()),
-            _ => Err(anyhow!("target not up")),
-        }),
-    );
-    let mut pending: Vec<Query> = queries
-        .iter()
-        .map(|q| Query::new(q.source.clone(), &substitute(&q.expr)))
-        .collect();
+    let up = up.and_then(|n| {
+        if n == 1 {
+            Ok(server.to_string())
+        } else {
+            bail!("not up")
+        }
+    });
+    report.record("Prometheus scrapes llama-server", up);
+    let evaluable = |q: &Query| Query::new(q.source.clone(), &substitute(&q.expr));
+    let mut pending: Vec<Query> = queries.iter().map(evaluable).collect();
     for v in variables {
         match variable_query(&substitute(&v.expr)) {
             Some(q) => pending.push(Query::new(v.source.clone(), &q)),
-            None => report.record(
-                &v.source,
-                Err(anyhow!(
-                    "only label_values(...) variables are checked: {}",
-                    v.expr
-                )),
-            ),
+            None => report.record(&v.source, Err(anyhow!("not label_values(...): {}", v.expr))),
         }
     }
     let total = pending.len();
@@ -116,75 +105,26 @@ pub(super) fn evaluate(
         std::thread::sleep(Duration::from_secs(3));
     }
     println!("      ({returned} of {total} queries returned series)");
-    report.record(
-        "alert rules evaluate in Prometheus",
-        prom_api(prom, "/api/v1/rules", &[]).and_then(rules_health),
-    );
-    print_unused(prom, queries);
+    let rules = prom_api(prom, "/api/v1/rules", &[]).and_then(rules_health);
+    report.record("alert rules evaluate in Prometheus", rules);
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct RuleGroups {
-    groups: Vec<RuleGroup>,
-}
-
-#[derive(Deserialize)]
-struct RuleGroup {
-    rules: Vec<RuleState>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RuleState {
-    name: String,
-    health: String,
-    last_error: Option<String>,
-    state: Option<String>,
-}
-
 /// Every rule healthy (and how many fire), or the unhealthy ones.
-fn rules_health(groups: RuleGroups) -> Result<String> {
-    let rules: Vec<RuleState> = groups.groups.into_iter().flat_map(|g| g.rules).collect();
-    let bad: Vec<String> = rules
+fn rules_health(data: Value) -> Result<String> {
+    let groups = data["groups"].as_array().cloned().unwrap_or_default();
+    let rules: Vec<Value> = groups
         .iter()
-        .filter(|r| r.health != "ok")
-        .map(|r| {
-            format!(
-                "{} ({})",
-                r.name,
-                r.last_error.as_deref().unwrap_or("not evaluated")
-            )
-        })
+        .flat_map(|g| g["rules"].as_array().cloned())
+        .flatten()
+        .collect();
+    let bad = rules.iter().filter(|r| r["health"] != "ok");
+    let bad: Vec<String> = bad
+        .map(|r| format!("{} ({})", r["name"], r["lastError"]))
         .collect();
     if rules.is_empty() || !bad.is_empty() {
         bail!("unhealthy rules: {bad:?} of {}", rules.len());
     }
-    let firing = rules
-        .iter()
-        .filter(|r| r.state.as_deref() == Some("firing"))
-        .count();
+    let firing = rules.iter().filter(|r| r["state"] == "firing").count();
     Ok(format!("{} rules healthy, {firing} firing", rules.len()))
-}
-
-/// Prints the scraped series no query uses (informational: a dashboard may omit some).
-fn print_unused(prom: &str, queries: &[Query]) {
-    let names: Vec<String> =
-        prom_api(prom, "/api/v1/label/__name__/values", &[]).unwrap_or_default();
-    let used: BTreeSet<&str> = queries.iter().map(|q| q.expr.as_str()).collect();
-    let unused: Vec<&str> = names
-        .iter()
-        .map(String::as_str)
-        .filter(|n| !n.starts_with("scrape_") && *n != "up" && !n.starts_with("ALERTS"))
-        .filter(|n| {
-            let base = n
-                .trim_end_matches("_bucket")
-                .trim_end_matches("_sum")
-                .trim_end_matches("_count");
-            !used.iter().any(|q| q.contains(base))
-        })
-        .collect();
-    if !unused.is_empty() {
-        println!("      (scraped but on no dashboard: {})", unused.join(", "));
-    }
 }

@@ -74,7 +74,7 @@ pub(super) fn live(
     })
 }
 
-/// Starts the server, with ggml op timing on (the ggml op time panel needs it), and waits until
+/// Starts the server with ggml op timing on (the ggml op time panel needs it) and waits until
 /// it is healthy; returns it and its address.
 fn start_server(
     report: &mut Report,
@@ -82,16 +82,6 @@ fn start_server(
     model: &Path,
     tmp: &Path,
 ) -> Result<(Proc, String)> {
-    let help = Command::new(bin)
-        .arg("--help")
-        .output()
-        .context("llama-server --help")?;
-    let ggml_ops = String::from_utf8_lossy(&help.stdout).contains("--otel-ggml-ops");
-    let missing = "not in --help: the ggml op time panel cannot be fed";
-    report.record(
-        "llama-server has --otel-ggml-ops",
-        ggml_ops.then(String::new).ok_or_else(|| anyhow!(missing)),
-    );
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let mut cmd = Command::new(bin);
@@ -102,6 +92,7 @@ fn start_server(
         &port.to_string(),
         "-c",
         "2048",
+        "--otel-ggml-ops",
     ])
     .args([
         "--parallel",
@@ -113,9 +104,6 @@ fn start_server(
         "-m",
     ])
     .arg(model);
-    if ggml_ops {
-        cmd.arg("--otel-ggml-ops");
-    }
     for (k, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("OTEL_")) {
         cmd.env_remove(k);
     }
