@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 ///
 /// fmt; clippy and tests, also with --features otel and with the in-memory telemetry features
 /// (those runs take the unit tests and the telemetry test files only); the GGUF fuzz target
-/// built; the observability checks (compose, collector, Prometheus queries against the real
-/// server); bindgen --check; cargo deny check licenses bans sources. The tidy tests (xtask's)
-/// check the code rules, among them no opentelemetry in llama-server's default tree. Ends with the list of skipped tests and why; with CI set, a skipped
-/// test fails, and libclang and cargo-deny are required instead of skipped.
+/// built (stable, no sanitizers) and run once over its seeds; the observability checks;
+/// bindgen --check; cargo deny check licenses bans sources. The tidy tests (xtask's) check the
+/// code rules, among them no opentelemetry in llama-server's default tree. Ends with the list
+/// of skipped tests and why; with CI set, a skipped test fails, and libclang and cargo-deny
+/// are required instead of skipped.
 #[derive(Debug, clap::Args)]
 pub struct Opts {}
 
@@ -91,9 +92,10 @@ fn steps() -> Vec<(&'static str, Action)> {
         ),
         (
             "fuzz target builds",
-            Action::Cargo(words(
-                "build --manifest-path crates/llama-core/fuzz/Cargo.toml --target-dir target",
-            )),
+            Action::Check(
+                "cargo build --manifest-path crates/llama-core/fuzz/…",
+                fuzz_build,
+            ),
         ),
         (
             "observability",
@@ -283,6 +285,31 @@ fn summary(done: &[(&str, Result<Outcome, String>, Duration)], skips: &[Skip], t
     for s in skips {
         println!("  {}: {}: {}", s.binary, s.test, s.why);
     }
+}
+
+/// Builds the fuzz targets with stable cargo (no sanitizers, so `cargo fuzz` and nightly are
+/// not needed; the workspace's target dir shares its dependencies) so they cannot rot, and
+/// replays the committed seeds through `gguf_parse` (each input once: not fuzzing).
+fn fuzz_build() -> Result<Outcome> {
+    let fuzz = "crates/llama-core/fuzz";
+    let manifest = format!("{fuzz}/Cargo.toml");
+    util::run(util::cargo().args([
+        "build",
+        "--manifest-path",
+        &manifest,
+        "--target-dir",
+        "target",
+    ]))?;
+    let root = util::workspace_root();
+    let seeds = std::fs::read_dir(root.join(fuzz).join("seeds/gguf_parse"))?;
+    let mut seeds: Vec<_> = seeds.filter_map(|e| Some(e.ok()?.path())).collect();
+    seeds.sort();
+    if seeds.is_empty() {
+        bail!("no seeds in {fuzz}/seeds/gguf_parse");
+    }
+    let binary = root.join("target/debug/gguf_parse");
+    util::run(std::process::Command::new(binary).args(&seeds))?;
+    Ok(Outcome::Passed)
 }
 
 fn bindgen_check() -> Result<Outcome> {
