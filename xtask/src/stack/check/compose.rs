@@ -1,12 +1,11 @@
-//! The compose file's own rules: the five services and their ports, images pinned to exact
-//! versions (the Dockerfiles' `FROM`s too), mounted files present and read-only.
+//! The compose file: its services' mounts (for the wiring), and images pinned to exact versions
+//! (the `FROM`s of the Dockerfiles they are built from too), a rule no tool checks.
 
 use super::config::Doc;
 use super::outcome;
-use crate::stack::files::SERVICES;
 use anyhow::{bail, Context, Result};
 use serde_norway::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 /// One entry of a service's `volumes:`.
@@ -14,7 +13,6 @@ use std::path::{Component, Path, PathBuf};
 pub(super) struct Mount {
     /// Bind mounts: the host path relative to the workspace root; named volumes: `None`.
     pub(super) host: Option<PathBuf>,
-    pub(super) source: String,
     pub(super) target: String,
     pub(super) read_only: bool,
 }
@@ -37,7 +35,6 @@ fn mount(v: &Value) -> Result<Mount> {
         .then(|| normalize(&Path::new("observability").join(&source)));
     Ok(Mount {
         host,
-        source,
         target,
         read_only,
     })
@@ -66,53 +63,6 @@ pub(super) fn normalize(p: &Path) -> PathBuf {
         }
     }
     out
-}
-
-/// `(published, target)` of one `ports:` entry, short (`[IP:]HOST:CONTAINER[/proto]`) or long.
-fn port_pair(p: &Value) -> (Option<u16>, Option<u16>) {
-    if let Some(short) = p.as_str() {
-        let parts: Vec<&str> = short.split('/').next().unwrap_or("").rsplit(':').collect();
-        let num = |i: usize| parts.get(i).and_then(|p| p.parse().ok());
-        return (num(1), num(0));
-    }
-    let num = |k: &str| {
-        p.get(k)
-            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-    };
-    let port = |k: &str| num(k).and_then(|n| u16::try_from(n).ok());
-    (port("published"), port("target"))
-}
-
-/// Exactly the five services, each publishing its ports (the same number outside and inside).
-pub(super) fn services_and_ports(c: &Value) -> Result<String> {
-    let have: BTreeSet<String> = c.names("services").into_iter().collect();
-    let want: BTreeSet<String> = SERVICES.iter().map(|(s, _)| s.to_string()).collect();
-    if have != want {
-        bail!("services {have:?}, expected {want:?}");
-    }
-    let (mut p, mut seen) = (Vec::new(), BTreeMap::new());
-    for (name, want) in SERVICES {
-        let mut published = BTreeSet::new();
-        for port in c.items(&format!("services.{name}.ports")) {
-            match port_pair(port) {
-                (Some(h), Some(t)) if h == t => {
-                    if let Some(other) = seen.insert(h, name) {
-                        p.push(format!("host port {h} published by {other} and {name}"));
-                    }
-                    published.insert(h);
-                }
-                _ => p.push(format!(
-                    "{name}: port {port:?} is not HOST:CONTAINER, equal"
-                )),
-            }
-        }
-        if published != want.iter().copied().collect() {
-            p.push(format!(
-                "{name}: publishes {published:?}, expected {want:?}"
-            ));
-        }
-    }
-    outcome(p, || format!("{} ports", seen.len()))
 }
 
 /// The tag is an exact version: `1.2.3` (optionally `v`-prefixed, with a `-variant`), Debian's
@@ -183,36 +133,12 @@ pub(super) fn pinned(c: &Value) -> Result<String> {
     outcome(p, || images.join(", "))
 }
 
-/// Bind-mounted files exist and are read-only (configuration and models are never written);
-/// named volumes are declared.
-pub(super) fn volumes(c: &Value) -> Result<String> {
-    let (mut p, mut n, declared) = (Vec::new(), 0, c.names("volumes"));
-    for name in c.names("services") {
-        for m in mounts(c, &name).with_context(|| format!("service {name}"))? {
-            n += 1;
-            match &m.host {
-                Some(host) if !host.exists() => p.push(format!("{name}: no {}", host.display())),
-                Some(_) if !m.read_only => p.push(format!("{name}: {} is writable", m.source)),
-                None if !declared.contains(&m.source) => {
-                    p.push(format!("{name}: volume `{}` not declared", m.source))
-                }
-                _ => {}
-            }
-        }
-    }
-    outcome(p, || format!("{n} mounts"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ports_mounts_and_images() {
-        let short = Value::String("127.0.0.1:4317:4317/tcp".into());
-        assert_eq!(port_pair(&short), (Some(4317), Some(4317)));
-        let long: Value = serde_norway::from_str("{published: \"80\", target: 8080}").unwrap();
-        assert_eq!(port_pair(&long), (Some(80), Some(8080)));
+    fn mounts_and_images() {
         let m = mount(&Value::String("../models:/models:ro".into())).unwrap();
         assert_eq!(
             (m.host.unwrap(), m.read_only),

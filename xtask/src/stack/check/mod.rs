@@ -2,7 +2,6 @@
 //! are installed, the rules and cross-file wiring no tool knows, then every dashboard, alert and
 //! data-source query evaluated in a real Prometheus that scrapes the real server under load.
 
-mod alerts;
 mod compose;
 mod config;
 mod evaluate;
@@ -17,14 +16,15 @@ use crate::stack::files::{
 };
 use crate::util;
 use anyhow::{anyhow, bail, Result};
+use config::Doc;
 use std::process::ExitCode;
 use wiring::Stack;
 
 /// Checks observability/ without Docker, ending with `N passed, M failed`.
 ///
-/// Checks the compose file, the root Dockerfile, the collector config, Prometheus' config and
-/// rules (promtool) and the dashboards, with `docker compose config` and `otelcol-contrib
-/// validate` where installed; then builds llama-server with `otel` (or takes --server), runs it
+/// Checks the compose file (`docker compose config` where installed), the collector config
+/// (`otelcol-contrib validate` where installed), Prometheus' config and rules (promtool), the
+/// wiring between all of them and the dashboards; then builds llama-server with `otel` (or takes --server), runs it
 /// with the model and `--otel-ggml-ops`, runs Prometheus (2.x, on PATH) scraping it while
 /// requests run, and evaluates every dashboard, variable, alert and data-source query. Exits
 /// non-zero when anything failed.
@@ -110,33 +110,12 @@ fn check_all(opts: &CheckOpts, report: &mut Report) -> Result<()> {
         providers: config::load(DASHBOARD_PROVIDERS)?,
     };
     let rules = config::load(ALERTS)?;
-    let c = &stack.compose;
-    let checks = [
-        (
-            "YAML files parse (no duplicate keys)",
-            Ok("6 files".to_string()),
-        ),
-        (
-            "compose: the five services and their ports",
-            compose::services_and_ports(c),
-        ),
-        (
-            "compose: images pinned to exact versions",
-            compose::pinned(c),
-        ),
-        (
-            "compose: mounted files exist, read-only",
-            compose::volumes(c),
-        ),
-        ("wiring between the services' files", stack.wiring()),
-        (
-            "alert rules: the five alerts",
-            alerts::check_alert_rules(&rules),
-        ),
-    ];
-    for (name, result) in checks {
-        report.record(name, result);
-    }
+    report.record("YAML files parse (no duplicate keys)", Ok("6 files".into()));
+    report.record(
+        "images pinned to exact versions",
+        compose::pinned(&stack.compose),
+    );
+    report.record("wiring between the services' files", stack.wiring());
     let dashboards = grafana::load_dashboards()?;
     for d in &dashboards {
         let check = d
@@ -146,18 +125,21 @@ fn check_all(opts: &CheckOpts, report: &mut Report) -> Result<()> {
             .map_err(|e| anyhow!("{e:#}"));
         report.record(&format!("dashboard {}", d.file), check);
     }
-    if dashboards.len() < 2 {
-        report.record(
-            "dashboards",
-            Err(anyhow!("{} dashboards, not 2", dashboards.len())),
-        );
-    }
     if opts.static_only {
         return Ok(());
     }
     let mut queries: Vec<_> = dashboards.iter().flat_map(|d| d.queries.clone()).collect();
-    queries.extend(alerts::alert_queries(&rules));
     queries.extend(grafana::datasource_queries(&stack.datasources));
+    // Every rule, its comparisons made `bool` so that it returns series either way.
+    let rules = rules
+        .items("groups")
+        .into_iter()
+        .flat_map(|g| g.items("rules"));
+    for rule in rules {
+        let name = rule.text("alert").or(rule.text("record")).unwrap_or("?");
+        let expr = promql::comparison_as_bool(rule.text("expr").unwrap_or(""));
+        queries.push(promql::Query::new(format!("alert {name} (as bool)"), &expr));
+    }
     let variables: Vec<_> = dashboards
         .iter()
         .flat_map(|d| d.variables.clone())

@@ -41,9 +41,11 @@ fn service_port(host: &str, port: u16) -> bool {
 }
 
 impl Stack {
-    /// The target inside the container where `service` mounts `host`.
+    /// The target inside the container where `service` mounts `host`, which exists, read-only
+    /// (the containers never write configuration or models).
     fn mounted(&self, service: &str, host: &str) -> Option<String> {
-        mount_of(&self.compose, service, host).map(|m| m.target)
+        let m = mount_of(&self.compose, service, host)?;
+        (m.read_only && m.host.is_some_and(|h| h.exists())).then_some(m.target)
     }
 
     /// `--name` of a service's command.
@@ -276,6 +278,40 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::files::{COMPOSE, DASHBOARD_PROVIDERS, DATASOURCES};
+
+    #[test]
+    fn the_real_stack_is_wired_and_broken_links_are_found() {
+        // The paths are relative to the workspace root (no other test depends on the cwd).
+        std::env::set_current_dir(crate::util::workspace_root()).unwrap();
+        let load = |path| super::super::config::load(path).unwrap();
+        let mut stack = Stack {
+            compose: load(COMPOSE),
+            collector: load(COLLECTOR),
+            prom: load(PROM_CONFIG),
+            datasources: load(DATASOURCES),
+            providers: load(DASHBOARD_PROVIDERS),
+        };
+        stack.wiring().unwrap();
+        let env = &mut stack.compose["services"]["llama-server"]["environment"];
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://otel-collector:4999".into();
+        stack.prom["scrape_configs"][0]["static_configs"][0]["targets"][0] =
+            "llama-server:1".into();
+        stack.datasources["datasources"][1]["uid"] = "other".into();
+        let err = stack.wiring().unwrap_err().to_string();
+        assert!(
+            err.contains("llama-server exports to `http://otel-collector:4999`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("prometheus scrapes llama-server:1: no such"),
+            "{err}"
+        );
+        assert!(
+            err.contains("exemplars do not link to the Jaeger uid"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn addresses() {
