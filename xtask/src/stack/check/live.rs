@@ -74,6 +74,15 @@ pub(super) fn live(
     })
 }
 
+/// Records whether `proc` answered on `addr` in time; fails when it did not.
+fn started(report: &mut Report, what: &str, ready: Result<Duration>, addr: &str) -> Result<()> {
+    let detail = ready
+        .as_ref()
+        .map(|d| format!("{addr}, ready in {}", util::duration(*d)));
+    report.record(what, detail.map_err(|e| anyhow!("{e:#}")));
+    ready.map(|_| ())
+}
+
 /// Starts the server with ggml op timing on (the ggml op time panel needs it) and waits until
 /// it is healthy; returns it and its address.
 fn start_server(
@@ -84,40 +93,23 @@ fn start_server(
 ) -> Result<(Proc, String)> {
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
+    let args = format!("--host 127.0.0.1 --port {port} -c 2048 --parallel 2 --queue-size 2");
     let mut cmd = Command::new(bin);
-    cmd.args([
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-        "-c",
-        "2048",
-        "--otel-ggml-ops",
-    ])
-    .args([
-        "--parallel",
-        "2",
-        "--queue-size",
-        "2",
-        "--alias",
-        "llama",
-        "-m",
-    ])
-    .arg(model);
+    cmd.args(args.split_whitespace())
+        .args(["--alias", "llama", "--otel-ggml-ops", "-m"])
+        .arg(model);
     for (k, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("OTEL_")) {
         cmd.env_remove(k);
     }
     cmd.env("OTEL_SERVICE_NAME", "llama-server");
     let mut proc = Proc::spawn("llama-server", &mut cmd, tmp.join("server.log"))?;
     let ready = wait_http(&mut proc, &addr, "/health", Duration::from_secs(180));
-    let detail = ready
-        .as_ref()
-        .map(|d| format!("{addr}, ready in {}", util::duration(*d)));
-    report.record(
+    started(
+        report,
         "llama-server starts and loads the model",
-        detail.map_err(|e| anyhow!("{e:#}")),
-    );
-    ready?;
+        ready,
+        &addr,
+    )?;
     Ok((proc, addr))
 }
 
@@ -134,28 +126,23 @@ fn start_prometheus(
     let config = format!(
         "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 2s\nrule_files:\n  - {alerts:?}\nscrape_configs:\n  - job_name: llama-server\n    static_configs:\n      - targets: [\"{addr}\"]\n",
     );
-    std::fs::write(tmp.join("prometheus.yml"), config)?;
+    let (config_file, data) = (tmp.join("prometheus.yml"), tmp.join("data"));
+    std::fs::write(&config_file, config)?;
     let mut cmd = Command::new(bin);
-    cmd.arg(format!(
-        "--config.file={}",
-        tmp.join("prometheus.yml").display()
-    ))
-    .arg(format!(
-        "--storage.tsdb.path={}",
-        tmp.join("data").display()
-    ))
-    .arg(format!("--web.listen-address={prom_addr}"))
-    .arg("--enable-feature=exemplar-storage");
+    cmd.arg(format!("--config.file={}", config_file.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .args([
+            format!("--web.listen-address={prom_addr}"),
+            "--enable-feature=exemplar-storage".into(),
+        ]);
     let mut proc = Proc::spawn("prometheus", &mut cmd, tmp.join("prometheus.log"))?;
     let ready = wait_http(&mut proc, &prom_addr, "/-/ready", Duration::from_secs(60));
-    report.record(
+    started(
+        report,
         "Prometheus starts with the alert rules",
-        ready
-            .as_ref()
-            .map(|_| prom_addr.clone())
-            .map_err(|e| anyhow!("{e:#}")),
-    );
-    ready?;
+        ready,
+        &prom_addr,
+    )?;
     Ok((proc, prom_addr))
 }
 
@@ -177,12 +164,8 @@ fn request(addr: &str, i: usize) {
             json!({"prompt": prompt, "n_predict": 8}).to_string(),
         ),
         5 => {
-            let _ = http::abandon_stream(
-                addr,
-                "/v1/chat/completions",
-                &chat(true, 64, "llama"),
-                "data:",
-            );
+            let (path, body) = ("/v1/chat/completions", chat(true, 64, "llama"));
+            let _ = http::abandon_stream(addr, path, &body, "data:");
             return;
         }
         6 if i % 16 == 6 => ("/v1/chat/completions", chat(false, 4, "gpt-4")),
@@ -202,10 +185,12 @@ fn burst(addr: &str, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         std::thread::scope(|s| {
             for n in 0..6 {
+                let say = format!("Say {n} words.");
+                let body =
+                    json!({"messages": [{"role": "user", "content": say}], "max_tokens": 24});
+                let timeout = Duration::from_secs(60);
                 s.spawn(move || {
-                    let body = json!({"messages": [{"role": "user", "content": format!("Say {n} words.")}],
-                        "max_tokens": 24});
-                    let _ = http::post_json(addr, "/v1/chat/completions", &body.to_string(), Duration::from_secs(60));
+                    http::post_json(addr, "/v1/chat/completions", &body.to_string(), timeout)
                 });
             }
         });

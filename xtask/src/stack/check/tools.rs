@@ -9,80 +9,58 @@ use crate::util;
 use anyhow::{bail, Context, Result};
 use std::process::{Command, Stdio};
 
-/// Runs `cmd`; its last output line, or its whole output as the error.
-fn run(mut cmd: Command) -> Result<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("starting {}", util::display(&cmd)))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = text.trim();
+/// Runs `program args`; its last output line, or its whole output as the error.
+fn run(program: &str, args: &[&str]) -> Result<String> {
+    let mut cmd = Command::new(which(program).with_context(|| format!("{program} not on PATH"))?);
+    let out = cmd.args(args).stdin(Stdio::null()).output()?;
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         bail!(
             "`{}` failed: {}",
             util::display(&cmd),
-            text.replace('\n', " | ")
+            text.trim().replace('\n', " | ")
         );
     }
-    Ok(text.lines().last().unwrap_or("").to_string())
+    Ok(text.trim().lines().last().unwrap_or("").to_string())
 }
 
-fn promtool(args: &[&str]) -> Result<String> {
-    let promtool =
-        which("promtool").context("promtool not on PATH (Debian package `prometheus`)")?;
-    let mut cmd = Command::new(promtool);
-    cmd.args(args);
-    run(cmd)
-}
-
-/// Checks every file a tool knows, recording a skip where the tool is not installed.
+/// Checks every file a tool knows, recording a skip where an optional tool is not installed.
 pub(super) fn check_with_tools(report: &mut Report) {
+    // Debian's `prometheus` package has promtool: required, like Prometheus for the live part.
     report.record(
         "promtool check config",
-        promtool(&["check", "config", PROM_CONFIG]),
+        run("promtool", &["check", "config", PROM_CONFIG]),
     );
     report.record(
         "promtool check rules",
-        promtool(&["check", "rules", ALERTS]),
+        run("promtool", &["check", "rules", ALERTS]),
     );
-
-    let name = "docker compose config (the compose schema)";
-    let docker = which("docker").filter(|d| {
-        let version = Command::new(d)
-            .args(["compose", "version"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        version.is_ok_and(|s| s.success())
-    });
-    match docker {
-        Some(d) => {
-            let mut cmd = Command::new(d);
-            cmd.args(["compose", "-f", COMPOSE, "config", "--quiet"]);
-            report.record(name, run(cmd));
-        }
-        None => report.skip(
-            name,
-            "`docker compose` (Docker's Compose v2 plugin) is not installed",
+    let config = format!("--config={COLLECTOR}");
+    let optional = [
+        (
+            "docker compose config",
+            "docker",
+            vec!["compose", "-f", COMPOSE, "config", "--quiet"],
         ),
-    }
-
-    let name = "otelcol-contrib validate (the collector's components and config)";
-    match which("otelcol-contrib") {
-        Some(otelcol) => {
-            let mut cmd = Command::new(&otelcol);
-            cmd.arg("validate").arg(format!("--config={COLLECTOR}"));
-            let version = Command::new(&otelcol).arg("--version").output();
-            let version = version.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-            report.record(name, run(cmd).map(|_| version.unwrap_or_default()));
-        }
-        None => report.skip(
-            name,
-            "otelcol-contrib is not on PATH (a release binary of opentelemetry-collector-releases)",
+        (
+            "otelcol-contrib validate",
+            "otelcol-contrib",
+            vec!["validate", &config],
         ),
+    ];
+    for (name, program, args) in optional {
+        // `docker compose version`, `otelcol-contrib --version`: is it (and the plugin) there?
+        let probe = if program == "docker" {
+            vec!["compose", "version"]
+        } else {
+            vec!["--version"]
+        };
+        match run(program, &probe) {
+            Ok(version) => report.record(name, run(program, &args).map(|_| version)),
+            Err(_) => report.skip(
+                name,
+                &format!("not installed (`{program} {}` failed)", probe.join(" ")),
+            ),
+        }
     }
 }
