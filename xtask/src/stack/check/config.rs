@@ -102,7 +102,7 @@ mod tests {
     #[test]
     fn duplicate_keys_are_rejected_and_forms_read() {
         assert!(serde_norway::from_str::<Value>("a: {x: 1}\na: {x: 2}\n").is_err());
-        let text = "s:\n  command: [\"--port=80\", --host, h]\n  environment: [K=v]\n  depends_on: {a: {}}\n";
+        let text = "s: {command: [--port=80, --host, h], environment: [K=v], depends_on: {a: {}}}";
         let v: Value = serde_norway::from_str(text).unwrap();
         assert_eq!(v.flag("s.command", "--port").as_deref(), Some("80"));
         assert_eq!(v.flag("s.command", "--host").as_deref(), Some("h"));

@@ -124,7 +124,10 @@ fn start_prometheus(
 ) -> Result<(Proc, String)> {
     let prom_addr = format!("127.0.0.1:{}", free_port()?);
     let config = format!(
-        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 2s\nrule_files:\n  - {alerts:?}\nscrape_configs:\n  - job_name: llama-server\n    static_configs:\n      - targets: [\"{addr}\"]\n",
+        "global: {{scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s}}
+rule_files: [{alerts:?}]
+scrape_configs: [{{job_name: llama-server, static_configs: [{{targets: [\"{addr}\"]}}]}}]
+"
     );
     let (config_file, data) = (tmp.join("prometheus.yml"), tmp.join("data"));
     std::fs::write(&config_file, config)?;

@@ -24,8 +24,8 @@ use wiring::Stack;
 ///
 /// Checks the compose file (`docker compose config` where installed), the collector config
 /// (`otelcol-contrib validate` where installed), Prometheus' config and rules (promtool), the
-/// wiring between all of them and the dashboards; then builds llama-server with `otel` (or takes --server), runs it
-/// with the model and `--otel-ggml-ops`, runs Prometheus (2.x, on PATH) scraping it while
+/// wiring between all of them and the dashboards; then builds llama-server with `otel` (or
+/// takes --server), runs it with the model and `--otel-ggml-ops`, runs Prometheus (2.x, on PATH) scraping it while
 /// requests run, and evaluates every dashboard, variable, alert and data-source query. Exits
 /// non-zero when anything failed.
 #[derive(Debug, clap::Args)]
