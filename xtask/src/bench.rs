@@ -1,19 +1,43 @@
 //! `cargo xtask bench`: pp/tg throughput, load time and peak RSS of the engine (llama-bench
 //! style), optionally against llama.cpp's own `llama-bench` in the same run.
 
-use crate::util::{self, Args};
+use crate::util;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const USAGE: &str =
-    "bench -m MODEL [-t THREADS] [-p 512] [-n 128] [-r 3] [--json] [--llama-cpp PATH]
-      Measures prompt processing (one N-token batch) and generation (N single-token steps) like
-      llama-bench, plus model load time and peak RSS. With --llama-cpp (or LLAMA_CPP_BENCH) pointing
-      at llama.cpp's llama-bench, runs it with the same settings in the same run, alternating, and
-      prints the ratios.";
+/// Engine throughput, load time and peak RSS, llama-bench style.
+///
+/// Measures prompt processing (one N-token batch) and generation (N single-token steps) like
+/// llama-bench, plus model load time and peak RSS. With --llama-cpp (or LLAMA_CPP_BENCH) pointing
+/// at llama.cpp's llama-bench, runs it with the same settings in the same run, alternating, and
+/// prints the ratios.
+#[derive(Debug, clap::Args)]
+pub struct Cli {
+    /// GGUF model [default: models/SmolLM2-135M-Instruct.Q4_1.gguf]
+    #[arg(short = 'm', long = "model", value_name = "MODEL")]
+    model: Option<String>,
+    /// Threads
+    #[arg(short = 't', value_name = "THREADS", default_value_t = 2)]
+    threads: usize,
+    /// Prompt tokens (pp)
+    #[arg(short = 'p', value_name = "N", default_value_t = 512)]
+    n_prompt: usize,
+    /// Generated tokens (tg)
+    #[arg(short = 'n', value_name = "N", default_value_t = 128)]
+    n_gen: usize,
+    /// Repetitions
+    #[arg(short = 'r', value_name = "N", default_value_t = 3)]
+    reps: usize,
+    /// Print one JSON summary object instead of the table
+    #[arg(long)]
+    json: bool,
+    /// llama.cpp's llama-bench, to compare against [env: LLAMA_CPP_BENCH]
+    #[arg(long = "llama-cpp", value_name = "PATH")]
+    llama_cpp: Option<PathBuf>,
+}
 
 struct Opts {
     model: String,
@@ -25,25 +49,21 @@ struct Opts {
     llama_cpp: Option<PathBuf>,
 }
 
-fn parse(mut a: Args) -> Result<Opts> {
-    let model = match (a.value("-m")?, a.value("--model")?) {
-        (Some(m), _) | (None, Some(m)) => m,
-        (None, None) => default_model()?,
-    };
-    let opts = Opts {
-        model,
-        threads: a.parsed("-t", 2)?,
-        n_prompt: a.parsed("-p", 512)?,
-        n_gen: a.parsed("-n", 128)?,
-        reps: a.parsed("-r", 3)?,
-        json: a.flag("--json"),
+fn parse(a: Cli) -> Result<Opts> {
+    Ok(Opts {
+        model: match a.model {
+            Some(m) => m,
+            None => default_model()?,
+        },
+        threads: a.threads,
+        n_prompt: a.n_prompt,
+        n_gen: a.n_gen,
+        reps: a.reps,
+        json: a.json,
         llama_cpp: a
-            .value("--llama-cpp")?
-            .or_else(|| std::env::var("LLAMA_CPP_BENCH").ok())
-            .map(PathBuf::from),
-    };
-    a.finish()?;
-    Ok(opts)
+            .llama_cpp
+            .or_else(|| std::env::var_os("LLAMA_CPP_BENCH").map(PathBuf::from)),
+    })
 }
 
 fn default_model() -> Result<String> {
@@ -57,7 +77,7 @@ fn default_model() -> Result<String> {
     Ok(p.to_string_lossy().into_owned())
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Cli) -> Result<()> {
     let o = parse(args)?;
     util::run(util::cargo().args([
         "build",

@@ -6,17 +6,11 @@
 //! which goes first) so bursts of other load on the machine hit both builds about equally.
 //! Every run reports its `ggml_sys::BUILD_PATH`, which is checked against the build it came from.
 
-use crate::util::{self, Args};
+use crate::util;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-pub const USAGE: &str = "bench-ggml [--threads N] [--reps N] [--rounds N] [--json]
-      Times ggml ops (crates/ggml-sys/examples/bench_ops.rs) in the cc and the cmake build,
-      alternating them for --rounds (5); per-op medians, totals, cc/cmake ratio (target <= 1.03).
-      --threads (2), --reps fixes the timed runs per op (default ~300 ms per op), --json prints
-      one summary object.";
 
 /// The build paths compared, and the cargo features that select them.
 const BUILDS: [(&str, &[&str]); 2] = [("cc", &[]), ("cmake", &["--features", "cmake"])];
@@ -33,26 +27,27 @@ struct OpSamples {
     per_build: [Vec<(f64, f64)>; 2],
 }
 
-#[derive(Debug)]
-struct Options {
+/// Times ggml ops in the cc build against the cmake build.
+///
+/// Times ggml ops (crates/ggml-sys/examples/bench_ops.rs) in the cc and the cmake build,
+/// alternating them for --rounds; per-op medians, totals, cc/cmake ratio (target <= 1.03).
+#[derive(Debug, clap::Args)]
+pub struct Options {
+    /// ggml threads
+    #[arg(long, value_name = "N", default_value_t = 2)]
     threads: u32,
+    /// Timed runs per op [default: as many as fit in ~300 ms]
+    #[arg(long, value_name = "N")]
     reps: Option<u32>,
+    /// Rounds, alternating which build goes first
+    #[arg(long, value_name = "N", default_value_t = 5)]
     rounds: u32,
+    /// Print one JSON summary object instead of the table
+    #[arg(long)]
     json: bool,
 }
 
-pub fn run(mut args: Args) -> Result<()> {
-    let opts = Options {
-        threads: args.parsed("--threads", 2)?,
-        reps: args
-            .value("--reps")?
-            .map(|v| v.parse())
-            .transpose()
-            .context("--reps")?,
-        rounds: args.parsed("--rounds", 5)?,
-        json: args.flag("--json"),
-    };
-    args.finish()?;
+pub fn run(opts: Options) -> Result<()> {
     if opts.threads == 0 || opts.rounds == 0 {
         bail!("--threads and --rounds must be at least 1");
     }

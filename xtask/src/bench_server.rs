@@ -3,24 +3,55 @@
 //! with the same flags in the same run.
 
 use crate::stack::process::{free_port, target_dir, wait_http, Proc};
-use crate::util::{self, Args, TempDir};
-use anyhow::{anyhow, bail, Result};
+use crate::util::{self, TempDir};
+use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-pub const USAGE: &str =
-    "bench-server [-m MODEL] [-t 2] [-np 4] [--clients 1,4,8] [--tokens 64] [-r 1]
-                   [--json] [--llama-cpp PATH]
-      Builds llama-server (release, default features) and the bench_clients example, starts the
-      server on a free loopback port with `-m MODEL -np 4 -t 2` (default model
-      models/SmolLM2-135M-Instruct.Q4_1.gguf) and runs N concurrent streaming chat clients
-      (64 tokens each, greedy, ignore_eos) for N = 1, 4 and 8: aggregate generated tokens/s and
-      time to first token p50/p95. With --llama-cpp (or LLAMA_CPP_SERVER) pointing at llama.cpp's
-      llama-server, starts it with the same flags and benchmarks it in the same run, alternating
-      servers per client count, and prints the ratios. -r repeats each measurement (means are
-      shown). --json prints one summary object instead of the table.";
+/// Serving throughput and time to first token under concurrent streaming clients.
+///
+/// Builds llama-server (release, default features) and the bench_clients example, starts the
+/// server on a free loopback port with `-m MODEL -np 4 -t 2` (default model
+/// models/SmolLM2-135M-Instruct.Q4_1.gguf) and runs N concurrent streaming chat clients
+/// (64 tokens each, greedy, ignore_eos) for N = 1, 4 and 8: aggregate generated tokens/s and
+/// time to first token p50/p95. With --llama-cpp (or LLAMA_CPP_SERVER) pointing at llama.cpp's
+/// llama-server, starts it with the same flags and benchmarks it in the same run, alternating
+/// servers per client count, and prints the ratios. -r repeats each measurement (means are
+/// shown). --json prints one summary object instead of the table.
+#[derive(Debug, clap::Args)]
+pub struct Cli {
+    /// GGUF model [default: models/SmolLM2-135M-Instruct.Q4_1.gguf]
+    #[arg(short = 'm', long = "model", value_name = "MODEL")]
+    model: Option<String>,
+    /// Threads of each server
+    #[arg(short = 't', value_name = "N", default_value_t = 2)]
+    threads: usize,
+    /// Slots of each server (also spelt -np, as llama-server does)
+    #[arg(long = "np", value_name = "N", default_value_t = 4)]
+    slots: usize,
+    /// Concurrent client counts to measure
+    #[arg(
+        long,
+        value_name = "N,N,..",
+        value_delimiter = ',',
+        default_value = "1,4,8"
+    )]
+    clients: Vec<usize>,
+    /// Tokens each client generates
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    tokens: usize,
+    /// Repetitions of each measurement
+    #[arg(short = 'r', value_name = "N", default_value_t = 1)]
+    reps: usize,
+    /// Print one JSON summary object instead of the table
+    #[arg(long)]
+    json: bool,
+    /// llama.cpp's llama-server, to compare against [env: LLAMA_CPP_SERVER]
+    #[arg(long = "llama-cpp", value_name = "PATH")]
+    llama_cpp: Option<PathBuf>,
+}
 
 /// The measurements bench_clients prints, averaged over repetitions.
 const METRICS: [&str; 3] = ["tokens_per_second", "ttft_p50_ms", "ttft_p95_ms"];
@@ -36,34 +67,24 @@ struct Opts {
     llama_cpp: Option<PathBuf>,
 }
 
-fn parse(mut a: Args) -> Result<Opts> {
+fn parse(a: Cli) -> Result<Opts> {
     let root = util::workspace_root();
-    let model = match (a.value("-m")?, a.value("--model")?) {
-        (Some(m), _) | (None, Some(m)) => root.join(m),
-        (None, None) => root.join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
-    };
-    let clients = a.value("--clients")?.unwrap_or_else(|| "1,4,8".into());
     let opts = Opts {
-        model,
-        threads: a.parsed("-t", 2)?,
-        slots: a.parsed("-np", 4)?,
-        clients: clients
-            .split(',')
-            .map(|c| {
-                c.trim()
-                    .parse::<usize>()
-                    .map_err(|e| anyhow!("--clients {c}: {e}"))
-            })
-            .collect::<Result<_>>()?,
-        tokens: a.parsed("--tokens", 64)?,
-        reps: a.parsed("-r", 1usize)?.max(1),
-        json: a.flag("--json"),
+        model: root.join(
+            a.model
+                .as_deref()
+                .unwrap_or("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        ),
+        threads: a.threads,
+        slots: a.slots,
+        clients: a.clients,
+        tokens: a.tokens,
+        reps: a.reps.max(1),
+        json: a.json,
         llama_cpp: a
-            .value("--llama-cpp")?
-            .or_else(|| std::env::var("LLAMA_CPP_SERVER").ok())
-            .map(PathBuf::from),
+            .llama_cpp
+            .or_else(|| std::env::var_os("LLAMA_CPP_SERVER").map(PathBuf::from)),
     };
-    a.finish()?;
     if !opts.model.is_file() {
         bail!(
             "{} not found (cargo xtask fetch-model, or pass -m)",
@@ -121,7 +142,7 @@ impl Server {
     }
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Cli) -> Result<()> {
     let o = parse(args)?;
     util::run(util::cargo().args([
         "build",

@@ -8,25 +8,29 @@
 #[path = "../../crates/ggml-sys/build/bindgen_settings.rs"]
 mod settings;
 
-use crate::util::{self, Args};
+use crate::util;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
 
-pub const USAGE: &str = "bindgen [--check]
-      Regenerates crates/ggml-sys/src/bindings/*.rs (core, cuda, metal, rpc) from the vendored
-      headers with the build script's settings; needs libclang, no build. --check fails when the
-      committed files are stale (fresh copies go to target/xtask/bindgen-check/).";
+/// Regenerates ggml-sys's committed bindings.
+///
+/// Regenerates crates/ggml-sys/src/bindings/*.rs (core, cuda, metal, rpc) from the vendored
+/// headers with the build script's settings; needs libclang, no build.
+#[derive(Debug, clap::Args)]
+pub struct Opts {
+    /// Fail when the committed files are stale (fresh copies go to target/xtask/bindgen-check/)
+    #[arg(long)]
+    check: bool,
+}
 
-pub fn run(mut args: Args) -> Result<()> {
-    let check = args.flag("--check");
-    args.finish()?;
+pub fn run(opts: Opts) -> Result<()> {
     if !libclang_available() {
         bail!("libclang not found: install libclang-dev (or point LIBCLANG_PATH at libclang.so)");
     }
-    if check {
-        self::check()
+    if opts.check {
+        check()
     } else {
         write()
     }

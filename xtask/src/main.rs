@@ -7,70 +7,78 @@ mod bench_server;
 mod bindgen;
 mod ci;
 mod fetch_model;
+mod http;
 mod serve;
 mod stack;
+#[cfg(test)]
+mod tidy;
 mod tiny_models;
 mod util;
 
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::process::ExitCode;
-use util::Args;
 
-fn usage() -> String {
-    let commands = [
-        serve::USAGE,
-        fetch_model::USAGE,
-        bench::USAGE,
-        bindgen::USAGE,
-        bench_ggml::USAGE,
-        bench_server::USAGE,
-        bench_otel::USAGE,
-        ci::USAGE,
-        stack::USAGE_UP,
-        stack::USAGE_DOWN,
-        stack::USAGE_STATUS,
-        stack::USAGE_CHECK,
-        tiny_models::USAGE,
-    ];
-    let mut text = String::from("usage: cargo xtask <command> [options]\n\ncommands:\n");
-    for c in commands {
-        text.push_str(&format!("  {c}\n\n"));
-    }
-    text.push_str("  help\n      Prints this.\n");
-    text
+/// Project automation for the llama-rs workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Serve(serve::Opts),
+    FetchModel(fetch_model::Opts),
+    Bench(bench::Cli),
+    Bindgen(bindgen::Opts),
+    BenchGgml(bench_ggml::Options),
+    BenchServer(bench_server::Cli),
+    BenchOtel(bench_otel::Cli),
+    Ci(ci::Opts),
+    StackUp(stack::UpOpts),
+    StackDown(stack::DownOpts),
+    StackStatus(stack::StatusOpts),
+    CheckObservability(stack::CheckOpts),
+    TinyModels(tiny_models::Opts),
+}
+
+/// llama-server's `-np` is one flag with a two-letter short name, which clap cannot spell:
+/// the benchmarks that mirror the server's flags take it as `--np`. Arguments after `--` are
+/// passed on untouched.
+fn normalize(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut passthrough = false;
+    args.map(|a| match a.to_str() {
+        _ if passthrough => a,
+        Some("--") => {
+            passthrough = true;
+            a
+        }
+        Some("-np") => "--np".into(),
+        Some(s) if s.starts_with("-np=") => format!("-{s}").into(),
+        _ => a,
+    })
+    .collect()
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let command = args.next().unwrap_or_default();
-    let rest = Args::new(args.collect());
-    let result = match command.as_str() {
-        "serve" => serve::run(rest),
-        "fetch-model" => fetch_model::run(rest),
-        "bench" => bench::run(rest),
-        "bindgen" => bindgen::run(rest),
-        "bench-ggml" => bench_ggml::run(rest),
-        "bench-server" => bench_server::run(rest),
-        "bench-otel" => bench_otel::run(rest),
-        "ci" => ci::run(rest),
-        "stack-up" => stack::up(rest),
-        "stack-down" => stack::down(rest),
-        "stack-status" => stack::status(rest),
-        "tiny-models" => tiny_models::run(rest),
+    let cli = Cli::parse_from(normalize(std::env::args_os()));
+    let result = match cli.command {
+        Command::Serve(o) => serve::run(o),
+        Command::FetchModel(o) => fetch_model::run(o),
+        Command::Bench(o) => bench::run(o),
+        Command::Bindgen(o) => bindgen::run(o),
+        Command::BenchGgml(o) => bench_ggml::run(o),
+        Command::BenchServer(o) => bench_server::run(o),
+        Command::BenchOtel(o) => bench_otel::run(o),
+        Command::Ci(o) => ci::run(o),
+        Command::StackUp(o) => stack::up(o),
+        Command::StackDown(o) => stack::down(o),
+        Command::StackStatus(_) => stack::status(),
+        Command::TinyModels(o) => tiny_models::run(o),
         // Prints its own `N passed, M failed` as the last line, so it sets the exit code itself.
-        "check-observability" => return stack::check(rest),
-        "help" | "-h" | "--help" => {
-            print!("{}", usage());
-            return ExitCode::SUCCESS;
-        }
-        other => {
-            let what = if other.is_empty() {
-                "no command given".to_string()
-            } else {
-                format!("unknown command `{other}`")
-            };
-            eprint!("xtask: {what}\n\n{}", usage());
-            return ExitCode::from(2);
-        }
+        Command::CheckObservability(o) => return stack::check(o),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -78,5 +86,53 @@ fn main() -> ExitCode {
             eprintln!("xtask: error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let argv = std::iter::once("xtask").chain(args.iter().copied());
+        Cli::try_parse_from(normalize(argv.map(OsString::from)))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_prints_its_help() {
+        for sub in Cli::command().get_subcommands() {
+            let name = sub.get_name().to_string();
+            if name == "help" {
+                continue;
+            }
+            let err = parse(&[&name, "--help"]).expect_err("--help ends parsing");
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{name}");
+            assert!(
+                err.to_string().contains("Usage: cargo xtask"),
+                "{name}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_old_flags_still_parse() {
+        let cli = parse(&["bench-server", "-np", "8", "--clients", "1,2", "-r", "2"]).unwrap();
+        assert!(matches!(cli.command, Command::BenchServer(_)), "{cli:?}");
+        assert!(parse(&["bench-otel", "-np=2", "--ggml-ops", "--tg", "64"]).is_ok());
+        assert!(parse(&["bench", "-m", "x.gguf", "-t", "4", "-p", "8", "-n", "4"]).is_ok());
+        assert!(parse(&["fetch-model", "gemma3", "qwen2", "--dest", "d"]).is_ok());
+        let args = ["xtask", "serve", "--", "-np", "8"].map(OsString::from);
+        assert_eq!(normalize(args.clone().into_iter()), args);
+        assert!(parse(&["serve", "--", "--port", "9000", "-np", "8"]).is_ok());
+        assert!(parse(&["check-observability", "--static", "--model", "m"]).is_ok());
+        assert!(parse(&["bench-ggml", "--threads", "x"]).is_err());
+        assert!(parse(&["bindgen", "--bogus"]).is_err());
+        assert!(parse(&[]).is_err());
     }
 }

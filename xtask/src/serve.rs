@@ -1,22 +1,27 @@
 //! `cargo xtask serve`: the main job — fetch the default model if missing, build the server
 //! with telemetry, and run it on 127.0.0.1:8080.
 
-use crate::util::{self, Args};
+use crate::util;
 use anyhow::{bail, Result};
 use std::process::Command;
 
-pub const USAGE: &str = "serve [-- SERVER ARGS...]
-      Fetches SmolLM2-135M-Instruct (Q4_1) into models/ when missing, builds llama-server with
-      `--features otel` (release) and starts it on 127.0.0.1:8080; extra arguments after `--`
-      go to the server (e.g. `-- --port 9000 -np 8`). Ctrl-C stops it.";
+/// Builds llama-server with telemetry and runs it on 127.0.0.1:8080.
+///
+/// Fetches SmolLM2-135M-Instruct (Q4_1) into models/ when missing, builds llama-server with
+/// `--features otel` (release) and starts it on 127.0.0.1:8080. Ctrl-C stops it.
+#[derive(Debug, clap::Args)]
+pub struct Opts {
+    /// Extra arguments for the server, after `--` (e.g. `-- --port 9000 -np 8`)
+    #[arg(last = true, value_name = "SERVER ARGS")]
+    extra: Vec<String>,
+}
 
-pub fn run(mut args: Args) -> Result<()> {
-    let extra = args.take_rest_after("--");
-    args.finish()?;
+pub fn run(opts: Opts) -> Result<()> {
+    let extra = opts.extra;
     let root = util::workspace_root();
     let model = root.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
     if !model.exists() {
-        crate::fetch_model::run(Args::new(Vec::new()))?;
+        crate::fetch_model::run(crate::fetch_model::Opts::default())?;
     }
     let bin = util::build_otel_server()?;
     let mut cmd = Command::new(&bin);

@@ -2,22 +2,23 @@
 //! (`llama_core::tiny`) that `testdata/tiny/generate.sh` feeds to llama.cpp. It runs llama-core's
 //! `tiny-models` example, so the files are byte-identical to those the tests write.
 
-use crate::util::{self, Args};
+use crate::util;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
-pub const USAGE: &str = "tiny-models --out DIR
-      Writes tiny-{qwen3,qwen3moe,phi3,llama3}.gguf into DIR (a relative DIR is taken from the
-      current directory): random weights from fixed seeds, tokenizers of testdata/vocab.";
+/// Writes tiny-{qwen3,qwen3moe,phi3,llama3}.gguf into DIR: random weights from fixed seeds,
+/// tokenizers of testdata/vocab.
+#[derive(Debug, clap::Args)]
+pub struct Opts {
+    /// Output folder (a relative DIR is taken from the current directory)
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
 
-pub fn run(mut args: Args) -> Result<()> {
-    let out = args
-        .value("--out")?
-        .context("tiny-models needs --out DIR")?;
-    args.finish()?;
+pub fn run(o: Opts) -> Result<()> {
     let out = std::env::current_dir()
         .context("no current directory")?
-        .join(PathBuf::from(out));
+        .join(o.out);
     let vocab = util::workspace_root().join("testdata/vocab");
     util::run(
         util::cargo()

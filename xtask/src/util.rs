@@ -1,89 +1,10 @@
-//! Helpers shared by the subcommands: argument parsing, paths, running commands, temp dirs.
+//! Helpers shared by the subcommands: paths, running commands, temp dirs.
 
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// The subcommand's remaining arguments; options are taken out one by one, then `finish` rejects
-/// anything left over.
-#[derive(Debug)]
-pub struct Args {
-    rest: Vec<String>,
-}
-
-impl Args {
-    pub fn new(rest: Vec<String>) -> Self {
-        Args { rest }
-    }
-
-    /// Removes `name` (a flag without a value) and says whether it was there.
-    pub fn flag(&mut self, name: &str) -> bool {
-        let before = self.rest.len();
-        self.rest.retain(|a| a != name);
-        self.rest.len() != before
-    }
-
-    /// Removes `name VALUE` or `name=VALUE` and returns the value.
-    pub fn value(&mut self, name: &str) -> Result<Option<String>> {
-        let prefix = format!("{name}=");
-        if let Some(i) = self.rest.iter().position(|a| a.starts_with(&prefix)) {
-            let arg = self.rest.remove(i);
-            return Ok(Some(arg[prefix.len()..].to_string()));
-        }
-        let Some(i) = self.rest.iter().position(|a| a == name) else {
-            return Ok(None);
-        };
-        if i + 1 >= self.rest.len() {
-            bail!("{name} needs a value");
-        }
-        let value = self.rest.remove(i + 1);
-        self.rest.remove(i);
-        Ok(Some(value))
-    }
-
-    /// Like `value`, parsed, with a default.
-    pub fn parsed<T>(&mut self, name: &str, default: T) -> Result<T>
-    where
-        T: FromStr,
-        T::Err: std::fmt::Display,
-    {
-        match self.value(name)? {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name} {v}: {e}")),
-        }
-    }
-
-    /// Removes and returns everything after the first `sep` (e.g. `--`), if present.
-    pub fn take_rest_after(&mut self, sep: &str) -> Vec<String> {
-        match self.rest.iter().position(|a| a == sep) {
-            Some(i) => {
-                let tail = self.rest.split_off(i + 1);
-                self.rest.pop();
-                tail
-            }
-            None => Vec::new(),
-        }
-    }
-
-    /// Removes and returns the arguments that are not options (do not start with `-`); call after
-    /// taking every option with a value.
-    pub fn positional(&mut self) -> Vec<String> {
-        let (pos, rest) = self.rest.drain(..).partition(|a| !a.starts_with('-'));
-        self.rest = rest;
-        pos
-    }
-
-    /// Fails on any argument nobody asked for.
-    pub fn finish(self) -> Result<()> {
-        match self.rest.first() {
-            None => Ok(()),
-            Some(a) => bail!("unexpected argument `{a}` (see `cargo xtask help`)"),
-        }
-    }
-}
 
 /// The workspace root (the folder above `xtask/`).
 pub fn workspace_root() -> PathBuf {
@@ -234,27 +155,4 @@ pub fn run_bench_clients(
         .find(|l| l.trim_start().starts_with('{'))
         .ok_or_else(|| anyhow::anyhow!("bench_clients printed no JSON: {out}"))?;
     serde_json::from_str(line).context("bench_clients' JSON line")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(list: &[&str]) -> Args {
-        Args::new(list.iter().map(|s| s.to_string()).collect())
-    }
-
-    #[test]
-    fn values_flags_and_leftovers() {
-        let mut a = args(&["--check", "--threads", "4", "--dest=models/x"]);
-        assert!(a.flag("--check"));
-        assert!(!a.flag("--json"));
-        assert_eq!(a.parsed("--threads", 2).unwrap(), 4);
-        assert_eq!(a.parsed("--reps", 7).unwrap(), 7);
-        assert_eq!(a.value("--dest").unwrap().as_deref(), Some("models/x"));
-        a.finish().unwrap();
-        assert!(args(&["--bogus"]).finish().is_err());
-        assert!(args(&["--threads"]).value("--threads").is_err());
-        assert!(args(&["--threads", "x"]).parsed("--threads", 1u32).is_err());
-    }
 }

@@ -2,7 +2,7 @@
 
 use super::files::{COMPOSE, DEFAULT_MODEL};
 use super::process::which;
-use crate::util::{self, Args};
+use crate::util;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -142,10 +142,36 @@ fn print_urls() {
     }
 }
 
-pub fn up(mut args: Args) -> Result<()> {
-    let no_build = args.flag("--no-build");
-    let timeout = Duration::from_secs(args.parsed("--timeout", 300u64)?);
-    args.finish()?;
+/// Starts the observability stack under Docker Compose and waits until it is healthy.
+///
+/// Starts observability/docker-compose.yaml (Jaeger, OpenTelemetry Collector, Prometheus,
+/// Grafana, llama-server built with `otel`) with `docker compose up -d --build`, waits until
+/// every service is healthy and prints the URLs. The model is models/$LLAMA_MODEL (default
+/// SmolLM2-135M-Instruct.Q4_1.gguf).
+#[derive(Debug, clap::Args)]
+pub struct UpOpts {
+    /// Do not rebuild the images
+    #[arg(long)]
+    no_build: bool,
+    /// Seconds to wait for every service to be healthy, after the build
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    timeout: u64,
+}
+
+/// Stops and removes the stack's containers.
+#[derive(Debug, clap::Args)]
+pub struct DownOpts {
+    /// Also delete Prometheus' and Grafana's data
+    #[arg(long)]
+    volumes: bool,
+}
+
+/// Shows the stack's containers, their health and the URLs; fails unless all are healthy.
+#[derive(Debug, clap::Args)]
+pub struct StatusOpts {}
+
+pub fn up(opts: UpOpts) -> Result<()> {
+    let (no_build, timeout) = (opts.no_build, Duration::from_secs(opts.timeout));
     let compose = Compose::find()?;
     let model = std::env::var("LLAMA_MODEL").unwrap_or_else(|_| DEFAULT_MODEL.into());
     let model_path = util::workspace_root().join("models").join(&model);
@@ -211,9 +237,8 @@ fn wait_healthy(compose: &Compose, timeout: Duration) -> Result<()> {
     }
 }
 
-pub fn down(mut args: Args) -> Result<()> {
-    let volumes = args.flag("--volumes");
-    args.finish()?;
+pub fn down(opts: DownOpts) -> Result<()> {
+    let volumes = opts.volumes;
     let compose = Compose::find()?;
     let mut cmd = vec!["down", "--remove-orphans"];
     if volumes {
@@ -222,8 +247,7 @@ pub fn down(mut args: Args) -> Result<()> {
     util::run(&mut compose.cmd(&cmd))
 }
 
-pub fn status(args: Args) -> Result<()> {
-    args.finish()?;
+pub fn status() -> Result<()> {
     let compose = Compose::find()?;
     util::run(&mut compose.cmd(&["ps", "--all"]))?;
     let states = compose.states()?;

@@ -10,8 +10,6 @@ pub(super) const DATASOURCES: &str =
 pub(super) const DASHBOARD_PROVIDERS: &str =
     "observability/grafana/provisioning/dashboards/dashboards.yaml";
 pub(super) const DASHBOARDS: &str = "observability/grafana/dashboards";
-pub(super) const DOCKERFILE: &str = "Dockerfile";
-pub(super) const DOCKERIGNORE: &str = ".dockerignore";
 pub(super) const DEFAULT_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// The stack's services and the host ports each publishes (each the same inside).

@@ -1,7 +1,7 @@
 //! Child processes and programs: finding them, free ports, starting a server and waiting until
 //! it answers, stopping it again.
 
-use super::http::http;
+use crate::http;
 use crate::util;
 pub(crate) use crate::util::target_dir;
 use anyhow::{bail, Context, Result};
@@ -76,7 +76,7 @@ pub(crate) fn wait_http(
     let start = Instant::now();
     loop {
         proc.alive()?;
-        if let Ok(r) = http(addr, "GET", path, "text/plain", "", Duration::from_secs(5)) {
+        if let Ok(r) = http::get(addr, path, Duration::from_secs(5)) {
             if r.status == 200 {
                 return Ok(start.elapsed());
             }

@@ -110,14 +110,17 @@ impl Encoder {
         Ok(enc)
     }
 
+    /// The encoder model.
     pub fn model(&self) -> &Arc<Model> {
         &self.model
     }
 
+    /// The pooling in effect (asked for, or the model's own).
     pub fn pooling(&self) -> Pooling {
         self.pooling
     }
 
+    /// The parameters this encoder was created with.
     pub fn params(&self) -> &EncoderParams {
         &self.params
     }

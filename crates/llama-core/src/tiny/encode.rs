@@ -49,6 +49,7 @@ pub fn f16_bits(v: f32) -> u16 {
     sign | h as u16
 }
 
+/// `data` as little-endian F16 bytes.
 pub fn as_f16(data: &[f32]) -> Vec<u8> {
     data.iter()
         .flat_map(|&v| f16_bits(v).to_le_bytes())

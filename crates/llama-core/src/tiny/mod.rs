@@ -14,13 +14,19 @@ use std::path::{Path, PathBuf};
 
 /// Shape shared by every tiny model: 2 layers of 4 query heads over 2 KV heads of width 16.
 pub const N_EMBD: usize = 64;
+/// Repeating layers.
 pub const N_LAYER: usize = 2;
+/// Query heads.
 pub const N_HEAD: usize = 4;
+/// Key/value heads (grouped-query attention).
 pub const N_HEAD_KV: usize = 2;
+/// Feed-forward width of the dense models.
 pub const N_FF: usize = 128;
 /// qwen3moe: experts per layer, experts per token, width of one expert.
 pub const N_EXPERT: usize = 4;
+/// qwen3moe: experts chosen per token.
 pub const N_EXPERT_USED: usize = 2;
+/// qwen3moe: feed-forward width of one expert.
 pub const N_FF_EXP: usize = 32;
 /// Output projections are drawn this much wider than the other weights, so that the next-token
 /// distribution over a 150k vocabulary has clear winners (few near-ties in greedy decoding).
@@ -36,6 +42,7 @@ pub enum TinyModel {
 }
 
 impl TinyModel {
+    /// Every tiny model, in the order the references list them.
     pub const ALL: [TinyModel; 4] = [
         TinyModel::Qwen3,
         TinyModel::Qwen3Moe,
@@ -70,6 +77,7 @@ impl TinyModel {
         }
     }
 
+    /// `tiny-{name}.gguf`, as the tests and `cargo xtask tiny-models` write it.
     pub fn file_name(self) -> String {
         format!("tiny-{}.gguf", self.name())
     }

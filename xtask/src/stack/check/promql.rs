@@ -1,6 +1,9 @@
 //! PromQL as the stack writes it, made evaluable: Grafana's variables filled in, dashboard
 //! variables as series queries, alert conditions as `bool` comparisons.
 
+use regex::Regex;
+use std::sync::LazyLock;
+
 /// A PromQL expression to evaluate, with where it comes from.
 #[derive(Debug, Clone)]
 pub(super) struct Query {
@@ -8,115 +11,83 @@ pub(super) struct Query {
     pub(super) expr: String,
 }
 
+impl Query {
+    pub(super) fn new(source: String, expr: &str) -> Self {
+        Query {
+            source,
+            expr: expr.to_string(),
+        }
+    }
+}
+
 /// Grafana's variables → values Prometheus accepts: intervals get fixed values, every other
 /// variable matches anything (the dashboards use them as `=~"$var"`).
 pub(super) fn substitute(expr: &str) -> String {
-    let mut s = expr.to_string();
-    for (var, value) in [
-        ("${__rate_interval}", "1m"),
-        ("$__rate_interval", "1m"),
-        ("${__interval}", "15s"),
-        ("$__interval", "15s"),
-        ("${__range}", "5m"),
-        ("$__range", "5m"),
-    ] {
-        s = s.replace(var, value);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '$' {
-            out.push(c);
-            continue;
-        }
-        if chars.peek() == Some(&'{') {
-            for c in chars.by_ref() {
-                if c == '}' {
-                    break;
-                }
+    static VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\$\{(\w+)[^}]*\}|\$(\w+)").unwrap_or_else(|e| panic!("variable regex: {e}"))
+    });
+    VARIABLE
+        .replace_all(expr, |c: &regex::Captures| {
+            let name = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+            match name {
+                "__rate_interval" => "1m",
+                "__interval" => "15s",
+                "__range" => "5m",
+                _ => ".*",
             }
-            out.push_str(".*");
-        } else if chars
-            .peek()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_')
-        {
-            while chars
-                .peek()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_')
-            {
-                chars.next();
-            }
-            out.push_str(".*");
-        } else {
-            out.push('$');
-        }
-    }
-    out
+        })
+        .into_owned()
 }
 
 /// `label_values(selector, label)` / `label_values(label)` → a query that returns one series per
 /// value (`count by (label) (selector)`).
 pub(super) fn variable_query(q: &str) -> Option<String> {
-    let inner = q.trim().strip_prefix("label_values(")?.strip_suffix(')')?;
-    let (selector, label) = match inner.rfind(',') {
-        Some(i) if !inner[i..].contains('}') => (
-            inner[..i].trim().to_string(),
-            inner[i + 1..].trim().to_string(),
-        ),
-        _ => (
-            format!("{{{}!=\"\"}}", inner.trim()),
-            inner.trim().to_string(),
-        ),
-    };
-    Some(format!("count by ({label}) ({selector})"))
+    let inner = q
+        .trim()
+        .strip_prefix("label_values(")?
+        .strip_suffix(')')?
+        .trim();
+    Some(match inner.rsplit_once(',') {
+        Some((selector, label)) if !label.contains('}') => {
+            format!("count by ({}) ({})", label.trim(), selector.trim())
+        }
+        _ => format!("count by ({inner}) ({{{inner}!=\"\"}})"),
+    })
 }
 
 /// Every top-level comparison of an alert expression as a `bool` comparison, so the expression
 /// returns its series whether or not the alert would fire.
 pub(super) fn comparison_as_bool(expr: &str) -> String {
-    let bytes = expr.as_bytes();
     let mut out = String::with_capacity(expr.len() + 16);
-    let mut depth = 0i32;
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
+    let (mut depth, mut quote, mut escaped) = (0i32, None, false);
+    let mut chars = expr.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        out.push(c);
         if let Some(q) = quote {
-            if c == b'\\' && i + 1 < bytes.len() {
-                out.push_str(&expr[i..i + 2]);
-                i += 2;
-                continue;
-            }
-            if c == q {
-                quote = None;
-            }
-            out.push(c as char);
-            i += 1;
+            (escaped, quote) = (
+                c == '\\' && !escaped,
+                if c == q && !escaped { None } else { quote },
+            );
             continue;
         }
         match c {
-            b'"' | b'\'' | b'`' => quote = Some(c),
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
+            '"' | '\'' | '`' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            '>' | '<' | '=' | '!' if depth == 0 => {
+                let two = matches!(expr.get(i..i + 2), Some(">=" | "<=" | "==" | "!="));
+                if two {
+                    out.push('=');
+                    chars.next();
+                } else if c == '=' || c == '!' {
+                    continue;
+                }
+                let rest = &expr[i + 1 + usize::from(two)..];
+                if !rest.trim_start().starts_with("bool") {
+                    out.push_str(" bool");
+                }
+            }
             _ => {}
-        }
-        let two = expr.get(i..i + 2).unwrap_or("");
-        let op_len = if depth == 0 && matches!(two, ">=" | "<=" | "==" | "!=") {
-            2
-        } else if depth == 0 && (c == b'>' || c == b'<') {
-            1
-        } else {
-            0
-        };
-        if op_len == 0 {
-            out.push(c as char);
-            i += 1;
-            continue;
-        }
-        out.push_str(&expr[i..i + op_len]);
-        i += op_len;
-        if !expr[i..].trim_start().starts_with("bool") {
-            out.push_str(" bool");
         }
     }
     out
@@ -129,8 +100,8 @@ mod tests {
     #[test]
     fn grafana_variables_are_substituted() {
         assert_eq!(
-            substitute("rate(x{instance=~\"$instance\", m=~\"${model:regex}\"}[$__rate_interval]) $__interval"),
-            "rate(x{instance=~\".*\", m=~\".*\"}[1m]) 15s"
+            substitute("rate(x{instance=~\"$instance\", m=~\"${model:regex}\"}[$__rate_interval]) $__interval ${__range}"),
+            "rate(x{instance=~\".*\", m=~\".*\"}[1m]) 15s 5m"
         );
         assert_eq!(substitute("a $ b"), "a $ b");
     }
@@ -148,8 +119,8 @@ mod tests {
             "histogram_quantile(0.95, x) > bool 2 and y < bool 1"
         );
         assert_eq!(
-            comparison_as_bool("x{l=\"a>b\"} > 1"),
-            "x{l=\"a>b\"} > bool 1"
+            comparison_as_bool("x{l=\"a>b\\\"\"} > 1"),
+            "x{l=\"a>b\\\"\"} > bool 1"
         );
     }
 
