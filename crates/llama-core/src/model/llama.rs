@@ -3,7 +3,7 @@
 
 use super::graph::GraphBuild;
 use super::hparams::HParams;
-use super::weights::{Placement, WeightLoader};
+use super::weights::{DecoderIo, Placement, WeightLoader};
 use super::Architecture;
 use crate::error::Result;
 use crate::ggml::Tensor;
@@ -54,13 +54,11 @@ impl Llama {
         rope_type: i32,
     ) -> Result<Self> {
         let (n_embd, n_vocab, n_ff) = (hp.n_embd, hp.n_vocab, hp.n_ff);
-        let tok_embd = w.require("token_embd.weight", &[n_embd, n_vocab], Placement::Input)?;
-        let output_norm = w.require("output_norm.weight", &[n_embd], Placement::Output)?;
-        // Tied embeddings: without output.weight the token embeddings project to logits.
-        let output = match w.optional("output.weight", &[n_embd, n_vocab], Placement::Output)? {
-            Some(t) => t,
-            None => w.require("token_embd.weight", &[n_embd, n_vocab], Placement::Output)?,
-        };
+        let DecoderIo {
+            tok_embd,
+            output_norm,
+            output,
+        } = DecoderIo::load(n_embd, n_vocab, w)?;
         let layers = (0..hp.n_layer)
             .map(|il| Self::load_layer(hp, w, il, n_ff))
             .collect::<Result<_>>()?;

@@ -6,7 +6,7 @@
 use super::graph::GraphBuild;
 use super::hparams::HParams;
 use super::llama::ROPE_TYPE_NEOX;
-use super::weights::{Placement, WeightLoader};
+use super::weights::{DecoderIo, Placement, WeightLoader};
 use super::Architecture;
 use crate::error::{Error, Result};
 use crate::ggml::Tensor;
@@ -61,12 +61,11 @@ impl Phi3 {
             )));
         }
         let (n_embd, n_vocab) = (hp.n_embd, hp.n_vocab);
-        let tok_embd = w.require("token_embd.weight", &[n_embd, n_vocab], Placement::Input)?;
-        let output_norm = w.require("output_norm.weight", &[n_embd], Placement::Output)?;
-        let output = match w.optional("output.weight", &[n_embd, n_vocab], Placement::Output)? {
-            Some(t) => t,
-            None => w.require("token_embd.weight", &[n_embd, n_vocab], Placement::Output)?,
-        };
+        let DecoderIo {
+            tok_embd,
+            output_norm,
+            output,
+        } = DecoderIo::load(n_embd, n_vocab, w)?;
         let layers = (0..hp.n_layer)
             .map(|il| load_layer(hp, w, il))
             .collect::<Result<_>>()?;

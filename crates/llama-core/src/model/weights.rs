@@ -72,6 +72,36 @@ struct Pending {
     matmul: bool,
 }
 
+/// The input and output tensors every decoder shares.
+#[derive(Debug, Clone, Copy)]
+pub struct DecoderIo {
+    /// Token embeddings, looked up by row: [n_embd, n_vocab].
+    pub tok_embd: Tensor,
+    /// Final norm weight: [n_embd].
+    pub output_norm: Tensor,
+    /// Projection to logits: [n_embd, n_vocab] (the token embeddings when tied).
+    pub output: Tensor,
+}
+
+impl DecoderIo {
+    /// Requests `token_embd`, `output_norm` and `output` (tied embeddings: without
+    /// `output.weight` the token embeddings project to logits).
+    pub fn load(n_embd: usize, n_vocab: usize, w: &mut WeightLoader<'_>) -> Result<Self> {
+        let dims = [n_embd, n_vocab];
+        let tok_embd = w.require("token_embd.weight", &dims, Placement::Input)?;
+        let output_norm = w.require("output_norm.weight", &[n_embd], Placement::Output)?;
+        let output = match w.optional("output.weight", &dims, Placement::Output)? {
+            Some(t) => t,
+            None => w.require("token_embd.weight", &dims, Placement::Output)?,
+        };
+        Ok(DecoderIo {
+            tok_embd,
+            output_norm,
+            output,
+        })
+    }
+}
+
 /// Collects the tensors an architecture needs, then places them all in [`WeightLoader::finish`].
 pub struct WeightLoader<'a> {
     file: &'a Arc<GgufFile>,

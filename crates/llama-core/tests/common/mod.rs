@@ -6,6 +6,7 @@
 pub mod reference;
 
 use llama_core::gguf::{GgmlType, GgufWriter};
+use llama_core::tiny::encode::{as_f16, as_q8_0, Rng};
 use std::path::{Path, PathBuf};
 
 /// Shape of a tiny llama model.
@@ -35,58 +36,6 @@ impl Default for TinySpec {
             q8: true,
         }
     }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-
-    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|_| self.next() * scale).collect()
-    }
-}
-
-fn f16_bits(v: f32) -> u16 {
-    // Round-to-nearest conversion for the normal range used by the fixtures.
-    let b = v.to_bits();
-    let sign = ((b >> 16) & 0x8000) as u16;
-    let exp = ((b >> 23) & 0xff) as i32 - 127 + 15;
-    if v == 0.0 || exp <= 0 {
-        return sign;
-    }
-    let mant = b & 0x7f_ffff;
-    let mut h = ((exp as u32) << 10) | (mant >> 13);
-    if mant & 0x1000 != 0 {
-        h += 1;
-    }
-    sign | h as u16
-}
-
-fn as_f16(data: &[f32]) -> Vec<u8> {
-    data.iter()
-        .flat_map(|&v| f16_bits(v).to_le_bytes())
-        .collect()
-}
-
-/// Q8_0: blocks of 32 values, an f16 scale then 32 signed bytes.
-fn as_q8_0(data: &[f32]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for block in data.chunks(32) {
-        let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = amax / 127.0;
-        out.extend_from_slice(&f16_bits(d).to_le_bytes());
-        for &v in block {
-            let q = if d == 0.0 { 0 } else { (v / d).round() as i8 };
-            out.push(q as u8);
-        }
-    }
-    out
 }
 
 fn add_matrix(w: &mut GgufWriter, rng: &mut Rng, name: &str, ne0: usize, ne1: usize, q8: bool) {
@@ -128,7 +77,7 @@ fn add_tiny_vocab(w: &mut GgufWriter, n_vocab: usize) {
 
 /// Writes a tiny llama model with random weights (fixed seed) to `path`.
 pub fn write_tiny_llama(path: &Path, spec: TinySpec, seed: u64) {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed);
     let mut w = GgufWriter::new();
     w.add_string("general.architecture", "llama").unwrap();
     w.add_string("general.name", "tiny-test-llama").unwrap();
