@@ -57,7 +57,13 @@ async fn embedding_request_has_an_embeddings_genai_span() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let spans = loop {
         let spans = t.finished_spans();
-        let names = ["POST /v1/embeddings", "embeddings nomic", "queue"];
+        let names = [
+            "POST /v1/embeddings",
+            "embeddings nomic",
+            "queue",
+            "llama.embed",
+            "llama.decode",
+        ];
         if names.iter().all(|n| spans.iter().any(|s| s.name == *n)) {
             break spans;
         }
@@ -72,6 +78,14 @@ async fn embedding_request_has_an_embeddings_genai_span() {
     assert_eq!(genai.parent_span_id, http.span_context.span_id());
     let queue = spans.iter().find(|s| s.name == "queue").unwrap();
     assert_eq!(queue.parent_span_id, genai.span_context.span_id());
+    // The encoder's graph computation is a `llama.decode` span like a generative decode call.
+    let embed = spans.iter().find(|s| s.name == "llama.embed").unwrap();
+    let decode = spans.iter().find(|s| s.name == "llama.decode").unwrap();
+    assert_eq!(decode.parent_span_id, embed.span_context.span_id());
+    assert_eq!(
+        attr(decode, "llama.decode.encoder"),
+        Some(Value::Bool(true))
+    );
     let tokens = response["usage"]["prompt_tokens"].as_i64().unwrap();
     for (key, value) in [
         (semconv::GEN_AI_OPERATION_NAME, Value::from("embeddings")),

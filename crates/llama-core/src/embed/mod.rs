@@ -9,7 +9,7 @@ pub use pooling::{normalize, Pooling};
 use crate::error::{Error, Result};
 use crate::ggml::{Context as GgmlContext, Graph, Sched, Tensor};
 use crate::model::{EncoderBuild, EncoderInputs, GraphBuild, Model};
-use llama_otel::{histogram_record, set_attr, span};
+use llama_otel::{histogram_record, set_attr, span, SpanGuard};
 use std::sync::Arc;
 
 /// F16 negative infinity: masked-out attention scores.
@@ -187,7 +187,7 @@ impl Encoder {
             "llama.embed.pooling" = self.pooling.name()
         );
         let start = std::time::Instant::now();
-        let result = self.embed_inner(inputs, normalize);
+        let result = self.embed_inner(inputs, normalize, &span);
         if let Err(e) = &result {
             span.set_error(e.to_string());
         }
@@ -197,7 +197,12 @@ impl Encoder {
         result
     }
 
-    fn embed_inner(&mut self, inputs: &[Vec<u32>], normalize: i32) -> Result<Vec<Embedding>> {
+    fn embed_inner(
+        &mut self,
+        inputs: &[Vec<u32>],
+        normalize: i32,
+        parent: &SpanGuard,
+    ) -> Result<Vec<Embedding>> {
         self.validate(inputs)?;
         let limit = if self.params.pack_inputs {
             self.max_input_tokens()
@@ -212,7 +217,7 @@ impl Encoder {
                 total += inputs[end].len();
                 end += 1;
             }
-            out.extend(self.run_group(&inputs[start..end], normalize)?);
+            out.extend(self.run_group(&inputs[start..end], normalize, parent)?);
             start = end;
         }
         Ok(out)
@@ -242,8 +247,18 @@ impl Encoder {
 
     /// Runs `inputs` (together at most `max_input_tokens`) as one graph and pools each; the
     /// block-diagonal mask keeps them apart.
-    fn run_group(&mut self, inputs: &[Vec<u32>], normalize: i32) -> Result<Vec<Embedding>> {
+    fn run_group(
+        &mut self,
+        inputs: &[Vec<u32>],
+        normalize: i32,
+        parent: &SpanGuard,
+    ) -> Result<Vec<Embedding>> {
         let n_tokens: usize = inputs.iter().map(Vec::len).sum();
+        // One graph computation, as a generative context's decode call: the same span name, so
+        // a trace shows every model evaluation alike.
+        let _decode = span!("llama.decode", parent: parent,
+            "llama.decode.n_tokens" = n_tokens, "llama.decode.n_seqs" = inputs.len(),
+            "llama.decode.n_outputs" = inputs.len(), "llama.decode.encoder" = true);
         if self.built.as_ref().map(|b| b.n_tokens) != Some(n_tokens) {
             self.built = None;
             self.sched.reset();
