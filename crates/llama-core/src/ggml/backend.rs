@@ -29,6 +29,7 @@ unsafe impl Sync for Backend {}
 impl Backend {
     /// The CPU backend.
     pub fn cpu() -> Result<Self> {
+        super::log::install();
         // SAFETY: plain constructor; null means failure.
         let raw = unsafe { sys::ggml_backend_cpu_init() };
         NonNull::new(raw)
@@ -41,6 +42,7 @@ impl Backend {
 
     /// The first GPU backend compiled in and present on this machine, if any.
     pub fn gpu() -> Option<Self> {
+        super::log::install();
         // SAFETY: returns null when no GPU device is registered.
         let raw = unsafe {
             sys::ggml_backend_init_by_type(sys::GGML_BACKEND_DEVICE_TYPE_GPU, std::ptr::null())

@@ -6,6 +6,7 @@
 
 mod backend;
 mod context;
+mod log;
 mod mmap;
 mod ops;
 pub use ops::RopeParams;
