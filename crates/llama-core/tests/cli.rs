@@ -162,3 +162,25 @@ fn a_missing_model_file_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/model.gguf"), "{err}");
 }
+
+#[test]
+fn ggml_debug_lines_stay_off_stderr_unless_asked_for() {
+    let Some(path) = QWEN2.path() else {
+        return;
+    };
+    let model = path.to_string_lossy().into_owned();
+    let stderr = |env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_llama-cli"));
+        cmd.args(["-m", &model, "-p", "hi", "-n", "1", "--temp", "0", "--json"]);
+        match env {
+            Some(v) => cmd.env("LLAMA_GGML_LOG", v),
+            None => cmd.env_remove("LLAMA_GGML_LOG"),
+        };
+        let out = cmd.output().expect("llama-cli runs");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // Loading Qwen2.5 repacks its Q4_K weights; ggml logs each one at debug level.
+    assert!(!stderr(None).contains("repack tensor"));
+    assert!(stderr(Some("debug")).contains("repack tensor"));
+}
