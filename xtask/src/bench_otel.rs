@@ -29,15 +29,8 @@ use std::time::Duration;
 /// exporting, <= 2 % collector down.
 #[derive(Debug, clap::Args)]
 pub struct Cli {
-    /// GGUF model [default: models/SmolLM2-135M-Instruct.Q4_1.gguf]
-    #[arg(short = 'm', long = "model", value_name = "MODEL")]
-    model: Option<String>,
-    /// Threads of each server
-    #[arg(short = 't', value_name = "N", default_value_t = 2)]
-    threads: usize,
-    /// Slots of each server (also spelt -np, as llama-server does)
-    #[arg(long = "np", value_name = "N", default_value_t = 4)]
-    slots: usize,
+    #[command(flatten)]
+    server: crate::util::ServerArgs,
     /// Rounds
     #[arg(short = 'r', value_name = "N", default_value_t = 3)]
     reps: usize,
@@ -82,12 +75,13 @@ fn parse(a: Cli) -> Result<Opts> {
     let root = util::workspace_root();
     let opts = Opts {
         model: root.join(
-            a.model
+            a.server
+                .model
                 .as_deref()
                 .unwrap_or("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
         ),
-        threads: a.threads,
-        slots: a.slots,
+        threads: a.server.threads,
+        slots: a.server.slots,
         reps: a.reps.max(1),
         tg: a.tg.max(2),
         clients: a.clients.max(1),

@@ -156,3 +156,17 @@ pub fn run_bench_clients(
         .ok_or_else(|| anyhow::anyhow!("bench_clients printed no JSON: {out}"))?;
     serde_json::from_str(line).context("bench_clients' JSON line")
 }
+
+/// The server flags the serving benchmarks share.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// GGUF model [default: models/SmolLM2-135M-Instruct.Q4_1.gguf]
+    #[arg(short = 'm', long = "model", value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Threads of each server
+    #[arg(short = 't', value_name = "N", default_value_t = 2)]
+    pub threads: usize,
+    /// Slots of each server (also spelt -np, as llama-server does)
+    #[arg(long = "np", value_name = "N", default_value_t = 4)]
+    pub slots: usize,
+}
