@@ -101,7 +101,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     println!("loading model {}", cli.model.display());
     let params = ModelParams {
         n_gpu_layers: cli.n_gpu_layers,
-        no_repack: cli.no_repack,
+        no_repack: !cli.repack_enabled(),
     };
     let model = Model::load(&cli.model, &params, &mut |_, _| {})
         .map_err(|e| format!("cannot load {}: {e}", cli.model.display()))?;

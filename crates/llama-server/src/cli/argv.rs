@@ -13,6 +13,7 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
     ("-to", "--timeout"),
     ("-tb", "--threads-batch"),
     ("-lv", "--verbosity"),
+    ("-cb", "--cont-batching"),
 ];
 
 /// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, speculative
@@ -168,6 +169,8 @@ const UNSUPPORTED: &[&str] = &[
     "--lookup-cache-static",
     "-lcd",
     "--lookup-cache-dynamic",
+    "-nocb",
+    "--no-cont-batching",
     "-hfv",
     "-hfrv",
     "--hf-repo-v",

@@ -53,8 +53,18 @@ pub struct Cli {
           default_value = "0", value_parser = parse_gpu_layers)]
     pub n_gpu_layers: usize,
     /// Keep CPU weights in the mapped file (no repacking into the SIMD layout); `-nr`.
-    #[arg(long = "no-repack", env = "LLAMA_ARG_NO_REPACK", value_parser = parse_bool)]
+    #[arg(long = "no-repack", env = "LLAMA_ARG_NO_REPACK", value_parser = parse_bool,
+          overrides_with = "repack")]
     pub no_repack: bool,
+    /// Repack CPU weights into the SIMD layout (the default; `--repack=false` is --no-repack).
+    #[arg(long = "repack", env = "LLAMA_ARG_REPACK", value_parser = parse_bool, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", overrides_with = "no_repack")]
+    pub repack: Option<bool>,
+    /// Accepted for llama.cpp compatibility (`-cb`): batching is always continuous (turning it
+    /// off, LLAMA_ARG_CONT_BATCHING=0 or `-nocb`, is refused).
+    #[arg(long = "cont-batching", env = "LLAMA_ARG_CONT_BATCHING", value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub cont_batching: Option<bool>,
     /// Most tokens in one decode step (prompt chunks plus one token per generating slot).
     #[arg(short = 'b', long = "batch-size", env = "LLAMA_ARG_BATCH", default_value_t = 2048,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -202,6 +212,10 @@ pub struct EndpointFlags {
     /// Accepted for llama.cpp compatibility: this server has no web UI.
     #[arg(long = "no-webui", alias = "no-ui", env = "LLAMA_ARG_NO_UI", value_parser = parse_bool)]
     pub no_webui: bool,
+    /// Accepted for llama.cpp compatibility: this server has no web UI.
+    #[arg(long = "webui", alias = "ui", env = "LLAMA_ARG_UI", value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub webui: Option<bool>,
 }
 
 /// Sampling defaults for requests that do not set them (llama.cpp's defaults otherwise).
@@ -276,7 +290,14 @@ impl Cli {
     pub fn try_parse_llama(args: impl IntoIterator<Item = String>) -> Result<Self, clap::Error> {
         let args = normalize_args(args);
         reject_unsupported(&args)?;
-        Self::try_parse_from(args)
+        let cli = Self::try_parse_from(args)?;
+        if cli.cont_batching == Some(false) {
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                "continuous batching cannot be turned off in this server\n",
+            ));
+        }
+        Ok(cli)
     }
 
     /// Tokens each slot may hold (llama.cpp: n_ctx / n_parallel).
@@ -289,6 +310,11 @@ impl Cli {
         self.threads
             .filter(|&t| t > 0)
             .and_then(|t| usize::try_from(t).ok())
+    }
+
+    /// Whether CPU weights are repacked (`--no-repack` / `--repack=false` turn it off).
+    pub fn repack_enabled(&self) -> bool {
+        !self.no_repack && self.repack.unwrap_or(true)
     }
 
     /// Whether flash attention is used (`auto` resolves to on, as llama.cpp does on CPU).

@@ -47,7 +47,12 @@ fn llama_cpp_spellings_parse() {
     assert_eq!(cli.ubatch_size, 128);
     assert_eq!(cli.n_ctx_slot(), 512);
     assert_eq!(cli.n_predict, 16);
-    assert!(cli.no_repack);
+    assert!(cli.no_repack && !cli.repack_enabled());
+    assert!(parse(&["-nr", "--repack"]).repack_enabled());
+    assert!(!parse(&["--repack=false"]).repack_enabled());
+    assert_eq!(parse(&["-cb"]).cont_batching, Some(true));
+    let no_cb = parse_with_env(&[("LLAMA_ARG_CONT_BATCHING", "0")], &[]);
+    assert!(no_cb.is_err_and(|e| e.to_string().contains("continuous batching")));
     assert_eq!(cli.threads_batch, Some(3));
     assert_eq!(parse(&["-np=3"]).parallel, 3);
     assert_eq!(parse(&["-ngl", "all"]).n_gpu_layers, usize::MAX);
@@ -123,6 +128,7 @@ fn server_flags_parse() {
     ]);
     assert_eq!(cli.timeout, 30);
     assert!(cli.jinja && cli.endpoints.metrics && cli.endpoints.props && cli.endpoints.no_webui);
+    assert_eq!(parse(&["--ui"]).endpoints.webui, Some(true));
     assert_eq!(cli.threads_http, 3);
     assert!(parse(&["--no-jinja"]).no_jinja);
     assert!(!parse(&["--no-slots"]).slots_enabled());
@@ -228,7 +234,12 @@ fn environment_variables_use_llama_cpp_names() {
         (cli.sampling.temp, cli.sampling.top_k),
         (Some(0.0), Some(1))
     );
-    assert!(!cli.slots_enabled() && cli.jinja && cli.endpoints.metrics && cli.no_repack);
+    assert!(!cli.slots_enabled() && cli.jinja && cli.endpoints.metrics);
+    assert!(!cli.repack_enabled());
+    let repack_off = parse_with_env(&[("LLAMA_ARG_REPACK", "0")], &[]).expect("parses");
+    assert!(!repack_off.repack_enabled());
+    let ui_off = parse_with_env(&[("LLAMA_ARG_UI", "false")], &[]).expect("parses");
+    assert_eq!(ui_off.endpoints.webui, Some(false));
     let flag_wins = parse_with_env(&[("LLAMA_ARG_CTX_SIZE", "2048")], &["-c", "512"]);
     assert_eq!(
         flag_wins.expect("parses").ctx_size,
