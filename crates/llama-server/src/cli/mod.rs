@@ -270,8 +270,12 @@ pub struct LogFlags {
     /// to OpenTelemetry).
     #[arg(short = 'v', long = "verbose", alias = "log-verbose")]
     pub verbose: bool,
-    /// Accepted for llama.cpp compatibility (`-lv`); only -v changes what is logged.
-    #[arg(long = "verbosity", alias = "log-verbosity", env = "LLAMA_ARG_LOG_VERBOSITY")]
+    /// Accepted for llama.cpp compatibility (`-lv`); console output is the same.
+    #[arg(
+        long = "verbosity",
+        alias = "log-verbosity",
+        env = "LLAMA_ARG_LOG_VERBOSITY"
+    )]
     pub verbosity: Option<i32>,
     /// Accepted for llama.cpp compatibility; logs still go to stdout / stderr.
     #[arg(long = "log-disable")]
