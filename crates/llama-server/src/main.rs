@@ -1,11 +1,10 @@
 //! `llama-server` binary: parse flags, start telemetry, run the server.
 
-use clap::Parser;
-use llama_server::cli::{normalize_args, Cli};
+use llama_server::cli::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(normalize_args(std::env::args()));
+    let cli = Cli::try_parse_llama(std::env::args()).unwrap_or_else(|e| e.exit());
     let model_name = cli.alias.clone().unwrap_or_else(|| {
         cli.model
             .file_stem()
@@ -20,7 +19,14 @@ fn main() -> ExitCode {
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        // `--threads-http`; 2 by default: handlers only parse, queue and stream, the decoding
+        // runs on the scheduler thread.
+        .worker_threads(
+            usize::try_from(cli.threads_http)
+                .ok()
+                .filter(|&n| n > 0)
+                .unwrap_or(2),
+        )
         .enable_all()
         .thread_name("http")
         .build();

@@ -24,7 +24,7 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.host, cli.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("llama-server listening on http://{addr}");
-    let state = AppState::new(http_config(&cli, addr.port()));
+    let state = AppState::new(http_config(&cli, addr.port())?);
     let (failed_tx, failed_rx) = oneshot::channel();
     let (handle_tx, handle_rx) = oneshot::channel();
     spawn_loader(cli.clone(), state.clone(), addr, failed_tx, handle_tx)?;
@@ -40,14 +40,9 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
     result
 }
 
-fn http_config(cli: &Cli, port: u16) -> HttpConfig {
-    HttpConfig {
-        api_keys: cli
-            .api_key
-            .iter()
-            .filter(|k| !k.is_empty())
-            .cloned()
-            .collect(),
+fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
+    Ok(HttpConfig {
+        api_keys: cli.api_keys()?,
         alias: cli.alias.clone(),
         model_path: cli.model.clone(),
         max_body: cli.max_body_size,
@@ -55,7 +50,9 @@ fn http_config(cli: &Cli, port: u16) -> HttpConfig {
         port,
         capture_content: crate::telemetry::capture_content(cli),
         embeddings: cli.embeddings,
-    }
+        sampling: cli.sampling_defaults()?,
+        slots_endpoint: cli.slots_enabled(),
+    })
 }
 
 /// Loads the model and starts the scheduler off the async runtime.
@@ -93,7 +90,7 @@ fn spawn_loader(
 /// in-process (tests, embedding). `port` is what the HTTP spans report as `server.port`. The
 /// scheduler thread exits once the router and every clone of its state are dropped.
 pub fn in_process(cli: &Cli, port: u16) -> Result<axum::Router, String> {
-    let state = AppState::new(http_config(cli, port));
+    let state = AppState::new(http_config(cli, port)?);
     state.set_ready(load(cli)?);
     Ok(http::router(state))
 }
@@ -104,7 +101,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     println!("loading model {}", cli.model.display());
     let params = ModelParams {
         n_gpu_layers: cli.n_gpu_layers,
-        no_repack: cli.no_repack,
+        no_repack: !cli.repack_enabled(),
     };
     let model = Model::load(&cli.model, &params, &mut |_, _| {})
         .map_err(|e| format!("cannot load {}: {e}", cli.model.display()))?;
@@ -116,7 +113,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         n_ctx: cli.ctx_size,
         n_ubatch: cli.ubatch_size as usize,
         n_threads: threads(cli),
-        flash_attn: !cli.no_flash_attn,
+        flash_attn: cli.flash_attn_enabled(),
     };
     let mut ctx = Context::new(model.clone(), ctx_params)
         .map_err(|e| format!("cannot create the context: {e}"))?;
@@ -149,7 +146,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
 }
 
 fn threads(cli: &Cli) -> usize {
-    cli.threads
+    cli.n_threads()
         .unwrap_or_else(llama_core::context::default_threads)
 }
 

@@ -31,6 +31,8 @@ fn loading_app() -> axum::Router {
         port: 18182,
         capture_content: false,
         embeddings: false,
+        sampling: Default::default(),
+        slots_endpoint: true,
     }))
 }
 

@@ -63,12 +63,17 @@ fn logprobs(f: &GenerationFields) -> Result<(bool, usize)> {
     }
 }
 
-fn sampling(f: &GenerationFields) -> Result<SamplingParams> {
-    let d = SamplingParams::default();
-    let seed = f
-        .seed
-        .filter(|&s| s >= 0 && s != RANDOM_SEED)
-        .map(|s| s as u64);
+/// A seed as llama.cpp reads one: negative or `LLAMA_DEFAULT_SEED` means "draw a random one".
+pub fn request_seed(seed: i64) -> Option<u64> {
+    (seed >= 0 && seed != RANDOM_SEED).then_some(seed as u64)
+}
+
+/// The request's sampling fields over `d`, the server's defaults (`--temp`, `-s`, ...).
+fn sampling(f: &GenerationFields, d: &SamplingParams) -> Result<SamplingParams> {
+    let seed = match f.seed {
+        Some(s) => request_seed(s),
+        None => d.seed,
+    };
     let p = SamplingParams {
         temperature: f.temperature.unwrap_or(d.temperature),
         top_k: f.top_k.unwrap_or(d.top_k),
@@ -85,8 +90,12 @@ fn sampling(f: &GenerationFields) -> Result<SamplingParams> {
     Ok(p)
 }
 
-/// Validates the generation fields of a request.
-pub fn gen_params(f: &GenerationFields, server_cap: Option<usize>) -> Result<GenParams> {
+/// Validates the generation fields of a request; what it leaves unset comes from `defaults`.
+pub fn gen_params(
+    f: &GenerationFields,
+    server_cap: Option<usize>,
+    defaults: &SamplingParams,
+) -> Result<GenParams> {
     if let Some(n) = f.n.filter(|&n| n != 1) {
         return Err(bad(format!("only n = 1 is supported, got {n}")));
     }
@@ -97,7 +106,7 @@ pub fn gen_params(f: &GenerationFields, server_cap: Option<usize>) -> Result<Gen
         Some(StopField::Many(v)) => v.clone(),
     };
     Ok(GenParams {
-        sampling: sampling(f)?,
+        sampling: sampling(f, defaults)?,
         max_tokens: max_tokens(f, server_cap)?,
         stop,
         ignore_eos: f.ignore_eos.unwrap_or(false),
@@ -117,10 +126,29 @@ mod tests {
 
     #[test]
     fn defaults_are_llama_cpp_server_defaults() {
-        let p = gen_params(&fields("{}"), None).expect("valid");
+        let p = gen_params(&fields("{}"), None, &SamplingParams::default()).expect("valid");
         assert_eq!(p.sampling, SamplingParams::default());
         assert_eq!(p.max_tokens, None);
         assert!(p.cache_prompt && !p.ignore_eos && !p.logprobs);
+    }
+
+    #[test]
+    fn server_defaults_fill_what_the_request_leaves_unset() {
+        let server = SamplingParams {
+            temperature: 0.0,
+            top_k: 3,
+            seed: Some(42),
+            ..SamplingParams::default()
+        };
+        let p = gen_params(&fields("{}"), None, &server).expect("valid");
+        assert_eq!(p.sampling, server);
+        let p =
+            gen_params(&fields(r#"{"temperature":0.7,"seed":-1}"#), None, &server).expect("valid");
+        assert_eq!((p.sampling.temperature, p.sampling.top_k), (0.7, 3));
+        assert_eq!(
+            p.sampling.seed, None,
+            "the request's -1 asks for a random seed"
+        );
     }
 
     #[test]
@@ -162,6 +190,7 @@ mod tests {
             "presence_penalty":0.5,"stop":["a","b"],"cache_prompt":false,"ignore_eos":true}"#,
             ),
             None,
+            &SamplingParams::default(),
         )
         .expect("valid");
         assert_eq!(p.sampling.temperature, 0.0);
@@ -170,21 +199,46 @@ mod tests {
         assert_eq!(p.sampling.presence_penalty, 0.5);
         assert_eq!(p.stop, vec!["a".to_string(), "b".to_string()]);
         assert!(!p.cache_prompt && p.ignore_eos);
-        let random = gen_params(&fields(r#"{"seed":-1}"#), None).expect("valid");
+        let random =
+            gen_params(&fields(r#"{"seed":-1}"#), None, &SamplingParams::default()).expect("valid");
         assert_eq!(random.sampling.seed, None);
     }
 
     #[test]
     fn logprob_spellings() {
-        let chat =
-            gen_params(&fields(r#"{"logprobs":true,"top_logprobs":3}"#), None).expect("valid");
+        let chat = gen_params(
+            &fields(r#"{"logprobs":true,"top_logprobs":3}"#),
+            None,
+            &SamplingParams::default(),
+        )
+        .expect("valid");
         assert_eq!((chat.logprobs, chat.top_logprobs), (true, 3));
-        let legacy = gen_params(&fields(r#"{"logprobs":2}"#), None).expect("valid");
+        let legacy = gen_params(
+            &fields(r#"{"logprobs":2}"#),
+            None,
+            &SamplingParams::default(),
+        )
+        .expect("valid");
         assert_eq!((legacy.logprobs, legacy.top_logprobs), (true, 2));
-        let llama = gen_params(&fields(r#"{"n_probs":5}"#), None).expect("valid");
+        let llama = gen_params(
+            &fields(r#"{"n_probs":5}"#),
+            None,
+            &SamplingParams::default(),
+        )
+        .expect("valid");
         assert_eq!((llama.logprobs, llama.top_logprobs), (true, 5));
-        assert!(gen_params(&fields(r#"{"top_logprobs":21,"logprobs":true}"#), None).is_err());
-        assert!(gen_params(&fields(r#"{"n_probs":-1}"#), None).is_err());
+        assert!(gen_params(
+            &fields(r#"{"top_logprobs":21,"logprobs":true}"#),
+            None,
+            &SamplingParams::default()
+        )
+        .is_err());
+        assert!(gen_params(
+            &fields(r#"{"n_probs":-1}"#),
+            None,
+            &SamplingParams::default()
+        )
+        .is_err());
     }
 
     #[test]
@@ -194,7 +248,7 @@ mod tests {
             r#"{"repeat_last_n":-5}"#,
             r#"{"n":2}"#,
         ] {
-            let err = gen_params(&fields(body), None).expect_err(body);
+            let err = gen_params(&fields(body), None, &SamplingParams::default()).expect_err(body);
             assert!(matches!(err, ServerError::BadRequest(_)), "{body}: {err:?}");
         }
     }

@@ -117,7 +117,11 @@ pub async fn completion(
         ready.model.vocab(),
         ready.model.hparams().n_vocab,
     )?;
-    let params = params::gen_params(&req.fields, ready.sched.limits.n_predict)?;
+    let params = params::gen_params(
+        &req.fields,
+        ready.sched.limits.n_predict,
+        &state.config().sampling,
+    )?;
     let format = LlamaFormat {
         settings: settings_json(&params, &model_name, ready.sched.limits.n_ctx_slot),
         model_name: model_name.clone(),
@@ -209,8 +213,13 @@ fn slot_json(s: &SlotInfo, model: &str) -> Value {
     })
 }
 
-/// `GET /slots`.
+/// `GET /slots` (501, as llama.cpp answers it, under `--no-slots`).
 pub async fn slots(State(state): State<AppState>) -> Result<Json<Value>> {
+    if !state.config().slots_endpoint {
+        return Err(ServerError::NotSupported(
+            "This server does not support slots endpoint. Start it with `--slots`".into(),
+        ));
+    }
     let ready = state.ready()?;
     let slots = ready.sched.slots().await?;
     Ok(Json(

@@ -34,6 +34,10 @@ pub struct HttpConfig {
     pub capture_content: bool,
     /// `--embeddings` was given.
     pub embeddings: bool,
+    /// Sampling parameters for what a request leaves unset (`--temp`, `-s`, ...).
+    pub sampling: llama_core::sampling::SamplingParams,
+    /// `GET /slots` is served (not `--no-slots`).
+    pub slots_endpoint: bool,
 }
 
 /// The names a request may use for the model.

@@ -174,7 +174,11 @@ pub async fn chat(
     let messages = prompt::chat_messages(&req.messages)?;
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
     let text = prompt::render_chat(template, &messages, &ready.chat_kwargs)?;
-    let params = params::gen_params(&req.fields, ready.sched.limits.n_predict)?;
+    let params = params::gen_params(
+        &req.fields,
+        ready.sched.limits.n_predict,
+        &state.config().sampling,
+    )?;
     let input: Vec<Value> = messages
         .iter()
         .map(|m| generate::input_text(&m.role, &m.content))
@@ -209,7 +213,11 @@ pub async fn completions(
     let model_name = ready.names.resolve(req.fields.model.as_deref())?;
     let n_vocab = ready.model.hparams().n_vocab;
     let tokens = prompt::prompt_tokens(&req.prompt, ready.model.vocab(), n_vocab)?;
-    let params = params::gen_params(&req.fields, ready.sched.limits.n_predict)?;
+    let params = params::gen_params(
+        &req.fields,
+        ready.sched.limits.n_predict,
+        &state.config().sampling,
+    )?;
     let meta = Meta::new(
         "cmpl",
         model_name.clone(),

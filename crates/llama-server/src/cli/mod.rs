@@ -1,0 +1,378 @@
+//! Command-line flags, spelled like llama.cpp's `llama-server` (names, short forms, `LLAMA_ARG_*`
+//! environment variables and defaults as in its `common/arg.cpp`) where it has them.
+
+mod argv;
+mod values;
+
+pub use argv::{normalize_args, reject_unsupported};
+pub use values::FlashAttn;
+
+use clap::Parser;
+use llama_core::sampling::SamplingParams;
+use std::path::PathBuf;
+use values::{
+    parse_bool, parse_flash_attn, parse_gpu_layers, parse_kwargs, parse_on_off_auto, parse_pooling,
+};
+
+/// OpenAI- and llama.cpp-compatible LLM server with continuous batching.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "llama-server", version, about)]
+pub struct Cli {
+    /// Model file (GGUF).
+    #[arg(short = 'm', long = "model", env = "LLAMA_ARG_MODEL")]
+    pub model: PathBuf,
+    /// Total KV-cache size in tokens, shared by all slots (each slot gets ctx-size / parallel).
+    #[arg(
+        short = 'c',
+        long = "ctx-size",
+        env = "LLAMA_ARG_CTX_SIZE",
+        default_value_t = 4096
+    )]
+    pub ctx_size: usize,
+    /// Number of slots (requests decoded together); `-np`.
+    #[arg(long = "parallel", env = "LLAMA_ARG_N_PARALLEL", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub parallel: u32,
+    /// CPU threads for decoding (default, or <= 0: all available).
+    #[arg(
+        short = 't',
+        long = "threads",
+        env = "LLAMA_ARG_THREADS",
+        allow_negative_numbers = true
+    )]
+    pub threads: Option<i32>,
+    /// Accepted for llama.cpp compatibility (`-tb`): prompt processing uses --threads too.
+    #[arg(long = "threads-batch", allow_negative_numbers = true)]
+    pub threads_batch: Option<i32>,
+    /// Tokio worker threads serving HTTP (default, or <= 0: 2; decoding runs on its own thread).
+    #[arg(long = "threads-http", env = "LLAMA_ARG_THREADS_HTTP", default_value_t = -1,
+          allow_negative_numbers = true)]
+    pub threads_http: i32,
+    /// Layers to offload to the GPU: a count, or `all` / `auto` (every layer); `-ngl`.
+    #[arg(long = "n-gpu-layers", alias = "gpu-layers", env = "LLAMA_ARG_N_GPU_LAYERS",
+          default_value = "0", value_parser = parse_gpu_layers)]
+    pub n_gpu_layers: usize,
+    /// Keep CPU weights in the mapped file (no repacking into the SIMD layout); `-nr`.
+    #[arg(long = "no-repack", env = "LLAMA_ARG_NO_REPACK", value_parser = parse_bool,
+          overrides_with = "repack")]
+    pub no_repack: bool,
+    /// Repack CPU weights into the SIMD layout (the default; `--repack=false` is --no-repack).
+    #[arg(long = "repack", env = "LLAMA_ARG_REPACK", value_parser = parse_bool, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", overrides_with = "no_repack")]
+    pub repack: Option<bool>,
+    /// Accepted for llama.cpp compatibility (`-cb`): batching is always continuous (turning it
+    /// off, LLAMA_ARG_CONT_BATCHING=0 or `-nocb`, is refused).
+    #[arg(long = "cont-batching", env = "LLAMA_ARG_CONT_BATCHING", value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub cont_batching: Option<bool>,
+    /// Most tokens in one decode step (prompt chunks plus one token per generating slot).
+    #[arg(short = 'b', long = "batch-size", env = "LLAMA_ARG_BATCH", default_value_t = 2048,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// Micro-batch size: tokens computed as one graph; `-ub`.
+    #[arg(long = "ubatch-size", env = "LLAMA_ARG_UBATCH", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ubatch_size: u32,
+    /// Address to listen on.
+    #[arg(long, env = "LLAMA_ARG_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one; the address is printed).
+    #[arg(long, env = "LLAMA_ARG_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// API key(s) required as `Authorization: Bearer KEY` on every route but /health
+    /// (comma-separated for several).
+    #[arg(
+        long = "api-key",
+        env = "LLAMA_API_KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub api_key: Vec<String>,
+    /// File of API keys, one per line (`#` starts a comment line); merged with --api-key.
+    #[arg(long = "api-key-file", env = "LLAMA_ARG_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Server-wide cap on generated tokens per request (-1: none but the slot's context).
+    #[arg(short = 'n', long = "n-predict", alias = "predict", env = "LLAMA_ARG_N_PREDICT",
+          default_value_t = -1, allow_negative_numbers = true)]
+    pub n_predict: i64,
+    /// Model name reported by /v1/models and accepted in requests.
+    #[arg(short = 'a', long, env = "LLAMA_ARG_ALIAS")]
+    pub alias: Option<String>,
+    /// Requests allowed to wait for a free slot; more get 503 with Retry-After.
+    #[arg(long = "queue-size", default_value_t = 64)]
+    pub queue_size: usize,
+    /// Flash attention: on, off or auto (auto: on, as llama.cpp resolves it on CPU); `-fa`.
+    #[arg(long = "flash-attn", env = "LLAMA_ARG_FLASH_ATTN", default_value = "auto",
+          value_parser = parse_flash_attn, allow_negative_numbers = true)]
+    pub flash_attn: FlashAttn,
+    /// Same as `-fa off`.
+    #[arg(long = "no-flash-attn", alias = "no-fa")]
+    pub no_flash_attn: bool,
+    /// Pack prompt chunks and generated tokens into one decode call, as llama.cpp does: better
+    /// prompt throughput under load, but a request's output may then depend on its neighbours.
+    /// With an embedding model: the inputs of a request share graphs (measured ~2x
+    /// sentences/s on the nomic reference inputs; vectors move by cosine < 1e-6).
+    #[arg(long = "mixed-batches")]
+    pub mixed_batches: bool,
+    /// Seconds allowed for reading a request's headers and body; `-to`.
+    #[arg(long = "timeout", env = "LLAMA_ARG_TIMEOUT", default_value_t = 3600)]
+    pub timeout: u64,
+    /// Seconds in-flight requests get to finish after Ctrl-C / SIGTERM before they are cancelled.
+    #[arg(long = "shutdown-timeout", default_value_t = 10)]
+    pub shutdown_timeout: u64,
+    /// Largest accepted request body in bytes (larger ones get 413).
+    #[arg(long = "max-body-size", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_size: usize,
+    #[command(flatten)]
+    pub endpoints: EndpointFlags,
+    #[command(flatten)]
+    pub sampling: SamplingFlags,
+    #[command(flatten)]
+    pub log: LogFlags,
+    /// OTLP endpoint for traces and metrics (overrides OTEL_EXPORTER_OTLP_ENDPOINT).
+    #[arg(long = "otlp-endpoint")]
+    pub otlp_endpoint: Option<String>,
+    /// OTLP protocol: `grpc` or `http/protobuf` (overrides OTEL_EXPORTER_OTLP_PROTOCOL).
+    #[arg(long = "otlp-protocol")]
+    pub otlp_protocol: Option<String>,
+    /// `service.name` of the telemetry resource (overrides OTEL_SERVICE_NAME).
+    #[arg(long = "otel-service-name")]
+    pub otel_service_name: Option<String>,
+    /// Do not append OpenTelemetry metrics to /metrics.
+    #[arg(long = "no-prometheus")]
+    pub no_prometheus: bool,
+    /// Record prompts and completions on spans (gen_ai.input/output.messages); also enabled by
+    /// OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true.
+    #[arg(long = "otel-capture-content")]
+    pub otel_capture_content: bool,
+    /// Time every ggml graph node into the `llama.ggml.op.duration` histogram (by op and
+    /// backend). Off by default: the scheduler then runs nodes one at a time, which costs
+    /// ~16 % of one request's decode throughput and ~7-15 % with 4 concurrent clients
+    /// (measured on CPU, SmolLM2-135M Q4_1, 2 threads: `cargo xtask bench-otel --ggml-ops`).
+    /// Needs telemetry on (a build with the `otel` feature).
+    #[arg(long = "otel-ggml-ops")]
+    pub otel_ggml_ops: bool,
+    /// Chat template overriding the model's: a built-in name (chatml, llama3, gemma, ...) or,
+    /// as in llama.cpp, any other value as a Jinja source.
+    #[arg(
+        long = "chat-template",
+        env = "LLAMA_ARG_CHAT_TEMPLATE",
+        conflicts_with = "chat_template_file"
+    )]
+    pub chat_template: Option<String>,
+    /// Jinja chat template file overriding the model's.
+    #[arg(long = "chat-template-file", env = "LLAMA_ARG_CHAT_TEMPLATE_FILE")]
+    pub chat_template_file: Option<PathBuf>,
+    /// Extra template variables as a JSON object, e.g. '{"enable_thinking": false}'.
+    #[arg(long = "chat-template-kwargs", env = "LLAMA_ARG_CHAT_TEMPLATE_KWARGS",
+          value_parser = parse_kwargs)]
+    pub chat_template_kwargs: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Accepted for llama.cpp compatibility: chat templates are always Jinja.
+    #[arg(long = "jinja", env = "LLAMA_ARG_JINJA", value_parser = parse_bool)]
+    pub jinja: bool,
+    /// Accepted for llama.cpp compatibility; has no effect (chat templates are always Jinja).
+    #[arg(long = "no-jinja", env = "LLAMA_ARG_NO_JINJA", value_parser = parse_bool)]
+    pub no_jinja: bool,
+    /// Serve embeddings (`/v1/embeddings`, `/embedding`). Encoder-only models (nomic-bert)
+    /// serve them even without it; generative models answer 400 either way.
+    #[arg(long = "embeddings", alias = "embedding", env = "LLAMA_ARG_EMBEDDINGS",
+          value_parser = parse_bool)]
+    pub embeddings: bool,
+    /// Pooling of embeddings: none, mean, cls, last (default: the model's).
+    #[arg(long = "pooling", env = "LLAMA_ARG_POOLING", value_parser = parse_pooling)]
+    pub pooling: Option<llama_core::Pooling>,
+    /// Normalisation of pooled embeddings: -1 none, 0 max-abs (int16 range), 1 taxicab,
+    /// 2 euclidean, >2 p-norm.
+    #[arg(
+        long = "embd-normalize",
+        default_value_t = 2,
+        allow_negative_numbers = true
+    )]
+    pub embd_normalize: i32,
+}
+
+/// Which optional endpoints llama.cpp's flags turn on or off.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EndpointFlags {
+    /// Accepted for llama.cpp compatibility: /metrics is always served.
+    #[arg(long = "metrics", env = "LLAMA_ARG_ENDPOINT_METRICS", value_parser = parse_bool)]
+    pub metrics: bool,
+    /// Accepted for llama.cpp compatibility: POST /props is not served.
+    #[arg(long = "props", env = "LLAMA_ARG_ENDPOINT_PROPS", value_parser = parse_bool)]
+    pub props: bool,
+    /// Serve GET /slots (the default; `--slots=false` or LLAMA_ARG_ENDPOINT_SLOTS=0: refuse).
+    #[arg(long = "slots", env = "LLAMA_ARG_ENDPOINT_SLOTS", value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          overrides_with = "no_slots")]
+    pub slots: Option<bool>,
+    /// Answer GET /slots with llama.cpp's "This server does not support slots endpoint." error.
+    #[arg(long = "no-slots", env = "LLAMA_ARG_NO_ENDPOINT_SLOTS", value_parser = parse_bool,
+          overrides_with = "slots")]
+    pub no_slots: bool,
+    /// Accepted for llama.cpp compatibility: this server has no web UI.
+    #[arg(long = "no-webui", alias = "no-ui", env = "LLAMA_ARG_NO_UI", value_parser = parse_bool)]
+    pub no_webui: bool,
+    /// Accepted for llama.cpp compatibility: this server has no web UI.
+    #[arg(long = "webui", alias = "ui", env = "LLAMA_ARG_UI", value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub webui: Option<bool>,
+}
+
+/// Sampling defaults for requests that do not set them (llama.cpp's defaults otherwise).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SamplingFlags {
+    /// Seed for requests without one (-1: a random seed per request).
+    #[arg(short = 's', long = "seed", default_value_t = -1, allow_negative_numbers = true)]
+    pub seed: i64,
+    /// Temperature (default 0.80; <= 0: greedy).
+    #[arg(
+        long = "temp",
+        alias = "temperature",
+        env = "LLAMA_ARG_TEMPERATURE",
+        allow_negative_numbers = true
+    )]
+    pub temp: Option<f32>,
+    /// Top-k sampling (default 40, 0 = disabled).
+    #[arg(long = "top-k", env = "LLAMA_ARG_TOP_K")]
+    pub top_k: Option<i32>,
+    /// Top-p sampling (default 0.95, 1.0 = disabled).
+    #[arg(long = "top-p", env = "LLAMA_ARG_TOP_P")]
+    pub top_p: Option<f32>,
+    /// Min-p sampling (default 0.05, 0.0 = disabled).
+    #[arg(long = "min-p", env = "LLAMA_ARG_MIN_P")]
+    pub min_p: Option<f32>,
+    /// Repetition penalty (default 1.00 = disabled).
+    #[arg(long = "repeat-penalty", env = "LLAMA_ARG_REPEAT_PENALTY")]
+    pub repeat_penalty: Option<f32>,
+    /// Tokens the penalties look back over (default 64, 0 = disabled, -1 = all).
+    #[arg(long = "repeat-last-n", allow_negative_numbers = true)]
+    pub repeat_last_n: Option<i32>,
+    /// Presence penalty (default 0.00 = disabled).
+    #[arg(
+        long = "presence-penalty",
+        env = "LLAMA_ARG_PRESENCE_PENALTY",
+        allow_negative_numbers = true
+    )]
+    pub presence_penalty: Option<f32>,
+    /// Frequency penalty (default 0.00 = disabled).
+    #[arg(
+        long = "frequency-penalty",
+        env = "LLAMA_ARG_FREQUENCY_PENALTY",
+        allow_negative_numbers = true
+    )]
+    pub frequency_penalty: Option<f32>,
+}
+
+/// llama.cpp's logging flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogFlags {
+    /// Accepted for llama.cpp compatibility; console output is the same (spans and metrics go
+    /// to OpenTelemetry).
+    #[arg(short = 'v', long = "verbose", alias = "log-verbose")]
+    pub verbose: bool,
+    /// Accepted for llama.cpp compatibility (`-lv`); console output is the same.
+    #[arg(
+        long = "verbosity",
+        alias = "log-verbosity",
+        env = "LLAMA_ARG_LOG_VERBOSITY"
+    )]
+    pub verbosity: Option<i32>,
+    /// Accepted for llama.cpp compatibility; logs still go to stdout / stderr.
+    #[arg(long = "log-disable")]
+    pub log_disable: bool,
+    /// Accepted for llama.cpp compatibility; logs still go to stdout / stderr.
+    #[arg(long = "log-file", env = "LLAMA_ARG_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Accepted for llama.cpp compatibility (on, off, auto); logs are not coloured.
+    #[arg(long = "log-colors", env = "LLAMA_ARG_LOG_COLORS", value_parser = parse_on_off_auto)]
+    pub log_colors: Option<String>,
+}
+
+impl Cli {
+    /// Parses argv (program name first) the way llama.cpp spells it: multi-letter short flags,
+    /// and a named error for llama.cpp flags this server does not support.
+    pub fn try_parse_llama(args: impl IntoIterator<Item = String>) -> Result<Self, clap::Error> {
+        let args = normalize_args(args);
+        reject_unsupported(&args)?;
+        let cli = Self::try_parse_from(args)?;
+        if cli.cont_batching == Some(false) {
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                "continuous batching cannot be turned off in this server\n",
+            ));
+        }
+        Ok(cli)
+    }
+
+    /// Tokens each slot may hold (llama.cpp: n_ctx / n_parallel).
+    pub fn n_ctx_slot(&self) -> usize {
+        self.ctx_size / self.parallel as usize
+    }
+
+    /// Compute threads, if given as a positive count.
+    pub fn n_threads(&self) -> Option<usize> {
+        self.threads
+            .filter(|&t| t > 0)
+            .and_then(|t| usize::try_from(t).ok())
+    }
+
+    /// Whether CPU weights are repacked (`--no-repack` / `--repack=false` turn it off).
+    pub fn repack_enabled(&self) -> bool {
+        !self.no_repack && self.repack.unwrap_or(true)
+    }
+
+    /// Whether flash attention is used (`auto` resolves to on, as llama.cpp does on CPU).
+    pub fn flash_attn_enabled(&self) -> bool {
+        !self.no_flash_attn && self.flash_attn != FlashAttn::Off
+    }
+
+    /// Whether `GET /slots` is served (llama.cpp's default: yes).
+    pub fn slots_enabled(&self) -> bool {
+        !self.endpoints.no_slots && self.endpoints.slots.unwrap_or(true)
+    }
+
+    /// Sampling parameters for what a request leaves unset: llama.cpp's defaults, overridden
+    /// by the sampling flags.
+    pub fn sampling_defaults(&self) -> Result<SamplingParams, String> {
+        let d = SamplingParams::default();
+        let f = &self.sampling;
+        let p = SamplingParams {
+            temperature: f.temp.unwrap_or(d.temperature),
+            top_k: f.top_k.unwrap_or(d.top_k),
+            top_p: f.top_p.unwrap_or(d.top_p),
+            min_p: f.min_p.unwrap_or(d.min_p),
+            repeat_penalty: f.repeat_penalty.unwrap_or(d.repeat_penalty),
+            frequency_penalty: f.frequency_penalty.unwrap_or(d.frequency_penalty),
+            presence_penalty: f.presence_penalty.unwrap_or(d.presence_penalty),
+            penalty_last_n: f.repeat_last_n.unwrap_or(d.penalty_last_n),
+            seed: crate::api::params::request_seed(f.seed),
+            n_probs: 0,
+        };
+        p.validate().map_err(|e| format!("sampling flags: {e}"))?;
+        Ok(p)
+    }
+
+    /// `--api-key` values plus the lines of `--api-key-file` (blank and `#` lines skipped).
+    pub fn api_keys(&self) -> Result<Vec<String>, String> {
+        let mut keys: Vec<String> = self
+            .api_key
+            .iter()
+            .filter(|k| !k.is_empty())
+            .cloned()
+            .collect();
+        if let Some(path) = &self.api_key_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --api-key-file {}: {e}", path.display()))?;
+            keys.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty() && !k.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,67 @@
+//! Value parsers for flags whose values are spelled as llama.cpp spells them.
+
+/// `-fa/--flash-attn` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashAttn {
+    On,
+    Off,
+    /// llama.cpp turns flash attention on when the device supports it for the model; every
+    /// backend we run on does, so this resolves to on.
+    Auto,
+}
+
+/// llama.cpp's `is_truthy` / `is_falsey` (`common/arg.cpp`), used for boolean env variables.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "enabled" | "true" | "1" => Ok(true),
+        "off" | "disabled" | "false" | "0" => Ok(false),
+        _ => Err(format!(
+            "expected on|off, enabled|disabled, true|false or 1|0, got '{s}'"
+        )),
+    }
+}
+
+/// `on|off|auto` as llama.cpp reads `--flash-attn` (`auto` may also be spelled `-1`).
+pub fn parse_flash_attn(s: &str) -> Result<FlashAttn, String> {
+    match s {
+        "auto" | "-1" => Ok(FlashAttn::Auto),
+        _ => match parse_bool(s) {
+            Ok(true) => Ok(FlashAttn::On),
+            Ok(false) => Ok(FlashAttn::Off),
+            Err(_) => Err(format!(
+                "unknown value for --flash-attn: '{s}' (on|off|auto)"
+            )),
+        },
+    }
+}
+
+/// `--log-colors on|off|auto`.
+pub fn parse_on_off_auto(s: &str) -> Result<String, String> {
+    match s {
+        "on" | "off" | "auto" => Ok(s.to_string()),
+        _ => Err(format!("expected on, off or auto, got '{s}'")),
+    }
+}
+
+/// `-ngl N|all|auto`: `all` and `auto` offload every layer (we do not size the offload to the
+/// device's free memory as llama.cpp's `auto` does).
+pub fn parse_gpu_layers(s: &str) -> Result<usize, String> {
+    match s {
+        "all" | "auto" => Ok(usize::MAX),
+        _ => s
+            .parse()
+            .map_err(|_| format!("expected a layer count, 'all' or 'auto', got '{s}'")),
+    }
+}
+
+pub fn parse_kwargs(s: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(s) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) => Err("--chat-template-kwargs must be a JSON object".into()),
+        Err(e) => Err(format!("--chat-template-kwargs is not valid JSON: {e}")),
+    }
+}
+
+pub fn parse_pooling(s: &str) -> Result<llama_core::Pooling, String> {
+    s.parse().map_err(|e: llama_core::Error| e.to_string())
+}
