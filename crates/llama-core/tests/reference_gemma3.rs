@@ -241,60 +241,28 @@ fn tokenize_matches_llama_cpp() {
     }
 }
 
-#[test]
-fn greedy_generation_matches_llama_cpp_on_this_machine_class() {
+/// Every generate case of `file`: first-token top-5, then greedy tokens, within `tol`.
+fn check_cases(file: &str, tol: Tolerance) {
     let Some(model) = model() else {
         return;
     };
-    if !same_kernels_as_local_reference() {
-        return;
-    }
     let mut ctx = context(model);
-    for case in common::reference_json("gemma3-local.json")["generate"]
-        .as_array()
-        .unwrap()
-    {
-        greedy_matches(&mut ctx, case, LOCAL);
+    for case in common::reference_json(file)["generate"].as_array().unwrap() {
+        first_top5_matches(&mut ctx, case, tol);
+        greedy_matches(&mut ctx, case, tol);
     }
 }
 
 #[test]
-fn first_token_top5_logprobs_match_llama_cpp_on_this_machine_class() {
-    let Some(model) = model() else {
-        return;
-    };
-    if !same_kernels_as_local_reference() {
-        return;
-    }
-    let mut ctx = context(model);
-    for case in common::reference_json("gemma3-local.json")["generate"]
-        .as_array()
-        .unwrap()
-    {
-        first_top5_matches(&mut ctx, case, LOCAL);
+fn generation_matches_llama_cpp_on_this_machine_class() {
+    if same_kernels_as_local_reference() {
+        check_cases("gemma3-local.json", LOCAL);
     }
 }
 
 #[test]
-fn greedy_generation_matches_the_reference_file_up_to_its_near_ties() {
-    let Some(model) = model() else {
-        return;
-    };
-    let mut ctx = context(model);
-    for case in reference()["generate"].as_array().unwrap() {
-        greedy_matches(&mut ctx, case, OTHER_MACHINE);
-    }
-}
-
-#[test]
-fn first_token_top5_logprobs_match_the_reference_file() {
-    let Some(model) = model() else {
-        return;
-    };
-    let mut ctx = context(model);
-    for case in reference()["generate"].as_array().unwrap() {
-        first_top5_matches(&mut ctx, case, OTHER_MACHINE);
-    }
+fn generation_matches_the_reference_file_up_to_its_near_ties() {
+    check_cases("gemma3.json", OTHER_MACHINE);
 }
 
 /// Greedy generation of at most `max` tokens, stopping at an end-of-generation token.
