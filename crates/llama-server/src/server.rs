@@ -131,7 +131,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     };
     let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
-    let names = ModelNames::new(cli.alias.as_deref(), &cli.model, &model.info().name);
+    let names = ModelNames::new(cli.alias.as_deref(), &cli.model);
     println!("model ready in {:.2} s", started.elapsed().as_secs_f64());
     let chat_template = chat_template_override(cli, &model)?;
     Ok(Ready {
@@ -172,7 +172,7 @@ fn load_encoder(cli: &Cli, model: Arc<Model>, started: Instant) -> Result<Ready,
     };
     let (sched, _thread) = scheduler::start_embedder(encoder, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
-    let names = ModelNames::new(cli.alias.as_deref(), &cli.model, &model.info().name);
+    let names = ModelNames::new(cli.alias.as_deref(), &cli.model);
     println!(
         "embedding model ready in {:.2} s (pooling {})",
         started.elapsed().as_secs_f64(),

@@ -70,7 +70,7 @@ async fn embeddings(
         ));
     }
     let format = req.encoding_format()?;
-    let model_name = ready.names.resolve(req.model.as_deref())?;
+    let model_name = ready.names.resolve(req.model.as_deref());
     let inputs = embedding_inputs(prompt, ready.model.vocab(), ready.model.hparams().n_vocab)?;
     let max = ready.sched.limits.n_ctx_slot;
     if let Some(long) = inputs.iter().find(|i| i.len() > max) {

@@ -111,7 +111,7 @@ pub async fn completion(
     ApiJson(req): ApiJson<CompletionRequest>,
 ) -> Result<Response> {
     let ready = state.ready()?;
-    let model_name = ready.names.resolve(req.fields.model.as_deref())?;
+    let model_name = ready.names.resolve(req.fields.model.as_deref());
     let tokens = prompt::prompt_tokens(
         &req.prompt,
         ready.model.vocab(),

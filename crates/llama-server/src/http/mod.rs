@@ -40,43 +40,32 @@ pub struct HttpConfig {
     pub slots_endpoint: bool,
 }
 
-/// The names a request may use for the model.
+/// The model's name as the API reports it.
 #[derive(Debug, Clone)]
 pub struct ModelNames {
-    /// What `/v1/models` lists and responses report by default.
+    /// What `/v1/models` lists and responses report when a request names no model: the alias,
+    /// else the file name.
     pub id: String,
-    accepted: Vec<String>,
 }
 
 impl ModelNames {
-    pub fn new(alias: Option<&str>, path: &std::path::Path, general_name: &str) -> Self {
+    pub fn new(alias: Option<&str>, path: &std::path::Path) -> Self {
         let file = path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let stem = path
-            .file_stem()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let id = alias.map(str::to_owned).unwrap_or_else(|| file.clone());
-        let mut accepted = vec![
-            id.clone(),
-            file,
-            stem,
-            general_name.to_owned(),
-            path.to_string_lossy().into_owned(),
-        ];
-        accepted.extend(alias.map(str::to_owned));
-        accepted.retain(|n| !n.is_empty());
-        ModelNames { id, accepted }
+        ModelNames {
+            id: alias.map(str::to_owned).unwrap_or(file),
+        }
     }
 
-    /// The name to report for a request's `model` field; unknown names are refused.
-    pub fn resolve(&self, requested: Option<&str>) -> Result<String> {
+    /// The name to report for a request's `model` field. As llama.cpp's single-model server does,
+    /// any name is served by the one loaded model and echoed back (clients written for other
+    /// servers send their own names, e.g. "gpt-4o-mini"); without one, the served id.
+    pub fn resolve(&self, requested: Option<&str>) -> String {
         match requested {
-            None | Some("") => Ok(self.id.clone()),
-            Some(name) if self.accepted.iter().any(|a| a == name) => Ok(name.to_owned()),
-            Some(name) => Err(ServerError::ModelNotFound(name.to_owned())),
+            None | Some("") => self.id.clone(),
+            Some(name) => name.to_owned(),
         }
     }
 }
@@ -182,28 +171,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn model_names_accept_alias_file_and_general_name() {
-        let names = ModelNames::new(
-            Some("smol"),
-            std::path::Path::new("/m/SmolLM2.Q4.gguf"),
-            "SmolLM2 135M",
-        );
+    fn any_model_name_is_served_and_echoed_as_llama_cpp_does() {
+        let names = ModelNames::new(Some("smol"), std::path::Path::new("/m/SmolLM2.Q4.gguf"));
         assert_eq!(names.id, "smol");
-        for ok in [
-            "smol",
-            "SmolLM2.Q4.gguf",
-            "SmolLM2.Q4",
-            "SmolLM2 135M",
-            "/m/SmolLM2.Q4.gguf",
-        ] {
-            assert_eq!(names.resolve(Some(ok)).ok().as_deref(), Some(ok));
-        }
-        assert_eq!(names.resolve(None).ok().as_deref(), Some("smol"));
-        assert!(matches!(
-            names.resolve(Some("gpt-4")),
-            Err(ServerError::ModelNotFound(_))
-        ));
-        let plain = ModelNames::new(None, std::path::Path::new("m.gguf"), "");
+        assert_eq!(names.resolve(None), "smol");
+        assert_eq!(names.resolve(Some("")), "smol");
+        assert_eq!(names.resolve(Some("gpt-4")), "gpt-4");
+        let plain = ModelNames::new(None, std::path::Path::new("/m/m.gguf"));
         assert_eq!(plain.id, "m.gguf");
     }
 }

@@ -170,7 +170,7 @@ pub async fn chat(
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response> {
     let ready = state.ready()?;
-    let model_name = ready.names.resolve(req.fields.model.as_deref())?;
+    let model_name = ready.names.resolve(req.fields.model.as_deref());
     let messages = prompt::chat_messages(&req.messages)?;
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
     let text = prompt::render_chat(template, &messages, &ready.chat_kwargs)?;
@@ -210,7 +210,7 @@ pub async fn completions(
     ApiJson(req): ApiJson<CompletionRequest>,
 ) -> Result<Response> {
     let ready = state.ready()?;
-    let model_name = ready.names.resolve(req.fields.model.as_deref())?;
+    let model_name = ready.names.resolve(req.fields.model.as_deref());
     let n_vocab = ready.model.hparams().n_vocab;
     let tokens = prompt::prompt_tokens(&req.prompt, ready.model.vocab(), n_vocab)?;
     let params = params::gen_params(
