@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: project automation (the cargo-xtask pattern); one module per command.
 
 mod bench;
+mod bench_embed;
 mod bench_ggml;
 mod bench_otel;
 mod bench_server;
@@ -36,6 +37,7 @@ enum Command {
     BenchGgml(bench_ggml::Options),
     BenchServer(bench_server::Cli),
     BenchOtel(bench_otel::Cli),
+    BenchEmbed(bench_embed::Cli),
     Ci(ci::Opts),
     StackUp(stack::UpOpts),
     StackDown(stack::DownOpts),
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::BenchGgml(o) => bench_ggml::run(o),
         Command::BenchServer(o) => bench_server::run(o),
         Command::BenchOtel(o) => bench_otel::run(o),
+        Command::BenchEmbed(o) => bench_embed::run(o),
         Command::Ci(o) => ci::run(o),
         Command::StackUp(o) => stack::up(o),
         Command::StackDown(o) => stack::down(o),
