@@ -34,6 +34,11 @@ impl Context {
         })
     }
 
+    /// A named graph input of type `ty` and shape `ne` (filled before each compute).
+    pub fn new_input(&self, ty: sys::ggml_type, ne: &[i64], name: &str) -> Tensor {
+        self.new_tensor(ty, ne).set_name(name).set_input()
+    }
+
     pub fn get_rows(&self, a: Tensor, rows: Tensor) -> Tensor {
         // SAFETY: valid handles; ggml checks the shapes.
         self.wrap(unsafe { sys::ggml_get_rows(self.as_ptr(), a.ptr(), rows.ptr()) })

@@ -18,18 +18,9 @@ impl EncoderInputs {
     pub fn new(ctx: &Context, n_tokens: usize) -> Self {
         let nt = n_tokens as i64;
         EncoderInputs {
-            tokens: ctx
-                .new_tensor(types::I32, &[nt])
-                .set_name("inp_tokens")
-                .set_input(),
-            pos: ctx
-                .new_tensor(types::I32, &[nt])
-                .set_name("inp_pos")
-                .set_input(),
-            kq_mask: ctx
-                .new_tensor(types::F16, &[nt, nt])
-                .set_name("kq_mask")
-                .set_input(),
+            tokens: ctx.new_input(types::I32, &[nt], "inp_tokens"),
+            pos: ctx.new_input(types::I32, &[nt], "inp_pos"),
+            kq_mask: ctx.new_input(types::F16, &[nt, nt], "kq_mask"),
         }
     }
 }

@@ -31,9 +31,7 @@ struct Layer {
 /// Weights of a gemma3 model.
 #[derive(Debug)]
 pub struct Gemma3 {
-    tok_embd: Tensor,
-    output_norm: Tensor,
-    output: Tensor,
+    io: DecoderIo,
     layers: Vec<Layer>,
     /// Multiplies Q before attention (the attention itself is then unscaled, as in llama.cpp).
     attention_scale: f32,
@@ -53,18 +51,12 @@ impl Gemma3 {
     /// Requests every tensor of the architecture from `w`.
     pub fn load(hp: &HParams, w: &mut WeightLoader<'_>) -> Result<Self> {
         let (n_embd, n_vocab) = (hp.n_embd, hp.n_vocab);
-        let DecoderIo {
-            tok_embd,
-            output_norm,
-            output,
-        } = DecoderIo::load(n_embd, n_vocab, w)?;
+        let io = DecoderIo::load(n_embd, n_vocab, w)?;
         let layers = (0..hp.n_layer)
             .map(|il| Self::load_layer(hp, w, il))
             .collect::<Result<_>>()?;
         Ok(Gemma3 {
-            tok_embd,
-            output_norm,
-            output,
+            io,
             layers,
             attention_scale: attention_scale(hp),
         })
@@ -120,7 +112,7 @@ impl Architecture for Gemma3 {
     fn build(&self, b: &GraphBuild<'_>) -> Tensor {
         let (ctx, hp) = (b.ctx, b.hp);
         // F32 [n_embd, n_tokens]
-        let mut inp = ctx.scale(b.embeddings(self.tok_embd), (hp.n_embd as f32).sqrt());
+        let mut inp = ctx.scale(b.embeddings(self.io.tok_embd), (hp.n_embd as f32).sqrt());
         for (il, l) in self.layers.iter().enumerate() {
             let cur = b.rms_norm(inp, l.attn_norm);
             let mut cur = self.attention(b, il, cur);
@@ -134,8 +126,8 @@ impl Architecture for Gemma3 {
             let cur = b.ffn_geglu(cur, l.ffn_up, l.ffn_gate, l.ffn_down);
             inp = ctx.add(b.rms_norm(cur, l.ffn_post_norm), sa_out);
         }
-        let cur = b.rms_norm(inp, self.output_norm);
-        let mut logits = ctx.mul_mat(self.output, cur); // F32 [n_vocab, n_outputs]
+        let cur = b.rms_norm(inp, self.io.output_norm);
+        let mut logits = ctx.mul_mat(self.io.output, cur); // F32 [n_vocab, n_outputs]
         let cap = hp.final_logit_softcapping;
         if cap > 0.0 {
             logits = ctx.scale(ctx.tanh(ctx.scale(logits, 1.0 / cap)), cap);

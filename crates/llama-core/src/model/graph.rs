@@ -2,6 +2,7 @@
 //! every architecture, mirroring llama.cpp's `llm_graph_context`.
 
 use super::hparams::{HParams, RopeScaling};
+use super::weights::DecoderIo;
 use crate::ggml::{types, Context, Graph, RopeParams, Tensor};
 use crate::kv_cache::KvCache;
 
@@ -44,39 +45,23 @@ impl<'a> GraphBuild<'a> {
     /// Creates the input tensors for `shape` in `ctx`.
     pub fn inputs(ctx: &Context, hp: &HParams, kv: &KvCache, shape: GraphShape) -> GraphInputs {
         let nt = shape.n_tokens as i64;
-        let kq_mask_swa = hp.has_swa().then(|| {
-            ctx.new_tensor(types::F16, &[shape.n_kv as i64, nt])
-                .set_name("kq_mask_swa")
-                .set_input()
-        });
-        let out_ids = (shape.n_outputs < shape.n_tokens).then(|| {
-            ctx.new_tensor(types::I32, &[shape.n_outputs as i64])
-                .set_name("inp_out_ids")
-                .set_input()
-        });
+        let kq_mask_swa = hp
+            .has_swa()
+            .then(|| ctx.new_input(types::F16, &[shape.n_kv as i64, nt], "kq_mask_swa"));
+        let out_ids = (shape.n_outputs < shape.n_tokens)
+            .then(|| ctx.new_input(types::I32, &[shape.n_outputs as i64], "inp_out_ids"));
         GraphInputs {
-            tokens: ctx
-                .new_tensor(types::I32, &[nt])
-                .set_name("inp_tokens")
-                .set_input(),
-            pos: ctx
-                .new_tensor(types::I32, &[nt])
-                .set_name("inp_pos")
-                .set_input(),
+            tokens: ctx.new_input(types::I32, &[nt], "inp_tokens"),
+            pos: ctx.new_input(types::I32, &[nt], "inp_pos"),
             out_ids,
-            kq_mask: ctx
-                .new_tensor(types::F16, &[shape.n_kv as i64, nt])
-                .set_name("kq_mask")
-                .set_input(),
+            kq_mask: ctx.new_input(types::F16, &[shape.n_kv as i64, nt], "kq_mask"),
             kq_mask_swa,
-            k_idxs: ctx
-                .new_tensor(types::I64, &[nt])
-                .set_name("k_idxs")
-                .set_input(),
-            v_idxs: ctx
-                .new_tensor(types::I64, &[kv.v_idxs_len(shape.n_tokens) as i64])
-                .set_name("v_idxs")
-                .set_input(),
+            k_idxs: ctx.new_input(types::I64, &[nt], "k_idxs"),
+            v_idxs: ctx.new_input(
+                types::I64,
+                &[kv.v_idxs_len(shape.n_tokens) as i64],
+                "v_idxs",
+            ),
         }
     }
 
@@ -104,6 +89,12 @@ impl<'a> GraphBuild<'a> {
         self.ctx
             .get_rows(tok_embd, self.inp.tokens)
             .set_name("inp_embd")
+    }
+
+    /// The final RMS norm and the projection to logits: F32 [n_vocab, n_outputs].
+    pub fn output_head(&self, io: &DecoderIo, x: Tensor) -> Tensor {
+        let cur = self.rms_norm(x, io.output_norm);
+        self.ctx.mul_mat(io.output, cur).set_name("result_output")
     }
 
     /// RMS norm followed by the learned scale.

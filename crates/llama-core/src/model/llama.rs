@@ -35,9 +35,7 @@ struct Layer {
 #[derive(Debug)]
 pub struct Llama {
     rope_type: i32,
-    tok_embd: Tensor,
-    output_norm: Tensor,
-    output: Tensor,
+    io: DecoderIo,
     layers: Vec<Layer>,
 }
 
@@ -54,19 +52,13 @@ impl Llama {
         rope_type: i32,
     ) -> Result<Self> {
         let (n_embd, n_vocab, n_ff) = (hp.n_embd, hp.n_vocab, hp.n_ff);
-        let DecoderIo {
-            tok_embd,
-            output_norm,
-            output,
-        } = DecoderIo::load(n_embd, n_vocab, w)?;
+        let io = DecoderIo::load(n_embd, n_vocab, w)?;
         let layers = (0..hp.n_layer)
             .map(|il| Self::load_layer(hp, w, il, n_ff))
             .collect::<Result<_>>()?;
         Ok(Llama {
             rope_type,
-            tok_embd,
-            output_norm,
-            output,
+            io,
             layers,
         })
     }
@@ -113,7 +105,7 @@ impl Architecture for Llama {
         let nt = b.shape.n_tokens as i64;
         let head = hp.n_embd_head_k as i64;
         let kq_scale = 1.0 / (hp.n_embd_head_k as f32).sqrt();
-        let mut inp = b.embeddings(self.tok_embd); // F32 [n_embd, n_tokens]
+        let mut inp = b.embeddings(self.io.tok_embd); // F32 [n_embd, n_tokens]
         for (il, l) in self.layers.iter().enumerate() {
             let cur = b.rms_norm(inp, l.attn_norm);
             let q = ctx.reshape(b.linear(l.wq, l.bq, cur), &[head, hp.n_head as i64, nt]);
@@ -139,7 +131,6 @@ impl Architecture for Llama {
             let cur = b.ffn_swiglu(cur, l.ffn_up, l.ffn_gate, l.ffn_down);
             inp = ctx.add(cur, ffn_inp);
         }
-        let cur = b.rms_norm(inp, self.output_norm);
-        ctx.mul_mat(self.output, cur).set_name("result_output") // F32 [n_vocab, n_outputs]
+        b.output_head(&self.io, inp) // F32 [n_vocab, n_outputs]
     }
 }

@@ -45,9 +45,7 @@ struct Layer {
 /// Weights of a phi3 model.
 #[derive(Debug)]
 pub struct Phi3 {
-    tok_embd: Tensor,
-    output_norm: Tensor,
-    output: Tensor,
+    io: DecoderIo,
     layers: Vec<Layer>,
 }
 
@@ -61,20 +59,11 @@ impl Phi3 {
             )));
         }
         let (n_embd, n_vocab) = (hp.n_embd, hp.n_vocab);
-        let DecoderIo {
-            tok_embd,
-            output_norm,
-            output,
-        } = DecoderIo::load(n_embd, n_vocab, w)?;
+        let io = DecoderIo::load(n_embd, n_vocab, w)?;
         let layers = (0..hp.n_layer)
             .map(|il| load_layer(hp, w, il))
             .collect::<Result<_>>()?;
-        Ok(Phi3 {
-            tok_embd,
-            output_norm,
-            output,
-            layers,
-        })
+        Ok(Phi3 { io, layers })
     }
 
     /// llama.cpp's `get_rope_factors`: the long factors once the per-sequence context exceeds
@@ -159,7 +148,7 @@ impl Architecture for Phi3 {
     fn build(&self, b: &GraphBuild<'_>) -> Tensor {
         let ctx = b.ctx;
         let head = b.hp.n_embd_head_k as f32;
-        let mut inp = b.embeddings(self.tok_embd); // F32 [n_embd, n_tokens]
+        let mut inp = b.embeddings(self.io.tok_embd); // F32 [n_embd, n_tokens]
         for (il, l) in self.layers.iter().enumerate() {
             let factors = Self::rope_factors(b, l);
             let cur = b.rms_norm(inp, l.attn_norm);
@@ -179,7 +168,6 @@ impl Architecture for Phi3 {
             let cur = b.ffn_swiglu_fused(cur, l.ffn_up, l.ffn_down);
             inp = ctx.add(ffn_inp, cur);
         }
-        let cur = b.rms_norm(inp, self.output_norm);
-        ctx.mul_mat(self.output, cur).set_name("result_output") // F32 [n_vocab, n_outputs]
+        b.output_head(&self.io, inp) // F32 [n_vocab, n_outputs]
     }
 }

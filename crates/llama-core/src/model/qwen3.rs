@@ -44,9 +44,7 @@ pub(super) type FfnLoader = fn(&HParams, &mut WeightLoader<'_>, usize) -> Result
 /// Weights of a qwen3 (or, with expert FFNs, qwen3moe) model.
 #[derive(Debug)]
 pub struct Qwen3 {
-    tok_embd: Tensor,
-    output_norm: Tensor,
-    output: Tensor,
+    io: DecoderIo,
     layers: Vec<Layer>,
 }
 
@@ -69,20 +67,11 @@ impl Qwen3 {
             )));
         }
         let (n_embd, n_vocab) = (hp.n_embd, hp.n_vocab);
-        let DecoderIo {
-            tok_embd,
-            output_norm,
-            output,
-        } = DecoderIo::load(n_embd, n_vocab, w)?;
+        let io = DecoderIo::load(n_embd, n_vocab, w)?;
         let layers = (0..hp.n_layer)
             .map(|il| load_layer(hp, w, il, ffn))
             .collect::<Result<_>>()?;
-        Ok(Qwen3 {
-            tok_embd,
-            output_norm,
-            output,
-            layers,
-        })
+        Ok(Qwen3 { io, layers })
     }
 
     /// Pre-norm attention with QK-norm over the KV cache, returns `[n_embd, n_tokens]`.
@@ -141,7 +130,7 @@ impl Architecture for Qwen3 {
 
     fn build(&self, b: &GraphBuild<'_>) -> Tensor {
         let ctx = b.ctx;
-        let mut inp = b.embeddings(self.tok_embd); // F32 [n_embd, n_tokens]
+        let mut inp = b.embeddings(self.io.tok_embd); // F32 [n_embd, n_tokens]
         for (il, l) in self.layers.iter().enumerate() {
             let mut attn = self.attention(b, il, l, inp);
             let mut residual = inp;
@@ -158,7 +147,6 @@ impl Architecture for Qwen3 {
             };
             inp = ctx.add(cur, ffn_inp);
         }
-        let cur = b.rms_norm(inp, self.output_norm);
-        ctx.mul_mat(self.output, cur).set_name("result_output") // F32 [n_vocab, n_outputs]
+        b.output_head(&self.io, inp) // F32 [n_vocab, n_outputs]
     }
 }
