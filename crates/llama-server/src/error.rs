@@ -13,9 +13,6 @@ pub enum ServerError {
     /// The prompt does not fit in one slot's share of the context.
     #[error("the request exceeds the available context size: {n_prompt} prompt tokens, {n_ctx_slot} per slot; try increasing it (-c) or lowering --parallel")]
     ContextExceeded { n_prompt: usize, n_ctx_slot: usize },
-    /// `model` names neither the alias, the file nor the model's own name.
-    #[error("The model `{0}` does not exist or you do not have access to it.")]
-    ModelNotFound(String),
     /// No route here.
     #[error("File Not Found")]
     RouteNotFound,

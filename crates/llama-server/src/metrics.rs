@@ -168,11 +168,10 @@ impl MetricsSnapshot {
 }
 
 /// `reason` label values of `llamacpp:requests_rejected_total`, one per client-visible error.
-pub const REJECTION_REASONS: [&str; 14] = [
+pub const REJECTION_REASONS: [&str; 13] = [
     "invalid_json",
     "bad_request",
     "context_exceeded",
-    "model_not_found",
     "route_not_found",
     "method_not_allowed",
     "unauthorized",
@@ -245,10 +244,10 @@ mod tests {
 
     #[test]
     fn rejections_are_labelled() {
-        record_rejection("model_not_found");
+        record_rejection("queue_full");
         record_rejection("no_such_reason");
         let text = render_rejections();
-        assert!(text.contains("llamacpp:requests_rejected_total{reason=\"model_not_found\"} "));
+        assert!(text.contains("llamacpp:requests_rejected_total{reason=\"queue_full\"} "));
         assert_eq!(
             text.lines().filter(|l| l.starts_with("llamacpp:")).count(),
             REJECTION_REASONS.len()

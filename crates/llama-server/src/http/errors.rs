@@ -18,7 +18,7 @@ impl ServerError {
             ServerError::InvalidJson(_)
             | ServerError::BadRequest(_)
             | ServerError::ContextExceeded { .. } => StatusCode::BAD_REQUEST,
-            ServerError::ModelNotFound(_) | ServerError::RouteNotFound => StatusCode::NOT_FOUND,
+            ServerError::RouteNotFound => StatusCode::NOT_FOUND,
             ServerError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ServerError::Unauthorized => StatusCode::UNAUTHORIZED,
             ServerError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -35,7 +35,6 @@ impl ServerError {
     pub fn error_type(&self) -> &'static str {
         match self {
             ServerError::ContextExceeded { .. } => "exceed_context_size_error",
-            ServerError::ModelNotFound(_) => "invalid_request_error",
             ServerError::RouteNotFound => "not_found_error",
             ServerError::Unauthorized => "authentication_error",
             ServerError::Loading | ServerError::QueueFull(_) | ServerError::ShuttingDown => {
@@ -50,7 +49,6 @@ impl ServerError {
     /// The body's `code`: OpenAI's string where it defines one, else the HTTP status.
     pub fn code(&self) -> Value {
         match self {
-            ServerError::ModelNotFound(_) => json!("model_not_found"),
             ServerError::Unauthorized => json!("invalid_api_key"),
             ServerError::ContextExceeded { .. } => json!("context_length_exceeded"),
             _ => json!(self.status().as_u16()),
@@ -63,7 +61,6 @@ impl ServerError {
             ServerError::InvalidJson(_) => "invalid_json",
             ServerError::BadRequest(_) => "bad_request",
             ServerError::ContextExceeded { .. } => "context_exceeded",
-            ServerError::ModelNotFound(_) => "model_not_found",
             ServerError::RouteNotFound => "route_not_found",
             ServerError::MethodNotAllowed => "method_not_allowed",
             ServerError::Unauthorized => "unauthorized",
@@ -79,11 +76,8 @@ impl ServerError {
 
     /// `{"error": {...}}`.
     pub fn body(&self) -> Value {
-        let mut error =
+        let error =
             json!({"code": self.code(), "message": self.to_string(), "type": self.error_type()});
-        if let ServerError::ModelNotFound(_) = self {
-            error["param"] = json!("model");
-        }
         json!({ "error": error })
     }
 }
@@ -119,7 +113,6 @@ mod tests {
                 n_prompt: 9,
                 n_ctx_slot: 8,
             },
-            ServerError::ModelNotFound("m".into()),
             ServerError::RouteNotFound,
             ServerError::MethodNotAllowed,
             ServerError::Unauthorized,
@@ -158,10 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn openai_codes_for_model_and_key_errors() {
-        let e = ServerError::ModelNotFound("gpt-4".into());
-        assert_eq!(e.status(), StatusCode::NOT_FOUND);
-        assert_eq!(e.body()["error"]["code"], "model_not_found");
+    fn openai_codes_for_key_and_queue_errors() {
         assert_eq!(ServerError::Unauthorized.status(), StatusCode::UNAUTHORIZED);
         let response = ServerError::QueueFull(4).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
