@@ -5,7 +5,8 @@
 use super::extract::ApiJson;
 use super::trace::HttpTrace;
 use super::{AppState, Ready};
-use crate::api::embed::{embedding_inputs, EmbeddingsRequest, LlamaEmbedding, OpenAiEmbeddings};
+use crate::api::embed::{embedding_inputs, EmbeddingsRequest};
+use crate::api::response::{llamacpp, openai};
 use crate::error::{Result, ServerError};
 use crate::scheduler::embed::EmbedJob;
 use crate::telemetry;
@@ -84,13 +85,16 @@ async fn embeddings(
     Ok(match shape {
         Shape::OpenAi => {
             let pooled = vectors.into_iter().flatten().collect();
-            Json(OpenAiEmbeddings::new(model_name, pooled, n_tokens, format)).into_response()
+            Json(openai::Embeddings::new(
+                model_name, pooled, n_tokens, format,
+            ))
+            .into_response()
         }
         Shape::Llama => {
-            let items: Vec<LlamaEmbedding> = vectors
+            let items: Vec<llamacpp::Embedding> = vectors
                 .into_iter()
                 .enumerate()
-                .map(|(index, embedding)| LlamaEmbedding { index, embedding })
+                .map(|(index, embedding)| llamacpp::Embedding { index, embedding })
                 .collect();
             Json(items).into_response()
         }

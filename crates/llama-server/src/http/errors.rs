@@ -2,11 +2,11 @@
 //! `{"error": {"message", "type", "code"}}`, `Retry-After` where it helps, and the rejection
 //! counters (`llamacpp:requests_rejected_total{reason}` and `llama.requests{outcome="rejected"}`).
 
+use crate::api::response::error::{ErrorBody, ErrorCode};
 use crate::error::ServerError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
 
 /// Put on error responses so the HTTP span can record `error.type`.
 #[derive(Debug, Clone, Copy)]
@@ -47,11 +47,11 @@ impl ServerError {
     }
 
     /// The body's `code`: OpenAI's string where it defines one, else the HTTP status.
-    pub fn code(&self) -> Value {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ServerError::Unauthorized => json!("invalid_api_key"),
-            ServerError::ContextExceeded { .. } => json!("context_length_exceeded"),
-            _ => json!(self.status().as_u16()),
+            ServerError::Unauthorized => ErrorCode::Name("invalid_api_key"),
+            ServerError::ContextExceeded { .. } => ErrorCode::Name("context_length_exceeded"),
+            _ => ErrorCode::Status(self.status().as_u16()),
         }
     }
 
@@ -75,10 +75,8 @@ impl ServerError {
     }
 
     /// `{"error": {...}}`.
-    pub fn body(&self) -> Value {
-        let error =
-            json!({"code": self.code(), "message": self.to_string(), "type": self.error_type()});
-        json!({ "error": error })
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody::new(self.code(), self.to_string(), self.error_type())
     }
 }
 
@@ -133,7 +131,7 @@ mod tests {
                 crate::metrics::REJECTION_REASONS.contains(&e.reason()),
                 "{e:?}"
             );
-            let body = e.body();
+            let body = serde_json::to_value(e.body()).unwrap();
             assert!(
                 body["error"]["message"].is_string() && body["error"]["type"].is_string(),
                 "{body}"
@@ -143,10 +141,10 @@ mod tests {
 
     #[test]
     fn loading_body_matches_llama_cpp() {
-        let body = ServerError::Loading.body();
+        let body = serde_json::to_value(ServerError::Loading.body()).unwrap();
         assert_eq!(
             body,
-            json!({"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})
+            serde_json::json!({"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})
         );
     }
 

@@ -1,15 +1,15 @@
-//! What every completion endpoint shares: submitting a job, collecting its events, and the JSON
-//! pieces (usage, timings, log-probabilities) the response formats are built from.
+//! What every completion endpoint shares: submitting a job, collecting its events, and the
+//! [`Format`] that turns them into one API's response types (`crate::api::response`).
 
 use super::sse;
 use super::trace::HttpTrace;
 use super::{AppState, Ready};
 use crate::error::{Result, ServerError};
-use crate::scheduler::job::{Event, GenParams, Job, Summary, TokenInfo, Usage};
+use crate::scheduler::job::{Event, GenParams, Job, Summary, TokenInfo};
 use crate::telemetry;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use llama_core::Model;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::time::Instant;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
@@ -126,20 +126,24 @@ pub async fn collect(mut rx: UnboundedReceiver<Event>) -> Result<Collected> {
     ))
 }
 
-/// Turns scheduler events into one API's JSON objects.
+/// Turns scheduler events into one API's response objects.
 pub trait Format: Send + 'static {
+    /// What one `data:` line of the stream carries.
+    type Chunk: Serialize;
+    /// The body of a non-streamed response.
+    type Full: Serialize;
     /// Objects sent before any text (e.g. the chat role delta).
-    fn start(&mut self) -> Vec<Value> {
+    fn start(&mut self) -> Vec<Self::Chunk> {
         Vec::new()
     }
     /// The object for one released chunk; `None` sends nothing.
-    fn chunk(&mut self, chunk: &crate::scheduler::job::Chunk) -> Option<Value>;
+    fn chunk(&mut self, chunk: &crate::scheduler::job::Chunk) -> Option<Self::Chunk>;
     /// The final objects of a stream.
-    fn finish(&mut self, summary: &Summary) -> Vec<Value>;
+    fn finish(&mut self, summary: &Summary) -> Vec<Self::Chunk>;
     /// End the stream with `data: [DONE]` (OpenAI).
     fn done_marker(&self) -> bool;
     /// The whole response of a non-streamed request.
-    fn full(&self, collected: &Collected) -> Value;
+    fn full(&self, collected: &Collected) -> Self::Full;
 }
 
 /// Streams (SSE) or collects the request's output in `format`.
@@ -151,96 +155,6 @@ pub async fn respond<F: Format>(rx: UnboundedReceiver<Event>, format: F, stream:
         Ok(collected) => Json(format.full(&collected)).into_response(),
         Err(e) => e.into_response(),
     }
-}
-
-/// OpenAI `usage`.
-pub fn usage_json(u: &Usage) -> Value {
-    json!({
-        "prompt_tokens": u.prompt_tokens,
-        "completion_tokens": u.completion_tokens,
-        "total_tokens": u.prompt_tokens + u.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
-    })
-}
-
-/// llama.cpp `timings`.
-pub fn timings_json(s: &Summary) -> Value {
-    let prompt_n = s.usage.prompt_tokens - s.usage.cached_tokens;
-    let predicted_n = s.usage.completion_tokens;
-    let prompt_ms = s.timings.prompt.as_secs_f64() * 1e3;
-    let predicted_ms = s.timings.predicted.as_secs_f64() * 1e3;
-    let per_token = |ms: f64, n: usize| if n == 0 { 0.0 } else { ms / n as f64 };
-    let per_second = |ms: f64, n: usize| if ms <= 0.0 { 0.0 } else { 1e3 * n as f64 / ms };
-    json!({
-        "cache_n": s.usage.cached_tokens,
-        "prompt_n": prompt_n,
-        "prompt_ms": prompt_ms,
-        "prompt_per_token_ms": per_token(prompt_ms, prompt_n),
-        "prompt_per_second": per_second(prompt_ms, prompt_n),
-        "predicted_n": predicted_n,
-        "predicted_ms": predicted_ms,
-        "predicted_per_token_ms": per_token(predicted_ms, predicted_n),
-        "predicted_per_second": per_second(predicted_ms, predicted_n),
-    })
-}
-
-/// A token's text and bytes (control tokens rendered).
-pub fn piece(model: &Model, id: u32) -> (String, Vec<u8>) {
-    let bytes = model.vocab().token_to_piece(id, true).to_vec();
-    (String::from_utf8_lossy(&bytes).into_owned(), bytes)
-}
-
-/// OpenAI chat `logprobs.content` entries.
-pub fn chat_logprobs(model: &Model, tokens: &[TokenInfo]) -> Value {
-    let entry = |id: u32, lp: f32| {
-        let (token, bytes) = piece(model, id);
-        json!({"token": token, "logprob": lp, "bytes": bytes})
-    };
-    let content: Vec<Value> = tokens
-        .iter()
-        .map(|t| {
-            let mut e = entry(t.id, t.logprob.unwrap_or(f32::NEG_INFINITY));
-            e["top_logprobs"] = t.top.iter().map(|&(id, lp)| entry(id, lp)).collect();
-            e
-        })
-        .collect();
-    json!({ "content": content })
-}
-
-/// llama.cpp `completion_probabilities` entries.
-pub fn llama_probs(model: &Model, tokens: &[TokenInfo]) -> Value {
-    let entry = |id: u32, lp: f32| {
-        let (token, bytes) = piece(model, id);
-        json!({"id": id, "token": token, "logprob": lp, "bytes": bytes})
-    };
-    tokens
-        .iter()
-        .map(|t| {
-            let mut e = entry(t.id, t.logprob.unwrap_or(f32::NEG_INFINITY));
-            e["top_logprobs"] = t.top.iter().map(|&(id, lp)| entry(id, lp)).collect();
-            e
-        })
-        .collect()
-}
-
-/// Legacy completions `logprobs` (`tokens`, `token_logprobs`, `top_logprobs`, `text_offset`).
-pub fn legacy_logprobs(model: &Model, tokens: &[TokenInfo], offset0: usize) -> Value {
-    let mut offset = offset0;
-    let (mut toks, mut lps, mut tops, mut offsets) = (vec![], vec![], vec![], vec![]);
-    for t in tokens {
-        let (text, _) = piece(model, t.id);
-        offsets.push(offset);
-        offset += text.len();
-        toks.push(text);
-        lps.push(t.logprob);
-        let top: serde_json::Map<String, Value> = t
-            .top
-            .iter()
-            .map(|&(id, lp)| (piece(model, id).0, json!(lp)))
-            .collect();
-        tops.push(Value::Object(top));
-    }
-    json!({"tokens": toks, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets})
 }
 
 /// A response id such as `chatcmpl-18c2f0e4a1b2-7`: unique within and across runs.

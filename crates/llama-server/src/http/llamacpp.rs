@@ -2,50 +2,30 @@
 //! `/health`, `/slots`, `/metrics`.
 
 use super::extract::ApiJson;
-use super::generate::{self, llama_probs, timings_json, Collected, Format, Prepared};
+use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
 use super::AppState;
 use crate::api::request::{CompletionRequest, DetokenizeRequest, TokenizeRequest};
+use crate::api::response::llamacpp::{
+    Completion, CompletionChunk, CompletionEvent, Detokenize, GenerationSettings, Health, Slot,
+    TokenPiece, Tokenize,
+};
+use crate::api::response::logprobs::{completion_probabilities, TokenProbability};
 use crate::api::{params, prompt};
 use crate::error::{Result, ServerError};
-use crate::scheduler::job::{Chunk, GenParams, Summary};
-use crate::scheduler::SlotInfo;
+use crate::scheduler::job::{Chunk, Summary, TokenInfo};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use llama_core::Model;
-use serde_json::{json, Value};
 use std::sync::Arc;
-
-/// llama.cpp's `generation_settings` / slot `params`.
-fn settings_json(p: &GenParams, model: &str, n_ctx_slot: usize) -> Value {
-    let s = &p.sampling;
-    json!({
-        "n_ctx": n_ctx_slot,
-        "n_predict": p.max_tokens.map_or(-1, |n| n as i64),
-        "model": model,
-        "seed": s.seed.unwrap_or(0xFFFF_FFFF),
-        "temperature": s.temperature,
-        "top_k": s.top_k,
-        "top_p": s.top_p,
-        "min_p": s.min_p,
-        "repeat_penalty": s.repeat_penalty,
-        "repeat_last_n": s.penalty_last_n,
-        "presence_penalty": s.presence_penalty,
-        "frequency_penalty": s.frequency_penalty,
-        "stop": p.stop,
-        "ignore_eos": p.ignore_eos,
-        "n_probs": p.top_logprobs,
-        "cache_prompt": p.cache_prompt,
-    })
-}
 
 /// `/completion` objects.
 struct LlamaFormat {
     model_name: String,
     model: Arc<Model>,
-    settings: Value,
+    settings: GenerationSettings,
     probs: bool,
     /// Put the generated ids in the non-streamed response (streamed chunks always carry theirs).
     return_tokens: bool,
@@ -54,53 +34,52 @@ struct LlamaFormat {
 
 impl LlamaFormat {
     /// The final object; `tokens` are the ids it reports (none when streamed, as llama.cpp).
-    fn last(&self, content: &str, tokens: &[u32], s: &Summary) -> Value {
-        json!({
-            "index": 0, "content": content, "tokens": tokens, "id_slot": s.slot, "stop": true,
-            "model": self.model_name, "tokens_predicted": s.usage.completion_tokens,
-            "tokens_evaluated": s.usage.prompt_tokens, "generation_settings": self.settings,
-            "prompt": "", "has_new_line": content.contains('\n'), "truncated": false,
-            "stop_type": s.finish.llama(), "stopping_word": s.stop_word.clone().unwrap_or_default(),
-            "tokens_cached": s.usage.prompt_tokens + s.usage.completion_tokens, "timings": timings_json(s),
-        })
+    fn last(&self, content: String, tokens: Vec<u32>, s: &Summary) -> Completion {
+        let settings = self.settings.clone();
+        Completion::new(content, tokens, self.model_name.clone(), settings, s)
+    }
+
+    fn probabilities(&self, tokens: &[TokenInfo]) -> Option<Vec<TokenProbability>> {
+        self.probs
+            .then(|| completion_probabilities(self.model.as_ref(), tokens))
     }
 }
 
 impl Format for LlamaFormat {
-    fn chunk(&mut self, c: &Chunk) -> Option<Value> {
+    type Chunk = CompletionEvent;
+    type Full = Completion;
+
+    fn chunk(&mut self, c: &Chunk) -> Option<CompletionEvent> {
         self.n_predicted += c.tokens.len();
         // As llama.cpp, every generated token is streamed with its id (the end-of-generation
         // token and held-back stop-string prefixes with empty content).
         if c.text.is_empty() && c.tokens.is_empty() {
             return None;
         }
-        let ids: Vec<u32> = c.tokens.iter().map(|t| t.id).collect();
-        let mut v = json!({"index": 0, "content": c.text, "tokens": ids, "stop": false, "id_slot": -1,
-            "tokens_predicted": self.n_predicted, "tokens_evaluated": 0});
-        if self.probs {
-            v["completion_probabilities"] = llama_probs(&self.model, &c.tokens);
-        }
-        Some(v)
+        let ids = c.tokens.iter().map(|t| t.id).collect();
+        let probs = self.probabilities(&c.tokens);
+        let chunk = CompletionChunk::new(c.text.clone(), ids, self.n_predicted, probs);
+        Some(CompletionEvent::Chunk(chunk))
     }
 
-    fn finish(&mut self, s: &Summary) -> Vec<Value> {
-        vec![self.last("", &[], s)]
+    fn finish(&mut self, s: &Summary) -> Vec<CompletionEvent> {
+        let last = self.last(String::new(), Vec::new(), s);
+        vec![CompletionEvent::Last(Box::new(last))]
     }
 
     fn done_marker(&self) -> bool {
         false
     }
 
-    fn full(&self, c: &Collected) -> Value {
+    fn full(&self, c: &Collected) -> Completion {
         let ids: Vec<u32> = match self.return_tokens {
             true => c.tokens.iter().map(|t| t.id).collect(),
             false => Vec::new(),
         };
-        let mut v = self.last(&c.text, &ids, &c.summary);
-        if self.probs {
-            v["completion_probabilities"] = llama_probs(&self.model, &c.tokens);
+        Completion {
+            completion_probabilities: self.probabilities(&c.tokens),
+            ..self.last(c.text.clone(), ids, &c.summary)
         }
-        v
     }
 }
 
@@ -123,7 +102,7 @@ pub async fn completion(
         &state.config().sampling,
     )?;
     let format = LlamaFormat {
-        settings: settings_json(&params, &model_name, ready.sched.limits.n_ctx_slot),
+        settings: GenerationSettings::new(&params, &model_name, ready.sched.limits.n_ctx_slot),
         model_name: model_name.clone(),
         model: ready.model.clone(),
         probs: params.top_logprobs > 0 || params.logprobs,
@@ -142,79 +121,45 @@ pub async fn completion(
     Ok(generate::respond(rx, format, req.fields.stream()).await)
 }
 
-/// `POST /tokenize`.
+/// `POST /tokenize`: ids, or `{"id", "piece"}` objects with `with_pieces`.
 pub async fn tokenize(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<TokenizeRequest>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let ready = state.ready()?;
-    let tokens = ready
-        .model
-        .vocab()
-        .tokenize(&req.content, req.add_special, req.parse_special);
+    let vocab = ready.model.vocab();
+    let tokens = vocab.tokenize(&req.content, req.add_special, req.parse_special);
     if !req.with_pieces {
-        return Ok(Json(json!({ "tokens": tokens })));
+        return Ok(Json(Tokenize { tokens }).into_response());
     }
-    let pieces: Vec<Value> = tokens
+    let tokens: Vec<TokenPiece> = tokens
         .iter()
-        .map(|&id| {
-            let bytes = ready.model.vocab().token_to_piece(id, true);
-            match std::str::from_utf8(bytes) {
-                Ok(text) => json!({"id": id, "piece": text}),
-                Err(_) => json!({"id": id, "piece": bytes}),
-            }
-        })
+        .map(|&id| TokenPiece::new(id, vocab.token_to_piece(id, true)))
         .collect();
-    Ok(Json(json!({ "tokens": pieces })))
+    Ok(Json(Tokenize { tokens }).into_response())
 }
 
 /// `POST /detokenize`.
 pub async fn detokenize(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<DetokenizeRequest>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Detokenize>> {
     let ready = state.ready()?;
     let ids = prompt::detokenize_ids(&req.tokens, ready.model.hparams().n_vocab)?;
     let bytes = ready.model.vocab().detokenize_bytes(&ids, false, true);
-    Ok(Json(json!({ "content": String::from_utf8_lossy(&bytes) })))
+    Ok(Json(Detokenize {
+        content: String::from_utf8_lossy(&bytes).into_owned(),
+    }))
 }
 
 /// `GET /health`: 503 while loading, then `{"status": "ok"}`.
-pub async fn health(State(state): State<AppState>) -> Result<Json<Value>> {
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>> {
     state.ready()?;
-    Ok(Json(json!({ "status": "ok" })))
-}
-
-fn slot_json(s: &SlotInfo, model: &str) -> Value {
-    let n_remain = match s.params.as_ref().and_then(|p| p.max_tokens) {
-        Some(max) => max.saturating_sub(s.n_decoded) as i64,
-        None => -1,
-    };
-    let params = s
-        .params
-        .as_ref()
-        .map_or(Value::Null, |p| settings_json(p, model, s.n_ctx));
-    json!({
-        "id": s.id,
-        "id_task": s.id_task.map_or(-1, |t| t as i64),
-        "n_ctx": s.n_ctx,
-        "speculative": false,
-        "is_processing": s.id_task.is_some(),
-        "n_prompt_tokens": s.n_prompt_tokens,
-        "n_cached_tokens": s.n_cached,
-        "params": params,
-        "next_token": {
-            "has_next_token": s.id_task.is_some(),
-            "has_new_line": false,
-            "n_remain": n_remain,
-            "n_decoded": s.n_decoded,
-            "stopping_word": "",
-        },
-    })
+    Ok(Json(Health::OK))
 }
 
 /// `GET /slots` (501, as llama.cpp answers it, under `--no-slots`).
-pub async fn slots(State(state): State<AppState>) -> Result<Json<Value>> {
+pub async fn slots(State(state): State<AppState>) -> Result<Json<Vec<Slot>>> {
     if !state.config().slots_endpoint {
         return Err(ServerError::NotSupported(
             "This server does not support slots endpoint. Start it with `--slots`".into(),
@@ -225,7 +170,7 @@ pub async fn slots(State(state): State<AppState>) -> Result<Json<Value>> {
     Ok(Json(
         slots
             .iter()
-            .map(|s| slot_json(s, &ready.names.id))
+            .map(|s| Slot::new(s, &ready.names.id))
             .collect(),
     ))
 }

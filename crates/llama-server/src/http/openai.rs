@@ -2,24 +2,26 @@
 //! `/v1/models`, in OpenAI's response shapes plus llama.cpp's `timings`.
 
 use super::extract::ApiJson;
-use super::generate::{
-    self, chat_logprobs, legacy_logprobs, timings_json, usage_json, Collected, Format, Prepared,
-};
+use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
 use super::{unix_now, AppState};
 use crate::api::request::{ChatRequest, CompletionRequest, GenerationFields};
+use crate::api::response::llamacpp::Timings;
+use crate::api::response::logprobs::{ChatLogprobs, LegacyLogprobs};
+use crate::api::response::openai::{
+    ChatChoice, ChatDelta, ChatMessage, Completion, ModelList, ModelMeta, TextChoice, Usage,
+    FINGERPRINT,
+};
 use crate::api::{params, prompt};
 use crate::error::Result;
-use crate::scheduler::job::{Chunk, Summary};
+use crate::scheduler::job::{Chunk, Summary, TokenInfo};
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
 use llama_core::Model;
 use llama_otel::semconv;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
-
-const FINGERPRINT: &str = concat!("b-llama-rs-", env!("CARGO_PKG_VERSION"));
 
 /// What every chunk of one response repeats.
 struct Meta {
@@ -49,17 +51,43 @@ impl Meta {
         }
     }
 
-    fn object(&self, object: &str, choices: Value) -> Value {
-        json!({"id": self.id, "object": object, "created": self.created, "model": self.model_name,
-            "system_fingerprint": FINGERPRINT, "choices": choices})
+    fn object<C>(&self, object: &'static str, choices: Vec<C>) -> Completion<C> {
+        Completion {
+            id: self.id.clone(),
+            object,
+            created: self.created,
+            model: self.model_name.clone(),
+            system_fingerprint: FINGERPRINT,
+            choices,
+            usage: None,
+            timings: None,
+        }
     }
 
-    fn usage_chunk(&self, object: &str, s: &Summary) -> Option<Value> {
-        self.include_usage.then(|| {
-            let mut v = self.object(object, json!([]));
-            v["usage"] = usage_json(&s.usage);
-            v
-        })
+    /// The stream's last object (`finish_reason`, `timings`) and, with `include_usage`, the
+    /// usage chunk after it.
+    fn finish<C>(&self, object: &'static str, choice: C, s: &Summary) -> Vec<Completion<C>> {
+        let mut last = self.object(object, vec![choice]);
+        last.timings = Some(Timings::new(s));
+        let usage = self.include_usage.then(|| Completion {
+            usage: Some(Usage::from(&s.usage)),
+            ..self.object(object, Vec::new())
+        });
+        std::iter::once(last).chain(usage).collect()
+    }
+
+    /// A non-streamed response: usage and timings after the choice.
+    fn full<C>(&self, object: &'static str, choice: C, s: &Summary) -> Completion<C> {
+        Completion {
+            usage: Some(Usage::from(&s.usage)),
+            timings: Some(Timings::new(s)),
+            ..self.object(object, vec![choice])
+        }
+    }
+
+    fn chat_logprobs(&self, tokens: &[TokenInfo]) -> Option<ChatLogprobs> {
+        self.logprobs
+            .then(|| ChatLogprobs::new(self.model.as_ref(), tokens))
     }
 }
 
@@ -67,49 +95,43 @@ impl Meta {
 struct ChatFormat(Meta);
 
 impl Format for ChatFormat {
-    fn start(&mut self) -> Vec<Value> {
-        let choice = json!([{"index": 0, "delta": {"role": "assistant", "content": null}, "logprobs": null, "finish_reason": null}]);
-        vec![self.0.object("chat.completion.chunk", choice)]
+    type Chunk = Completion<ChatDelta>;
+    type Full = Completion<ChatChoice>;
+
+    fn start(&mut self) -> Vec<Self::Chunk> {
+        vec![self
+            .0
+            .object("chat.completion.chunk", vec![ChatDelta::role()])]
     }
 
-    fn chunk(&mut self, c: &Chunk) -> Option<Value> {
+    fn chunk(&mut self, c: &Chunk) -> Option<Self::Chunk> {
         if c.is_silent(self.0.logprobs) {
             return None;
         }
-        let lp = if self.0.logprobs {
-            chat_logprobs(&self.0.model, &c.tokens)
-        } else {
-            Value::Null
-        };
-        let choice = json!([{"index": 0, "delta": {"content": c.text}, "logprobs": lp, "finish_reason": null}]);
-        Some(self.0.object("chat.completion.chunk", choice))
+        let delta = ChatDelta::content(c.text.clone(), self.0.chat_logprobs(&c.tokens));
+        Some(self.0.object("chat.completion.chunk", vec![delta]))
     }
 
-    fn finish(&mut self, s: &Summary) -> Vec<Value> {
-        let choice = json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": s.finish.openai()}]);
-        let mut last = self.0.object("chat.completion.chunk", choice);
-        last["timings"] = timings_json(s);
-        std::iter::once(last)
-            .chain(self.0.usage_chunk("chat.completion.chunk", s))
-            .collect()
+    fn finish(&mut self, s: &Summary) -> Vec<Self::Chunk> {
+        let choice = ChatDelta::finish(s.finish.openai());
+        self.0.finish("chat.completion.chunk", choice, s)
     }
 
     fn done_marker(&self) -> bool {
         true
     }
 
-    fn full(&self, c: &Collected) -> Value {
-        let lp = if self.0.logprobs {
-            chat_logprobs(&self.0.model, &c.tokens)
-        } else {
-            Value::Null
+    fn full(&self, c: &Collected) -> Self::Full {
+        let choice = ChatChoice {
+            index: 0,
+            message: ChatMessage {
+                role: "assistant",
+                content: c.text.clone(),
+            },
+            logprobs: self.0.chat_logprobs(&c.tokens),
+            finish_reason: c.summary.finish.openai(),
         };
-        let message = json!({"role": "assistant", "content": c.text});
-        let choice = json!([{"index": 0, "message": message, "logprobs": lp, "finish_reason": c.summary.finish.openai()}]);
-        let mut v = self.0.object("chat.completion", choice);
-        v["usage"] = usage_json(&c.summary.usage);
-        v["timings"] = timings_json(&c.summary);
-        v
+        self.0.full("chat.completion", choice, &c.summary)
     }
 }
 
@@ -120,46 +142,56 @@ struct TextFormat {
     offset: usize,
 }
 
+impl TextFormat {
+    /// `offset`: bytes of text sent before `tokens`.
+    fn logprobs(&self, tokens: &[TokenInfo], offset: usize) -> Option<LegacyLogprobs> {
+        self.meta
+            .logprobs
+            .then(|| LegacyLogprobs::new(self.meta.model.as_ref(), tokens, offset))
+    }
+}
+
 impl Format for TextFormat {
-    fn chunk(&mut self, c: &Chunk) -> Option<Value> {
+    type Chunk = Completion<TextChoice>;
+    type Full = Completion<TextChoice>;
+
+    fn chunk(&mut self, c: &Chunk) -> Option<Self::Chunk> {
         if c.is_silent(self.meta.logprobs) {
             return None;
         }
-        let lp = if self.meta.logprobs {
-            legacy_logprobs(&self.meta.model, &c.tokens, self.offset)
-        } else {
-            Value::Null
-        };
+        let logprobs = self.logprobs(&c.tokens, self.offset);
         self.offset += c.text.len();
-        let choice = json!([{"text": c.text, "index": 0, "logprobs": lp, "finish_reason": null}]);
-        Some(self.meta.object("text_completion", choice))
+        let choice = TextChoice {
+            text: c.text.clone(),
+            index: 0,
+            logprobs,
+            finish_reason: None,
+        };
+        Some(self.meta.object("text_completion", vec![choice]))
     }
 
-    fn finish(&mut self, s: &Summary) -> Vec<Value> {
-        let choice =
-            json!([{"text": "", "index": 0, "logprobs": null, "finish_reason": s.finish.openai()}]);
-        let mut last = self.meta.object("text_completion", choice);
-        last["timings"] = timings_json(s);
-        std::iter::once(last)
-            .chain(self.meta.usage_chunk("text_completion", s))
-            .collect()
+    fn finish(&mut self, s: &Summary) -> Vec<Self::Chunk> {
+        let choice = TextChoice {
+            text: String::new(),
+            index: 0,
+            logprobs: None,
+            finish_reason: Some(s.finish.openai()),
+        };
+        self.meta.finish("text_completion", choice, s)
     }
 
     fn done_marker(&self) -> bool {
         true
     }
 
-    fn full(&self, c: &Collected) -> Value {
-        let lp = if self.meta.logprobs {
-            legacy_logprobs(&self.meta.model, &c.tokens, 0)
-        } else {
-            Value::Null
+    fn full(&self, c: &Collected) -> Self::Full {
+        let choice = TextChoice {
+            text: c.text.clone(),
+            index: 0,
+            logprobs: self.logprobs(&c.tokens, 0),
+            finish_reason: Some(c.summary.finish.openai()),
         };
-        let choice = json!([{"text": c.text, "index": 0, "logprobs": lp, "finish_reason": c.summary.finish.openai()}]);
-        let mut v = self.meta.object("text_completion", choice);
-        v["usage"] = usage_json(&c.summary.usage);
-        v["timings"] = timings_json(&c.summary);
-        v
+        self.meta.full("text_completion", choice, &c.summary)
     }
 }
 
@@ -238,18 +270,21 @@ pub async fn completions(
 }
 
 /// `GET /v1/models`.
-pub async fn models(State(state): State<AppState>) -> Result<Json<Value>> {
+pub async fn models(State(state): State<AppState>) -> Result<Json<ModelList>> {
     let ready = state.ready()?;
-    let info = ready.model.info();
-    let meta = json!({
-        "n_vocab": ready.model.hparams().n_vocab,
-        "n_ctx_train": ready.model.hparams().n_ctx_train,
-        "n_embd": ready.model.hparams().n_embd,
-        "n_params": info.n_params,
-        "size": info.file_size,
-        "n_ctx": ready.sched.limits.n_ctx,
-        "n_ctx_slot": ready.sched.limits.n_ctx_slot,
-    });
-    let model = json!({"id": ready.names.id, "object": "model", "created": ready.created, "owned_by": "llamacpp", "meta": meta});
-    Ok(Json(json!({"object": "list", "data": [model]})))
+    let (info, hparams) = (ready.model.info(), ready.model.hparams());
+    let meta = ModelMeta {
+        n_vocab: hparams.n_vocab,
+        n_ctx_train: hparams.n_ctx_train,
+        n_embd: hparams.n_embd,
+        n_params: info.n_params,
+        size: info.file_size,
+        n_ctx: ready.sched.limits.n_ctx,
+        n_ctx_slot: ready.sched.limits.n_ctx_slot,
+    };
+    Ok(Json(ModelList::single(
+        ready.names.id.clone(),
+        ready.created,
+        meta,
+    )))
 }

@@ -7,7 +7,7 @@ use crate::scheduler::job::Event;
 use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use serde_json::Value;
+use serde::Serialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -19,8 +19,9 @@ struct StreamState<F> {
     ended: bool,
 }
 
-fn data(v: &Value) -> SseEvent {
-    SseEvent::default().data(v.to_string())
+fn data(v: &impl Serialize) -> SseEvent {
+    // The response types serialize infallibly (string keys, no custom errors).
+    SseEvent::default().data(serde_json::to_string(v).unwrap_or_default())
 }
 
 impl<F: Format> StreamState<F> {
