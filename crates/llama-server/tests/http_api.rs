@@ -244,6 +244,81 @@ fn streaming(s: &Server) {
     );
 }
 
+/// The nine fields of llama.cpp's `timings` (`server_slot_stats::to_json`), in our order.
+const TIMINGS: [&str; 9] = [
+    "cache_n",
+    "prompt_n",
+    "prompt_ms",
+    "prompt_per_token_ms",
+    "prompt_per_second",
+    "predicted_n",
+    "predicted_ms",
+    "predicted_per_token_ms",
+    "predicted_per_second",
+];
+
+/// `v["timings"]` has exactly llama.cpp's fields, `predicted_n` tokens and `n_prompt` prompt
+/// tokens (evaluated plus cached); the rates are positive.
+fn assert_timings(v: &Value, predicted_n: u64, n_prompt: u64) {
+    let t = v["timings"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no timings: {v}"));
+    let keys: Vec<&str> = t.keys().map(String::as_str).collect();
+    assert_eq!(keys, TIMINGS, "{v}");
+    assert_eq!(t["predicted_n"].as_u64(), Some(predicted_n), "{v}");
+    let prompt = t["prompt_n"].as_u64().unwrap_or(0) + t["cache_n"].as_u64().unwrap_or(0);
+    assert_eq!(prompt, n_prompt, "{v}");
+    for k in ["prompt_per_second", "predicted_per_second", "predicted_ms"] {
+        assert!(t[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
+    }
+}
+
+fn json_chunks(r: &common::Response) -> Vec<Value> {
+    let events = r.sse();
+    events
+        .iter()
+        .filter(|e| *e != "[DONE]")
+        .map(|e| serde_json::from_str(e).expect("chunk"))
+        .collect()
+}
+
+/// As llama.cpp: `timings` on the last chunk of every stream (the usage chunk with
+/// `include_usage`) and on every non-streamed response, nowhere else.
+fn stream_timings(s: &Server) {
+    let mut body = chat_body("What is 2+2?", 4);
+    let full = s.post("/v1/chat/completions", &body).json();
+    assert_timings(&full, 4, 37);
+    body["stream"] = json!(true);
+    for include_usage in [false, true] {
+        body["stream_options"] = json!({ "include_usage": include_usage });
+        let chunks = json_chunks(&s.post("/v1/chat/completions", &body));
+        let (last, rest) = chunks.split_last().expect("chunks");
+        assert_timings(last, 4, 37);
+        assert_eq!(last["usage"].is_object(), include_usage, "{last}");
+        assert!(
+            rest.iter().all(|c| c.get("timings").is_none()),
+            "{chunks:?}"
+        );
+    }
+    let text = json!({"prompt": "The capital of France is", "max_tokens": 3, "temperature": 0, "stream": true});
+    for path in ["/v1/completions", "/completion"] {
+        let chunks = json_chunks(&s.post(path, &text));
+        let (last, rest) = chunks.split_last().expect("chunks");
+        assert_timings(last, 3, 5);
+        assert!(
+            rest.iter().all(|c| c.get("timings").is_none()),
+            "{path}: {chunks:?}"
+        );
+    }
+    let r = s
+        .post(
+            "/v1/completions",
+            &json!({"prompt": "The capital of France is", "max_tokens": 3, "temperature": 0}),
+        )
+        .json();
+    assert_timings(&r, 3, 5);
+}
+
 fn stop_strings(s: &Server) {
     let mut body = chat_body("What is 2+2?", 32);
     body["stop"] = json!(["problem", "zzz"]);
@@ -458,6 +533,7 @@ fn http_api() {
     endpoints(&s);
     returned_tokens(&s);
     streaming(&s);
+    stream_timings(&s);
     stop_strings(&s);
     bad_inputs(&s);
     bad_values(&s);

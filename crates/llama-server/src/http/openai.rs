@@ -64,16 +64,20 @@ impl Meta {
         }
     }
 
-    /// The stream's last object (`finish_reason`, `timings`) and, with `include_usage`, the
-    /// usage chunk after it.
+    /// The stream's end: the chunk with `finish_reason` and, with `include_usage`, the usage
+    /// chunk after it. As llama.cpp (`deltas.back()["timings"]`), `timings` go on the last one.
     fn finish<C>(&self, object: &'static str, choice: C, s: &Summary) -> Vec<Completion<C>> {
-        let mut last = self.object(object, vec![choice]);
-        last.timings = Some(Timings::new(s));
-        let usage = self.include_usage.then(|| Completion {
-            usage: Some(Usage::from(&s.usage)),
-            ..self.object(object, Vec::new())
-        });
-        std::iter::once(last).chain(usage).collect()
+        let mut chunks = vec![self.object(object, vec![choice])];
+        if self.include_usage {
+            chunks.push(Completion {
+                usage: Some(Usage::from(&s.usage)),
+                ..self.object(object, Vec::new())
+            });
+        }
+        if let Some(last) = chunks.last_mut() {
+            last.timings = Some(Timings::new(s));
+        }
+        chunks
     }
 
     /// A non-streamed response: usage and timings after the choice.

@@ -27,7 +27,8 @@ pub struct Completion<C> {
     /// On a non-streamed response, and on the extra last chunk with `include_usage`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
-    /// On a non-streamed response, and on the chunk carrying `finish_reason`.
+    /// On a non-streamed response, and on the last chunk of a stream (the usage chunk with
+    /// `include_usage`, else the one carrying `finish_reason`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timings: Option<Timings>,
 }

@@ -123,6 +123,12 @@ fn chat_stream_chunks() {
         json(&usage_chunk),
         format!(r#"{{{HEAD},"choices":[],"usage":{USAGE}}}"#)
     );
+    // With `include_usage`, the usage chunk is the last and carries `timings` (llama.cpp).
+    usage_chunk.timings = Some(Timings::new(&summary()));
+    assert_eq!(
+        json(&usage_chunk),
+        format!(r#"{{{HEAD},"choices":[],"usage":{USAGE},"timings":{TIMINGS}}}"#)
+    );
 }
 
 #[test]
