@@ -2,8 +2,9 @@
 //!
 //! Layout, outside in:
 //! - [`cli`] — flags; [`server`] — bind, background model loading, graceful shutdown.
-//! - [`http`] — axum routes and middleware (HTTP span, API key), OpenAI and llama.cpp response
-//!   shapes, SSE; [`api`] — request bodies and their validation into generation settings.
+//! - [`http`] — axum routes and middleware (HTTP span, API key), handlers that turn scheduler
+//!   events into responses, SSE; [`api`] — request bodies and their validation into generation
+//!   settings, and every response body and stream chunk as a typed struct (`api::response`).
 //! - [`scheduler`] — one thread owning the model context: slots, prompt cache, batch packing,
 //!   sampling, stop strings; reached through a cloneable handle.
 //! - [`metrics`] (llama.cpp's `/metrics` series) and [`telemetry`] (llama-otel spans/metrics).
