@@ -90,9 +90,19 @@ fn spawn_loader(
 /// in-process (tests, embedding). `port` is what the HTTP spans report as `server.port`. The
 /// scheduler thread exits once the router and every clone of its state are dropped.
 pub fn in_process(cli: &Cli, port: u16) -> Result<axum::Router, String> {
+    in_process_with_scheduler(cli, port).map(|(router, _)| router)
+}
+
+/// [`in_process`], with the scheduler's handle (to stop it as a shutdown would).
+pub fn in_process_with_scheduler(
+    cli: &Cli,
+    port: u16,
+) -> Result<(axum::Router, SchedulerHandle), String> {
     let state = AppState::new(http_config(cli, port)?);
-    state.set_ready(load(cli)?);
-    Ok(http::router(state))
+    let ready = load(cli)?;
+    let sched = ready.sched.clone();
+    state.set_ready(ready);
+    Ok((http::router(state), sched))
 }
 
 /// Loads the model and starts the scheduler (blocking).

@@ -1,6 +1,7 @@
 //! The one HTTP mapping of [`ServerError`]: status, OpenAI-style body
-//! `{"error": {"message", "type", "code"}}`, `Retry-After` where it helps, and the rejection
-//! counters (`llamacpp:requests_rejected_total{reason}` and `llama.requests{outcome="rejected"}`).
+//! `{"error": {"message", "type", "code"}}` and `Retry-After` where it helps — a pure mapping.
+//! The response carries its [`ErrorReason`], by which the HTTP middleware (`http::trace`)
+//! labels its span and counts the rejection.
 
 use crate::error::ServerError;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -8,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-/// Put on error responses so the HTTP span can record `error.type`.
+/// Put on error responses so the HTTP middleware can record `error.type` and count the
+/// rejection.
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorReason(pub &'static str);
 
@@ -55,7 +57,8 @@ impl ServerError {
         }
     }
 
-    /// Low-cardinality label for metrics and `error.type` (one of `metrics::REJECTION_REASONS`).
+    /// Low-cardinality label for metrics and `error.type` (one of
+    /// `llama_otel::names::REJECTION_REASONS`).
     pub fn reason(&self) -> &'static str {
         match self {
             ServerError::InvalidJson(_) => "invalid_json",
@@ -84,8 +87,6 @@ impl ServerError {
 
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
-        crate::metrics::record_rejection(self.reason());
-        crate::telemetry::request_outcome("rejected", Some(self.reason()), None);
         let mut response = (self.status(), Json(self.body())).into_response();
         if matches!(
             self,
@@ -130,7 +131,7 @@ mod tests {
                 "{e:?}"
             );
             assert!(
-                crate::metrics::REJECTION_REASONS.contains(&e.reason()),
+                llama_otel::names::REJECTION_REASONS.contains(&e.reason()),
                 "{e:?}"
             );
             let body = e.body();

@@ -1,9 +1,9 @@
 //! What the HTTP side hands the scheduler (a [`Job`]) and what flows back ([`Event`]).
 
+use super::request::RequestTrace;
 use crate::error::ServerError;
-use crate::telemetry::JobTrace;
 use llama_core::sampling::SamplingParams;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Generation settings of one request, already validated.
@@ -42,8 +42,21 @@ pub struct Job {
     pub prompt: Vec<u32>,
     pub params: GenParams,
     pub events: UnboundedSender<Event>,
-    pub trace: JobTrace,
-    pub submitted: Instant,
+    /// Its telemetry and admission permit: dropping the job records the outcome.
+    pub trace: RequestTrace,
+}
+
+impl Job {
+    /// Ends the request: the job is dropped first (its outcome counted, its admission permit
+    /// released), then `last` goes to the client, so a client that has its answer also finds
+    /// the request counted and its place free.
+    pub fn end(self, last: Option<Event>) {
+        let events = self.events.clone();
+        drop(self);
+        if let Some(event) = last {
+            let _ = events.send(event);
+        }
+    }
 }
 
 /// Why generation ended.
