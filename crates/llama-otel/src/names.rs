@@ -139,22 +139,91 @@ impl EngineError {
     }
 }
 
-/// `error.type` of [`Outcome::Rejected`] and the `reason` label of
-/// `llamacpp:requests_rejected_total`: one per client-visible error class.
+/// Why a request was answered with an error: `error.type` of [`Outcome::Rejected`] and the
+/// `reason` label of `llamacpp:requests_rejected_total`, one per client-visible error class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The body is not valid JSON for the request.
+    InvalidJson,
+    /// A value that cannot be served.
+    BadRequest,
+    /// The prompt does not fit in a slot's context.
+    ContextExceeded,
+    /// No such route.
+    RouteNotFound,
+    /// The route does not take this method.
+    MethodNotAllowed,
+    /// Missing or wrong API key.
+    Unauthorized,
+    /// The body is over the size limit.
+    PayloadTooLarge,
+    /// The body did not arrive in time.
+    Timeout,
+    /// The model is still loading.
+    Loading,
+    /// The wait queue is full.
+    QueueFull,
+    /// The server is stopping.
+    ShuttingDown,
+    /// A feature the server does not implement.
+    NotSupported,
+    /// A bug or an engine failure answered with an error.
+    Internal,
+}
+
+impl RejectReason {
+    /// Every reason.
+    pub const ALL: [RejectReason; 13] = [
+        RejectReason::InvalidJson,
+        RejectReason::BadRequest,
+        RejectReason::ContextExceeded,
+        RejectReason::RouteNotFound,
+        RejectReason::MethodNotAllowed,
+        RejectReason::Unauthorized,
+        RejectReason::PayloadTooLarge,
+        RejectReason::Timeout,
+        RejectReason::Loading,
+        RejectReason::QueueFull,
+        RejectReason::ShuttingDown,
+        RejectReason::NotSupported,
+        RejectReason::Internal,
+    ];
+
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::InvalidJson => "invalid_json",
+            RejectReason::BadRequest => "bad_request",
+            RejectReason::ContextExceeded => "context_exceeded",
+            RejectReason::RouteNotFound => "route_not_found",
+            RejectReason::MethodNotAllowed => "method_not_allowed",
+            RejectReason::Unauthorized => "unauthorized",
+            RejectReason::PayloadTooLarge => "payload_too_large",
+            RejectReason::Timeout => "timeout",
+            RejectReason::Loading => "loading",
+            RejectReason::QueueFull => "queue_full",
+            RejectReason::ShuttingDown => "shutting_down",
+            RejectReason::NotSupported => "not_supported",
+            RejectReason::Internal => "internal",
+        }
+    }
+}
+
+/// [`RejectReason::ALL`]'s label values.
 pub const REJECTION_REASONS: [&str; 13] = [
-    "invalid_json",
-    "bad_request",
-    "context_exceeded",
-    "route_not_found",
-    "method_not_allowed",
-    "unauthorized",
-    "payload_too_large",
-    "timeout",
-    "loading",
-    "queue_full",
-    "shutting_down",
-    "not_supported",
-    "internal",
+    RejectReason::InvalidJson.as_str(),
+    RejectReason::BadRequest.as_str(),
+    RejectReason::ContextExceeded.as_str(),
+    RejectReason::RouteNotFound.as_str(),
+    RejectReason::MethodNotAllowed.as_str(),
+    RejectReason::Unauthorized.as_str(),
+    RejectReason::PayloadTooLarge.as_str(),
+    RejectReason::Timeout.as_str(),
+    RejectReason::Loading.as_str(),
+    RejectReason::QueueFull.as_str(),
+    RejectReason::ShuttingDown.as_str(),
+    RejectReason::NotSupported.as_str(),
+    RejectReason::Internal.as_str(),
 ];
 
 /// What a [`TOKENS`] count is (label [`TOKEN_KIND`]).

@@ -1,14 +1,13 @@
-//! Telemetry the server shares across requests: starting llama-otel from the command line,
-//! the `llama.requests` counter (each request counted once through its [`OutcomeOnce`]), the
-//! series started at zero, and the engine's own instruments (decode steps, sampling). One
-//! request's spans and metrics belong to its `scheduler::request::RequestTrace`.
+//! Telemetry the server shares across requests: the `llama.requests` counter (each request
+//! counted once, through its [`OutcomeOnce`]), the series started at zero, and the engine's
+//! own instruments (decode steps, sampling). One request's spans and metrics belong to its
+//! `scheduler::request::RequestTrace`; the SDK is started by `server::start_telemetry`.
+//! A leaf module: it imports nothing else of the server.
 //! Everything goes through llama-otel's macros (nothing at all without `otel`); the names come
 //! from `llama_otel::names` and `llama_otel::semconv`.
 
-use crate::cli::Cli;
 use llama_otel::names::{self, CancelReason, EngineError, Outcome, TokenKind};
 use llama_otel::{counter_add, gauge_set, histogram_record, semconv};
-use llama_otel::{TelemetryConfig, TelemetryGuard};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,41 +34,6 @@ pub const UTILIZATION_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7,
 pub const SAMPLING_BUCKETS: [f64; 10] = [
     1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,
 ];
-
-/// Starts the SDK as the flags (over the `OTEL_*` environment) say.
-pub fn init(cli: &Cli, model_name: &str) -> Result<TelemetryGuard, String> {
-    let protocol = match cli.otlp_protocol.as_deref() {
-        Some(p) => {
-            Some(llama_otel::Protocol::parse("--otlp-protocol", p).map_err(|e| e.to_string())?)
-        }
-        None => None,
-    };
-    let config = TelemetryConfig {
-        service_name: cli.otel_service_name.clone(),
-        service_version: Some(env!("CARGO_PKG_VERSION").into()),
-        resource_attributes: vec![("llama.model.name".into(), model_name.into())],
-        endpoint: cli.otlp_endpoint.clone(),
-        protocol,
-        prometheus: !cli.no_prometheus,
-        ..TelemetryConfig::default()
-    };
-    llama_otel::init(config).map_err(|e| e.to_string())
-}
-
-/// `--otel-capture-content` or `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`.
-pub fn capture_content(cli: &Cli) -> bool {
-    let env =
-        std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT").unwrap_or_default();
-    cli.otel_capture_content || env.eq_ignore_ascii_case("true")
-}
-
-/// `--otel-ggml-ops`, honoured only while telemetry records (the timing costs throughput).
-pub fn ggml_op_timing(cli: &Cli) -> bool {
-    if cli.otel_ggml_ops && !llama_otel::is_active() {
-        eprintln!("warning: --otel-ggml-ops ignored: telemetry is off (build without `otel`, or OTEL_SDK_DISABLED)");
-    }
-    cli.otel_ggml_ops && llama_otel::is_active()
-}
 
 /// After each decode step.
 pub fn decode_step(busy: usize, kv_used: usize, n_ctx: usize) {

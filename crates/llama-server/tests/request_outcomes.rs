@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clap::Parser;
 use http_body_util::BodyExt;
-use llama_otel::names::{CancelReason, EngineError, Outcome};
+use llama_otel::names::{CancelReason, EngineError, Outcome, RejectReason};
 use llama_otel::semconv::{OPERATION_CHAT, OPERATION_TEXT_COMPLETION};
 use llama_server::cli::Cli;
 use llama_server::scheduler::SchedulerHandle;
@@ -153,18 +153,27 @@ async fn answered(app: &axum::Router) {
 
     let long = json!({"prompt": "hello ".repeat(2000), "n_predict": 1}).to_string();
     for (case, body, reason) in [
-        ("malformed JSON", "{", "invalid_json"),
+        ("malformed JSON", "{", RejectReason::InvalidJson),
         (
             "bad parameter",
             r#"{"prompt": "x", "repeat_penalty": -1}"#,
-            "bad_request",
+            RejectReason::BadRequest,
         ),
-        ("prompt over the context", long.as_str(), "context_exceeded"),
+        (
+            "prompt over the context",
+            long.as_str(),
+            RejectReason::ContextExceeded,
+        ),
     ] {
         let before = requests();
         let (status, text) = send(app, post("/completion", body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{case}: {text}");
-        expect_one(case, &before, series(Outcome::Rejected, Some(reason), None)).await;
+        expect_one(
+            case,
+            &before,
+            series(Outcome::Rejected, Some(reason.as_str()), None),
+        )
+        .await;
     }
 }
 
@@ -178,7 +187,11 @@ async fn queue_and_disconnects(app: &axum::Router, sched: &SchedulerHandle) {
     let before = requests();
     let (status, body) = send(app, post("/completion", &completion(2, false))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    let want = series(Outcome::Rejected, Some("queue_full"), None);
+    let want = series(
+        Outcome::Rejected,
+        Some(RejectReason::QueueFull.as_str()),
+        None,
+    );
     expect_one("queue full", &before, want).await;
 
     let op = Some(OPERATION_TEXT_COMPLETION);
@@ -237,7 +250,11 @@ async fn shutdown(app: &axum::Router, sched: &SchedulerHandle) {
     let before = requests();
     let (status, body) = send(app, post("/completion", &completion(2, false))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    let want = series(Outcome::Rejected, Some("shutting_down"), None);
+    let want = series(
+        Outcome::Rejected,
+        Some(RejectReason::ShuttingDown.as_str()),
+        None,
+    );
     expect_one("after shutdown", &before, want).await;
 }
 

@@ -7,6 +7,7 @@ use crate::error::ServerError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use llama_otel::names::RejectReason;
 use serde_json::{json, Value};
 
 /// Put on error responses so the HTTP middleware can record `error.type` and count the
@@ -60,21 +61,22 @@ impl ServerError {
     /// Low-cardinality label for metrics and `error.type` (one of
     /// `llama_otel::names::REJECTION_REASONS`).
     pub fn reason(&self) -> &'static str {
-        match self {
-            ServerError::InvalidJson(_) => "invalid_json",
-            ServerError::BadRequest(_) => "bad_request",
-            ServerError::ContextExceeded { .. } => "context_exceeded",
-            ServerError::RouteNotFound => "route_not_found",
-            ServerError::MethodNotAllowed => "method_not_allowed",
-            ServerError::Unauthorized => "unauthorized",
-            ServerError::PayloadTooLarge(_) => "payload_too_large",
-            ServerError::Timeout(_) => "timeout",
-            ServerError::Loading => "loading",
-            ServerError::QueueFull(_) => "queue_full",
-            ServerError::ShuttingDown => "shutting_down",
-            ServerError::NotSupported(_) => "not_supported",
-            ServerError::Internal(_) => "internal",
-        }
+        let reason = match self {
+            ServerError::InvalidJson(_) => RejectReason::InvalidJson,
+            ServerError::BadRequest(_) => RejectReason::BadRequest,
+            ServerError::ContextExceeded { .. } => RejectReason::ContextExceeded,
+            ServerError::RouteNotFound => RejectReason::RouteNotFound,
+            ServerError::MethodNotAllowed => RejectReason::MethodNotAllowed,
+            ServerError::Unauthorized => RejectReason::Unauthorized,
+            ServerError::PayloadTooLarge(_) => RejectReason::PayloadTooLarge,
+            ServerError::Timeout(_) => RejectReason::Timeout,
+            ServerError::Loading => RejectReason::Loading,
+            ServerError::QueueFull(_) => RejectReason::QueueFull,
+            ServerError::ShuttingDown => RejectReason::ShuttingDown,
+            ServerError::NotSupported(_) => RejectReason::NotSupported,
+            ServerError::Internal(_) => RejectReason::Internal,
+        };
+        reason.as_str()
     }
 
     /// `{"error": {...}}`.

@@ -11,6 +11,7 @@
 pub mod batch_builder;
 pub mod embed;
 pub mod engine;
+pub mod generation;
 pub mod job;
 pub mod request;
 pub mod slot;
@@ -117,20 +118,18 @@ impl SchedulerHandle {
     /// which its receiver sees).
     pub fn submit(&self, mut job: Job) {
         job.trace.queued();
-        if let Err(mpsc::SendError(cmd)) = self.tx.send(Command::Submit(Box::new(job))) {
-            if let Command::Submit(mut job) = cmd {
-                job.trace.cancel(CancelReason::Shutdown);
-            }
+        let sent = self.tx.send(Command::Submit(Box::new(job)));
+        if let Err(mpsc::SendError(Command::Submit(mut job))) = sent {
+            job.trace.cancel(CancelReason::Shutdown);
         }
     }
 
     /// Queues an embedding job (admitted like generation); cancelled as [`Self::submit`]'s.
     pub fn embed(&self, mut job: embed::EmbedJob) {
         job.trace.queued();
-        if let Err(mpsc::SendError(cmd)) = self.tx.send(Command::Embed(Box::new(job))) {
-            if let Command::Embed(mut job) = cmd {
-                job.trace.cancel(CancelReason::Shutdown);
-            }
+        let sent = self.tx.send(Command::Embed(Box::new(job)));
+        if let Err(mpsc::SendError(Command::Embed(mut job))) = sent {
+            job.trace.cancel(CancelReason::Shutdown);
         }
     }
 

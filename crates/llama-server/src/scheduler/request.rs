@@ -11,7 +11,7 @@
 //! the prefill and the first [`LINKED_DECODE_STEPS`] steps only, to keep long generations'
 //! spans small.
 
-use super::job::{GenParams, Summary};
+use super::generation::{GenParams, Summary};
 use crate::telemetry::{self, OutcomeOnce, LINKED_DECODE_STEPS, PROVIDER};
 use llama_otel::names::{self, CancelReason, EngineError, Outcome, TokenKind};
 use llama_otel::{
