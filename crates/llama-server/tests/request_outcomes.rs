@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clap::Parser;
 use http_body_util::BodyExt;
-use llama_otel::names::{CancelReason, EngineError, Outcome, RejectReason};
+use llama_otel::names::{self, CancelReason, EngineError, Outcome, RejectReason};
 use llama_otel::semconv::{OPERATION_CHAT, OPERATION_TEXT_COMPLETION};
 use llama_server::cli::Cli;
 use llama_server::scheduler::SchedulerHandle;
@@ -32,9 +32,10 @@ const WAIT: Duration = Duration::from_secs(60);
 /// `llama_requests_total` by series, from the Prometheus text.
 fn requests() -> BTreeMap<Series, f64> {
     let text = llama_otel::prometheus_text();
+    let prefix = format!("{}_total{{", prometheus(names::REQUESTS));
     let mut out = BTreeMap::new();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("llama_requests_total{") else {
+        let Some(rest) = line.strip_prefix(&prefix) else {
             continue;
         };
         let (labels, value) = rest.rsplit_once("} ").unwrap();
@@ -45,7 +46,7 @@ fn requests() -> BTreeMap<Series, f64> {
                 .map_or(String::new(), |v| v.trim_end_matches('"').to_owned())
         };
         let key = (
-            label("outcome"),
+            label(names::OUTCOME),
             label("error_type"),
             label("gen_ai_operation_name"),
         );
@@ -53,6 +54,26 @@ fn requests() -> BTreeMap<Series, f64> {
     }
     assert!(!out.is_empty(), "no llama_requests_total in:\n{text}");
     out
+}
+
+/// An instrument's name in the Prometheus text.
+fn prometheus(name: &str) -> String {
+    name.replace('.', "_")
+}
+
+/// A gauge's value in the Prometheus text, summed over its lines.
+fn gauge(name: &str) -> f64 {
+    let text = llama_otel::prometheus_text();
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|r| r.starts_with([' ', '{']))
+        })
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse().unwrap())
+        .collect();
+    assert!(!values.is_empty(), "no {name} in:\n{text}");
+    values.iter().sum()
 }
 
 fn total(m: &BTreeMap<Series, f64>) -> f64 {
@@ -205,6 +226,9 @@ async fn queue_and_disconnects(app: &axum::Router, sched: &SchedulerHandle) {
     running.abort();
     expect_one("disconnect while generating", &before, want).await;
     wait_for(sched, "the slot freed", |g, n| g == 0 && n == 0).await;
+    // Each request left the gauges it entered.
+    assert_eq!(gauge(&prometheus(names::REQUESTS_QUEUED)), 0.0);
+    assert_eq!(gauge(&prometheus(names::REQUESTS_ACTIVE)), 0.0);
 }
 
 /// The engine fails a request's decode call (`fault-injection` hook).
