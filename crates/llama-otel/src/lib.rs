@@ -35,6 +35,7 @@ pub mod config;
 mod guard;
 mod instrument;
 mod macros;
+pub mod names;
 pub mod semconv;
 mod trace;
 

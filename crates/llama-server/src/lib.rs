@@ -1,14 +1,17 @@
 //! llama-server: an OpenAI- and llama.cpp-compatible LLM HTTP server with continuous batching.
 //!
-//! Layout, outside in:
-//! - [`cli`] — flags; [`server`] — bind, background model loading, graceful shutdown.
-//! - [`http`] — axum routes and middleware (HTTP span, API key), handlers that turn scheduler
-//!   events into responses, SSE; [`api`] — request bodies and their validation into generation
-//!   settings, and every response body and stream chunk as a typed struct (`api::response`).
+//! Layout, outside in; each layer imports only the ones below it (no import cycle):
+//! - [`cli`] — flags; [`server`] — telemetry start, bind, background model loading, graceful
+//!   shutdown.
+//! - [`http`] — axum routes and middleware (HTTP span, rejection counting, API key), handlers
+//!   that turn scheduler events into responses, SSE.
+//! - [`api`] — request bodies and their validation into generation settings, and every response
+//!   body and stream chunk as a typed struct (`api::response`). No HTTP here.
 //! - [`scheduler`] — one thread owning the model context: slots, prompt cache, batch packing,
-//!   sampling, stop strings; reached through a cloneable handle.
-//! - [`metrics`] (llama.cpp's `/metrics` series) and [`telemetry`] (llama-otel spans/metrics).
-//! - [`error`] — the one error type; its HTTP mapping is in `http::errors`.
+//!   sampling, stop strings; reached through a cloneable handle. Each job owns its
+//!   `scheduler::request::RequestTrace` (spans, metrics, outcome, admission permit).
+//! - Leaves: [`telemetry`] (the shared llama-otel instruments), [`metrics`] (llama.cpp's
+//!   `/metrics` series), [`error`] (the one error type; its HTTP mapping is in `http::errors`).
 
 pub mod api;
 pub mod cli;

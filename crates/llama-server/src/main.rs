@@ -11,7 +11,7 @@ fn main() -> ExitCode {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    let telemetry = match llama_server::telemetry::init(&cli, &model_name) {
+    let telemetry = match llama_server::server::start_telemetry(&cli, &model_name) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("error: telemetry: {e}");

@@ -1,6 +1,7 @@
 //! `/metrics`: llama.cpp's `llamacpp:*` series (same names, HELP and TYPE), the request
 //! rejection counter, then llama-otel's Prometheus text.
 
+use llama_otel::names::REJECTION_REASONS;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -167,27 +168,10 @@ impl MetricsSnapshot {
     }
 }
 
-/// `reason` label values of `llamacpp:requests_rejected_total`, one per client-visible error.
-pub const REJECTION_REASONS: [&str; 13] = [
-    "invalid_json",
-    "bad_request",
-    "context_exceeded",
-    "route_not_found",
-    "method_not_allowed",
-    "unauthorized",
-    "payload_too_large",
-    "timeout",
-    "loading",
-    "queue_full",
-    "shutting_down",
-    "not_supported",
-    "internal",
-];
-
 static REJECTED: [AtomicU64; REJECTION_REASONS.len()] =
     [const { AtomicU64::new(0) }; REJECTION_REASONS.len()];
 
-/// Counts a request answered with an error (`reason` from [`REJECTION_REASONS`]).
+/// Counts a request answered with an error (`reason`: one of `llama_otel::names::REJECTION_REASONS`).
 pub fn record_rejection(reason: &str) {
     if let Some(i) = REJECTION_REASONS.iter().position(|&r| r == reason) {
         REJECTED[i].fetch_add(1, Ordering::Relaxed);

@@ -1,6 +1,7 @@
-//! Process lifecycle: bind first, load the model on a background thread (so `/health` answers
-//! 503 meanwhile), serve HTTP/1.1 with hyper, and on Ctrl-C / SIGTERM stop accepting, let
-//! in-flight requests finish until `--shutdown-timeout`, cancel the rest, and exit 0.
+//! Process lifecycle: telemetry as the flags say, bind first, load the model on a background
+//! thread (so `/health` answers 503 meanwhile), serve HTTP/1.1 with hyper, and on Ctrl-C /
+//! SIGTERM stop accepting, let in-flight requests finish until `--shutdown-timeout`, cancel the
+//! rest, and exit 0.
 
 use crate::cli::Cli;
 use crate::http::{self, AppState, HttpConfig, ModelNames, Ready};
@@ -11,6 +12,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use llama_core::chat::ChatTemplate;
 use llama_core::{Context, ContextParams, Encoder, EncoderParams, Model, ModelParams};
+use llama_otel::{TelemetryConfig, TelemetryGuard};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,11 +50,46 @@ fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
         max_body: cli.max_body_size,
         body_timeout: Duration::from_secs(cli.timeout),
         port,
-        capture_content: crate::telemetry::capture_content(cli),
+        capture_content: capture_content(cli),
         embeddings: cli.embeddings,
         sampling: cli.sampling_defaults()?,
         slots_endpoint: cli.slots_enabled(),
     })
+}
+
+/// Starts the SDK as the flags (over the `OTEL_*` environment) say.
+pub fn start_telemetry(cli: &Cli, model_name: &str) -> Result<TelemetryGuard, String> {
+    let protocol = match cli.otlp_protocol.as_deref() {
+        Some(p) => {
+            Some(llama_otel::Protocol::parse("--otlp-protocol", p).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    let config = TelemetryConfig {
+        service_name: cli.otel_service_name.clone(),
+        service_version: Some(env!("CARGO_PKG_VERSION").into()),
+        resource_attributes: vec![("llama.model.name".into(), model_name.into())],
+        endpoint: cli.otlp_endpoint.clone(),
+        protocol,
+        prometheus: !cli.no_prometheus,
+        ..TelemetryConfig::default()
+    };
+    llama_otel::init(config).map_err(|e| e.to_string())
+}
+
+/// `--otel-capture-content` or `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`.
+pub fn capture_content(cli: &Cli) -> bool {
+    let env =
+        std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT").unwrap_or_default();
+    cli.otel_capture_content || env.eq_ignore_ascii_case("true")
+}
+
+/// `--otel-ggml-ops`, honoured only while telemetry records (the timing costs throughput).
+pub fn ggml_op_timing(cli: &Cli) -> bool {
+    if cli.otel_ggml_ops && !llama_otel::is_active() {
+        eprintln!("warning: --otel-ggml-ops ignored: telemetry is off (build without `otel`, or OTEL_SDK_DISABLED)");
+    }
+    cli.otel_ggml_ops && llama_otel::is_active()
 }
 
 /// Loads the model and starts the scheduler off the async runtime.
@@ -90,9 +127,19 @@ fn spawn_loader(
 /// in-process (tests, embedding). `port` is what the HTTP spans report as `server.port`. The
 /// scheduler thread exits once the router and every clone of its state are dropped.
 pub fn in_process(cli: &Cli, port: u16) -> Result<axum::Router, String> {
+    in_process_with_scheduler(cli, port).map(|(router, _)| router)
+}
+
+/// [`in_process`], with the scheduler's handle (to stop it as a shutdown would).
+pub fn in_process_with_scheduler(
+    cli: &Cli,
+    port: u16,
+) -> Result<(axum::Router, SchedulerHandle), String> {
     let state = AppState::new(http_config(cli, port)?);
-    state.set_ready(load(cli)?);
-    Ok(http::router(state))
+    let ready = load(cli)?;
+    let sched = ready.sched.clone();
+    state.set_ready(ready);
+    Ok((http::router(state), sched))
 }
 
 /// Loads the model and starts the scheduler (blocking).
@@ -117,7 +164,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     };
     let mut ctx = Context::new(model.clone(), ctx_params)
         .map_err(|e| format!("cannot create the context: {e}"))?;
-    ctx.set_op_timing(crate::telemetry::ggml_op_timing(cli));
+    ctx.set_op_timing(ggml_op_timing(cli));
     let limits = Limits {
         n_ctx: cli.ctx_size,
         n_ctx_slot: cli.n_ctx_slot(),
@@ -126,7 +173,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     };
     let engine = EngineConfig {
         n_batch: cli.batch_size as usize,
-        capture_content: crate::telemetry::capture_content(cli),
+        capture_content: capture_content(cli),
         mixed_batches: cli.mixed_batches,
     };
     let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size)

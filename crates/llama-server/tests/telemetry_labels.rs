@@ -10,13 +10,13 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use llama_otel::names::{self, CancelReason, EngineError, TokenKind, REJECTION_REASONS};
 use llama_otel::semconv;
 use llama_otel::testing::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use llama_otel::testing::otel::{Array, KeyValue, Value};
 use llama_otel::testing::{find_metric, init_for_tests};
 use llama_server::http::{router, AppState, HttpConfig};
-use llama_server::metrics::REJECTION_REASONS;
-use llama_server::telemetry::{CANCEL_REASONS, ENGINE_ERRORS, OPERATIONS};
+use llama_server::telemetry::OPERATIONS;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
@@ -84,7 +84,7 @@ fn has(attrs: &[KeyValue], key: &str, value: &str) -> bool {
 
 /// The value of the `llama.requests` point whose attributes are exactly `want`.
 fn requests(exports: &[ResourceMetrics], want: &[(&str, &str)]) -> Option<f64> {
-    let m = find_metric(exports, "llama.requests").expect("llama.requests");
+    let m = find_metric(exports, names::REQUESTS).expect("llama.requests");
     points(m)
         .into_iter()
         .find(|(attrs, _)| attrs.len() == want.len() && want.iter().all(|(k, v)| has(attrs, k, v)))
@@ -94,30 +94,31 @@ fn requests(exports: &[ResourceMetrics], want: &[(&str, &str)]) -> Option<f64> {
 fn check_zero_series(exports: &[ResourceMetrics]) {
     let e = semconv::ERROR_TYPE;
     let op = semconv::GEN_AI_OPERATION_NAME;
+    let outcome = names::OUTCOME;
     for reason in REJECTION_REASONS {
-        let want = [("outcome", "rejected"), (e, reason)];
+        let want = [(outcome, "rejected"), (e, reason)];
         assert_eq!(requests(exports, &want), Some(0.0), "{want:?}");
     }
     for operation in OPERATIONS {
         assert_eq!(
-            requests(exports, &[("outcome", "success"), (op, operation)]),
+            requests(exports, &[(outcome, "success"), (op, operation)]),
             Some(0.0)
         );
-        for reason in CANCEL_REASONS {
-            let want = [("outcome", "cancelled"), (e, reason), (op, operation)];
+        for reason in CancelReason::ALL.map(CancelReason::as_str) {
+            let want = [(outcome, "cancelled"), (e, reason), (op, operation)];
             assert_eq!(requests(exports, &want), Some(0.0), "{want:?}");
         }
-        for reason in ENGINE_ERRORS {
-            let want = [("outcome", "error"), (e, reason), (op, operation)];
+        for reason in EngineError::ALL.map(EngineError::as_str) {
+            let want = [(outcome, "error"), (e, reason), (op, operation)];
             assert_eq!(requests(exports, &want), Some(0.0), "{want:?}");
         }
     }
-    let tokens = points(find_metric(exports, "llama.tokens").expect("llama.tokens"));
-    for kind in ["prompt", "generated"] {
+    let tokens = points(find_metric(exports, names::TOKENS).expect("llama.tokens"));
+    for kind in TokenKind::ALL.map(TokenKind::as_str) {
         assert!(
             tokens
                 .iter()
-                .any(|(a, v)| has(a, "type", kind) && *v == Some(0.0)),
+                .any(|(a, v)| has(a, names::TOKEN_KIND, kind) && *v == Some(0.0)),
             "llama.tokens{{type={kind}}}: {tokens:?}"
         );
     }

@@ -9,13 +9,13 @@ use crate::api::embed::{embedding_inputs, EmbeddingsRequest};
 use crate::api::response::{llamacpp, openai};
 use crate::error::{Result, ServerError};
 use crate::scheduler::embed::EmbedJob;
-use crate::telemetry;
+use crate::scheduler::request::RequestTrace;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use llama_core::embed::Embedding;
 use llama_core::Pooling;
-use std::time::Instant;
+use llama_otel::semconv;
 use tokio::sync::oneshot;
 
 /// Which response shape a request gets.
@@ -109,8 +109,14 @@ async fn run(
     inputs: Vec<Vec<u32>>,
     normalize: Option<i32>,
 ) -> Result<Vec<Embedding>> {
+    let permit = ready.sched.admit()?;
     let n_tokens = inputs.iter().map(Vec::len).sum();
-    let trace = telemetry::embed_trace(&http.0, model_name, inputs.len(), n_tokens);
+    let info = http.request(
+        semconv::OPERATION_EMBEDDINGS,
+        model_name.to_owned(),
+        n_tokens,
+    );
+    let trace = RequestTrace::new(info, permit).embedding(inputs.len());
     let (tx, rx) = oneshot::channel();
     let job = EmbedJob {
         id: ready.sched.next_id(),
@@ -118,8 +124,7 @@ async fn run(
         normalize,
         reply: tx,
         trace,
-        submitted: Instant::now(),
     };
-    ready.sched.embed(job)?;
+    ready.sched.embed(job);
     rx.await.map_err(|_| ServerError::ShuttingDown)?
 }

@@ -1,14 +1,17 @@
 //! The one HTTP mapping of [`ServerError`]: status, OpenAI-style body
-//! `{"error": {"message", "type", "code"}}`, `Retry-After` where it helps, and the rejection
-//! counters (`llamacpp:requests_rejected_total{reason}` and `llama.requests{outcome="rejected"}`).
+//! `{"error": {"message", "type", "code"}}` and `Retry-After` where it helps — a pure mapping.
+//! The response carries its [`ErrorReason`], by which the HTTP middleware (`http::trace`)
+//! labels its span and counts the rejection.
 
 use crate::api::response::error::{ErrorBody, ErrorCode};
 use crate::error::ServerError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use llama_otel::names::RejectReason;
 
-/// Put on error responses so the HTTP span can record `error.type`.
+/// Put on error responses so the HTTP middleware can record `error.type` and count the
+/// rejection.
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorReason(pub &'static str);
 
@@ -55,23 +58,25 @@ impl ServerError {
         }
     }
 
-    /// Low-cardinality label for metrics and `error.type` (one of `metrics::REJECTION_REASONS`).
+    /// Low-cardinality label for metrics and `error.type` (one of
+    /// `llama_otel::names::REJECTION_REASONS`).
     pub fn reason(&self) -> &'static str {
-        match self {
-            ServerError::InvalidJson(_) => "invalid_json",
-            ServerError::BadRequest(_) => "bad_request",
-            ServerError::ContextExceeded { .. } => "context_exceeded",
-            ServerError::RouteNotFound => "route_not_found",
-            ServerError::MethodNotAllowed => "method_not_allowed",
-            ServerError::Unauthorized => "unauthorized",
-            ServerError::PayloadTooLarge(_) => "payload_too_large",
-            ServerError::Timeout(_) => "timeout",
-            ServerError::Loading => "loading",
-            ServerError::QueueFull(_) => "queue_full",
-            ServerError::ShuttingDown => "shutting_down",
-            ServerError::NotSupported(_) => "not_supported",
-            ServerError::Internal(_) => "internal",
-        }
+        let reason = match self {
+            ServerError::InvalidJson(_) => RejectReason::InvalidJson,
+            ServerError::BadRequest(_) => RejectReason::BadRequest,
+            ServerError::ContextExceeded { .. } => RejectReason::ContextExceeded,
+            ServerError::RouteNotFound => RejectReason::RouteNotFound,
+            ServerError::MethodNotAllowed => RejectReason::MethodNotAllowed,
+            ServerError::Unauthorized => RejectReason::Unauthorized,
+            ServerError::PayloadTooLarge(_) => RejectReason::PayloadTooLarge,
+            ServerError::Timeout(_) => RejectReason::Timeout,
+            ServerError::Loading => RejectReason::Loading,
+            ServerError::QueueFull(_) => RejectReason::QueueFull,
+            ServerError::ShuttingDown => RejectReason::ShuttingDown,
+            ServerError::NotSupported(_) => RejectReason::NotSupported,
+            ServerError::Internal(_) => RejectReason::Internal,
+        };
+        reason.as_str()
     }
 
     /// `{"error": {...}}`.
@@ -82,8 +87,6 @@ impl ServerError {
 
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
-        crate::metrics::record_rejection(self.reason());
-        crate::telemetry::request_outcome("rejected", Some(self.reason()), None);
         let mut response = (self.status(), Json(self.body())).into_response();
         if matches!(
             self,
@@ -128,7 +131,7 @@ mod tests {
                 "{e:?}"
             );
             assert!(
-                crate::metrics::REJECTION_REASONS.contains(&e.reason()),
+                llama_otel::names::REJECTION_REASONS.contains(&e.reason()),
                 "{e:?}"
             );
             let body = serde_json::to_value(e.body()).unwrap();

@@ -1,17 +1,16 @@
 //! What every completion endpoint shares: submitting a job, collecting its events, and the
 //! [`Format`] that turns them into one API's response types (`crate::api::response`).
 
+pub use super::format::{Collected, Format};
 use super::sse;
 use super::trace::HttpTrace;
 use super::{AppState, Ready};
 use crate::error::{Result, ServerError};
-use crate::scheduler::job::{Event, GenParams, Job, Summary, TokenInfo};
-use crate::telemetry;
+use crate::scheduler::job::{Event, GenParams, Job};
+use crate::scheduler::request::RequestTrace;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
 use serde_json::{json, Value};
-use std::time::Instant;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// A validated generation request.
@@ -53,7 +52,8 @@ impl Prepared {
     }
 }
 
-/// Checks the prompt against a slot's context and queues the job.
+/// Checks the prompt against a slot's context, takes a place in the queue and queues the job,
+/// which from then on owns the request's telemetry (its outcome included).
 pub fn submit(
     state: &AppState,
     ready: &Ready,
@@ -75,12 +75,19 @@ pub fn submit(
             n_ctx_slot,
         });
     }
+    let permit = ready.sched.admit()?;
     let input = p
         .input_messages
         .as_ref()
         .filter(|_| state.config().capture_content)
         .map(Value::to_string);
-    let trace = telemetry::request_trace(&http.0, &p, input);
+    let info = http.request(p.operation, p.model, p.prompt.len());
+    let trace = RequestTrace::new(info, permit).generation(
+        &p.params,
+        p.stream,
+        p.response_id.as_deref(),
+        input,
+    );
     let (tx, rx) = unbounded_channel();
     let job = Job {
         id: ready.sched.next_id(),
@@ -88,18 +95,9 @@ pub fn submit(
         params: p.params,
         events: tx,
         trace,
-        submitted: Instant::now(),
     };
-    ready.sched.submit(job)?;
+    ready.sched.submit(job);
     Ok(rx)
-}
-
-/// All of a non-streamed request's output.
-#[derive(Debug, Clone)]
-pub struct Collected {
-    pub text: String,
-    pub tokens: Vec<TokenInfo>,
-    pub summary: Summary,
 }
 
 /// Waits for the end of a request.
@@ -124,26 +122,6 @@ pub async fn collect(mut rx: UnboundedReceiver<Event>) -> Result<Collected> {
     Err(ServerError::Internal(
         "the scheduler dropped the request".into(),
     ))
-}
-
-/// Turns scheduler events into one API's response objects.
-pub trait Format: Send + 'static {
-    /// What one `data:` line of the stream carries.
-    type Chunk: Serialize;
-    /// The body of a non-streamed response.
-    type Full: Serialize;
-    /// Objects sent before any text (e.g. the chat role delta).
-    fn start(&mut self) -> Vec<Self::Chunk> {
-        Vec::new()
-    }
-    /// The object for one released chunk; `None` sends nothing.
-    fn chunk(&mut self, chunk: &crate::scheduler::job::Chunk) -> Option<Self::Chunk>;
-    /// The final objects of a stream.
-    fn finish(&mut self, summary: &Summary) -> Vec<Self::Chunk>;
-    /// End the stream with `data: [DONE]` (OpenAI).
-    fn done_marker(&self) -> bool;
-    /// The whole response of a non-streamed request.
-    fn full(&self, collected: &Collected) -> Self::Full;
 }
 
 /// Streams (SSE) or collects the request's output in `format`.

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod embeddings;
 pub mod errors;
 pub mod extract;
+pub mod format;
 pub mod generate;
 pub mod llamacpp;
 pub mod openai;

@@ -2,7 +2,7 @@
 //! them. When the client goes away the stream (and with it the request's receiver) is dropped,
 //! which the scheduler notices at its next step and frees the slot.
 
-use super::generate::Format;
+use super::format::Format;
 use crate::scheduler::job::Event;
 use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};

@@ -4,18 +4,43 @@
 //!
 //! For streamed responses the span ends when the response head is sent; the GenAI span below
 //! it lasts until the last token.
+//!
+//! The middleware is also where a request refused with an error answer is counted
+//! (`llama.requests{outcome="rejected"}`, `llamacpp:requests_rejected_total`): once per
+//! request, through the request's [`OutcomeOnce`], which an admitted request's own telemetry
+//! has already used — so a job that failed in the engine is not counted again here.
 
 use super::errors::ErrorReason;
 use super::AppState;
+use crate::scheduler::request::RequestInfo;
+use crate::telemetry::OutcomeOnce;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use llama_otel::names::Outcome;
 use llama_otel::{semconv, set_attr, span, SpanGuard, TraceContext};
 
-/// The HTTP span's context, for the GenAI span's parent.
+/// What a handler gets of its request's HTTP span: the context (the GenAI span's parent) and
+/// the request's entry in `llama.requests`.
 #[derive(Debug, Clone, Default)]
-pub struct HttpTrace(pub TraceContext);
+pub struct HttpTrace {
+    pub context: TraceContext,
+    pub outcome: OutcomeOnce,
+}
+
+impl HttpTrace {
+    /// The plain values an admitted request's telemetry is built from.
+    pub fn request(&self, operation: &'static str, model: String, n_prompt: usize) -> RequestInfo {
+        RequestInfo {
+            parent: self.context.clone(),
+            outcome: self.outcome.clone(),
+            operation,
+            model,
+            n_prompt,
+        }
+    }
+}
 
 /// The server span for `req` (the request is only borrowed here: its body is not `Sync`).
 fn start_span(req: &Request, port: u16) -> SpanGuard {
@@ -44,13 +69,19 @@ fn start_span(req: &Request, port: u16) -> SpanGuard {
 /// Middleware: wraps the request in its server span.
 pub async fn http_span(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let span = start_span(&req, state.config().port);
-    req.extensions_mut().insert(HttpTrace(span.context()));
+    let outcome = OutcomeOnce::default();
+    req.extensions_mut().insert(HttpTrace {
+        context: span.context(),
+        outcome: outcome.clone(),
+    });
     let mut response = next.run(req).await;
     set_attr!(
         span,
         [semconv::HTTP_RESPONSE_STATUS_CODE] = response.status().as_u16()
     );
     if let Some(ErrorReason(reason)) = response.extensions().get::<ErrorReason>().copied() {
+        crate::metrics::record_rejection(reason);
+        outcome.record(Outcome::Rejected, Some(reason), None);
         set_attr!(span, [semconv::ERROR_TYPE] = reason);
         if response.status().is_server_error() {
             span.set_error(reason);

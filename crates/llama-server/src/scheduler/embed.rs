@@ -4,12 +4,13 @@
 //! for encoder models); should one arrive, it fails cleanly.
 
 use super::job::{Event, Job};
-use super::{Command, Limits, SchedulerHandle, SlotInfo};
+use super::request::RequestTrace;
+use super::{Command, Limits, SlotInfo};
 use crate::error::{Result, ServerError};
 use crate::metrics::{EngineCounters, Gauges};
-use crate::telemetry::{self, JobTrace};
 use llama_core::embed::Embedding;
 use llama_core::Encoder;
+use llama_otel::names::{CancelReason, EngineError};
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
 use tokio::sync::oneshot;
@@ -22,14 +23,28 @@ pub struct EmbedJob {
     /// `embd_normalize` for pooled vectors; `None`: the server's `--embd-normalize`.
     pub normalize: Option<i32>,
     pub reply: oneshot::Sender<Result<Vec<Embedding>>>,
-    pub trace: JobTrace,
-    pub submitted: Instant,
+    /// Its telemetry and admission permit: dropping the job records the outcome.
+    pub trace: RequestTrace,
 }
 
 impl EmbedJob {
     /// Total tokens over all inputs (the usage the response reports).
     pub fn n_tokens(&self) -> usize {
         self.inputs.iter().map(Vec::len).sum()
+    }
+
+    /// Ends the request with `result`: the outcome is counted and the admission permit
+    /// released (the job is dropped) before the client gets its answer.
+    fn answer(self, result: Result<Vec<Embedding>>) {
+        let EmbedJob { reply, trace, .. } = self;
+        drop(trace);
+        let _ = reply.send(result);
+    }
+
+    /// Refuses the job (the model cannot serve it).
+    pub fn refuse(mut self, err: ServerError) {
+        self.trace.reject(err.reason());
+        self.answer(Err(err));
     }
 }
 
@@ -38,23 +53,16 @@ pub struct EmbedEngine {
     encoder: Encoder,
     limits: Limits,
     rx: Receiver<Command>,
-    handle: SchedulerHandle,
     counters: EngineCounters,
     busy: bool,
 }
 
 impl EmbedEngine {
-    pub fn new(
-        encoder: Encoder,
-        limits: Limits,
-        rx: Receiver<Command>,
-        handle: SchedulerHandle,
-    ) -> Self {
+    pub fn new(encoder: Encoder, limits: Limits, rx: Receiver<Command>) -> Self {
         EmbedEngine {
             encoder,
             limits,
             rx,
-            handle,
             counters: EngineCounters::default(),
             busy: false,
         }
@@ -94,40 +102,41 @@ impl EmbedEngine {
                 Command::Shutdown => shutting_down = true,
                 // Jobs run to completion within one command; nothing is left to cancel.
                 Command::CancelAll => {}
+                #[cfg(feature = "fault-injection")]
+                Command::FailNextDecode => {}
             }
         }
     }
 
     fn embed(&mut self, mut job: EmbedJob) {
+        if job.reply.is_closed() {
+            job.trace.cancel(CancelReason::ClientDisconnected);
+            return;
+        }
         self.busy = true;
-        telemetry::embed_started(&mut job.trace);
+        job.trace.encoding();
         let started = Instant::now();
-        let result = if job.reply.is_closed() {
-            Err(ServerError::Internal("client gone".into()))
-        } else {
-            let normalize = job.normalize.unwrap_or(self.encoder.params().normalize);
-            self.encoder
-                .embed_normalized(&job.inputs, normalize)
-                .map_err(ServerError::from)
-        };
+        let normalize = job.normalize.unwrap_or(self.encoder.params().normalize);
+        let result = self
+            .encoder
+            .embed_normalized(&job.inputs, normalize)
+            .map_err(ServerError::from);
         match &result {
             Ok(_) => {
                 self.counters
                     .on_prompt_done(job.n_tokens(), started.elapsed().as_secs_f64());
-                telemetry::embed_finished(&job.trace, job.submitted, job.n_tokens());
+                job.trace.embedded();
             }
-            Err(e) => telemetry::embed_failed(&job.trace, job.submitted, e.reason()),
+            Err(_) => job.trace.fail(EngineError::Encode),
         }
-        let _ = job.reply.send(result);
+        job.answer(result);
         self.busy = false;
-        self.handle.release();
     }
 
-    fn refuse_generation(&mut self, job: Job) {
+    fn refuse_generation(&mut self, mut job: Job) {
         let err = ServerError::BadRequest("this model only produces embeddings".into());
-        telemetry::job_aborted(&job.trace, job.submitted, "rejected", err.reason(), false);
-        let _ = job.events.send(Event::Failed(err));
-        self.handle.release();
+        job.trace.reject(err.reason());
+        job.end(Some(Event::Failed(err)));
     }
 
     fn slot_infos(&self) -> Vec<SlotInfo> {

@@ -13,13 +13,14 @@ use super::batch_builder::{self, Entry};
 use super::job::{Chunk, Event, FinishReason, Job, Summary, Timings, TokenInfo, Usage};
 use super::slot::{pick_slot, reuse_len, Slot, Task};
 use super::stop::StopOutcome;
-use super::{Command, Limits, SchedulerHandle, SlotInfo};
+use super::{Command, Limits, SlotInfo};
 use crate::error::ServerError;
 use crate::metrics::{EngineCounters, Gauges};
 use crate::telemetry;
 use llama_core::sampling::{token_logprob, top_logprobs};
 use llama_core::vocab::Vocab;
 use llama_core::{Batch, Context};
+use llama_otel::names::{CancelReason, EngineError};
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
@@ -44,23 +45,19 @@ pub struct Engine {
     slots: Vec<Slot>,
     queue: VecDeque<Job>,
     rx: Receiver<Command>,
-    handle: SchedulerHandle,
     batch: Batch,
     counters: EngineCounters,
     step: u64,
     shutting_down: bool,
     /// Logits copy for requests that ignore EOS.
     scratch: Vec<f32>,
+    /// Fail the next decode call (tests of the failure path).
+    #[cfg(feature = "fault-injection")]
+    fail_next_decode: bool,
 }
 
 impl Engine {
-    pub fn new(
-        ctx: Context,
-        config: EngineConfig,
-        limits: Limits,
-        rx: Receiver<Command>,
-        handle: SchedulerHandle,
-    ) -> Self {
+    pub fn new(ctx: Context, config: EngineConfig, limits: Limits, rx: Receiver<Command>) -> Self {
         Engine {
             ctx,
             config,
@@ -68,12 +65,13 @@ impl Engine {
             slots: (0..limits.n_parallel).map(Slot::new).collect(),
             queue: VecDeque::new(),
             rx,
-            handle,
             batch: Batch::with_capacity(config.n_batch),
             counters: EngineCounters::default(),
             step: 0,
             shutting_down: false,
             scratch: Vec::new(),
+            #[cfg(feature = "fault-injection")]
+            fail_next_decode: false,
         }
     }
 
@@ -124,8 +122,7 @@ impl Engine {
             Command::Embed(job) => {
                 // The HTTP side refuses embeddings for generative models; answer stragglers.
                 let err = ServerError::BadRequest("this model does not produce embeddings".into());
-                let _ = job.reply.send(Err(err));
-                self.handle.release();
+                job.refuse(err);
             }
             Command::Slots(reply) => {
                 let _ = reply.send(self.slot_infos());
@@ -141,6 +138,8 @@ impl Engine {
             }
             Command::Shutdown => self.shutting_down = true,
             Command::CancelAll => self.cancel_all(),
+            #[cfg(feature = "fault-injection")]
+            Command::FailNextDecode => self.fail_next_decode = true,
         }
     }
 
@@ -162,15 +161,8 @@ impl Engine {
         for slot in &mut self.slots {
             if slot.task.as_ref().is_some_and(|t| t.job.events.is_closed()) {
                 if let Some(task) = slot.task.take() {
-                    telemetry::job_aborted(
-                        &task.job.trace,
-                        task.job.submitted,
-                        "cancelled",
-                        "client_disconnected",
-                        true,
-                    );
                     slot.last_used = self.step;
-                    self.handle.release();
+                    cancel(task.job, CancelReason::ClientDisconnected, None);
                 }
             }
         }
@@ -178,38 +170,18 @@ impl Engine {
             self.queue.drain(..).partition(|j| j.events.is_closed());
         self.queue = kept.into();
         for job in gone {
-            telemetry::job_aborted(
-                &job.trace,
-                job.submitted,
-                "cancelled",
-                "client_disconnected",
-                false,
-            );
-            self.handle.release();
+            cancel(job, CancelReason::ClientDisconnected, None);
         }
     }
 
     fn cancel_all(&mut self) {
-        for slot in &mut self.slots {
-            if let Some(task) = slot.task.take() {
-                let _ = task
-                    .job
-                    .events
-                    .send(Event::Failed(ServerError::ShuttingDown));
-                telemetry::job_aborted(
-                    &task.job.trace,
-                    task.job.submitted,
-                    "cancelled",
-                    "shutdown",
-                    true,
-                );
-                self.handle.release();
-            }
-        }
-        for job in std::mem::take(&mut self.queue) {
-            let _ = job.events.send(Event::Failed(ServerError::ShuttingDown));
-            telemetry::job_aborted(&job.trace, job.submitted, "cancelled", "shutdown", false);
-            self.handle.release();
+        let running = self.slots.iter_mut().filter_map(|s| s.task.take());
+        let jobs: Vec<Job> = running
+            .map(|t| t.job)
+            .chain(std::mem::take(&mut self.queue))
+            .collect();
+        for job in jobs {
+            cancel(job, CancelReason::Shutdown, Some(ServerError::ShuttingDown));
         }
     }
 
@@ -225,9 +197,7 @@ impl Engine {
             let slot = &mut self.slots[i];
             let n_keep = reuse_len(&slot.cache, &job.prompt, job.params.cache_prompt);
             if let Err(e) = self.ctx.seq_rm(Some(i as u32), Some(n_keep as i32), None) {
-                let _ = job.events.send(Event::Failed(e.into()));
-                telemetry::job_aborted(&job.trace, job.submitted, "error", "kv_cache", false);
-                self.handle.release();
+                fail(job, EngineError::KvCache, e.into());
                 continue;
             }
             slot.cache.truncate(n_keep);
@@ -235,7 +205,7 @@ impl Engine {
             for &t in &task.job.prompt {
                 task.sampler.accept(t);
             }
-            telemetry::job_started(&mut task, i);
+            task.job.trace.started(i, n_keep);
             slot.task = Some(task);
         }
     }
@@ -265,18 +235,22 @@ impl Engine {
                 self.slots[e.slot]
                     .task
                     .as_ref()
-                    .and_then(telemetry::link_target)
+                    .and_then(|t| t.job.trace.link_target())
                     .map(|sc| (e.slot, sc))
             })
             .collect();
         let links: Vec<_> = linked.iter().map(|(_, sc)| sc.clone()).collect();
+        #[cfg(feature = "fault-injection")]
+        if std::mem::take(&mut self.fail_next_decode) {
+            return self.fail_batch(entries, "injected by a test (fault-injection)");
+        }
         let stats = match self.ctx.decode_linked(&self.batch, &links) {
             Ok(stats) => stats,
             Err(e) => return self.fail_batch(entries, &e.to_string()),
         };
         for (i, _) in &linked {
             if let Some(task) = &mut self.slots[*i].task {
-                telemetry::link_decode(task, &stats.span);
+                task.job.trace.link(&stats.span);
             }
         }
         batch_builder::commit(entries, &mut self.slots);
@@ -293,20 +267,8 @@ impl Engine {
         for e in entries {
             let slot = &mut self.slots[e.slot];
             if let Some(task) = slot.task.take() {
-                let _ = task
-                    .job
-                    .events
-                    .send(Event::Failed(ServerError::Internal(format!(
-                        "decode failed: {message}"
-                    ))));
-                telemetry::job_aborted(
-                    &task.job.trace,
-                    task.job.submitted,
-                    "error",
-                    "decode",
-                    true,
-                );
-                self.handle.release();
+                let err = ServerError::Internal(format!("decode failed: {message}"));
+                fail(task.job, EngineError::Decode, err);
             }
             let _ = self.ctx.seq_rm(Some(e.slot as u32), None, None);
             slot.cache.clear();
@@ -330,7 +292,7 @@ impl Engine {
             if task.job.params.max_tokens == Some(0) {
                 return self.finish(i, FinishReason::Length, None);
             }
-            telemetry::first_token(task);
+            task.job.trace.first_token();
         }
         let vocab = self.ctx.model().vocab();
         let info = match sample(&self.ctx, at, &mut self.scratch, vocab, task) {
@@ -356,15 +318,7 @@ impl Engine {
 
     fn fail_slot(&mut self, i: usize, e: ServerError) {
         if let Some(task) = self.slots[i].task.take() {
-            let _ = task.job.events.send(Event::Failed(e));
-            telemetry::job_aborted(
-                &task.job.trace,
-                task.job.submitted,
-                "error",
-                "sampling",
-                true,
-            );
-            self.handle.release();
+            fail(task.job, EngineError::Sampling, e);
         }
     }
 
@@ -402,11 +356,24 @@ impl Engine {
         };
         self.counters
             .on_generation_done(task.n_decoded, timings.predicted.as_secs_f64());
-        telemetry::job_finished(&task, &summary, self.limits.n_ctx_slot);
-        telemetry::job_left_slot();
-        let _ = task.job.events.send(Event::Done(summary));
-        self.handle.release();
+        let output = task.output.as_deref();
+        task.job
+            .trace
+            .finished(&summary, self.limits.n_ctx_slot, output);
+        task.job.end(Some(Event::Done(summary)));
     }
+}
+
+/// Ends `job` as cancelled; `tell` is the error its client gets, if it is still there.
+fn cancel(mut job: Job, reason: CancelReason, tell: Option<ServerError>) {
+    job.trace.cancel(reason);
+    job.end(tell.map(Event::Failed));
+}
+
+/// Ends `job` as failed by the engine (`kind`), telling its client `err`.
+fn fail(mut job: Job, kind: EngineError, err: ServerError) {
+    job.trace.fail(kind);
+    job.end(Some(Event::Failed(err)));
 }
 
 /// Picks the next token from batch row `at` (EOG tokens masked out for `ignore_eos`).

@@ -1,39 +1,10 @@
-//! What the HTTP side hands the scheduler (a [`Job`]) and what flows back ([`Event`]).
+//! What the HTTP side hands the scheduler (a [`Job`]) and what flows back ([`Event`]). The
+//! settings and results themselves are in [`super::generation`], re-exported here.
 
+pub use super::generation::{Chunk, FinishReason, GenParams, Summary, Timings, TokenInfo, Usage};
+use super::request::RequestTrace;
 use crate::error::ServerError;
-use crate::telemetry::JobTrace;
-use llama_core::sampling::SamplingParams;
-use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
-
-/// Generation settings of one request, already validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GenParams {
-    pub sampling: SamplingParams,
-    /// Most tokens to generate; `None`: until the slot's context is full.
-    pub max_tokens: Option<usize>,
-    pub stop: Vec<String>,
-    pub ignore_eos: bool,
-    pub cache_prompt: bool,
-    /// Report the chosen token's log-probability.
-    pub logprobs: bool,
-    /// Report this many most likely alternatives per token.
-    pub top_logprobs: usize,
-}
-
-impl Default for GenParams {
-    fn default() -> Self {
-        GenParams {
-            sampling: SamplingParams::default(),
-            max_tokens: None,
-            stop: Vec::new(),
-            ignore_eos: false,
-            cache_prompt: true,
-            logprobs: false,
-            top_logprobs: 0,
-        }
-    }
-}
 
 /// One request for the scheduler.
 #[derive(Debug)]
@@ -42,86 +13,21 @@ pub struct Job {
     pub prompt: Vec<u32>,
     pub params: GenParams,
     pub events: UnboundedSender<Event>,
-    pub trace: JobTrace,
-    pub submitted: Instant,
+    /// Its telemetry and admission permit: dropping the job records the outcome.
+    pub trace: RequestTrace,
 }
 
-/// Why generation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FinishReason {
-    /// End-of-generation token.
-    Eog,
-    /// A stop string matched.
-    Word,
-    /// `max_tokens` reached or the slot's context is full.
-    Length,
-}
-
-impl FinishReason {
-    /// OpenAI's `finish_reason`.
-    pub fn openai(self) -> &'static str {
-        match self {
-            FinishReason::Eog | FinishReason::Word => "stop",
-            FinishReason::Length => "length",
+impl Job {
+    /// Ends the request: the job is dropped first (its outcome counted, its admission permit
+    /// released), then `last` goes to the client, so a client that has its answer also finds
+    /// the request counted and its place free.
+    pub fn end(self, last: Option<Event>) {
+        let events = self.events.clone();
+        drop(self);
+        if let Some(event) = last {
+            let _ = events.send(event);
         }
     }
-
-    /// llama.cpp's `stop_type`.
-    pub fn llama(self) -> &'static str {
-        match self {
-            FinishReason::Eog => "eos",
-            FinishReason::Word => "word",
-            FinishReason::Length => "limit",
-        }
-    }
-}
-
-/// A generated token with the probabilities the request asked for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenInfo {
-    pub id: u32,
-    pub logprob: Option<f32>,
-    pub top: Vec<(u32, f32)>,
-}
-
-/// Text released to the client in one step (held-back partial stop matches are not in it).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Chunk {
-    pub text: String,
-    pub tokens: Vec<TokenInfo>,
-}
-
-impl Chunk {
-    /// Nothing worth sending: no text, and no token probabilities the client asked for.
-    pub fn is_silent(&self, with_probs: bool) -> bool {
-        self.text.is_empty() && (!with_probs || self.tokens.is_empty())
-    }
-}
-
-/// Token counts of a finished request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub prompt_tokens: usize,
-    pub completion_tokens: usize,
-    /// Prompt tokens reused from the slot's cache.
-    pub cached_tokens: usize,
-}
-
-/// llama.cpp's `timings`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Timings {
-    pub prompt: Duration,
-    pub predicted: Duration,
-}
-
-/// The end of a request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Summary {
-    pub finish: FinishReason,
-    pub stop_word: Option<String>,
-    pub usage: Usage,
-    pub timings: Timings,
-    pub slot: usize,
 }
 
 /// What the scheduler sends back for a job, in order: any number of chunks, then one `Done`

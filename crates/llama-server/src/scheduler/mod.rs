@@ -3,20 +3,27 @@
 //! [`SchedulerHandle`]: commands over a channel, answers over oneshot channels, generated text
 //! over one unbounded channel per request. The scheduler never waits on a client.
 //! For an encoder-only model the thread runs [`embed::EmbedEngine`] over the same commands.
+//!
+//! Admission: a request takes a permit ([`SchedulerHandle::admit`]) before it is queued; the
+//! permit lives in the job's [`request::RequestTrace`] and returns when the job is dropped,
+//! whichever way it ends.
 
 pub mod batch_builder;
 pub mod embed;
 pub mod engine;
+pub mod generation;
 pub mod job;
+pub mod request;
 pub mod slot;
 pub mod stop;
 
 use crate::error::{Result, ServerError};
 use crate::metrics::MetricsSnapshot;
 use job::{GenParams, Job};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use llama_otel::names::CancelReason;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 /// What the handle asks of the scheduler thread.
 #[derive(Debug)]
@@ -30,6 +37,9 @@ pub enum Command {
     Shutdown,
     /// Cancel every request, queued or running.
     CancelAll,
+    /// Fail the next decode call as if the backend had (tests of the failure path only).
+    #[cfg(feature = "fault-injection")]
+    FailNextDecode,
 }
 
 /// One slot as `/slots` shows it.
@@ -47,12 +57,11 @@ pub struct SlotInfo {
 /// Limits the handle enforces before anything reaches the scheduler.
 #[derive(Debug)]
 struct Admission {
-    /// Admitted requests not finished yet (queued or in a slot).
-    in_flight: AtomicUsize,
-    /// `n_parallel + queue_size`.
+    /// One permit per request that may be admitted (queued or in a slot):
+    /// `n_parallel + queue_size`; closed once the server stops taking work.
+    permits: Arc<Semaphore>,
     limit: usize,
     queue_size: usize,
-    closed: AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -76,11 +85,11 @@ pub struct SchedulerHandle {
 
 impl SchedulerHandle {
     fn new(tx: mpsc::Sender<Command>, limits: Limits, queue_size: usize) -> Self {
+        let limit = limits.n_parallel + queue_size;
         let admission = Admission {
-            in_flight: AtomicUsize::new(0),
-            limit: limits.n_parallel + queue_size,
+            permits: Arc::new(Semaphore::new(limit)),
+            limit,
             queue_size,
-            closed: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
         };
         SchedulerHandle {
@@ -95,37 +104,33 @@ impl SchedulerHandle {
         self.admission.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Queues `job`, or refuses it at once when the queue is full or the server is stopping.
-    pub fn submit(&self, job: Job) -> Result<()> {
+    /// A place for one request, or a refusal at once when the queue is full or the server is
+    /// stopping. The permit goes into the request's [`request::RequestTrace`].
+    pub fn admit(&self) -> Result<OwnedSemaphorePermit> {
         let a = &self.admission;
-        if a.closed.load(Ordering::Acquire) {
-            return Err(ServerError::ShuttingDown);
-        }
-        if a.in_flight.fetch_add(1, Ordering::AcqRel) >= a.limit {
-            a.in_flight.fetch_sub(1, Ordering::AcqRel);
-            return Err(ServerError::QueueFull(a.queue_size));
-        }
-        crate::telemetry::job_queued();
-        self.tx.send(Command::Submit(Box::new(job))).map_err(|_| {
-            a.in_flight.fetch_sub(1, Ordering::AcqRel);
-            ServerError::ShuttingDown
+        a.permits.clone().try_acquire_owned().map_err(|e| match e {
+            TryAcquireError::NoPermits => ServerError::QueueFull(a.queue_size),
+            TryAcquireError::Closed => ServerError::ShuttingDown,
         })
     }
 
-    /// Queues an embedding job, under the same admission limits as generation.
-    pub fn embed(&self, job: embed::EmbedJob) -> Result<()> {
-        let a = &self.admission;
-        if a.closed.load(Ordering::Acquire) {
-            return Err(ServerError::ShuttingDown);
+    /// Queues `job`. Should the scheduler be gone, the job is cancelled (its channel closes,
+    /// which its receiver sees).
+    pub fn submit(&self, mut job: Job) {
+        job.trace.queued();
+        let sent = self.tx.send(Command::Submit(Box::new(job)));
+        if let Err(mpsc::SendError(Command::Submit(mut job))) = sent {
+            job.trace.cancel(CancelReason::Shutdown);
         }
-        if a.in_flight.fetch_add(1, Ordering::AcqRel) >= a.limit {
-            a.in_flight.fetch_sub(1, Ordering::AcqRel);
-            return Err(ServerError::QueueFull(a.queue_size));
+    }
+
+    /// Queues an embedding job (admitted like generation); cancelled as [`Self::submit`]'s.
+    pub fn embed(&self, mut job: embed::EmbedJob) {
+        job.trace.queued();
+        let sent = self.tx.send(Command::Embed(Box::new(job)));
+        if let Err(mpsc::SendError(Command::Embed(mut job))) = sent {
+            job.trace.cancel(CancelReason::Shutdown);
         }
-        self.tx.send(Command::Embed(Box::new(job))).map_err(|_| {
-            a.in_flight.fetch_sub(1, Ordering::AcqRel);
-            ServerError::ShuttingDown
-        })
     }
 
     /// Current state of every slot.
@@ -148,7 +153,7 @@ impl SchedulerHandle {
 
     /// Refuses new work from now on; admitted requests run to completion.
     pub fn shutdown(&self) {
-        self.admission.closed.store(true, Ordering::Release);
+        self.admission.permits.close();
         let _ = self.tx.send(Command::Shutdown);
     }
 
@@ -159,12 +164,15 @@ impl SchedulerHandle {
 
     /// Admitted requests not finished yet.
     pub fn in_flight(&self) -> usize {
-        self.admission.in_flight.load(Ordering::Acquire)
+        let a = &self.admission;
+        a.limit.saturating_sub(a.permits.available_permits())
     }
 
-    /// Called by the scheduler when a request leaves for good.
-    fn release(&self) {
-        self.admission.in_flight.fetch_sub(1, Ordering::AcqRel);
+    /// Makes the next decode call fail, every request in it with it (tests of the failure
+    /// path; compiled only with the `fault-injection` feature).
+    #[cfg(feature = "fault-injection")]
+    pub fn fail_next_decode(&self) {
+        let _ = self.tx.send(Command::FailNextDecode);
     }
 }
 
@@ -177,7 +185,7 @@ pub fn start(
 ) -> std::io::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel();
     let handle = SchedulerHandle::new(tx, limits, queue_size);
-    let engine = engine::Engine::new(ctx, config, limits, rx, handle.clone());
+    let engine = engine::Engine::new(ctx, config, limits, rx);
     let thread = std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || engine.run())?;
@@ -192,7 +200,7 @@ pub fn start_embedder(
 ) -> std::io::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel();
     let handle = SchedulerHandle::new(tx, limits, queue_size);
-    let engine = embed::EmbedEngine::new(encoder, limits, rx, handle.clone());
+    let engine = embed::EmbedEngine::new(encoder, limits, rx);
     let thread = std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || engine.run())?;

@@ -6,7 +6,6 @@ use super::job::{Chunk, Job, TokenInfo};
 use super::stop::StopMatcher;
 use llama_core::sampling::Sampler;
 use llama_core::vocab::Detokenizer;
-use llama_otel::SpanGuard;
 use std::time::Instant;
 
 /// One sequence of the unified KV cache.
@@ -20,32 +19,28 @@ pub struct Slot {
     pub task: Option<Task>,
 }
 
-/// The request a slot is serving.
+/// The request a slot is serving (scheduler-internal: its telemetry is the job's own
+/// [`RequestTrace`](super::request::RequestTrace)).
 #[derive(Debug)]
 pub struct Task {
-    /// `prefill`, then `generate` span. Declared before `job` (whose trace holds the parent
-    /// GenAI span): fields drop in order, so the phase ends first.
-    pub phase: SpanGuard,
-    pub job: Job,
-    pub sampler: Sampler,
-    pub detok: Detokenizer,
-    pub stop: StopMatcher,
+    pub(super) job: Job,
+    pub(super) sampler: Sampler,
+    pub(super) detok: Detokenizer,
+    pub(super) stop: StopMatcher,
     /// Prompt tokens reused from the cache.
-    pub n_cached: usize,
+    pub(super) n_cached: usize,
     /// Tokens sampled so far (the EOG token included).
-    pub n_decoded: usize,
+    pub(super) n_decoded: usize,
     /// Sampled token to decode next step.
-    pub next: Option<u32>,
+    pub(super) next: Option<u32>,
     /// Batch index of this slot's logits in the current step.
-    pub logits_at: Option<usize>,
+    pub(super) logits_at: Option<usize>,
     /// Token infos whose text is still held back by the stop matcher.
-    pub held: Vec<TokenInfo>,
-    pub started: Instant,
-    pub first_token: Option<Instant>,
-    /// Decode steps linked to the request span so far.
-    pub n_links: usize,
+    pub(super) held: Vec<TokenInfo>,
+    pub(super) started: Instant,
+    pub(super) first_token: Option<Instant>,
     /// The whole output, kept only when content capture is on.
-    pub output: Option<String>,
+    pub(super) output: Option<String>,
 }
 
 impl Task {
@@ -63,8 +58,6 @@ impl Task {
             held: Vec::new(),
             started: Instant::now(),
             first_token: None,
-            n_links: 0,
-            phase: SpanGuard::noop(),
             output: capture.then(String::new),
             job,
         }

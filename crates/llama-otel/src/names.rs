@@ -1,0 +1,267 @@
+//! The project's own instruments (`llama.*`), their units and the label values they carry,
+//! written once: the server records with these names and the tests and tools that read the
+//! series (`/metrics`, dashboards' checks) use the same items. GenAI-convention names are in
+//! [`crate::semconv`].
+
+// ------------------------------------------------------------------ instruments
+
+/// Counter, `{request}`: requests by [`Outcome`] (label [`OUTCOME`], plus `error.type` and
+/// `gen_ai.operation.name` where they apply).
+pub const REQUESTS: &str = "llama.requests";
+/// Up-down counter, `{request}`: requests waiting for a slot.
+pub const REQUESTS_QUEUED: &str = "llama.requests.queued";
+/// Up-down counter, `{request}`: requests being served by a slot.
+pub const REQUESTS_ACTIVE: &str = "llama.requests.active";
+/// Histogram, `s`: time a request waited for a slot.
+pub const QUEUE_WAIT_DURATION: &str = "llama.queue.wait.duration";
+/// Histogram, `1`: fraction of its slot's context a request used.
+pub const CONTEXT_UTILIZATION: &str = "llama.context.utilization";
+/// Histogram, `s`: time to sample one token.
+pub const SAMPLING_DURATION: &str = "llama.sampling.duration";
+/// Counter, `{token}`: tokens processed, by [`TokenKind`] (label [`TOKEN_KIND`]).
+pub const TOKENS: &str = "llama.tokens";
+/// Gauge, `{slot}`: slots serving a request.
+pub const SLOTS_BUSY: &str = "llama.slots.busy";
+/// Gauge, `1`: used fraction of the KV cache.
+pub const KV_CACHE_USAGE: &str = "llama.kv_cache.usage";
+/// Gauge, `{token}`: tokens in the KV cache.
+pub const KV_CACHE_TOKENS: &str = "llama.kv_cache.tokens";
+
+// ------------------------------------------------------------------------ units
+
+/// Unit of request counts.
+pub const UNIT_REQUEST: &str = "{request}";
+/// Unit of slot counts.
+pub const UNIT_SLOT: &str = "{slot}";
+/// Unit of fractions.
+pub const UNIT_RATIO: &str = "1";
+/// Unit of token counts (as [`crate::semconv::UNIT_TOKEN`]).
+pub const UNIT_TOKEN: &str = crate::semconv::UNIT_TOKEN;
+/// Unit of durations (as [`crate::semconv::UNIT_SECONDS`]).
+pub const UNIT_SECONDS: &str = crate::semconv::UNIT_SECONDS;
+
+// ----------------------------------------------------------------------- labels
+
+/// Label of [`REQUESTS`]: how the request ended ([`Outcome::as_str`]).
+pub const OUTCOME: &str = "outcome";
+/// Label of [`TOKENS`]: [`TokenKind::as_str`].
+pub const TOKEN_KIND: &str = "type";
+
+/// How a request ended (label [`OUTCOME`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Served to the end.
+    Success,
+    /// Refused before it was queued (`error.type`: one of [`REJECTION_REASONS`]).
+    Rejected,
+    /// Given up after it was queued (`error.type`: a [`CancelReason`]).
+    Cancelled,
+    /// The engine failed it (`error.type`: an [`EngineError`]).
+    Error,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Success,
+        Outcome::Rejected,
+        Outcome::Cancelled,
+        Outcome::Error,
+    ];
+
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Rejected => "rejected",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// Why a queued or running request was cancelled (`error.type` of [`Outcome::Cancelled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The client closed the connection.
+    ClientDisconnected,
+    /// The shutdown deadline passed.
+    Shutdown,
+}
+
+impl CancelReason {
+    /// Every reason.
+    pub const ALL: [CancelReason; 2] = [CancelReason::ClientDisconnected, CancelReason::Shutdown];
+
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::ClientDisconnected => "client_disconnected",
+            CancelReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// What failed in the engine (`error.type` of [`Outcome::Error`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineError {
+    /// Preparing the slot's KV cache.
+    KvCache,
+    /// The decode call.
+    Decode,
+    /// Sampling (no valid logits).
+    Sampling,
+    /// The encoder (embedding models).
+    Encode,
+    /// The scheduler let go of the request without deciding its outcome (a bug).
+    Dropped,
+}
+
+impl EngineError {
+    /// Every kind.
+    pub const ALL: [EngineError; 5] = [
+        EngineError::KvCache,
+        EngineError::Decode,
+        EngineError::Sampling,
+        EngineError::Encode,
+        EngineError::Dropped,
+    ];
+
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EngineError::KvCache => "kv_cache",
+            EngineError::Decode => "decode",
+            EngineError::Sampling => "sampling",
+            EngineError::Encode => "encode",
+            EngineError::Dropped => "dropped",
+        }
+    }
+}
+
+/// Why a request was answered with an error: `error.type` of [`Outcome::Rejected`] and the
+/// `reason` label of `llamacpp:requests_rejected_total`, one per client-visible error class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The body is not valid JSON for the request.
+    InvalidJson,
+    /// A value that cannot be served.
+    BadRequest,
+    /// The prompt does not fit in a slot's context.
+    ContextExceeded,
+    /// No such route.
+    RouteNotFound,
+    /// The route does not take this method.
+    MethodNotAllowed,
+    /// Missing or wrong API key.
+    Unauthorized,
+    /// The body is over the size limit.
+    PayloadTooLarge,
+    /// The body did not arrive in time.
+    Timeout,
+    /// The model is still loading.
+    Loading,
+    /// The wait queue is full.
+    QueueFull,
+    /// The server is stopping.
+    ShuttingDown,
+    /// A feature the server does not implement.
+    NotSupported,
+    /// A bug or an engine failure answered with an error.
+    Internal,
+}
+
+impl RejectReason {
+    /// Every reason.
+    pub const ALL: [RejectReason; 13] = [
+        RejectReason::InvalidJson,
+        RejectReason::BadRequest,
+        RejectReason::ContextExceeded,
+        RejectReason::RouteNotFound,
+        RejectReason::MethodNotAllowed,
+        RejectReason::Unauthorized,
+        RejectReason::PayloadTooLarge,
+        RejectReason::Timeout,
+        RejectReason::Loading,
+        RejectReason::QueueFull,
+        RejectReason::ShuttingDown,
+        RejectReason::NotSupported,
+        RejectReason::Internal,
+    ];
+
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::InvalidJson => "invalid_json",
+            RejectReason::BadRequest => "bad_request",
+            RejectReason::ContextExceeded => "context_exceeded",
+            RejectReason::RouteNotFound => "route_not_found",
+            RejectReason::MethodNotAllowed => "method_not_allowed",
+            RejectReason::Unauthorized => "unauthorized",
+            RejectReason::PayloadTooLarge => "payload_too_large",
+            RejectReason::Timeout => "timeout",
+            RejectReason::Loading => "loading",
+            RejectReason::QueueFull => "queue_full",
+            RejectReason::ShuttingDown => "shutting_down",
+            RejectReason::NotSupported => "not_supported",
+            RejectReason::Internal => "internal",
+        }
+    }
+}
+
+/// [`RejectReason::ALL`]'s label values.
+pub const REJECTION_REASONS: [&str; 13] = [
+    RejectReason::InvalidJson.as_str(),
+    RejectReason::BadRequest.as_str(),
+    RejectReason::ContextExceeded.as_str(),
+    RejectReason::RouteNotFound.as_str(),
+    RejectReason::MethodNotAllowed.as_str(),
+    RejectReason::Unauthorized.as_str(),
+    RejectReason::PayloadTooLarge.as_str(),
+    RejectReason::Timeout.as_str(),
+    RejectReason::Loading.as_str(),
+    RejectReason::QueueFull.as_str(),
+    RejectReason::ShuttingDown.as_str(),
+    RejectReason::NotSupported.as_str(),
+    RejectReason::Internal.as_str(),
+];
+
+/// What a [`TOKENS`] count is (label [`TOKEN_KIND`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Prompt tokens computed (cached ones excluded).
+    Prompt,
+    /// Generated tokens.
+    Generated,
+}
+
+impl TokenKind {
+    /// Every kind.
+    pub const ALL: [TokenKind; 2] = [TokenKind::Prompt, TokenKind::Generated];
+
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Prompt => "prompt",
+            TokenKind::Generated => "generated",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_distinct_and_not_empty() {
+        let mut all: Vec<&str> = CancelReason::ALL.iter().map(|r| r.as_str()).collect();
+        all.extend(EngineError::ALL.iter().map(|e| e.as_str()));
+        all.extend(REJECTION_REASONS);
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), all.len(), "{all:?}");
+        assert!(all.iter().all(|v| !v.is_empty()));
+        assert!(Outcome::ALL.iter().all(|o| !o.as_str().is_empty()));
+    }
+}

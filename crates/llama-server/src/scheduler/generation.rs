@@ -1,0 +1,112 @@
+//! The values one generation is described by: its validated settings ([`GenParams`]) and
+//! what it produces (chunks of text with token probabilities, then a [`Summary`]).
+
+use llama_core::sampling::SamplingParams;
+use std::time::Duration;
+
+/// Generation settings of one request, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenParams {
+    pub sampling: SamplingParams,
+    /// Most tokens to generate; `None`: until the slot's context is full.
+    pub max_tokens: Option<usize>,
+    pub stop: Vec<String>,
+    pub ignore_eos: bool,
+    pub cache_prompt: bool,
+    /// Report the chosen token's log-probability.
+    pub logprobs: bool,
+    /// Report this many most likely alternatives per token.
+    pub top_logprobs: usize,
+}
+
+impl Default for GenParams {
+    fn default() -> Self {
+        GenParams {
+            sampling: SamplingParams::default(),
+            max_tokens: None,
+            stop: Vec::new(),
+            ignore_eos: false,
+            cache_prompt: true,
+            logprobs: false,
+            top_logprobs: 0,
+        }
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// End-of-generation token.
+    Eog,
+    /// A stop string matched.
+    Word,
+    /// `max_tokens` reached or the slot's context is full.
+    Length,
+}
+
+impl FinishReason {
+    /// OpenAI's `finish_reason`.
+    pub fn openai(self) -> &'static str {
+        match self {
+            FinishReason::Eog | FinishReason::Word => "stop",
+            FinishReason::Length => "length",
+        }
+    }
+
+    /// llama.cpp's `stop_type`.
+    pub fn llama(self) -> &'static str {
+        match self {
+            FinishReason::Eog => "eos",
+            FinishReason::Word => "word",
+            FinishReason::Length => "limit",
+        }
+    }
+}
+
+/// A generated token with the probabilities the request asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenInfo {
+    pub id: u32,
+    pub logprob: Option<f32>,
+    pub top: Vec<(u32, f32)>,
+}
+
+/// Text released to the client in one step (held-back partial stop matches are not in it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Chunk {
+    pub text: String,
+    pub tokens: Vec<TokenInfo>,
+}
+
+impl Chunk {
+    /// Nothing worth sending: no text, and no token probabilities the client asked for.
+    pub fn is_silent(&self, with_probs: bool) -> bool {
+        self.text.is_empty() && (!with_probs || self.tokens.is_empty())
+    }
+}
+
+/// Token counts of a finished request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    /// Prompt tokens reused from the slot's cache.
+    pub cached_tokens: usize,
+}
+
+/// llama.cpp's `timings`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    pub prompt: Duration,
+    pub predicted: Duration,
+}
+
+/// The end of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub finish: FinishReason,
+    pub stop_word: Option<String>,
+    pub usage: Usage,
+    pub timings: Timings,
+    pub slot: usize,
+}

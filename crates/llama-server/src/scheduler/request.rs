@@ -1,0 +1,322 @@
+//! One request's telemetry and its place in the admission limit, owned by its job: the GenAI
+//! span and its children, the queue and slot gauges, the latency histograms, and — when the
+//! value is dropped — the request's outcome, counted exactly once, then the admission permit
+//! released. Built from plain values (operation, model name, prompt size, parent trace
+//! context), never from HTTP types; the scheduler calls one method where the state changes.
+//!
+//! Spans of one request: `{METHOD} {route}` (HTTP server span, the parent given here) →
+//! `{operation} {model}` (GenAI span) → `queue`, `prefill`, `generate`, with a `first_token`
+//! event on the GenAI span. Decode steps (`llama.decode`, recorded by llama-core) link to the
+//! GenAI spans of the requests they serve, and the GenAI span links back to those steps — for
+//! the prefill and the first [`LINKED_DECODE_STEPS`] steps only, to keep long generations'
+//! spans small.
+
+use super::generation::{GenParams, Summary};
+use crate::telemetry::{self, OutcomeOnce, LINKED_DECODE_STEPS, PROVIDER};
+use llama_otel::names::{self, CancelReason, EngineError, Outcome, TokenKind};
+use llama_otel::{
+    event, histogram_record, semconv, set_attr, span, updown_add, SpanContext, SpanGuard,
+    TraceContext,
+};
+use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// What a request's telemetry starts from.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// The HTTP server span's context (the GenAI span's parent).
+    pub parent: TraceContext,
+    /// The request's entry in `llama.requests`, shared with the HTTP layer.
+    pub outcome: OutcomeOnce,
+    /// `gen_ai.operation.name`.
+    pub operation: &'static str,
+    /// The model name the request asked for (reported back).
+    pub model: String,
+    /// Prompt tokens (all inputs' for embeddings).
+    pub n_prompt: usize,
+}
+
+/// Where the request is, for the queue and slot gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Admitted,
+    Queued,
+    InSlot,
+}
+
+/// How the request ended, once the scheduler has decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Success,
+    Rejected(&'static str),
+    Cancelled(CancelReason),
+    Failed(EngineError),
+}
+
+impl Ending {
+    fn labels(self) -> (Outcome, Option<&'static str>) {
+        match self {
+            Ending::Success => (Outcome::Success, None),
+            Ending::Rejected(reason) => (Outcome::Rejected, Some(reason)),
+            Ending::Cancelled(reason) => (Outcome::Cancelled, Some(reason.as_str())),
+            Ending::Failed(kind) => (Outcome::Error, Some(kind.as_str())),
+        }
+    }
+}
+
+/// One request's telemetry and admission permit; dropping it records the outcome.
+#[derive(Debug)]
+pub struct RequestTrace {
+    /// `prefill`, then `generate`. Fields drop in order, and a child span must not end after
+    /// its parent: the children come before `genai`.
+    phase: SpanGuard,
+    /// `queue`; ends when a slot takes the request.
+    queue: SpanGuard,
+    /// The GenAI span; ends when the request is dropped.
+    genai: SpanGuard,
+    info: RequestInfo,
+    submitted: Instant,
+    stage: Stage,
+    n_cached: usize,
+    first_token: Option<Instant>,
+    /// Decode steps linked to the GenAI span after the first token.
+    n_links: usize,
+    ending: Option<Ending>,
+    /// Held until the request is counted; dropped last.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// An `f32` request value as the decimal the client sent (0.7, not 0.699999988079071).
+fn decimal(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
+
+impl RequestTrace {
+    /// Starts the GenAI span `{operation} {model}` (child of `info.parent`) and its `queue` span.
+    pub fn new(info: RequestInfo, permit: OwnedSemaphorePermit) -> Self {
+        let (operation, model) = (info.operation, info.model.clone());
+        let genai = span!(format!("{operation} {model}"), parent: &info.parent,
+            [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+            [semconv::GEN_AI_REQUEST_MODEL] = model,
+            [semconv::GEN_AI_USAGE_INPUT_TOKENS] = info.n_prompt);
+        let queue = span!("queue", parent: &genai);
+        RequestTrace {
+            phase: SpanGuard::noop(),
+            queue,
+            genai,
+            info,
+            submitted: Instant::now(),
+            stage: Stage::Admitted,
+            n_cached: 0,
+            first_token: None,
+            n_links: 0,
+            ending: None,
+            _permit: permit,
+        }
+    }
+
+    /// A generation request's settings on the GenAI span; `input` only with content capture on.
+    pub fn generation(
+        self,
+        params: &GenParams,
+        stream: bool,
+        response_id: Option<&str>,
+        input: Option<String>,
+    ) -> Self {
+        let p = &params.sampling;
+        set_attr!(
+            self.genai,
+            [semconv::GEN_AI_REQUEST_TEMPERATURE] = decimal(p.temperature),
+            [semconv::GEN_AI_REQUEST_TOP_P] = decimal(p.top_p),
+            [semconv::GEN_AI_REQUEST_TOP_K] = p.top_k,
+            [semconv::GEN_AI_REQUEST_FREQUENCY_PENALTY] = decimal(p.frequency_penalty),
+            [semconv::GEN_AI_REQUEST_PRESENCE_PENALTY] = decimal(p.presence_penalty),
+            [semconv::GEN_AI_REQUEST_STOP_SEQUENCES] = params.stop.clone(),
+            [telemetry::GEN_AI_REQUEST_STREAM] = stream
+        );
+        if let Some(max) = params.max_tokens {
+            set_attr!(self.genai, [semconv::GEN_AI_REQUEST_MAX_TOKENS] = max);
+        }
+        if let Some(seed) = p.seed {
+            set_attr!(self.genai, [semconv::GEN_AI_REQUEST_SEED] = seed);
+        }
+        if let Some(id) = response_id {
+            set_attr!(self.genai, [semconv::GEN_AI_RESPONSE_ID] = id.to_owned());
+        }
+        if let Some(input) = input {
+            set_attr!(self.genai, [telemetry::GEN_AI_INPUT_MESSAGES] = input);
+        }
+        self
+    }
+
+    /// An embedding request's input count on the GenAI span.
+    pub fn embedding(self, n_inputs: usize) -> Self {
+        set_attr!(self.genai, "llama.embed.n_inputs" = n_inputs);
+        self
+    }
+
+    /// The request entered the scheduler's queue.
+    pub fn queued(&mut self) {
+        updown_add!(names::REQUESTS_QUEUED, 1, unit: names::UNIT_REQUEST, description: "Requests waiting for a slot");
+        self.stage = Stage::Queued;
+    }
+
+    /// Leaves the queue for a slot: ends `queue`.
+    fn enter_slot(&mut self) {
+        drop(std::mem::take(&mut self.queue));
+        if self.stage == Stage::Queued {
+            updown_add!(names::REQUESTS_QUEUED, -1, unit: names::UNIT_REQUEST, description: "Requests waiting for a slot");
+        }
+        updown_add!(names::REQUESTS_ACTIVE, 1, unit: names::UNIT_REQUEST, description: "Requests being served by a slot");
+        self.stage = Stage::InSlot;
+    }
+
+    /// Slot `slot` took the request with `cached` prompt tokens reused: ends `queue`, starts
+    /// `prefill`.
+    pub fn started(&mut self, slot: usize, cached: usize) {
+        self.enter_slot();
+        self.n_cached = cached;
+        histogram_record!(names::QUEUE_WAIT_DURATION, self.submitted.elapsed().as_secs_f64(), unit: names::UNIT_SECONDS,
+            description: "Time a request waited for a slot", buckets: &telemetry::QUEUE_WAIT_BUCKETS);
+        set_attr!(
+            self.genai,
+            "llama.slot.id" = slot,
+            "llama.prompt.cached_tokens" = cached
+        );
+        self.phase = span!("prefill", parent: &self.genai,
+            "llama.prompt.tokens" = self.info.n_prompt, "llama.prompt.cached_tokens" = cached);
+    }
+
+    /// The encoder took the (embedding) request: ends `queue`.
+    pub fn encoding(&mut self) {
+        self.enter_slot();
+    }
+
+    /// The first token was sampled: ends `prefill`, starts `generate`.
+    pub fn first_token(&mut self) {
+        self.first_token = Some(Instant::now());
+        event!(self.genai, "first_token");
+        histogram_record!(semconv::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, self.submitted.elapsed().as_secs_f64(),
+            unit: semconv::UNIT_SECONDS, buckets: &semconv::TIME_TO_FIRST_TOKEN_BUCKETS,
+            [semconv::GEN_AI_OPERATION_NAME] = self.info.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+            [semconv::GEN_AI_REQUEST_MODEL] = self.info.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = self.info.model.clone());
+        telemetry::count_tokens(
+            TokenKind::Prompt,
+            self.info.n_prompt.saturating_sub(self.n_cached) as u64,
+        );
+        drop(std::mem::take(&mut self.phase));
+        self.phase = span!("generate", parent: &self.genai);
+    }
+
+    /// The GenAI span's context for the next decode step's links, while the request is still
+    /// linked (prefill and the first [`LINKED_DECODE_STEPS`] steps after it).
+    pub fn link_target(&self) -> Option<SpanContext> {
+        let linked = self.first_token.is_none() || self.n_links < LINKED_DECODE_STEPS;
+        (linked && self.genai.is_recording()).then(|| self.genai.span_context())
+    }
+
+    /// Links the request back to a decode step that served it.
+    pub fn link(&mut self, decode: &SpanContext) {
+        self.genai.add_link(decode);
+        if self.first_token.is_some() {
+            self.n_links += 1;
+        }
+    }
+
+    /// The request was served to the end; `output` is the text, with content capture on.
+    pub fn finished(&mut self, summary: &Summary, n_ctx_slot: usize, output: Option<&str>) {
+        let finish = summary.finish;
+        let n_out = summary.usage.completion_tokens;
+        // gen_ai.usage.input_tokens was set at the start: the SDK does not replace attributes,
+        // so setting it again would export the key twice.
+        set_attr!(
+            self.genai,
+            [semconv::GEN_AI_RESPONSE_FINISH_REASONS] = vec![finish.openai()],
+            [semconv::GEN_AI_USAGE_OUTPUT_TOKENS] = n_out,
+            "gen_ai.usage.cached_tokens" = summary.usage.cached_tokens,
+            "llama.stop_type" = finish.llama()
+        );
+        if let Some(out) = output {
+            let msg = serde_json::json!([{"role": "assistant", "parts": [{"type": "text", "content": out}],
+                "finish_reason": finish.openai()}]);
+            set_attr!(
+                self.genai,
+                [telemetry::GEN_AI_OUTPUT_MESSAGES] = msg.to_string()
+            );
+        }
+        if let (Some(first), 2..) = (self.first_token, n_out) {
+            histogram_record!(semconv::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, first.elapsed().as_secs_f64() / (n_out - 1) as f64,
+                unit: semconv::UNIT_SECONDS, buckets: &semconv::TIME_PER_OUTPUT_TOKEN_BUCKETS,
+                [semconv::GEN_AI_OPERATION_NAME] = self.info.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+                [semconv::GEN_AI_REQUEST_MODEL] = self.info.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = self.info.model.clone());
+        }
+        telemetry::count_tokens(TokenKind::Generated, n_out as u64);
+        let used = self.info.n_prompt + n_out;
+        histogram_record!(names::CONTEXT_UTILIZATION, used as f64 / n_ctx_slot.max(1) as f64, unit: names::UNIT_RATIO,
+            description: "Fraction of its slot's context a request used", buckets: &telemetry::UTILIZATION_BUCKETS);
+        self.ending = Some(Ending::Success);
+    }
+
+    /// The embeddings were computed.
+    pub fn embedded(&mut self) {
+        telemetry::count_tokens(TokenKind::Prompt, self.info.n_prompt as u64);
+        self.ending = Some(Ending::Success);
+    }
+
+    /// The request leaves without an answer: the client went away or the server is stopping.
+    pub fn cancel(&mut self, reason: CancelReason) {
+        self.ending = Some(Ending::Cancelled(reason));
+    }
+
+    /// The engine failed the request.
+    pub fn fail(&mut self, kind: EngineError) {
+        self.ending = Some(Ending::Failed(kind));
+    }
+
+    /// The scheduler refused the request (`reason`: one of `names::REJECTION_REASONS`).
+    pub fn reject(&mut self, reason: &'static str) {
+        self.ending = Some(Ending::Rejected(reason));
+    }
+}
+
+impl Drop for RequestTrace {
+    /// Records the outcome once: the gauges the request was in, the GenAI span's status, the
+    /// request duration and `llama.requests`. The permit is released right after (last field).
+    fn drop(&mut self) {
+        match self.stage {
+            Stage::Admitted => {}
+            Stage::Queued => {
+                updown_add!(names::REQUESTS_QUEUED, -1, unit: names::UNIT_REQUEST, description: "Requests waiting for a slot")
+            }
+            Stage::InSlot => {
+                updown_add!(names::REQUESTS_ACTIVE, -1, unit: names::UNIT_REQUEST, description: "Requests being served by a slot")
+            }
+        }
+        drop(std::mem::take(&mut self.phase));
+        drop(std::mem::take(&mut self.queue));
+        let ending = self.ending.unwrap_or(Ending::Failed(EngineError::Dropped));
+        let (outcome, error_type) = ending.labels();
+        let (operation, model) = (self.info.operation, self.info.model.clone());
+        let total = self.submitted.elapsed().as_secs_f64();
+        match error_type {
+            None => {
+                set_attr!(self.genai, [semconv::GEN_AI_RESPONSE_MODEL] = model.clone());
+                histogram_record!(semconv::GEN_AI_SERVER_REQUEST_DURATION, total, unit: semconv::UNIT_SECONDS,
+                    buckets: &semconv::REQUEST_DURATION_BUCKETS,
+                    [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+                    [semconv::GEN_AI_REQUEST_MODEL] = model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = model);
+            }
+            Some(error) => {
+                set_attr!(self.genai, [semconv::ERROR_TYPE] = error);
+                self.genai.set_error(outcome.as_str());
+                histogram_record!(semconv::GEN_AI_SERVER_REQUEST_DURATION, total, unit: semconv::UNIT_SECONDS,
+                    buckets: &semconv::REQUEST_DURATION_BUCKETS,
+                    [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+                    [semconv::GEN_AI_REQUEST_MODEL] = model, [semconv::ERROR_TYPE] = error);
+            }
+        }
+        self.info
+            .outcome
+            .record(outcome, error_type, Some(self.info.operation));
+    }
+}
