@@ -1,10 +1,9 @@
 //! The evaluation in Prometheus: every query returns series once the scrapes have data, and
 //! every alert rule evaluates without error.
 
-use super::promql::{substitute, variable_query, Query};
+use super::promql::{substitute, Query};
 use super::Report;
 use crate::http;
-use crate::stack::process::Proc;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
@@ -43,66 +42,55 @@ fn prom_query(prom: &str, expr: &str) -> Result<usize> {
     Ok(data["result"].as_array().map_or(1, Vec::len))
 }
 
-/// Waits until the scrapes have data, then evaluates everything, retrying empty results for a
-/// while (rates need two scrapes of a series that has moved).
+/// How long to let the scrapes gather data before the first query, and until when to retry
+/// queries that return nothing yet (rates need two scrapes of a series that has moved).
+pub(super) struct Patience {
+    pub(super) warm_up: Duration,
+    pub(super) deadline: Duration,
+}
+
+/// Waits `warm_up`, then evaluates every query, retrying empty results until the deadline;
+/// `alive` fails when the scraped process has died.
 pub(super) fn evaluate(
     report: &mut Report,
     prom: &str,
-    server: &str,
-    server_proc: &mut Proc,
+    alive: &mut dyn FnMut() -> Result<()>,
     queries: &[Query],
-    variables: &[Query],
+    patience: Patience,
 ) -> Result<()> {
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        server_proc.alive()?;
-        std::thread::sleep(Duration::from_secs(1));
+    while start.elapsed() < patience.warm_up {
+        alive()?;
+        std::thread::sleep(Duration::from_millis(500));
     }
     // A scrape can time out while the machine is busy: look at the last minute.
-    let up = prom_query(prom, "max_over_time(up{job=\"llama-server\"}[1m]) == 1");
-    let up = up.and_then(|n| {
-        if n == 1 {
-            Ok(server.to_string())
-        } else {
-            bail!("not up")
-        }
-    });
-    report.record("Prometheus scrapes llama-server", up);
-    let evaluable = |q: &Query| Query::new(q.source.clone(), &substitute(&q.expr));
-    let mut pending: Vec<Query> = queries.iter().map(evaluable).collect();
-    for v in variables {
-        match variable_query(&substitute(&v.expr)) {
-            Some(q) => pending.push(Query::new(v.source.clone(), &q)),
-            None => report.record(&v.source, Err(anyhow!("not label_values(...): {}", v.expr))),
-        }
-    }
-    let total = pending.len();
-    let mut returned = 0;
-    loop {
-        server_proc.alive()?;
-        let expired = start.elapsed() > Duration::from_secs(90);
+    let up = "max_over_time(up{job=\"llama-server\"}[1m]) == 1";
+    let mut pending = vec![Query::new("Prometheus scrapes llama-server".into(), up)];
+    pending.extend_from_slice(queries);
+    let (total, mut returned) = (pending.len(), 0);
+    while !pending.is_empty() {
+        alive()?;
+        let expired = start.elapsed() > patience.deadline;
         let mut still = Vec::new();
         for q in pending {
             let name = format!("query {}", q.source);
-            match prom_query(prom, &q.expr) {
+            match prom_query(prom, &substitute(&q.expr)) {
                 Ok(n) if n > 0 => {
                     returned += 1;
                     report.record(&name, Ok(format!("{n} series")));
                 }
                 // A parse error does not get better by waiting.
-                Err(e) if e.to_string().contains("parse error") => {
+                Err(e) if expired || e.to_string().contains("parse error") => {
                     report.record(&name, Err(anyhow!("{e:#}: {}", q.expr)))
                 }
                 Ok(_) if expired => report.record(&name, Err(anyhow!("no series: {}", q.expr))),
-                Err(e) if expired => report.record(&name, Err(anyhow!("{e:#}: {}", q.expr))),
                 _ => still.push(q),
             }
         }
         pending = still;
-        if pending.is_empty() {
-            break;
+        if !pending.is_empty() {
+            std::thread::sleep(Duration::from_secs(2));
         }
-        std::thread::sleep(Duration::from_secs(3));
     }
     println!("      ({returned} of {total} queries returned series)");
     let rules = prom_api(prom, "/api/v1/rules", &[]).and_then(rules_health);
