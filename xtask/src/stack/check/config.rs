@@ -52,7 +52,6 @@ pub(super) enum Either {
     List(Vec<String>),
     Map(BTreeMap<String, Value>),
     #[default]
-    #[serde(skip)]
     Absent,
 }
 

@@ -5,6 +5,7 @@ use super::promql::{substitute, Query};
 use super::Report;
 use crate::http;
 use anyhow::{anyhow, bail, Context, Result};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -18,18 +19,14 @@ struct Answer<T> {
 }
 
 /// GET or POST (a form) `path` of Prometheus' API → its `data`.
-fn prom_api<T: serde::de::DeserializeOwned>(
-    prom: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> Result<T> {
+fn prom_api<T: DeserializeOwned>(prom: &str, path: &str, form: &[(&str, &str)]) -> Result<T> {
     let timeout = Duration::from_secs(30);
     let r = match form {
         [] => http::get(prom, path, timeout)?,
         _ => http::post_form(prom, path, form, timeout)?,
     };
-    let answer: Answer<T> = serde_json::from_str(&r.body)
-        .with_context(|| format!("Prometheus answered {}: {}", r.status, r.body))?;
+    let answer: Result<Answer<T>, _> = serde_json::from_str(&r.body);
+    let answer = answer.with_context(|| format!("Prometheus answered {}", r.status))?;
     match (answer.status.as_str(), answer.data) {
         ("success", Some(data)) => Ok(data),
         _ => bail!("{}", answer.error.unwrap_or(r.body)),
@@ -101,13 +98,10 @@ pub(super) fn evaluate(
 /// Every rule healthy (and how many fire), or the unhealthy ones.
 fn rules_health(data: Value) -> Result<String> {
     let groups = data["groups"].as_array().cloned().unwrap_or_default();
-    let rules: Vec<Value> = groups
-        .iter()
-        .flat_map(|g| g["rules"].as_array().cloned())
-        .flatten()
-        .collect();
+    let rules = groups.iter().flat_map(|g| g["rules"].as_array());
+    let rules: Vec<&Value> = rules.flatten().collect();
     let bad = rules.iter().filter(|r| r["health"] != "ok");
-    let bad: Vec<String> = bad
+    let bad: Vec<_> = bad
         .map(|r| format!("{} ({})", r["name"], r["lastError"]))
         .collect();
     if rules.is_empty() || !bad.is_empty() {

@@ -11,13 +11,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The fields of a dashboard JSON the checks read.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct Dashboard {
     title: String,
     uid: String,
-    #[serde(default)]
     panels: Vec<Panel>,
-    #[serde(default)]
     templating: Templating,
 }
 
@@ -26,58 +25,62 @@ struct Templating {
     list: Vec<Variable>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct Variable {
     name: String,
     #[serde(rename = "type")]
     kind: String,
-    query: Option<Text>,
-    datasource: Option<Text>,
+    query: Text,
+    datasource: Text,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 struct Panel {
     #[serde(rename = "type")]
     kind: String,
-    #[serde(default)]
     title: String,
-    datasource: Option<Text>,
-    #[serde(default)]
+    datasource: Text,
     targets: Vec<Target>,
-    #[serde(default)]
     panels: Vec<Panel>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 struct Target {
-    #[serde(default)]
     ref_id: String,
-    expr: Option<String>,
-    datasource: Option<Text>,
+    expr: String,
+    datasource: Text,
 }
 
 /// A string, or an object holding it: a variable's `{"query": ..}`, a data source's `{"uid": ..}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(untagged)]
 enum Text {
     Plain(String),
-    Query { query: String },
-    Uid { uid: String },
+    Query {
+        query: String,
+    },
+    Uid {
+        uid: String,
+    },
+    #[default]
+    #[serde(skip)]
+    Absent,
 }
 
 impl Text {
-    fn text(this: &Option<Text>) -> &str {
-        match this {
-            Some(Text::Plain(s) | Text::Query { query: s } | Text::Uid { uid: s }) => s,
-            None => "",
+    fn text(&self) -> &str {
+        match self {
+            Text::Plain(s) | Text::Query { query: s } | Text::Uid { uid: s } => s,
+            Text::Absent => "",
         }
     }
-}
 
-fn on_variable(datasource: &Option<Text>) -> bool {
-    matches!(Text::text(datasource), "$datasource" | "${datasource}")
+    fn is_variable(&self) -> bool {
+        matches!(self.text(), "$datasource" | "${datasource}")
+    }
 }
 
 /// Every panel, the panels of collapsed rows included.
@@ -97,7 +100,7 @@ fn dashboard(file: &str, text: &str, queries: &mut Vec<Query>) -> Result<String>
         p.push("needs a title and a uid".to_string());
     }
     let variables = &d.templating.list;
-    let prometheus = |v: &Variable| v.kind == "datasource" && Text::text(&v.query) == "prometheus";
+    let prometheus = |v: &Variable| v.kind == "datasource" && v.query.text() == "prometheus";
     if !variables
         .iter()
         .any(|v| prometheus(v) && v.name == "datasource")
@@ -106,13 +109,11 @@ fn dashboard(file: &str, text: &str, queries: &mut Vec<Query>) -> Result<String>
     }
     let before = queries.len();
     for v in variables.iter().filter(|v| v.kind == "query") {
-        match variable_query(Text::text(&v.query)) {
-            Some(q) if on_variable(&v.datasource) => {
-                queries.push(Query::new(format!("{file}: variable ${}", v.name), &q))
-            }
-            _ => p.push(format!(
-                "variable {}: needs label_values() on $datasource",
-                v.name
+        let (name, query) = (&v.name, variable_query(v.query.text()));
+        match query.filter(|_| v.datasource.is_variable()) {
+            Some(q) => queries.push(Query::new(format!("{file}: variable ${name}"), &q)),
+            None => p.push(format!(
+                "variable {name}: needs label_values() on $datasource"
             )),
         }
     }
@@ -120,21 +121,16 @@ fn dashboard(file: &str, text: &str, queries: &mut Vec<Query>) -> Result<String>
     walk(&d.panels, &mut panels);
     panels.retain(|x| x.kind != "row" && x.kind != "text");
     for panel in &panels {
-        let exprs = panel
-            .targets
-            .iter()
-            .filter_map(|t| Some((t, t.expr.as_deref()?.trim())));
-        let exprs: Vec<_> = exprs.filter(|(_, e)| !e.is_empty()).collect();
-        let targets_on_variable = exprs.iter().all(|(t, _)| on_variable(&t.datasource));
-        if exprs.is_empty() || !on_variable(&panel.datasource) || !targets_on_variable {
-            p.push(format!(
-                "panel {:?}: needs queries on $datasource",
-                panel.title
-            ));
+        let targets = panel.targets.iter().filter(|t| !t.expr.trim().is_empty());
+        let targets: Vec<_> = targets.collect();
+        let on_variable = targets.iter().all(|t| t.datasource.is_variable());
+        if targets.is_empty() || !panel.datasource.is_variable() || !on_variable {
+            let title = &panel.title;
+            p.push(format!("panel {title:?}: needs queries on $datasource"));
         }
-        for (t, expr) in exprs {
+        for t in targets {
             let source = format!("{file}: {} {}", panel.title, t.ref_id);
-            queries.push(Query::new(source, expr));
+            queries.push(Query::new(source, t.expr.trim()));
         }
     }
     let (n, q) = (panels.len(), queries.len() - before);

@@ -17,10 +17,8 @@ use std::time::Duration;
 
 pub(super) fn live(report: &mut Report, opts: &CheckOpts, queries: &[Query]) -> Result<()> {
     let root = util::workspace_root();
-    let model = opts
-        .model
-        .clone()
-        .or_else(|| std::env::var("LLAMA_TEST_MODEL").ok());
+    let env = std::env::var("LLAMA_TEST_MODEL").ok();
+    let model = opts.model.clone().or(env);
     let model = model.map_or(root.join("models").join(DEFAULT_MODEL), |m| root.join(m));
     if !model.is_file() {
         let model = model.display();
@@ -35,11 +33,9 @@ pub(super) fn live(report: &mut Report, opts: &CheckOpts, queries: &[Query]) -> 
         false => Err(anyhow!("{} missing", server.display())),
     };
     report.record("llama-server built with otel", built);
-    let prometheus = which("prometheus").context("no prometheus (Debian package `prometheus`)")?;
     let tmp = TempDir::new(Some(&target_dir(&root).join("tmp")), "observability")?;
     let (mut server, addr) = start_server(report, &server, &model, tmp.path())?;
-    let alerts = root.join(ALERTS);
-    let (_prom, prom) = start_prometheus(report, &prometheus, &alerts, &addr, tmp.path())?;
+    let (_prom, prom) = start_prometheus(report, &root.join(ALERTS), &addr, tmp.path())?;
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         // More workers than slots plus queue hold: requests queue and some are turned away.
@@ -70,33 +66,30 @@ fn ready(report: &mut Report, mut proc: Proc, addr: String, path: &str) -> Resul
 
 /// Starts the server with ggml op timing on (the ggml op time panel needs it), 2 slots and a
 /// queue of 2.
-fn start_server(
-    report: &mut Report,
-    bin: &Path,
-    model: &Path,
-    tmp: &Path,
-) -> Result<(Proc, String)> {
+fn start_server(r: &mut Report, bin: &Path, model: &Path, tmp: &Path) -> Result<(Proc, String)> {
     let port = free_port()?;
     let args = format!("--host 127.0.0.1 --port {port} -c 2048 --parallel 2 --queue-size 2");
+    let args = args + " --otel-ggml-ops";
     let mut cmd = Command::new(bin);
     cmd.args(args.split_whitespace())
-        .args(["--alias", "llama", "--otel-ggml-ops", "-m"]);
+        .args(["--alias", "llama", "-m"]);
     for (k, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("OTEL_")) {
         cmd.env_remove(k);
     }
     cmd.arg(model).env("OTEL_SERVICE_NAME", "llama-server");
     let proc = Proc::spawn("llama-server", &mut cmd, tmp.join("server.log"))?;
-    ready(report, proc, format!("127.0.0.1:{port}"), "/health")
+    ready(r, proc, format!("127.0.0.1:{port}"), "/health")
 }
 
-/// Starts Prometheus scraping `addr` as job `llama-server` every 2 s, with the `alerts` rules.
+/// Starts Prometheus (on PATH) scraping `addr` as job `llama-server` every 2 s, with the
+/// `alerts` rules.
 fn start_prometheus(
-    report: &mut Report,
-    bin: &Path,
+    r: &mut Report,
     alerts: &Path,
     addr: &str,
     tmp: &Path,
 ) -> Result<(Proc, String)> {
+    let bin = which("prometheus").context("no prometheus (Debian package `prometheus`)")?;
     let prom = format!("127.0.0.1:{}", free_port()?);
     let config = format!(
         "global: {{scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s}}
@@ -104,22 +97,15 @@ rule_files: [{alerts:?}]
 scrape_configs: [{{job_name: llama-server, static_configs: [{{targets: [\"{addr}\"]}}]}}]
 "
     );
-    std::fs::write(tmp.join("prometheus.yml"), config)?;
+    let (file, data) = (tmp.join("prometheus.yml"), tmp.join("data"));
+    std::fs::write(&file, config)?;
     let mut cmd = Command::new(bin);
-    cmd.arg(format!(
-        "--config.file={}",
-        tmp.join("prometheus.yml").display()
-    ));
-    cmd.arg(format!(
-        "--storage.tsdb.path={}",
-        tmp.join("data").display()
-    ));
-    cmd.args([
-        format!("--web.listen-address={prom}"),
-        "--enable-feature=exemplar-storage".into(),
-    ]);
+    cmd.arg(format!("--config.file={}", file.display()));
+    cmd.arg(format!("--storage.tsdb.path={}", data.display()));
+    cmd.arg(format!("--web.listen-address={prom}"));
+    cmd.arg("--enable-feature=exemplar-storage");
     let proc = Proc::spawn("prometheus", &mut cmd, tmp.join("prometheus.log"))?;
-    ready(report, proc, prom, "/-/ready")
+    ready(r, proc, prom, "/-/ready")
 }
 
 /// The `i`-th request of a worker, its kind cycling with `i`: chat (plain and streamed), legacy
@@ -182,18 +168,17 @@ mod tests {
     /// on a metric it does passes: a real Prometheus scrapes a stand-in `/metrics`.
     #[test]
     fn a_query_on_a_metric_not_exported_fails() {
-        let Some(prometheus) = which("prometheus") else {
+        if which("prometheus").is_none() {
             assert!(
                 !util::in_ci(),
                 "prometheus missing (Debian package `prometheus`)"
             );
             return eprintln!("skipped: prometheus not installed (Debian package `prometheus`)");
-        };
+        }
         let addr = metrics_server("llama_requests_total{outcome=\"ok\"} 3\n");
         let (tmp, mut report) = (TempDir::new(None, "evaluate").unwrap(), Report::default());
         let alerts = util::workspace_root().join(ALERTS);
-        let started = start_prometheus(&mut report, &prometheus, &alerts, &addr, tmp.path());
-        let (_proc, prom) = started.unwrap();
+        let (_proc, prom) = start_prometheus(&mut report, &alerts, &addr, tmp.path()).unwrap();
         let queries = [
             Query::new("exported".into(), "sum(llama_requests_total)"),
             Query::new("not exported".into(), "sum(rate(llama_made_up_total[1m]))"),

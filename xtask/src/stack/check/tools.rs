@@ -6,91 +6,68 @@
 use super::{outcome, Report, Stack};
 use crate::stack::files::{ALERTS, COLLECTOR, COMPOSE, PROM_CONFIG};
 use crate::stack::process::which;
-use crate::util;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Runs `program args` in `root`; its last output line, or its whole output as the error.
-fn run(root: &Path, program: &str, args: &[&str]) -> Result<String> {
-    let mut cmd = Command::new(which(program).with_context(|| format!("{program} not on PATH"))?);
+/// Runs `command` (words split at spaces) in `root`; its last output line, or its whole
+/// output as the error.
+fn run(root: &Path, command: &str) -> Result<String> {
+    let mut words = command.split(' ');
+    let program = words.next().unwrap_or_default();
+    let program = which(program).with_context(|| format!("{program} not on PATH"))?;
+    let mut cmd = Command::new(program);
     let out = cmd
-        .args(args)
+        .args(words)
         .current_dir(root)
         .stdin(Stdio::null())
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        bail!(
-            "`{}` failed: {}",
-            util::display(&cmd),
-            text.trim().replace('\n', " | ")
-        );
+        bail!("`{command}` failed: {}", text.trim().replace('\n', " | "));
     }
     Ok(text.trim().lines().last().unwrap_or("").to_string())
+}
+
+/// A check's name: its command without options and paths.
+fn name(command: &str) -> String {
+    let words = command
+        .split(' ')
+        .filter(|w| !w.starts_with('-') && !w.contains('/'));
+    words.collect::<Vec<_>>().join(" ")
 }
 
 /// `promtool check config` and `check rules`: Debian's `prometheus` package has promtool, so it
 /// is required, like Prometheus for the live part.
 pub(super) fn promtool(root: &Path, report: &mut Report) {
     for (what, file) in [("config", PROM_CONFIG), ("rules", ALERTS)] {
-        report.record(
-            &format!("promtool check {what}"),
-            run(root, "promtool", &["check", what, file]),
-        );
-    }
-}
-
-/// The compose file and the collector's config through their own tools where installed, else
-/// (saying so) through the static stand-ins.
-pub(super) fn optional(stack: &Stack, report: &mut Report) {
-    let (compose, config) = (
-        ["compose", "-f", COMPOSE, "config", "-q"],
-        format!("--config={COLLECTOR}"),
-    );
-    let probe = ["docker", "compose", "version"];
-    tool(
-        stack,
-        report,
-        "docker compose config",
-        &probe,
-        &compose,
-        Stack::services,
-    );
-    let probe = ["otelcol-contrib", "--version"];
-    tool(
-        stack,
-        report,
-        "otelcol-contrib validate",
-        &probe,
-        &["validate", &config],
-        Stack::pipelines,
-    );
-}
-
-/// `probe` (`program args`) says whether a tool is installed: then `program args` checks,
-/// else the output says so and `stand_in` checks.
-fn tool(
-    s: &Stack,
-    report: &mut Report,
-    name: &str,
-    probe: &[&str],
-    args: &[&str],
-    stand_in: StandIn,
-) {
-    match run(&s.root, probe[0], &probe[1..]) {
-        Ok(version) => report.record(name, run(&s.root, probe[0], args).map(|_| version)),
-        Err(_) => {
-            report.skip(
-                name,
-                &format!("not installed (`{}` failed)", probe.join(" ")),
-            );
-            report.record(&format!("{name} (static stand-in)"), stand_in(s));
-        }
+        let command = format!("promtool check {what} {file}");
+        report.record(&name(&command), run(root, &command));
     }
 }
 
 type StandIn = fn(&Stack) -> Result<String>;
+
+/// The compose file and the collector's config through their own tools where installed (the
+/// first command of each says whether), else (saying so) through the static stand-ins.
+pub(super) fn optional(stack: &Stack, report: &mut Report) {
+    let compose = format!("docker compose -f {COMPOSE} config -q");
+    let collector = format!("otelcol-contrib validate --config={COLLECTOR}");
+    let tools: [(&str, String, StandIn); 2] = [
+        ("docker compose version", compose, Stack::services),
+        ("otelcol-contrib --version", collector, Stack::pipelines),
+    ];
+    for (probe, command, stand_in) in tools {
+        let (name, root) = (name(&command), &stack.root);
+        match run(root, probe) {
+            Ok(version) => report.record(&name, run(root, &command).map(|_| version)),
+            Err(_) => {
+                report.skip(&name, &format!("not installed (`{probe}` failed)"));
+                report.record(&format!("{name} (static stand-in)"), stand_in(stack));
+            }
+        }
+    }
+}
 
 impl Stack {
     /// Every service has an image or a build, and depends only on services.
@@ -101,12 +78,11 @@ impl Stack {
             if s.image.is_none() && s.build.is_none() {
                 p.push(format!("{name} has neither image nor build"));
             }
-            let unknown = s
-                .depends_on
-                .names()
-                .into_iter()
-                .filter(|d| !services.contains_key(*d));
-            p.extend(unknown.map(|d| format!("{name} depends on unknown service {d}")));
+            for dep in s.depends_on.names() {
+                if !services.contains_key(dep) {
+                    p.push(format!("{name} depends on unknown service {dep}"));
+                }
+            }
         }
         outcome(p, || format!("{} services", services.len()))
     }
@@ -115,29 +91,23 @@ impl Stack {
     /// and so is every extension the service enables.
     fn pipelines(&self) -> Result<String> {
         let c = &self.collector;
-        let defined = |kind: &str| match kind {
-            "receivers" => vec![&c.receivers, &c.connectors],
-            "processors" => vec![&c.processors],
-            "exporters" => vec![&c.exporters, &c.connectors],
-            _ => vec![],
+        let defined = |kind: &str, id: &String| match kind {
+            "receivers" => c.receivers.contains_key(id) || c.connectors.contains_key(id),
+            "processors" => c.processors.contains_key(id),
+            "exporters" => c.exporters.contains_key(id) || c.connectors.contains_key(id),
+            _ => false,
         };
-        let extensions = c
-            .service
-            .extensions
-            .iter()
-            .filter(|e| !c.extensions.contains_key(*e));
-        let mut p: Vec<_> = extensions
-            .map(|e| format!("extension {e} is not defined"))
-            .collect();
+        let mut p = Vec::new();
+        for e in c.service.extensions.iter() {
+            if !c.extensions.contains_key(e) {
+                p.push(format!("extension {e} is not defined"));
+            }
+        }
         for (name, pipeline) in &c.service.pipelines {
             for (kind, ids) in pipeline {
-                let defined = defined(kind);
-                let undefined = ids
-                    .iter()
-                    .filter(|id| !defined.iter().any(|d| d.contains_key(*id)));
-                p.extend(
-                    undefined.map(|id| format!("pipeline {name}: {kind} {id} is not defined")),
-                );
+                for id in ids.iter().filter(|id| !defined(kind, id)) {
+                    p.push(format!("pipeline {name}: {kind} {id} is not defined"));
+                }
             }
         }
         let n = c.service.pipelines.len();

@@ -45,10 +45,8 @@ fn port(components: &Components, id: &str, protocol: Option<&str>) -> Option<u16
 impl Stack {
     /// `--name` of a service's command.
     fn flag(&self, service: &str, name: &str) -> &str {
-        self.compose.services[service]
-            .command
-            .flag(name)
-            .unwrap_or("")
+        let command = &self.compose.services[service].command;
+        command.flag(name).unwrap_or("")
     }
 
     fn env(&self, service: &str, key: &str) -> String {
@@ -63,9 +61,8 @@ impl Stack {
             let (source, target, read_only) = v.parts();
             let rest = inside.strip_prefix(target).ok()?;
             let source = source.filter(|s| read_only && s.starts_with('.'))?;
-            Some(normalize(
-                &Path::new("observability").join(source).join(rest),
-            ))
+            let host = Path::new("observability").join(source);
+            Some(normalize(&host.join(rest)))
         })
     }
 
@@ -80,111 +77,85 @@ impl Stack {
         self.addresses(&mut p);
         let targets = self.scrape_targets(&mut p);
         self.links(&mut p);
-        if !services["prometheus"]
-            .command
-            .words()
-            .contains(&"--enable-feature=exemplar-storage")
-        {
-            p.push("prometheus: no --enable-feature=exemplar-storage".into());
+        let exemplars = "--enable-feature=exemplar-storage";
+        if !services["prometheus"].command.words().contains(&exemplars) {
+            p.push(format!("prometheus: no {exemplars}"));
         }
         let build = services["llama-server"].build.as_ref();
-        let features = build
-            .and_then(|b| b.args.get("FEATURES"))
-            .unwrap_or_default();
-        if !features
-            .split(',')
-            .any(|f| f == "otel" || f == "llama-server/otel")
-        {
-            p.push(format!(
-                "llama-server: build FEATURES `{features}` lacks otel"
-            ));
+        let features = build.and_then(|b| b.args.get("FEATURES"));
+        let features = features.unwrap_or_default();
+        if !features.split(',').any(|f| f.ends_with("otel")) {
+            p.push(format!("llama-server: FEATURES `{features}` lack otel"));
         }
         outcome(p, || format!("scrapes {}", targets.join(", ")))
     }
 
     /// The configs, rules, dashboards and models the services read are this repository's.
     fn mounts(&self, p: &mut Vec<String>) {
-        let prom_config = self.flag("prometheus", "--config.file");
-        let model_dir = parent(self.flag("llama-server", "--model"));
+        let prom = self.flag("prometheus", "--config.file");
+        let collector = self.flag("otel-collector", "--config");
+        let models = parent(self.flag("llama-server", "--model"));
+        let provisioning = "/etc/grafana/provisioning";
         let mut wants: Vec<(&str, PathBuf, PathBuf)> = vec![
-            (
-                "otel-collector",
-                self.flag("otel-collector", "--config").into(),
-                COLLECTOR.into(),
-            ),
-            ("prometheus", prom_config.into(), PROM_CONFIG.into()),
-            ("llama-server", model_dir.into(), "models".into()),
-            (
-                "grafana",
-                "/etc/grafana/provisioning".into(),
-                PROVISIONING.into(),
-            ),
+            ("otel-collector", collector.into(), COLLECTOR.into()),
+            ("prometheus", prom.into(), PROM_CONFIG.into()),
+            ("llama-server", models.into(), "models".into()),
+            ("grafana", provisioning.into(), PROVISIONING.into()),
         ];
         for rule in &self.prom.rule_files {
-            let inside = normalize(&parent(prom_config).join(rule));
+            let inside = normalize(&parent(prom).join(rule));
             wants.push(("prometheus", inside, parent(PROM_CONFIG).join(rule)));
         }
         for provider in &self.providers.providers {
-            wants.push((
-                "grafana",
-                (&provider.options.path).into(),
-                DASHBOARDS.into(),
-            ));
+            let path = (&provider.options.path).into();
+            wants.push(("grafana", path, DASHBOARDS.into()));
         }
         for (service, inside, host) in wants {
             if self.host_path(service, &inside).as_ref() != Some(&host) {
                 let (inside, host) = (inside.display(), host.display());
-                p.push(format!(
-                    "{service}: `{inside}` is not {host} mounted read-only"
-                ));
+                p.push(format!("{service}: `{inside}` is not {host}, read-only"));
             }
         }
         let home = self.env("grafana", "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH");
         let host = self.host_path("grafana", Path::new(&home));
         if !home.is_empty() && !host.is_some_and(|h| self.root.join(h).is_file()) {
-            p.push(format!(
-                "grafana: home dashboard {home} is not a mounted file"
-            ));
+            p.push(format!("grafana: home dashboard {home} not mounted"));
         }
     }
 
     /// The server exports to the collector's receiver and listens on all interfaces, the
     /// collector exports to a service's OTLP port, the data sources reach services.
     fn addresses(&self, p: &mut Vec<String>) {
-        let http = self
-            .env("llama-server", "OTEL_EXPORTER_OTLP_PROTOCOL")
-            .starts_with("http");
-        let protocol = if http { "http" } else { "grpc" };
+        let protocol = self.env("llama-server", "OTEL_EXPORTER_OTLP_PROTOCOL");
+        let protocol = if protocol.starts_with("http") {
+            "http"
+        } else {
+            "grpc"
+        };
         let receiver = port(&self.collector.receivers, "otlp", Some(protocol));
         let endpoint = self.env("llama-server", "OTEL_EXPORTER_OTLP_ENDPOINT");
         if receiver.is_none() || host_port(&endpoint) != receiver.map(|r| ("otel-collector", r)) {
-            p.push(format!(
-                "llama-server exports to `{endpoint}`, not the otlp {protocol} receiver"
-            ));
+            let to = format!("not the otlp {protocol} receiver");
+            p.push(format!("llama-server exports to `{endpoint}`, {to}"));
         }
         if self.flag("llama-server", "--host") != "0.0.0.0" {
-            p.push("llama-server: --host is not 0.0.0.0 (unreachable from the others)".into());
+            p.push("llama-server: --host is not 0.0.0.0".into());
         }
         for (id, exporter) in &self.collector.exporters {
-            let to = exporter
-                .as_ref()
-                .and_then(|e| host_port(e.endpoint.as_deref()?));
-            let service = to.is_some_and(|(h, _)| self.compose.services.contains_key(h));
-            if id.split('/').next() == Some("otlp") && !(service && to.map(|t| t.1) == Some(4317)) {
-                p.push(format!(
-                    "collector exporter {id}: {to:?} is no service's OTLP port"
-                ));
+            let to = exporter.as_ref().and_then(|e| e.endpoint.as_deref());
+            let (host, port) = to.and_then(host_port).unwrap_or_default();
+            let otlp_port = port == 4317 && self.compose.services.contains_key(host);
+            if id.split('/').next() == Some("otlp") && !otlp_port {
+                p.push(format!("exporter {id}: {to:?} is no OTLP port"));
             }
         }
         for url in self.datasources.datasources.iter().map(|d| &d.url) {
-            let to = host_port(url);
+            let (host, port) = host_port(url).unwrap_or_default();
             if !SERVICES
                 .iter()
-                .any(|(s, ports)| to.is_some_and(|(h, n)| h == *s && ports.contains(&n)))
+                .any(|(s, ports)| *s == host && ports.contains(&port))
             {
-                p.push(format!(
-                    "grafana data source url {url} is no service's port"
-                ));
+                p.push(format!("data source url {url} is no service's port"));
             }
         }
     }
@@ -195,25 +166,21 @@ impl Stack {
         let server = self.flag("llama-server", "--port").parse().ok();
         let exporter = port(&self.collector.exporters, "prometheus", None);
         let mut found = Vec::new();
-        let statics = self
-            .prom
-            .scrape_configs
-            .iter()
-            .flat_map(|c| &c.static_configs);
-        for target in statics.flat_map(|s| &s.targets) {
-            match host_port(target) {
-                Some(("localhost", 9090)) => {}
-                Some(("llama-server", port)) if Some(port) == server => found.push(target.clone()),
-                Some(("otel-collector", port)) if Some(port) == exporter => {
-                    found.push(target.clone())
-                }
-                _ => p.push(format!("prometheus scrapes {target}: no such service port")),
+        let configs = self.prom.scrape_configs.iter();
+        for target in configs
+            .flat_map(|c| &c.static_configs)
+            .flat_map(|s| &s.targets)
+        {
+            let (host, port) = host_port(target).unwrap_or_default();
+            match host {
+                "localhost" if port == 9090 => {}
+                "llama-server" if Some(port) == server => found.push(target.clone()),
+                "otel-collector" if Some(port) == exporter => found.push(target.clone()),
+                _ => p.push(format!("prometheus scrapes {target}: no such port")),
             }
         }
         if found.len() < 2 {
-            p.push(format!(
-                "prometheus scrapes {found:?}: not llama-server and otel-collector"
-            ));
+            p.push(format!("prometheus scrapes only {found:?}"));
         }
         found
     }
@@ -245,10 +212,7 @@ mod tests {
         let stack = Stack::load(&crate::util::workspace_root()).unwrap();
         let wired = stack.wiring().unwrap();
         assert_eq!(wired, "scrapes llama-server:8080, otel-collector:8889");
-        assert_eq!(
-            host_port("http://otel-collector:4317"),
-            Some(("otel-collector", 4317))
-        );
+        assert_eq!(host_port("http://h:4317"), Some(("h", 4317)));
         assert_eq!(host_port("jaeger:4317/x"), Some(("jaeger", 4317)));
         assert_eq!(host_port("jaeger"), None);
         assert_eq!(normalize(Path::new("a/./b/../c")), Path::new("a/c"));
