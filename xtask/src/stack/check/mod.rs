@@ -160,17 +160,6 @@ mod tests {
     use super::*;
     use crate::stack::process::which;
 
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for path in std::fs::read_dir(from).unwrap().map(|e| e.unwrap().path()) {
-            let dest = to.join(path.file_name().unwrap());
-            match path.is_dir() {
-                true => copy(&path, &dest),
-                false => drop(std::fs::copy(&path, &dest).unwrap()),
-            }
-        }
-    }
-
     /// The static check of a copy of the stack with `from` replaced by `to` in `file`: the
     /// failures, or the error that stopped it.
     fn failures(file: &str, from: &str, to: &str) -> String {
@@ -178,11 +167,10 @@ mod tests {
             util::workspace_root(),
             util::TempDir::new(None, "stack").unwrap(),
         );
-        copy(
-            &root.join("observability"),
-            &tmp.path().join("observability"),
-        );
-        std::fs::copy(root.join("Dockerfile"), tmp.path().join("Dockerfile")).unwrap();
+        let mut cp = std::process::Command::new("cp");
+        cp.arg("-r")
+            .args([root.join("observability"), root.join("Dockerfile")]);
+        util::run(cp.arg(tmp.path())).unwrap();
         let text = std::fs::read_to_string(tmp.path().join(file)).unwrap();
         assert!(text.contains(from), "{file} has no `{from}`");
         std::fs::write(tmp.path().join(file), text.replacen(from, to, 1)).unwrap();
@@ -195,13 +183,13 @@ mod tests {
 
     /// promtool is part of the check: required under CI, a skip elsewhere.
     fn have_promtool() -> bool {
-        let have = which("promtool").is_some();
-        assert!(
-            have || !util::in_ci(),
-            "promtool missing (Debian package `prometheus`)"
+        let (have, why) = (
+            which("promtool").is_some(),
+            "promtool (Debian package `prometheus`)",
         );
+        assert!(have || !util::in_ci(), "no {why}");
         if !have {
-            eprintln!("skipped: promtool not installed (Debian package `prometheus`)");
+            eprintln!("skipped: no {why}");
         }
         have
     }
