@@ -170,3 +170,27 @@ pub(super) fn datasource_queries(ds: &DataSources) -> Vec<Query> {
     };
     t2m.flat_map(|t| &t.queries).map(query).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panels_inside_rows_are_read() {
+        let ds = r#""datasource": "$datasource""#;
+        let var = r#"{"type": "datasource", "name": "datasource", "query": "prometheus"}"#;
+        let panel = format!(
+            r#"{{"type": "stat", "title": "p", {ds}, "targets": [{{"expr": "up", {ds}}}]}}"#
+        );
+        let text = format!(
+            r#"{{"title": "t", "uid": "u", "templating": {{"list": [{var}]}},
+                "panels": [{{"type": "row", "panels": [{panel}]}}]}}"#
+        );
+        let mut queries = Vec::new();
+        let found = dashboard("d", &text, &mut queries).unwrap();
+        assert_eq!(
+            (found.as_str(), queries[0].expr.as_str()),
+            ("\"t\", 1 panels, 1 queries", "up")
+        );
+    }
+}
