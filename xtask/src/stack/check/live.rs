@@ -44,7 +44,9 @@ pub(super) fn live(report: &mut Report, opts: &CheckOpts, queries: &[Query]) -> 
             let go = move |_: &usize| !stop.load(Ordering::Relaxed);
             s.spawn(move || (worker..).take_while(go).for_each(|i| request(addr, i)));
         }
-        let (warm_up, deadline) = (Duration::from_secs(20), Duration::from_secs(90));
+        // Only a query that never returns series waits the deadline; on a busy machine a
+        // request can take a minute before the first request-duration sample exists.
+        let (warm_up, deadline) = (Duration::from_secs(20), Duration::from_secs(240));
         let patience = Patience { warm_up, deadline };
         let result = evaluate(report, &prom, &mut || server.alive(), queries, patience);
         stop.store(true, Ordering::Relaxed);
@@ -119,29 +121,23 @@ fn request(addr: &str, i: usize) {
         body.to_string()
     };
     let chat_path = "/v1/chat/completions";
+    let n_predict = json!({"prompt": prompt, "n_predict": 6}).to_string();
+    let legacy = json!({"prompt": prompt, "max_tokens": 6}).to_string();
     let (path, body) = match i % 8 {
-        0..=2 => (chat_path, chat(false, 12)),
-        3 => (chat_path, chat(true, 16)),
-        4 => (
-            "/completion",
-            json!({"prompt": prompt, "n_predict": 8}).to_string(),
-        ),
+        0..=2 => (chat_path, chat(false, 6)),
+        3 => (chat_path, chat(true, 8)),
+        4 => ("/completion", n_predict),
         5 => {
-            return drop(http::abandon_stream(
-                addr,
-                chat_path,
-                &chat(true, 64),
-                "data:",
-            ))
+            let _ = http::abandon_stream(addr, chat_path, &chat(true, 64), "data:");
+            return;
         }
         6 => (chat_path, "{\"messages\": [".to_string()),
-        _ => (
-            "/v1/completions",
-            json!({"prompt": prompt, "max_tokens": 8}).to_string(),
-        ),
+        _ => ("/v1/completions", legacy),
     };
     // Failures are part of the load (bad input, queue full): the queries look at the outcome.
+    // A pause after each keeps turned-away workers from spinning on a busy machine.
     let _ = http::post_json(addr, path, &body, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(250));
 }
 
 #[cfg(test)]
