@@ -7,6 +7,7 @@ pub(super) const PROM_CONFIG: &str = "observability/prometheus/prometheus.yml";
 pub(super) const ALERTS: &str = "observability/prometheus/alerts.yml";
 pub(super) const DATASOURCES: &str =
     "observability/grafana/provisioning/datasources/datasources.yaml";
+pub(super) const PROVISIONING: &str = "observability/grafana/provisioning";
 pub(super) const DASHBOARD_PROVIDERS: &str =
     "observability/grafana/provisioning/dashboards/dashboards.yaml";
 pub(super) const DASHBOARDS: &str = "observability/grafana/dashboards";

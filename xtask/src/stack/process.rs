@@ -26,7 +26,7 @@ pub(crate) fn free_port() -> Result<u16> {
 
 /// A child process, killed when dropped; its output goes to a log file.
 pub(crate) struct Proc {
-    name: &'static str,
+    pub(crate) name: &'static str,
     child: Child,
     log: PathBuf,
 }

@@ -1,98 +1,246 @@
-//! The stack's YAML files (serde_norway, duplicate keys rejected) and how the checks read them:
-//! dotted paths, and compose's either-form fields.
+//! The stack's YAML files as typed structs: only the fields the checks read, so a missing field
+//! or a wrong type is a parse error naming the file. Compose's either-form fields (a string or a
+//! list, a mapping or `KEY=value` items, short or long volumes) are untagged enums.
 
 use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_norway::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
 
-/// Reads and parses the file at `path` (relative to the workspace root); serde_norway's
-/// mappings reject a duplicate key.
-pub(super) fn load(path: &str) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-    serde_norway::from_str(&text).with_context(|| path.to_string())
+/// Reads `path` (relative to `root`) into `T`. Through `Value` first: its mappings reject a
+/// duplicate key, where a struct's map would silently keep the last one.
+pub(super) fn load<T: DeserializeOwned>(root: &Path, path: &str) -> Result<T> {
+    let text = std::fs::read_to_string(root.join(path));
+    let text = text.with_context(|| format!("reading {path}"))?;
+    let value: Value = serde_norway::from_str(&text).with_context(|| path.to_string())?;
+    serde_norway::from_value(value).with_context(|| path.to_string())
 }
 
-/// Dotted-path access (`services.grafana.environment`): keys are the stack's names, which have
-/// no dots.
-pub(super) trait Doc {
-    fn at(&self, path: &str) -> Option<&Value>;
+#[derive(Deserialize)]
+pub(super) struct Compose {
+    pub(super) services: BTreeMap<String, Service>,
+}
 
-    fn text(&self, path: &str) -> Option<&str> {
-        self.at(path)?.as_str()
-    }
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Service {
+    pub(super) image: Option<String>,
+    pub(super) build: Option<Build>,
+    pub(super) command: Either,
+    pub(super) environment: Either,
+    pub(super) volumes: Vec<Volume>,
+    pub(super) depends_on: Either,
+}
 
-    /// A sequence's items (none when absent).
-    fn items(&self, path: &str) -> Vec<&Value> {
-        self.at(path)
-            .and_then(Value::as_sequence)
-            .map_or(Vec::new(), |s| s.iter().collect())
-    }
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Build {
+    pub(super) context: Option<String>,
+    pub(super) dockerfile: Option<String>,
+    pub(super) dockerfile_inline: Option<String>,
+    pub(super) args: Either,
+}
 
-    /// A mapping's (key, value) pairs (none when absent).
-    fn entries(&self, path: &str) -> Vec<(&str, &Value)> {
-        let map = self
-            .at(path)
-            .and_then(Value::as_mapping)
-            .into_iter()
-            .flatten();
-        map.filter_map(|(k, v)| Some((k.as_str()?, v))).collect()
-    }
+/// A string, a list of strings, or a mapping: a `command`, `environment`, build `args` or
+/// `depends_on`.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+pub(super) enum Either {
+    Line(String),
+    List(Vec<String>),
+    Map(BTreeMap<String, Value>),
+    #[default]
+    Absent,
+}
 
-    /// A string or a list of words (compose `command`, a healthcheck `test`).
-    fn words(&self, path: &str) -> Vec<String> {
-        match self.at(path) {
-            Some(Value::String(s)) => s.split_whitespace().map(String::from).collect(),
-            _ => self
-                .items(path)
-                .iter()
-                .filter_map(|v| v.as_str())
-                .map(String::from)
-                .collect(),
+impl Either {
+    /// A command's words.
+    pub(super) fn words(&self) -> Vec<&str> {
+        match self {
+            Either::Line(s) => s.split_whitespace().collect(),
+            Either::List(l) => l.iter().map(String::as_str).collect(),
+            Either::Map(_) | Either::Absent => Vec::new(),
         }
     }
 
-    /// `--name=value` or `--name value` in the words at `path`.
-    fn flag(&self, path: &str, name: &str) -> Option<String> {
-        let (words, prefix) = (self.words(path), format!("{name}="));
+    /// A command's `--name=value` or `--name value`.
+    pub(super) fn flag(&self, name: &str) -> Option<&str> {
+        let words = self.words();
         let at = words
             .iter()
-            .position(|w| w == name || w.starts_with(&prefix))?;
-        match words[at].strip_prefix(&prefix) {
-            Some(v) => Some(v.to_string()),
-            None => words.get(at + 1).cloned(),
+            .position(|w| w.split('=').next() == Some(name))?;
+        let value = words[at].split_once('=').map(|(_, v)| v);
+        value.or(words.get(at + 1).copied())
+    }
+
+    /// The names in a list or the keys of a mapping (`depends_on`).
+    pub(super) fn names(&self) -> Vec<&str> {
+        match self {
+            Either::Map(map) => map.keys().map(String::as_str).collect(),
+            _ => self.words(),
         }
     }
 
-    /// The value of `key` in a mapping or a list of `KEY=value` (compose `environment`, `args`).
-    fn setting(&self, path: &str, key: &str) -> Option<String> {
-        if let Some((_, v)) = self.entries(path).into_iter().find(|(k, _)| *k == key) {
-            return Some(v.as_str().map_or_else(
-                || serde_norway::to_string(v).unwrap_or_default(),
-                String::from,
-            ));
-        }
-        let list = self.items(path).into_iter().filter_map(Value::as_str);
-        list.filter_map(|i| i.split_once('='))
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.to_string())
-    }
-
-    /// A mapping's keys or a list's strings (compose `depends_on`).
-    fn names(&self, path: &str) -> Vec<String> {
-        let keys = self.entries(path).into_iter().map(|(k, _)| k.to_string());
-        let items = self
-            .items(path)
-            .into_iter()
-            .filter_map(|v| v.as_str().map(String::from));
-        keys.chain(items).collect()
+    /// A setting, from `KEY: value` or `KEY=value`.
+    pub(super) fn get(&self, key: &str) -> Option<String> {
+        let Either::Map(map) = self else {
+            let mut items = self.words().into_iter().filter_map(|w| w.split_once('='));
+            return items.find(|(k, _)| *k == key).map(|(_, v)| v.to_string());
+        };
+        Some(match map.get(key)? {
+            Value::String(s) => s.clone(),
+            v => serde_norway::to_string(v).ok()?.trim().to_string(),
+        })
     }
 }
 
-impl Doc for Value {
-    fn at(&self, path: &str) -> Option<&Value> {
-        path.split('.')
-            .filter(|k| !k.is_empty())
-            .try_fold(self, |v, k| v.get(k))
+/// A `volumes:` entry: `source:target[:mode]`, or the long form.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum Volume {
+    Short(String),
+    Long {
+        source: Option<String>,
+        target: String,
+        #[serde(default)]
+        read_only: bool,
+    },
+}
+
+impl Volume {
+    /// (source, target, read-only).
+    pub(super) fn parts(&self) -> (Option<&str>, &str, bool) {
+        match self {
+            Volume::Long {
+                source: s,
+                target: t,
+                read_only: ro,
+            } => (s.as_deref(), t, *ro),
+            Volume::Short(s) => match s.split(':').collect::<Vec<_>>()[..] {
+                [src, dst, mode] => (Some(src), dst, mode.split(',').any(|m| m == "ro")),
+                [src, dst] => (Some(src), dst, false),
+                _ => (None, s, false),
+            },
+        }
     }
+}
+
+/// The OpenTelemetry Collector's config: components by id (`otlp`, `otlp/jaeger`; `batch:`
+/// alone has no settings) and the pipelines.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Collector {
+    pub(super) extensions: Components,
+    pub(super) receivers: Components,
+    pub(super) processors: Components,
+    pub(super) exporters: Components,
+    pub(super) connectors: Components,
+    pub(super) service: Pipelines,
+}
+
+pub(super) type Components = BTreeMap<String, Option<Component>>;
+
+/// Where a component listens or sends.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Component {
+    pub(super) endpoint: Option<String>,
+    pub(super) protocols: Components,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Pipelines {
+    pub(super) extensions: Vec<String>,
+    pub(super) pipelines: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+}
+
+/// `prometheus.yml`.
+#[derive(Deserialize)]
+pub(super) struct Prometheus {
+    #[serde(default)]
+    pub(super) rule_files: Vec<String>,
+    pub(super) scrape_configs: Vec<ScrapeConfig>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ScrapeConfig {
+    #[serde(default)]
+    pub(super) static_configs: Vec<Targets>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Targets {
+    pub(super) targets: Vec<String>,
+}
+
+/// A Prometheus rule file.
+#[derive(Deserialize)]
+pub(super) struct Rules {
+    pub(super) groups: Vec<RuleGroup>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RuleGroup {
+    pub(super) rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Rule {
+    pub(super) alert: Option<String>,
+    pub(super) record: Option<String>,
+    pub(super) expr: String,
+}
+
+/// Grafana's data-source provisioning.
+#[derive(Deserialize)]
+pub(super) struct DataSources {
+    pub(super) datasources: Vec<DataSource>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DataSource {
+    pub(super) uid: String,
+    #[serde(rename = "type")]
+    pub(super) kind: String,
+    pub(super) url: String,
+    #[serde(default)]
+    pub(super) json_data: JsonData,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct JsonData {
+    pub(super) traces_to_metrics: Option<TracesToMetrics>,
+    pub(super) exemplar_trace_id_destinations: Vec<TracesToMetrics>,
+}
+
+/// A link to another data source (trace to metrics, exemplar to trace), with its queries.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TracesToMetrics {
+    pub(super) datasource_uid: String,
+    #[serde(default)]
+    pub(super) queries: Vec<BTreeMap<String, String>>,
+}
+
+/// Grafana's dashboard provisioning.
+#[derive(Deserialize)]
+pub(super) struct Providers {
+    pub(super) providers: Vec<Provider>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Provider {
+    pub(super) options: ProviderOptions,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ProviderOptions {
+    pub(super) path: String,
 }
 
 #[cfg(test)]
@@ -100,13 +248,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn duplicate_keys_are_rejected_and_forms_read() {
-        assert!(serde_norway::from_str::<Value>("a: {x: 1}\na: {x: 2}\n").is_err());
-        let text = "s: {command: [--port=80, --host, h], environment: [K=v], depends_on: {a: {}}}";
-        let v: Value = serde_norway::from_str(text).unwrap();
-        assert_eq!(v.flag("s.command", "--port").as_deref(), Some("80"));
-        assert_eq!(v.flag("s.command", "--host").as_deref(), Some("h"));
-        assert_eq!(v.setting("s.environment", "K").as_deref(), Some("v"));
-        assert_eq!(v.names("s.depends_on"), ["a"]);
+    fn either_forms_read() {
+        let text = "services: {s: {command: [--port=80, --host, h], environment: [K=v], \
+                    volumes: [../m:/m:ro, {type: bind, source: ., target: /t}]}}";
+        let s = &serde_norway::from_str::<Compose>(text).unwrap().services["s"];
+        let flags = [s.command.flag("--port"), s.command.flag("--host")];
+        assert_eq!(flags, [Some("80"), Some("h")]);
+        assert_eq!(s.environment.get("K").as_deref(), Some("v"));
+        assert_eq!(s.volumes[0].parts(), (Some("../m"), "/m", true));
+        assert_eq!(s.volumes[1].parts(), (Some("."), "/t", false));
     }
 }

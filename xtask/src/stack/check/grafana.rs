@@ -1,136 +1,196 @@
-//! Grafana's queries: each dashboard's panels and variables (every one on the `$datasource`
-//! variable) and the trace-to-metrics queries of the data sources.
+//! Grafana's queries: every dashboard's panels (inside rows too) and query variables, each on
+//! the `$datasource` variable, and the data sources' trace-to-metrics queries.
 
-use super::config::Doc;
-use super::outcome;
-use super::promql::Query;
+use super::config::DataSources;
+use super::promql::{variable_query, Query};
+use super::{outcome, Report};
 use crate::stack::files::DASHBOARDS;
-use anyhow::{anyhow, Context, Result};
-use serde_json::Value;
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
-/// One dashboard file: its check and its queries.
-pub(super) struct Dashboard {
-    pub(super) file: String,
-    pub(super) check: Result<String>,
-    pub(super) queries: Vec<Query>,
-    pub(super) variables: Vec<Query>,
+/// The fields of a dashboard JSON the checks read.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Dashboard {
+    title: String,
+    uid: String,
+    panels: Vec<Panel>,
+    templating: Templating,
 }
 
-/// Every `*.json` in the dashboards folder, by name.
-pub(super) fn load_dashboards() -> Result<Vec<Dashboard>> {
-    let entries = std::fs::read_dir(DASHBOARDS).with_context(|| format!("reading {DASHBOARDS}"))?;
-    let mut files: Vec<_> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
-    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
-    files.sort();
-    Ok(files.iter().map(|p| dashboard(p)).collect())
+#[derive(Deserialize, Default)]
+struct Templating {
+    list: Vec<Variable>,
 }
 
-/// Whether a data source is the `datasource` variable.
-fn on_variable(item: &Value) -> bool {
-    let ds = &item["datasource"];
-    let uid = ds.as_str().or(ds["uid"].as_str());
-    matches!(uid, Some("$datasource" | "${datasource}"))
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Variable {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    query: Text,
+    datasource: Text,
 }
 
-fn list(v: &Value) -> &[Value] {
-    v.as_array().map_or(&[], Vec::as_slice)
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Panel {
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    datasource: Text,
+    targets: Vec<Target>,
+    panels: Vec<Panel>,
 }
 
-fn dashboard(path: &Path) -> Dashboard {
-    let file = path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let (mut queries, mut variables, mut p) = (Vec::new(), Vec::new(), Vec::new());
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let json: Value = match serde_json::from_str(&text) {
-        Ok(json) => json,
-        Err(e) => {
-            let check = Err(anyhow!("not JSON: {e}"));
-            return Dashboard {
-                file,
-                check,
-                queries,
-                variables,
-            };
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Target {
+    ref_id: String,
+    expr: String,
+    datasource: Text,
+}
+
+/// A string, or an object holding it: a variable's `{"query": ..}`, a data source's `{"uid": ..}`.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Text {
+    Plain(String),
+    Query {
+        query: String,
+    },
+    Uid {
+        uid: String,
+    },
+    #[default]
+    #[serde(skip)]
+    Absent,
+}
+
+impl Text {
+    fn text(&self) -> &str {
+        match self {
+            Text::Plain(s) | Text::Query { query: s } | Text::Uid { uid: s } => s,
+            Text::Absent => "",
         }
-    };
-    let title = json["title"].as_str().unwrap_or("");
-    if title.is_empty() || json["uid"].as_str().is_none_or(str::is_empty) {
+    }
+
+    fn is_variable(&self) -> bool {
+        matches!(self.text(), "$datasource" | "${datasource}")
+    }
+}
+
+/// Every panel, the panels of collapsed rows included.
+fn walk<'a>(panels: &'a [Panel], out: &mut Vec<&'a Panel>) {
+    for panel in panels {
+        out.push(panel);
+        walk(&panel.panels, out);
+    }
+}
+
+/// Checks one dashboard and adds its queries: the panels', and its query variables' as series
+/// queries.
+fn dashboard(file: &str, text: &str, queries: &mut Vec<Query>) -> Result<String> {
+    let d: Dashboard = serde_json::from_str(text).context("not a Grafana dashboard")?;
+    let mut p = Vec::new();
+    if d.title.is_empty() || d.uid.is_empty() {
         p.push("needs a title and a uid".to_string());
     }
-    let vars = list(&json["templating"]["list"]);
-    let ds_var = |v: &&Value| v["type"] == "datasource" && v["query"] == "prometheus";
-    if !vars.iter().any(|v| ds_var(&v) && v["name"] == "datasource") {
+    let variables = &d.templating.list;
+    let prometheus = |v: &Variable| v.kind == "datasource" && v.query.text() == "prometheus";
+    if !variables
+        .iter()
+        .any(|v| prometheus(v) && v.name == "datasource")
+    {
         p.push("no `datasource` variable of type prometheus".into());
     }
-    for v in vars.iter().filter(|v| v["type"] == "query") {
-        let query = v["query"]
-            .as_str()
-            .or(v["query"]["query"].as_str())
-            .unwrap_or("");
-        if !on_variable(v) || query.is_empty() {
-            p.push(format!(
-                "variable {}: needs a query on $datasource",
-                v["name"]
-            ));
+    let before = queries.len();
+    for v in variables.iter().filter(|v| v.kind == "query") {
+        let (name, query) = (&v.name, variable_query(v.query.text()));
+        match query.filter(|_| v.datasource.is_variable()) {
+            Some(q) => queries.push(Query::new(format!("{file}: variable ${name}"), &q)),
+            None => p.push(format!(
+                "variable {name}: needs label_values() on $datasource"
+            )),
         }
-        variables.push(Query::new(
-            format!("{file}: variable ${}", v["name"]),
-            query,
-        ));
     }
-    let top = list(&json["panels"]).iter();
-    let panels = top.flat_map(|p| std::iter::once(p).chain(list(&p["panels"])));
-    let panels: Vec<&Value> = panels
-        .filter(|x| x["type"] != "row" && x["type"] != "text")
-        .collect();
+    let mut panels = Vec::new();
+    walk(&d.panels, &mut panels);
+    panels.retain(|x| x.kind != "row" && x.kind != "text");
     for panel in &panels {
-        let targets = list(&panel["targets"]).iter();
-        let targets: Vec<&Value> = targets
-            .filter(|t| t["expr"].as_str().is_some_and(|e| !e.trim().is_empty()))
-            .collect();
-        if targets.is_empty() || !on_variable(panel) || !targets.iter().all(|t| on_variable(t)) {
-            p.push(format!(
-                "panel {}: needs queries on $datasource",
-                panel["title"]
-            ));
+        let targets = panel.targets.iter().filter(|t| !t.expr.trim().is_empty());
+        let targets: Vec<_> = targets.collect();
+        let on_variable = targets.iter().all(|t| t.datasource.is_variable());
+        if targets.is_empty() || !panel.datasource.is_variable() || !on_variable {
+            let title = &panel.title;
+            p.push(format!("panel {title:?}: needs queries on $datasource"));
         }
         for t in targets {
-            let source = format!("{file}: {} {}", panel["title"], t["refId"]);
-            queries.push(Query::new(source, t["expr"].as_str().unwrap_or("").trim()));
+            let source = format!("{file}: {} {}", panel.title, t.ref_id);
+            queries.push(Query::new(source, t.expr.trim()));
         }
     }
-    let (n, q, v) = (panels.len(), queries.len(), vars.len());
-    let check = outcome(p, || {
-        format!("\"{title}\", {n} panels, {q} queries, {v} variables")
-    });
-    Dashboard {
-        file,
-        check,
-        queries,
-        variables,
+    let (n, q) = (panels.len(), queries.len() - before);
+    outcome(p, || format!("\"{}\", {n} panels, {q} queries", d.title))
+}
+
+/// Checks every `*.json` in the dashboards folder (by name), collecting their queries.
+pub(super) fn dashboards(root: &Path, report: &mut Report, queries: &mut Vec<Query>) -> Result<()> {
+    let dir = std::fs::read_dir(root.join(DASHBOARDS)).context(DASHBOARDS)?;
+    let mut files: Vec<_> = dir.filter_map(|e| Some(e.ok()?.path())).collect();
+    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    files.sort();
+    for path in files {
+        let file = path.file_name().unwrap_or_default().to_string_lossy();
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {file}"));
+        let check = text.and_then(|t| dashboard(&file, &t, queries));
+        report.record(&format!("dashboard {file}"), check);
     }
+    Ok(())
 }
 
 /// The trace-to-metrics queries, with `$__tags` as Grafana fills it in for a llama-server span.
-pub(super) fn datasource_queries(ds: &serde_norway::Value) -> Vec<Query> {
-    let sources = ds.items("datasources");
-    let queries = sources
+pub(super) fn datasource_queries(ds: &DataSources) -> Vec<Query> {
+    let t2m = ds
+        .datasources
         .iter()
-        .flat_map(|d| d.items("jsonData.tracesToMetrics.queries"));
-    let expr = |q: &str| {
-        q.replace("$$", "$")
-            .replace("$__tags", "job=\"llama-server\"")
+        .filter_map(|d| d.json_data.traces_to_metrics.as_ref());
+    let query = |q: &BTreeMap<String, String>| {
+        let field = |key| q.get(key).map_or("", String::as_str);
+        let expr = field("query")
+            .replace("$$", "$")
+            .replace("$__tags", "job=\"llama-server\"");
+        Query::new(
+            format!("trace-to-metrics query \"{}\"", field("name")),
+            &expr,
+        )
     };
-    let query = |q: &serde_norway::Value| {
-        let source = format!(
-            "trace-to-metrics query \"{}\"",
-            q.text("name").unwrap_or("?")
+    t2m.flat_map(|t| &t.queries).map(query).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panels_inside_rows_are_read() {
+        let ds = r#""datasource": "$datasource""#;
+        let var = r#"{"type": "datasource", "name": "datasource", "query": "prometheus"}"#;
+        let panel = format!(
+            r#"{{"type": "stat", "title": "p", {ds}, "targets": [{{"expr": "up", {ds}}}]}}"#
         );
-        Query::new(source, &expr(q.text("query").unwrap_or("")))
-    };
-    queries.map(query).collect()
+        let text = format!(
+            r#"{{"title": "t", "uid": "u", "templating": {{"list": [{var}]}},
+                "panels": [{{"type": "row", "panels": [{panel}]}}]}}"#
+        );
+        let mut queries = Vec::new();
+        let found = dashboard("d", &text, &mut queries).unwrap();
+        assert_eq!(
+            (found.as_str(), queries[0].expr.as_str()),
+            ("\"t\", 1 panels, 1 queries", "up")
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The live part: the real server (built with `otel`) and a real Prometheus scraping it and
 //! evaluating the real alert rules, under a load of every request kind while the queries run.
 
-use super::evaluate::evaluate;
+use super::evaluate::{evaluate, Patience};
 use super::promql::Query;
 use super::{CheckOpts, Report};
 use crate::http;
@@ -15,193 +15,177 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-pub(super) fn live(
-    report: &mut Report,
-    opts: &CheckOpts,
-    queries: &[Query],
-    variables: &[Query],
-) -> Result<()> {
+pub(super) fn live(report: &mut Report, opts: &CheckOpts, queries: &[Query]) -> Result<()> {
     let root = util::workspace_root();
-    let model = opts
-        .model
-        .clone()
-        .or_else(|| std::env::var("LLAMA_TEST_MODEL").ok());
-    let model = model.map_or_else(|| root.join("models").join(DEFAULT_MODEL), |m| root.join(m));
+    let env = std::env::var("LLAMA_TEST_MODEL").ok();
+    let model = opts.model.clone().or(env);
+    let model = model.map_or(root.join("models").join(DEFAULT_MODEL), |m| root.join(m));
     if !model.is_file() {
-        bail!(
-            "model {} not found: run `cargo xtask fetch-model` or pass --model",
-            model.display()
-        );
+        let model = model.display();
+        bail!("model {model} not found: run `cargo xtask fetch-model` or pass --model");
     }
     let server = match &opts.server {
         Some(s) => root.join(s),
         None => util::build_otel_server()?,
     };
-    if !server.is_file() {
-        bail!("llama-server: {} missing", server.display());
-    }
-    report.record(
-        "llama-server built with otel",
-        Ok(server.display().to_string()),
-    );
-    let prometheus =
-        which("prometheus").context("prometheus not on PATH (Debian package `prometheus`)")?;
+    let built = match server.is_file() {
+        true => Ok(server.display().to_string()),
+        false => Err(anyhow!("{} missing", server.display())),
+    };
+    report.record("llama-server built with otel", built);
     let tmp = TempDir::new(Some(&target_dir(&root).join("tmp")), "observability")?;
-    let (mut server_proc, addr) = start_server(report, &server, &model, tmp.path())?;
-    let (_prom_proc, prom_addr) =
-        start_prometheus(report, &prometheus, &root.join(ALERTS), &addr, tmp.path())?;
+    let (mut server, addr) = start_server(report, &server, &model, tmp.path())?;
+    let (_prom, prom) = start_prometheus(report, &root.join(ALERTS), &addr, tmp.path())?;
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
-        for worker in 0..5 {
+        // More workers than slots plus queue hold: requests queue and some are turned away.
+        for worker in 0..8 {
             let (addr, stop) = (&addr, &stop);
-            s.spawn(move || {
-                (worker..)
-                    .take_while(|_| !stop.load(Ordering::Relaxed))
-                    .for_each(|i| request(addr, i))
-            });
+            let go = move |_: &usize| !stop.load(Ordering::Relaxed);
+            s.spawn(move || (worker..).take_while(go).for_each(|i| request(addr, i)));
         }
-        s.spawn(|| burst(&addr, &stop));
-        let result = evaluate(
-            report,
-            &prom_addr,
-            &addr,
-            &mut server_proc,
-            queries,
-            variables,
-        );
+        // Only a query that never returns series waits the deadline; on a busy machine a
+        // request can take a minute before the first request-duration sample exists.
+        let (warm_up, deadline) = (Duration::from_secs(20), Duration::from_secs(240));
+        let patience = Patience { warm_up, deadline };
+        let result = evaluate(report, &prom, &mut || server.alive(), queries, patience);
         stop.store(true, Ordering::Relaxed);
         result
     })
 }
 
-/// Records whether `proc` answered on `addr` in time; fails when it did not.
-fn started(report: &mut Report, what: &str, ready: Result<Duration>, addr: &str) -> Result<()> {
-    let detail = ready
-        .as_ref()
-        .map(|d| format!("{addr}, ready in {}", util::duration(*d)));
-    report.record(what, detail.map_err(|e| anyhow!("{e:#}")));
-    ready.map(|_| ())
+/// Waits until `proc` answers 200 on `path` and records it; fails when it did not in time.
+fn ready(report: &mut Report, mut proc: Proc, addr: String, path: &str) -> Result<(Proc, String)> {
+    let waited = wait_http(&mut proc, &addr, path, Duration::from_secs(180));
+    let detail = waited.map(|d| format!("{addr}, ready in {}", util::duration(d)));
+    let failed = detail.is_err();
+    report.record(&format!("{} starts", proc.name), detail);
+    match failed {
+        true => bail!("{} did not start", proc.name),
+        false => Ok((proc, addr)),
+    }
 }
 
-/// Starts the server with ggml op timing on (the ggml op time panel needs it) and waits until
-/// it is healthy; returns it and its address.
-fn start_server(
-    report: &mut Report,
-    bin: &Path,
-    model: &Path,
-    tmp: &Path,
-) -> Result<(Proc, String)> {
+/// Starts the server with ggml op timing on (the ggml op time panel needs it), 2 slots and a
+/// queue of 2.
+fn start_server(r: &mut Report, bin: &Path, model: &Path, tmp: &Path) -> Result<(Proc, String)> {
     let port = free_port()?;
-    let addr = format!("127.0.0.1:{port}");
     let args = format!("--host 127.0.0.1 --port {port} -c 2048 --parallel 2 --queue-size 2");
+    let args = args + " --otel-ggml-ops";
     let mut cmd = Command::new(bin);
     cmd.args(args.split_whitespace())
-        .args(["--alias", "llama", "--otel-ggml-ops", "-m"])
-        .arg(model);
+        .args(["--alias", "llama", "-m"]);
     for (k, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("OTEL_")) {
         cmd.env_remove(k);
     }
-    cmd.env("OTEL_SERVICE_NAME", "llama-server");
-    let mut proc = Proc::spawn("llama-server", &mut cmd, tmp.join("server.log"))?;
-    let ready = wait_http(&mut proc, &addr, "/health", Duration::from_secs(180));
-    started(
-        report,
-        "llama-server starts and loads the model",
-        ready,
-        &addr,
-    )?;
-    Ok((proc, addr))
+    cmd.arg(model).env("OTEL_SERVICE_NAME", "llama-server");
+    let proc = Proc::spawn("llama-server", &mut cmd, tmp.join("server.log"))?;
+    ready(r, proc, format!("127.0.0.1:{port}"), "/health")
 }
 
-/// Starts Prometheus scraping the server every 2 s with the stack's alert rules; returns it and
-/// its address.
+/// Starts Prometheus (on PATH) scraping `addr` as job `llama-server` every 2 s, with the
+/// `alerts` rules.
 fn start_prometheus(
-    report: &mut Report,
-    bin: &Path,
+    r: &mut Report,
     alerts: &Path,
     addr: &str,
     tmp: &Path,
 ) -> Result<(Proc, String)> {
-    let prom_addr = format!("127.0.0.1:{}", free_port()?);
+    let bin = which("prometheus").context("no prometheus (Debian package `prometheus`)")?;
+    let prom = format!("127.0.0.1:{}", free_port()?);
     let config = format!(
         "global: {{scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s}}
 rule_files: [{alerts:?}]
 scrape_configs: [{{job_name: llama-server, static_configs: [{{targets: [\"{addr}\"]}}]}}]
 "
     );
-    let (config_file, data) = (tmp.join("prometheus.yml"), tmp.join("data"));
-    std::fs::write(&config_file, config)?;
+    let (file, data) = (tmp.join("prometheus.yml"), tmp.join("data"));
+    std::fs::write(&file, config)?;
     let mut cmd = Command::new(bin);
-    cmd.arg(format!("--config.file={}", config_file.display()))
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .args([
-            format!("--web.listen-address={prom_addr}"),
-            "--enable-feature=exemplar-storage".into(),
-        ]);
-    let mut proc = Proc::spawn("prometheus", &mut cmd, tmp.join("prometheus.log"))?;
-    let ready = wait_http(&mut proc, &prom_addr, "/-/ready", Duration::from_secs(60));
-    started(
-        report,
-        "Prometheus starts with the alert rules",
-        ready,
-        &prom_addr,
-    )?;
-    Ok((proc, prom_addr))
+    cmd.arg(format!("--config.file={}", file.display()));
+    cmd.arg(format!("--storage.tsdb.path={}", data.display()));
+    cmd.arg(format!("--web.listen-address={prom}"));
+    cmd.arg("--enable-feature=exemplar-storage");
+    let proc = Proc::spawn("prometheus", &mut cmd, tmp.join("prometheus.log"))?;
+    ready(r, proc, prom, "/-/ready")
 }
 
 /// The `i`-th request of a worker, its kind cycling with `i`: chat (plain and streamed), legacy
-/// and llama.cpp completions, streams the client abandons, unknown models, bad JSON. More workers
-/// than slots with a short queue, so requests queue and some are turned away.
+/// and llama.cpp completions, streams the client abandons, bad JSON.
 fn request(addr: &str, i: usize) {
     let prompt = format!("Count from {} to {} in words.", i % 17, i % 17 + 5);
-    let chat = |stream: bool, max: u32, model: &str| {
-        json!({"model": model, "messages": [{"role": "user", "content": prompt}],
-            "max_tokens": max, "stream": stream, "temperature": 0.7, "seed": i})
-        .to_string()
+    let chat = |stream: bool, max: u32| {
+        let messages = json!([{"role": "user", "content": prompt}]);
+        let body = json!({"model": "llama", "messages": messages, "max_tokens": max,
+            "stream": stream, "temperature": 0.7, "seed": i});
+        body.to_string()
     };
+    let chat_path = "/v1/chat/completions";
+    let n_predict = json!({"prompt": prompt, "n_predict": 6}).to_string();
+    let legacy = json!({"prompt": prompt, "max_tokens": 6}).to_string();
     let (path, body) = match i % 8 {
-        0..=2 => ("/v1/chat/completions", chat(false, 12, "llama")),
-        3 => ("/v1/chat/completions", chat(true, 16, "llama")),
-        4 => (
-            "/completion",
-            json!({"prompt": prompt, "n_predict": 8}).to_string(),
-        ),
+        0..=2 => (chat_path, chat(false, 6)),
+        3 => (chat_path, chat(true, 8)),
+        4 => ("/completion", n_predict),
         5 => {
-            let (path, body) = ("/v1/chat/completions", chat(true, 64, "llama"));
-            let _ = http::abandon_stream(addr, path, &body, "data:");
+            let _ = http::abandon_stream(addr, chat_path, &chat(true, 64), "data:");
             return;
         }
-        6 if i % 16 == 6 => ("/v1/chat/completions", chat(false, 4, "gpt-4")),
-        6 => ("/v1/chat/completions", "{\"messages\": [".to_string()),
-        _ => (
-            "/v1/completions",
-            json!({"prompt": prompt, "max_tokens": 8}).to_string(),
-        ),
+        6 => (chat_path, "{\"messages\": [".to_string()),
+        _ => ("/v1/completions", legacy),
     };
     // Failures are part of the load (bad input, queue full): the queries look at the outcome.
+    // A pause after each keeps turned-away workers from spinning on a busy machine.
     let _ = http::post_json(addr, path, &body, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(250));
 }
 
-/// Every 15 s, more simultaneous requests than slots plus queue hold: some are turned away with
-/// `queue_full` (a server-side error for the error-ratio queries), the rest queue.
-fn burst(addr: &str, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::scope(|s| {
-            for n in 0..6 {
-                let say = format!("Say {n} words.");
-                let body =
-                    json!({"messages": [{"role": "user", "content": say}], "max_tokens": 24});
-                let timeout = Duration::from_secs(60);
-                s.spawn(move || {
-                    http::post_json(addr, "/v1/chat/completions", &body.to_string(), timeout)
-                });
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// Serves a fixed `/metrics` text to every connection, as a stand-in for the server.
+    fn metrics_server(body: &'static str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                let _ = stream.read(&mut [0u8; 4096]);
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                let _ = stream.write_all((head + body).as_bytes());
             }
         });
-        for _ in 0..15 {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_secs(1));
+        addr
+    }
+
+    /// A dashboard query on a metric the server does not export fails the check, while one
+    /// on a metric it does passes: a real Prometheus scrapes a stand-in `/metrics`.
+    #[test]
+    fn a_query_on_a_metric_not_exported_fails() {
+        if which("prometheus").is_none() {
+            assert!(
+                !util::in_ci(),
+                "prometheus missing (Debian package `prometheus`)"
+            );
+            return eprintln!("skipped: prometheus not installed (Debian package `prometheus`)");
         }
+        let addr = metrics_server("llama_requests_total{outcome=\"ok\"} 3\n");
+        let (tmp, mut report) = (TempDir::new(None, "evaluate").unwrap(), Report::default());
+        let alerts = util::workspace_root().join(ALERTS);
+        let (_proc, prom) = start_prometheus(&mut report, &alerts, &addr, tmp.path()).unwrap();
+        let queries = [
+            Query::new("exported".into(), "sum(llama_requests_total)"),
+            Query::new("not exported".into(), "sum(rate(llama_made_up_total[1m]))"),
+        ];
+        let (warm_up, deadline) = (Duration::from_secs(3), Duration::from_secs(15));
+        let patience = Patience { warm_up, deadline };
+        evaluate(&mut report, &prom, &mut || Ok(()), &queries, patience).unwrap();
+        let failed = report.failed.join("\n");
+        assert_eq!(
+            failed,
+            "query not exported: no series: sum(rate(llama_made_up_total[1m]))"
+        );
     }
 }

@@ -15,19 +15,20 @@ use crate::stack::files::{
     ALERTS, COLLECTOR, COMPOSE, DASHBOARD_PROVIDERS, DATASOURCES, PROM_CONFIG,
 };
 use crate::util;
-use anyhow::{anyhow, bail, Result};
-use config::Doc;
+use anyhow::{bail, Result};
+use config::load;
+use promql::Query;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use wiring::Stack;
 
 /// Checks observability/ without Docker, ending with `N passed, M failed`.
 ///
 /// Checks the compose file (`docker compose config` where installed), the collector config
 /// (`otelcol-contrib validate` where installed), Prometheus' config and rules (promtool), the
 /// wiring between all of them and the dashboards; then builds llama-server with `otel` (or
-/// takes --server), runs it with the model and `--otel-ggml-ops`, runs Prometheus (2.x, on PATH) scraping it while
-/// requests run, and evaluates every dashboard, variable, alert and data-source query. Exits
-/// non-zero when anything failed.
+/// takes --server), runs it with the model and `--otel-ggml-ops`, runs Prometheus (on PATH)
+/// scraping it while requests run, and evaluates every dashboard, variable, alert and
+/// data-source query. Exits non-zero when anything failed.
 #[derive(Debug, clap::Args)]
 pub struct CheckOpts {
     /// Stop before the server: the static checks only
@@ -45,22 +46,24 @@ pub struct CheckOpts {
 #[derive(Default)]
 pub(super) struct Report {
     passed: usize,
-    failed: usize,
+    /// `name: error` of each failed check.
+    failed: Vec<String>,
     skipped: Vec<String>,
 }
 
 impl Report {
     /// Prints `ok    NAME: detail` or `FAIL  NAME: error` and counts it.
     fn record(&mut self, name: &str, result: Result<String>) {
-        match &result {
+        match result {
             Ok(d) if d.is_empty() => println!("ok    {name}"),
             Ok(d) => println!("ok    {name}: {d}"),
-            Err(e) => println!("FAIL  {name}: {e:#}"),
+            Err(e) => {
+                println!("FAIL  {name}: {e:#}");
+                self.failed.push(format!("{name}: {e:#}"));
+                return;
+            }
         }
-        match result {
-            Ok(_) => self.passed += 1,
-            Err(_) => self.failed += 1,
-        }
+        self.passed += 1;
     }
 
     /// A check that could not run here, and why.
@@ -79,20 +82,42 @@ fn outcome(problems: Vec<String>, detail: impl FnOnce() -> String) -> Result<Str
     }
 }
 
+/// The stack's YAML files, parsed into their types, and where they are.
+pub(super) struct Stack {
+    root: PathBuf,
+    compose: config::Compose,
+    collector: config::Collector,
+    prom: config::Prometheus,
+    rules: config::Rules,
+    datasources: config::DataSources,
+    providers: config::Providers,
+}
+
+impl Stack {
+    fn load(root: &Path) -> Result<Self> {
+        Ok(Stack {
+            root: root.to_path_buf(),
+            compose: load(root, COMPOSE)?,
+            collector: load(root, COLLECTOR)?,
+            prom: load(root, PROM_CONFIG)?,
+            rules: load(root, ALERTS)?,
+            datasources: load(root, DATASOURCES)?,
+            providers: load(root, DASHBOARD_PROVIDERS)?,
+        })
+    }
+}
+
 pub fn check(opts: CheckOpts) -> ExitCode {
     let mut report = Report::default();
     if let Err(e) = check_all(&opts, &mut report) {
         report.record("check-observability", Err(e));
     }
     if !report.skipped.is_empty() {
-        println!(
-            "{} skipped (not installed here): {}",
-            report.skipped.len(),
-            report.skipped.join("; ")
-        );
+        let (n, names) = (report.skipped.len(), report.skipped.join("; "));
+        println!("{n} skipped (not installed here): {names}");
     }
-    println!("{} passed, {} failed", report.passed, report.failed);
-    if report.failed == 0 {
+    println!("{} passed, {} failed", report.passed, report.failed.len());
+    if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -100,49 +125,118 @@ pub fn check(opts: CheckOpts) -> ExitCode {
 }
 
 fn check_all(opts: &CheckOpts, report: &mut Report) -> Result<()> {
-    std::env::set_current_dir(util::workspace_root())?;
-    tools::check_with_tools(report);
-    let stack = Stack {
-        compose: config::load(COMPOSE)?,
-        collector: config::load(COLLECTOR)?,
-        prom: config::load(PROM_CONFIG)?,
-        datasources: config::load(DATASOURCES)?,
-        providers: config::load(DASHBOARD_PROVIDERS)?,
-    };
-    let rules = config::load(ALERTS)?;
-    report.record("YAML files parse (no duplicate keys)", Ok("6 files".into()));
-    report.record(
-        "images pinned to exact versions",
-        compose::pinned(&stack.compose),
-    );
-    report.record("wiring between the services' files", stack.wiring());
-    let dashboards = grafana::load_dashboards()?;
-    for d in &dashboards {
-        let check = d
-            .check
-            .as_ref()
-            .map(String::clone)
-            .map_err(|e| anyhow!("{e:#}"));
-        report.record(&format!("dashboard {}", d.file), check);
-    }
+    let queries = check_files(&util::workspace_root(), report)?;
     if opts.static_only {
         return Ok(());
     }
-    let mut queries: Vec<_> = dashboards.iter().flat_map(|d| d.queries.clone()).collect();
+    live::live(report, opts, &queries)
+}
+
+/// The static checks of the stack under `root`; returns every query to evaluate: the
+/// dashboards', their variables' as series queries, the data sources', and the alerts' with
+/// their comparisons made `bool` so that they return series either way.
+fn check_files(root: &Path, report: &mut Report) -> Result<Vec<Query>> {
+    tools::promtool(root, report);
+    let stack = Stack::load(root)?;
+    let parsed = Ok("6 files, no duplicate keys".into());
+    report.record("YAML files parse into their types", parsed);
+    tools::optional(&stack, report);
+    report.record("images pinned to exact versions", stack.pinned());
+    report.record("wiring between the services' files", stack.wiring());
+    let mut queries = Vec::new();
+    grafana::dashboards(root, report, &mut queries)?;
     queries.extend(grafana::datasource_queries(&stack.datasources));
-    // Every rule, its comparisons made `bool` so that it returns series either way.
-    let rules = rules
-        .items("groups")
-        .into_iter()
-        .flat_map(|g| g.items("rules"));
-    for rule in rules {
-        let name = rule.text("alert").or(rule.text("record")).unwrap_or("?");
-        let expr = promql::comparison_as_bool(rule.text("expr").unwrap_or(""));
-        queries.push(promql::Query::new(format!("alert {name} (as bool)"), &expr));
+    for rule in stack.rules.groups.iter().flat_map(|g| &g.rules) {
+        let name = rule.alert.as_ref().or(rule.record.as_ref());
+        let name = name.map_or("?", String::as_str);
+        let expr = promql::comparison_as_bool(&rule.expr);
+        queries.push(Query::new(format!("alert {name} (as bool)"), &expr));
     }
-    let variables: Vec<_> = dashboards
-        .iter()
-        .flat_map(|d| d.variables.clone())
-        .collect();
-    live::live(report, opts, &queries, &variables)
+    Ok(queries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::process::which;
+
+    /// The static check of a copy of the stack with `from` replaced by `to` in `file`: the
+    /// failures, or the error that stopped it.
+    fn failures(file: &str, from: &str, to: &str) -> String {
+        let (root, tmp) = (
+            util::workspace_root(),
+            util::TempDir::new(None, "stack").unwrap(),
+        );
+        let mut cp = std::process::Command::new("cp");
+        cp.arg("-r")
+            .args([root.join("observability"), root.join("Dockerfile")]);
+        util::run(cp.arg(tmp.path())).unwrap();
+        let text = std::fs::read_to_string(tmp.path().join(file)).unwrap();
+        assert!(text.contains(from), "{file} has no `{from}`");
+        std::fs::write(tmp.path().join(file), text.replacen(from, to, 1)).unwrap();
+        let mut report = Report::default();
+        match check_files(tmp.path(), &mut report) {
+            Ok(_) => report.failed.join("\n"),
+            Err(e) => format!("stopped: {e:#}"),
+        }
+    }
+
+    /// promtool is part of the check: required under CI, a skip elsewhere.
+    fn have_promtool() -> bool {
+        let (have, why) = (
+            which("promtool").is_some(),
+            "promtool (Debian package `prometheus`)",
+        );
+        assert!(have || !util::in_ci(), "no {why}");
+        if !have {
+            eprintln!("skipped: no {why}");
+        }
+        have
+    }
+
+    #[test]
+    fn the_real_files_pass() {
+        if have_promtool() {
+            assert_eq!(failures(COMPOSE, "", ""), "");
+        }
+    }
+
+    /// Each break alone fails the check, with a message that says what is wrong:
+    /// `file|text|replaced by|message`.
+    #[test]
+    fn broken_files_fail() {
+        let mut cases = vec![
+            "prom|scrape_configs:|scrape_configs: [|stopped: observability/prometheus/prom",
+            "compose|name: llama-rs-observability|name: x\nname: y|duplicate entry",
+            "compose|  jaeger:\n|  jaegr:\n|wiring between the services' files: no service jaeger",
+            "prom|llama-server:8080|llama-server:8081|scrapes llama-server:8081: no such port",
+            "compose|otel-collector:4317|otel-collector:4318|exports to `http://otel-collector:4318`",
+            "compose|alerts.yml:/etc/prometheus/|alerts.yml:/etc/|`/etc/prometheus/alerts.yml` is",
+            "ds|url: http://jaeger:16686|url: http://jaeger:1|url http://jaeger:1 is no service's port",
+            "ds|datasourceUid: jaeger|datasourceUid: j|exemplars do not link to the Jaeger uid",
+            "collector|exporters: [prometheus]|exporters: [prometheus/x]|prometheus/x",
+            "compose|grafana/grafana:11.4.0|grafana/grafana:11|`11` is not an exact version",
+            "dash|\"panels\"|\"panels\" 1|dashboard llm-serving.json: not a Grafana dashboard",
+            "dash|\"uid\": \"${datasource}\"|\"uid\": \"p\"|panel \"Requests / s\": needs queries",
+            "dash|\"label_values(target_info, |\"query_result(|variable model: needs label_values",
+        ];
+        if have_promtool() {
+            cases.push("alerts|) > 2|) >> 2|promtool check rules: `");
+        }
+        for case in cases {
+            let [file, from, to, want] = case.splitn(4, '|').collect::<Vec<_>>()[..] else {
+                panic!("{case}");
+            };
+            let file = match file {
+                "prom" => PROM_CONFIG,
+                "compose" => COMPOSE,
+                "ds" => DATASOURCES,
+                "collector" => COLLECTOR,
+                "alerts" => ALERTS,
+                _ => "observability/grafana/dashboards/llm-serving.json",
+            };
+            let failures = failures(file, from, to);
+            assert!(failures.contains(want), "{case}: not in\n{failures}");
+        }
+    }
 }

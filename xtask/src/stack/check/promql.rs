@@ -1,7 +1,7 @@
 //! PromQL as the stack writes it, made evaluable: Grafana's variables filled in, dashboard
 //! variables as series queries, alert conditions as `bool` comparisons.
 
-use regex::Regex;
+use regex::{Captures, Regex};
 use std::sync::LazyLock;
 
 /// A PromQL expression to evaluate, with where it comes from.
@@ -23,30 +23,22 @@ impl Query {
 /// Grafana's variables → values Prometheus accepts: intervals get fixed values, every other
 /// variable matches anything (the dashboards use them as `=~"$var"`).
 pub(super) fn substitute(expr: &str) -> String {
-    static VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\$\{(\w+)[^}]*\}|\$(\w+)").unwrap_or_else(|e| panic!("variable regex: {e}"))
-    });
-    VARIABLE
-        .replace_all(expr, |c: &regex::Captures| {
-            let name = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
-            match name {
-                "__rate_interval" => "1m",
-                "__interval" => "15s",
-                "__range" => "5m",
-                _ => ".*",
-            }
-        })
-        .into_owned()
+    static VARIABLE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\$\{(\w+)[^}]*\}|\$(\w+)").expect("a valid regex"));
+    let value = |c: &Captures| match c.get(1).or(c.get(2)).map_or("", |m| m.as_str()) {
+        "__rate_interval" => "1m",
+        "__interval" => "15s",
+        "__range" => "5m",
+        _ => ".*",
+    };
+    VARIABLE.replace_all(expr, value).into_owned()
 }
 
 /// `label_values(selector, label)` / `label_values(label)` → a query that returns one series per
 /// value (`count by (label) (selector)`).
 pub(super) fn variable_query(q: &str) -> Option<String> {
-    let inner = q
-        .trim()
-        .strip_prefix("label_values(")?
-        .strip_suffix(')')?
-        .trim();
+    let inner = q.trim().strip_prefix("label_values(")?;
+    let inner = inner.strip_suffix(')')?.trim();
     Some(match inner.rsplit_once(',') {
         Some((selector, label)) if !label.contains('}') => {
             format!("count by ({}) ({})", label.trim(), selector.trim())
@@ -99,41 +91,39 @@ mod tests {
 
     #[test]
     fn grafana_variables_are_substituted() {
-        assert_eq!(
-            substitute("rate(x{instance=~\"$instance\", m=~\"${model:regex}\"}[$__rate_interval]) $__interval ${__range}"),
-            "rate(x{instance=~\".*\", m=~\".*\"}[1m]) 15s 5m"
-        );
-        assert_eq!(substitute("a $ b"), "a $ b");
+        let expr = "rate(x{i=~\"$instance\", m=~\"${model:regex}\"}[$__rate_interval]) ${__range}";
+        assert_eq!(substitute(expr), "rate(x{i=~\".*\", m=~\".*\"}[1m]) 5m");
+        assert_eq!(substitute("a $ b $__interval"), "a $ b 15s");
     }
 
     #[test]
     fn comparisons_become_bool() {
-        assert_eq!(comparison_as_bool("up == 0"), "up == bool 0");
-        assert_eq!(
-            comparison_as_bool("sum(x{a!=\"b\"}) by (i) > 0.9"),
-            "sum(x{a!=\"b\"}) by (i) > bool 0.9"
-        );
-        assert_eq!(comparison_as_bool("a >= bool 2"), "a >= bool 2");
-        assert_eq!(
-            comparison_as_bool("histogram_quantile(0.95, x) > 2 and y < 1"),
-            "histogram_quantile(0.95, x) > bool 2 and y < bool 1"
-        );
-        assert_eq!(
-            comparison_as_bool("x{l=\"a>b\\\"\"} > 1"),
-            "x{l=\"a>b\\\"\"} > bool 1"
-        );
+        for (expr, bool) in [
+            ("up == 0", "up == bool 0"),
+            (
+                "sum(x{a!=\"b\"}) by (i) > 0.9",
+                "sum(x{a!=\"b\"}) by (i) > bool 0.9",
+            ),
+            ("a >= bool 2", "a >= bool 2"),
+            (
+                "q(0.95, x) > 2 and y < 1",
+                "q(0.95, x) > bool 2 and y < bool 1",
+            ),
+            ("x{l=\"a>b\\\"\"} > 1", "x{l=\"a>b\\\"\"} > bool 1"),
+        ] {
+            assert_eq!(comparison_as_bool(expr), bool);
+        }
     }
 
     #[test]
     fn label_values_become_count_by() {
+        let q = variable_query("label_values(target_info{a=~\".*\"}, instance)");
         assert_eq!(
-            variable_query("label_values(target_info{a=~\".*\"}, instance)").as_deref(),
+            q.as_deref(),
             Some("count by (instance) (target_info{a=~\".*\"})")
         );
-        assert_eq!(
-            variable_query("label_values(job)").as_deref(),
-            Some("count by (job) ({job!=\"\"})")
-        );
+        let q = variable_query("label_values(job)");
+        assert_eq!(q.as_deref(), Some("count by (job) ({job!=\"\"})"));
         assert_eq!(variable_query("query_result(up)"), None);
     }
 }

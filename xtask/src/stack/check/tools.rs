@@ -1,66 +1,116 @@
 //! The real tools: `promtool` (required), and where installed `docker compose config` and
 //! `otelcol-contrib validate`, which know the compose schema and the collector's components
-//! better than any list copied here.
+//! better than any list copied here. Where one is missing the output says so and a static
+//! check stands in.
 
-use super::Report;
+use super::{outcome, Report, Stack};
 use crate::stack::files::{ALERTS, COLLECTOR, COMPOSE, PROM_CONFIG};
 use crate::stack::process::which;
-use crate::util;
 use anyhow::{bail, Context, Result};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Runs `program args`; its last output line, or its whole output as the error.
-fn run(program: &str, args: &[&str]) -> Result<String> {
-    let mut cmd = Command::new(which(program).with_context(|| format!("{program} not on PATH"))?);
-    let out = cmd.args(args).stdin(Stdio::null()).output()?;
+/// Runs `command` (words split at spaces) in `root`; its last output line, or its whole
+/// output as the error.
+fn run(root: &Path, command: &str) -> Result<String> {
+    let mut words = command.split(' ');
+    let program = words.next().unwrap_or_default();
+    let program = which(program).with_context(|| format!("{program} not on PATH"))?;
+    let mut cmd = Command::new(program);
+    let out = cmd
+        .args(words)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .output()?;
     let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        bail!(
-            "`{}` failed: {}",
-            util::display(&cmd),
-            text.trim().replace('\n', " | ")
-        );
+        bail!("`{command}` failed: {}", text.trim().replace('\n', " | "));
     }
     Ok(text.trim().lines().last().unwrap_or("").to_string())
 }
 
-/// Checks every file a tool knows, recording a skip where an optional tool is not installed.
-pub(super) fn check_with_tools(report: &mut Report) {
-    // Debian's `prometheus` package has promtool: required, like Prometheus for the live part.
-    report.record(
-        "promtool check config",
-        run("promtool", &["check", "config", PROM_CONFIG]),
-    );
-    report.record(
-        "promtool check rules",
-        run("promtool", &["check", "rules", ALERTS]),
-    );
-    let config = format!("--config={COLLECTOR}");
-    let optional = [
-        (
-            "docker compose config",
-            "docker",
-            vec!["compose", "-f", COMPOSE, "config", "--quiet"],
-        ),
-        (
-            "otelcol-contrib validate",
-            "otelcol-contrib",
-            vec!["validate", &config],
-        ),
+/// A check's name: its command without options and paths.
+fn name(command: &str) -> String {
+    let words = command
+        .split(' ')
+        .filter(|w| !w.starts_with('-') && !w.contains('/'));
+    words.collect::<Vec<_>>().join(" ")
+}
+
+/// `promtool check config` and `check rules`: Debian's `prometheus` package has promtool, so it
+/// is required, like Prometheus for the live part.
+pub(super) fn promtool(root: &Path, report: &mut Report) {
+    for (what, file) in [("config", PROM_CONFIG), ("rules", ALERTS)] {
+        let command = format!("promtool check {what} {file}");
+        report.record(&name(&command), run(root, &command));
+    }
+}
+
+type StandIn = fn(&Stack) -> Result<String>;
+
+/// The compose file and the collector's config through their own tools where installed (the
+/// first command of each says whether), else (saying so) through the static stand-ins.
+pub(super) fn optional(stack: &Stack, report: &mut Report) {
+    let compose = format!("docker compose -f {COMPOSE} config -q");
+    let collector = format!("otelcol-contrib validate --config={COLLECTOR}");
+    let tools: [(&str, String, StandIn); 2] = [
+        ("docker compose version", compose, Stack::services),
+        ("otelcol-contrib --version", collector, Stack::pipelines),
     ];
-    for (name, program, args) in optional {
-        // `docker compose version`, `otelcol-contrib --version`: is it (and the plugin) there?
-        let probe = if program == "docker" {
-            vec!["compose", "version"]
-        } else {
-            vec!["--version"]
-        };
-        match run(program, &probe) {
-            Ok(version) => report.record(name, run(program, &args).map(|_| version)),
-            Err(_) => report.skip(
-                name,
-                &format!("not installed (`{program} {}` failed)", probe.join(" ")),
-            ),
+    for (probe, command, stand_in) in tools {
+        let (name, root) = (name(&command), &stack.root);
+        match run(root, probe) {
+            Ok(version) => report.record(&name, run(root, &command).map(|_| version)),
+            Err(_) => {
+                report.skip(&name, &format!("not installed (`{probe}` failed)"));
+                report.record(&format!("{name} (static stand-in)"), stand_in(stack));
+            }
         }
+    }
+}
+
+impl Stack {
+    /// Every service has an image or a build, and depends only on services.
+    fn services(&self) -> Result<String> {
+        let services = &self.compose.services;
+        let mut p = Vec::new();
+        for (name, s) in services {
+            if s.image.is_none() && s.build.is_none() {
+                p.push(format!("{name} has neither image nor build"));
+            }
+            for dep in s.depends_on.names() {
+                if !services.contains_key(dep) {
+                    p.push(format!("{name} depends on unknown service {dep}"));
+                }
+            }
+        }
+        outcome(p, || format!("{} services", services.len()))
+    }
+
+    /// Every component a pipeline names is defined (connectors count as exporter and receiver),
+    /// and so is every extension the service enables.
+    fn pipelines(&self) -> Result<String> {
+        let c = &self.collector;
+        let defined = |kind: &str, id: &String| match kind {
+            "receivers" => c.receivers.contains_key(id) || c.connectors.contains_key(id),
+            "processors" => c.processors.contains_key(id),
+            "exporters" => c.exporters.contains_key(id) || c.connectors.contains_key(id),
+            _ => false,
+        };
+        let mut p = Vec::new();
+        for e in c.service.extensions.iter() {
+            if !c.extensions.contains_key(e) {
+                p.push(format!("extension {e} is not defined"));
+            }
+        }
+        for (name, pipeline) in &c.service.pipelines {
+            for (kind, ids) in pipeline {
+                for id in ids.iter().filter(|id| !defined(kind, id)) {
+                    p.push(format!("pipeline {name}: {kind} {id} is not defined"));
+                }
+            }
+        }
+        let n = c.service.pipelines.len();
+        outcome(p, || format!("{n} pipelines name only defined components"))
     }
 }
