@@ -1,0 +1,344 @@
+//! What a constrained sampler needs to force well-formed calls (llama.cpp's lazy grammars):
+//! per format the trigger words or patterns that start a call, the marker tokens to keep,
+//! and a Lark grammar (llguidance syntax, `%json {schema}` for JSON parts) of the call syntax
+//! for the request's tools. The sampling itself lives elsewhere.
+
+use serde_json::{json, Value as Json};
+
+use super::types::ToolCallFormat;
+use crate::chat::ChatTool;
+
+/// `tool_choice` of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    Required,
+    /// `{"type": "function", "function": {"name": ...}}`.
+    Named(String),
+}
+
+/// Where a lazy grammar starts applying (llama.cpp `common_grammar_trigger`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrammarTrigger {
+    /// This text, wherever it appears; the grammar covers it.
+    Word(String),
+    /// A regex matched anywhere in the output; the grammar covers the text from the match.
+    Pattern(String),
+}
+
+/// The call syntax of one request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallGrammar {
+    /// llguidance Lark grammar; `start` covers the output from the trigger on (lazy) or the
+    /// whole output (not lazy).
+    pub lark: String,
+    /// `true` for `auto`: the model may answer in text; the grammar starts at a trigger.
+    pub lazy: bool,
+    pub triggers: Vec<GrammarTrigger>,
+    /// Marker texts that are single special tokens in the model's vocabulary.
+    pub preserved_tokens: Vec<String>,
+    /// JSON schema of one call object, for the formats whose calls are JSON objects.
+    pub call_schema: Json,
+}
+
+fn lit(s: &str) -> String {
+    Json::String(s.to_string()).to_string()
+}
+
+fn schema(v: &Json) -> String {
+    format!("%json {v}")
+}
+
+fn params(t: &ChatTool) -> Json {
+    match &t.parameters {
+        Json::Object(o) if !o.is_empty() => t.parameters.clone(),
+        _ => json!({"type": "object", "properties": {}}),
+    }
+}
+
+/// One call object: `{name_key: const name, args_key: schema}` (+ an id member).
+fn call_object(t: &ChatTool, name_key: &str, args_key: &str, id: Option<(&str, Json)>) -> Json {
+    let mut props = serde_json::Map::new();
+    let mut required = vec![json!(name_key), json!(args_key)];
+    if let Some((key, s)) = id.clone() {
+        props.insert(key.into(), s);
+        required.insert(0, json!(key));
+    }
+    props.insert(name_key.into(), json!({"const": t.name}));
+    props.insert(args_key.into(), params(t));
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+fn any_of(items: Vec<Json>) -> Json {
+    if items.len() == 1 {
+        items.into_iter().next().unwrap_or(Json::Null)
+    } else {
+        json!({ "anyOf": items })
+    }
+}
+
+fn array(item: Json, parallel: bool) -> Json {
+    let mut a = json!({"type": "array", "items": item, "minItems": 1});
+    if !parallel {
+        a["maxItems"] = json!(1);
+    }
+    a
+}
+
+/// The call grammar for `tools` in `format`, or `None` when nothing is to be constrained.
+pub fn call_grammar(
+    format: ToolCallFormat,
+    tools: &[ChatTool],
+    choice: &ToolChoice,
+    parallel: bool,
+) -> Option<CallGrammar> {
+    let tools: Vec<&ChatTool> = match choice {
+        ToolChoice::None => return None,
+        ToolChoice::Named(n) => tools.iter().filter(|t| &t.name == n).collect(),
+        _ => tools.iter().collect(),
+    };
+    if tools.is_empty() || format == ToolCallFormat::ContentOnly {
+        return None;
+    }
+    let lazy = *choice == ToolChoice::Auto;
+    let (calls, call_schema, triggers, preserved) = shape(format, &tools, parallel, lazy);
+    let lark = format!("start: {calls}\n");
+    Some(CallGrammar {
+        lark,
+        lazy: lazy && !triggers.is_empty(),
+        triggers,
+        preserved_tokens: preserved.iter().map(|s| s.to_string()).collect(),
+        call_schema,
+    })
+}
+
+type Shape = (String, Json, Vec<GrammarTrigger>, Vec<&'static str>);
+
+fn word(s: &str) -> GrammarTrigger {
+    GrammarTrigger::Word(s.to_string())
+}
+
+/// `one` repeated when parallel calls are allowed.
+fn repeat(one: String, sep: &str, parallel: bool) -> String {
+    if parallel {
+        format!("({one}) ({} {one})*", lit(sep))
+    } else {
+        one
+    }
+}
+
+fn shape(f: ToolCallFormat, tools: &[&ChatTool], parallel: bool, lazy: bool) -> Shape {
+    use ToolCallFormat as F;
+    let named =
+        |nk: &str, ak: &str| any_of(tools.iter().map(|t| call_object(t, nk, ak, None)).collect());
+    let wrapped_array = |open: &str, close: &str, item: Json| {
+        let arr = array(item.clone(), parallel);
+        (
+            format!("{} {} {}", lit(open), schema(&arr), lit(close)),
+            item,
+        )
+    };
+    match f {
+        F::Hermes | F::ContentOnly => {
+            let item = named("name", "arguments");
+            let one = format!("\"<tool_call>\\n\" {} \"\\n</tool_call>\"", schema(&item));
+            (
+                repeat(one, "\n", parallel),
+                item,
+                vec![word("<tool_call>")],
+                vec!["<tool_call>", "</tool_call>"],
+            )
+        }
+        F::Generic => {
+            let item = named("name", "arguments");
+            let mut alts = vec![
+                json!({"type": "object", "properties": {"tool_calls": array(item.clone(), parallel)}, "required": ["tool_calls"]}),
+            ];
+            if lazy {
+                alts.push(json!({"type": "object", "properties": {"response": {"type": "string"}}, "required": ["response"]}));
+            }
+            (schema(&any_of(alts)), item, vec![], vec![])
+        }
+        F::Llama3 { .. } => {
+            let item = named("name", "parameters");
+            let pattern = r#"\{\s*(?:"type"\s*:\s*"function"\s*,\s*)?"name"\s*:\s*""#;
+            (
+                schema(&item),
+                item,
+                vec![GrammarTrigger::Pattern(pattern.into())],
+                vec!["<|python_tag|>"],
+            )
+        }
+        F::MistralNemo => {
+            let id = (
+                "id",
+                json!({"type": "string", "pattern": "^[a-zA-Z0-9]{9}$"}),
+            );
+            let item = any_of(
+                tools
+                    .iter()
+                    .map(|t| call_object(t, "name", "arguments", Some(id.clone())))
+                    .collect(),
+            );
+            let (g, item) = wrapped_array("[TOOL_CALLS]", "", item);
+            (g, item, vec![word("[TOOL_CALLS]")], vec!["[TOOL_CALLS]"])
+        }
+        F::NemotronV2 => {
+            let (g, item) = wrapped_array("<TOOLCALL>", "</TOOLCALL>", named("name", "arguments"));
+            (
+                g,
+                item,
+                vec![word("<TOOLCALL>")],
+                vec!["<TOOLCALL>", "</TOOLCALL>"],
+            )
+        }
+        F::FireFunction => {
+            let (g, item) = wrapped_array(" functools", "", named("name", "arguments"));
+            (g, item, vec![word(" functools[")], vec![" functools["])
+        }
+        F::Granite => {
+            let (g, item) = wrapped_array("<|tool_call|>", "", named("name", "arguments"));
+            (g, item, vec![word("<|tool_call|>")], vec!["<|tool_call|>"])
+        }
+        F::CommandR7B => {
+            let id = (
+                "tool_call_id",
+                json!({"type": "string", "pattern": "^[0-9]{1,10}$"}),
+            );
+            let item = any_of(
+                tools
+                    .iter()
+                    .map(|t| call_object(t, "tool_name", "parameters", Some(id.clone())))
+                    .collect(),
+            );
+            let (g, item) = wrapped_array("<|START_ACTION|>", "<|END_ACTION|>", item);
+            (
+                g,
+                item,
+                vec![word("<|START_ACTION|>")],
+                vec!["<|START_ACTION|>", "<|END_ACTION|>"],
+            )
+        }
+        F::DeepSeekR1 => deepseek_shape(tools, parallel),
+        F::FunctionaryV31 => {
+            let one = alternatives(tools, |t| {
+                format!(
+                    "{} {} \"</function>\"",
+                    lit(&format!("<function={}>", t.name)),
+                    schema(&params(t))
+                )
+            });
+            (
+                repeat(one, "", parallel),
+                named("name", "arguments"),
+                vec![word("<function=")],
+                vec!["<|python_tag|>"],
+            )
+        }
+        F::FunctionaryV32 => {
+            let one = alternatives(tools, |t| {
+                format!("{} {}", lit(&format!("{}\n", t.name)), schema(&params(t)))
+            });
+            let triggers = tools
+                .iter()
+                .map(|t| GrammarTrigger::Pattern(format!("(?:^|>>>){}\\n", regex::escape(&t.name))))
+                .collect();
+            (
+                repeat(one, ">>>", parallel),
+                named("name", "arguments"),
+                triggers,
+                vec![],
+            )
+        }
+        F::Qwen3Coder => qwen3_coder_shape(tools, parallel),
+    }
+}
+
+fn alternatives(tools: &[&ChatTool], one: impl Fn(&ChatTool) -> String) -> String {
+    tools
+        .iter()
+        .map(|t| format!("({})", one(t)))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn deepseek_shape(tools: &[&ChatTool], parallel: bool) -> Shape {
+    let one = alternatives(tools, |t| {
+        let head = format!(
+            "<｜tool▁call▁begin｜>function<｜tool▁sep｜>{}\n```json\n",
+            t.name
+        );
+        format!(
+            "{} {} \"```<｜tool▁call▁end｜>\"",
+            lit(&head),
+            schema(&params(t))
+        )
+    });
+    let calls = repeat(one, "", parallel);
+    let g = format!("\"<｜tool▁calls▁begin｜>\" {calls} \"<｜tool▁calls▁end｜>\"");
+    let item = any_of(
+        tools
+            .iter()
+            .map(|t| call_object(t, "name", "arguments", None))
+            .collect(),
+    );
+    let preserved = vec![
+        "<｜tool▁calls▁begin｜>",
+        "<｜tool▁call▁begin｜>",
+        "<｜tool▁sep｜>",
+        "<｜tool▁call▁end｜>",
+        "<｜tool▁calls▁end｜>",
+    ];
+    (g, item, vec![word("<｜tool▁calls▁begin｜>")], preserved)
+}
+
+/// Qwen3-Coder: parameters in the schema's order, required ones always, string values as
+/// text without `<`, others as JSON.
+fn qwen3_coder_shape(tools: &[&ChatTool], parallel: bool) -> Shape {
+    let one = alternatives(tools, |t| {
+        let p = params(t);
+        let required: Vec<&str> = p["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Json::as_str).collect())
+            .unwrap_or_default();
+        let mut body = String::new();
+        if let Some(props) = p["properties"].as_object() {
+            for (k, s) in props {
+                let value = if s.get("type") == Some(&json!("string")) {
+                    "/[^<]*/".to_string()
+                } else {
+                    schema(s)
+                };
+                let part = format!(
+                    "{} {} \"\\n</parameter>\\n\"",
+                    lit(&format!("<parameter={k}>\n")),
+                    value
+                );
+                let part = if required.contains(&k.as_str()) {
+                    part
+                } else {
+                    format!("({part})?")
+                };
+                body.push_str(&part);
+                body.push(' ');
+            }
+        }
+        format!(
+            "\"<tool_call>\\n\" {} {body}\"</function>\\n</tool_call>\"",
+            lit(&format!("<function={}>\n", t.name))
+        )
+    });
+    let item = any_of(
+        tools
+            .iter()
+            .map(|t| call_object(t, "name", "arguments", None))
+            .collect(),
+    );
+    (
+        repeat(one, "\n", parallel),
+        item,
+        vec![word("<tool_call>")],
+        vec!["<tool_call>", "</tool_call>"],
+    )
+}
