@@ -2,6 +2,7 @@
 //! own `tests/test-chat.cpp` cases): the format is picked from the real chat template, the
 //! whole-output parse gives llama.cpp's expected message, and streaming the output one byte
 //! at a time gives deltas whose concatenation is exactly the whole-output parse.
+#![allow(clippy::unwrap_used)] // test code: failures should panic
 
 use std::path::PathBuf;
 
@@ -126,8 +127,7 @@ fn stream(input: &str, opts: &ParserOptions) -> (ChatMessage, ChatMessage, Vec<C
         format!("gen{n}")
     });
     let mut deltas = Vec::new();
-    let mut chars = input.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in input.char_indices() {
         deltas.push(parser.push(&input[i..i + c.len_utf8()]));
     }
     let (last, fin) = parser.finish();
@@ -370,5 +370,158 @@ fn qwen25_tool_call_round_trips_through_the_template() {
             json_eq(&got.arguments, &want.arguments),
             "{got:?} vs {want:?}"
         );
+    }
+}
+
+/// The stream is incremental: content before a call goes out before the call is finished,
+/// the call's name before its arguments are complete, and the arguments in pieces.
+#[test]
+fn streaming_is_incremental() {
+    let opts = ParserOptions::new(ToolCallFormat::Hermes);
+    let input = "Sure.<tool_call>\n{\"name\": \"special_function\", \"arguments\": {\"arg1\": 12345, \"b\": \"long text\"}}\n</tool_call>";
+    let (_, fin, deltas) = stream(input, &opts);
+    let first_call = deltas
+        .iter()
+        .position(|d| !d.tool_calls.is_empty())
+        .unwrap();
+    let content_at = deltas.iter().position(|d| !d.content.is_empty()).unwrap();
+    assert!(content_at < first_call);
+    assert!(
+        first_call < input.find("12345").unwrap(),
+        "name at delta {first_call}"
+    );
+    let fragments = deltas
+        .iter()
+        .flat_map(|d| &d.tool_calls)
+        .filter(|t| !t.arguments.is_empty());
+    assert!(fragments.count() > 10);
+    assert_eq!(
+        fin.tool_calls[0].arguments,
+        r#"{"arg1":12345,"b":"long text"}"#
+    );
+    // Nothing of the call markup ever went out as content.
+    let content: String = deltas.iter().map(|d| d.content.as_str()).collect();
+    assert_eq!(content, "Sure.");
+}
+
+/// `--reasoning-format`: `none` keeps thoughts in the content, `auto`/`deepseek` split them,
+/// `deepseek-legacy` while streaming keeps them inline with their tags.
+#[test]
+fn reasoning_formats_follow_llama_cpp() {
+    let input = "<think>I'm\nthinking</think>Hello";
+    let mut opts = ParserOptions::new(ToolCallFormat::Hermes);
+    for (format, content, reasoning) in [
+        (ReasoningFormat::None, input, ""),
+        (ReasoningFormat::Auto, "Hello", "I'm\nthinking"),
+        (ReasoningFormat::DeepSeek, "Hello", "I'm\nthinking"),
+        (ReasoningFormat::DeepSeekLegacy, "Hello", "I'm\nthinking"),
+    ] {
+        opts.reasoning_format = format;
+        let msg = parse(input, &opts);
+        assert_eq!(
+            (msg.content.as_str(), msg.reasoning_content.as_str()),
+            (content, reasoning),
+            "{format}"
+        );
+    }
+    opts.reasoning_format = ReasoningFormat::DeepSeekLegacy;
+    opts.reasoning_in_content = true;
+    let (acc, _, _) = stream(input, &opts);
+    assert_eq!(
+        (acc.content.as_str(), acc.reasoning_content.as_str()),
+        (input, "")
+    );
+    // Forced open (the prompt ended with <think>): the tag comes back inline.
+    opts.thinking_forced_open = true;
+    let (acc, _, _) = stream("I'm\nthinking</think>Hello", &opts);
+    assert_eq!(acc.content, input);
+    // Reasoning streams before the block closes.
+    opts.reasoning_in_content = false;
+    let (_, _, deltas) = stream("I'm\nthinking for a while</think>Hello", &opts);
+    let first = deltas
+        .iter()
+        .position(|d| !d.reasoning_content.is_empty())
+        .unwrap();
+    assert!(first < 10, "first reasoning delta at {first}");
+    assert!(["none", "auto", "deepseek", "deepseek-legacy"]
+        .iter()
+        .all(|n| n.parse::<ReasoningFormat>().unwrap().name() == *n));
+    assert!("think".parse::<ReasoningFormat>().is_err());
+}
+
+/// Arbitrary text never panics any parser, whole or streamed.
+#[test]
+fn garbage_never_panics() {
+    let pieces = [
+        "<tool_call>",
+        "</tool_call>",
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        "\\",
+        ":",
+        ",",
+        "name",
+        "arguments",
+        "<function=",
+        ">",
+        "</function>",
+        "<parameter=",
+        "</parameter>",
+        "[TOOL_CALLS]",
+        ">>>",
+        "all\n",
+        "<|python_tag|>",
+        ".call(",
+        "<think>",
+        "</think>",
+        "<｜tool▁calls▁begin｜>",
+        "<｜tool▁call▁begin｜>",
+        "<｜tool▁sep｜>",
+        "```json\n",
+        "<|START_ACTION|>",
+        "<|tool_call|>",
+        " functools[",
+        "<TOOLCALL>",
+        "格",
+        "\n",
+        " ",
+        "1",
+        "x",
+    ];
+    let formats = [
+        ToolCallFormat::Generic,
+        ToolCallFormat::Hermes,
+        ToolCallFormat::Qwen3Coder,
+        ToolCallFormat::Llama3 {
+            builtin_tools: true,
+        },
+        ToolCallFormat::FunctionaryV31,
+        ToolCallFormat::FunctionaryV32,
+        ToolCallFormat::FireFunction,
+        ToolCallFormat::MistralNemo,
+        ToolCallFormat::NemotronV2,
+        ToolCallFormat::CommandR7B,
+        ToolCallFormat::DeepSeekR1,
+        ToolCallFormat::Granite,
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for round in 0..400 {
+        let mut text = String::new();
+        for _ in 0..(round % 24) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+        }
+        let mut opts = ParserOptions::new(formats[round % formats.len()]);
+        opts.thinking_forced_open = round % 3 == 0;
+        let whole = parse(&text, &opts);
+        let (acc, fin, _) = stream(&text, &opts);
+        assert_eq!(whole.content, fin.content, "{text:?}");
+        // Streamed content is always a prefix of what the model wrote around the calls.
+        assert!(acc.content.len() <= text.len() + "<think>".len());
     }
 }

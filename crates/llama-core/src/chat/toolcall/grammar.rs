@@ -57,16 +57,30 @@ fn params(t: &ChatTool) -> Json {
     }
 }
 
-/// One call object: `{name_key: const name, args_key: schema}` (+ an id member).
-fn call_object(t: &ChatTool, name_key: &str, args_key: &str, id: Option<(&str, Json)>) -> Json {
+/// Where a model writes the id member of a call object.
+#[derive(Clone, Copy)]
+enum Id<'a> {
+    None,
+    First(&'a str, &'a Json),
+    Last(&'a str, &'a Json),
+}
+
+/// One call object: `{name_key: const name, args_key: schema}` (+ an id member), members in
+/// the order the model writes them (llguidance keeps the schema's property order).
+fn call_object(t: &ChatTool, name_key: &str, args_key: &str, id: Id<'_>) -> Json {
     let mut props = serde_json::Map::new();
-    let mut required = vec![json!(name_key), json!(args_key)];
-    if let Some((key, s)) = id.clone() {
-        props.insert(key.into(), s);
-        required.insert(0, json!(key));
+    let mut required = Vec::new();
+    if let Id::First(key, s) = id {
+        props.insert(key.into(), s.clone());
+        required.push(json!(key));
     }
     props.insert(name_key.into(), json!({"const": t.name}));
     props.insert(args_key.into(), params(t));
+    required.extend([json!(name_key), json!(args_key)]);
+    if let Id::Last(key, s) = id {
+        props.insert(key.into(), s.clone());
+        required.push(json!(key));
+    }
     json!({"type": "object", "properties": props, "required": required})
 }
 
@@ -128,32 +142,87 @@ fn repeat(one: String, sep: &str, parallel: bool) -> String {
     }
 }
 
+fn named(tools: &[&ChatTool], name_key: &str, args_key: &str, id: Id<'_>) -> Json {
+    any_of(
+        tools
+            .iter()
+            .map(|t| call_object(t, name_key, args_key, id))
+            .collect(),
+    )
+}
+
+/// A format whose calls are a JSON array between two markers.
+struct ArrayFormat {
+    open: &'static str,
+    close: &'static str,
+    name_key: &'static str,
+    args_key: &'static str,
+    trigger: &'static str,
+    preserved: &'static [&'static str],
+}
+
+const ARGUMENTS: (&str, &str) = ("name", "arguments");
+
+fn array_shape(spec: &ArrayFormat, tools: &[&ChatTool], parallel: bool, id: Id<'_>) -> Shape {
+    let item = named(tools, spec.name_key, spec.args_key, id);
+    let arr = array(item.clone(), parallel);
+    let g = format!("{} {} {}", lit(spec.open), schema(&arr), lit(spec.close));
+    (g, item, vec![word(spec.trigger)], spec.preserved.to_vec())
+}
+
+fn array_format(f: ToolCallFormat) -> Option<ArrayFormat> {
+    use ToolCallFormat as F;
+    let spec = |open, close, trigger, preserved| ArrayFormat {
+        open,
+        close,
+        name_key: ARGUMENTS.0,
+        args_key: ARGUMENTS.1,
+        trigger,
+        preserved,
+    };
+    Some(match f {
+        F::MistralNemo => spec("[TOOL_CALLS]", "", "[TOOL_CALLS]", &["[TOOL_CALLS]"]),
+        F::NemotronV2 => spec(
+            "<TOOLCALL>",
+            "</TOOLCALL>",
+            "<TOOLCALL>",
+            &["<TOOLCALL>", "</TOOLCALL>"],
+        ),
+        F::FireFunction => spec(" functools", "", " functools[", &[" functools["]),
+        F::Granite => spec("<|tool_call|>", "", "<|tool_call|>", &["<|tool_call|>"]),
+        F::CommandR7B => ArrayFormat {
+            name_key: "tool_name",
+            args_key: "parameters",
+            ..spec(
+                "<|START_ACTION|>",
+                "<|END_ACTION|>",
+                "<|START_ACTION|>",
+                &["<|START_ACTION|>", "<|END_ACTION|>"],
+            )
+        },
+        _ => return None,
+    })
+}
+
 fn shape(f: ToolCallFormat, tools: &[&ChatTool], parallel: bool, lazy: bool) -> Shape {
     use ToolCallFormat as F;
-    let named =
-        |nk: &str, ak: &str| any_of(tools.iter().map(|t| call_object(t, nk, ak, None)).collect());
-    let wrapped_array = |open: &str, close: &str, item: Json| {
-        let arr = array(item.clone(), parallel);
-        (
-            format!("{} {} {}", lit(open), schema(&arr), lit(close)),
-            item,
-        )
-    };
+    if let Some(spec) = array_format(f) {
+        // Mistral ids are 9 alphanumerics written last; Command R's come first.
+        let mistral_id = json!({"type": "string", "pattern": "^[a-zA-Z0-9]{9}$"});
+        let cohere_id = json!({"type": "string", "pattern": "^[0-9]{1,10}$"});
+        let id = match f {
+            F::MistralNemo => Id::Last("id", &mistral_id),
+            F::CommandR7B => Id::First("tool_call_id", &cohere_id),
+            _ => Id::None,
+        };
+        return array_shape(&spec, tools, parallel, id);
+    }
+    let item = named(tools, ARGUMENTS.0, ARGUMENTS.1, Id::None);
     match f {
-        F::Hermes | F::ContentOnly => {
-            let item = named("name", "arguments");
-            let one = format!("\"<tool_call>\\n\" {} \"\\n</tool_call>\"", schema(&item));
-            (
-                repeat(one, "\n", parallel),
-                item,
-                vec![word("<tool_call>")],
-                vec!["<tool_call>", "</tool_call>"],
-            )
-        }
         F::Generic => {
-            let item = named("name", "arguments");
+            let calls = array(item.clone(), parallel);
             let mut alts = vec![
-                json!({"type": "object", "properties": {"tool_calls": array(item.clone(), parallel)}, "required": ["tool_calls"]}),
+                json!({"type": "object", "properties": {"tool_calls": calls}, "required": ["tool_calls"]}),
             ];
             if lazy {
                 alts.push(json!({"type": "object", "properties": {"response": {"type": "string"}}, "required": ["response"]}));
@@ -161,106 +230,55 @@ fn shape(f: ToolCallFormat, tools: &[&ChatTool], parallel: bool, lazy: bool) -> 
             (schema(&any_of(alts)), item, vec![], vec![])
         }
         F::Llama3 { .. } => {
-            let item = named("name", "parameters");
+            let item = named(tools, "name", "parameters", Id::None);
             let pattern = r#"\{\s*(?:"type"\s*:\s*"function"\s*,\s*)?"name"\s*:\s*""#;
-            (
-                schema(&item),
-                item,
-                vec![GrammarTrigger::Pattern(pattern.into())],
-                vec!["<|python_tag|>"],
-            )
-        }
-        F::MistralNemo => {
-            let id = (
-                "id",
-                json!({"type": "string", "pattern": "^[a-zA-Z0-9]{9}$"}),
-            );
-            let item = any_of(
-                tools
-                    .iter()
-                    .map(|t| call_object(t, "name", "arguments", Some(id.clone())))
-                    .collect(),
-            );
-            let (g, item) = wrapped_array("[TOOL_CALLS]", "", item);
-            (g, item, vec![word("[TOOL_CALLS]")], vec!["[TOOL_CALLS]"])
-        }
-        F::NemotronV2 => {
-            let (g, item) = wrapped_array("<TOOLCALL>", "</TOOLCALL>", named("name", "arguments"));
-            (
-                g,
-                item,
-                vec![word("<TOOLCALL>")],
-                vec!["<TOOLCALL>", "</TOOLCALL>"],
-            )
-        }
-        F::FireFunction => {
-            let (g, item) = wrapped_array(" functools", "", named("name", "arguments"));
-            (g, item, vec![word(" functools[")], vec![" functools["])
-        }
-        F::Granite => {
-            let (g, item) = wrapped_array("<|tool_call|>", "", named("name", "arguments"));
-            (g, item, vec![word("<|tool_call|>")], vec!["<|tool_call|>"])
-        }
-        F::CommandR7B => {
-            let id = (
-                "tool_call_id",
-                json!({"type": "string", "pattern": "^[0-9]{1,10}$"}),
-            );
-            let item = any_of(
-                tools
-                    .iter()
-                    .map(|t| call_object(t, "tool_name", "parameters", Some(id.clone())))
-                    .collect(),
-            );
-            let (g, item) = wrapped_array("<|START_ACTION|>", "<|END_ACTION|>", item);
-            (
-                g,
-                item,
-                vec![word("<|START_ACTION|>")],
-                vec!["<|START_ACTION|>", "<|END_ACTION|>"],
-            )
+            let trigger = GrammarTrigger::Pattern(pattern.into());
+            (schema(&item), item, vec![trigger], vec!["<|python_tag|>"])
         }
         F::DeepSeekR1 => deepseek_shape(tools, parallel),
-        F::FunctionaryV31 => {
-            let one = alternatives(tools, |t| {
-                format!(
-                    "{} {} \"</function>\"",
-                    lit(&format!("<function={}>", t.name)),
-                    schema(&params(t))
-                )
-            });
-            (
-                repeat(one, "", parallel),
-                named("name", "arguments"),
-                vec![word("<function=")],
-                vec!["<|python_tag|>"],
-            )
-        }
-        F::FunctionaryV32 => {
-            let one = alternatives(tools, |t| {
-                format!("{} {}", lit(&format!("{}\n", t.name)), schema(&params(t)))
-            });
-            let triggers = tools
-                .iter()
-                .map(|t| GrammarTrigger::Pattern(format!("(?:^|>>>){}\\n", regex::escape(&t.name))))
-                .collect();
-            (
-                repeat(one, ">>>", parallel),
-                named("name", "arguments"),
-                triggers,
-                vec![],
-            )
-        }
+        F::FunctionaryV31 | F::FunctionaryV32 => functionary_shape(f, tools, parallel, item),
         F::Qwen3Coder => qwen3_coder_shape(tools, parallel),
+        // Hermes (content-only never gets here; the array formats returned above).
+        _ => {
+            let one = format!("\"<tool_call>\\n\" {} \"\\n</tool_call>\"", schema(&item));
+            let preserved = vec!["<tool_call>", "</tool_call>"];
+            (
+                repeat(one, "\n", parallel),
+                item,
+                vec![word("<tool_call>")],
+                preserved,
+            )
+        }
     }
 }
 
-fn alternatives(tools: &[&ChatTool], one: impl Fn(&ChatTool) -> String) -> String {
-    tools
+fn functionary_shape(f: ToolCallFormat, tools: &[&ChatTool], parallel: bool, item: Json) -> Shape {
+    if f == ToolCallFormat::FunctionaryV31 {
+        let one = alternatives(tools, |t| {
+            let open = lit(&format!("<function={}>", t.name));
+            format!("{open} {} \"</function>\"", schema(&params(t)))
+        });
+        return (
+            repeat(one, "", parallel),
+            item,
+            vec![word("<function=")],
+            vec!["<|python_tag|>"],
+        );
+    }
+    let one = alternatives(tools, |t| {
+        format!("{} {}", lit(&format!("{}\n", t.name)), schema(&params(t)))
+    });
+    let triggers = tools
         .iter()
-        .map(|t| format!("({})", one(t)))
-        .collect::<Vec<_>>()
-        .join(" | ")
+        .map(|t| GrammarTrigger::Pattern(format!("(?:^|>>>){}\\n", regex::escape(&t.name))))
+        .collect();
+    (repeat(one, ">>>", parallel), item, triggers, vec![])
+}
+
+/// `((call to tool 1) | (call to tool 2) ...)`, grouped so that it composes.
+fn alternatives(tools: &[&ChatTool], one: impl Fn(&ChatTool) -> String) -> String {
+    let alts: Vec<String> = tools.iter().map(|t| format!("({})", one(t))).collect();
+    format!("({})", alts.join(" | "))
 }
 
 fn deepseek_shape(tools: &[&ChatTool], parallel: bool) -> Shape {
@@ -277,12 +295,7 @@ fn deepseek_shape(tools: &[&ChatTool], parallel: bool) -> Shape {
     });
     let calls = repeat(one, "", parallel);
     let g = format!("\"<｜tool▁calls▁begin｜>\" {calls} \"<｜tool▁calls▁end｜>\"");
-    let item = any_of(
-        tools
-            .iter()
-            .map(|t| call_object(t, "name", "arguments", None))
-            .collect(),
-    );
+    let item = named(tools, "name", "arguments", Id::None);
     let preserved = vec![
         "<｜tool▁calls▁begin｜>",
         "<｜tool▁call▁begin｜>",
@@ -329,12 +342,7 @@ fn qwen3_coder_shape(tools: &[&ChatTool], parallel: bool) -> Shape {
             lit(&format!("<function={}>\n", t.name))
         )
     });
-    let item = any_of(
-        tools
-            .iter()
-            .map(|t| call_object(t, "name", "arguments", None))
-            .collect(),
-    );
+    let item = named(tools, "name", "arguments", Id::None);
     (
         repeat(one, "\n", parallel),
         item,
