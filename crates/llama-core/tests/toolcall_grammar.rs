@@ -202,3 +202,15 @@ fn parallel_grammars_take_several_calls_only_when_allowed() {
         assert_eq!(parse(text, &ParserOptions::new(format)).tool_calls.len(), 2);
     }
 }
+
+#[test]
+fn tool_choice_parses_like_openai() {
+    let p = |v: serde_json::Value| ToolChoice::parse_oaicompat(Some(&v));
+    assert_eq!(ToolChoice::parse_oaicompat(None).unwrap(), ToolChoice::Auto);
+    assert_eq!(p(json!("required")).unwrap(), ToolChoice::Required);
+    assert_eq!(p(json!("none")).unwrap(), ToolChoice::None);
+    let named = json!({"type": "function", "function": {"name": "python"}});
+    assert_eq!(p(named).unwrap(), ToolChoice::Named("python".into()));
+    assert!(p(json!("sometimes")).is_err());
+    assert!(p(json!({"type": "function"})).is_err());
+}

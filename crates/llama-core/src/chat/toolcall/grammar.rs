@@ -7,6 +7,7 @@ use serde_json::{json, Value as Json};
 
 use super::types::ToolCallFormat;
 use crate::chat::ChatTool;
+use crate::error::{Error, Result};
 
 /// `tool_choice` of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,6 +17,29 @@ pub enum ToolChoice {
     Required,
     /// `{"type": "function", "function": {"name": ...}}`.
     Named(String),
+}
+
+impl ToolChoice {
+    /// An OpenAI `tool_choice` (absent or null: `auto`).
+    pub fn parse_oaicompat(v: Option<&Json>) -> Result<Self> {
+        let invalid =
+            || Error::ChatMessages(format!("invalid tool_choice: {}", v.unwrap_or(&Json::Null)));
+        match v {
+            None | Some(Json::Null) => Ok(ToolChoice::Auto),
+            Some(Json::String(s)) => match s.as_str() {
+                "auto" => Ok(ToolChoice::Auto),
+                "none" => Ok(ToolChoice::None),
+                "required" => Ok(ToolChoice::Required),
+                _ => Err(invalid()),
+            },
+            Some(obj) => match obj.pointer("/function/name").and_then(Json::as_str) {
+                Some(name) if obj.get("type").and_then(Json::as_str) == Some("function") => {
+                    Ok(ToolChoice::Named(name.to_string()))
+                }
+                _ => Err(invalid()),
+            },
+        }
+    }
 }
 
 /// Where a lazy grammar starts applying (llama.cpp `common_grammar_trigger`).

@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn values_end_where_json_says() {
-        assert_eq!(skip_value(br#"{"a": [1, "x}"]} tail"#, 0), Scan::Done(15));
+        assert_eq!(skip_value(br#"{"a": [1, "x}"]} tail"#, 0), Scan::Done(16));
         assert_eq!(skip_value(br#"{"a": [1, "x}"#, 0), Scan::Incomplete);
         assert_eq!(skip_value(br#"{"a" 1}"#, 0), Scan::Invalid);
         assert_eq!(skip_value(b"12", 0), Scan::Incomplete);

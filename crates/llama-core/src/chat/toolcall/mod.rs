@@ -18,5 +18,6 @@ mod types;
 pub use detect::{detect_format, thinking_forced_open};
 pub use grammar::{call_grammar, CallGrammar, GrammarTrigger, ToolChoice};
 pub use parse::{fill_missing_ids, parse};
+pub use reasoning::think_tags;
 pub use stream::{ChatDelta, StreamParser, ToolCallDelta};
 pub use types::{ParserOptions, ReasoningFormat, ToolCallFormat};

@@ -4,8 +4,9 @@
 use super::scan::held_tail;
 use super::types::{ParserOptions, ReasoningFormat, ToolCallFormat};
 
-/// The reasoning tags of a format.
-pub(crate) fn think_tags(format: ToolCallFormat) -> (&'static str, &'static str) {
+/// The reasoning tags of a format, `(start, end)` (llama.cpp's `thinking_start_tag` and
+/// `thinking_end_tags`): a sampler applies a non-lazy call grammar after the end tag.
+pub fn think_tags(format: ToolCallFormat) -> (&'static str, &'static str) {
     match format {
         ToolCallFormat::CommandR7B => ("<|START_THINKING|>", "<|END_THINKING|>"),
         _ => ("<think>", "</think>"),
