@@ -55,6 +55,15 @@ case("hermes truncated", "ours", '<tool_call>\n{"name": "special_function", "arg
      '<tool_call>\n{"name": "special_function", "arguments": {"arg1"', template="Qwen-Qwen2.5-7B-Instruct.jinja",
      truncated=True)
 case("hermes less-than in content", "ours", "a < b and <tool", "a < b and <tool", template="Qwen-Qwen2.5-7B-Instruct.jinja")
+case("hermes bare json call", "ours (llama.cpp b5000 Hermes parser accepts it)",
+     '{"name": "special_function", "arguments": {"arg1": 1}}', calls=[CALL], template="Qwen-Qwen2.5-7B-Instruct.jinja")
+case("hermes fenced json call", "ours (llama.cpp b5000 Hermes parser accepts it)",
+     'Calling:\n```json\n{"name": "special_function", "arguments": {"arg1": 1}}\n```', "Calling:\n", calls=[CALL],
+     template="Qwen-Qwen2.5-7B-Instruct.jinja")
+case("hermes json naming no tool", "ours", 'A person: {"name": "Bob", "age": 3}', 'A person: {"name": "Bob", "age": 3}',
+     template="Qwen-Qwen2.5-7B-Instruct.jinja")
+case("hermes code fence", "ours", "```python\nprint(1)\n```", "```python\nprint(1)\n```",
+     template="Qwen-Qwen2.5-7B-Instruct.jinja")
 case("granite 4 call", "test-chat.cpp:3414",
      '<tool_call>\n{"name": "special_function", "arguments": {"arg1": 1}}\n</tool_call>', calls=[CALL],
      template="ibm-granite-granite-4.0.jinja")
@@ -99,6 +108,8 @@ case("llama 3.2 typed call", "ours", '{"type": "function", "name": "special_func
 case("llama 3.2 content then call", "ours", 'Sure.\n{"name": "special_function", "parameters": {"arg1": 1}}',
      "Sure.\n", calls=[CALL], template=L32)
 case("llama 3.2 json that is no call", "ours", 'Here: {"a": 1}', 'Here: {"a": 1}', template=L32)
+case("llama 3.2 json naming no tool", "ours", '{"name": "Bob", "parameters": {}}', '{"name": "Bob", "parameters": {}}',
+     template=L32)
 case("llama 3.2 parallel", "ours",
      '{"name": "special_function", "parameters": {"arg1": 1}}\n{"name": "special_function_with_opt", "parameters": {"arg1": 1, "arg2": 2}}',
      calls=[CALL, CALL_OPT], template=L32)

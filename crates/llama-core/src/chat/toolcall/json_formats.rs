@@ -2,8 +2,12 @@
 //! Mistral Nemo `[TOOL_CALLS]`, Nemotron `<TOOLCALL>`, FireFunction ` functools`, Granite
 //! `<|tool_call|>`, Command R7B `<|START_ACTION|>`, and the generic `{"tool_calls": ...}`.
 
+use super::bare_json::{earliest, find_bare_call, find_fenced_call, named_call};
 use super::json_scan::{decode_string, minify, scan_object, skip_ws, Scan};
-use super::scan::{json_call, json_call_array, walk, Body, Keys, Walk, NAME_ARGUMENTS};
+use super::scan::{
+    find_opener, json_call, json_call_array, walk, walk_with, Body, Found, Keys, Walk,
+    NAME_ARGUMENTS,
+};
 
 const MISTRAL_KEYS: Keys = Keys {
     name: &["name"],
@@ -25,9 +29,27 @@ fn dropped(end: usize) -> Body {
     }
 }
 
-pub(crate) fn hermes(text: &str, partial: bool) -> Walk {
-    walk(text, partial, &["<tool_call>"], |s, i, _| {
-        json_call(s, i, &NAME_ARGUMENTS, "</tool_call>")
+/// `<tool_call>{...}</tool_call>`; like llama.cpp's Hermes parser also a call object in a
+/// ```json fence or bare (small models drop the tags), when it names one of the tools.
+pub(crate) fn hermes(text: &str, partial: bool, names: &[&str]) -> Walk {
+    let find = |t: &str, from: usize, p: bool| {
+        let tag = find_opener(t, from, &["<tool_call>"], p);
+        let fenced = find_fenced_call(t, from, p, 2);
+        let first = earliest(tag, fenced);
+        let to = match first {
+            Found::At(s, _, _) | Found::Held(s) => s,
+            Found::Nothing => t.len(),
+        };
+        match find_bare_call(t, from, to, p) {
+            Found::At(s, e, _) => Found::At(s, e, 1),
+            Found::Nothing => first,
+            held => held,
+        }
+    };
+    walk_with(text, partial, find, |s, i, which| match which {
+        0 => json_call(s, i, &NAME_ARGUMENTS, "</tool_call>"),
+        1 => named_call(s, i, "", names),
+        _ => named_call(s, i, "```", names),
     })
 }
 

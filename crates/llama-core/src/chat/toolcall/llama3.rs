@@ -2,69 +2,11 @@
 //! with built-in tools `<|python_tag|>` followed by `tool.call(arg=value)`, a JSON call, or
 //! Python code (the `python` tool, `{"code": ...}`).
 
-use super::json_scan::{escape_str, skip_value, skip_ws, Scan};
+use super::bare_json::{find_bare_call, named_call};
+use super::json_scan::{escape_str, skip_value, Scan};
 use super::scan::{find_opener, json_call, walk_with, Body, Found, PCall, Walk, NAME_ARGUMENTS};
 
 pub(crate) const PYTHON_TAG: &str = "<|python_tag|>";
-
-#[derive(PartialEq)]
-enum Probe {
-    Match,
-    Prefix,
-    No,
-}
-
-/// Whether `rest` starts like a call object: `{"name": "` (optionally after
-/// `"type": "function",`), llama.cpp's Llama 3 function regex.
-fn probe_call_start(rest: &str) -> Probe {
-    const WS: &str = "";
-    let plain: &[&str] = &["{", WS, "\"name\"", WS, ":", WS, "\""];
-    let typed: &[&str] = &[
-        "{",
-        WS,
-        "\"type\"",
-        WS,
-        ":",
-        WS,
-        "\"function\"",
-        WS,
-        ",",
-        WS,
-        "\"name\"",
-        WS,
-        ":",
-        WS,
-        "\"",
-    ];
-    let results = [probe_seq(rest, plain), probe_seq(rest, typed)];
-    if results.contains(&Probe::Match) {
-        Probe::Match
-    } else if results.contains(&Probe::Prefix) {
-        Probe::Prefix
-    } else {
-        Probe::No
-    }
-}
-
-/// Steps are literals; an empty step is optional whitespace.
-fn probe_seq(rest: &str, steps: &[&str]) -> Probe {
-    let mut i = 0;
-    for step in steps {
-        if step.is_empty() {
-            i = skip_ws(rest.as_bytes(), i);
-            continue;
-        }
-        let r = &rest[i..];
-        if r.starts_with(step) {
-            i += step.len();
-        } else if step.starts_with(r) {
-            return Probe::Prefix;
-        } else {
-            return Probe::No;
-        }
-    }
-    Probe::Match
-}
 
 /// The earliest call object or `<|python_tag|>` (opener 1 is the tag).
 fn find_llama3(text: &str, from: usize, partial: bool, builtin: bool) -> Found {
@@ -77,13 +19,9 @@ fn find_llama3(text: &str, from: usize, partial: bool, builtin: bool) -> Found {
         Found::At(s, _, _) | Found::Held(s) => s,
         Found::Nothing => text.len(),
     };
-    for (p, _) in text[from..tag_at].match_indices('{') {
-        let p = from + p;
-        match probe_call_start(&text[p..]) {
-            Probe::Match => return Found::At(p, p, 0),
-            Probe::Prefix if partial => return Found::Held(p),
-            _ => {}
-        }
+    match find_bare_call(text, from, tag_at, partial) {
+        Found::Nothing => {}
+        found => return found,
     }
     match tag {
         Found::At(s, e, _) => Found::At(s, e, 1),
@@ -91,13 +29,13 @@ fn find_llama3(text: &str, from: usize, partial: bool, builtin: bool) -> Found {
     }
 }
 
-pub(crate) fn llama3(text: &str, partial: bool, builtin: bool) -> Walk {
+pub(crate) fn llama3(text: &str, partial: bool, builtin: bool, names: &[&str]) -> Walk {
     walk_with(
         text,
         partial,
         |t, from, p| find_llama3(t, from, p, builtin),
         |s, i, which| match which {
-            0 => json_call(s, i, &NAME_ARGUMENTS, ""),
+            0 => named_call(s, i, "", names),
             _ => python_tag_body(s, i, partial),
         },
     )

@@ -1,6 +1,7 @@
 //! Tool calls and reasoning in a model's output: the format a template's model writes
 //! (`detect`), whole-output and streaming parsers (one file per format family), and the
 //! trigger words and call grammar a constrained sampler needs (`grammar`).
+mod bare_json;
 mod deepseek;
 mod detect;
 mod functionary;

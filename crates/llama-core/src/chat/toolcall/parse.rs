@@ -28,15 +28,16 @@ fn parse_body(text: &str, opts: &ParserOptions, partial: bool) -> Walk {
             calls: Vec::new(),
         };
     }
+    let names: Vec<&str> = opts.tools.iter().map(|t| t.name.as_str()).collect();
     match opts.format {
         F::ContentOnly => Walk {
             content: text.to_string(),
             calls: Vec::new(),
         },
         F::Generic => generic(text, partial),
-        F::Hermes => hermes(text, partial),
+        F::Hermes => hermes(text, partial, &names),
         F::Qwen3Coder => qwen3_coder(text, partial, &opts.tools),
-        F::Llama3 { builtin_tools } => llama3(text, partial, builtin_tools),
+        F::Llama3 { builtin_tools } => llama3(text, partial, builtin_tools, &names),
         F::FunctionaryV31 => functionary_v31(text, partial),
         F::FunctionaryV32 => functionary_v32(text, partial),
         F::FireFunction => firefunction(text, partial),
