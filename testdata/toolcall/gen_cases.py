@@ -246,4 +246,21 @@ case("generic plain text", "ours", HELLO, HELLO, template=GEN)
 case("generic truncated", "ours", '{"tool_calls": [{"name": "special_function", "arguments": {"arg1"',
      '{"tool_calls": [{"name": "special_function", "arguments": {"arg1"', template=GEN, truncated=True)
 
+# ---- malformed output and the remaining per-format combinations (all ours) ----
+case("qwen3-coder malformed", "ours", "<tool_call>\nhello</tool_call>", "<tool_call>\nhello</tool_call>", template=QC)
+case("mistral truncated", "ours", '[TOOL_CALLS][{"name": "special_function", "arguments": {"arg1": 1}, "id": "1234',
+     '[TOOL_CALLS][{"name": "special_function", "arguments": {"arg1": 1}, "id": "1234', template=MN, truncated=True)
+case("firefunction content then call", "ours", 'Sure. functools[{"name": "special_function", "arguments": {"arg1": 1}}]',
+     "Sure.", calls=[CALL], fmt="FireFunction")
+case("firefunction malformed", "ours", "Use functools[oops]", "Use functools[oops]", fmt="FireFunction")
+case("command-r7b malformed", "ours", "<|START_ACTION|>oops<|END_ACTION|>", "<|START_ACTION|>oops<|END_ACTION|>", template=CR)
+case("deepseek-r1 malformed", "ours", "</think>Hi<｜tool▁calls▁begin｜>oops", "Hi<｜tool▁calls▁begin｜>oops", template=DQ)
+case("granite malformed", "ours", "<|tool_call|>oops", "<|tool_call|>oops", template=G33)
+case("nemotron v2 content", "ours", "</think>" + HELLO, HELLO, template=NV)
+case("nemotron v2 content then parallel", "ours",
+     '</think>Sure.<TOOLCALL>[{"name": "special_function", "arguments": {"arg1": 1}}, '
+     '{"name": "special_function_with_opt", "arguments": {"arg1": 1, "arg2": 2}}]</TOOLCALL>',
+     "Sure.", calls=[CALL, CALL_OPT], template=NV)
+case("nemotron v2 malformed", "ours", "</think><TOOLCALL>oops</TOOLCALL>", "<TOOLCALL>oops</TOOLCALL>", template=NV)
+
 print(json.dumps({"about": __doc__.strip(), "cases": cases}, ensure_ascii=False, indent=1))
