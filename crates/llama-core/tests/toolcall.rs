@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use llama_core::chat::toolcall::{
     detect_format, parse, thinking_forced_open, ChatDelta, ParserOptions, ReasoningFormat,
-    StreamParser, ToolCallFormat,
+    StreamParser, ToolCallFormat, ToolChoice,
 };
 use llama_core::chat::{ChatInputs, ChatMessage, ChatTemplate, ChatTool, ToolCall};
 use serde_json::{json, Value as Json};
@@ -61,7 +61,7 @@ fn options(case: &Json) -> ParserOptions {
         let mut inputs = ChatInputs::new(&user);
         inputs.tools = &tools;
         let prompt = template.apply(&inputs).expect("renders");
-        ParserOptions::for_request(&template, &prompt, &tools, false, reasoning)
+        ParserOptions::for_request(&template, &prompt, &tools, &ToolChoice::Auto, reasoning)
     } else {
         let mut o = ParserOptions::new(format_named(case["format"].as_str().unwrap()));
         o.reasoning_format = reasoning;
@@ -360,7 +360,13 @@ fn qwen25_tool_call_round_trips_through_the_template() {
     );
     let start = prompt.find("<|im_start|>assistant\n").unwrap() + "<|im_start|>assistant\n".len();
     let turn = &prompt[start..start + prompt[start..].find("<|im_end|>").unwrap()];
-    let opts = ParserOptions::for_request(&t, &prompt, &tools, false, ReasoningFormat::Auto);
+    let opts = ParserOptions::for_request(
+        &t,
+        &prompt,
+        &tools,
+        &ToolChoice::Auto,
+        ReasoningFormat::Auto,
+    );
     let parsed = parse(turn, &opts);
     assert_eq!(parsed.content.trim(), "");
     assert_eq!(parsed.tool_calls.len(), 2, "{turn}");
@@ -371,6 +377,16 @@ fn qwen25_tool_call_round_trips_through_the_template() {
             "{got:?} vs {want:?}"
         );
     }
+    // `tool_choice: "none"`: the same text is plain content.
+    let none = ParserOptions::for_request(
+        &t,
+        &prompt,
+        &tools,
+        &ToolChoice::None,
+        ReasoningFormat::Auto,
+    );
+    let parsed = parse(turn, &none);
+    assert!(parsed.tool_calls.is_empty() && parsed.content == turn);
 }
 
 /// The stream is incremental: content before a call goes out before the call is finished,

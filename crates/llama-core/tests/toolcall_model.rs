@@ -8,7 +8,7 @@ mod common;
 
 use common::reference::{greedy_run, QWEN2};
 use llama_core::chat::toolcall::{
-    parse, ParserOptions, ReasoningFormat, StreamParser, ToolCallFormat,
+    parse, ParserOptions, ReasoningFormat, StreamParser, ToolCallFormat, ToolChoice,
 };
 use llama_core::chat::{ChatInputs, ChatMessage, ChatTool};
 use serde_json::{json, Value as Json};
@@ -32,7 +32,13 @@ fn qwen25_coder_calls_the_weather_tool() {
     let mut inputs = ChatInputs::new(&messages);
     inputs.tools = &tools;
     let prompt = template.apply(&inputs).unwrap();
-    let opts = ParserOptions::for_request(template, &prompt, &tools, false, ReasoningFormat::Auto);
+    let opts = ParserOptions::for_request(
+        template,
+        &prompt,
+        &tools,
+        &ToolChoice::Auto,
+        ReasoningFormat::Auto,
+    );
     assert_eq!(opts.format, ToolCallFormat::Hermes);
 
     let vocab = model.vocab();

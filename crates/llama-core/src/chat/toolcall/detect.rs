@@ -2,6 +2,7 @@
 //! in the order of llama.cpp's `common_chat_templates_apply_jinja` handler chain (the
 //! dedicated-family check of `families.rs` first, as llama.cpp does).
 
+use super::grammar::ToolChoice;
 use super::reasoning::think_tags;
 use super::types::{ParserOptions, ReasoningFormat, ToolCallFormat};
 use crate::chat::families::{detect_family, Family};
@@ -53,15 +54,16 @@ pub fn thinking_forced_open(prompt: &str, format: ToolCallFormat) -> bool {
 
 impl ParserOptions {
     /// The options for an answer to `prompt`, rendered by `template` for a request with
-    /// `tools` (`tool_choice_none`: `tool_choice: "none"`).
+    /// `tools` and `tool_choice` (llama.cpp's `common_chat_templates_apply` then
+    /// `common_chat_parser_params`).
     pub fn for_request(
         template: &ChatTemplate,
         prompt: &str,
         tools: &[ChatTool],
-        tool_choice_none: bool,
+        tool_choice: &ToolChoice,
         reasoning_format: ReasoningFormat,
     ) -> Self {
-        let tools_active = !tools.is_empty() && !tool_choice_none;
+        let tools_active = !tools.is_empty() && *tool_choice != ToolChoice::None;
         let format = detect_format(template.source(), tools_active);
         ParserOptions {
             format,
