@@ -308,6 +308,19 @@ fn formats_are_picked_from_templates() {
             "{name}"
         );
     }
+    // Dedicated llama.cpp formats not ported: calls stay text (no wrong parse, no grammar).
+    for name in [
+        "openai-gpt-oss-120b.jinja",
+        "MiniMax-M3.jinja",
+        "GLM-4.6.jinja",
+        "Kimi-K2-Instruct.jinja",
+    ] {
+        assert_eq!(
+            detect_format(template(name).source(), true),
+            ToolCallFormat::ContentOnly,
+            "{name}"
+        );
+    }
     let plain = detect_format(template("google-gemma-2-2b-it.jinja").source(), false);
     assert_eq!(plain, ToolCallFormat::ContentOnly);
 }

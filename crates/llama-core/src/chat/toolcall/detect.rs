@@ -16,9 +16,15 @@ pub fn detect_format(source: &str, tools_active: bool) -> ToolCallFormat {
     match detect_family(source) {
         Some(Family::Qwen3Coder) => return F::Qwen3Coder,
         Some(Family::FunctionaryV32) => return F::FunctionaryV32,
-        _ => {}
+        // llama.cpp parses these with dedicated handlers not ported here: their calls stay
+        // text rather than being read (or constrained) in a syntax the model does not write.
+        Some(_) => return F::ContentOnly,
+        None => {}
     }
-    if has("<｜tool▁calls▁begin｜>") {
+    if has("<arg_key>") {
+        // GLM 4.x: `<tool_call>NAME<arg_key>…`, another unported dedicated format.
+        F::ContentOnly
+    } else if has("<｜tool▁calls▁begin｜>") {
         F::DeepSeekR1
     } else if has("<|END_THINKING|><|START_ACTION|>") {
         F::CommandR7B

@@ -10,7 +10,9 @@ use crate::error::Error;
 /// How a model writes tool calls (the families of llama.cpp's `common/chat.cpp` handlers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ToolCallFormat {
-    /// No tool calls: everything is content.
+    /// No tool calls: everything is content. Also the templates llama.cpp reads with
+    /// dedicated parsers not ported here (gpt-oss, Kimi K2/K3, MiniMax M3, Ling 3, GLM 4.x,
+    /// Ministral 3, DeepSeek V3.2/V4, Gemma 4, LFM2, GigaChat 3, Cohere2MoE, MiniCPM5, Muse).
     ContentOnly,
     /// `{"tool_calls": [{"name", "arguments"}]}`, `{"tool_call": {...}}` or
     /// `{"response": ...}` (llama.cpp's generic fallback).
