@@ -214,3 +214,15 @@ fn tool_choice_parses_like_openai() {
     assert!(p(json!("sometimes")).is_err());
     assert!(p(json!({"type": "function"})).is_err());
 }
+
+#[test]
+fn forced_open_thinking_delays_the_grammar() {
+    let mut opts = ParserOptions::new(ToolCallFormat::DeepSeekR1);
+    opts.tools = tools();
+    let g = opts.call_grammar(&ToolChoice::Required, false).unwrap();
+    assert_eq!(g.after_reasoning, None);
+    opts.thinking_forced_open = true;
+    let g = opts.call_grammar(&ToolChoice::Required, false).unwrap();
+    assert_eq!(g.after_reasoning.as_deref(), Some("</think>"));
+    assert!(!g.lazy);
+}

@@ -5,7 +5,8 @@
 
 use serde_json::{json, Value as Json};
 
-use super::types::ToolCallFormat;
+use super::reasoning::think_tags;
+use super::types::{ParserOptions, ReasoningFormat, ToolCallFormat};
 use crate::chat::ChatTool;
 use crate::error::{Error, Result};
 
@@ -64,6 +65,9 @@ pub struct CallGrammar {
     pub preserved_tokens: Vec<String>,
     /// JSON schema of one call object, for the formats whose calls are JSON objects.
     pub call_schema: Json,
+    /// The output starts inside a thinking block: the grammar (and the search for triggers)
+    /// begins only after this end tag (llama.cpp's `thinking_end_tags`).
+    pub after_reasoning: Option<String>,
 }
 
 fn lit(s: &str) -> String {
@@ -148,7 +152,21 @@ pub fn call_grammar(
         triggers,
         preserved_tokens: preserved.iter().map(|s| s.to_string()).collect(),
         call_schema,
+        after_reasoning: None,
     })
+}
+
+impl ParserOptions {
+    /// The call grammar for this request: [`call_grammar`] of its format and tools, starting
+    /// after the reasoning when the prompt left a thinking block open and thoughts are parsed.
+    pub fn call_grammar(&self, choice: &ToolChoice, parallel: bool) -> Option<CallGrammar> {
+        let mut g = call_grammar(self.format, &self.tools, choice, parallel)?;
+        let parsed = self.reasoning_format != ReasoningFormat::None;
+        if self.thinking_forced_open && parsed {
+            g.after_reasoning = Some(think_tags(self.format).1.to_string());
+        }
+        Some(g)
+    }
 }
 
 type Shape = (String, Json, Vec<GrammarTrigger>, Vec<&'static str>);
