@@ -525,6 +525,8 @@ fn garbage_never_panics() {
         "<function=f>",
         "<parameter=a>\n",
         "function<｜tool▁sep｜>f\n",
+        "\\格",
+        "```json\n",
     ];
     let formats = [
         ToolCallFormat::Generic,
