@@ -9,6 +9,7 @@ mod pycompat;
 mod strftime;
 mod template;
 mod thinking;
+pub mod toolcall;
 
 pub use apply::ChatInputs;
 pub use builtin::BUILTIN_NAMES;
