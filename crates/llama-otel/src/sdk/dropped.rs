@@ -32,8 +32,6 @@ fn error_index(e: &OTelSdkError) -> usize {
     }
 }
 
-const ZERO: AtomicU64 = AtomicU64::new(0);
-
 /// Counters behind `llama.telemetry.dropped` and the `otel.sdk.*` metrics; reset by each
 /// `init()`.
 pub(crate) struct Stats {
@@ -51,13 +49,13 @@ pub(crate) struct Stats {
 }
 
 pub(crate) static STATS: Stats = Stats {
-    spans_queue_full: ZERO,
-    spans_export_failed: ZERO,
-    spans_exported: ZERO,
-    metric_exports_failed: ZERO,
-    spans_failed_by_type: [ZERO; 3],
-    metric_points_exported: ZERO,
-    metric_points_failed_by_type: [ZERO; 3],
+    spans_queue_full: AtomicU64::new(0),
+    spans_export_failed: AtomicU64::new(0),
+    spans_exported: AtomicU64::new(0),
+    metric_exports_failed: AtomicU64::new(0),
+    spans_failed_by_type: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+    metric_points_exported: AtomicU64::new(0),
+    metric_points_failed_by_type: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
     last_error: Mutex::new(None),
 };
 

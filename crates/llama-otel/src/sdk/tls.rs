@@ -23,8 +23,11 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("TLS: cannot read {}: {e}", path.display()))
 }
 
+/// PEM bytes of a client certificate chain and its key.
+type IdentityPems = (Vec<u8>, Vec<u8>);
+
 /// Client certificate and key, both or neither.
-fn identity_pems(files: &TlsFiles) -> Result<Option<(Vec<u8>, Vec<u8>)>, String> {
+fn identity_pems(files: &TlsFiles) -> Result<Option<IdentityPems>, String> {
     match (&files.client_certificate, &files.client_key) {
         (Some(cert), Some(key)) => Ok(Some((read(cert)?, read(key)?))),
         (None, None) => Ok(None),
