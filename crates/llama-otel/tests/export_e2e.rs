@@ -193,6 +193,30 @@ fn http_over_tls_arrives_at_the_collector_with_per_signal_variables() {
 }
 
 #[test]
+fn mutual_tls_sends_the_client_certificate_and_fails_without_it() {
+    let _s = serial();
+    let Some(tls) = tls_setup() else { return };
+    let file = |name: &str| tls.dir.path().join(name).display().to_string();
+    let endpoint = format!("https://127.0.0.1:{}", tls.stunnel.mtls_grpc_port);
+    let without = run_child(&[
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint.clone()),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", file("ca.pem")),
+        ("OTEL_METRICS_EXPORTER", v("none")),
+    ]);
+    assert!(without.stat("failed") >= 1, "{}", without.stdout);
+    assert!(!tls.rotel.proc.log().contains(SPAN));
+    let with = run_child(&[
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", file("ca.pem")),
+        ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", file("client.pem")),
+        ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", file("client.key")),
+        ("OTEL_METRICS_EXPORTER", v("none")),
+    ]);
+    assert_received(&tls.rotel, "mutual TLS");
+    assert!(with.stat("exported") >= 1, "{}", with.stdout);
+}
+
+#[test]
 fn a_wrong_ca_fails_the_export_counts_it_and_the_program_carries_on() {
     let _s = serial();
     let Some(tls) = tls_setup() else { return };

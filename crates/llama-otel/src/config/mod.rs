@@ -272,7 +272,8 @@ impl TelemetryConfig {
         self.resolve_with(&|name| std::env::var(name).ok())
     }
 
-    pub(crate) fn resolve_with(&self, env: Env<'_>) -> Result<ResolvedConfig> {
+    /// Explicit fields are the program's own choice: a bad one is an error, not a warning.
+    fn validate(&self) -> Result<()> {
         if self.span_queue_size == Some(0) {
             return Err(invalid("span_queue_size", "0", "must be at least 1"));
         }
@@ -283,6 +284,11 @@ impl TelemetryConfig {
                 "must be within 0..=1",
             ));
         }
+        Ok(())
+    }
+
+    pub(crate) fn resolve_with(&self, env: Env<'_>) -> Result<ResolvedConfig> {
+        self.validate()?;
         let mut warn = Warnings::default();
         let disabled = self.disabled.unwrap_or_else(|| {
             non_empty(env, "OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))

@@ -180,51 +180,59 @@ pub fn make_certificates(dir: &Path) -> Option<()> {
         args.extend(["-keyout", &key, "-out", &pem, "-subj", &subj]);
         openssl(dir, &args);
     }
-    let mut args = vec!["req", "-nodes"];
-    args.extend(ec);
-    args.extend([
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    openssl(dir, &args);
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-out",
-            "server.pem",
-            "-extfile",
-            "server.ext",
-        ],
-    );
+    leaf(dir, "server", "serverAuth");
+    leaf(dir, "client", "clientAuth");
     Some(())
 }
 
-/// `stunnel` accepting TLS on two ports and forwarding to rotel's gRPC and HTTP receivers.
+/// `{name}.pem`/`{name}.key`: a certificate signed by `ca.pem` for 127.0.0.1/localhost.
+fn leaf(dir: &Path, name: &str, usage: &str) {
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+    let (key, csr, pem, ext) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
+    );
+    let mut args = vec!["req", "-nodes"];
+    args.extend(ec);
+    args.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"]);
+    openssl(dir, &args);
+    std::fs::write(
+        dir.join(&ext),
+        format!(
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature\nextendedKeyUsage={usage}\n"
+        ),
+    )
+    .unwrap();
+    let sign = [
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        &pem,
+        "-extfile",
+        &ext,
+    ];
+    openssl(dir, &sign);
+}
+
+/// `stunnel` accepting TLS and forwarding to rotel's gRPC and HTTP receivers, plus a port
+/// that requires a client certificate signed by `ca.pem` (mutual TLS, to gRPC).
 pub struct Stunnel {
     pub proc: Proc,
     pub grpc_port: u16,
     pub http_port: u16,
+    pub mtls_grpc_port: u16,
 }
 
 impl Stunnel {
@@ -235,7 +243,7 @@ impl Stunnel {
                 .find(|b| Command::new(b).arg("-version").output().is_ok())
                 .ok_or_else(|| "no stunnel (Debian: apt-get install stunnel4)".to_owned()),
         )?;
-        let (grpc_port, http_port) = (free_port(), free_port());
+        let (grpc_port, http_port, mtls_grpc_port) = (free_port(), free_port(), free_port());
         let conf = dir.join("stunnel.conf");
         let cert = dir.join("server.pem");
         let key = dir.join("server.key");
@@ -246,20 +254,25 @@ impl Stunnel {
                  [grpc]\naccept = 127.0.0.1:{grpc_port}\nconnect = 127.0.0.1:{}\n\
                  cert = {c}\nkey = {k}\n\
                  [http]\naccept = 127.0.0.1:{http_port}\nconnect = 127.0.0.1:{}\n\
-                 cert = {c}\nkey = {k}\n",
+                 cert = {c}\nkey = {k}\n\
+                 [mtls]\naccept = 127.0.0.1:{mtls_grpc_port}\nconnect = 127.0.0.1:{}\n\
+                 cert = {c}\nkey = {k}\nverifyChain = yes\nrequireCert = yes\nCAfile = {ca}\n",
                 rotel.grpc_port,
                 rotel.http_port,
+                rotel.grpc_port,
                 c = cert.display(),
                 k = key.display(),
+                ca = dir.join("ca.pem").display(),
             ),
         )
         .unwrap();
         let proc = Proc::spawn(Command::new(bin).arg(&conf));
-        proc.wait_listening(&[grpc_port, http_port]);
+        proc.wait_listening(&[grpc_port, http_port, mtls_grpc_port]);
         Some(Stunnel {
             proc,
             grpc_port,
             http_port,
+            mtls_grpc_port,
         })
     }
 }
