@@ -315,14 +315,15 @@ fn http_json_arrives_at_the_collector() {
 }
 
 #[test]
-fn console_prints_spans_to_stdout_with_the_attribute_limit_applied() {
+fn console_prints_spans_and_metrics_to_stdout_with_the_attribute_limit_applied() {
     let _s = serial();
     let run = run_child(&[
         ("OTEL_TRACES_EXPORTER", v("console")),
-        ("OTEL_METRICS_EXPORTER", v("none")),
+        ("OTEL_METRICS_EXPORTER", v("console")),
         ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", v("16")),
     ]);
     assert!(run.stdout.contains(SPAN), "{}", run.stdout);
+    assert!(run.stdout.contains("export_e2e.requests"), "{}", run.stdout);
     assert!(run.stdout.contains(&"x".repeat(16)), "{}", run.stdout);
     assert!(!run.stdout.contains(&"x".repeat(17)), "{}", run.stdout);
 }

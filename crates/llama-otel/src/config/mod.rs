@@ -265,6 +265,19 @@ fn per_signal(env: Env<'_>, signal: Signal, what: &str) -> Option<(String, Strin
     .find_map(|name| non_empty(env, &name).map(|v| (name, v)))
 }
 
+/// A gRPC endpoint without a scheme gets `https://`, or `http://` with
+/// `OTEL_EXPORTER_OTLP_{SIG_,}INSECURE=true`: the rule the exporter applies, made visible here
+/// so the endpoint shown (and the TLS decision) match what is dialled.
+fn with_grpc_scheme(env: Env<'_>, signal: Signal, protocol: Protocol, endpoint: String) -> String {
+    if protocol != Protocol::Grpc || endpoint.contains("://") {
+        return endpoint;
+    }
+    let insecure =
+        per_signal(env, signal, "INSECURE").is_some_and(|(_, v)| v.eq_ignore_ascii_case("true"));
+    let scheme = if insecure { "http" } else { "https" };
+    format!("{scheme}://{endpoint}")
+}
+
 impl TelemetryConfig {
     /// Applies the process environment. Fails only on invalid explicit fields; ignored
     /// environment values are listed in [`ResolvedConfig::warnings`].
@@ -405,6 +418,7 @@ impl TelemetryConfig {
                 true => join_path("http://localhost:4318", signal.http_path()),
             }
         };
+        let endpoint = with_grpc_scheme(env, signal, protocol, endpoint);
         let exporter_timeout = per_signal(env, signal, "TIMEOUT");
         let client_timeout = exporter_timeout
             .as_ref()

@@ -284,3 +284,17 @@ fn tls_files_and_limits_prefer_the_signal_specific_variables() {
     );
     assert_eq!(r.attribute_value_length_limit, Some(50));
 }
+
+#[test]
+fn schemeless_grpc_endpoints_get_https_unless_insecure() {
+    let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")];
+    let r = resolve(&TelemetryConfig::default(), &env).unwrap();
+    assert_eq!(r.traces.unwrap().endpoint, "https://collector:4317");
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+        ("OTEL_EXPORTER_OTLP_METRICS_INSECURE", "TRUE"),
+    ];
+    let r = resolve(&TelemetryConfig::default(), &env).unwrap();
+    assert_eq!(r.traces.unwrap().endpoint, "https://collector:4317");
+    assert_eq!(r.metrics.unwrap().endpoint, "http://collector:4317");
+}

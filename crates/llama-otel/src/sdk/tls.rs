@@ -13,10 +13,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::TlsFiles;
 
-/// Whether the (effective) endpoint gets TLS: `https://`, or no scheme at all (the exporters
-/// then use `https://` unless `OTEL_EXPORTER_OTLP_*INSECURE=true`).
+/// Whether the effective endpoint (with the scheme the exporter will use) gets TLS.
 pub(crate) fn wanted(endpoint: &str) -> bool {
-    endpoint.starts_with("https://") || !endpoint.contains("://")
+    endpoint.starts_with("https://")
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
