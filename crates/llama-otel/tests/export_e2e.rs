@@ -375,3 +375,22 @@ fn propagators_select_which_incoming_context_is_read() {
     }
     std::env::remove_var("OTEL_PROPAGATORS");
 }
+
+#[test]
+fn an_unreadable_certificate_warns_and_leaves_that_exporter_out() {
+    let _s = serial();
+    let run = run_child(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", v("https://127.0.0.1:9")),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", v("/nonexistent/ca.pem")),
+        // The console exporter still runs: the program keeps its telemetry and carries on.
+        ("OTEL_TRACES_EXPORTER", v("otlp,console")),
+        ("OTEL_METRICS_EXPORTER", v("none")),
+    ]);
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:") && l.contains("/nonexistent/ca.pem"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(run.stdout.contains(SPAN), "{}", run.stdout);
+}
