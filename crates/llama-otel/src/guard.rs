@@ -72,6 +72,10 @@ impl Drop for TelemetryGuard {
 /// With `OTEL_SDK_DISABLED=true` (or `config.disabled = Some(true)`), or in builds without the
 /// `otel` feature, this returns a guard that does nothing. Returns quickly even when the
 /// collector is unreachable: connections are made lazily by background exporters.
+///
+/// Environment values that cannot be used (an unknown protocol or exporter, a malformed
+/// number, an unreadable certificate) print one `warning:` line each on stderr and keep the
+/// default; only invalid explicit [`TelemetryConfig`] fields make this fail.
 pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard> {
     let resolved = config.resolve()?;
     #[cfg(feature = "otel")]

@@ -65,6 +65,7 @@ pub fn init_for_tests() -> TestTelemetry {
         registry: Some(registry),
         runtime: None,
         shutdown_timeout: Duration::from_secs(3),
+        extras: Default::default(),
     };
     TestTelemetry {
         guard: TelemetryGuard {

@@ -13,19 +13,38 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use opentelemetry::Context;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
-/// Counters behind `llama.telemetry.dropped`; reset by each `init()`.
+/// `error.type` values of failed exports, as the SDK self-observability conventions use them
+/// (`_OTHER` for failures the SDK does not classify).
+pub(crate) const ERROR_TYPES: [&str; 3] = ["timeout", "already_shutdown", "_OTHER"];
+
+fn error_index(e: &OTelSdkError) -> usize {
+    match e {
+        OTelSdkError::Timeout(_) => 0,
+        OTelSdkError::AlreadyShutdown => 1,
+        _ => 2,
+    }
+}
+
+/// Counters behind `llama.telemetry.dropped` and the `otel.sdk.*` metrics; reset by each
+/// `init()`.
 pub(crate) struct Stats {
     pub spans_queue_full: AtomicU64,
     pub spans_export_failed: AtomicU64,
     pub spans_exported: AtomicU64,
     pub metric_exports_failed: AtomicU64,
+    /// Failed spans by [`ERROR_TYPES`].
+    pub spans_failed_by_type: [AtomicU64; 3],
+    /// Metric data points delivered.
+    pub metric_points_exported: AtomicU64,
+    /// Metric data points in failed exports, by [`ERROR_TYPES`].
+    pub metric_points_failed_by_type: [AtomicU64; 3],
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -34,17 +53,28 @@ pub(crate) static STATS: Stats = Stats {
     spans_export_failed: AtomicU64::new(0),
     spans_exported: AtomicU64::new(0),
     metric_exports_failed: AtomicU64::new(0),
+    spans_failed_by_type: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+    metric_points_exported: AtomicU64::new(0),
+    metric_points_failed_by_type: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
     last_error: Mutex::new(None),
 };
 
 impl Stats {
     pub(crate) fn reset(&self) {
+        let by_type = self
+            .spans_failed_by_type
+            .iter()
+            .chain(&self.metric_points_failed_by_type);
         for c in [
             &self.spans_queue_full,
             &self.spans_export_failed,
             &self.spans_exported,
             &self.metric_exports_failed,
-        ] {
+            &self.metric_points_exported,
+        ]
+        .into_iter()
+        .chain(by_type)
+        {
             c.store(0, Ordering::Relaxed);
         }
         *self
@@ -67,6 +97,7 @@ pub(crate) struct CountingProcessor<P> {
     inner: P,
     in_flight: Arc<AtomicUsize>,
     capacity: usize,
+    value_limit: Option<usize>,
 }
 
 impl<P> CountingProcessor<P> {
@@ -75,7 +106,14 @@ impl<P> CountingProcessor<P> {
             inner,
             in_flight,
             capacity,
+            value_limit: None,
         }
+    }
+
+    /// Cuts string attribute values to `limit` characters before export.
+    pub(crate) fn with_value_limit(mut self, limit: Option<usize>) -> Self {
+        self.value_limit = limit;
+        self
     }
 }
 
@@ -84,11 +122,14 @@ impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
         self.inner.on_start(span, cx);
     }
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
         if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             STATS.spans_queue_full.fetch_add(1, Ordering::Relaxed);
             return;
+        }
+        if let Some(limit) = self.value_limit {
+            super::limits::truncate_span(&mut span, limit);
         }
         self.inner.on_end(span);
     }
@@ -134,6 +175,8 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
                 Ok(()) => STATS.spans_exported.fetch_add(n as u64, Ordering::Relaxed),
                 Err(e) => {
                     STATS.record_error("traces", e);
+                    STATS.spans_failed_by_type[error_index(e)]
+                        .fetch_add(n as u64, Ordering::Relaxed);
                     STATS
                         .spans_export_failed
                         .fetch_add(n as u64, Ordering::Relaxed)
@@ -156,6 +199,29 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
     }
 }
 
+fn points_of<T>(data: &MetricData<T>) -> u64 {
+    let n = match data {
+        MetricData::Gauge(g) => g.data_points().count(),
+        MetricData::Sum(s) => s.data_points().count(),
+        MetricData::Histogram(h) => h.data_points().count(),
+        MetricData::ExponentialHistogram(h) => h.data_points().count(),
+    };
+    n as u64
+}
+
+/// Data points in one collection (the unit of `otel.sdk.exporter.metric_data_point.exported`).
+fn data_points(metrics: &ResourceMetrics) -> u64 {
+    metrics
+        .scope_metrics()
+        .flat_map(|scope| scope.metrics())
+        .map(|metric| match metric.data() {
+            AggregatedMetrics::F64(d) => points_of(d),
+            AggregatedMetrics::U64(d) => points_of(d),
+            AggregatedMetrics::I64(d) => points_of(d),
+        })
+        .sum()
+}
+
 /// Wraps the periodic reader's exporter to count failed metric exports.
 pub(crate) struct CountingMetricExporter<E>(pub E);
 
@@ -164,13 +230,21 @@ impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
         &self,
         metrics: &ResourceMetrics,
     ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        let points = data_points(metrics);
         let export = self.0.export(metrics);
         async move {
             let result = export.await;
-            if let Err(e) = &result {
-                STATS.record_error("metrics", e);
-                STATS.metric_exports_failed.fetch_add(1, Ordering::Relaxed);
-            }
+            match &result {
+                Ok(()) => STATS
+                    .metric_points_exported
+                    .fetch_add(points, Ordering::Relaxed),
+                Err(e) => {
+                    STATS.record_error("metrics", e);
+                    STATS.metric_points_failed_by_type[error_index(e)]
+                        .fetch_add(points, Ordering::Relaxed);
+                    STATS.metric_exports_failed.fetch_add(1, Ordering::Relaxed)
+                }
+            };
             result
         }
     }

@@ -1,21 +1,37 @@
 //! Installing the providers for the macros and tearing them down within a deadline.
 
-use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use opentelemetry::metrics::{MeterProvider as _, ObservableCounter};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::{global, InstrumentationScope, KeyValue};
+use opentelemetry::{global, InstrumentationScope};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tokio::runtime::Runtime;
 
 use super::dropped::STATS;
+use super::propagation;
+use super::selfobs::{self, Components};
+use crate::config::Propagator;
 use crate::error::{Error, Result};
-use crate::semconv::LLAMA_TELEMETRY_DROPPED;
 use crate::state::{self, Active, Reservation};
+
+/// What the pipeline adds beyond providers: propagators and the exporters' component types.
+#[derive(Clone, Debug)]
+pub(crate) struct Extras {
+    pub propagators: Vec<Propagator>,
+    pub components: Components,
+}
+
+impl Default for Extras {
+    fn default() -> Self {
+        Extras {
+            propagators: vec![Propagator::TraceContext, Propagator::Baggage],
+            components: Components::default(),
+        }
+    }
+}
 
 /// The built pieces, before installation.
 pub(crate) struct Parts {
@@ -24,6 +40,7 @@ pub(crate) struct Parts {
     pub registry: Option<prometheus::Registry>,
     pub runtime: Option<Runtime>,
     pub shutdown_timeout: Duration,
+    pub extras: Extras,
 }
 
 /// A running SDK, owned by the `TelemetryGuard`.
@@ -32,42 +49,12 @@ pub(crate) struct Sdk {
     meter_provider: SdkMeterProvider,
     runtime: Option<Runtime>,
     shutdown_timeout: Duration,
-    _dropped: ObservableCounter<u64>,
+    _self_observability: Vec<ObservableCounter<u64>>,
 }
 
 fn scope() -> InstrumentationScope {
     InstrumentationScope::builder("llama-otel")
         .with_version(env!("CARGO_PKG_VERSION"))
-        .build()
-}
-
-/// `llama.telemetry.dropped{signal, reason}`, read from [`STATS`] at each collection.
-fn dropped_counter(meter: &opentelemetry::metrics::Meter) -> ObservableCounter<u64> {
-    meter
-        .u64_observable_counter(LLAMA_TELEMETRY_DROPPED)
-        .with_unit("{item}")
-        .with_description(
-            "Telemetry given up on: spans refused by the full export queue or lost in failed \
-             exports, and failed metric exports",
-        )
-        .with_callback(|observer| {
-            let attrs = |signal: &'static str, reason: &'static str| {
-                [
-                    KeyValue::new("signal", signal),
-                    KeyValue::new("reason", reason),
-                ]
-            };
-            let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-            observer.observe(load(&STATS.spans_queue_full), &attrs("spans", "queue_full"));
-            observer.observe(
-                load(&STATS.spans_export_failed),
-                &attrs("spans", "export_failed"),
-            );
-            observer.observe(
-                load(&STATS.metric_exports_failed),
-                &attrs("metrics", "export_failed"),
-            );
-        })
         .build()
 }
 
@@ -77,11 +64,11 @@ impl Sdk {
         STATS.reset();
         let meter = parts.meter_provider.meter_with_scope(scope());
         let tracer = parts.tracer_provider.tracer_with_scope(scope());
-        let dropped = dropped_counter(&meter);
+        let self_observability = selfobs::register(&meter, &parts.extras.components);
         // Other libraries using the global API see the same pipeline.
         global::set_tracer_provider(parts.tracer_provider.clone());
         global::set_meter_provider(parts.meter_provider.clone());
-        global::set_text_map_propagator(TraceContextPropagator::new());
+        propagation::install(&parts.extras.propagators);
         reservation.install(Active {
             tracer,
             meter,
@@ -92,7 +79,7 @@ impl Sdk {
             meter_provider: parts.meter_provider,
             runtime: parts.runtime,
             shutdown_timeout: parts.shutdown_timeout,
-            _dropped: dropped,
+            _self_observability: self_observability,
         }
     }
 
@@ -111,6 +98,7 @@ impl Sdk {
     /// channel, and the exporter runtime is dropped on the helper thread.
     pub(crate) fn shutdown(self) -> Result<()> {
         state::uninstall();
+        propagation::reset();
         global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
         global::set_meter_provider(opentelemetry::metrics::noop::NoopMeterProvider::new());
         let deadline = self.shutdown_timeout;

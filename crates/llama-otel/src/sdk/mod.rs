@@ -4,8 +4,12 @@
 pub(crate) mod dropped;
 mod exporters;
 mod lifecycle;
+mod limits;
 mod pipeline;
+pub(crate) mod propagation;
 mod resource;
+mod selfobs;
+mod tls;
 
 #[cfg(feature = "testing")]
 pub(crate) use lifecycle::Parts;

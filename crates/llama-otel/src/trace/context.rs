@@ -4,12 +4,10 @@
 
 #[cfg(feature = "otel")]
 use opentelemetry::{
-    propagation::{Extractor, Injector, TextMapPropagator},
+    propagation::{Extractor, Injector},
     trace::TraceContextExt,
     Context,
 };
-#[cfg(feature = "otel")]
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 
 /// A propagated trace context: what an incoming request's `traceparent` names, or what a live
 /// span hands to its children. Use it as `parent: &ctx` in [`span!`](crate::span).
@@ -93,12 +91,13 @@ pub fn format_traceresponse(span: &SpanContext) -> Option<String> {
 
 impl TraceContext {
     /// Extracts a context with a header lookup (`lookup("traceparent")`, `lookup("tracestate")`;
-    /// names are lower case), using the W3C TraceContext propagator.
+    /// names are lower case, `baggage` too), using the propagators of `OTEL_PROPAGATORS` (W3C
+    /// Trace Context alone before `init()`).
     pub fn extract<'a>(lookup: impl Fn(&str) -> Option<&'a str>) -> Self {
         #[cfg(feature = "otel")]
         {
             let carrier = Lookup(lookup, std::marker::PhantomData);
-            let cx = TraceContextPropagator::new().extract_with_context(&Context::new(), &carrier);
+            let cx = crate::sdk::propagation::extract(&carrier);
             TraceContext { cx }
         }
         #[cfg(not(feature = "otel"))]
@@ -128,7 +127,7 @@ impl TraceContext {
         #[cfg(feature = "otel")]
         {
             let mut out = Collect(None);
-            TraceContextPropagator::new().inject_context(&self.cx, &mut out);
+            crate::sdk::propagation::inject(&self.cx, &mut out);
             out.0
         }
         #[cfg(not(feature = "otel"))]
