@@ -45,7 +45,7 @@ impl HttpTrace {
 /// The server span for `req` (the request is only borrowed here: its body is not `Sync`).
 fn start_span(req: &Request, port: u16) -> SpanGuard {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let parent = llama_otel::extract_w3c(header("traceparent"), header("tracestate"));
+    let parent = TraceContext::extract(header); // every configured propagator: W3C trace context and baggage
     let route = req
         .extensions()
         .get::<MatchedPath>()
