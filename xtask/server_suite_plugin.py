@@ -13,7 +13,7 @@ Loaded with `-p server_suite_plugin`; the upstream test files and utils.py stay 
   * gives servers a longer start-up limit (a busy 2-core machine loads slowly) and, with
     $LLAMA_RS_SUITE_THREADS, a thread count where the test sets none;
   * writes one JSON line per test (outcome, duration, failure message, the server's last error
-    lines when it died) to $LLAMA_RS_SUITE_RESULTS as soon as the test ends.
+    lines when it died, the last non-2xx answers it got) to $LLAMA_RS_SUITE_RESULTS as soon as the test ends.
 """
 
 import json
@@ -43,6 +43,8 @@ LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0|\[::1\])$"
 
 _results_file = None
 _reports = {}
+# Non-2xx answers the current test received: "METHOD /path -> status".
+_http_errors = []
 
 
 def local_model(repo, file):
@@ -79,7 +81,25 @@ def _patch_utils():
     def no_download(url, output_file_path=None):
         raise RuntimeError(f"server-suite harness: downloads are disabled ({url})")
 
+    orig_request = utils.ServerProcess.make_request
+    orig_stream = utils.ServerProcess.make_stream_request
+
+    def make_request(self, method, path, *args, **kwargs):
+        res = orig_request(self, method, path, *args, **kwargs)
+        if not 200 <= res.status_code < 300:
+            _http_errors.append(f"{method} {path.split('?')[0]} -> {res.status_code}")
+        return res
+
+    def make_stream_request(self, method, path, *args, **kwargs):
+        try:
+            yield from orig_stream(self, method, path, *args, **kwargs)
+        except utils.ServerError as e:
+            _http_errors.append(f"{method} {path.split('?')[0]} -> {e.code} (stream)")
+            raise
+
     utils.ServerProcess.start = start
+    utils.ServerProcess.make_request = make_request
+    utils.ServerProcess.make_stream_request = make_stream_request
     utils.ServerPreset.load_all = staticmethod(lambda: None)
     utils.download_file = no_download
 
@@ -122,6 +142,10 @@ def _server_errors(report):
     return lines[-3:]
 
 
+def pytest_runtest_setup(item):
+    _http_errors.clear()
+
+
 def pytest_runtest_logreport(report):
     entry = _reports.setdefault(report.nodeid, {"outcome": "passed", "duration_s": 0.0})
     entry["duration_s"] += report.duration
@@ -138,6 +162,8 @@ def pytest_runtest_logreport(report):
         errors = _server_errors(report)
         if errors:
             entry["server_errors"] = [e[:300] for e in errors]
+        if _http_errors:
+            entry["http_errors"] = _http_errors[-3:]
 
 
 def _write(nodeid, entry):

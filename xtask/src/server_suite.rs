@@ -181,7 +181,8 @@ fn suite_source(sdist: Option<PathBuf>, work: &Path) -> Result<PathBuf> {
     )
 }
 
-/// `pip download`s the sdist into `dir` and extracts what the suite needs.
+/// `pip download`s the sdist into `dir` and extracts what the suite needs. pip prepares the
+/// sdist's metadata first, installing its build backend in an isolated env: minutes, once.
 fn download_sdist(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir)?;
     println!("server-suite: downloading the {SDIST} sdist with pip ...");
@@ -193,9 +194,8 @@ fn download_sdist(dir: &Path) -> Result<()> {
                 "download",
                 "-q",
                 "--no-deps",
-                "--no-binary=:all:",
+                "--no-binary=llama-cpp-python",
             ])
-            .arg("--no-build-isolation")
             .arg("-d")
             .arg(dir)
             .arg(SDIST),

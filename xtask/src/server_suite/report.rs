@@ -16,6 +16,9 @@ struct TestResult {
     message: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     server_errors: Vec<String>,
+    /// The last non-2xx answers the test got: `POST /props -> 404`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    http_errors: Vec<String>,
 }
 
 /// Outcome counts of one file (or of the whole run).
@@ -227,12 +230,16 @@ fn comparison(r: &Summary, o: &Summary) -> String {
     text
 }
 
-/// Why a test failed: the server's own error line when it died, else pytest's message.
+/// Why a test failed: the server's own error line when it died, else pytest's message (with the
+/// request that got an unexpected status, when an assertion on a status code failed).
 fn reason(t: &TestResult) -> String {
     let msg = t.message.as_deref().unwrap_or("");
-    let why = match t.server_errors.last() {
-        Some(e) if msg.contains("Server process died") => format!("server died: {e}"),
-        _ => msg.lines().next().unwrap_or("").to_string(),
+    let first = msg.lines().next().unwrap_or("");
+    let status_assert = first.contains(" == 200") || first.contains("ServerError");
+    let why = match (t.server_errors.last(), t.http_errors.last()) {
+        (Some(e), _) if msg.contains("Server process died") => format!("server died: {e}"),
+        (_, Some(h)) if status_assert => format!("{first} ({h})"),
+        _ => first.to_string(),
     };
     why.chars().take(200).collect()
 }
@@ -258,6 +265,7 @@ mod tests {
                 duration_s: 0.1,
                 message: Some("AssertionError: assert 404 == 200".into()),
                 server_errors: vec![],
+                http_errors: vec!["POST /props -> 404".into()],
             };
             tests.insert(id.to_string(), t);
         }
@@ -300,11 +308,13 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("- `test_a.py::y`: failed: AssertionError: assert 404 == 200"),
+            text.contains(
+                "- `test_a.py::y`: failed: AssertionError: assert 404 == 200 (POST /props -> 404)"
+            ),
             "{text}"
         );
         assert!(
-            text.contains("- 1 × AssertionError: assert N == N"),
+            text.contains("- 1 × AssertionError: assert N == N (POST /props -> N)"),
             "{text}"
         );
     }
