@@ -233,6 +233,20 @@ fn stage(source: &Path, work: &Path) -> Result<PathBuf> {
         copy_dir(&source.join(sub), &dest.join(sub))?;
     }
     fs::write(dest.join("server_suite_plugin.py"), PLUGIN_PY)?;
+    // The suite's own model downloads create tests/tmp, which tests then use (--slot-save-path ./tmp).
+    fs::create_dir_all(dest.join("tools/server/tests/tmp"))?;
+    // A repository of its own, as upstream's checkout is: the built-in file tools honour
+    // .gitignore, and ours ignores target/, where the copy lives.
+    let git = Command::new("git")
+        .arg("init")
+        .arg("-q")
+        .arg(&dest)
+        .status();
+    if !git.is_ok_and(|s| s.success()) {
+        println!(
+            "server-suite: `git init` failed; tools that honour .gitignore will not see the copy"
+        );
+    }
     Ok(dest)
 }
 
