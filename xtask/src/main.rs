@@ -10,6 +10,7 @@ mod ci;
 mod fetch_model;
 mod http;
 mod serve;
+mod server_suite;
 mod stack;
 #[cfg(test)]
 mod tidy;
@@ -44,6 +45,7 @@ enum Command {
     StackStatus(stack::StatusOpts),
     CheckObservability(stack::CheckOpts),
     TinyModels(tiny_models::Opts),
+    ServerSuite(server_suite::Opts),
 }
 
 /// llama-server's `-np` is one flag with a two-letter short name, which clap cannot spell:
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::StackDown(o) => stack::down(o),
         Command::StackStatus(_) => stack::status(),
         Command::TinyModels(o) => tiny_models::run(o),
+        Command::ServerSuite(o) => server_suite::run(o),
         // Prints its own `N passed, M failed` as the last line, so it sets the exit code itself.
         Command::CheckObservability(o) => return stack::check(o),
     };
