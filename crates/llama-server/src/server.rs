@@ -4,6 +4,7 @@
 //! rest, and exit 0.
 
 use crate::cli::Cli;
+use crate::http::cors::CorsConfig;
 use crate::http::{self, AppState, HttpConfig, ModelNames, Ready};
 use crate::scheduler::engine::EngineConfig;
 use crate::scheduler::{self, Limits, SchedulerHandle};
@@ -45,7 +46,7 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
 fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
     Ok(HttpConfig {
         api_keys: cli.api_keys()?,
-        alias: cli.alias.clone(),
+        aliases: cli.aliases(),
         model_path: cli.model.clone(),
         max_body: cli.max_body_size,
         body_timeout: Duration::from_secs(cli.timeout),
@@ -54,6 +55,16 @@ fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
         embeddings: cli.embeddings,
         sampling: cli.sampling_defaults()?,
         slots_endpoint: cli.slots_enabled(),
+        props_endpoint: cli.endpoints.props,
+        metrics_flag: cli.endpoints.metrics,
+        n_batch: cli.batch_size as usize,
+        sse_keep_alive: Duration::from_secs_f64(cli.sse_keep_alive),
+        cors: CorsConfig {
+            origins: cli.cors.origins.clone(),
+            methods: cli.cors.methods.clone(),
+            headers: cli.cors.headers.clone(),
+            credentials: cli.cors.credentials(),
+        },
     })
 }
 
@@ -105,11 +116,10 @@ fn spawn_loader(
         .spawn(move || match load(&cli) {
             Ok(ready) => {
                 let _ = handle_tx.send(ready.sched.clone());
+                let limits = ready.sched.limits;
                 println!(
-                    "model loaded: {} (slots: {}, context per slot: {})",
-                    ready.names.id,
-                    cli.parallel,
-                    cli.n_ctx_slot()
+                    "model loaded: {} (slots: {}, context: {}, per slot: {})",
+                    ready.names.id, limits.n_parallel, limits.n_ctx, limits.n_ctx_slot
                 );
                 print_curl(&cli, addr, &ready.names.id, ready.pooling.is_some());
                 state.set_ready(ready);
@@ -156,8 +166,9 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     if model.is_encoder() {
         return load_encoder(cli, model, started);
     }
+    let (n_ctx, n_ctx_slot) = cli.context_sizes(model.hparams().n_ctx_train);
     let ctx_params = ContextParams {
-        n_ctx: cli.ctx_size,
+        n_ctx,
         n_ubatch: cli.ubatch_size as usize,
         n_threads: threads(cli),
         flash_attn: cli.flash_attn_enabled(),
@@ -166,9 +177,9 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         .map_err(|e| format!("cannot create the context: {e}"))?;
     ctx.set_op_timing(ggml_op_timing(cli));
     let limits = Limits {
-        n_ctx: cli.ctx_size,
-        n_ctx_slot: cli.n_ctx_slot(),
-        n_parallel: cli.parallel as usize,
+        n_ctx,
+        n_ctx_slot,
+        n_parallel: cli.n_parallel(),
         n_predict: usize::try_from(cli.n_predict).ok(),
     };
     let engine = EngineConfig {
@@ -178,7 +189,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     };
     let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
-    let names = ModelNames::new(cli.alias.as_deref(), &cli.model);
+    let names = ModelNames::new(&cli.aliases(), &cli.model);
     println!("model ready in {:.2} s", started.elapsed().as_secs_f64());
     let chat_template = chat_template_override(cli, &model)?;
     Ok(Ready {
@@ -219,7 +230,7 @@ fn load_encoder(cli: &Cli, model: Arc<Model>, started: Instant) -> Result<Ready,
     };
     let (sched, _thread) = scheduler::start_embedder(encoder, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
-    let names = ModelNames::new(cli.alias.as_deref(), &cli.model);
+    let names = ModelNames::new(&cli.aliases(), &cli.model);
     println!(
         "embedding model ready in {:.2} s (pooling {})",
         started.elapsed().as_secs_f64(),

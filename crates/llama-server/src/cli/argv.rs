@@ -14,6 +14,8 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
     ("-tb", "--threads-batch"),
     ("-lv", "--verbosity"),
     ("-cb", "--cont-batching"),
+    ("-kvu", "--kv-unified"),
+    ("-no-kvu", "--no-kv-unified"),
 ];
 
 /// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, speculative
@@ -153,10 +155,6 @@ const UNSUPPORTED: &[&str] = &[
     "--swa-checkpoints",
     "-cram",
     "--cache-ram",
-    "-kvu",
-    "--kv-unified",
-    "-no-kvu",
-    "--no-kv-unified",
     "--context-shift",
     "--swa-full",
     "-sps",

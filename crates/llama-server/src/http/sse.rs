@@ -1,15 +1,21 @@
 //! Server-sent events: one `data:` line per JSON object, in the order the scheduler produced
 //! them. When the client goes away the stream (and with it the request's receiver) is dropped,
 //! which the scheduler notices at its next step and frees the slot.
+//!
+//! While nothing is sent (a long prefill, a queue wait) a `:keep-alive` comment goes out every
+//! `--sse-keep-alive` seconds, so proxies and clients with idle timeouts keep the connection;
+//! SSE clients ignore comment lines. (llama.cpp sends none; it holds back the response head
+//! until the first token instead.)
 
 use super::format::Format;
 use crate::scheduler::job::Event;
-use axum::response::sse::{Event as SseEvent, Sse};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 struct StreamState<F> {
@@ -57,8 +63,12 @@ impl<F: Format> StreamState<F> {
     }
 }
 
-/// The SSE response for a request's events.
-pub fn stream<F: Format>(rx: UnboundedReceiver<Event>, mut format: F) -> Response {
+/// The SSE response for a request's events, with keep-alive comments every `keep_alive`.
+pub fn stream<F: Format>(
+    rx: UnboundedReceiver<Event>,
+    mut format: F,
+    keep_alive: Duration,
+) -> Response {
     let out: VecDeque<SseEvent> = format.start().iter().map(data).collect();
     let state = StreamState {
         rx,
@@ -76,5 +86,6 @@ pub fn stream<F: Format>(rx: UnboundedReceiver<Event>, mut format: F) -> Respons
             }
         }
     });
-    Sse::new(events).into_response()
+    let keep_alive = KeepAlive::new().interval(keep_alive).text("keep-alive");
+    Sse::new(events).keep_alive(keep_alive).into_response()
 }

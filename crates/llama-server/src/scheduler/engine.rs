@@ -329,6 +329,10 @@ impl Engine {
             return;
         };
         slot.last_used = self.step;
+        // As llama.cpp: out of context when the token just sampled would take the slot's last
+        // position.
+        let truncated =
+            reason == FinishReason::Length && slot.cache.len() + 1 >= self.limits.n_ctx_slot;
         if reason != FinishReason::Word {
             let mut tail = task.stop.flush();
             tail.push_str(&task.detok.finish());
@@ -353,6 +357,7 @@ impl Engine {
             usage,
             timings,
             slot: i,
+            truncated,
         };
         self.counters
             .on_generation_done(task.n_decoded, timings.predicted.as_secs_f64());
