@@ -159,7 +159,11 @@ fn extra_chunk(chunk: &Value) -> Result<ExtraChunk> {
     let filename = match chunk.get("filename") {
         None => "tmp".to_string(),
         Some(Value::String(f)) => f.clone(),
-        Some(_) => return Err(bad("extra_context chunk's \"filename\" field must be a string")),
+        Some(_) => {
+            return Err(bad(
+                "extra_context chunk's \"filename\" field must be a string",
+            ))
+        }
     };
     Ok(ExtraChunk {
         filename,
@@ -178,7 +182,9 @@ pub fn tokenize_mixed(vocab: &Vocab, v: &Value, n_vocab: usize) -> Result<Vec<u3
                 .filter(|&t| (t as usize) < n_vocab)
                 .map(|t| vec![t as u32])
                 .ok_or_else(|| bad("invalid token id in an infill input")),
-            _ => Err(bad("infill inputs are strings or arrays of strings and token ids")),
+            _ => Err(bad(
+                "infill inputs are strings or arrays of strings and token ids",
+            )),
         }
     };
     match v {
@@ -216,8 +222,7 @@ pub fn format_prompt(
     let extra_tokens = extra_context(vocab, fim, extra);
     let (n_batch, n_ctx) = (lim.n_batch as i64, lim.n_ctx as i64);
     let n_prefix_take = (prefix.len() as i64).min(3 * (n_batch / 4));
-    let n_suffix_take =
-        (suffix.len() as i64).min(0.max((n_batch / 4) - (2 + prompt.len() as i64)));
+    let n_suffix_take = (suffix.len() as i64).min(0.max((n_batch / 4) - (2 + prompt.len() as i64)));
     // The rest of the context goes to the extra chunks (their end, nearest the prefix).
     let n_extra_take = 0
         .max(n_ctx - n_batch - 2 * lim.n_predict)
@@ -290,7 +295,10 @@ mod tests {
         }
         assert!(validate(&req(r#"{"input_suffix":"b"}"#)).is_err());
         assert!(validate(&req(r#"{"input_prefix":"a"}"#)).is_err());
-        assert!(validate(&req(r#"{"input_prefix":"a","input_suffix":"b","prompt":3}"#)).is_err());
+        assert!(validate(&req(
+            r#"{"input_prefix":"a","input_suffix":"b","prompt":3}"#
+        ))
+        .is_err());
         let ok = req(r#"{"input_prefix":"a","input_suffix":"b","input_extra":[{"text":"t"}]}"#);
         let (_, _, extra, prompt) = validate(&ok).expect("valid");
         assert_eq!(extra[0].filename, "tmp");

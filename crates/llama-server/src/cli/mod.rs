@@ -241,14 +241,25 @@ pub struct EndpointFlags {
 pub struct CorsFlags {
     /// Allowed origins: `*` (with credentials: the request's Origin is echoed), `localhost`
     /// (a localhost Origin only), or the literal `Access-Control-Allow-Origin` value.
-    #[arg(long = "cors-origins", env = "LLAMA_ARG_CORS_ORIGINS", default_value = "*")]
+    #[arg(
+        long = "cors-origins",
+        env = "LLAMA_ARG_CORS_ORIGINS",
+        default_value = "*"
+    )]
     pub origins: String,
     /// `Access-Control-Allow-Methods` of preflight answers.
-    #[arg(long = "cors-methods", env = "LLAMA_ARG_CORS_METHODS",
-          default_value = "GET, POST, DELETE, OPTIONS")]
+    #[arg(
+        long = "cors-methods",
+        env = "LLAMA_ARG_CORS_METHODS",
+        default_value = "GET, POST, DELETE, OPTIONS"
+    )]
     pub methods: String,
     /// `Access-Control-Allow-Headers` of preflight answers.
-    #[arg(long = "cors-headers", env = "LLAMA_ARG_CORS_HEADERS", default_value = "*")]
+    #[arg(
+        long = "cors-headers",
+        env = "LLAMA_ARG_CORS_HEADERS",
+        default_value = "*"
+    )]
     pub headers: String,
     /// Allow credentials (the default; `--no-cors-credentials` turns it off).
     #[arg(long = "cors-credentials", env = "LLAMA_ARG_CORS_CREDENTIALS", value_parser = parse_bool,

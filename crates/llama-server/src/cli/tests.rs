@@ -72,7 +72,10 @@ fn defaults_match_llama_cpp() {
     assert_eq!((cli.n_parallel(), cli.kv_unified()), (4, true));
     assert_eq!(cli.context_sizes(8192), (8192, 8192));
     assert_eq!(parse(&["-c", "100000"]).context_sizes(8192), (100000, 8192));
-    assert_eq!(parse(&["-np", "4", "-kvu"]).context_sizes(8192), (8192, 8192));
+    assert_eq!(
+        parse(&["-np", "4", "-kvu"]).context_sizes(8192),
+        (8192, 8192)
+    );
     assert_eq!(parse(&["-no-kvu"]).context_sizes(8192), (8192, 2048));
     assert!(Cli::try_parse_llama(args(&["-np", "0"])).is_err());
     assert_eq!((cli.host.as_str(), cli.port), ("127.0.0.1", 8080));
@@ -236,9 +239,15 @@ fn environment_variables_use_llama_cpp_names() {
         (7, 256, 64)
     );
     assert_eq!((cli.host.as_str(), cli.port), ("0.0.0.0", 9000));
-    assert_eq!((cli.aliases(), cli.n_predict), (vec!["smol".to_string()], 32));
+    assert_eq!(
+        (cli.aliases(), cli.n_predict),
+        (vec!["smol".to_string()], 32)
+    );
     let many = parse(&["-a", "zeta, alpha,,zeta"]);
-    assert_eq!(many.aliases(), vec!["alpha".to_string(), "zeta".to_string()]);
+    assert_eq!(
+        many.aliases(),
+        vec!["alpha".to_string(), "zeta".to_string()]
+    );
     assert!(!cli.flash_attn_enabled());
     assert_eq!((cli.timeout, cli.threads_http), (30, 4));
     assert_eq!(

@@ -76,15 +76,31 @@ pub async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Re
     let mut response = if req.method() == Method::OPTIONS {
         let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], "").into_response();
         let credentials = if cfg.credentials { "true" } else { "false" };
-        set(r.headers_mut(), "access-control-allow-credentials", credentials);
-        set(r.headers_mut(), "access-control-allow-methods", &cfg.methods);
-        set(r.headers_mut(), "access-control-allow-headers", &cfg.headers);
+        set(
+            r.headers_mut(),
+            "access-control-allow-credentials",
+            credentials,
+        );
+        set(
+            r.headers_mut(),
+            "access-control-allow-methods",
+            &cfg.methods,
+        );
+        set(
+            r.headers_mut(),
+            "access-control-allow-headers",
+            &cfg.headers,
+        );
         r
     } else {
         next.run(req).await
     };
     if let Some(allow) = allow {
-        set(response.headers_mut(), "access-control-allow-origin", &allow);
+        set(
+            response.headers_mut(),
+            "access-control-allow-origin",
+            &allow,
+        );
     }
     response
 }

@@ -5,6 +5,7 @@ use super::extract::ApiJson;
 use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
 use super::AppState;
+use crate::api::infill::{self, FimTokens, InfillLimits, InfillRequest};
 use crate::api::request::{
     CompletionRequest, DetokenizeRequest, GenerationFields, TokenizeRequest,
 };
@@ -13,7 +14,6 @@ use crate::api::response::llamacpp::{
     TokenPiece, Tokenize,
 };
 use crate::api::response::logprobs::{completion_probabilities, TokenProbability};
-use crate::api::infill::{self, FimTokens, InfillLimits, InfillRequest};
 use crate::api::{params, prompt};
 use crate::error::{Result, ServerError};
 use crate::scheduler::job::{Chunk, Summary, TokenInfo};

@@ -71,7 +71,11 @@ pub async fn apply_template(
     let messages = prompt::chat_messages(&req.messages)?;
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
     let add_generation_prompt = req.add_generation_prompt.unwrap_or(true);
-    let prompt =
-        prompt::render_chat_with(template, &messages, &ready.chat_kwargs, add_generation_prompt)?;
+    let prompt = prompt::render_chat_with(
+        template,
+        &messages,
+        &ready.chat_kwargs,
+        add_generation_prompt,
+    )?;
     Ok(Json(AppliedTemplate { prompt }))
 }

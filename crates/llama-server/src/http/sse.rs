@@ -2,7 +2,7 @@
 //! them. When the client goes away the stream (and with it the request's receiver) is dropped,
 //! which the scheduler notices at its next step and frees the slot.
 //!
-//! While nothing is sent (a long prefill, a queue wait) a `:keep-alive` comment goes out every
+//! While nothing is sent (a long prefill, a queue wait) a `: keep-alive` comment goes out every
 //! `--sse-keep-alive` seconds, so proxies and clients with idle timeouts keep the connection;
 //! SSE clients ignore comment lines. (llama.cpp sends none; it holds back the response head
 //! until the first token instead.)

@@ -209,7 +209,12 @@ fn model_list_with_llama_cpp_meta() {
         n_ctx_slot: 512,
     };
     assert_eq!(
-        json(&ModelList::single("smol".into(), vec!["smol".into(), "tiny".into()], 7, meta)),
+        json(&ModelList::single(
+            "smol".into(),
+            vec!["smol".into(), "tiny".into()],
+            7,
+            meta
+        )),
         r#"{"object":"list","data":[{"id":"smol","aliases":["smol","tiny"],"object":"model","created":7,"owned_by":"llamacpp","meta":{"n_vocab":49152,"n_ctx_train":8192,"n_embd":576,"n_params":134515008,"size":98362432,"n_ctx":1024,"n_ctx_slot":512}}]}"#
     );
 }
