@@ -8,7 +8,7 @@ use crate::http::cors::CorsConfig;
 use crate::http::{self, AppState, HttpConfig, ModelNames, Ready};
 use crate::scheduler::engine::EngineConfig;
 use crate::scheduler::{self, Limits, SchedulerHandle};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use llama_core::chat::ChatTemplate;
@@ -19,14 +19,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
 
 /// Runs the server until a shutdown signal; the error is for the exit message.
 pub async fn serve(cli: Cli) -> Result<(), String> {
+    let tls = match (&cli.ssl_cert_file, &cli.ssl_key_file) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let listener = TcpListener::bind((cli.host.as_str(), cli.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.host, cli.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("llama-server listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("llama-server listening on {scheme}://{addr}");
     let state = AppState::new(http_config(&cli, addr.port())?);
     let (failed_tx, failed_rx) = oneshot::channel();
     let (handle_tx, handle_rx) = oneshot::channel();
@@ -38,7 +44,7 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
             Ok(msg) = failed_rx => Err(msg),
         }
     };
-    let result = accept_loop(listener, app, shutdown, &cli, handle_rx).await;
+    let result = accept_loop(listener, tls, app, shutdown, &cli, handle_rx).await;
     println!("llama-server stopped");
     result
 }
@@ -325,9 +331,11 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
-/// Accepts connections until `shutdown`, then drains them within the deadline.
+/// Accepts connections (TLS ones after their handshake) until `shutdown`, then drains them
+/// within the deadline.
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     app: axum::Router,
     shutdown: impl std::future::Future<Output = Result<(), String>>,
     cli: &Cli,
@@ -335,21 +343,33 @@ async fn accept_loop(
 ) -> Result<(), String> {
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
+    let timeout = Duration::from_secs(cli.timeout.max(1));
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(cli.timeout.max(1)));
-    let _ = TokioExecutor::new();
+        .header_read_timeout(timeout);
     tokio::pin!(shutdown);
     let outcome = loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let service = TowerToHyperService::new(app.clone());
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
+                match tls.clone() {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        tokio::spawn(watcher.watch(conn));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            // A handshake that stalls is dropped after the read timeout.
+                            let handshake = tokio::time::timeout(timeout, acceptor.accept(stream));
+                            if let Ok(Ok(tls)) = handshake.await {
+                                let conn = builder.serve_connection(TokioIo::new(tls), service);
+                                let _ = watcher.watch(conn).await;
+                            }
+                        });
+                    }
+                }
             }
             result = &mut shutdown => break result,
         }

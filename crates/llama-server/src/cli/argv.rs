@@ -19,7 +19,7 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
 ];
 
 /// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, speculative
-/// decoding, multi-GPU placement, quantised KV cache, TLS, grammars, router mode, ...). Given
+/// decoding, multi-GPU placement, quantised KV cache, grammars, router mode, ...). Given
 /// one, we stop with an error naming it rather than ignore it.
 const UNSUPPORTED: &[&str] = &[
     "--lora",
@@ -102,8 +102,6 @@ const UNSUPPORTED: &[&str] = &[
     "--fit-target",
     "-fitc",
     "--fit-ctx",
-    "--ssl-key-file",
-    "--ssl-cert-file",
     "--grammar",
     "--grammar-file",
     "-j",

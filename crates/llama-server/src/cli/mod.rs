@@ -86,6 +86,20 @@ pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "LLAMA_ARG_HOST", default_value = "127.0.0.1")]
     pub host: String,
+    /// PEM private key for HTTPS (with --ssl-cert-file).
+    #[arg(
+        long = "ssl-key-file",
+        env = "LLAMA_ARG_SSL_KEY_FILE",
+        requires = "ssl_cert_file"
+    )]
+    pub ssl_key_file: Option<PathBuf>,
+    /// PEM certificate (chain) for HTTPS (with --ssl-key-file).
+    #[arg(
+        long = "ssl-cert-file",
+        env = "LLAMA_ARG_SSL_CERT_FILE",
+        requires = "ssl_key_file"
+    )]
+    pub ssl_cert_file: Option<PathBuf>,
     /// Port to listen on (0 picks a free one; the address is printed).
     #[arg(long, env = "LLAMA_ARG_PORT", default_value_t = 8080)]
     pub port: u16,

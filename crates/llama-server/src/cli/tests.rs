@@ -330,3 +330,38 @@ fn embedding_flags_parse() {
     assert_eq!(cli.embd_normalize, -1);
     assert!(try_parse(&["--pooling", "rank"]).is_err());
 }
+
+#[test]
+fn tls_and_cors_flags_follow_llama_cpp() {
+    let cli = parse_with_env(
+        &[
+            ("LLAMA_ARG_SSL_KEY_FILE", "/k.pem"),
+            ("LLAMA_ARG_SSL_CERT_FILE", "/c.pem"),
+        ],
+        &[],
+    )
+    .expect("parses");
+    assert_eq!(
+        cli.ssl_key_file.as_deref(),
+        Some(std::path::Path::new("/k.pem"))
+    );
+    assert!(
+        Cli::try_parse_llama(args(&["--ssl-key-file", "/k.pem"])).is_err(),
+        "a key without a certificate"
+    );
+    let cors = parse(&[]).cors;
+    assert_eq!(
+        (
+            cors.origins.as_str(),
+            cors.methods.as_str(),
+            cors.headers.as_str()
+        ),
+        ("*", "GET, POST, DELETE, OPTIONS", "*")
+    );
+    assert!(cors.credentials());
+    assert!(!parse(&["--no-cors-credentials"]).cors.credentials());
+    assert_eq!(
+        parse(&["--cors-origins", "localhost"]).cors.origins,
+        "localhost"
+    );
+}
