@@ -8,6 +8,7 @@ use crate::http::cors::CorsConfig;
 use crate::http::{self, AppState, HttpConfig, ModelNames, Ready};
 use crate::scheduler::engine::EngineConfig;
 use crate::scheduler::{self, Limits, SchedulerHandle};
+use crate::write_timeout::WriteTimeout;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -64,7 +65,8 @@ fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
         props_endpoint: cli.endpoints.props,
         metrics_flag: cli.endpoints.metrics,
         n_batch: cli.batch_size as usize,
-        sse_keep_alive: Duration::from_secs_f64(cli.sse_keep_alive),
+        sse_ping: (cli.sse_ping_interval > 0.0 && cli.sse_ping_interval.is_finite())
+            .then(|| Duration::from_secs_f64(cli.sse_ping_interval)),
         cors: CorsConfig {
             origins: cli.cors.origins.clone(),
             methods: cli.cors.methods.clone(),
@@ -332,7 +334,7 @@ async fn shutdown_signal() {
 }
 
 /// Accepts connections (TLS ones after their handshake) until `shutdown`, then drains them
-/// within the deadline.
+/// within the deadline. `--timeout` bounds reading a request's head and any blocked write.
 async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -352,6 +354,7 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                let stream = WriteTimeout::new(stream, timeout);
                 let service = TowerToHyperService::new(app.clone());
                 let (builder, watcher) = (builder.clone(), graceful.watcher());
                 match tls.clone() {

@@ -37,7 +37,7 @@ fn loading_app() -> axum::Router {
         metrics_flag: false,
         n_batch: 2048,
         cors: Default::default(),
-        sse_keep_alive: Duration::from_secs(15),
+        sse_ping: None,
     }))
 }
 

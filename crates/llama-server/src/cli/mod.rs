@@ -139,14 +139,20 @@ pub struct Cli {
     /// sentences/s on the nomic reference inputs; vectors move by cosine < 1e-6).
     #[arg(long = "mixed-batches")]
     pub mixed_batches: bool,
-    /// Seconds allowed for reading a request's headers and body; `-to`.
+    /// Seconds allowed for reading a request's headers and body, and for a blocked write to a
+    /// client that stopped reading; `-to`.
     #[arg(long = "timeout", env = "LLAMA_ARG_TIMEOUT", default_value_t = 3600)]
     pub timeout: u64,
-    /// Seconds between SSE keep-alive comments while a stream has nothing to send (a long
-    /// prefill or queue wait).
-    #[arg(long = "sse-keep-alive", default_value_t = 15.0,
-          value_parser = values::parse_positive_seconds)]
-    pub sse_keep_alive: f64,
+    /// Seconds between SSE ping comments (`:`) while a stream has nothing to send (a long
+    /// prefill or queue wait), for clients with idle timeouts; -1 (or <= 0): none. Fractions
+    /// are accepted (llama.cpp takes whole seconds).
+    #[arg(
+        long = "sse-ping-interval",
+        env = "LLAMA_ARG_SSE_PING_INTERVAL",
+        default_value_t = 30.0,
+        allow_negative_numbers = true
+    )]
+    pub sse_ping_interval: f64,
     /// Seconds in-flight requests get to finish after Ctrl-C / SIGTERM before they are cancelled.
     #[arg(long = "shutdown-timeout", default_value_t = 10)]
     pub shutdown_timeout: u64,

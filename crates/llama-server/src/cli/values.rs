@@ -74,11 +74,3 @@ pub fn parse_parallel(s: &str) -> Result<i32, String> {
         _ => Err(format!("expected 1..=64 slots or -1 (auto), got '{s}'")),
     }
 }
-
-/// A positive number of seconds (fractions allowed).
-pub fn parse_positive_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("expected a positive number of seconds, got '{s}'")),
-    }
-}

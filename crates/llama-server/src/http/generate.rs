@@ -57,8 +57,8 @@ impl Prepared {
 #[derive(Debug)]
 pub struct Submitted {
     pub events: UnboundedReceiver<Event>,
-    /// Interval of SSE keep-alive comments while nothing else is sent (a long prefill).
-    pub keep_alive: Duration,
+    /// Interval of SSE ping comments while nothing else is sent (a long prefill); `None`: off.
+    pub ping: Option<Duration>,
 }
 
 /// Checks the prompt against a slot's context, takes a place in the queue and queues the job,
@@ -103,7 +103,7 @@ pub fn submit(state: &AppState, ready: &Ready, p: Prepared, http: &HttpTrace) ->
     ready.sched.submit(job);
     Ok(Submitted {
         events: rx,
-        keep_alive: state.config().sse_keep_alive,
+        ping: state.config().sse_ping,
     })
 }
 
@@ -134,7 +134,7 @@ pub async fn collect(mut rx: UnboundedReceiver<Event>) -> Result<Collected> {
 /// Streams (SSE) or collects the request's output in `format`.
 pub async fn respond<F: Format>(sub: Submitted, format: F, stream: bool) -> Response {
     if stream {
-        return sse::stream(sub.events, format, sub.keep_alive);
+        return sse::stream(sub.events, format, sub.ping);
     }
     match collect(sub.events).await {
         Ok(collected) => Json(format.full(&collected)).into_response(),

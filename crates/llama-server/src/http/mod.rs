@@ -50,8 +50,8 @@ pub struct HttpConfig {
     pub n_batch: usize,
     /// CORS headers (`--cors-*`).
     pub cors: cors::CorsConfig,
-    /// Interval of SSE keep-alive comments (`--sse-keep-alive`).
-    pub sse_keep_alive: Duration,
+    /// Interval of SSE ping comments (`--sse-ping-interval`; `None`: off).
+    pub sse_ping: Option<Duration>,
 }
 
 /// The model's name as the API reports it.

@@ -2,10 +2,9 @@
 //! them. When the client goes away the stream (and with it the request's receiver) is dropped,
 //! which the scheduler notices at its next step and frees the slot.
 //!
-//! While nothing is sent (a long prefill, a queue wait) a `: keep-alive` comment goes out every
-//! `--sse-keep-alive` seconds, so proxies and clients with idle timeouts keep the connection;
-//! SSE clients ignore comment lines. (llama.cpp sends none; it holds back the response head
-//! until the first token instead.)
+//! While nothing is sent (a long prefill, a queue wait) an empty comment line (`:`) goes out
+//! every `--sse-ping-interval` seconds, as llama.cpp's SSE ping, so clients with idle timeouts
+//! (undici) keep the connection; SSE clients ignore comment lines.
 
 use super::format::Format;
 use crate::scheduler::job::Event;
@@ -63,11 +62,11 @@ impl<F: Format> StreamState<F> {
     }
 }
 
-/// The SSE response for a request's events, with keep-alive comments every `keep_alive`.
+/// The SSE response for a request's events, with a ping comment every `ping`.
 pub fn stream<F: Format>(
     rx: UnboundedReceiver<Event>,
     mut format: F,
-    keep_alive: Duration,
+    ping: Option<Duration>,
 ) -> Response {
     let out: VecDeque<SseEvent> = format.start().iter().map(data).collect();
     let state = StreamState {
@@ -86,6 +85,10 @@ pub fn stream<F: Format>(
             }
         }
     });
-    let keep_alive = KeepAlive::new().interval(keep_alive).text("keep-alive");
-    Sse::new(events).keep_alive(keep_alive).into_response()
+    match ping {
+        Some(every) => Sse::new(events)
+            .keep_alive(KeepAlive::new().interval(every))
+            .into_response(),
+        None => Sse::new(events).into_response(),
+    }
 }
