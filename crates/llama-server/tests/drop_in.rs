@@ -136,3 +136,36 @@ fn default_context_is_the_training_context_shared_by_four_slots() {
         "no SSE ping comment during a {tokens}-token prefill"
     );
 }
+
+#[test]
+fn cached_prompts_of_idle_slots_give_way_in_a_unified_pool() {
+    // Two slots over one 512-cell pool, each allowed all of it (-kvu).
+    let Some(s) = Server::start(&["-c", "512", "-np", "2", "-kvu"]) else {
+        return;
+    };
+    let props = s.get("/props").expect("props").json();
+    assert_eq!(
+        props["default_generation_settings"]["n_ctx"], 512,
+        "{props}"
+    );
+    for text in [
+        "Once upon a time there was a dragon. ",
+        "The quick brown fox jumps. ",
+    ] {
+        let prompt = text.repeat(55);
+        let n = s.post("/tokenize", &json!({"content": prompt})).json()["tokens"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert!(
+            (280..500).contains(&n),
+            "{n} tokens: the two must not fit together"
+        );
+        // The second prompt goes to the other (never used) slot and needs cells the first
+        // one's cached prompt holds.
+        let r = s.post(
+            "/completion",
+            &json!({"prompt": prompt, "n_predict": 2, "temperature": 0}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
