@@ -11,7 +11,7 @@ pub enum ServerError {
     #[error("{0}")]
     BadRequest(String),
     /// The prompt does not fit in one slot's share of the context.
-    #[error("the request exceeds the available context size: {n_prompt} prompt tokens, {n_ctx_slot} per slot; try increasing it (-c) or lowering --parallel")]
+    #[error("request ({n_prompt} tokens) exceeds the available context size ({n_ctx_slot} tokens), try increasing it")]
     ContextExceeded { n_prompt: usize, n_ctx_slot: usize },
     /// No route here.
     #[error("File Not Found")]

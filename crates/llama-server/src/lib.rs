@@ -11,7 +11,9 @@
 //!   sampling, stop strings; reached through a cloneable handle. Each job owns its
 //!   `scheduler::request::RequestTrace` (spans, metrics, outcome, admission permit).
 //! - Leaves: [`telemetry`] (the shared llama-otel instruments), [`metrics`] (llama.cpp's
-//!   `/metrics` series), [`error`] (the one error type; its HTTP mapping is in `http::errors`).
+//!   `/metrics` series), [`error`] (the one error type; its HTTP mapping is in `http::errors`),
+//!   [`tls`] (the HTTPS acceptor `server` listens with), [`write_timeout`] (the write half of
+//!   `-to`).
 
 pub mod api;
 pub mod cli;
@@ -21,3 +23,5 @@ pub mod metrics;
 pub mod scheduler;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
+pub mod write_timeout;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::try_parse_llama(std::env::args()).unwrap_or_else(|e| e.exit());
-    let model_name = cli.alias.clone().unwrap_or_else(|| {
+    let model_name = cli.aliases().into_iter().next().unwrap_or_else(|| {
         cli.model
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -4,10 +4,12 @@
 //! rest, and exit 0.
 
 use crate::cli::Cli;
+use crate::http::cors::CorsConfig;
 use crate::http::{self, AppState, HttpConfig, ModelNames, Ready};
 use crate::scheduler::engine::EngineConfig;
 use crate::scheduler::{self, Limits, SchedulerHandle};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use crate::write_timeout::WriteTimeout;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use llama_core::chat::ChatTemplate;
@@ -18,14 +20,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
 
 /// Runs the server until a shutdown signal; the error is for the exit message.
 pub async fn serve(cli: Cli) -> Result<(), String> {
+    let tls = match (&cli.ssl_cert_file, &cli.ssl_key_file) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let listener = TcpListener::bind((cli.host.as_str(), cli.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.host, cli.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("llama-server listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("llama-server listening on {scheme}://{addr}");
     let state = AppState::new(http_config(&cli, addr.port())?);
     let (failed_tx, failed_rx) = oneshot::channel();
     let (handle_tx, handle_rx) = oneshot::channel();
@@ -37,7 +45,7 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
             Ok(msg) = failed_rx => Err(msg),
         }
     };
-    let result = accept_loop(listener, app, shutdown, &cli, handle_rx).await;
+    let result = accept_loop(listener, tls, app, shutdown, &cli, handle_rx).await;
     println!("llama-server stopped");
     result
 }
@@ -45,7 +53,7 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
 fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
     Ok(HttpConfig {
         api_keys: cli.api_keys()?,
-        alias: cli.alias.clone(),
+        aliases: cli.aliases(),
         model_path: cli.model.clone(),
         max_body: cli.max_body_size,
         body_timeout: Duration::from_secs(cli.timeout),
@@ -54,6 +62,17 @@ fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
         embeddings: cli.embeddings,
         sampling: cli.sampling_defaults()?,
         slots_endpoint: cli.slots_enabled(),
+        props_endpoint: cli.endpoints.props,
+        metrics_flag: cli.endpoints.metrics,
+        n_batch: cli.batch_size as usize,
+        sse_ping: (cli.sse_ping_interval > 0.0 && cli.sse_ping_interval.is_finite())
+            .then(|| Duration::from_secs_f64(cli.sse_ping_interval)),
+        cors: CorsConfig {
+            origins: cli.cors.origins.clone(),
+            methods: cli.cors.methods.clone(),
+            headers: cli.cors.headers.clone(),
+            credentials: cli.cors.credentials(),
+        },
     })
 }
 
@@ -105,11 +124,10 @@ fn spawn_loader(
         .spawn(move || match load(&cli) {
             Ok(ready) => {
                 let _ = handle_tx.send(ready.sched.clone());
+                let limits = ready.sched.limits;
                 println!(
-                    "model loaded: {} (slots: {}, context per slot: {})",
-                    ready.names.id,
-                    cli.parallel,
-                    cli.n_ctx_slot()
+                    "model loaded: {} (slots: {}, context: {}, per slot: {})",
+                    ready.names.id, limits.n_parallel, limits.n_ctx, limits.n_ctx_slot
                 );
                 print_curl(&cli, addr, &ready.names.id, ready.pooling.is_some());
                 state.set_ready(ready);
@@ -156,8 +174,9 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     if model.is_encoder() {
         return load_encoder(cli, model, started);
     }
+    let (n_ctx, n_ctx_slot) = cli.context_sizes(model.hparams().n_ctx_train);
     let ctx_params = ContextParams {
-        n_ctx: cli.ctx_size,
+        n_ctx,
         n_ubatch: cli.ubatch_size as usize,
         n_threads: threads(cli),
         flash_attn: cli.flash_attn_enabled(),
@@ -166,9 +185,9 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         .map_err(|e| format!("cannot create the context: {e}"))?;
     ctx.set_op_timing(ggml_op_timing(cli));
     let limits = Limits {
-        n_ctx: cli.ctx_size,
-        n_ctx_slot: cli.n_ctx_slot(),
-        n_parallel: cli.parallel as usize,
+        n_ctx,
+        n_ctx_slot,
+        n_parallel: cli.n_parallel(),
         n_predict: usize::try_from(cli.n_predict).ok(),
     };
     let engine = EngineConfig {
@@ -178,7 +197,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     };
     let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
-    let names = ModelNames::new(cli.alias.as_deref(), &cli.model);
+    let names = ModelNames::new(&cli.aliases(), &cli.model);
     println!("model ready in {:.2} s", started.elapsed().as_secs_f64());
     let chat_template = chat_template_override(cli, &model)?;
     Ok(Ready {
@@ -219,7 +238,7 @@ fn load_encoder(cli: &Cli, model: Arc<Model>, started: Instant) -> Result<Ready,
     };
     let (sched, _thread) = scheduler::start_embedder(encoder, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
-    let names = ModelNames::new(cli.alias.as_deref(), &cli.model);
+    let names = ModelNames::new(&cli.aliases(), &cli.model);
     println!(
         "embedding model ready in {:.2} s (pooling {})",
         started.elapsed().as_secs_f64(),
@@ -314,9 +333,11 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
-/// Accepts connections until `shutdown`, then drains them within the deadline.
+/// Accepts connections (TLS ones after their handshake) until `shutdown`, then drains them
+/// within the deadline. `--timeout` bounds reading a request's head and any blocked write.
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     app: axum::Router,
     shutdown: impl std::future::Future<Output = Result<(), String>>,
     cli: &Cli,
@@ -324,21 +345,34 @@ async fn accept_loop(
 ) -> Result<(), String> {
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
+    let timeout = Duration::from_secs(cli.timeout.max(1));
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(cli.timeout.max(1)));
-    let _ = TokioExecutor::new();
+        .header_read_timeout(timeout);
     tokio::pin!(shutdown);
     let outcome = loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                let stream = WriteTimeout::new(stream, timeout);
                 let service = TowerToHyperService::new(app.clone());
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
+                match tls.clone() {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        tokio::spawn(watcher.watch(conn));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            // A handshake that stalls is dropped after the read timeout.
+                            let handshake = tokio::time::timeout(timeout, acceptor.accept(stream));
+                            if let Ok(Ok(tls)) = handshake.await {
+                                let conn = builder.serve_connection(TokioIo::new(tls), service);
+                                let _ = watcher.watch(conn).await;
+                            }
+                        });
+                    }
+                }
             }
             result = &mut shutdown => break result,
         }

@@ -24,7 +24,7 @@ use tower::ServiceExt;
 fn loading_app() -> axum::Router {
     router(AppState::new(HttpConfig {
         api_keys: Vec::new(),
-        alias: None,
+        aliases: Vec::new(),
         model_path: "never-loaded.gguf".into(),
         max_body: 1 << 20,
         body_timeout: Duration::from_secs(5),
@@ -33,6 +33,11 @@ fn loading_app() -> axum::Router {
         embeddings: false,
         sampling: Default::default(),
         slots_endpoint: true,
+        props_endpoint: false,
+        metrics_flag: false,
+        n_batch: 2048,
+        cors: Default::default(),
+        sse_ping: None,
     }))
 }
 

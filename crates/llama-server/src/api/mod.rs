@@ -1,8 +1,9 @@
 //! The API layer, no HTTP here: request bodies, their serde shapes ([`request`]), the generation
 //! settings they turn into ([`params`]) and the prompt tokens they describe ([`prompt`]);
-//! embedding requests ([`embed`]); every response body and stream chunk ([`response`]).
+//! embedding requests ([`embed`]); fill-in-the-middle prompts ([`infill`]); every response body and stream chunk ([`response`]).
 
 pub mod embed;
+pub mod infill;
 pub mod params;
 pub mod prompt;
 pub mod request;

@@ -50,10 +50,21 @@ pub fn render_chat(
     messages: &[ChatMessage],
     kwargs: &serde_json::Map<String, Value>,
 ) -> Result<String> {
+    render_chat_with(template, messages, kwargs, true)
+}
+
+/// [`render_chat`], choosing whether the assistant's turn is opened at the end.
+pub fn render_chat_with(
+    template: Option<&ChatTemplate>,
+    messages: &[ChatMessage],
+    kwargs: &serde_json::Map<String, Value>,
+    add_generation_prompt: bool,
+) -> Result<String> {
     match template {
         Some(t) => {
             let mut inputs = ChatInputs::new(messages);
             inputs.kwargs = kwargs.clone();
+            inputs.add_generation_prompt = add_generation_prompt;
             t.apply(&inputs)
                 .map_err(|e| bad(format!("cannot apply the chat template: {e}")))
         }
@@ -65,7 +76,9 @@ pub fn render_chat(
                     m.role, m.content
                 ));
             }
-            out.push_str("<|im_start|>assistant\n");
+            if add_generation_prompt {
+                out.push_str("<|im_start|>assistant\n");
+            }
             Ok(out)
         }
     }

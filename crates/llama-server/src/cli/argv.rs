@@ -14,10 +14,12 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
     ("-tb", "--threads-batch"),
     ("-lv", "--verbosity"),
     ("-cb", "--cont-batching"),
+    ("-kvu", "--kv-unified"),
+    ("-no-kvu", "--no-kv-unified"),
 ];
 
 /// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, speculative
-/// decoding, multi-GPU placement, quantised KV cache, TLS, grammars, router mode, ...). Given
+/// decoding, multi-GPU placement, quantised KV cache, grammars, router mode, ...). Given
 /// one, we stop with an error naming it rather than ignore it.
 const UNSUPPORTED: &[&str] = &[
     "--lora",
@@ -100,8 +102,6 @@ const UNSUPPORTED: &[&str] = &[
     "--fit-target",
     "-fitc",
     "--fit-ctx",
-    "--ssl-key-file",
-    "--ssl-cert-file",
     "--grammar",
     "--grammar-file",
     "-j",
@@ -153,10 +153,6 @@ const UNSUPPORTED: &[&str] = &[
     "--swa-checkpoints",
     "-cram",
     "--cache-ram",
-    "-kvu",
-    "--kv-unified",
-    "-no-kvu",
-    "--no-kv-unified",
     "--context-shift",
     "--swa-full",
     "-sps",

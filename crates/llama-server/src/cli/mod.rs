@@ -21,18 +21,28 @@ pub struct Cli {
     /// Model file (GGUF).
     #[arg(short = 'm', long = "model", env = "LLAMA_ARG_MODEL")]
     pub model: PathBuf,
-    /// Total KV-cache size in tokens, shared by all slots (each slot gets ctx-size / parallel).
+    /// KV-cache size in tokens, shared by all slots (0: the model's training context).
     #[arg(
         short = 'c',
         long = "ctx-size",
         env = "LLAMA_ARG_CTX_SIZE",
-        default_value_t = 4096
+        default_value_t = 0
     )]
     pub ctx_size: usize,
-    /// Number of slots (requests decoded together); `-np`.
-    #[arg(long = "parallel", env = "LLAMA_ARG_N_PARALLEL", default_value_t = 4,
-          value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub parallel: u32,
+    /// Number of slots (requests decoded together); `-np`. -1 (auto, the default): 4 slots
+    /// over one unified KV pool, each free to use the whole context, as llama.cpp.
+    #[arg(long = "parallel", env = "LLAMA_ARG_N_PARALLEL", default_value_t = -1,
+          allow_negative_numbers = true, value_parser = values::parse_parallel)]
+    pub parallel: i32,
+    /// Every slot may use the whole context (one KV pool); `-kvu`. Default: on when -np is
+    /// auto; with an explicit -np each slot gets ctx-size / parallel (`-no-kvu`).
+    #[arg(long = "kv-unified", env = "LLAMA_ARG_KV_UNIFIED", value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          overrides_with = "no_kv_unified")]
+    pub kv_unified: Option<bool>,
+    /// Each slot gets ctx-size / parallel tokens (`-no-kvu`).
+    #[arg(long = "no-kv-unified", overrides_with = "kv_unified")]
+    pub no_kv_unified: bool,
     /// CPU threads for decoding (default, or <= 0: all available).
     #[arg(
         short = 't',
@@ -76,6 +86,20 @@ pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "LLAMA_ARG_HOST", default_value = "127.0.0.1")]
     pub host: String,
+    /// PEM private key for HTTPS (with --ssl-cert-file).
+    #[arg(
+        long = "ssl-key-file",
+        env = "LLAMA_ARG_SSL_KEY_FILE",
+        requires = "ssl_cert_file"
+    )]
+    pub ssl_key_file: Option<PathBuf>,
+    /// PEM certificate (chain) for HTTPS (with --ssl-key-file).
+    #[arg(
+        long = "ssl-cert-file",
+        env = "LLAMA_ARG_SSL_CERT_FILE",
+        requires = "ssl_key_file"
+    )]
+    pub ssl_cert_file: Option<PathBuf>,
     /// Port to listen on (0 picks a free one; the address is printed).
     #[arg(long, env = "LLAMA_ARG_PORT", default_value_t = 8080)]
     pub port: u16,
@@ -95,9 +119,10 @@ pub struct Cli {
     #[arg(short = 'n', long = "n-predict", alias = "predict", env = "LLAMA_ARG_N_PREDICT",
           default_value_t = -1, allow_negative_numbers = true)]
     pub n_predict: i64,
-    /// Model name reported by /v1/models and accepted in requests.
-    #[arg(short = 'a', long, env = "LLAMA_ARG_ALIAS")]
-    pub alias: Option<String>,
+    /// Model names, comma-separated: /v1/models lists the first (sorted, as llama.cpp) with
+    /// all of them as `aliases`.
+    #[arg(short = 'a', long, env = "LLAMA_ARG_ALIAS", value_delimiter = ',')]
+    pub alias: Vec<String>,
     /// Requests allowed to wait for a free slot; more get 503 with Retry-After.
     #[arg(long = "queue-size", default_value_t = 64)]
     pub queue_size: usize,
@@ -114,9 +139,20 @@ pub struct Cli {
     /// sentences/s on the nomic reference inputs; vectors move by cosine < 1e-6).
     #[arg(long = "mixed-batches")]
     pub mixed_batches: bool,
-    /// Seconds allowed for reading a request's headers and body; `-to`.
+    /// Seconds allowed for reading a request's headers and body, and for a blocked write to a
+    /// client that stopped reading; `-to`.
     #[arg(long = "timeout", env = "LLAMA_ARG_TIMEOUT", default_value_t = 3600)]
     pub timeout: u64,
+    /// Seconds between SSE ping comments (`:`) while a stream has nothing to send (a long
+    /// prefill or queue wait), for clients with idle timeouts; -1 (or <= 0): none. Fractions
+    /// are accepted (llama.cpp takes whole seconds).
+    #[arg(
+        long = "sse-ping-interval",
+        env = "LLAMA_ARG_SSE_PING_INTERVAL",
+        default_value_t = 30.0,
+        allow_negative_numbers = true
+    )]
+    pub sse_ping_interval: f64,
     /// Seconds in-flight requests get to finish after Ctrl-C / SIGTERM before they are cancelled.
     #[arg(long = "shutdown-timeout", default_value_t = 10)]
     pub shutdown_timeout: u64,
@@ -125,6 +161,8 @@ pub struct Cli {
     pub max_body_size: usize,
     #[command(flatten)]
     pub endpoints: EndpointFlags,
+    #[command(flatten)]
+    pub cors: CorsFlags,
     #[command(flatten)]
     pub sampling: SamplingFlags,
     #[command(flatten)]
@@ -197,7 +235,7 @@ pub struct EndpointFlags {
     /// Accepted for llama.cpp compatibility: /metrics is always served.
     #[arg(long = "metrics", env = "LLAMA_ARG_ENDPOINT_METRICS", value_parser = parse_bool)]
     pub metrics: bool,
-    /// Accepted for llama.cpp compatibility: POST /props is not served.
+    /// Serve POST /props (without it, 501 as llama.cpp); GET /props is always served.
     #[arg(long = "props", env = "LLAMA_ARG_ENDPOINT_PROPS", value_parser = parse_bool)]
     pub props: bool,
     /// Serve GET /slots (the default; `--slots=false` or LLAMA_ARG_ENDPOINT_SLOTS=0: refuse).
@@ -216,6 +254,48 @@ pub struct EndpointFlags {
     #[arg(long = "webui", alias = "ui", env = "LLAMA_ARG_UI", value_parser = parse_bool,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub webui: Option<bool>,
+}
+
+/// llama.cpp's CORS flags (`server-http.cpp` applies them to every response).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CorsFlags {
+    /// Allowed origins: `*` (with credentials: the request's Origin is echoed), `localhost`
+    /// (a localhost Origin only), or the literal `Access-Control-Allow-Origin` value.
+    #[arg(
+        long = "cors-origins",
+        env = "LLAMA_ARG_CORS_ORIGINS",
+        default_value = "*"
+    )]
+    pub origins: String,
+    /// `Access-Control-Allow-Methods` of preflight answers.
+    #[arg(
+        long = "cors-methods",
+        env = "LLAMA_ARG_CORS_METHODS",
+        default_value = "GET, POST, DELETE, OPTIONS"
+    )]
+    pub methods: String,
+    /// `Access-Control-Allow-Headers` of preflight answers.
+    #[arg(
+        long = "cors-headers",
+        env = "LLAMA_ARG_CORS_HEADERS",
+        default_value = "*"
+    )]
+    pub headers: String,
+    /// Allow credentials (the default; `--no-cors-credentials` turns it off).
+    #[arg(long = "cors-credentials", env = "LLAMA_ARG_CORS_CREDENTIALS", value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          overrides_with = "no_credentials")]
+    pub credentials: Option<bool>,
+    /// Do not allow credentials.
+    #[arg(long = "no-cors-credentials", overrides_with = "credentials")]
+    pub no_credentials: bool,
+}
+
+impl CorsFlags {
+    /// Whether credentials are allowed (llama.cpp's default: yes).
+    pub fn credentials(&self) -> bool {
+        !self.no_credentials && self.credentials.unwrap_or(true)
+    }
 }
 
 /// Sampling defaults for requests that do not set them (llama.cpp's defaults otherwise).
@@ -304,9 +384,45 @@ impl Cli {
         Ok(cli)
     }
 
-    /// Tokens each slot may hold (llama.cpp: n_ctx / n_parallel).
-    pub fn n_ctx_slot(&self) -> usize {
-        self.ctx_size / self.parallel as usize
+    /// Slots: `-np`, or 4 when auto (llama.cpp's `n_parallel = -1`).
+    pub fn n_parallel(&self) -> usize {
+        usize::try_from(self.parallel)
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or(4)
+    }
+
+    /// One KV pool every slot may fill (llama.cpp's `kv_unified`): on when given, else when
+    /// `-np` is auto.
+    pub fn kv_unified(&self) -> bool {
+        !self.no_kv_unified && self.kv_unified.unwrap_or(self.parallel < 0)
+    }
+
+    /// `(n_ctx, n_ctx_slot)` for a model trained on `n_ctx_train` tokens: `-c 0` is the
+    /// training context; a slot gets the whole pool when unified, else its share, and never
+    /// more than the training context (llama.cpp's `n_ctx_slot()`).
+    pub fn context_sizes(&self, n_ctx_train: usize) -> (usize, usize) {
+        let n_ctx = match self.ctx_size {
+            0 => n_ctx_train,
+            n => n,
+        };
+        let per_seq = match self.kv_unified() {
+            true => n_ctx,
+            false => n_ctx / self.n_parallel(),
+        };
+        (n_ctx, per_seq.min(n_ctx_train.max(1)))
+    }
+
+    /// The model names (`-a`, comma list), trimmed, without empties, sorted and deduplicated
+    /// as llama.cpp's `std::set`.
+    pub fn aliases(&self) -> Vec<String> {
+        let set: std::collections::BTreeSet<String> = self
+            .alias
+            .iter()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .collect();
+        set.into_iter().collect()
     }
 
     /// Compute threads, if given as a positive count.

@@ -45,7 +45,8 @@ fn llama_cpp_spellings_parse() {
     assert_eq!(cli.parallel, 2);
     assert_eq!(cli.n_gpu_layers, 99);
     assert_eq!(cli.ubatch_size, 128);
-    assert_eq!(cli.n_ctx_slot(), 512);
+    assert_eq!(cli.context_sizes(8192), (1024, 512), "-np 2 splits -c");
+    assert!(!cli.kv_unified());
     assert_eq!(cli.n_predict, 16);
     assert!(cli.no_repack && !cli.repack_enabled());
     assert!(parse(&["-nr", "--repack"]).repack_enabled());
@@ -64,8 +65,19 @@ fn defaults_match_llama_cpp() {
     let cli = parse(&[]);
     assert_eq!(
         (cli.ctx_size, cli.parallel, cli.batch_size, cli.ubatch_size),
-        (4096, 4, 2048, 512)
+        (0, -1, 2048, 512)
     );
+    // llama.cpp: -c 0 is the training context; -np auto is 4 slots over a unified KV pool
+    // where each slot may use the whole context.
+    assert_eq!((cli.n_parallel(), cli.kv_unified()), (4, true));
+    assert_eq!(cli.context_sizes(8192), (8192, 8192));
+    assert_eq!(parse(&["-c", "100000"]).context_sizes(8192), (100000, 8192));
+    assert_eq!(
+        parse(&["-np", "4", "-kvu"]).context_sizes(8192),
+        (8192, 8192)
+    );
+    assert_eq!(parse(&["-no-kvu"]).context_sizes(8192), (8192, 2048));
+    assert!(Cli::try_parse_llama(args(&["-np", "0"])).is_err());
     assert_eq!((cli.host.as_str(), cli.port), ("127.0.0.1", 8080));
     assert_eq!(cli.flash_attn, FlashAttn::Auto);
     assert!(
@@ -227,7 +239,15 @@ fn environment_variables_use_llama_cpp_names() {
         (7, 256, 64)
     );
     assert_eq!((cli.host.as_str(), cli.port), ("0.0.0.0", 9000));
-    assert_eq!((cli.alias.as_deref(), cli.n_predict), (Some("smol"), 32));
+    assert_eq!(
+        (cli.aliases(), cli.n_predict),
+        (vec!["smol".to_string()], 32)
+    );
+    let many = parse(&["-a", "zeta, alpha,,zeta"]);
+    assert_eq!(
+        many.aliases(),
+        vec!["alpha".to_string(), "zeta".to_string()]
+    );
     assert!(!cli.flash_attn_enabled());
     assert_eq!((cli.timeout, cli.threads_http), (30, 4));
     assert_eq!(
@@ -309,4 +329,39 @@ fn embedding_flags_parse() {
     assert_eq!(cli.pooling, Some(llama_core::Pooling::Cls));
     assert_eq!(cli.embd_normalize, -1);
     assert!(try_parse(&["--pooling", "rank"]).is_err());
+}
+
+#[test]
+fn tls_and_cors_flags_follow_llama_cpp() {
+    let cli = parse_with_env(
+        &[
+            ("LLAMA_ARG_SSL_KEY_FILE", "/k.pem"),
+            ("LLAMA_ARG_SSL_CERT_FILE", "/c.pem"),
+        ],
+        &[],
+    )
+    .expect("parses");
+    assert_eq!(
+        cli.ssl_key_file.as_deref(),
+        Some(std::path::Path::new("/k.pem"))
+    );
+    assert!(
+        Cli::try_parse_llama(args(&["--ssl-key-file", "/k.pem"])).is_err(),
+        "a key without a certificate"
+    );
+    let cors = parse(&[]).cors;
+    assert_eq!(
+        (
+            cors.origins.as_str(),
+            cors.methods.as_str(),
+            cors.headers.as_str()
+        ),
+        ("*", "GET, POST, DELETE, OPTIONS", "*")
+    );
+    assert!(cors.credentials());
+    assert!(!parse(&["--no-cors-credentials"]).cors.credentials());
+    assert_eq!(
+        parse(&["--cors-origins", "localhost"]).cors.origins,
+        "localhost"
+    );
 }

@@ -65,3 +65,12 @@ pub fn parse_kwargs(s: &str) -> Result<serde_json::Map<String, serde_json::Value
 pub fn parse_pooling(s: &str) -> Result<llama_core::Pooling, String> {
     s.parse().map_err(|e: llama_core::Error| e.to_string())
 }
+
+/// `-np N`: 1..=64 slots, or -1 for auto.
+pub fn parse_parallel(s: &str) -> Result<i32, String> {
+    match s.parse::<i32>() {
+        Ok(-1) => Ok(-1),
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("expected 1..=64 slots or -1 (auto), got '{s}'")),
+    }
+}

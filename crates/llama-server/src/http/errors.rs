@@ -79,9 +79,17 @@ impl ServerError {
         reason.as_str()
     }
 
-    /// `{"error": {...}}`.
+    /// `{"error": {...}}`, with `n_prompt_tokens` and `n_ctx` when the prompt does not fit
+    /// (llama.cpp's `server_task_result_error::to_json`).
     pub fn body(&self) -> ErrorBody {
-        ErrorBody::new(self.code(), self.to_string(), self.error_type())
+        let body = ErrorBody::new(self.code(), self.to_string(), self.error_type());
+        match self {
+            ServerError::ContextExceeded {
+                n_prompt,
+                n_ctx_slot,
+            } => body.with_context_sizes(*n_prompt, *n_ctx_slot),
+            _ => body,
+        }
     }
 }
 

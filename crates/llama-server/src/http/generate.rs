@@ -11,6 +11,7 @@ use crate::scheduler::request::RequestTrace;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// A validated generation request.
@@ -52,14 +53,17 @@ impl Prepared {
     }
 }
 
+/// A queued request: its events, and how its stream (if streamed) keeps the connection alive.
+#[derive(Debug)]
+pub struct Submitted {
+    pub events: UnboundedReceiver<Event>,
+    /// Interval of SSE ping comments while nothing else is sent (a long prefill); `None`: off.
+    pub ping: Option<Duration>,
+}
+
 /// Checks the prompt against a slot's context, takes a place in the queue and queues the job,
 /// which from then on owns the request's telemetry (its outcome included).
-pub fn submit(
-    state: &AppState,
-    ready: &Ready,
-    p: Prepared,
-    http: &HttpTrace,
-) -> Result<UnboundedReceiver<Event>> {
+pub fn submit(state: &AppState, ready: &Ready, p: Prepared, http: &HttpTrace) -> Result<Submitted> {
     let n_ctx_slot = ready.sched.limits.n_ctx_slot;
     if ready.pooling.is_some() {
         return Err(ServerError::BadRequest(
@@ -97,7 +101,10 @@ pub fn submit(
         trace,
     };
     ready.sched.submit(job);
-    Ok(rx)
+    Ok(Submitted {
+        events: rx,
+        ping: state.config().sse_ping,
+    })
 }
 
 /// Waits for the end of a request.
@@ -125,11 +132,11 @@ pub async fn collect(mut rx: UnboundedReceiver<Event>) -> Result<Collected> {
 }
 
 /// Streams (SSE) or collects the request's output in `format`.
-pub async fn respond<F: Format>(rx: UnboundedReceiver<Event>, format: F, stream: bool) -> Response {
+pub async fn respond<F: Format>(sub: Submitted, format: F, stream: bool) -> Response {
     if stream {
-        return sse::stream(rx, format);
+        return sse::stream(sub.events, format, sub.ping);
     }
-    match collect(rx).await {
+    match collect(sub.events).await {
         Ok(collected) => Json(format.full(&collected)).into_response(),
         Err(e) => e.into_response(),
     }

@@ -1,11 +1,14 @@
-//! llama.cpp's own endpoints, in its shapes: `/completion`, `/tokenize`, `/detokenize`,
-//! `/health`, `/slots`, `/metrics`.
+//! llama.cpp's own endpoints, in its shapes: `/completion`, `/infill`, `/tokenize`,
+//! `/detokenize`, `/health`, `/slots`, `/metrics`.
 
 use super::extract::ApiJson;
 use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
 use super::AppState;
-use crate::api::request::{CompletionRequest, DetokenizeRequest, TokenizeRequest};
+use crate::api::infill::{self, FimTokens, InfillLimits, InfillRequest};
+use crate::api::request::{
+    CompletionRequest, DetokenizeRequest, GenerationFields, TokenizeRequest,
+};
 use crate::api::response::llamacpp::{
     Completion, CompletionChunk, CompletionEvent, Detokenize, GenerationSettings, Health, Slot,
     TokenPiece, Tokenize,
@@ -90,14 +93,38 @@ pub async fn completion(
     ApiJson(req): ApiJson<CompletionRequest>,
 ) -> Result<Response> {
     let ready = state.ready()?;
-    let model_name = ready.names.resolve(req.fields.model.as_deref());
     let tokens = prompt::prompt_tokens(
         &req.prompt,
         ready.model.vocab(),
         ready.model.hparams().n_vocab,
     )?;
+    let fields = CompletionFields {
+        fields: &req.fields,
+        prompt_text: req.prompt.to_string(),
+        return_tokens: req.return_tokens.unwrap_or(false),
+    };
+    run_completion(&state, &http, tokens, fields).await
+}
+
+/// What `/completion` and `/infill` hand [`run_completion`] besides the prompt tokens.
+struct CompletionFields<'a> {
+    fields: &'a GenerationFields,
+    /// For `gen_ai.input.messages` (content capture only).
+    prompt_text: String,
+    return_tokens: bool,
+}
+
+/// Runs a llama.cpp-shaped completion of `tokens`.
+async fn run_completion(
+    state: &AppState,
+    http: &HttpTrace,
+    tokens: Vec<u32>,
+    f: CompletionFields<'_>,
+) -> Result<Response> {
+    let ready = state.ready()?;
+    let model_name = ready.names.resolve(f.fields.model.as_deref());
     let params = params::gen_params(
-        &req.fields,
+        f.fields,
         ready.sched.limits.n_predict,
         &state.config().sampling,
     )?;
@@ -106,19 +133,49 @@ pub async fn completion(
         model_name: model_name.clone(),
         model: ready.model.clone(),
         probs: params.top_logprobs > 0 || params.logprobs,
-        return_tokens: req.return_tokens.unwrap_or(false),
+        return_tokens: f.return_tokens,
         n_predicted: 0,
     };
-    let prepared = Prepared::text_completion(
-        &req.prompt.to_string(),
-        tokens,
-        params,
-        model_name,
-        req.fields.stream(),
-        None,
+    let stream = f.fields.stream();
+    let prepared =
+        Prepared::text_completion(&f.prompt_text, tokens, params, model_name, stream, None);
+    let rx = generate::submit(state, ready, prepared, http)?;
+    Ok(generate::respond(rx, format, stream).await)
+}
+
+/// `POST /infill`: fill-in-the-middle with the model's FIM tokens (501 without them, as
+/// llama.cpp), answered in `/completion`'s shape.
+pub async fn infill(
+    State(state): State<AppState>,
+    Extension(http): Extension<HttpTrace>,
+    ApiJson(req): ApiJson<InfillRequest>,
+) -> Result<Response> {
+    let ready = state.ready()?;
+    let vocab = ready.model.vocab();
+    let fim = FimTokens::of(vocab)?;
+    let (prefix, suffix, extra, prompt_text) = infill::validate(&req)?;
+    let n_vocab = ready.model.hparams().n_vocab;
+    let limits = InfillLimits {
+        n_batch: state.config().n_batch,
+        n_predict: ready.sched.limits.n_predict.map_or(-1, |n| n as i64),
+        n_ctx: ready.sched.limits.n_ctx_slot,
+        spm: false,
+    };
+    let tokens = infill::format_prompt(
+        vocab,
+        fim,
+        infill::tokenize_mixed(vocab, prefix, n_vocab)?,
+        infill::tokenize_mixed(vocab, suffix, n_vocab)?,
+        &extra,
+        &vocab.tokenize(&prompt_text, false, true),
+        limits,
     );
-    let rx = generate::submit(&state, ready, prepared, &http)?;
-    Ok(generate::respond(rx, format, req.fields.stream()).await)
+    let fields = CompletionFields {
+        fields: &req.fields,
+        prompt_text,
+        return_tokens: req.return_tokens.unwrap_or(false),
+    };
+    run_completion(&state, &http, tokens, fields).await
 }
 
 /// `POST /tokenize`: ids, or `{"id", "piece"}` objects with `with_pieces`.

@@ -3,6 +3,7 @@
 //! OpenAI or llama.cpp responses; they never touch the model context.
 
 pub mod auth;
+pub mod cors;
 pub mod embeddings;
 pub mod errors;
 pub mod extract;
@@ -10,6 +11,7 @@ pub mod format;
 pub mod generate;
 pub mod llamacpp;
 pub mod openai;
+pub mod props;
 pub mod sse;
 pub mod trace;
 
@@ -27,7 +29,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub api_keys: Vec<String>,
-    pub alias: Option<String>,
+    /// `-a` names, sorted and deduplicated.
+    pub aliases: Vec<String>,
     pub model_path: PathBuf,
     pub max_body: usize,
     pub body_timeout: Duration,
@@ -39,24 +42,38 @@ pub struct HttpConfig {
     pub sampling: llama_core::sampling::SamplingParams,
     /// `GET /slots` is served (not `--no-slots`).
     pub slots_endpoint: bool,
+    /// `POST /props` is served (`--props`).
+    pub props_endpoint: bool,
+    /// `--metrics` was given (reported in `/props`; `/metrics` is always served).
+    pub metrics_flag: bool,
+    /// `-b`: `/infill` sizes the prefix and suffix it keeps by it, as llama.cpp.
+    pub n_batch: usize,
+    /// CORS headers (`--cors-*`).
+    pub cors: cors::CorsConfig,
+    /// Interval of SSE ping comments (`--sse-ping-interval`; `None`: off).
+    pub sse_ping: Option<Duration>,
 }
 
 /// The model's name as the API reports it.
 #[derive(Debug, Clone)]
 pub struct ModelNames {
-    /// What `/v1/models` lists and responses report when a request names no model: the alias,
-    /// else the file name.
+    /// What `/v1/models` lists and responses report when a request names no model: the first
+    /// alias (sorted, as llama.cpp's `std::set`), else the file name.
     pub id: String,
+    /// Every `-a` name (`aliases` in `/v1/models`).
+    pub aliases: Vec<String>,
 }
 
 impl ModelNames {
-    pub fn new(alias: Option<&str>, path: &std::path::Path) -> Self {
+    /// `aliases` sorted and deduplicated (`Cli::aliases`).
+    pub fn new(aliases: &[String], path: &std::path::Path) -> Self {
         let file = path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
         ModelNames {
-            id: alias.map(str::to_owned).unwrap_or(file),
+            id: aliases.first().cloned().unwrap_or(file),
+            aliases: aliases.to_vec(),
         }
     }
 
@@ -148,6 +165,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/models", get(openai::models))
         .route("/completion", post(llamacpp::completion))
+        .route("/infill", post(llamacpp::infill))
+        .route("/props", get(props::get_props).post(props::post_props))
+        .route("/apply-template", post(props::apply_template))
         .route("/v1/embeddings", post(embeddings::openai))
         .route("/embeddings", post(embeddings::llama))
         .route("/embedding", post(embeddings::llama))
@@ -163,6 +183,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), cors::cors))
         .layer(from_fn_with_state(state.clone(), trace::http_span))
         .with_state(state)
 }
@@ -173,12 +194,13 @@ mod tests {
 
     #[test]
     fn any_model_name_is_served_and_echoed_as_llama_cpp_does() {
-        let names = ModelNames::new(Some("smol"), std::path::Path::new("/m/SmolLM2.Q4.gguf"));
+        let aliases = ["smol".to_string(), "tiny".to_string()];
+        let names = ModelNames::new(&aliases, std::path::Path::new("/m/SmolLM2.Q4.gguf"));
         assert_eq!(names.id, "smol");
         assert_eq!(names.resolve(None), "smol");
         assert_eq!(names.resolve(Some("")), "smol");
         assert_eq!(names.resolve(Some("gpt-4")), "gpt-4");
-        let plain = ModelNames::new(None, std::path::Path::new("/m/m.gguf"));
+        let plain = ModelNames::new(&[], std::path::Path::new("/m/m.gguf"));
         assert_eq!(plain.id, "m.gguf");
     }
 }

@@ -288,6 +288,7 @@ pub async fn models(State(state): State<AppState>) -> Result<Json<ModelList>> {
     };
     Ok(Json(ModelList::single(
         ready.names.id.clone(),
+        ready.names.aliases.clone(),
         ready.created,
         meta,
     )))

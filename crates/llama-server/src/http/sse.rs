@@ -1,15 +1,20 @@
 //! Server-sent events: one `data:` line per JSON object, in the order the scheduler produced
 //! them. When the client goes away the stream (and with it the request's receiver) is dropped,
 //! which the scheduler notices at its next step and frees the slot.
+//!
+//! While nothing is sent (a long prefill, a queue wait) an empty comment line (`:`) goes out
+//! every `--sse-ping-interval` seconds, as llama.cpp's SSE ping, so clients with idle timeouts
+//! (undici) keep the connection; SSE clients ignore comment lines.
 
 use super::format::Format;
 use crate::scheduler::job::Event;
-use axum::response::sse::{Event as SseEvent, Sse};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 struct StreamState<F> {
@@ -57,8 +62,12 @@ impl<F: Format> StreamState<F> {
     }
 }
 
-/// The SSE response for a request's events.
-pub fn stream<F: Format>(rx: UnboundedReceiver<Event>, mut format: F) -> Response {
+/// The SSE response for a request's events, with a ping comment every `ping`.
+pub fn stream<F: Format>(
+    rx: UnboundedReceiver<Event>,
+    mut format: F,
+    ping: Option<Duration>,
+) -> Response {
     let out: VecDeque<SseEvent> = format.start().iter().map(data).collect();
     let state = StreamState {
         rx,
@@ -76,5 +85,10 @@ pub fn stream<F: Format>(rx: UnboundedReceiver<Event>, mut format: F) -> Respons
             }
         }
     });
-    Sse::new(events).into_response()
+    match ping {
+        Some(every) => Sse::new(events)
+            .keep_alive(KeepAlive::new().interval(every))
+            .into_response(),
+        None => Sse::new(events).into_response(),
+    }
 }

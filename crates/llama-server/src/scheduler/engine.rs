@@ -244,6 +244,7 @@ impl Engine {
         if std::mem::take(&mut self.fail_next_decode) {
             return self.fail_batch(entries, "injected by a test (fault-injection)");
         }
+        self.evict_idle_caches(self.batch.len());
         let stats = match self.ctx.decode_linked(&self.batch, &links) {
             Ok(stats) => stats,
             Err(e) => return self.fail_batch(entries, &e.to_string()),
@@ -259,6 +260,26 @@ impl Engine {
         telemetry::decode_step(busy, stats.kv_used, self.ctx.n_ctx());
         for e in entries.iter().filter(|e| e.logits) {
             self.after_logits(e.slot);
+        }
+    }
+
+    /// Makes room for `needed` cells in the shared KV pool by dropping the prompt caches of
+    /// idle slots, least recently used first (llama.cpp's `try_clear_idle_slots`): with a
+    /// unified pool, cached prompts of finished requests must not starve running ones.
+    fn evict_idle_caches(&mut self, needed: usize) {
+        let free = |ctx: &Context| ctx.n_ctx().saturating_sub(ctx.kv_used());
+        while free(&self.ctx) < needed {
+            let victim = self
+                .slots
+                .iter()
+                .filter(|s| s.is_idle() && !s.cache.is_empty())
+                .min_by_key(|s| s.last_used)
+                .map(|s| s.id);
+            let Some(i) = victim else { return };
+            if self.ctx.seq_rm(Some(i as u32), None, None).is_err() {
+                return;
+            }
+            self.slots[i].cache.clear();
         }
     }
 
@@ -329,6 +350,10 @@ impl Engine {
             return;
         };
         slot.last_used = self.step;
+        // As llama.cpp: out of context when the token just sampled would take the slot's last
+        // position.
+        let truncated =
+            reason == FinishReason::Length && slot.cache.len() + 1 >= self.limits.n_ctx_slot;
         if reason != FinishReason::Word {
             let mut tail = task.stop.flush();
             tail.push_str(&task.detok.finish());
@@ -353,6 +378,7 @@ impl Engine {
             usage,
             timings,
             slot: i,
+            truncated,
         };
         self.counters
             .on_generation_done(task.n_decoded, timings.predicted.as_secs_f64());

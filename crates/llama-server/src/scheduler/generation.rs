@@ -109,4 +109,6 @@ pub struct Summary {
     pub usage: Usage,
     pub timings: Timings,
     pub slot: usize,
+    /// Stopped because the slot's context is full (llama.cpp's `truncated`).
+    pub truncated: bool,
 }

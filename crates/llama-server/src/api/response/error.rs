@@ -17,6 +17,12 @@ pub struct ErrorDetail {
     /// `invalid_request_error`, `unavailable_error`, ...
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// The prompt's tokens, on `exceed_context_size_error` only (as llama.cpp).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_prompt_tokens: Option<usize>,
+    /// A slot's context, on `exceed_context_size_error` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_ctx: Option<usize>,
 }
 
 /// OpenAI's string code where it defines one (`invalid_api_key`), else the HTTP status.
@@ -34,8 +40,18 @@ impl ErrorBody {
                 code,
                 message,
                 kind,
+                n_prompt_tokens: None,
+                n_ctx: None,
             },
         }
+    }
+
+    /// llama.cpp's `exceed_context_size_error` body: the prompt's size and the slot's context
+    /// after the usual fields.
+    pub fn with_context_sizes(mut self, n_prompt_tokens: usize, n_ctx: usize) -> Self {
+        self.error.n_prompt_tokens = Some(n_prompt_tokens);
+        self.error.n_ctx = Some(n_ctx);
+        self
     }
 }
 
@@ -59,6 +75,11 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&status).unwrap(),
             r#"{"error":{"code":400,"message":"x","type":"invalid_request_error"}}"#
+        );
+        let ctx = status.with_context_sizes(9, 8);
+        assert_eq!(
+            serde_json::to_string(&ctx).unwrap(),
+            r#"{"error":{"code":400,"message":"x","type":"invalid_request_error","n_prompt_tokens":9,"n_ctx":8}}"#
         );
     }
 }

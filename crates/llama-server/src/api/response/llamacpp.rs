@@ -176,7 +176,7 @@ impl Completion {
             tokens_evaluated: s.usage.prompt_tokens,
             generation_settings,
             prompt: String::new(),
-            truncated: false,
+            truncated: s.truncated,
             stop_type: s.finish.llama(),
             stopping_word: s.stop_word.clone().unwrap_or_default(),
             tokens_cached: s.usage.prompt_tokens + s.usage.completion_tokens,

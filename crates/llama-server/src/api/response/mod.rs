@@ -7,3 +7,4 @@ pub mod error;
 pub mod llamacpp;
 pub mod logprobs;
 pub mod openai;
+pub mod props;

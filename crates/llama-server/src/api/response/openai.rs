@@ -157,6 +157,8 @@ pub struct ModelList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelEntry {
     pub id: String,
+    /// Every `-a` name (llama.cpp's `aliases`; empty without `-a`).
+    pub aliases: Vec<String>,
     pub object: &'static str,
     /// Unix time the model became ready.
     pub created: u64,
@@ -178,10 +180,11 @@ pub struct ModelMeta {
 }
 
 impl ModelList {
-    /// The list of the one served model.
-    pub fn single(id: String, created: u64, meta: ModelMeta) -> Self {
+    /// The list of the one served model, named `id` and `aliases`.
+    pub fn single(id: String, aliases: Vec<String>, created: u64, meta: ModelMeta) -> Self {
         let model = ModelEntry {
             id,
+            aliases,
             object: "model",
             created,
             owned_by: "llamacpp",

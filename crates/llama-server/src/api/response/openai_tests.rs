@@ -28,6 +28,7 @@ fn summary() -> Summary {
             predicted: Duration::from_millis(40),
         },
         slot: 0,
+        truncated: false,
     }
 }
 
@@ -208,8 +209,13 @@ fn model_list_with_llama_cpp_meta() {
         n_ctx_slot: 512,
     };
     assert_eq!(
-        json(&ModelList::single("smol".into(), 7, meta)),
-        r#"{"object":"list","data":[{"id":"smol","object":"model","created":7,"owned_by":"llamacpp","meta":{"n_vocab":49152,"n_ctx_train":8192,"n_embd":576,"n_params":134515008,"size":98362432,"n_ctx":1024,"n_ctx_slot":512}}]}"#
+        json(&ModelList::single(
+            "smol".into(),
+            vec!["smol".into(), "tiny".into()],
+            7,
+            meta
+        )),
+        r#"{"object":"list","data":[{"id":"smol","aliases":["smol","tiny"],"object":"model","created":7,"owned_by":"llamacpp","meta":{"n_vocab":49152,"n_ctx_train":8192,"n_embd":576,"n_params":134515008,"size":98362432,"n_ctx":1024,"n_ctx_slot":512}}]}"#
     );
 }
 
