@@ -54,6 +54,7 @@ fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
         embeddings: cli.embeddings,
         sampling: cli.sampling_defaults()?,
         slots_endpoint: cli.slots_enabled(),
+        reasoning_format: cli.reasoning_format,
     })
 }
 

@@ -33,6 +33,7 @@ fn loading_app() -> axum::Router {
         embeddings: false,
         sampling: Default::default(),
         slots_endpoint: true,
+        reasoning_format: Default::default(),
     }))
 }
 

@@ -1,9 +1,11 @@
 //! The API layer, no HTTP here: request bodies, their serde shapes ([`request`]), the generation
 //! settings they turn into ([`params`]) and the prompt tokens they describe ([`prompt`]);
-//! embedding requests ([`embed`]); every response body and stream chunk ([`response`]).
+//! embedding requests ([`embed`]); a chat request's tools ([`tools`]); every response body and
+//! stream chunk ([`response`]).
 
 pub mod embed;
 pub mod params;
 pub mod prompt;
 pub mod request;
 pub mod response;
+pub mod tools;

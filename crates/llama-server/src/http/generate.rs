@@ -6,6 +6,7 @@ use super::sse;
 use super::trace::HttpTrace;
 use super::{AppState, Ready};
 use crate::error::{Result, ServerError};
+use crate::scheduler::chat_output::ChatParse;
 use crate::scheduler::job::{Event, GenParams, Job};
 use crate::scheduler::request::RequestTrace;
 use axum::response::{IntoResponse, Response};
@@ -27,6 +28,8 @@ pub struct Prepared {
     pub stream: bool,
     /// The response's `id`, for `gen_ai.response.id` (the llama.cpp API has none).
     pub response_id: Option<String>,
+    /// Chat requests: how the output is read as a message.
+    pub chat: Option<ChatParse>,
 }
 
 impl Prepared {
@@ -48,6 +51,7 @@ impl Prepared {
             input_messages: Some(json!([input_text("user", prompt_text)])),
             stream,
             response_id,
+            chat: None,
         }
     }
 }
@@ -95,6 +99,7 @@ pub fn submit(
         params: p.params,
         events: tx,
         trace,
+        chat: p.chat,
     };
     ready.sched.submit(job);
     Ok(rx)

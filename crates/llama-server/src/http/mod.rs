@@ -39,6 +39,8 @@ pub struct HttpConfig {
     pub sampling: llama_core::sampling::SamplingParams,
     /// `GET /slots` is served (not `--no-slots`).
     pub slots_endpoint: bool,
+    /// `--reasoning-format`.
+    pub reasoning_format: llama_core::chat::toolcall::ReasoningFormat,
 }
 
 /// The model's name as the API reports it.

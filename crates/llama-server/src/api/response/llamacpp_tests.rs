@@ -21,6 +21,7 @@ fn summary() -> Summary {
             predicted: Duration::from_millis(40),
         },
         slot: 1,
+        message: None,
     }
 }
 

@@ -28,6 +28,7 @@ fn summary() -> Summary {
             predicted: Duration::from_millis(40),
         },
         slot: 0,
+        message: None,
     }
 }
 
@@ -135,10 +136,7 @@ fn chat_stream_chunks() {
 fn chat_completion_with_usage_and_timings() {
     let choice = ChatChoice {
         index: 0,
-        message: ChatMessage {
-            role: "assistant",
-            content: "I'm glad".into(),
-        },
+        message: ChatMessage::text("I'm glad".into()),
         logprobs: None,
         finish_reason: FinishReason::Length.openai(),
     };
