@@ -92,6 +92,59 @@ mod tests {
     const TOOLS: &str = r#""tools":[{"type":"function","function":{"name":"get_weather",
         "parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]"#;
 
+    /// Qwen 2.5's template (Hermes format) renders the tools, the assistant's call and the tool
+    /// result; the answer to that prompt is parsed as Hermes calls.
+    #[test]
+    fn tools_and_tool_messages_are_rendered_and_the_answer_parsed() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/reference/templates/Qwen-Qwen2.5-7B-Instruct.jinja"
+        );
+        let source = std::fs::read_to_string(path).expect("template in testdata");
+        let template = ChatTemplate::new(&source, "", "<|im_end|>").expect("template");
+        let body = format!(
+            r#"{{"messages":[{{"role":"user","content":"Weather in Paris?"}},
+            {{"role":"assistant","content":null,"tool_calls":[{{"id":"call_1","type":"function",
+              "function":{{"name":"get_weather","arguments":"{{\"city\":\"Paris\"}}"}}}}]}},
+            {{"role":"tool","tool_call_id":"call_1","content":"18 C, sunny"}}],{TOOLS}}}"#
+        );
+        let req = req(&body);
+        let tools = ToolRequest::from_request(&req).expect("valid");
+        let messages = crate::api::prompt::chat_messages(&req.messages).expect("messages");
+        assert_eq!(messages[1].tool_calls[0].arguments, r#"{"city":"Paris"}"#);
+        assert_eq!(messages[2].tool_call_id, "call_1");
+        let prompt = crate::api::prompt::render_chat(
+            Some(&template),
+            &messages,
+            tools.rendered(),
+            &Default::default(),
+        )
+        .expect("renders");
+        for part in [
+            "<tools>",
+            "\"name\": \"get_weather\"",
+            "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>",
+            "<tool_response>\n18 C, sunny\n</tool_response>",
+        ] {
+            assert!(prompt.contains(part), "{part} not in {prompt}");
+        }
+        let opts = tools.parser(Some(&template), &prompt, ReasoningFormat::DeepSeek);
+        assert_eq!(
+            opts.format,
+            llama_core::chat::toolcall::ToolCallFormat::Hermes
+        );
+        assert!(opts.parse_tool_calls);
+        let none = ToolRequest {
+            choice: ToolChoice::None,
+            ..tools
+        };
+        assert!(
+            !none
+                .parser(Some(&template), &prompt, ReasoningFormat::DeepSeek)
+                .parse_tool_calls
+        );
+    }
+
     #[test]
     fn tool_choice_spellings() {
         for (choice, want) in [

@@ -124,3 +124,68 @@ pub struct FunctionChunk {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arguments: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::chat_output::{call_ids, ChatParse};
+    use llama_core::chat::toolcall::{ParserOptions, StreamParser, ToolCallFormat};
+
+    /// Qwen 2.5-Coder's answer to the weather question, as the 0.5B model writes it.
+    const OUTPUT: &str = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+
+    fn parse() -> ChatParse {
+        ChatParse {
+            opts: ParserOptions::new(ToolCallFormat::Hermes),
+            id_seed: "chatcmpl-x-1".into(),
+        }
+    }
+
+    #[test]
+    fn a_call_only_answer_has_null_content() {
+        let message = ChatMessage::parsed(&parse().message(OUTPUT));
+        assert_eq!(
+            serde_json::to_string(&message).expect("serializes"),
+            r#"{"role":"assistant","content":null,"tool_calls":[{"id":"call_chatcmplx1_0","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}"#
+        );
+        let text = ChatMessage::parsed(&parse().message("Sunny."));
+        assert_eq!(
+            serde_json::to_string(&text).expect("serializes"),
+            r#"{"role":"assistant","content":"Sunny."}"#
+        );
+    }
+
+    #[test]
+    fn streamed_deltas_add_up_to_the_whole_answer() {
+        let p = parse();
+        let mut stream = StreamParser::new(p.opts.clone(), call_ids(&p.id_seed));
+        let mut deltas: Vec<String> = Vec::new();
+        let mut push = |d: &ParsedDelta| {
+            if !d.is_empty() {
+                deltas.push(serde_json::to_string(&MessageDelta::new(d)).expect("serializes"));
+            }
+        };
+        for piece in OUTPUT.split_inclusive([' ', '"', '\n']) {
+            push(&stream.push(piece));
+        }
+        push(&stream.finish().0);
+        assert_eq!(
+            deltas.first().map(String::as_str),
+            Some(
+                r#"{"tool_calls":[{"index":0,"id":"call_chatcmplx1_0","type":"function","function":{"name":"get_weather"}}]}"#
+            ),
+            "{deltas:?}"
+        );
+        let mut args = String::new();
+        for d in &deltas[1..] {
+            let v: serde_json::Value = serde_json::from_str(d).expect("JSON");
+            let call = &v["tool_calls"][0];
+            assert!(
+                call.get("id").is_none() && call["function"].get("name").is_none(),
+                "{d}"
+            );
+            args.push_str(call["function"]["arguments"].as_str().expect("fragment"));
+        }
+        assert_eq!(args, r#"{"city":"Paris"}"#);
+    }
+}
