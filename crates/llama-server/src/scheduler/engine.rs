@@ -351,7 +351,7 @@ impl Engine {
             .job
             .chat
             .as_ref()
-            .map(|p| p.message(task.output.as_deref().unwrap_or_default()));
+            .map(|p| Box::new(p.message(task.output.as_deref().unwrap_or_default())));
         let summary = Summary {
             finish: reason,
             stop_word: word,

@@ -110,8 +110,9 @@ pub struct Summary {
     pub usage: Usage,
     pub timings: Timings,
     pub slot: usize,
-    /// A chat request's output read as a message (see `super::chat_output`).
-    pub message: Option<ChatMessage>,
+    /// A chat request's output read as a message (see `super::chat_output`); boxed to keep
+    /// `Event` small.
+    pub message: Option<Box<ChatMessage>>,
 }
 
 impl Summary {
