@@ -274,3 +274,23 @@ fn openai_python_client_tool_calls() {
     assert!(stdout.contains("all tool checks passed"), "{stdout}");
     eprintln!("{}", stdout.lines().collect::<Vec<_>>().join("; "));
 }
+
+#[test]
+fn reasoning_format_flag_takes_llama_cpp_names() {
+    use clap::Parser;
+    use llama_core::chat::toolcall::ReasoningFormat;
+    use llama_server::cli::Cli;
+    let parse = |extra: &[&str]| {
+        let args = ["llama-server", "-m", "x.gguf"].iter().chain(extra);
+        Cli::try_parse_from(args).map(|c| c.reasoning_format)
+    };
+    assert_eq!(parse(&[]).ok(), Some(ReasoningFormat::DeepSeek));
+    for (name, want) in [
+        ("none", ReasoningFormat::None),
+        ("auto", ReasoningFormat::Auto),
+        ("deepseek-legacy", ReasoningFormat::DeepSeekLegacy),
+    ] {
+        assert_eq!(parse(&["--reasoning-format", name]).ok(), Some(want));
+    }
+    assert!(parse(&["--reasoning-format", "think"]).is_err());
+}

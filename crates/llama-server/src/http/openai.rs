@@ -20,7 +20,7 @@ use crate::scheduler::job::{Chunk, Summary, TokenInfo};
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
-use llama_core::chat::toolcall::StreamParser;
+use llama_core::chat::toolcall::{ReasoningFormat, StreamParser};
 use llama_core::Model;
 use llama_otel::semconv;
 use serde_json::Value;
@@ -257,10 +257,12 @@ pub async fn chat(
         opts,
         id_seed: meta.id.clone(),
     });
-    let stream_parser = chat
-        .as_ref()
-        .filter(|_| req.fields.stream())
-        .map(|p| StreamParser::new(p.opts.clone(), call_ids(&p.id_seed)));
+    let stream_parser = chat.as_ref().filter(|_| req.fields.stream()).map(|p| {
+        // deepseek-legacy streams thoughts inline in `content` (llama.cpp).
+        let mut opts = p.opts.clone();
+        opts.reasoning_in_content = opts.reasoning_format == ReasoningFormat::DeepSeekLegacy;
+        StreamParser::new(opts, call_ids(&p.id_seed))
+    });
     let prepared = Prepared {
         prompt: ready.model.vocab().tokenize(&text, true, true),
         params,
