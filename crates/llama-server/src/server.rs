@@ -73,6 +73,7 @@ fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
             headers: cli.cors.headers.clone(),
             credentials: cli.cors.credentials(),
         },
+        reasoning_format: cli.reasoning_format,
     })
 }
 

@@ -21,6 +21,17 @@ pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
 /// The completion, with content capture on.
 pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
 
+/// Tool calls in a chat answer (GenAI span attribute).
+pub const LLAMA_TOOL_CALLS: &str = "llama.response.tool_calls";
+/// The GenAI span event recorded for each tool call of an answer.
+pub const TOOL_CALL_EVENT: &str = "gen_ai.tool.call";
+/// A tool call's id (GenAI semantic conventions).
+pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+/// A tool call's function name (GenAI semantic conventions).
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// A tool call's arguments, with content capture on (GenAI semantic conventions).
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+
 /// Decode steps of a request (after its first) that link to its GenAI span and back.
 pub const LINKED_DECODE_STEPS: usize = 16;
 

@@ -38,6 +38,7 @@ fn loading_app() -> axum::Router {
         n_batch: 2048,
         cors: Default::default(),
         sse_ping: None,
+        reasoning_format: Default::default(),
     }))
 }
 

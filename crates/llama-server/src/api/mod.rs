@@ -1,6 +1,7 @@
 //! The API layer, no HTTP here: request bodies, their serde shapes ([`request`]), the generation
 //! settings they turn into ([`params`]) and the prompt tokens they describe ([`prompt`]);
-//! embedding requests ([`embed`]); fill-in-the-middle prompts ([`infill`]); every response body and stream chunk ([`response`]).
+//! embedding requests ([`embed`]); fill-in-the-middle prompts ([`infill`]); a chat request's
+//! tools ([`tools`]); every response body and stream chunk ([`response`]).
 
 pub mod embed;
 pub mod infill;
@@ -8,3 +9,4 @@ pub mod params;
 pub mod prompt;
 pub mod request;
 pub mod response;
+pub mod tools;

@@ -1,9 +1,9 @@
 //! Prompts to tokens: chat messages through the model's own template, completion prompts given
 //! as text or token ids.
 
-use super::request::{Content, Message};
+use super::request::{Content, Message, MessageToolCall};
 use crate::error::{Result, ServerError};
-use llama_core::chat::{ChatInputs, ChatMessage, ChatTemplate};
+use llama_core::chat::{ChatInputs, ChatMessage, ChatTemplate, ChatTool, ToolCall};
 use llama_core::vocab::Vocab;
 use serde_json::Value;
 
@@ -38,36 +38,73 @@ pub fn chat_messages(messages: &[Message]) -> Result<Vec<ChatMessage>> {
                     text
                 }
             };
-            Ok(ChatMessage::new(m.role.clone(), content))
+            let mut msg = ChatMessage::new(m.role.clone(), content);
+            msg.tool_call_id = m.tool_call_id.clone().unwrap_or_default();
+            msg.name = m.name.clone().unwrap_or_default();
+            msg.reasoning_content = m.reasoning_content.clone().unwrap_or_default();
+            for call in m.tool_calls.iter().flatten() {
+                msg.tool_calls.push(tool_call(call)?);
+            }
+            Ok(msg)
         })
         .collect()
 }
 
-/// Renders messages with the given template (ChatML when the model has none), with the
-/// server-wide template variables.
+/// An assistant message's call; `arguments` as JSON text (an object is written out).
+fn tool_call(call: &MessageToolCall) -> Result<ToolCall> {
+    if let Some(kind) = call.kind.as_deref().filter(|k| *k != "function") {
+        return Err(bad(format!(
+            "unsupported tool call type '{kind}' in 'tool_calls'"
+        )));
+    }
+    let arguments = match &call.function.arguments {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Object(_) => call.function.arguments.to_string(),
+        other => {
+            return Err(bad(format!(
+                "'tool_calls[].function.arguments' must be a JSON string, got {other}"
+            )))
+        }
+    };
+    Ok(ToolCall {
+        id: call.id.clone().unwrap_or_default(),
+        name: call.function.name.clone(),
+        arguments,
+    })
+}
+
+/// Renders messages and tools with the given template (ChatML when the model has none), with
+/// the server-wide template variables.
 pub fn render_chat(
     template: Option<&ChatTemplate>,
     messages: &[ChatMessage],
+    tools: &[ChatTool],
     kwargs: &serde_json::Map<String, Value>,
 ) -> Result<String> {
-    render_chat_with(template, messages, kwargs, true)
+    render_chat_with(template, messages, tools, kwargs, true)
 }
 
 /// [`render_chat`], choosing whether the assistant's turn is opened at the end.
 pub fn render_chat_with(
     template: Option<&ChatTemplate>,
     messages: &[ChatMessage],
+    tools: &[ChatTool],
     kwargs: &serde_json::Map<String, Value>,
     add_generation_prompt: bool,
 ) -> Result<String> {
     match template {
         Some(t) => {
             let mut inputs = ChatInputs::new(messages);
+            inputs.tools = tools;
             inputs.kwargs = kwargs.clone();
             inputs.add_generation_prompt = add_generation_prompt;
             t.apply(&inputs)
                 .map_err(|e| bad(format!("cannot apply the chat template: {e}")))
         }
+        None if !tools.is_empty() => Err(bad(
+            "'tools' need a chat template: the model has none (give --chat-template)",
+        )),
         None => {
             let mut out = String::new();
             for m in messages {
@@ -140,6 +177,7 @@ mod tests {
         Message {
             role: role.into(),
             content,
+            ..Default::default()
         }
     }
 
@@ -178,8 +216,13 @@ mod tests {
 
     #[test]
     fn chatml_fallback_opens_the_assistant_turn() {
-        let text = render_chat(None, &[ChatMessage::new("user", "hi")], &Default::default())
-            .expect("renders");
+        let text = render_chat(
+            None,
+            &[ChatMessage::new("user", "hi")],
+            &[],
+            &Default::default(),
+        )
+        .expect("renders");
         assert_eq!(
             text,
             "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"

@@ -82,18 +82,58 @@ pub enum Content {
     Parts(Vec<ContentPart>),
 }
 
-/// One chat message.
+/// `function` of a tool call in an assistant message.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CalledFunction {
+    pub name: String,
+    /// JSON text (OpenAI) or a JSON object.
+    #[serde(default)]
+    pub arguments: serde_json::Value,
+}
+
+/// A tool call in an assistant message.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct MessageToolCall {
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `function` (the only kind there is).
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    pub function: CalledFunction,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct Message {
     pub role: String,
     #[serde(default)]
     pub content: Option<Content>,
+    /// An assistant message's calls.
+    #[serde(default)]
+    pub tool_calls: Option<Vec<MessageToolCall>>,
+    /// A `tool` message: the call it answers.
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+    /// A `tool` (or `function`) message: the function's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An earlier answer's thoughts (templates that replay them).
+    #[serde(default)]
+    pub reasoning_content: Option<String>,
 }
 
 /// `POST /v1/chat/completions`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct ChatRequest {
     pub messages: Vec<Message>,
+    /// OpenAI function tools (validated in `api::tools`).
+    #[serde(default)]
+    pub tools: Option<serde_json::Value>,
+    /// `auto`, `none`, `required` or `{"type": "function", "function": {"name": ...}}`.
+    #[serde(default)]
+    pub tool_choice: Option<serde_json::Value>,
+    #[serde(default)]
+    pub parallel_tool_calls: Option<bool>,
     #[serde(flatten)]
     pub fields: GenerationFields,
 }

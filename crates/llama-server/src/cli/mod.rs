@@ -205,6 +205,15 @@ pub struct Cli {
     #[arg(long = "chat-template-kwargs", env = "LLAMA_ARG_CHAT_TEMPLATE_KWARGS",
           value_parser = parse_kwargs)]
     pub chat_template_kwargs: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Where thoughts (`<think>...</think>`) go: `none` (left in `content`), `deepseek`
+    /// (`reasoning_content`), `deepseek-legacy` (both), `auto` (as deepseek). llama.cpp's
+    /// flag, environment variable and default (`common.h`: deepseek).
+    #[arg(
+        long = "reasoning-format",
+        env = "LLAMA_ARG_THINK",
+        default_value = "deepseek"
+    )]
+    pub reasoning_format: llama_core::chat::toolcall::ReasoningFormat,
     /// Accepted for llama.cpp compatibility: chat templates are always Jinja.
     #[arg(long = "jinja", env = "LLAMA_ARG_JINJA", value_parser = parse_bool)]
     pub jinja: bool,

@@ -6,6 +6,7 @@ use super::sse;
 use super::trace::HttpTrace;
 use super::{AppState, Ready};
 use crate::error::{Result, ServerError};
+use crate::scheduler::chat_output::ChatParse;
 use crate::scheduler::job::{Event, GenParams, Job};
 use crate::scheduler::request::RequestTrace;
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,8 @@ pub struct Prepared {
     pub stream: bool,
     /// The response's `id`, for `gen_ai.response.id` (the llama.cpp API has none).
     pub response_id: Option<String>,
+    /// Chat requests: how the output is read as a message.
+    pub chat: Option<ChatParse>,
 }
 
 impl Prepared {
@@ -49,6 +52,7 @@ impl Prepared {
             input_messages: Some(json!([input_text("user", prompt_text)])),
             stream,
             response_id,
+            chat: None,
         }
     }
 }
@@ -99,6 +103,7 @@ pub fn submit(state: &AppState, ready: &Ready, p: Prepared, http: &HttpTrace) ->
         params: p.params,
         events: tx,
         trace,
+        chat: p.chat,
     };
     ready.sched.submit(job);
     Ok(Submitted {

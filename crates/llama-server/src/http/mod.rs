@@ -52,6 +52,8 @@ pub struct HttpConfig {
     pub cors: cors::CorsConfig,
     /// Interval of SSE ping comments (`--sse-ping-interval`; `None`: off).
     pub sse_ping: Option<Duration>,
+    /// `--reasoning-format`.
+    pub reasoning_format: llama_core::chat::toolcall::ReasoningFormat,
 }
 
 /// The model's name as the API reports it.

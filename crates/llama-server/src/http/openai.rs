@@ -9,15 +9,18 @@ use crate::api::request::{ChatRequest, CompletionRequest, GenerationFields};
 use crate::api::response::llamacpp::Timings;
 use crate::api::response::logprobs::{ChatLogprobs, LegacyLogprobs};
 use crate::api::response::openai::{
-    ChatChoice, ChatDelta, ChatMessage, Completion, ModelList, ModelMeta, TextChoice, Usage,
-    FINGERPRINT,
+    ChatChoice, ChatDelta, ChatMessage, Completion, MessageDelta, ModelList, ModelMeta, TextChoice,
+    Usage, FINGERPRINT,
 };
+use crate::api::tools::ToolRequest;
 use crate::api::{params, prompt};
 use crate::error::Result;
+use crate::scheduler::chat_output::{call_ids, ChatParse};
 use crate::scheduler::job::{Chunk, Summary, TokenInfo};
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
+use llama_core::chat::toolcall::{ReasoningFormat, StreamParser};
 use llama_core::Model;
 use llama_otel::semconv;
 use serde_json::Value;
@@ -95,8 +98,9 @@ impl Meta {
     }
 }
 
-/// `chat.completion` / `chat.completion.chunk`.
-struct ChatFormat(Meta);
+/// `chat.completion` / `chat.completion.chunk`; with tools (or a thinking prompt) the answer is
+/// parsed as it streams (`delta.tool_calls`, `delta.reasoning_content`).
+struct ChatFormat(Meta, Option<StreamParser>);
 
 impl Format for ChatFormat {
     type Chunk = Completion<ChatDelta>;
@@ -112,13 +116,33 @@ impl Format for ChatFormat {
         if c.is_silent(self.0.logprobs) {
             return None;
         }
-        let delta = ChatDelta::content(c.text.clone(), self.0.chat_logprobs(&c.tokens));
+        let logprobs = self.0.chat_logprobs(&c.tokens);
+        let Some(parser) = &mut self.1 else {
+            let delta = ChatDelta::content(c.text.clone(), logprobs);
+            return Some(self.0.object("chat.completion.chunk", vec![delta]));
+        };
+        // Chunks are whole UTF-8 text: the scheduler's detokenizer holds back a character's
+        // incomplete bytes, so the parser never sees half of one.
+        let parsed = parser.push(&c.text);
+        if parsed.is_empty() && logprobs.is_none() {
+            return None;
+        }
+        let delta = ChatDelta::parsed(MessageDelta::new(&parsed), logprobs);
         Some(self.0.object("chat.completion.chunk", vec![delta]))
     }
 
     fn finish(&mut self, s: &Summary) -> Vec<Self::Chunk> {
-        let choice = ChatDelta::finish(s.finish.openai());
-        self.0.finish("chat.completion.chunk", choice, s)
+        let mut chunks = Vec::new();
+        if let Some(parser) = &mut self.1 {
+            let (last, _) = parser.finish();
+            if !last.is_empty() {
+                let delta = ChatDelta::parsed(MessageDelta::new(&last), None);
+                chunks.push(self.0.object("chat.completion.chunk", vec![delta]));
+            }
+        }
+        let choice = ChatDelta::finish(s.openai_finish());
+        chunks.extend(self.0.finish("chat.completion.chunk", choice, s));
+        chunks
     }
 
     fn done_marker(&self) -> bool {
@@ -128,12 +152,12 @@ impl Format for ChatFormat {
     fn full(&self, c: &Collected) -> Self::Full {
         let choice = ChatChoice {
             index: 0,
-            message: ChatMessage {
-                role: "assistant",
-                content: c.text.clone(),
+            message: match &c.summary.message {
+                Some(parsed) => ChatMessage::parsed(parsed),
+                None => ChatMessage::text(c.text.clone()),
             },
             logprobs: self.0.chat_logprobs(&c.tokens),
-            finish_reason: c.summary.finish.openai(),
+            finish_reason: c.summary.openai_finish(),
         };
         self.0.full("chat.completion", choice, &c.summary)
     }
@@ -208,8 +232,9 @@ pub async fn chat(
     let ready = state.ready()?;
     let model_name = ready.names.resolve(req.fields.model.as_deref());
     let messages = prompt::chat_messages(&req.messages)?;
+    let tools = ToolRequest::from_request(&req)?;
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
-    let text = prompt::render_chat(template, &messages, &ready.chat_kwargs)?;
+    let text = prompt::render_chat(template, &messages, tools.rendered(), &ready.chat_kwargs)?;
     let params = params::gen_params(
         &req.fields,
         ready.sched.limits.n_predict,
@@ -226,6 +251,18 @@ pub async fn chat(
         &req.fields,
         params.logprobs,
     );
+    let opts = tools.parser(template, &text, state.config().reasoning_format);
+    // Answers are parsed when there are tools to call or the prompt leaves a thought open.
+    let chat = (opts.parse_tool_calls || opts.thinking_forced_open).then(|| ChatParse {
+        opts,
+        id_seed: meta.id.clone(),
+    });
+    let stream_parser = chat.as_ref().filter(|_| req.fields.stream()).map(|p| {
+        // deepseek-legacy streams thoughts inline in `content` (llama.cpp).
+        let mut opts = p.opts.clone();
+        opts.reasoning_in_content = opts.reasoning_format == ReasoningFormat::DeepSeekLegacy;
+        StreamParser::new(opts, call_ids(&p.id_seed))
+    });
     let prepared = Prepared {
         prompt: ready.model.vocab().tokenize(&text, true, true),
         params,
@@ -234,9 +271,11 @@ pub async fn chat(
         input_messages: Some(Value::Array(input)),
         stream: req.fields.stream(),
         response_id: Some(meta.id.clone()),
+        chat,
     };
     let rx = generate::submit(&state, ready, prepared, &http)?;
-    Ok(generate::respond(rx, ChatFormat(meta), req.fields.stream()).await)
+    let format = ChatFormat(meta, stream_parser);
+    Ok(generate::respond(rx, format, req.fields.stream()).await)
 }
 
 /// `POST /v1/completions`.

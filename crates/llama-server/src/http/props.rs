@@ -74,6 +74,7 @@ pub async fn apply_template(
     let prompt = prompt::render_chat_with(
         template,
         &messages,
+        &[],
         &ready.chat_kwargs,
         add_generation_prompt,
     )?;

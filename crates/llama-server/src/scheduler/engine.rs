@@ -372,6 +372,11 @@ impl Engine {
             completion_tokens: task.n_decoded,
             cached_tokens: task.n_cached,
         };
+        let message = task
+            .job
+            .chat
+            .as_ref()
+            .map(|p| Box::new(p.message(task.output.as_deref().unwrap_or_default())));
         let summary = Summary {
             finish: reason,
             stop_word: word,
@@ -379,10 +384,14 @@ impl Engine {
             timings,
             slot: i,
             truncated,
+            message,
         };
         self.counters
             .on_generation_done(task.n_decoded, timings.predicted.as_secs_f64());
-        let output = task.output.as_deref();
+        let output = task
+            .output
+            .as_deref()
+            .filter(|_| self.config.capture_content);
         task.job
             .trace
             .finished(&summary, self.limits.n_ctx_slot, output);

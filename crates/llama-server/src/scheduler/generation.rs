@@ -1,6 +1,7 @@
 //! The values one generation is described by: its validated settings ([`GenParams`]) and
 //! what it produces (chunks of text with token probabilities, then a [`Summary`]).
 
+use llama_core::chat::ChatMessage;
 use llama_core::sampling::SamplingParams;
 use std::time::Duration;
 
@@ -111,4 +112,22 @@ pub struct Summary {
     pub slot: usize,
     /// Stopped because the slot's context is full (llama.cpp's `truncated`).
     pub truncated: bool,
+    /// A chat request's output read as a message (see `super::chat_output`); boxed to keep
+    /// `Event` small.
+    pub message: Option<Box<ChatMessage>>,
+}
+
+impl Summary {
+    /// OpenAI's `finish_reason`: as [`FinishReason::openai`], but `tool_calls` when the answer
+    /// ended by itself with tool calls (llama.cpp `to_json_oaicompat_chat`).
+    pub fn openai_finish(&self) -> &'static str {
+        let calls = self
+            .message
+            .as_ref()
+            .is_some_and(|m| !m.tool_calls.is_empty());
+        match self.finish {
+            FinishReason::Eog | FinishReason::Word if calls => "tool_calls",
+            other => other.openai(),
+        }
+    }
 }

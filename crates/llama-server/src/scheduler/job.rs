@@ -1,6 +1,7 @@
 //! What the HTTP side hands the scheduler (a [`Job`]) and what flows back ([`Event`]). The
 //! settings and results themselves are in [`super::generation`], re-exported here.
 
+use super::chat_output::ChatParse;
 pub use super::generation::{Chunk, FinishReason, GenParams, Summary, Timings, TokenInfo, Usage};
 use super::request::RequestTrace;
 use crate::error::ServerError;
@@ -13,6 +14,8 @@ pub struct Job {
     pub prompt: Vec<u32>,
     pub params: GenParams,
     pub events: UnboundedSender<Event>,
+    /// A chat request's output is read as a message (tool calls, reasoning) at the end.
+    pub chat: Option<ChatParse>,
     /// Its telemetry and admission permit: dropping the job records the outcome.
     pub trace: RequestTrace,
 }

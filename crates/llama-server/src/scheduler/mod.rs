@@ -9,6 +9,7 @@
 //! whichever way it ends.
 
 pub mod batch_builder;
+pub mod chat_output;
 pub mod embed;
 pub mod engine;
 pub mod generation;

@@ -13,6 +13,7 @@
 
 use super::generation::{GenParams, Summary};
 use crate::telemetry::{self, OutcomeOnce, LINKED_DECODE_STEPS, PROVIDER};
+use llama_core::chat::ChatMessage;
 use llama_otel::names::{self, CancelReason, EngineError, Outcome, TokenKind};
 use llama_otel::{
     event, histogram_record, semconv, set_attr, span, updown_add, SpanContext, SpanGuard,
@@ -226,19 +227,27 @@ impl RequestTrace {
     /// The request was served to the end; `output` is the text, with content capture on.
     pub fn finished(&mut self, summary: &Summary, n_ctx_slot: usize, output: Option<&str>) {
         let finish = summary.finish;
+        let finish_reason = summary.openai_finish();
         let n_out = summary.usage.completion_tokens;
         // gen_ai.usage.input_tokens was set at the start: the SDK does not replace attributes,
         // so setting it again would export the key twice.
         set_attr!(
             self.genai,
-            [semconv::GEN_AI_RESPONSE_FINISH_REASONS] = vec![finish.openai()],
+            [semconv::GEN_AI_RESPONSE_FINISH_REASONS] = vec![finish_reason],
             [semconv::GEN_AI_USAGE_OUTPUT_TOKENS] = n_out,
             "gen_ai.usage.cached_tokens" = summary.usage.cached_tokens,
             "llama.stop_type" = finish.llama()
         );
+        if let Some(message) = &summary.message {
+            self.tool_calls(message, output.is_some());
+        }
         if let Some(out) = output {
-            let msg = serde_json::json!([{"role": "assistant", "parts": [{"type": "text", "content": out}],
-                "finish_reason": finish.openai()}]);
+            let parts = match &summary.message {
+                Some(message) => super::chat_output::output_parts(message),
+                None => serde_json::json!([{"type": "text", "content": out}]),
+            };
+            let msg = serde_json::json!([{"role": "assistant", "parts": parts,
+                "finish_reason": finish_reason}]);
             set_attr!(
                 self.genai,
                 [telemetry::GEN_AI_OUTPUT_MESSAGES] = msg.to_string()
@@ -255,6 +264,33 @@ impl RequestTrace {
         histogram_record!(names::CONTEXT_UTILIZATION, used as f64 / n_ctx_slot.max(1) as f64, unit: names::UNIT_RATIO,
             description: "Fraction of its slot's context a request used", buckets: &telemetry::UTILIZATION_BUCKETS);
         self.ending = Some(Ending::Success);
+    }
+
+    /// A chat answer's tool calls: their count on the GenAI span and one `gen_ai.tool.call`
+    /// event each (id and name; the arguments only with content capture on).
+    fn tool_calls(&self, message: &ChatMessage, capture: bool) {
+        set_attr!(
+            self.genai,
+            [telemetry::LLAMA_TOOL_CALLS] = message.tool_calls.len()
+        );
+        for call in &message.tool_calls {
+            if capture {
+                event!(
+                    self.genai,
+                    telemetry::TOOL_CALL_EVENT,
+                    [telemetry::GEN_AI_TOOL_CALL_ID] = call.id.clone(),
+                    [telemetry::GEN_AI_TOOL_NAME] = call.name.clone(),
+                    [telemetry::GEN_AI_TOOL_CALL_ARGUMENTS] = call.arguments.clone()
+                );
+            } else {
+                event!(
+                    self.genai,
+                    telemetry::TOOL_CALL_EVENT,
+                    [telemetry::GEN_AI_TOOL_CALL_ID] = call.id.clone(),
+                    [telemetry::GEN_AI_TOOL_NAME] = call.name.clone()
+                );
+            }
+        }
     }
 
     /// The embeddings were computed.

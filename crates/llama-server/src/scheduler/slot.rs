@@ -39,7 +39,7 @@ pub struct Task {
     pub(super) held: Vec<TokenInfo>,
     pub(super) started: Instant,
     pub(super) first_token: Option<Instant>,
-    /// The whole output, kept only when content capture is on.
+    /// The whole output, kept only when content capture is on or the output is parsed.
     pub(super) output: Option<String>,
 }
 
@@ -58,7 +58,7 @@ impl Task {
             held: Vec::new(),
             started: Instant::now(),
             first_token: None,
-            output: capture.then(String::new),
+            output: (capture || job.chat.is_some()).then(String::new),
             job,
         }
     }

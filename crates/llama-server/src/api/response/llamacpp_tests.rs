@@ -22,6 +22,7 @@ fn summary() -> Summary {
         },
         slot: 1,
         truncated: false,
+        message: None,
     }
 }
 

@@ -43,12 +43,7 @@ pub struct ChatChoice {
     pub finish_reason: &'static str,
 }
 
-/// `message` of a [`ChatChoice`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChatMessage {
-    pub role: &'static str,
-    pub content: String,
-}
+pub use super::chat_message::{ChatMessage, MessageDelta};
 
 /// The choice of a `chat.completion.chunk`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,6 +66,8 @@ pub enum Delta {
     },
     /// `{"content": "..."}`.
     Content { content: String },
+    /// Parts of a parsed answer: `reasoning_content`, `content`, `tool_calls`.
+    Parsed(MessageDelta),
     /// The chunk with `finish_reason`: `{}`.
     Empty {},
 }
@@ -88,6 +85,14 @@ impl ChatDelta {
         ChatDelta {
             logprobs,
             ..Self::with(Delta::Content { content })
+        }
+    }
+
+    /// Parts of a parsed answer.
+    pub fn parsed(delta: MessageDelta, logprobs: Option<ChatLogprobs>) -> Self {
+        ChatDelta {
+            logprobs,
+            ..Self::with(Delta::Parsed(delta))
         }
     }
 

@@ -29,6 +29,7 @@ fn summary() -> Summary {
         },
         slot: 0,
         truncated: false,
+        message: None,
     }
 }
 
@@ -136,10 +137,7 @@ fn chat_stream_chunks() {
 fn chat_completion_with_usage_and_timings() {
     let choice = ChatChoice {
         index: 0,
-        message: ChatMessage {
-            role: "assistant",
-            content: "I'm glad".into(),
-        },
+        message: ChatMessage::text("I'm glad".into()),
         logprobs: None,
         finish_reason: FinishReason::Length.openai(),
     };
