@@ -84,7 +84,7 @@ pub fn run(args: Cli) -> Result<()> {
         "--release",
         "--quiet",
         "-p",
-        "llama-core",
+        "llama-cli",
         "--bin",
         "llama-bench",
     ]))?;

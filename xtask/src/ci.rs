@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 /// The full test gate: fmt, clippy, tests, observability, bindings, dependency policy.
 ///
 /// fmt; clippy and tests, also with --features otel and with the in-memory telemetry features
-/// (those runs take the unit tests and the telemetry test files only); the GGUF fuzz target
-/// built (stable, no sanitizers) and run once over its seeds; the observability checks;
+/// (those runs take the unit tests and the telemetry test files only); the fuzz targets (GGUF
+/// parsing; hyper-parameters, vocabulary and chat template from a GGUF) built (stable, no
+/// sanitizers) and run once over their seeds; the observability checks;
 /// bindgen --check; cargo deny check licenses bans sources. The tidy tests (xtask's) check the
 /// code rules, among them no opentelemetry in llama-server's default tree. Ends with the list
 /// of skipped tests and why; with CI set, a skipped test fails, and libclang and cargo-deny
@@ -93,7 +94,7 @@ fn steps() -> Vec<(&'static str, Action)> {
         (
             "fuzz target builds",
             Action::Check(
-                "cargo build --manifest-path crates/llama-core/fuzz/…",
+                "cargo build --manifest-path crates/llama-core/fuzz/… (gguf_parse, model_meta)",
                 fuzz_build,
             ),
         ),
@@ -287,9 +288,12 @@ fn summary(done: &[(&str, Result<Outcome, String>, Duration)], skips: &[Skip], t
     }
 }
 
+/// The fuzz targets of `crates/llama-core/fuzz`, each with its seeds in `seeds/<target>/`.
+const FUZZ_TARGETS: [&str; 2] = ["gguf_parse", "model_meta"];
+
 /// Builds the fuzz targets with stable cargo (no sanitizers, so `cargo fuzz` and nightly are
 /// not needed; the workspace's target dir shares its dependencies) so they cannot rot, and
-/// replays the committed seeds through `gguf_parse` (each input once: not fuzzing).
+/// replays each target's committed seeds through it (each input once: not fuzzing).
 fn fuzz_build() -> Result<Outcome> {
     let fuzz = "crates/llama-core/fuzz";
     let manifest = format!("{fuzz}/Cargo.toml");
@@ -301,14 +305,18 @@ fn fuzz_build() -> Result<Outcome> {
         "target",
     ]))?;
     let root = util::workspace_root();
-    let seeds = std::fs::read_dir(root.join(fuzz).join("seeds/gguf_parse"))?;
-    let mut seeds: Vec<_> = seeds.filter_map(|e| Some(e.ok()?.path())).collect();
-    seeds.sort();
-    if seeds.is_empty() {
-        bail!("no seeds in {fuzz}/seeds/gguf_parse");
+    for target in FUZZ_TARGETS {
+        let dir = root.join(fuzz).join("seeds").join(target);
+        let mut seeds: Vec<_> = std::fs::read_dir(&dir)?
+            .filter_map(|e| Some(e.ok()?.path()))
+            .collect();
+        seeds.sort();
+        if seeds.is_empty() {
+            bail!("no seeds in {fuzz}/seeds/{target}");
+        }
+        let binary = root.join("target/debug").join(target);
+        util::run(std::process::Command::new(binary).args(&seeds))?;
     }
-    let binary = root.join("target/debug/gguf_parse");
-    util::run(std::process::Command::new(binary).args(&seeds))?;
     Ok(Outcome::Passed)
 }
 
@@ -423,6 +431,25 @@ successes:
                 !has(list, "llama-otel", "macros_off"),
                 "cfg(not(...)) is not gated on the feature"
             );
+        }
+    }
+
+    #[test]
+    fn every_fuzz_target_is_replayed_and_has_seeds() {
+        let fuzz = util::workspace_root().join("crates/llama-core/fuzz");
+        let manifest = std::fs::read_to_string(fuzz.join("Cargo.toml")).expect("fuzz manifest");
+        let bins: Vec<&str> = manifest
+            .split("[[bin]]")
+            .skip(1)
+            .filter_map(|bin| {
+                bin.lines()
+                    .find_map(|l| l.trim().strip_prefix("name = \"")?.strip_suffix('"'))
+            })
+            .collect();
+        assert_eq!(bins, FUZZ_TARGETS);
+        for target in FUZZ_TARGETS {
+            let seeds = std::fs::read_dir(fuzz.join("seeds").join(target)).expect("seed dir");
+            assert!(seeds.count() > 0, "no seeds for {target}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! Tidy: the project's code rules as tests (after rust-analyzer's `xtask/src/tidy.rs`), run by
 //! `cargo test -p xtask`: `unsafe` only where the FFI lives, no source file over 600 lines, the
-//! libraries' public items documented, no opentelemetry crate in the default dependency tree.
+//! libraries' public items documented, no opentelemetry crate in the default dependency tree,
+//! and no crate but llama-otel naming one (the others use llama-otel's own types).
 
 use crate::util::workspace_root;
 use regex::Regex;
@@ -114,6 +115,40 @@ fn unsafe_only_in_the_ffi_layers() {
     assert!(
         found.is_empty(),
         "`{keyword}` outside {UNSAFE_ALLOWED:?}:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The one crate that may name the opentelemetry crates: the others (llama-core's public API
+/// among them) use its own types, `llama_otel::SpanContext` for links and ids.
+const OTEL_ALLOWED: &str = "crates/llama-otel/";
+
+#[test]
+fn only_llama_otel_names_opentelemetry() {
+    let manifests = std::fs::read_dir(workspace_root().join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|krate| {
+            Path::new("crates")
+                .join(krate.file_name())
+                .join("Cargo.toml")
+        });
+    let mut found = Vec::new();
+    for file in rust_files("crates").into_iter().chain(manifests) {
+        let path = file.to_string_lossy().replace('\\', "/");
+        if path.starts_with(OTEL_ALLOWED) {
+            continue;
+        }
+        for (i, line) in read(&file).lines().enumerate() {
+            if line.contains("opentelemetry") {
+                found.push(format!("{path}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "opentelemetry named outside {OTEL_ALLOWED} (use llama-otel's types):\n{}",
         found.join("\n")
     );
 }

@@ -106,6 +106,13 @@ impl HParams {
                 .unwrap_or(0),
         };
         let n_layer = req("block_count")?;
+        // Per-layer tables are sized by it: a corrupt count must not allocate gigabytes.
+        if n_layer > MAX_LAYERS {
+            return Err(Error::Model(format!(
+                "{n_layer} layers ('{}') exceed the maximum of {MAX_LAYERS}",
+                key("block_count")
+            )));
+        }
         let (n_swa, swa_layers) = sliding_window(file, arch, n_layer)?;
         Ok(HParams {
             arch: arch.to_string(),
@@ -178,6 +185,9 @@ impl HParams {
 
 /// Architectures with interleaved sliding-window attention and llama.cpp's default pattern
 /// (every n-th layer is global); others ignore `attention.sliding_window`, as llama.cpp does.
+/// llama.cpp's `LLAMA_MAX_LAYERS`: the most repeating layers a model may declare.
+const MAX_LAYERS: usize = 512;
+
 const SWA_PATTERNS: &[(&str, u32)] = &[("gemma3", 6)];
 
 /// The sliding window and the per-layer SWA flags: `attention.sliding_window_pattern` is either
@@ -275,6 +285,26 @@ mod tests {
         let global: Vec<usize> = (0..12).filter(|&il| !hp.is_swa(il)).collect();
         assert_eq!(global, [2, 5, 8, 11]);
         assert_eq!(hp.rope_freq_layer(0).0, 500.0);
+    }
+
+    #[test]
+    fn a_corrupt_layer_count_is_refused_before_sizing_per_layer_tables() {
+        // Found by the model_meta fuzz target: 3.2 billion layers sized a 3.2 GB SWA table.
+        let mut w = GgufWriter::new();
+        let keys = [
+            ("embedding_length", 64),
+            ("attention.head_count", 4),
+            ("context_length", 256),
+            ("feed_forward_length", 128),
+            ("block_count", 3_204_448_258),
+            ("attention.sliding_window", 32),
+        ];
+        for (k, v) in keys {
+            w.add_u32(format!("gemma3.{k}"), v).unwrap();
+        }
+        let f = GgufFile::from_bytes(w.to_bytes()).unwrap();
+        let err = HParams::from_gguf(&f, "gemma3").unwrap_err().to_string();
+        assert!(err.contains("3204448258 layers"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! chat answer with its usage.
 #![allow(clippy::unwrap_used)] // test code: failures should panic
 
+// llama-core's test fixtures (reference outputs and comparisons, tiny models), shared rather
+// than copied: its paths are relative to the workspace root, which both crates share.
+#[path = "../../llama-core/tests/common/mod.rs"]
 mod common;
 
 use common::reference::{self, ids, ChatOutcome, RefModel, GEMMA3, QWEN2, SMOLLM2};
