@@ -1,6 +1,7 @@
 //! Token sampling: llama.cpp's default sampler chain over a logit vector, plus log-probabilities.
 
 pub mod candidates;
+pub mod constraint;
 pub mod logprobs;
 pub mod params;
 pub mod penalties;
@@ -9,6 +10,7 @@ pub mod sampler;
 pub mod stages;
 
 pub use candidates::{Candidates, TokenData};
+pub use constraint::{Constraint, ConstraintEnv, ConstraintSpec};
 pub use logprobs::{token_logprob, token_logprobs, top_logprobs};
 pub use params::SamplingParams;
 pub use penalties::Penalties;

@@ -1,6 +1,7 @@
 //! The sampler chain: penalties → top-k → top-p → min-p → temperature → dist, or greedy.
 
 use super::candidates::{max_logit, Candidates};
+use super::constraint::{masked_argmax, Constraint};
 use super::params::SamplingParams;
 use super::penalties::Penalties;
 use super::rng::{random_seed, Mt19937};
@@ -19,6 +20,7 @@ pub struct Sampler {
     rng: Mt19937,
     penalties: Penalties,
     cands: Candidates,
+    constraint: Option<Constraint>,
 }
 
 impl Sampler {
@@ -36,7 +38,22 @@ impl Sampler {
             rng: Mt19937::from_u64(seed),
             penalties,
             cands: Candidates::default(),
+            constraint: None,
         }
+    }
+
+    /// Restricts the following samples to what `constraint` allows (llama.cpp applies its
+    /// grammar sampler the same way: masked logits, then the chain); `None` removes it.
+    pub fn set_constraint(&mut self, constraint: Option<Constraint>) {
+        self.constraint = constraint;
+    }
+
+    pub fn constraint(&self) -> Option<&Constraint> {
+        self.constraint.as_ref()
+    }
+
+    pub fn constraint_mut(&mut self) -> Option<&mut Constraint> {
+        self.constraint.as_mut()
     }
 
     pub fn params(&self) -> &SamplingParams {
@@ -57,6 +74,10 @@ impl Sampler {
         }
         if self.params.temperature <= 0.0 && !self.penalties.has_effect() {
             // Nothing can move the maximum: skip building candidates altogether.
+            if let Some(c) = self.constraint.as_mut() {
+                let mask = c.compute_mask()?;
+                return masked_argmax(logits, &mask).ok_or_else(no_allowed_token);
+            }
             let max = max_logit(logits);
             return logits
                 .iter()
@@ -66,7 +87,14 @@ impl Sampler {
                     n_vocab: logits.len(),
                 });
         }
-        let max = self.cands.fill(logits);
+        let mut max = self.cands.fill(logits);
+        if let Some(c) = self.constraint.as_mut() {
+            c.apply(&mut self.cands)?;
+            max = self.cands.max_logit();
+            if max == f32::NEG_INFINITY {
+                return Err(no_allowed_token());
+            }
+        }
         if max == f32::NEG_INFINITY {
             return Err(Error::NoValidLogits {
                 n_vocab: logits.len(),
@@ -101,9 +129,19 @@ impl Sampler {
         &self.cands
     }
 
-    /// Adds a token to the penalty history.
+    /// Adds a token to the penalty history (prompt tokens and generated ones alike).
     pub fn accept(&mut self, token: u32) {
         self.penalties.accept(token);
+    }
+
+    /// Accepts a token this sampler generated: the penalty history as [`accept`](Self::accept),
+    /// and the constraint, if any, advances past it (prompt tokens must not go there).
+    pub fn accept_sampled(&mut self, token: u32) -> Result<()> {
+        self.accept(token);
+        match self.constraint.as_mut() {
+            Some(c) => c.accept(token),
+            None => Ok(()),
+        }
     }
 
     /// Clears the penalty history and restarts the RNG: from the same seed when one was
@@ -113,6 +151,10 @@ impl Sampler {
         self.seed = self.params.seed.unwrap_or_else(random_seed);
         self.rng = Mt19937::from_u64(self.seed);
     }
+}
+
+fn no_allowed_token() -> Error {
+    Error::Constraint("no token the grammar allows has a finite logit".into())
 }
 
 #[cfg(test)]
