@@ -69,9 +69,8 @@ fn generate(
     batch.add_sequence(&tokens, 0, 0, true);
     ctx.decode(&batch).unwrap();
     let mut out = Vec::new();
-    let mut pos = tokens.len() as i32;
-    for _ in 0..max {
-        let logits = ctx.logits(batch.n_outputs() - 1).unwrap().to_vec();
+    for pos in (tokens.len() as i32..).take(max) {
+        let logits = ctx.logits(batch.len() - 1).unwrap().to_vec();
         let t = sampler.sample(&logits).unwrap();
         sampler.accept_sampled(t).unwrap();
         if model.vocab().is_eog(t) {
@@ -80,7 +79,6 @@ fn generate(
         out.push(t);
         batch.clear();
         batch.add(t, pos, 0, true);
-        pos += 1;
         ctx.decode(&batch).unwrap();
     }
     (String::from_utf8_lossy(&detok(model, &out)).into(), false)

@@ -2,7 +2,10 @@
 
 pub mod candidates;
 pub mod constraint;
+pub mod dry;
+pub mod filters;
 pub mod logprobs;
+pub mod mirostat;
 pub mod params;
 pub mod penalties;
 pub mod rng;
