@@ -1,6 +1,8 @@
 //! Token sampling: llama.cpp's default sampler chain over a logit vector, plus log-probabilities.
 
 pub mod candidates;
+#[cfg(test)]
+mod chain_tests;
 pub mod constraint;
 pub mod dry;
 pub mod filters;
