@@ -234,6 +234,12 @@ pub enum Error {
         value: String,
         reason: &'static str,
     },
+    /// A JSON schema or grammar that the constraint engine cannot compile (a client error).
+    #[error("sampling: invalid {kind}: {reason}")]
+    InvalidConstraint { kind: &'static str, reason: String },
+    /// The constraint engine failed while generating (e.g. a token it did not allow).
+    #[error("sampling: constraint: {0}")]
+    Constraint(String),
 }
 
 /// Result with the crate's [`Error`].

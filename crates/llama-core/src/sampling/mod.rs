@@ -1,7 +1,13 @@
 //! Token sampling: llama.cpp's default sampler chain over a logit vector, plus log-probabilities.
 
 pub mod candidates;
+#[cfg(test)]
+mod chain_tests;
+pub mod constraint;
+pub mod dry;
+pub mod filters;
 pub mod logprobs;
+pub mod mirostat;
 pub mod params;
 pub mod penalties;
 pub mod rng;
@@ -9,6 +15,7 @@ pub mod sampler;
 pub mod stages;
 
 pub use candidates::{Candidates, TokenData};
+pub use constraint::{Constraint, ConstraintEnv, ConstraintSpec};
 pub use logprobs::{token_logprob, token_logprobs, top_logprobs};
 pub use params::SamplingParams;
 pub use penalties::Penalties;

@@ -31,6 +31,36 @@ pub struct SamplingParams {
     pub seed: Option<u64>,
     /// How many top log-probabilities the caller wants reported per token (0 = none).
     pub n_probs: usize,
+    /// Fewest candidates the filtering stages keep (0 = no minimum).
+    pub min_keep: usize,
+    /// Locally typical sampling mass; `>= 1` disables.
+    pub typical_p: f32,
+    /// Keep logits within `top_n_sigma` standard deviations of the maximum; `<= 0` disables.
+    pub top_n_sigma: f32,
+    /// Chance that XTC removes the top choices at a step; `0` disables.
+    pub xtc_probability: f32,
+    /// XTC removes tokens at or above this probability (all but the least likely); `> 0.5`
+    /// disables.
+    pub xtc_threshold: f32,
+    /// 0 = the usual chain, 1 = Mirostat, 2 = Mirostat 2.0 (replaces the chain after
+    /// logit bias and temperature).
+    pub mirostat: u8,
+    /// Mirostat target surprise (bits).
+    pub mirostat_tau: f32,
+    /// Mirostat learning rate.
+    pub mirostat_eta: f32,
+    /// DRY penalty multiplier; `0` disables.
+    pub dry_multiplier: f32,
+    /// DRY exponential base (must be >= 1 to have an effect).
+    pub dry_base: f32,
+    /// Repeats up to this length are not penalized by DRY.
+    pub dry_allowed_length: i32,
+    /// How many recent tokens DRY scans; `0` disables.
+    pub dry_penalty_last_n: i32,
+    /// Strings that end a repeated sequence for DRY.
+    pub dry_sequence_breakers: Vec<String>,
+    /// `(token, bias)` pairs added to the logits first; `-inf` bans a token.
+    pub logit_bias: Vec<(u32, f32)>,
 }
 
 impl Default for SamplingParams {
@@ -46,6 +76,20 @@ impl Default for SamplingParams {
             penalty_last_n: 64,
             seed: None,
             n_probs: 0,
+            min_keep: 0,
+            typical_p: 1.0,
+            top_n_sigma: -1.0,
+            xtc_probability: 0.0,
+            xtc_threshold: 0.1,
+            mirostat: 0,
+            mirostat_tau: 5.0,
+            mirostat_eta: 0.1,
+            dry_multiplier: 0.0,
+            dry_base: 1.75,
+            dry_allowed_length: 2,
+            dry_penalty_last_n: 64,
+            dry_sequence_breakers: ["\n", ":", "\"", "*"].map(String::from).to_vec(),
+            logit_bias: Vec::new(),
         }
     }
 }
@@ -70,6 +114,14 @@ impl SamplingParams {
             ("repeat_penalty", self.repeat_penalty),
             ("frequency_penalty", self.frequency_penalty),
             ("presence_penalty", self.presence_penalty),
+            ("typical_p", self.typical_p),
+            ("top_n_sigma", self.top_n_sigma),
+            ("xtc_probability", self.xtc_probability),
+            ("xtc_threshold", self.xtc_threshold),
+            ("mirostat_tau", self.mirostat_tau),
+            ("mirostat_eta", self.mirostat_eta),
+            ("dry_multiplier", self.dry_multiplier),
+            ("dry_base", self.dry_base),
         ];
         for (name, value) in floats {
             if !value.is_finite() {
@@ -79,6 +131,25 @@ impl SamplingParams {
         if self.repeat_penalty <= 0.0 {
             let reason = "must be positive (1.0 disables it)";
             return Err(invalid("repeat_penalty", self.repeat_penalty, reason));
+        }
+        if self.mirostat > 2 {
+            let reason = "must be 0 (off), 1 (Mirostat) or 2 (Mirostat 2.0)";
+            return Err(invalid("mirostat", self.mirostat, reason));
+        }
+        if self.dry_allowed_length < 0 || self.dry_penalty_last_n < 0 {
+            let (name, value) = if self.dry_allowed_length < 0 {
+                ("dry_allowed_length", self.dry_allowed_length)
+            } else {
+                ("dry_penalty_last_n", self.dry_penalty_last_n)
+            };
+            return Err(invalid(name, value, "must not be negative"));
+        }
+        if let Some(&(token, bias)) = self.logit_bias.iter().find(|(_, b)| b.is_nan()) {
+            return Err(invalid(
+                "logit_bias",
+                format!("{token}: {bias}"),
+                "must be a number",
+            ));
         }
         if self.penalty_last_n < -1 {
             let reason = "must be -1 (whole history), 0 (off) or a window length";
@@ -111,6 +182,14 @@ mod tests {
         assert_eq!(p.penalty_last_n, 64);
         assert_eq!(p.seed, None);
         assert_eq!(p.n_probs, 0);
+        // common/common.h
+        assert_eq!((p.typical_p, p.top_n_sigma), (1.0, -1.0));
+        assert_eq!((p.xtc_probability, p.xtc_threshold), (0.0, 0.1));
+        assert_eq!((p.mirostat, p.mirostat_tau, p.mirostat_eta), (0, 5.0, 0.1));
+        assert_eq!((p.dry_multiplier, p.dry_base), (0.0, 1.75));
+        assert_eq!((p.dry_allowed_length, p.dry_penalty_last_n), (2, 64));
+        assert_eq!(p.dry_sequence_breakers, ["\n", ":", "\"", "*"]);
+        assert!(p.logit_bias.is_empty());
     }
 
     #[test]
@@ -138,6 +217,20 @@ mod tests {
             penalty_last_n: -1,
             seed: Some(u64::MAX),
             n_probs: 5,
+            min_keep: 2,
+            typical_p: 0.9,
+            top_n_sigma: 1.5,
+            xtc_probability: 0.5,
+            xtc_threshold: 0.2,
+            mirostat: 2,
+            mirostat_tau: 4.0,
+            mirostat_eta: 0.2,
+            dry_multiplier: 0.8,
+            dry_base: 2.0,
+            dry_allowed_length: 3,
+            dry_penalty_last_n: 128,
+            dry_sequence_breakers: vec!["x".into()],
+            logit_bias: vec![(5, -1.5), (7, -100.0)],
         };
         let back: SamplingParams =
             serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();

@@ -38,6 +38,8 @@ pub struct Vocab {
     pub(crate) add_eos: bool,
     pub(crate) add_space_prefix: bool,
     pub(crate) pieces: Vec<Box<[u8]>>,
+    /// llguidance's token trie for constrained sampling, built at first use.
+    pub(crate) constraint_env: std::sync::OnceLock<std::sync::Arc<crate::sampling::ConstraintEnv>>,
 }
 
 /// Picks a special-token id: the given one when in range, else llama.cpp's per-family default
@@ -223,6 +225,7 @@ impl Vocab {
             token_to_id,
             bpe,
             pieces: Vec::new(),
+            constraint_env: Default::default(),
         };
         vocab.check_add_flags()?;
         vocab.pieces = (0..n as u32).map(|id| vocab.build_piece(id)).collect();

@@ -85,6 +85,7 @@ fn sampling(f: &GenerationFields, d: &SamplingParams) -> Result<SamplingParams> 
         penalty_last_n: f.repeat_last_n.unwrap_or(d.penalty_last_n),
         seed,
         n_probs: 0,
+        ..d.clone()
     };
     p.validate()?;
     Ok(p)

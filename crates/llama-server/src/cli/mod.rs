@@ -472,6 +472,7 @@ impl Cli {
             penalty_last_n: f.repeat_last_n.unwrap_or(d.penalty_last_n),
             seed: crate::api::params::request_seed(f.seed),
             n_probs: 0,
+            ..d.clone()
         };
         p.validate().map_err(|e| format!("sampling flags: {e}"))?;
         Ok(p)

@@ -201,7 +201,7 @@ impl Engine {
                 continue;
             }
             slot.cache.truncate(n_keep);
-            let mut task = Task::new(job, n_keep, self.config.capture_content);
+            let mut task = Task::new(job, n_keep, self.config.capture_content, self.ctx.model().vocab());
             for &t in &task.job.prompt {
                 task.sampler.accept(t);
             }

@@ -4,6 +4,7 @@
 
 use super::job::{Chunk, Job, TokenInfo};
 use super::stop::StopMatcher;
+use llama_core::vocab::Vocab;
 use llama_core::sampling::Sampler;
 use llama_core::vocab::Detokenizer;
 use std::time::Instant;
@@ -44,8 +45,9 @@ pub struct Task {
 }
 
 impl Task {
-    pub fn new(job: Job, n_cached: usize, capture: bool) -> Self {
-        let sampler = Sampler::new(job.params.sampling.clone());
+    pub fn new(job: Job, n_cached: usize, capture: bool, vocab: &Vocab) -> Self {
+        // With the vocabulary: DRY's sequence breakers are matched against its tokens.
+        let sampler = Sampler::for_vocab(job.params.sampling.clone(), vocab);
         let stop = StopMatcher::new(&job.params.stop);
         Task {
             sampler,
