@@ -2,6 +2,7 @@
 //! settings they turn into ([`params`]) and the prompt tokens they describe ([`prompt`]);
 //! embedding requests ([`embed`]); every response body and stream chunk ([`response`]).
 
+pub mod anthropic;
 pub mod embed;
 pub mod params;
 pub mod prompt;

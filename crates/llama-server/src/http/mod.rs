@@ -2,6 +2,7 @@
 //! handler). Handlers parse and validate, hand a job to the scheduler and turn its events into
 //! OpenAI or llama.cpp responses; they never touch the model context.
 
+pub mod anthropic;
 pub mod auth;
 pub mod embeddings;
 pub mod errors;
@@ -148,6 +149,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/models", get(openai::models))
         .route("/completion", post(llamacpp::completion))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/embeddings", post(embeddings::openai))
         .route("/embeddings", post(embeddings::llama))
         .route("/embedding", post(embeddings::llama))
