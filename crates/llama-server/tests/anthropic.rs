@@ -1,7 +1,7 @@
 //! Anthropic's Messages API against the real binary (SmolLM2, one server for the file): the
 //! `message` shape and its greedy text against `/v1/chat/completions` on the same conversation,
 //! the stream's named event sequence, `count_tokens` against our own rendering and
-//! tokenization, stop sequences, converted tool turns, and errors in the server's error shape.
+//! tokenization (`/apply-template` of llama.cpp's OpenAI form of the request, `/tokenize`), stop sequences, converted tool turns, and errors in the server's error shape.
 
 mod common;
 
@@ -158,6 +158,39 @@ fn count_tokens_is_our_rendered_prompt(s: &Server) {
     );
 }
 
+/// A tool conversation: `count_tokens` on the Anthropic form equals `/apply-template` on the
+/// OpenAI form llama.cpp converts it to, tokenized by `/tokenize`.
+fn count_tokens_matches_apply_template_of_the_openai_form(s: &Server) {
+    let anthropic = json!({"system": "Use tools.", "messages": [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "w", "input": {"city": "Paris"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "Sunny"}]}],
+        "tools": [{"name": "w", "description": "weather", "input_schema": {"type": "object"}}]});
+    let openai = json!({"messages": [
+        {"role": "system", "content": "Use tools."},
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "t1", "type": "function",
+            "function": {"name": "w", "arguments": "{\"city\":\"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": "t1", "content": "Sunny"}],
+        "tools": [{"type": "function", "function": {"name": "w", "description": "weather",
+            "parameters": {"type": "object"}}}]});
+    let prompt = post_ok(s, "/apply-template", &openai)["prompt"].clone();
+    assert!(
+        prompt.as_str().is_some_and(|p| p.contains("Sunny")),
+        "{prompt}"
+    );
+    let tokens = post_ok(
+        s,
+        "/tokenize",
+        &json!({"content": prompt, "add_special": true}),
+    );
+    let count = post_ok(s, "/v1/messages/count_tokens", &anthropic);
+    assert_eq!(
+        count["input_tokens"].as_u64(),
+        Some(tokens["tokens"].as_array().expect("tokens").len() as u64)
+    );
+}
+
 fn stop_sequence_is_reported(s: &Server, text: &str) {
     let word = text
         .split_whitespace()
@@ -227,6 +260,7 @@ fn messages_api_shapes_stream_count_tokens_and_errors() {
     let text = message_matches_chat(&s);
     stream_has_anthropic_event_sequence(&s, &text);
     count_tokens_is_our_rendered_prompt(&s);
+    count_tokens_matches_apply_template_of_the_openai_form(&s);
     stop_sequence_is_reported(&s, &text);
     converted_turns_are_served(&s);
     errors_have_the_server_error_shape(&s);

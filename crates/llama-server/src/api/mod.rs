@@ -3,6 +3,7 @@
 //! embedding requests ([`embed`]); every response body and stream chunk ([`response`]).
 
 pub mod anthropic;
+pub mod apply_template;
 pub mod embed;
 pub mod params;
 pub mod prompt;

@@ -12,6 +12,7 @@ pub mod generate;
 pub mod llamacpp;
 pub mod openai;
 pub mod sse;
+pub mod template;
 pub mod trace;
 
 use crate::error::{Result, ServerError};
@@ -151,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/completion", post(llamacpp::completion))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/apply-template", post(template::apply_template))
         .route("/v1/embeddings", post(embeddings::openai))
         .route("/embeddings", post(embeddings::llama))
         .route("/embedding", post(embeddings::llama))

@@ -8,3 +8,4 @@ pub mod error;
 pub mod llamacpp;
 pub mod logprobs;
 pub mod openai;
+pub mod template;
