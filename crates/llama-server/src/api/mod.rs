@@ -3,6 +3,8 @@
 //! embedding requests ([`embed`]); fill-in-the-middle prompts ([`infill`]); a chat request's
 //! tools ([`tools`]); every response body and stream chunk ([`response`]).
 
+pub mod anthropic;
+pub mod apply_template;
 pub mod embed;
 pub mod infill;
 pub mod params;

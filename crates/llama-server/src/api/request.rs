@@ -149,15 +149,6 @@ pub struct CompletionRequest {
     pub fields: GenerationFields,
 }
 
-/// `POST /apply-template`: the chat request's messages, rendered without generating.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct ApplyTemplateRequest {
-    pub messages: Vec<Message>,
-    /// Open the assistant's turn at the end (default true, as llama.cpp).
-    #[serde(default)]
-    pub add_generation_prompt: Option<bool>,
-}
-
 /// `POST /tokenize`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct TokenizeRequest {

@@ -28,6 +28,10 @@ pub trait Format: Send + 'static {
     fn finish(&mut self, summary: &Summary) -> Vec<Self::Chunk>;
     /// End the stream with `data: [DONE]` (OpenAI).
     fn done_marker(&self) -> bool;
+    /// The SSE `event:` name of a chunk (Anthropic names every event); `None`: none.
+    fn event_name(_chunk: &Self::Chunk) -> Option<&'static str> {
+        None
+    }
     /// The whole response of a non-streamed request.
     fn full(&self, collected: &Collected) -> Self::Full;
 }

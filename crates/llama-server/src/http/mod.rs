@@ -2,6 +2,7 @@
 //! handler). Handlers parse and validate, hand a job to the scheduler and turn its events into
 //! OpenAI or llama.cpp responses; they never touch the model context.
 
+pub mod anthropic;
 pub mod auth;
 pub mod cors;
 pub mod embeddings;
@@ -13,6 +14,7 @@ pub mod llamacpp;
 pub mod openai;
 pub mod props;
 pub mod sse;
+pub mod template;
 pub mod trace;
 
 use crate::error::{Result, ServerError};
@@ -169,7 +171,9 @@ pub fn router(state: AppState) -> Router {
         .route("/completion", post(llamacpp::completion))
         .route("/infill", post(llamacpp::infill))
         .route("/props", get(props::get_props).post(props::post_props))
-        .route("/apply-template", post(props::apply_template))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/apply-template", post(template::apply_template))
         .route("/v1/embeddings", post(embeddings::openai))
         .route("/embeddings", post(embeddings::llama))
         .route("/embedding", post(embeddings::llama))

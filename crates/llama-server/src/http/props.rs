@@ -1,12 +1,9 @@
 //! llama.cpp's server-wide endpoints: `GET /props`, `POST /props` (with `--props`) and
 //! `POST /apply-template` (a chat request's prompt, rendered but not run).
 
-use super::extract::ApiJson;
 use super::AppState;
-use crate::api::prompt;
-use crate::api::request::ApplyTemplateRequest;
 use crate::api::response::props::{
-    AppliedTemplate, DefaultGenerationSettings, DefaultParams, Modalities, Props, Success,
+    DefaultGenerationSettings, DefaultParams, Modalities, Props, Success,
 };
 use crate::error::{Result, ServerError};
 use axum::extract::State;
@@ -60,23 +57,4 @@ pub async fn post_props(State(state): State<AppState>) -> Result<Json<Success>> 
     }
     state.ready()?;
     Ok(Json(Success { success: true }))
-}
-
-/// `POST /apply-template`: the prompt `/v1/chat/completions` would run for these messages.
-pub async fn apply_template(
-    State(state): State<AppState>,
-    ApiJson(req): ApiJson<ApplyTemplateRequest>,
-) -> Result<Json<AppliedTemplate>> {
-    let ready = state.ready()?;
-    let messages = prompt::chat_messages(&req.messages)?;
-    let template = ready.chat_template.as_ref().or(ready.model.chat_template());
-    let add_generation_prompt = req.add_generation_prompt.unwrap_or(true);
-    let prompt = prompt::render_chat_with(
-        template,
-        &messages,
-        &[],
-        &ready.chat_kwargs,
-        add_generation_prompt,
-    )?;
-    Ok(Json(AppliedTemplate { prompt }))
 }

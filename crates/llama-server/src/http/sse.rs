@@ -25,8 +25,21 @@ struct StreamState<F> {
 }
 
 fn data(v: &impl Serialize) -> SseEvent {
+    named(SseEvent::default(), v)
+}
+
+fn named(event: SseEvent, v: &impl Serialize) -> SseEvent {
     // The response types serialize infallibly (string keys, no custom errors).
-    SseEvent::default().data(serde_json::to_string(v).unwrap_or_default())
+    event.data(serde_json::to_string(v).unwrap_or_default())
+}
+
+/// A format's chunk, after its `event:` line when the format names it (axum writes the
+/// fields in the order they are set).
+fn chunk_event<F: Format>(c: &F::Chunk) -> SseEvent {
+    match F::event_name(c) {
+        Some(name) => named(SseEvent::default().event(name), c),
+        None => data(c),
+    }
 }
 
 impl<F: Format> StreamState<F> {
@@ -38,10 +51,10 @@ impl<F: Format> StreamState<F> {
         match self.rx.recv().await {
             Some(Event::Chunk(chunk)) => self
                 .out
-                .extend(self.format.chunk(&chunk).as_ref().map(data)),
+                .extend(self.format.chunk(&chunk).as_ref().map(chunk_event::<F>)),
             Some(Event::Done(summary)) => {
                 self.out
-                    .extend(self.format.finish(&summary).iter().map(data));
+                    .extend(self.format.finish(&summary).iter().map(chunk_event::<F>));
                 self.end();
             }
             Some(Event::Failed(e)) => {
@@ -68,7 +81,7 @@ pub fn stream<F: Format>(
     mut format: F,
     ping: Option<Duration>,
 ) -> Response {
-    let out: VecDeque<SseEvent> = format.start().iter().map(data).collect();
+    let out: VecDeque<SseEvent> = format.start().iter().map(chunk_event::<F>).collect();
     let state = StreamState {
         rx,
         format,

@@ -3,9 +3,11 @@
 //! ([`logprobs`]) and the error body ([`error`]). Field order is wire order: serde writes fields
 //! as they are declared, and clients diff against llama.cpp's output.
 
+pub mod anthropic;
 pub mod chat_message;
 pub mod error;
 pub mod llamacpp;
 pub mod logprobs;
 pub mod openai;
 pub mod props;
+pub mod template;

@@ -148,12 +148,6 @@ pub struct Success {
     pub success: bool,
 }
 
-/// `POST /apply-template`: the rendered prompt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AppliedTemplate {
-    pub prompt: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

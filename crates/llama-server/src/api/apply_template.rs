@@ -1,0 +1,79 @@
+//! llama.cpp's `POST /apply-template`: an OpenAI chat body (messages with tool calls and
+//! reasoning, tools) rendered through the chat template, without generating.
+
+use crate::error::{Result, ServerError};
+use llama_core::chat::{ChatInputs, ChatMessage, ChatTemplate, ChatTool};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// `POST /apply-template`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ApplyTemplateRequest {
+    pub messages: Value,
+    #[serde(default)]
+    pub tools: Option<Value>,
+    #[serde(default)]
+    pub chat_template_kwargs: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub add_generation_prompt: Option<bool>,
+}
+
+fn bad(e: llama_core::Error) -> ServerError {
+    ServerError::BadRequest(e.to_string())
+}
+
+impl ApplyTemplateRequest {
+    /// The prompt llama.cpp's chat path would build: messages and tools through `template`
+    /// (ChatML without one), server template variables overridden by the request's.
+    pub fn render(
+        &self,
+        template: Option<&ChatTemplate>,
+        server_kwargs: &Map<String, Value>,
+    ) -> Result<String> {
+        let messages = ChatMessage::parse_oaicompat(&self.messages).map_err(bad)?;
+        let tools =
+            ChatTool::parse_oaicompat(self.tools.as_ref().unwrap_or(&Value::Null)).map_err(bad)?;
+        let mut kwargs = server_kwargs.clone();
+        kwargs.extend(self.chat_template_kwargs.clone().unwrap_or_default());
+        let add_generation_prompt = self.add_generation_prompt.unwrap_or(true);
+        let Some(template) = template else {
+            return super::prompt::render_chat_with(
+                None,
+                &messages,
+                &tools,
+                &kwargs,
+                add_generation_prompt,
+            );
+        };
+        let mut inputs = ChatInputs::new(&messages);
+        inputs.tools = &tools;
+        inputs.kwargs = kwargs;
+        inputs.add_generation_prompt = add_generation_prompt;
+        template
+            .apply(&inputs)
+            .map_err(|e| ServerError::BadRequest(format!("cannot apply the chat template: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_calls_parse_and_invalid_messages_are_bad_requests() {
+        let req: ApplyTemplateRequest = serde_json::from_str(
+            r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"",
+            "tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]}]}"#,
+        )
+        .expect("parses");
+        let text = req.render(None, &Map::new()).expect("renders");
+        assert!(
+            text.starts_with("<|im_start|>user\nhi<|im_end|>\n"),
+            "{text}"
+        );
+        let broken: ApplyTemplateRequest =
+            serde_json::from_str(r#"{"messages":[{"content":"no role"}]}"#).expect("parses");
+        let err = broken.render(None, &Map::new()).expect_err("no role");
+        assert!(matches!(err, ServerError::BadRequest(_)), "{err}");
+    }
+}
