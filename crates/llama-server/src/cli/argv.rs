@@ -158,7 +158,6 @@ const UNSUPPORTED: &[&str] = &[
     "-no-kvu",
     "--no-kv-unified",
     "--context-shift",
-    "--swa-full",
     "-sps",
     "--slot-prompt-similarity",
     "--path",
