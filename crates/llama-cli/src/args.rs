@@ -51,6 +51,9 @@ pub struct GenerateArgs {
     /// Context size (grown to fit prompt + n-predict).
     #[arg(short = 'c', long = "ctx-size", default_value_t = 4096)]
     pub ctx_size: usize,
+    /// Full-size cache for sliding-window layers (default: only their window, as llama.cpp).
+    #[arg(long = "swa-full")]
+    pub swa_full: bool,
     /// Layers to offload to a GPU (needs a cuda/metal build).
     #[arg(long = "n-gpu-layers", visible_alias = "ngl", default_value_t = 0)]
     pub n_gpu_layers: usize,

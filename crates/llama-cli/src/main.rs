@@ -103,6 +103,7 @@ fn generate(a: &GenerateArgs) -> CliResult<()> {
     let params = ContextParams {
         n_ctx,
         n_threads: a.threads,
+        swa_full: a.swa_full,
         ..ContextParams::default()
     };
     let mut ctx = Context::new(model.clone(), params)?;

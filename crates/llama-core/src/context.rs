@@ -4,7 +4,7 @@
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::ggml::{Context as GgmlContext, Graph, OpSample, Sched, Tensor};
-use crate::kv_cache::{seq_bit, KvCache, KvShape, SeqId};
+use crate::kv_cache::{seq_bit, Cells, KvCache, SeqId};
 use crate::model::{GraphBuild, GraphInputs, GraphShape, Model};
 use llama_otel::{histogram_record, set_attr, span, SpanContext};
 use std::sync::Arc;
@@ -32,6 +32,11 @@ pub struct ContextParams {
     pub n_threads: usize,
     /// Fused attention kernel (llama.cpp's default on CPU); off uses the plain KQ/softmax/V path.
     pub flash_attn: bool,
+    /// Sequences decoded side by side (llama.cpp's `n_seq_max`): sizes the sliding-window cache.
+    pub n_seq_max: usize,
+    /// Sliding-window layers keep every token in the full cache (llama.cpp's `--swa-full`)
+    /// instead of a cache of their window only.
+    pub swa_full: bool,
 }
 
 impl Default for ContextParams {
@@ -41,6 +46,8 @@ impl Default for ContextParams {
             n_ubatch: 512,
             n_threads: default_threads(),
             flash_attn: true,
+            n_seq_max: 1,
+            swa_full: false,
         }
     }
 }
@@ -78,6 +85,8 @@ struct BuiltGraph {
 #[derive(Debug, Default)]
 struct Scratch {
     cells: Vec<u32>,
+    /// Cells of the micro-batch in the sliding-window cache.
+    cells_swa: Vec<u32>,
     tokens: Vec<i32>,
     pos: Vec<i32>,
     seq_bits: Vec<u64>,
@@ -95,7 +104,9 @@ pub struct Context {
     // Field order is drop order: graph before scheduler before cache before model.
     built: Option<BuiltGraph>,
     sched: Sched,
+    /// Every layer, or only the global ones when `kv_swa` holds the sliding-window layers.
     kv: KvCache,
+    kv_swa: Option<KvCache>,
     model: Arc<Model>,
     params: ContextParams,
     logits: Vec<f32>,
@@ -116,28 +127,20 @@ impl Context {
         if params.n_ctx == 0 || params.n_ubatch == 0 {
             return Err(Error::Batch("n_ctx and n_ubatch must be positive".into()));
         }
-        let hp = &model.hparams;
-        let shape = KvShape {
-            n_layer: hp.n_layer,
-            n_head_kv: hp.n_head_kv as i64,
-            head_dim_k: hp.n_embd_head_k as i64,
-            head_dim_v: hp.n_embd_head_v as i64,
-        };
         let init = span!("llama.context.init", parent: model.load_trace(),
             "llama.context.n_ctx" = params.n_ctx, "llama.context.n_ubatch" = params.n_ubatch,
             "llama.context.n_threads" = params.n_threads, "llama.context.flash_attn" = params.flash_attn);
-        let kv = {
+        let (kv, kv_swa) = {
             let _s =
                 span!("llama.kv_cache.alloc", parent: &init, "llama.kv_cache.cells" = params.n_ctx);
-            KvCache::new(
-                shape,
-                params.n_ctx,
-                &model.backends,
-                &model.layer_map.layer_backend,
-                params.flash_attn,
-            )?
+            KvCache::for_model(&model, &params)?
         };
-        set_attr!(init, "llama.kv_cache.bytes" = kv.bytes());
+        let swa_bytes = kv_swa.as_ref().map_or(0, KvCache::bytes);
+        set_attr!(init, "llama.kv_cache.bytes" = kv.bytes() + swa_bytes);
+        if let Some(swa) = &kv_swa {
+            set_attr!(init, "llama.kv_cache.swa_cells" = swa.size());
+            set_attr!(init, "llama.kv_cache.swa_bytes" = swa_bytes);
+        }
         let sched = Sched::new(
             model.compute_backends(params.n_threads)?,
             graph_nodes(&model),
@@ -146,6 +149,7 @@ impl Context {
             built: None,
             sched,
             kv,
+            kv_swa,
             model,
             params,
             logits: Vec::new(),
@@ -171,6 +175,7 @@ impl Context {
             n_tokens: n,
             n_outputs: n,
             n_kv: self.kv.size(),
+            n_kv_swa: self.kv_swa.as_ref().map_or(0, KvCache::size),
         };
         let built = self.build(worst)?;
         self.sched.reserve(built.graph)?;
@@ -182,12 +187,14 @@ impl Context {
         let nodes = graph_nodes(&self.model);
         let ctx = GgmlContext::new(nodes, nodes)?;
         let graph = ctx.new_graph(nodes);
-        let inputs = GraphBuild::inputs(&ctx, &self.model.hparams, &self.kv, shape);
+        let kv_swa = self.kv_swa.as_ref();
+        let inputs = GraphBuild::inputs(&ctx, &self.model.hparams, &self.kv, kv_swa, shape);
         let b = GraphBuild {
             ctx: &ctx,
             graph,
             hp: &self.model.hparams,
             kv: &self.kv,
+            kv_swa,
             inp: inputs,
             shape,
             flash_attn: self.params.flash_attn,
@@ -225,9 +232,19 @@ impl Context {
         self.kv.cells.used()
     }
 
-    /// Bytes of K/V storage.
+    /// Bytes of K/V storage (both caches of an iSWA pair).
     pub fn kv_bytes(&self) -> usize {
-        self.kv.bytes()
+        self.kv.bytes() + self.kv_swa.as_ref().map_or(0, KvCache::bytes)
+    }
+
+    /// Size and used cells of the sliding-window layers' own cache (None: no such cache).
+    pub fn kv_swa_cells(&self) -> Option<(usize, usize)> {
+        self.kv_swa.as_ref().map(|c| (c.size(), c.cells.used()))
+    }
+
+    /// The window past which cached tokens are dropped (0: none; see [`Context::seq_pos_min`]).
+    pub fn n_swa(&self) -> usize {
+        self.kv_swa.as_ref().map_or(0, KvCache::n_swa)
     }
 
     pub fn last_stats(&self) -> &DecodeStats {
@@ -259,7 +276,13 @@ impl Context {
 
     /// Removes tokens of `seq` (every sequence when `None`) with positions in `[p0, p1)`.
     pub fn seq_rm(&mut self, seq: Option<SeqId>, p0: Option<i32>, p1: Option<i32>) -> Result<()> {
-        self.kv.cells.seq_rm(seq, p0, p1)
+        self.all_cells().try_for_each(|c| c.seq_rm(seq, p0, p1))
+    }
+
+    /// The cells of the full cache and of the sliding-window cache, if any.
+    fn all_cells(&mut self) -> impl Iterator<Item = &mut Cells> {
+        let swa = self.kv_swa.as_mut().map(|c| &mut c.cells);
+        std::iter::once(&mut self.kv.cells).chain(swa)
     }
 
     /// Shares `src`'s cached tokens in `[p0, p1)` with `dst` (a prompt prefix, without recompute).
@@ -270,12 +293,20 @@ impl Context {
         p0: Option<i32>,
         p1: Option<i32>,
     ) -> Result<()> {
-        self.kv.cells.seq_cp(src, dst, p0, p1)
+        self.all_cells()
+            .try_for_each(|c| c.seq_cp(src, dst, p0, p1))
     }
 
     /// Last cached position of `seq`.
     pub fn seq_pos_max(&self, seq: SeqId) -> Option<i32> {
         self.kv.cells.seq_pos_max(seq)
+    }
+
+    /// First cached position of `seq`: with a sliding-window cache, the oldest position it still
+    /// holds (llama.cpp's `seq_pos_min` of the iSWA cache).
+    pub fn seq_pos_min(&self, seq: SeqId) -> Option<i32> {
+        let cache = self.kv_swa.as_ref().unwrap_or(&self.kv);
+        cache.cells.seq_pos_min(seq)
     }
 
     /// Cached tokens of `seq`.
@@ -285,7 +316,7 @@ impl Context {
 
     /// Empties the cache.
     pub fn clear(&mut self) {
-        self.kv.cells.clear();
+        self.all_cells().for_each(Cells::clear);
     }
 
     /// Logits of batch token `i` from the last [`Context::decode`], if they were requested.
@@ -318,6 +349,9 @@ impl Context {
             }
         };
         stats.duration = start.elapsed();
+        if let Some((_, used)) = self.kv_swa_cells() {
+            set_attr!(span, "llama.kv_cache.swa_used_cells" = used);
+        }
         set_attr!(
             span,
             "llama.decode.n_ubatches" = stats.n_ubatches,
@@ -427,6 +461,7 @@ impl Context {
             n_tokens,
             n_outputs: wanted.len(),
             n_kv,
+            n_kv_swa: self.kv_swa.as_ref().map_or(0, |c| c.cells.n_active(KV_PAD)),
         };
         if self.built.as_ref().map(|b| b.shape) != Some(shape) {
             self.built = None;
@@ -436,7 +471,7 @@ impl Context {
             self.built = Some(built);
             stats.graphs_built += 1;
         }
-        self.set_inputs(batch, range.clone(), wanted, n_kv)?;
+        self.set_inputs(batch, range.clone(), wanted, shape)?;
         let built = self
             .built
             .as_ref()
@@ -471,11 +506,19 @@ impl Context {
                 size: self.kv.size(),
             });
         }
-        for (k, i) in range.enumerate() {
+        // Both caches must have room before either is written.
+        if let Some(swa) = &mut self.kv_swa {
+            swa.find_slot_swa(&s.seq_bits, &mut s.cells_swa)?;
+        }
+        for (k, i) in range.clone().enumerate() {
             let cell = s.cells[k] as usize;
             self.kv
                 .cells
                 .assign(cell, batch.pos[i], seq_bit(batch.seq[i])?);
+        }
+        if let Some(swa) = &mut self.kv_swa {
+            swa.cells
+                .assign_swa(&s.cells_swa, &batch.pos[range], &s.seq_bits);
         }
         Ok(())
     }
@@ -485,8 +528,9 @@ impl Context {
         batch: &Batch,
         range: std::ops::Range<usize>,
         wanted: &[usize],
-        n_kv: usize,
+        shape: GraphShape,
     ) -> Result<()> {
+        let n_kv = shape.n_kv;
         let built = self
             .built
             .as_ref()
@@ -517,17 +561,21 @@ impl Context {
         built.inputs.kq_mask.write(&s.mask, 0)?;
         if let Some(mask_swa) = built.inputs.kq_mask_swa {
             let n_swa = self.model.hparams.n_swa;
-            self.kv
+            // The sliding-window layers' own cache when there is one, else the full cache.
+            let (cache, n) =
+                (self.kv_swa.as_ref()).map_or((&self.kv, n_kv), |c| (c, shape.n_kv_swa));
+            s.mask.resize(n * range.len(), 0);
+            cache
                 .cells
-                .write_mask_swa(n_kv, n_swa, &s.pos, &s.seq_bits, &mut s.mask);
+                .write_mask_swa(n, n_swa, &s.pos, &s.seq_bits, &mut s.mask);
             mask_swa.write(&s.mask, 0)?;
         }
-        s.k_idxs.clear();
-        s.k_idxs.extend(s.cells.iter().map(|&c| i64::from(c)));
-        built.inputs.k_idxs.write(&s.k_idxs, 0)?;
-        self.kv.write_v_idxs(&s.cells, &mut s.v_idxs);
-        built.inputs.v_idxs.write(&s.v_idxs, 0)?;
-        Ok(())
+        if let (Some(swa), Some((k, v))) = (&self.kv_swa, built.inputs.swa_idxs) {
+            swa.write_idxs(&s.cells_swa, [k, v], [&mut s.k_idxs, &mut s.v_idxs])?;
+        }
+        let idxs = [built.inputs.k_idxs, built.inputs.v_idxs];
+        self.kv
+            .write_idxs(&s.cells, idxs, [&mut s.k_idxs, &mut s.v_idxs])
     }
 }
 

@@ -17,6 +17,7 @@ fn context(model: &Arc<Model>, n_ctx: usize, flash_attn: bool) -> Context {
         n_ubatch: 16,
         n_threads: 2,
         flash_attn,
+        ..ContextParams::default()
     };
     Context::new(model.clone(), params).expect("context")
 }
@@ -97,6 +98,7 @@ fn prompts_longer_than_a_micro_batch_are_split_and_give_the_same_logits() {
             n_ubatch: 8,
             n_threads: 2,
             flash_attn: true,
+            ..ContextParams::default()
         },
     )
     .unwrap();
@@ -107,6 +109,7 @@ fn prompts_longer_than_a_micro_batch_are_split_and_give_the_same_logits() {
             n_ubatch: 64,
             n_threads: 2,
             flash_attn: true,
+            ..ContextParams::default()
         },
     )
     .unwrap();

@@ -34,6 +34,7 @@ fn load_and_decode(op_timing: bool) -> Context {
         n_ubatch: 8,
         n_threads: 2,
         flash_attn: true,
+        ..ContextParams::default()
     };
     let mut ctx = Context::new(model, params).unwrap();
     ctx.set_op_timing(op_timing);

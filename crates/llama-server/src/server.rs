@@ -181,6 +181,8 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         n_ubatch: cli.ubatch_size as usize,
         n_threads: threads(cli),
         flash_attn: cli.flash_attn_enabled(),
+        n_seq_max: cli.parallel as usize,
+        swa_full: cli.swa_full,
     };
     let mut ctx = Context::new(model.clone(), ctx_params)
         .map_err(|e| format!("cannot create the context: {e}"))?;

@@ -3,7 +3,9 @@
 // the first token's top five, as JSON on stdout.
 // Build (in llama.cpp, after its CMake build): cc -O2 gemma3_local_ref.c -Iinclude -Iggml/include
 //        -Lbuild/bin -lllama -lggml -lggml-base -lm -Wl,-rpath,build/bin
-// Run:   ./a.out MODEL PROMPT...   (CPU, 2 threads, n_ctx 4096, flash attention auto, weights
+// Run:   ./a.out MODEL PROMPT...   (CPU, 2 threads, n_ctx 4096, flash attention auto, libllama's
+//        default full-size SWA cache, or with ISWA=1 in the environment the window-sized one of
+//        llama-cli/llama-server (gemma3-local-iswa.json: the 1024-token prompt only), weights
 //        repacked as llama.cpp does by default). llama.cpp's AMX buffer type, listed first on CPUs
 //        with AMX, crashes in virtual machines: build its ggml-cpu with
 //        CFLAGS/CXXFLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" there (the repacking type
@@ -58,7 +60,7 @@ int main(int argc, char **argv) {
     printf("[\n");
     for (int a = 2; a < argc; a++) {
         struct llama_context_params cp = llama_context_default_params();
-        cp.n_ctx = 4096; cp.n_threads = 2; cp.n_threads_batch = 2;
+        cp.n_ctx = 4096; cp.swa_full = getenv("ISWA") == NULL; cp.n_threads = 2; cp.n_threads_batch = 2;
         struct llama_context *c = llama_init_from_model(m, cp);
         int cap = (int)strlen(argv[a]) + 8;
         llama_token *t = malloc(sizeof(llama_token) * (cap + 64));

@@ -35,6 +35,9 @@ struct Args {
     no_repack: bool,
     #[arg(long = "no-flash-attn")]
     no_flash_attn: bool,
+    /// Full-size cache for sliding-window layers (llama.cpp's `--swa-full`)
+    #[arg(long = "swa-full")]
+    swa_full: bool,
     /// One JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -130,6 +133,8 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
         n_ubatch: 512,
         n_threads: a.threads,
         flash_attn: !a.no_flash_attn,
+        swa_full: a.swa_full,
+        ..ContextParams::default()
     };
     let mut ctx = Context::new(model.clone(), params)?;
     let load_s = t.elapsed().as_secs_f64();

@@ -140,7 +140,12 @@ impl Cells {
             Some(s) => seq_bit(s)?,
             None => u64::MAX,
         };
-        let (lo, hi) = (p0.unwrap_or(i32::MIN), p1.unwrap_or(i32::MAX));
+        self.rm_mask(mask, p0.unwrap_or(i32::MIN), p1.unwrap_or(i32::MAX));
+        Ok(())
+    }
+
+    /// Removes the sequences in `mask` from cells with positions in `[lo, hi)`.
+    pub(super) fn rm_mask(&mut self, mask: u64, lo: i32, hi: i32) {
         for i in 0..self.size() {
             if self.seqs[i] & mask != 0 && (lo..hi).contains(&self.pos[i]) {
                 self.seqs[i] &= !mask;
@@ -151,7 +156,20 @@ impl Cells {
                 }
             }
         }
-        Ok(())
+    }
+
+    /// Empties cell `i` whatever it holds (a sliding-window cell being reused).
+    pub(super) fn evict(&mut self, i: usize) {
+        if self.seqs[i] != 0 {
+            self.seqs[i] = 0;
+            self.pos[i] = -1;
+            self.used -= 1;
+        }
+    }
+
+    /// Where the next free-cell search starts.
+    pub(super) fn head(&self) -> usize {
+        self.head
     }
 
     /// Makes the cells of `src` with positions in `[p0, p1)` also belong to `dst` (no data copy).
@@ -179,6 +197,15 @@ impl Cells {
             .filter(|&i| self.seqs[i] & bit != 0)
             .map(|i| self.pos[i])
             .max()
+    }
+
+    /// Smallest position held by `seq`, if any.
+    pub fn seq_pos_min(&self, seq: SeqId) -> Option<i32> {
+        let bit = seq_bit(seq).ok()?;
+        (0..self.size())
+            .filter(|&i| self.seqs[i] & bit != 0)
+            .map(|i| self.pos[i])
+            .min()
     }
 
     /// Number of cells holding `seq`.

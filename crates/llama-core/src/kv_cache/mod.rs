@@ -1,9 +1,13 @@
 //! The KV cache: per-layer key/value tensors on their layer's backend, plus cell bookkeeping.
 
 mod cells;
+mod iswa;
+mod swa;
 
 pub(crate) use cells::seq_bit;
 pub use cells::{Cells, SeqId, MAX_SEQ};
+pub use iswa::SwaSizing;
+pub use swa::{is_masked_swa, swa_cache_size};
 
 use crate::error::Result;
 use crate::ggml::{self, types, Backend, Buffer, Context, RawType, Tensor};
@@ -28,7 +32,11 @@ struct KvLayer {
 #[derive(Debug)]
 pub struct KvCache {
     pub(crate) cells: Cells,
-    layers: Vec<KvLayer>,
+    /// Per model layer; `None` for layers kept in another cache (the other half of an iSWA pair).
+    layers: Vec<Option<KvLayer>>,
+    /// The sliding window this cache's cells are managed with (llama.cpp's `n_swa` of a
+    /// `llama_kv_cache`); 0 for a cache whose cells live until removed.
+    n_swa: usize,
     shape: KvShape,
     ty: RawType,
     /// Without flash attention V is stored transposed (one row per embedding element), as llama.cpp does.
@@ -47,6 +55,21 @@ impl KvCache {
         layer_backend: &[usize],
         flash_attn: bool,
     ) -> Result<Self> {
+        let every = vec![true; shape.n_layer];
+        Self::new_for_layers(shape, size, backends, layer_backend, flash_attn, &every, 0)
+    }
+
+    /// [`KvCache::new`] holding only the layers with `keep[il]`, its cells managed with the
+    /// sliding window `n_swa` (0 = none).
+    pub fn new_for_layers(
+        shape: KvShape,
+        size: usize,
+        backends: &[Arc<Backend>],
+        layer_backend: &[usize],
+        flash_attn: bool,
+        keep: &[bool],
+        n_swa: usize,
+    ) -> Result<Self> {
         let ty = types::F16;
         let (ek, ev) = (
             shape.head_dim_k * shape.n_head_kv,
@@ -57,7 +80,7 @@ impl KvCache {
         let mut layers: Vec<Option<KvLayer>> = (0..shape.n_layer).map(|_| None).collect();
         for (bi, backend) in backends.iter().enumerate() {
             let mine: Vec<usize> = (0..shape.n_layer)
-                .filter(|&il| layer_backend.get(il) == Some(&bi))
+                .filter(|&il| keep.get(il) == Some(&true) && layer_backend.get(il) == Some(&bi))
                 .collect();
             if mine.is_empty() {
                 continue;
@@ -78,16 +101,15 @@ impl KvCache {
             buffers.push(buf);
             contexts.push(ctx);
         }
-        let layers = layers
-            .into_iter()
-            .enumerate()
-            .map(|(il, l)| {
-                l.ok_or_else(|| crate::Error::Model(format!("layer {il} has no backend")))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        if let Some(il) =
+            (0..shape.n_layer).find(|&il| keep.get(il) == Some(&true) && layers[il].is_none())
+        {
+            return Err(crate::Error::Model(format!("layer {il} has no backend")));
+        }
         Ok(KvCache {
             cells: Cells::new(size),
             layers,
+            n_swa,
             shape,
             ty,
             v_trans: !flash_attn,
@@ -104,17 +126,36 @@ impl KvCache {
         self.v_trans
     }
 
+    /// The sliding window its cells are managed with (0 = none).
+    pub fn n_swa(&self) -> usize {
+        self.n_swa
+    }
+
+    /// Whether layer `il` is stored here.
+    pub fn has_layer(&self, il: usize) -> bool {
+        self.layers.get(il).is_some_and(Option::is_some)
+    }
+
+    /// The tensors of layer `il`; graphs only ask a cache for the layers it holds.
+    fn layer(&self, il: usize) -> &KvLayer {
+        match self.layers.get(il) {
+            Some(Some(l)) => l,
+            _ => panic!("KV cache: layer {il} is not in this cache"),
+        }
+    }
+
     /// Total bytes of K and V storage.
     pub fn bytes(&self) -> usize {
         self.layers
             .iter()
+            .flatten()
             .map(|l| l.k.nbytes() + l.v.nbytes())
             .sum()
     }
 
     /// K of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`.
     pub fn k_view(&self, ctx: &Context, il: usize, n_kv: i64) -> Tensor {
-        let k = self.layers[il].k;
+        let k = self.layer(il).k;
         let hd = self.shape.head_dim_k;
         let row = ggml::row_size(self.ty, hd * self.shape.n_head_kv);
         ctx.view(
@@ -128,7 +169,7 @@ impl KvCache {
     /// V of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`, or
     /// `[n_kv, n_head_kv, head_dim]` when stored transposed.
     pub fn v_view(&self, ctx: &Context, il: usize, n_kv: i64) -> Tensor {
-        let v = self.layers[il].v;
+        let v = self.layer(il).v;
         let (hd, nh) = (self.shape.head_dim_v, self.shape.n_head_kv);
         if !self.v_trans {
             let row = ggml::row_size(self.ty, hd * nh);
@@ -150,14 +191,14 @@ impl KvCache {
     pub fn store_k(&self, ctx: &Context, il: usize, k_cur: Tensor, idxs: Tensor) -> Tensor {
         let ne = k_cur.ne();
         let k_cur = ctx.view(k_cur, &[ne[0] * ne[1], ne[2]], &[k_cur.nb()[2]], 0);
-        ctx.set_rows(self.layers[il].k, k_cur, idxs)
+        ctx.set_rows(self.layer(il).k, k_cur, idxs)
     }
 
     /// Stores `v_cur` (`[head_dim, n_head_kv, n_tokens]`); `idxs` holds one index per token, or
     /// one per element when V is transposed (see [`KvCache::write_v_idxs`]).
     pub fn store_v(&self, ctx: &Context, il: usize, v_cur: Tensor, idxs: Tensor) -> Tensor {
         let ne = v_cur.ne();
-        let v = self.layers[il].v;
+        let v = self.layer(il).v;
         if !self.v_trans {
             let v_cur = ctx.view(v_cur, &[ne[0] * ne[1], ne[2]], &[v_cur.nb()[2]], 0);
             return ctx.set_rows(v, v_cur, idxs);
@@ -191,5 +232,21 @@ impl KvCache {
         for &c in cells {
             out.extend((0..ev).map(|j| j * size + i64::from(c)));
         }
+    }
+
+    /// Writes the K and V cell-index inputs `idxs` of a micro-batch stored in `cells`, through
+    /// the reusable host buffers `bufs`.
+    pub(crate) fn write_idxs(
+        &self,
+        cells: &[u32],
+        idxs: [Tensor; 2],
+        bufs: [&mut Vec<i64>; 2],
+    ) -> Result<()> {
+        let [k_buf, v_buf] = bufs;
+        k_buf.clear();
+        k_buf.extend(cells.iter().map(|&c| i64::from(c)));
+        idxs[0].write(k_buf, 0)?;
+        self.write_v_idxs(cells, v_buf);
+        idxs[1].write(v_buf, 0)
     }
 }

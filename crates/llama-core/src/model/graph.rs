@@ -14,10 +14,12 @@ pub struct GraphInputs {
     pub out_ids: Option<Tensor>, // I32 [n_outputs]; None when every token is an output
     pub kq_mask: Tensor,         // F16 [n_kv, n_tokens]
     /// The causal mask that also hides cells `n_swa` or more positions back, for sliding-window
-    /// layers; None when the model has none.
-    pub kq_mask_swa: Option<Tensor>, // F16 [n_kv, n_tokens]
+    /// layers; None when the model has none. Over the sliding-window cache when there is one.
+    pub kq_mask_swa: Option<Tensor>, // F16 [n_kv (n_kv_swa), n_tokens]
     pub k_idxs: Tensor,          // I64 [n_tokens]
     pub v_idxs: Tensor,          // I64 [n_tokens] (or per element when V is transposed)
+    /// Cells of the tokens in the sliding-window cache (K, V), when it is separate.
+    pub swa_idxs: Option<(Tensor, Tensor)>,
 }
 
 /// The shape a graph was built for; a graph is reused while this stays the same.
@@ -26,6 +28,8 @@ pub struct GraphShape {
     pub n_tokens: usize,
     pub n_outputs: usize,
     pub n_kv: usize,
+    /// Cells attention looks at in the sliding-window cache (0 when there is none).
+    pub n_kv_swa: usize,
 }
 
 /// Everything an architecture needs to build its forward graph for one micro-batch.
@@ -35,6 +39,8 @@ pub struct GraphBuild<'a> {
     pub graph: Graph,
     pub hp: &'a HParams,
     pub kv: &'a KvCache,
+    /// The sliding-window layers' own cache (llama.cpp's iSWA); None keeps every layer in `kv`.
+    pub kv_swa: Option<&'a KvCache>,
     pub inp: GraphInputs,
     pub shape: GraphShape,
     pub flash_attn: bool,
@@ -43,11 +49,29 @@ pub struct GraphBuild<'a> {
 
 impl<'a> GraphBuild<'a> {
     /// Creates the input tensors for `shape` in `ctx`.
-    pub fn inputs(ctx: &Context, hp: &HParams, kv: &KvCache, shape: GraphShape) -> GraphInputs {
+    pub fn inputs(
+        ctx: &Context,
+        hp: &HParams,
+        kv: &KvCache,
+        kv_swa: Option<&KvCache>,
+        shape: GraphShape,
+    ) -> GraphInputs {
         let nt = shape.n_tokens as i64;
+        let n_kv_swa = if kv_swa.is_some() {
+            shape.n_kv_swa
+        } else {
+            shape.n_kv
+        };
         let kq_mask_swa = hp
             .has_swa()
-            .then(|| ctx.new_input(types::F16, &[shape.n_kv as i64, nt], "kq_mask_swa"));
+            .then(|| ctx.new_input(types::F16, &[n_kv_swa as i64, nt], "kq_mask_swa"));
+        let swa_idxs = kv_swa.map(|c| {
+            let v_len = c.v_idxs_len(shape.n_tokens) as i64;
+            (
+                ctx.new_input(types::I64, &[nt], "k_idxs_swa"),
+                ctx.new_input(types::I64, &[v_len], "v_idxs_swa"),
+            )
+        });
         let out_ids = (shape.n_outputs < shape.n_tokens)
             .then(|| ctx.new_input(types::I32, &[shape.n_outputs as i64], "inp_out_ids"));
         GraphInputs {
@@ -62,6 +86,7 @@ impl<'a> GraphBuild<'a> {
                 &[kv.v_idxs_len(shape.n_tokens) as i64],
                 "v_idxs",
             ),
+            swa_idxs,
         }
     }
 
@@ -151,6 +176,21 @@ impl<'a> GraphBuild<'a> {
         }
     }
 
+    /// The cache layer `il` lives in, its K and V cell inputs and how many cells it attends to.
+    fn layer_cache(&self, il: usize) -> (&'a KvCache, Tensor, Tensor, i64) {
+        match (self.kv_swa, self.inp.swa_idxs) {
+            (Some(swa), Some((k_idxs, v_idxs))) if swa.has_layer(il) => {
+                (swa, k_idxs, v_idxs, self.shape.n_kv_swa as i64)
+            }
+            _ => (
+                self.kv,
+                self.inp.k_idxs,
+                self.inp.v_idxs,
+                self.shape.n_kv as i64,
+            ),
+        }
+    }
+
     /// Self-attention of layer `il` over the KV cache, then the output projection.
     /// `q`: [head_dim, n_head, n_tokens]; `k`, `v`: [head_dim, n_head_kv, n_tokens].
     pub fn attention(
@@ -167,16 +207,14 @@ impl<'a> GraphBuild<'a> {
         self.graph.expand(q);
         self.graph.expand(k);
         self.graph.expand(v);
-        self.graph
-            .expand(self.kv.store_k(ctx, il, k, self.inp.k_idxs));
-        self.graph
-            .expand(self.kv.store_v(ctx, il, v, self.inp.v_idxs));
+        let (kv, k_idxs, v_idxs, n_kv) = self.layer_cache(il);
+        self.graph.expand(kv.store_k(ctx, il, k, k_idxs));
+        self.graph.expand(kv.store_v(ctx, il, v, v_idxs));
 
-        let n_kv = self.shape.n_kv as i64;
         let kq_mask = self.kq_mask(il);
         let q = ctx.permute(q, [0, 2, 1, 3]); // [head_dim, n_tokens, n_head]
-        let k = ctx.permute(self.kv.k_view(ctx, il, n_kv), [0, 2, 1, 3]); // [head_dim, n_kv, n_head_kv]
-        let v = ctx.permute(self.kv.v_view(ctx, il, n_kv), [0, 2, 1, 3]);
+        let k = ctx.permute(kv.k_view(ctx, il, n_kv), [0, 2, 1, 3]); // [head_dim, n_kv, n_head_kv]
+        let v = ctx.permute(kv.v_view(ctx, il, n_kv), [0, 2, 1, 3]);
         let cur = if self.flash_attn {
             let out = ctx.flash_attn_ext(q, k, v, kq_mask, kq_scale); // [hd, n_head, n_tokens]
             let ne = out.ne();

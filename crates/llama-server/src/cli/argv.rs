@@ -154,7 +154,6 @@ const UNSUPPORTED: &[&str] = &[
     "-cram",
     "--cache-ram",
     "--context-shift",
-    "--swa-full",
     "-sps",
     "--slot-prompt-similarity",
     "--path",

@@ -133,6 +133,12 @@ pub struct Cli {
     /// Same as `-fa off`.
     #[arg(long = "no-flash-attn", alias = "no-fa")]
     pub no_flash_attn: bool,
+    /// Sliding-window layers keep every token (a full-size cache) instead of their window only;
+    /// prompts can then be reused past the window.
+    #[arg(long = "swa-full", env = "LLAMA_ARG_SWA_FULL", value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false")]
+    pub swa_full: bool,
     /// Pack prompt chunks and generated tokens into one decode call, as llama.cpp does: better
     /// prompt throughput under load, but a request's output may then depend on its neighbours.
     /// With an embedding model: the inputs of a request share graphs (measured ~2x

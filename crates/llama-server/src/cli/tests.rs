@@ -80,6 +80,8 @@ fn defaults_match_llama_cpp() {
     assert!(Cli::try_parse_llama(args(&["-np", "0"])).is_err());
     assert_eq!((cli.host.as_str(), cli.port), ("127.0.0.1", 8080));
     assert_eq!(cli.flash_attn, FlashAttn::Auto);
+    assert!(!cli.swa_full, "llama.cpp keeps only the window by default");
+    assert!(parse(&["--swa-full"]).swa_full);
     assert!(
         cli.flash_attn_enabled(),
         "auto resolves to on, as on llama.cpp's CPU backend"

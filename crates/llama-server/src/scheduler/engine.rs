@@ -11,7 +11,7 @@
 
 use super::batch_builder::{self, Entry};
 use super::job::{Chunk, Event, FinishReason, Job, Summary, Timings, TokenInfo, Usage};
-use super::slot::{pick_slot, reuse_len, Slot, Task};
+use super::slot::{pick_slot, reuse_len, swa_reuse_len, Slot, Task};
 use super::stop::StopOutcome;
 use super::{Command, Limits, SlotInfo};
 use crate::error::ServerError;
@@ -196,6 +196,7 @@ impl Engine {
             };
             let slot = &mut self.slots[i];
             let n_keep = reuse_len(&slot.cache, &job.prompt, job.params.cache_prompt);
+            let n_keep = swa_reuse_len(n_keep, self.ctx.seq_pos_min(i as u32), self.ctx.n_swa());
             if let Err(e) = self.ctx.seq_rm(Some(i as u32), Some(n_keep as i32), None) {
                 fail(job, EngineError::KvCache, e.into());
                 continue;

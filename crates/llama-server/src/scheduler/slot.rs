@@ -118,6 +118,28 @@ pub fn reuse_len(cached: &[u32], prompt: &[u32], cache_prompt: bool) -> usize {
     common_prefix(cached, prompt).min(prompt.len().saturating_sub(1))
 }
 
+/// What is left of a reusable prefix of `n_keep` tokens when the sliding-window layers' cache
+/// (window `n_swa`; 0 = none, or `--swa-full`) has dropped the positions before `pos_min`:
+/// llama.cpp's `pos_min_thold` check in `server-context.cpp`. The first token decoded (at
+/// position `n_keep`) attends to the `n_swa` positions before it, so the prefix is kept only if
+/// nothing was dropped or the oldest cached position is older than `n_keep - n_swa`; otherwise
+/// the prompt is processed again from the start (llama.cpp restores a context checkpoint there,
+/// which this server does not keep).
+pub fn swa_reuse_len(n_keep: usize, pos_min: Option<i32>, n_swa: usize) -> usize {
+    if n_swa == 0 || n_keep == 0 {
+        return n_keep;
+    }
+    let Some(pos_min) = pos_min else {
+        return 0;
+    };
+    let thold = (n_keep as i64 - n_swa as i64).max(0);
+    if pos_min == 0 || i64::from(pos_min) < thold {
+        n_keep
+    } else {
+        0
+    }
+}
+
 /// The idle slot for `prompt`: the longest reusable prefix, ties (and no reuse at all) going to
 /// the least recently used slot.
 pub fn pick_slot(slots: &[Slot], prompt: &[u32], cache_prompt: bool) -> Option<usize> {
@@ -154,6 +176,24 @@ mod tests {
         assert_eq!(reuse_len(&[1, 2, 3], &[1, 2, 3, 4], false), 0);
         assert_eq!(reuse_len(&[], &[7], true), 0);
         assert_eq!(reuse_len(&[7], &[], true), 0);
+    }
+
+    #[test]
+    fn a_prefix_is_reused_only_while_its_window_is_cached() {
+        // No window (or --swa-full): any prefix.
+        assert_eq!(swa_reuse_len(900, Some(700), 0), 900);
+        // Nothing dropped yet.
+        assert_eq!(swa_reuse_len(900, Some(0), 512), 900);
+        // Positions before 300 dropped; the token at 900 needs 389.. : still cached.
+        assert_eq!(swa_reuse_len(900, Some(300), 512), 900);
+        // The token at 600 would need 89..: dropped, so start over (llama.cpp's threshold:
+        // pos_min must be below n_keep - n_swa).
+        assert_eq!(swa_reuse_len(600, Some(300), 512), 0);
+        assert_eq!(swa_reuse_len(812, Some(300), 512), 0);
+        assert_eq!(swa_reuse_len(813, Some(300), 512), 813);
+        // Nothing cached for the slot at all.
+        assert_eq!(swa_reuse_len(10, None, 512), 0);
+        assert_eq!(swa_reuse_len(0, Some(5), 512), 0);
     }
 
     #[test]
