@@ -18,6 +18,8 @@ pub const QUEUE_WAIT_DURATION: &str = "llama.queue.wait.duration";
 pub const CONTEXT_UTILIZATION: &str = "llama.context.utilization";
 /// Histogram, `s`: time to sample one token.
 pub const SAMPLING_DURATION: &str = "llama.sampling.duration";
+/// Time to compute one token's allowed set under a schema or grammar (histogram, s).
+pub const SAMPLING_CONSTRAINT_DURATION: &str = "llama.sampling.constraint.duration";
 /// Counter, `{token}`: tokens processed, by [`TokenKind`] (label [`TOKEN_KIND`]).
 pub const TOKENS: &str = "llama.tokens";
 /// Gauge, `{slot}`: slots serving a request.

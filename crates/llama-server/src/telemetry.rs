@@ -62,6 +62,13 @@ pub fn sampling_time(started: Option<Instant>) {
     }
 }
 
+/// Records the time one token's allowed set took under the request's schema or grammar.
+pub fn constraint_time(mask: std::time::Duration) {
+    histogram_record!(names::SAMPLING_CONSTRAINT_DURATION, mask.as_secs_f64(), unit: names::UNIT_SECONDS,
+        description: "Time to compute one token's allowed set under a schema or grammar",
+        buckets: &SAMPLING_BUCKETS);
+}
+
 /// A clock reading for [`sampling_time`], taken only when telemetry is active.
 pub fn clock() -> Option<Instant> {
     llama_otel::is_active().then(Instant::now)

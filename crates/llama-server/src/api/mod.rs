@@ -5,6 +5,7 @@
 
 pub mod anthropic;
 pub mod apply_template;
+pub mod constraint;
 pub mod embed;
 pub mod infill;
 pub mod params;

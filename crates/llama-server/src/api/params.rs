@@ -106,8 +106,12 @@ pub fn gen_params(
         Some(StopField::One(s)) => vec![s.clone()],
         Some(StopField::Many(v)) => v.clone(),
     };
+    let mut sampling = sampling(f, defaults)?;
+    super::constraint::extra_sampling(f, &mut sampling)?;
+    sampling.validate()?;
     Ok(GenParams {
-        sampling: sampling(f, defaults)?,
+        sampling,
+        constraint: super::constraint::constraint_spec(f)?,
         max_tokens: max_tokens(f, server_cap)?,
         stop,
         ignore_eos: f.ignore_eos.unwrap_or(false),

@@ -51,6 +51,25 @@ pub struct GenerationFields {
     pub stream_options: Option<StreamOptions>,
     pub cache_prompt: Option<bool>,
     pub n: Option<i64>,
+    /// Structured output (see `api::constraint`).
+    pub response_format: Option<serde_json::Value>,
+    pub json_schema: Option<serde_json::Value>,
+    pub grammar: Option<String>,
+    /// llama.cpp's extra sampler fields (see `api::constraint::extra_sampling`).
+    pub typical_p: Option<f32>,
+    pub top_n_sigma: Option<f32>,
+    pub xtc_probability: Option<f32>,
+    pub xtc_threshold: Option<f32>,
+    pub mirostat: Option<i64>,
+    pub mirostat_tau: Option<f32>,
+    pub mirostat_eta: Option<f32>,
+    pub dry_multiplier: Option<f32>,
+    pub dry_base: Option<f32>,
+    pub dry_allowed_length: Option<i32>,
+    pub dry_penalty_last_n: Option<i32>,
+    pub dry_sequence_breakers: Option<Vec<String>>,
+    pub min_keep: Option<i64>,
+    pub logit_bias: Option<serde_json::Value>,
 }
 
 impl GenerationFields {

@@ -5,6 +5,7 @@ use super::request::ChatRequest;
 use crate::error::{Result, ServerError};
 use llama_core::chat::toolcall::{ParserOptions, ReasoningFormat, ToolChoice};
 use llama_core::chat::{ChatTemplate, ChatTool};
+use llama_core::sampling::constraint::ConstraintSpec;
 
 fn bad(msg: impl Into<String>) -> ServerError {
     ServerError::BadRequest(msg.into())
@@ -41,16 +42,34 @@ impl ToolRequest {
             }
             _ => {}
         }
-        // With `required` or a named function llama.cpp constrains the output with the lazy
-        // grammar of `ParserOptions::call_grammar(&choice, parallel)`. Constrained sampling
-        // (llguidance, `llama_core::sampling`) is not in the scheduler yet: until it is, such
-        // requests are served unconstrained and the answer is parsed like `auto`. This is where
-        // the grammar is to be built and handed to `GenParams`.
         Ok(ToolRequest {
             tools,
             choice,
             parallel: req.parallel_tool_calls.unwrap_or(false),
         })
+    }
+
+    /// With `required` or a named function, the grammar that forces the answer to be a call
+    /// (llguidance Lark, from `ParserOptions::call_grammar`), as llama.cpp constrains it. `auto`
+    /// is not constrained: llama.cpp's trigger-activated (lazy) grammar is not in our sampler, so
+    /// the answer is only parsed.
+    pub fn forced_call(&self, opts: &ParserOptions) -> Result<Option<ConstraintSpec>> {
+        if !matches!(self.choice, ToolChoice::Required | ToolChoice::Named(_)) {
+            return Ok(None);
+        }
+        match opts.call_grammar(&self.choice, self.parallel) {
+            Some(g) if g.after_reasoning.is_none() && !g.lazy => {
+                Ok(Some(ConstraintSpec::Lark(g.lark)))
+            }
+            Some(_) => Err(bad(
+                "'tool_choice' \"required\" or a named function cannot be enforced while the \
+                 prompt leaves a thought open",
+            )),
+            None => Err(bad(
+                "'tool_choice' \"required\" or a named function needs a chat template with a \
+                 known tool-call format",
+            )),
+        }
     }
 
     /// The tools the template renders: none with `tool_choice: "none"` (as llama.cpp).

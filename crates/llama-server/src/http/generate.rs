@@ -11,6 +11,8 @@ use crate::scheduler::job::{Event, GenParams, Job};
 use crate::scheduler::request::RequestTrace;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use llama_core::sampling::constraint::{Constraint, ConstraintSpec};
+use llama_core::Model;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
@@ -97,7 +99,12 @@ pub fn submit(state: &AppState, ready: &Ready, p: Prepared, http: &HttpTrace) ->
         input,
     );
     let (tx, rx) = unbounded_channel();
+    let constraint = match &p.params.constraint {
+        Some(spec) => Some(compile_constraint(&ready.model, spec)?),
+        None => None,
+    };
     let job = Job {
+        constraint,
         id: ready.sched.next_id(),
         prompt: p.prompt,
         params: p.params,
@@ -160,4 +167,14 @@ pub fn response_id(prefix: &str) -> String {
 /// `gen_ai.input.messages` for a plain-text prompt.
 pub fn input_text(role: &str, text: &str) -> Value {
     json!({"role": role, "parts": [{"type": "text", "content": text}]})
+}
+
+/// Compiles a request's schema or grammar against the model's vocabulary: an invalid one is a
+/// 400 naming the problem, never an unconstrained answer. (The vocabulary's token trie is built
+/// once, at the first constrained request.)
+fn compile_constraint(model: &Model, spec: &ConstraintSpec) -> Result<Constraint> {
+    let env = model
+        .constraint_env()
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    Constraint::new(env, spec).map_err(|e| ServerError::BadRequest(e.to_string()))
 }

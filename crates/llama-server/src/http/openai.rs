@@ -14,7 +14,7 @@ use crate::api::response::openai::{
 };
 use crate::api::tools::ToolRequest;
 use crate::api::{params, prompt};
-use crate::error::Result;
+use crate::error::{Result, ServerError};
 use crate::scheduler::chat_output::{call_ids, ChatParse};
 use crate::scheduler::job::{Chunk, Summary, TokenInfo};
 use axum::extract::State;
@@ -235,7 +235,7 @@ pub async fn chat(
     let tools = ToolRequest::from_request(&req)?;
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
     let text = prompt::render_chat(template, &messages, tools.rendered(), &ready.chat_kwargs)?;
-    let params = params::gen_params(
+    let mut params = params::gen_params(
         &req.fields,
         ready.sched.limits.n_predict,
         &state.config().sampling,
@@ -252,6 +252,16 @@ pub async fn chat(
         params.logprobs,
     );
     let opts = tools.parser(template, &text, state.config().reasoning_format);
+    if let Some(call) = tools.forced_call(&opts)? {
+        if params.constraint.is_some() {
+            return Err(ServerError::BadRequest(
+                "'tool_choice' \"required\" or a named function cannot be combined with \
+                 'response_format', 'json_schema' or 'grammar'"
+                    .into(),
+            ));
+        }
+        params.constraint = Some(call);
+    }
     // Answers are parsed when there are tools to call or the prompt leaves a thought open.
     let chat = (opts.parse_tool_calls || opts.thinking_forced_open).then(|| ChatParse {
         opts,

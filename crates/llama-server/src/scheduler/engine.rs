@@ -202,7 +202,12 @@ impl Engine {
                 continue;
             }
             slot.cache.truncate(n_keep);
-            let mut task = Task::new(job, n_keep, self.config.capture_content, self.ctx.model().vocab());
+            let mut task = Task::new(
+                job,
+                n_keep,
+                self.config.capture_content,
+                self.ctx.model().vocab(),
+            );
             for &t in &task.job.prompt {
                 task.sampler.accept(t);
             }
@@ -438,7 +443,11 @@ fn sample(
     let t0 = telemetry::clock();
     let id = task.sampler.sample(logits)?;
     telemetry::sampling_time(t0);
-    task.sampler.accept(id);
+    if let Some(c) = task.sampler.constraint() {
+        telemetry::constraint_time(c.last_mask_duration());
+    }
+    // Generated tokens also advance the request's grammar (prompt tokens only feed penalties).
+    task.sampler.accept_sampled(id)?;
     task.n_decoded += 1;
     let params = &task.job.params;
     let logprob = if params.logprobs || params.top_logprobs > 0 {

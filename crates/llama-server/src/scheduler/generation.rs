@@ -2,6 +2,7 @@
 //! what it produces (chunks of text with token probabilities, then a [`Summary`]).
 
 use llama_core::chat::ChatMessage;
+use llama_core::sampling::constraint::ConstraintSpec;
 use llama_core::sampling::SamplingParams;
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ pub struct GenParams {
     pub logprobs: bool,
     /// Report this many most likely alternatives per token.
     pub top_logprobs: usize,
+    /// What the output must match (compiled once per request, at submission).
+    pub constraint: Option<ConstraintSpec>,
 }
 
 impl Default for GenParams {
@@ -30,6 +33,7 @@ impl Default for GenParams {
             cache_prompt: true,
             logprobs: false,
             top_logprobs: 0,
+            constraint: None,
         }
     }
 }

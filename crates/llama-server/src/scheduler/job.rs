@@ -5,6 +5,7 @@ use super::chat_output::ChatParse;
 pub use super::generation::{Chunk, FinishReason, GenParams, Summary, Timings, TokenInfo, Usage};
 use super::request::RequestTrace;
 use crate::error::ServerError;
+use llama_core::sampling::constraint::Constraint;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// One request for the scheduler.
@@ -16,6 +17,9 @@ pub struct Job {
     pub events: UnboundedSender<Event>,
     /// A chat request's output is read as a message (tool calls, reasoning) at the end.
     pub chat: Option<ChatParse>,
+    /// `params.constraint` compiled against the model's vocabulary (a bad schema or grammar is
+    /// a 400 before the job exists).
+    pub constraint: Option<Constraint>,
     /// Its telemetry and admission permit: dropping the job records the outcome.
     pub trace: RequestTrace,
 }

@@ -4,9 +4,9 @@
 
 use super::job::{Chunk, Job, TokenInfo};
 use super::stop::StopMatcher;
-use llama_core::vocab::Vocab;
 use llama_core::sampling::Sampler;
 use llama_core::vocab::Detokenizer;
+use llama_core::vocab::Vocab;
 use std::time::Instant;
 
 /// One sequence of the unified KV cache.
@@ -45,9 +45,10 @@ pub struct Task {
 }
 
 impl Task {
-    pub fn new(job: Job, n_cached: usize, capture: bool, vocab: &Vocab) -> Self {
+    pub fn new(mut job: Job, n_cached: usize, capture: bool, vocab: &Vocab) -> Self {
         // With the vocabulary: DRY's sequence breakers are matched against its tokens.
-        let sampler = Sampler::for_vocab(job.params.sampling.clone(), vocab);
+        let mut sampler = Sampler::for_vocab(job.params.sampling.clone(), vocab);
+        sampler.set_constraint(job.constraint.take());
         let stop = StopMatcher::new(&job.params.stop);
         Task {
             sampler,
