@@ -85,6 +85,7 @@ impl Dry {
         self.is_active() && self.last.len() > usize::try_from(self.p.allowed_length).unwrap_or(0)
     }
 
+    /// Appends a token to the history the penalty looks back over.
     pub fn accept(&mut self, token: u32) {
         if !self.is_active() {
             return;
@@ -95,6 +96,7 @@ impl Dry {
         self.last.push_back(token);
     }
 
+    /// Forgets the token history.
     pub fn reset(&mut self) {
         self.last.clear();
     }
@@ -104,6 +106,7 @@ impl Dry {
         self.last[self.last.len() - 1 - i]
     }
 
+    /// Lowers the logits of tokens that would extend a repeated sequence (llama.cpp's DRY).
     pub fn apply(&self, c: &mut Candidates) {
         if !self.is_active() {
             return;

@@ -31,10 +31,12 @@ impl Mirostat {
         }
     }
 
+    /// The current target surprise bound (llama.cpp's `mu`).
     pub fn mu(&self) -> f32 {
         self.mu
     }
 
+    /// Back to the initial `mu = 2·tau`.
     pub fn reset(&mut self) {
         self.mu = 2.0 * self.tau;
     }

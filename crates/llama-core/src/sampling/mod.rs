@@ -12,6 +12,8 @@ pub mod params;
 pub mod penalties;
 pub mod rng;
 pub mod sampler;
+#[cfg(test)]
+mod sampler_tests;
 pub mod stages;
 
 pub use candidates::{Candidates, TokenData};

@@ -27,6 +27,7 @@ pub struct ChatDelta {
 }
 
 impl ChatDelta {
+    /// Nothing to send: no reasoning, content or tool-call delta.
     pub fn is_empty(&self) -> bool {
         self.reasoning_content.is_empty() && self.content.is_empty() && self.tool_calls.is_empty()
     }

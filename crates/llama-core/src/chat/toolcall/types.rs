@@ -80,6 +80,7 @@ pub enum ReasoningFormat {
 }
 
 impl ReasoningFormat {
+    /// llama.cpp's name of the format (`none`, `auto`, `deepseek`, `deepseek-legacy`).
     pub fn name(self) -> &'static str {
         match self {
             ReasoningFormat::None => "none",
@@ -127,6 +128,7 @@ pub struct ParserOptions {
 }
 
 impl ParserOptions {
+    /// Options for `format` with llama.cpp's defaults (tool calls parsed, reasoning split).
     pub fn new(format: ToolCallFormat) -> Self {
         ParserOptions {
             format,
