@@ -349,9 +349,13 @@ async fn accept_loop(
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     let timeout = Duration::from_secs(cli.timeout.max(1));
+    // Title-case header names on the wire (`Access-Control-Allow-Origin`), as llama.cpp's
+    // cpp-httplib writes them: HTTP says names are case-insensitive, but clients and llama.cpp's
+    // own test-suite compare them as written.
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(timeout);
+        .header_read_timeout(timeout)
+        .title_case_headers(true);
     tokio::pin!(shutdown);
     let outcome = loop {
         tokio::select! {
