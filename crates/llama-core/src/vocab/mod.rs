@@ -8,6 +8,7 @@ mod pretok_custom;
 mod pretok_names;
 mod pretok_regex;
 mod special;
+pub use special::{FIM_MID_TEXTS, FIM_PRE_TEXTS, FIM_REP_TEXTS, FIM_SEP_TEXTS, FIM_SUF_TEXTS};
 mod spm;
 mod types;
 mod unicode;

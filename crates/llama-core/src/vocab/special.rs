@@ -19,7 +19,8 @@ const EOT_TEXTS: &[&str] = &[
     "<end_of_utterance>",
 ];
 const EOM_TEXTS: &[&str] = &["<|eom_id|>"];
-const FIM_PRE_TEXTS: &[&str] = &[
+/// Token texts llama.cpp takes for the FIM prefix token when the GGUF names none.
+pub const FIM_PRE_TEXTS: &[&str] = &[
     "<|fim_prefix|>",
     "<fim-prefix>",
     "<fim_prefix>",
@@ -29,7 +30,8 @@ const FIM_PRE_TEXTS: &[&str] = &[
     "<|code_prefix|>",
     "<|prefix|>",
 ];
-const FIM_SUF_TEXTS: &[&str] = &[
+/// Token texts llama.cpp takes for the FIM suffix token when the GGUF names none.
+pub const FIM_SUF_TEXTS: &[&str] = &[
     "<|fim_suffix|>",
     "<fim-suffix>",
     "<fim_suffix>",
@@ -39,7 +41,8 @@ const FIM_SUF_TEXTS: &[&str] = &[
     "<|code_suffix|>",
     "<|suffix|>",
 ];
-const FIM_MID_TEXTS: &[&str] = &[
+/// Token texts llama.cpp takes for the FIM middle token when the GGUF names none.
+pub const FIM_MID_TEXTS: &[&str] = &[
     "<|fim_middle|>",
     "<fim-middle>",
     "<fim_middle>",
@@ -50,14 +53,16 @@ const FIM_MID_TEXTS: &[&str] = &[
     "<|middle|>",
 ];
 const FIM_PAD_TEXTS: &[&str] = &["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"];
-const FIM_REP_TEXTS: &[&str] = &[
+/// Token texts llama.cpp takes for the FIM repository name token when the GGUF names none.
+pub const FIM_REP_TEXTS: &[&str] = &[
     "<|fim_repo|>",
     "<|repo_name|>",
     "<fim-repo>",
     "<REPO>",
     "<reponame>",
 ];
-const FIM_SEP_TEXTS: &[&str] = &["<|file_sep|>"];
+/// Token texts llama.cpp takes for the FIM file separator token when the GGUF names none.
+pub const FIM_SEP_TEXTS: &[&str] = &["<|file_sep|>"];
 const EOG_TEXTS: &[&str] = &[
     "<|eot_id|>",
     "<|im_end|>",

@@ -31,46 +31,11 @@ pub struct InfillRequest {
     pub fields: GenerationFields,
 }
 
-/// Token texts llama.cpp's vocabulary loader takes for each FIM role when the GGUF names none
-/// (`llama-vocab.cpp`).
-const PRE: &[&str] = &[
-    "<|fim_prefix|>",
-    "<fim-prefix>",
-    "<fim_prefix>",
-    "<｜fim▁begin｜>",
-    "<PRE>",
-    "▁<PRE>",
-    "<|code_prefix|>",
-    "<|prefix|>",
-];
-const SUF: &[&str] = &[
-    "<|fim_suffix|>",
-    "<fim-suffix>",
-    "<fim_suffix>",
-    "<｜fim▁hole｜>",
-    "<SUF>",
-    "▁<SUF>",
-    "<|code_suffix|>",
-    "<|suffix|>",
-];
-const MID: &[&str] = &[
-    "<|fim_middle|>",
-    "<fim-middle>",
-    "<fim_middle>",
-    "<｜fim▁end｜>",
-    "<MID>",
-    "▁<MID>",
-    "<|code_middle|>",
-    "<|middle|>",
-];
-const REP: &[&str] = &[
-    "<|fim_repo|>",
-    "<|repo_name|>",
-    "<fim-repo>",
-    "<REPO>",
-    "<reponame>",
-];
-const SEP: &[&str] = &["<|file_sep|>"];
+// llama.cpp's vocabulary loader's token texts for each FIM role, shared with llama-core.
+use llama_core::vocab::{
+    FIM_MID_TEXTS as MID, FIM_PRE_TEXTS as PRE, FIM_REP_TEXTS as REP, FIM_SEP_TEXTS as SEP,
+    FIM_SUF_TEXTS as SUF,
+};
 
 /// The model's FIM tokens: prefix, suffix and middle are required; repo and file separator
 /// are used when present.
