@@ -3,6 +3,8 @@
 /// Paths, relative to the workspace root.
 pub(super) const COMPOSE: &str = "observability/docker-compose.yaml";
 pub(super) const COLLECTOR: &str = "observability/otel-collector.yaml";
+pub(super) const JAEGER: &str = "observability/jaeger/config.yaml";
+pub(super) const LOKI: &str = "observability/loki/config.yaml";
 pub(super) const PROM_CONFIG: &str = "observability/prometheus/prometheus.yml";
 pub(super) const ALERTS: &str = "observability/prometheus/alerts.yml";
 pub(super) const DATASOURCES: &str =
@@ -14,8 +16,9 @@ pub(super) const DASHBOARDS: &str = "observability/grafana/dashboards";
 pub(super) const DEFAULT_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// The stack's services and the host ports each publishes (each the same inside).
-pub(super) const SERVICES: [(&str, &[u16]); 5] = [
+pub(super) const SERVICES: [(&str, &[u16]); 6] = [
     ("jaeger", &[16686]),
+    ("loki", &[3100]),
     ("otel-collector", &[4317, 4318]),
     ("prometheus", &[9090]),
     ("grafana", &[3000]),

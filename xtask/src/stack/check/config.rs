@@ -142,12 +142,46 @@ pub(super) struct Collector {
 
 pub(super) type Components = BTreeMap<String, Option<Component>>;
 
-/// Where a component listens or sends.
+/// Where a component listens or sends; a tail sampler's policies.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct Component {
     pub(super) endpoint: Option<String>,
     pub(super) protocols: Components,
+    pub(super) policies: Vec<Policy>,
+}
+
+/// A `tail_sampling` policy: only the latency policy's threshold is checked.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Policy {
+    pub(super) name: String,
+    #[serde(rename = "type")]
+    pub(super) kind: String,
+    pub(super) latency: Option<Latency>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Latency {
+    pub(super) threshold_ms: u64,
+}
+
+/// Loki's config: where it listens and whether it keeps OTLP's structured metadata.
+#[derive(Deserialize)]
+pub(super) struct Loki {
+    pub(super) server: LokiServer,
+    pub(super) limits_config: LokiLimits,
+}
+
+#[derive(Deserialize)]
+pub(super) struct LokiServer {
+    pub(super) http_listen_port: u16,
+}
+
+#[derive(Deserialize)]
+pub(super) struct LokiLimits {
+    #[serde(default)]
+    pub(super) allow_structured_metadata: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -216,6 +250,10 @@ pub(super) struct DataSource {
 pub(super) struct JsonData {
     pub(super) traces_to_metrics: Option<TracesToMetrics>,
     pub(super) exemplar_trace_id_destinations: Vec<TracesToMetrics>,
+    /// Jaeger → Loki.
+    pub(super) traces_to_logs_v2: Option<TracesToMetrics>,
+    /// Loki → Jaeger: a log field that opens a trace.
+    pub(super) derived_fields: Vec<TracesToMetrics>,
 }
 
 /// A link to another data source (trace to metrics, exemplar to trace), with its queries.

@@ -7,12 +7,13 @@ mod config;
 mod evaluate;
 mod grafana;
 mod live;
+mod pipelines;
 mod promql;
 mod tools;
 mod wiring;
 
 use crate::stack::files::{
-    ALERTS, COLLECTOR, COMPOSE, DASHBOARD_PROVIDERS, DATASOURCES, PROM_CONFIG,
+    ALERTS, COLLECTOR, COMPOSE, DASHBOARD_PROVIDERS, DATASOURCES, JAEGER, LOKI, PROM_CONFIG,
 };
 use crate::util;
 use anyhow::{bail, Result};
@@ -87,6 +88,9 @@ pub(super) struct Stack {
     root: PathBuf,
     compose: config::Compose,
     collector: config::Collector,
+    /// Jaeger v2's config has the collector's layout.
+    jaeger: config::Collector,
+    loki: config::Loki,
     prom: config::Prometheus,
     rules: config::Rules,
     datasources: config::DataSources,
@@ -99,6 +103,8 @@ impl Stack {
             root: root.to_path_buf(),
             compose: load(root, COMPOSE)?,
             collector: load(root, COLLECTOR)?,
+            jaeger: load(root, JAEGER)?,
+            loki: load(root, LOKI)?,
             prom: load(root, PROM_CONFIG)?,
             rules: load(root, ALERTS)?,
             datasources: load(root, DATASOURCES)?,
@@ -138,11 +144,12 @@ fn check_all(opts: &CheckOpts, report: &mut Report) -> Result<()> {
 fn check_files(root: &Path, report: &mut Report) -> Result<Vec<Query>> {
     tools::promtool(root, report);
     let stack = Stack::load(root)?;
-    let parsed = Ok("6 files, no duplicate keys".into());
+    let parsed = Ok("8 files, no duplicate keys".into());
     report.record("YAML files parse into their types", parsed);
     tools::optional(&stack, report);
     report.record("images pinned to exact versions", stack.pinned());
     report.record("wiring between the services' files", stack.wiring());
+    report.record("collector and Jaeger pipelines", stack.sampling());
     let mut queries = Vec::new();
     grafana::dashboards(root, report, &mut queries)?;
     queries.extend(grafana::datasource_queries(&stack.datasources));
@@ -215,7 +222,18 @@ mod tests {
             "ds|url: http://jaeger:16686|url: http://jaeger:1|url http://jaeger:1 is no service's port",
             "ds|datasourceUid: jaeger|datasourceUid: j|exemplars do not link to the Jaeger uid",
             "collector|exporters: [prometheus]|exporters: [prometheus/x]|prometheus/x",
-            "compose|grafana/grafana:11.4.0|grafana/grafana:11|`11` is not an exact version",
+            "compose|grafana/grafana:12.4.3|grafana/grafana:12|`12` is not an exact version",
+            "compose|FROM jaegertracing/jaeger:2.21.0|FROM jaegertracing/jaeger:2|`2` is not an",
+            "jaeger|exporters: [jaeger_storage_exporter]|exporters: [x]|jaeger: pipeline traces",
+            "collector|endpoint: jaeger:4317|endpoint: jaeger:4318|not Jaeger's OTLP/gRPC",
+            "collector|otlp_grpc/jaeger:|otlp/jaeger:|`otlp` is deprecated",
+            "collector|http://loki:3100/otlp|http://loki:3100|not Loki's OTLP endpoint",
+            "collector|threshold_ms: 2000|threshold_ms: 5000|tail_sampling keeps requests slower",
+            "collector|processors: [memory_limiter]\n      exporters: [spanmetrics]|processors: [memory_limiter, tail_sampling]\n      exporters: [spanmetrics]|span metrics behind the tail sampler",
+            "collector|exporters: [otlp_http/loki]|exporters: [debug]|no collector logs pipeline",
+            "loki|allow_structured_metadata: true|allow_structured_metadata: false|trace ids are lost",
+            "compose|/etc/loki/config.yaml:ro|/etc/loki/c.yaml:ro|loki: `/etc/loki/config.yaml`",
+            "ds|datasourceUid: loki|datasourceUid: l|tracesToLogsV2 does not go to the Loki uid",
             "dash|\"panels\"|\"panels\" 1|dashboard llm-serving.json: not a Grafana dashboard",
             "dash|\"uid\": \"${datasource}\"|\"uid\": \"p\"|panel \"Requests / s\": needs queries",
             "dash|\"label_values(target_info, |\"query_result(|variable model: needs label_values",
@@ -232,10 +250,13 @@ mod tests {
                 "compose" => COMPOSE,
                 "ds" => DATASOURCES,
                 "collector" => COLLECTOR,
+                "jaeger" => JAEGER,
+                "loki" => LOKI,
                 "alerts" => ALERTS,
                 _ => "observability/grafana/dashboards/llm-serving.json",
             };
-            let failures = failures(file, from, to);
+            let (from, to) = (from.replace("\\n", "\n"), to.replace("\\n", "\n"));
+            let failures = failures(file, &from, &to);
             assert!(failures.contains(want), "{case}: not in\n{failures}");
         }
     }

@@ -87,30 +87,10 @@ impl Stack {
         outcome(p, || format!("{} services", services.len()))
     }
 
-    /// Every component a pipeline names is defined (connectors count as exporter and receiver),
-    /// and so is every extension the service enables.
+    /// Every component a pipeline of the collector names is defined.
     fn pipelines(&self) -> Result<String> {
-        let c = &self.collector;
-        let defined = |kind: &str, id: &String| match kind {
-            "receivers" => c.receivers.contains_key(id) || c.connectors.contains_key(id),
-            "processors" => c.processors.contains_key(id),
-            "exporters" => c.exporters.contains_key(id) || c.connectors.contains_key(id),
-            _ => false,
-        };
-        let mut p = Vec::new();
-        for e in c.service.extensions.iter() {
-            if !c.extensions.contains_key(e) {
-                p.push(format!("extension {e} is not defined"));
-            }
-        }
-        for (name, pipeline) in &c.service.pipelines {
-            for (kind, ids) in pipeline {
-                for id in ids.iter().filter(|id| !defined(kind, id)) {
-                    p.push(format!("pipeline {name}: {kind} {id} is not defined"));
-                }
-            }
-        }
-        let n = c.service.pipelines.len();
+        let p = super::pipelines::undefined(&self.collector);
+        let n = self.collector.service.pipelines.len();
         outcome(p, || format!("{n} pipelines name only defined components"))
     }
 }

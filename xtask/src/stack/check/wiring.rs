@@ -5,7 +5,9 @@
 
 use super::config::{Component, Components};
 use super::{outcome, Stack};
-use crate::stack::files::{COLLECTOR, DASHBOARDS, PROM_CONFIG, PROVISIONING, SERVICES};
+use crate::stack::files::{
+    COLLECTOR, DASHBOARDS, JAEGER, LOKI, PROM_CONFIG, PROVISIONING, SERVICES,
+};
 use anyhow::{bail, Result};
 use std::path::{Component as Part, Path, PathBuf};
 
@@ -49,7 +51,7 @@ impl Stack {
         command.flag(name).unwrap_or("")
     }
 
-    fn env(&self, service: &str, key: &str) -> String {
+    pub(super) fn env(&self, service: &str, key: &str) -> String {
         let env = &self.compose.services[service].environment;
         env.get(key).unwrap_or_default()
     }
@@ -94,10 +96,14 @@ impl Stack {
     fn mounts(&self, p: &mut Vec<String>) {
         let prom = self.flag("prometheus", "--config.file");
         let collector = self.flag("otel-collector", "--config");
+        let jaeger = self.flag("jaeger", "--config");
+        let loki = self.flag("loki", "-config.file");
         let models = parent(self.flag("llama-server", "--model"));
         let provisioning = "/etc/grafana/provisioning";
         let mut wants: Vec<(&str, PathBuf, PathBuf)> = vec![
             ("otel-collector", collector.into(), COLLECTOR.into()),
+            ("jaeger", jaeger.into(), JAEGER.into()),
+            ("loki", loki.into(), LOKI.into()),
             ("prometheus", prom.into(), PROM_CONFIG.into()),
             ("llama-server", models.into(), "models".into()),
             ("grafana", provisioning.into(), PROVISIONING.into()),
@@ -143,10 +149,8 @@ impl Stack {
         }
         for (id, exporter) in &self.collector.exporters {
             let to = exporter.as_ref().and_then(|e| e.endpoint.as_deref());
-            let (host, port) = to.and_then(host_port).unwrap_or_default();
-            let otlp_port = port == 4317 && self.compose.services.contains_key(host);
-            if id.split('/').next() == Some("otlp") && !otlp_port {
-                p.push(format!("exporter {id}: {to:?} is no OTLP port"));
+            if let Some(problem) = self.exporter_problem(id, to) {
+                p.push(format!("exporter {id}: {problem}"));
             }
         }
         for url in self.datasources.datasources.iter().map(|d| &d.url) {
@@ -157,6 +161,30 @@ impl Stack {
             {
                 p.push(format!("data source url {url} is no service's port"));
             }
+        }
+    }
+
+    /// Why the collector's exporter `id` does not reach its service: OTLP/gRPC to Jaeger's
+    /// OTLP receiver, OTLP/HTTP to Loki's `/otlp` (the deprecated `otlp`/`otlphttp` names fail).
+    fn exporter_problem(&self, id: &str, to: Option<&str>) -> Option<String> {
+        let (host, to_port) = to.and_then(host_port).unwrap_or_default();
+        match id.split('/').next().unwrap_or_default() {
+            kind @ ("otlp" | "otlphttp") => {
+                Some(format!("`{kind}` is deprecated (collector 0.144)"))
+            }
+            "otlp_grpc" => {
+                let jaeger = port(&self.jaeger.receivers, "otlp", Some("grpc"));
+                (host != "jaeger" || Some(to_port) != jaeger)
+                    .then(|| format!("{to:?} is not Jaeger's OTLP/gRPC receiver"))
+            }
+            "otlp_http" => {
+                let loki = self.loki.server.http_listen_port;
+                let path = to.is_some_and(|t| t.trim_end_matches('/').ends_with("/otlp"));
+                (host != "loki" || to_port != loki || !path).then(|| {
+                    format!("{to:?} is not Loki's OTLP endpoint (http://loki:{loki}/otlp)")
+                })
+            }
+            _ => None,
         }
     }
 
@@ -186,11 +214,13 @@ impl Stack {
     }
 
     /// Jaeger's trace-to-metrics queries go to the Prometheus uid, Prometheus' exemplars link
-    /// to the Jaeger uid.
+    /// to the Jaeger uid, Jaeger's trace-to-logs goes to the Loki uid and Loki's trace ids link
+    /// back to the Jaeger uid.
     fn links(&self, p: &mut Vec<String>) {
         let of = |kind| self.datasources.datasources.iter().find(|d| d.kind == kind);
-        let (Some(prom), Some(jaeger)) = (of("prometheus"), of("jaeger")) else {
-            return p.push("grafana needs a prometheus and a jaeger data source".into());
+        let (Some(prom), Some(jaeger), Some(loki)) = (of("prometheus"), of("jaeger"), of("loki"))
+        else {
+            return p.push("grafana needs prometheus, jaeger and loki data sources".into());
         };
         let t2m = jaeger.json_data.traces_to_metrics.as_ref();
         if t2m.is_none_or(|t| t.datasource_uid != prom.uid || t.queries.is_empty()) {
@@ -199,6 +229,14 @@ impl Stack {
         let exemplars = &prom.json_data.exemplar_trace_id_destinations;
         if !exemplars.iter().any(|e| e.datasource_uid == jaeger.uid) {
             p.push("Prometheus' exemplars do not link to the Jaeger uid".into());
+        }
+        let t2l = jaeger.json_data.traces_to_logs_v2.as_ref();
+        if t2l.is_none_or(|t| t.datasource_uid != loki.uid) {
+            p.push("Jaeger's tracesToLogsV2 does not go to the Loki uid".into());
+        }
+        let fields = &loki.json_data.derived_fields;
+        if !fields.iter().any(|f| f.datasource_uid == jaeger.uid) {
+            p.push("Loki's trace ids do not link to the Jaeger uid".into());
         }
     }
 }
