@@ -1,7 +1,8 @@
 //! `/metrics`: llama.cpp's `llamacpp:*` series (same names, HELP and TYPE), the request
-//! rejection counter, then llama-otel's Prometheus text.
+//! rejection counter, then llama-otel's metrics, as Prometheus text or OpenMetrics.
 
 use llama_otel::names::REJECTION_REASONS;
+use llama_otel::MetricsFormat;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -166,6 +167,21 @@ impl MetricsSnapshot {
         }
         out
     }
+}
+
+/// The whole `/metrics` body in `format`: the `llamacpp:*` series, the rejections, then
+/// llama-otel's metrics (with exemplars, and `# EOF` at the end, in OpenMetrics).
+pub fn exposition(snapshot: &MetricsSnapshot, format: MetricsFormat) -> String {
+    let mut text = snapshot.render();
+    text.push_str(&render_rejections());
+    if format == MetricsFormat::OpenMetrics {
+        text = llama_otel::openmetrics_from_text(&text);
+    }
+    text.push_str(&llama_otel::metrics_text(format));
+    if format == MetricsFormat::OpenMetrics {
+        text.push_str(llama_otel::OPENMETRICS_EOF);
+    }
+    text
 }
 
 static REJECTED: [AtomicU64; REJECTION_REASONS.len()] =
