@@ -60,7 +60,8 @@ impl Prometheus {
     fn start(bin: &Path, target: &str) -> Prometheus {
         let port = closed_port();
         let addr = format!("127.0.0.1:{port}");
-        let dir = std::env::temp_dir().join(format!("llama-exemplars-{}-{port}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("llama-exemplars-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let config = format!(
             "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n\
@@ -68,8 +69,14 @@ impl Prometheus {
         );
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
         let child = Command::new(bin)
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address={addr}"))
             .arg("--enable-feature=exemplar-storage")
             .stdout(Stdio::null())
@@ -78,8 +85,12 @@ impl Prometheus {
             .expect("start prometheus");
         let prom = Prometheus { child, addr, dir };
         let start = Instant::now();
-        while !prom.get("/-/ready").is_some_and(|(status, _)| status == 200) {
-            assert!(start.elapsed() < Duration::from_secs(60), "prometheus not ready:\n{}", prom.log());
+        while prom.get("/-/ready").is_none_or(|(status, _)| status != 200) {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "prometheus not ready:\n{}",
+                prom.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         prom
@@ -92,7 +103,9 @@ impl Prometheus {
     /// `GET path` over HTTP/1.0 (no chunking); `None` when nothing answers.
     fn get(&self, path: &str) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(&self.addr).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
         let request = format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr);
         stream.write_all(request.as_bytes()).ok()?;
         let mut raw = String::new();
@@ -103,14 +116,19 @@ impl Prometheus {
     }
 
     fn api(&self, path: &str) -> Value {
-        let (status, body) = self.get(path).unwrap_or_else(|| panic!("prometheus: {path}"));
+        let (status, body) = self
+            .get(path)
+            .unwrap_or_else(|| panic!("prometheus: {path}"));
         assert_eq!(status, 200, "{path}: {body}");
         serde_json::from_str(&body).unwrap()
     }
 
     /// `(trace_id, span_id)` of every exemplar stored for `metric` in the last ten minutes.
     fn exemplars(&self, metric: &str) -> BTreeSet<(String, String)> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         let path = format!(
             "/api/v1/query_exemplars?query={metric}&start={}&end={}",
             now - 600,
@@ -160,7 +178,9 @@ fn send_requests(server: &Server) -> BTreeSet<String> {
     for i in 0..REQUESTS {
         let body = json!({"messages": [{"role": "user", "content": format!("Count to {i}")}],
             "max_tokens": 4, "temperature": 0, "ignore_eos": true});
-        let reply = server.post_raw("/v1/chat/completions", &body.to_string(), "").unwrap();
+        let reply = server
+            .post_raw("/v1/chat/completions", &body.to_string(), "")
+            .unwrap();
         assert_eq!(reply.status, 200, "{}", reply.body);
         let traceresponse = reply.header("traceresponse").expect("traceresponse");
         traces.insert(traceresponse.split('-').nth(1).unwrap().to_owned());
@@ -170,7 +190,9 @@ fn send_requests(server: &Server) -> BTreeSet<String> {
 
 #[test]
 fn prometheus_exemplars_name_traces_the_collector_received() {
-    let Some(prometheus_bin) = prometheus_binary() else { return };
+    let Some(prometheus_bin) = prometheus_binary() else {
+        return;
+    };
     let Some(rotel) = Rotel::start() else { return };
     let grpc = format!("http://127.0.0.1:{}", rotel.grpc_port);
     let vars = [
@@ -180,7 +202,9 @@ fn prometheus_exemplars_name_traces_the_collector_received() {
         ("OTEL_SERVICE_NAME", "llama-exemplars"),
     ];
     let args = ["-a", "smol", "-c", "512", "--parallel", "1"];
-    let Some(server) = Server::start_with_env(&args, &otel_env(&vars)) else { return };
+    let Some(server) = Server::start_with_env(&args, &otel_env(&vars)) else {
+        return;
+    };
     let prometheus = Prometheus::start(&prometheus_bin, &format!("127.0.0.1:{}", server.port));
     let ours = send_requests(&server);
     let received = rotel.wait_for(Duration::from_secs(30), |e| {
@@ -210,8 +234,14 @@ fn prometheus_exemplars_name_traces_the_collector_received() {
                 genai.contains(exemplar),
                 "{metric}: exemplar {exemplar:?} is not a GenAI span rotel received: {genai:?}"
             );
-            assert!(ours.contains(&exemplar.0), "{metric}: {exemplar:?} not one of {ours:?}");
+            assert!(
+                ours.contains(&exemplar.0),
+                "{metric}: {exemplar:?} not one of {ours:?}"
+            );
         }
-        eprintln!("{metric}: {} exemplar(s), all in rotel's spans", exemplars.len());
+        eprintln!(
+            "{metric}: {} exemplar(s), all in rotel's spans",
+            exemplars.len()
+        );
     }
 }

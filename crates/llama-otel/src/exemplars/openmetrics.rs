@@ -15,7 +15,7 @@ use prometheus::proto::{Histogram, LabelPair, Metric, MetricFamily, MetricType};
 
 use super::prom_names::{family_name, label_name};
 use super::reservoir::{self, Exemplar, InstrumentReservoir};
-use crate::exposition::text::{escape, header, number};
+use crate::exposition::text::{escape, header};
 
 /// Prefix of the labels the exporter adds for the instrumentation scope.
 const SCOPE_LABEL_PREFIX: &str = "otel_scope_";
@@ -248,6 +248,18 @@ fn write_series(out: &mut String, name: &str, labels: &[LabelPair], extra: Optio
         let _ = write!(out, "{k}=\"{}\"", escape(v));
     }
     out.push('}');
+}
+
+/// A number as OpenMetrics writes it (`+Inf`, `-Inf`, `NaN`; otherwise as the plain text
+/// format writes it, so `le` values match across formats).
+pub(crate) fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        v.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -52,18 +52,6 @@ pub(crate) fn header(name: &str, om_type: &str, help: &str, unit: bool, out: &mu
     }
 }
 
-/// A number as OpenMetrics writes it (`+Inf`, `-Inf`, `NaN`; otherwise as the plain text
-/// format writes it, so `le` values match across formats).
-pub(crate) fn number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        v.to_string()
-    }
-}
-
 /// Escapes a label value or HELP text: backslash, double quote and newline.
 pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
