@@ -243,6 +243,40 @@ mod tests {
     }
 
     #[test]
+    fn openmetrics_keeps_series_names_and_ends_with_eof() {
+        let mut c = EngineCounters::default();
+        c.on_prompt_done(100, 0.5);
+        let snapshot = c.snapshot(Gauges::default());
+        let plain = exposition(&snapshot, MetricsFormat::Prometheus);
+        let om = exposition(&snapshot, MetricsFormat::OpenMetrics);
+        assert!(!plain.contains("# EOF"));
+        assert!(
+            om.ends_with("\n# EOF\n") && om.matches("# EOF").count() == 1,
+            "{om}"
+        );
+        assert!(
+            om.starts_with("# TYPE llamacpp:prompt_tokens counter\n"),
+            "{om}"
+        );
+        assert!(
+            om.contains("# TYPE llamacpp:n_tokens_max unknown\n"),
+            "{om}"
+        );
+        assert!(
+            om.contains("# TYPE llamacpp:requests_rejected counter\n"),
+            "{om}"
+        );
+        // Every `llamacpp:*` sample line is in the OpenMetrics body as it is (the rejection
+        // counts may move meanwhile: other tests record rejections).
+        for sample in snapshot.render().lines().filter(|l| !l.starts_with('#')) {
+            assert!(
+                om.lines().any(|l| l == sample),
+                "{sample} missing from\n{om}"
+            );
+        }
+    }
+
+    #[test]
     fn rejections_are_labelled() {
         record_rejection("queue_full");
         record_rejection("no_such_reason");
