@@ -12,6 +12,7 @@ mod common;
 mod otel_support;
 
 use common::Server;
+use llama_otel::{names, semconv};
 use otel_support::{closed_port, otel_env, Exported, Rotel};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -24,13 +25,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const GENAI_SPAN: &str = "chat smol";
 const REQUESTS: usize = 3;
 
-/// The request-latency histograms and how many of our requests must have left an exemplar.
+/// The request-latency histograms (all in seconds), each of which must carry exemplars.
 const HISTOGRAMS: [&str; 4] = [
-    "gen_ai_server_request_duration_seconds_bucket",
-    "gen_ai_server_time_to_first_token_seconds_bucket",
-    "gen_ai_server_time_per_output_token_seconds_bucket",
-    "llama_queue_wait_duration_seconds_bucket",
+    semconv::GEN_AI_SERVER_REQUEST_DURATION,
+    semconv::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
+    semconv::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN,
+    names::QUEUE_WAIT_DURATION,
 ];
+
+/// The Prometheus bucket series of a histogram in seconds.
+fn buckets(instrument: &str) -> String {
+    format!(
+        "{}_seconds_bucket",
+        instrument.replace(['.', '-', '/'], "_")
+    )
+}
 
 /// A running Prometheus on a free loopback port, scraping one target every second; killed on
 /// drop, its data directory removed.
@@ -214,7 +223,10 @@ fn prometheus_exemplars_name_traces_the_collector_received() {
     let genai = genai_spans(&received);
     let start = Instant::now();
     let found = loop {
-        let found: Vec<_> = HISTOGRAMS.iter().map(|m| prometheus.exemplars(m)).collect();
+        let found: Vec<_> = HISTOGRAMS
+            .iter()
+            .map(|m| prometheus.exemplars(&buckets(m)))
+            .collect();
         if found.iter().all(|f| !f.is_empty()) {
             break found;
         }
