@@ -359,7 +359,8 @@ impl Context {
             "llama.kv_cache.used_cells" = stats.kv_used
         );
         histogram_record!("llama.decode.duration", stats.duration.as_secs_f64(), unit: "s",
-            description: "Wall time of one decode call (all micro-batches)", buckets: &DECODE_SECONDS_BUCKETS);
+            description: "Wall time of one decode call (all micro-batches)", buckets: &DECODE_SECONDS_BUCKETS,
+            exemplar: &span);
         histogram_record!("llama.decode.tokens", stats.n_tokens as f64, unit: "{token}",
             description: "Tokens per decode call", buckets: &DECODE_TOKENS_BUCKETS);
         stats.span = span.span_context();

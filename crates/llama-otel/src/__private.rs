@@ -5,6 +5,8 @@ pub use crate::trace::SpanOptions;
 use crate::AttrValue;
 
 #[cfg(feature = "otel")]
+pub use crate::exemplars::{ExemplarFrom, ExemplarHistogram};
+#[cfg(feature = "otel")]
 pub use crate::instrument::InstrumentCell;
 #[cfg(feature = "otel")]
 pub use opentelemetry::metrics::{Counter, Gauge, Histogram, UpDownCounter};
@@ -37,3 +39,7 @@ pub fn check_attr<V: AttrValue>(_key: &'static str, _value: V) {}
 /// Type-checks a span or event name.
 #[inline(always)]
 pub fn check_name<N: Into<std::borrow::Cow<'static, str>>>(_name: N) {}
+
+/// Type-checks an `exemplar:` span (anything a span can take as parent) without using it.
+#[inline(always)]
+pub fn check_exemplar<P: crate::AsParent>(_span: P) {}

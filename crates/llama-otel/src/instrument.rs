@@ -95,6 +95,7 @@ mod cache {
     use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, UpDownCounter};
 
     use super::{HistogramOptions, InstrumentOptions};
+    use crate::exemplars::{reservoir, ExemplarHistogram};
     use crate::state;
 
     /// One call site's instrument, rebuilt when the SDK generation changes.
@@ -171,6 +172,17 @@ mod cache {
                 b = b.with_boundaries(buckets);
             }
             b.build()
+        }
+
+        /// The histogram and the exemplar reservoir of its instrument (aligned to the same
+        /// boundaries).
+        pub fn exemplar_histogram(self, meter: &Meter, name: &'static str) -> ExemplarHistogram {
+            let unit = self.base.unit.unwrap_or("");
+            let reservoir = reservoir::instrument(name, unit, self.buckets.as_deref());
+            ExemplarHistogram {
+                histogram: self.f64_histogram(meter, name),
+                reservoir,
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod error;
 
 mod attr;
 pub mod config;
+mod exposition;
 mod guard;
 mod instrument;
 mod macros;
@@ -39,6 +40,8 @@ pub mod names;
 pub mod semconv;
 mod trace;
 
+#[cfg(feature = "otel")]
+mod exemplars;
 #[cfg(feature = "otel")]
 mod sdk;
 #[cfg(feature = "otel")]
@@ -52,6 +55,7 @@ pub mod __private;
 pub use attr::AttrValue;
 pub use config::{OtlpTarget, Protocol, ResolvedConfig, TelemetryConfig};
 pub use error::{Error, Result};
+pub use exposition::{metrics_text, openmetrics_from_text, MetricsFormat, OPENMETRICS_EOF};
 pub use guard::{
     init, is_active, prometheus_text, telemetry_stats, TelemetryGuard, TelemetryStats,
 };

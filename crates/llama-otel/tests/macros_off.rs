@@ -47,6 +47,7 @@ fn arguments_with_side_effects_are_never_evaluated() {
     );
     gauge_set!("g", bump_f64(), description: { bump(); "d" });
     histogram_record!("h", bump_f64(), buckets: &[{ bump(); 1.0 }, 2.0], k = bump());
+    histogram_record!("h", bump_f64(), exemplar: { bump(); &s }, unit: "s", k = bump());
     assert_eq!(calls.get(), 0, "an argument was evaluated");
 
     // The timed block is real work and runs exactly once; its options do not.

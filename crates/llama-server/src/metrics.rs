@@ -1,7 +1,8 @@
 //! `/metrics`: llama.cpp's `llamacpp:*` series (same names, HELP and TYPE), the request
-//! rejection counter, then llama-otel's Prometheus text.
+//! rejection counter, then llama-otel's metrics, as Prometheus text or OpenMetrics.
 
 use llama_otel::names::REJECTION_REASONS;
+use llama_otel::MetricsFormat;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -168,6 +169,21 @@ impl MetricsSnapshot {
     }
 }
 
+/// The whole `/metrics` body in `format`: the `llamacpp:*` series, the rejections, then
+/// llama-otel's metrics (with exemplars, and `# EOF` at the end, in OpenMetrics).
+pub fn exposition(snapshot: &MetricsSnapshot, format: MetricsFormat) -> String {
+    let mut text = snapshot.render();
+    text.push_str(&render_rejections());
+    if format == MetricsFormat::OpenMetrics {
+        text = llama_otel::openmetrics_from_text(&text);
+    }
+    text.push_str(&llama_otel::metrics_text(format));
+    if format == MetricsFormat::OpenMetrics {
+        text.push_str(llama_otel::OPENMETRICS_EOF);
+    }
+    text
+}
+
 static REJECTED: [AtomicU64; REJECTION_REASONS.len()] =
     [const { AtomicU64::new(0) }; REJECTION_REASONS.len()];
 
@@ -224,6 +240,40 @@ mod tests {
             "bucket resets per scrape"
         );
         assert!(again.contains("llamacpp:prompt_tokens_total 100\n"));
+    }
+
+    #[test]
+    fn openmetrics_keeps_series_names_and_ends_with_eof() {
+        let mut c = EngineCounters::default();
+        c.on_prompt_done(100, 0.5);
+        let snapshot = c.snapshot(Gauges::default());
+        let plain = exposition(&snapshot, MetricsFormat::Prometheus);
+        let om = exposition(&snapshot, MetricsFormat::OpenMetrics);
+        assert!(!plain.contains("# EOF"));
+        assert!(
+            om.ends_with("\n# EOF\n") && om.matches("# EOF").count() == 1,
+            "{om}"
+        );
+        assert!(
+            om.starts_with("# TYPE llamacpp:prompt_tokens counter\n"),
+            "{om}"
+        );
+        assert!(
+            om.contains("# TYPE llamacpp:n_tokens_max unknown\n"),
+            "{om}"
+        );
+        assert!(
+            om.contains("# TYPE llamacpp:requests_rejected counter\n"),
+            "{om}"
+        );
+        // Every `llamacpp:*` sample line is in the OpenMetrics body as it is (the rejection
+        // counts may move meanwhile: other tests record rejections).
+        for sample in snapshot.render().lines().filter(|l| !l.starts_with('#')) {
+            assert!(
+                om.lines().any(|l| l == sample),
+                "{sample} missing from\n{om}"
+            );
+        }
     }
 
     #[test]

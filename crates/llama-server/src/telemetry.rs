@@ -7,7 +7,7 @@
 //! from `llama_otel::names` and `llama_otel::semconv`.
 
 use llama_otel::names::{self, CancelReason, EngineError, Outcome, TokenKind};
-use llama_otel::{counter_add, gauge_set, histogram_record, semconv};
+use llama_otel::{counter_add, gauge_set, histogram_record, semconv, SpanGuard};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,19 +54,20 @@ pub fn decode_step(busy: usize, kv_used: usize, n_ctx: usize) {
     gauge_set!(names::KV_CACHE_TOKENS, kv_used as f64, unit: names::UNIT_TOKEN, description: "Tokens in the KV cache");
 }
 
-/// Records one sampling call's duration (the clock is read only while telemetry is active).
-pub fn sampling_time(started: Option<Instant>) {
+/// Records one sampling call's duration (the clock is read only while telemetry is active);
+/// the exemplar names `request`, the GenAI span of the request sampled for.
+pub fn sampling_time(started: Option<Instant>, request: &SpanGuard) {
     if let Some(t0) = started {
         histogram_record!(names::SAMPLING_DURATION, t0.elapsed().as_secs_f64(), unit: names::UNIT_SECONDS,
-            description: "Time to sample one token", buckets: &SAMPLING_BUCKETS);
+            description: "Time to sample one token", buckets: &SAMPLING_BUCKETS, exemplar: request);
     }
 }
 
 /// Records the time one token's allowed set took under the request's schema or grammar.
-pub fn constraint_time(mask: std::time::Duration) {
+pub fn constraint_time(mask: std::time::Duration, request: &SpanGuard) {
     histogram_record!(names::SAMPLING_CONSTRAINT_DURATION, mask.as_secs_f64(), unit: names::UNIT_SECONDS,
         description: "Time to compute one token's allowed set under a schema or grammar",
-        buckets: &SAMPLING_BUCKETS);
+        buckets: &SAMPLING_BUCKETS, exemplar: request);
 }
 
 /// A clock reading for [`sampling_time`], taken only when telemetry is active.

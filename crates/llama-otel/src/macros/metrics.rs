@@ -168,11 +168,77 @@ macro_rules! __otel_gauge_finish {
     };
 }
 
+/// Histograms: the `exemplar:` option is split from the instrument options (those apply once,
+/// when the instrument is created; the exemplar span is read on every call).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __otel_histogram_finish {
-    ({ $name:expr, $value:expr, $opts_new:ident } $($t:tt)*) => {
-        $crate::__otel_record!($crate::__private::Histogram<f64>, f64_histogram, record, f64,
-            HistogramOptions, $opts_new, { $name, $value } $($t)*)
+    ($fixed:tt [$($opts:tt)*] $attrs:tt) => {
+        $crate::__otel_histogram_split!($fixed [] [] [$($opts)*] $attrs)
     };
+}
+
+/// Moves `(exemplar; span)` options to their own list, keeping the others in order.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __otel_histogram_split {
+    ($fixed:tt [$($kept:tt)*] [$($ex:tt)*] [(exemplar; $v:expr) $($rest:tt)*] $attrs:tt) => {
+        $crate::__otel_histogram_split!($fixed [$($kept)*] [$($ex)* ($v)] [$($rest)*] $attrs)
+    };
+    ($fixed:tt [$($kept:tt)*] $ex:tt [($o:ident; $v:expr) $($rest:tt)*] $attrs:tt) => {
+        $crate::__otel_histogram_split!($fixed [$($kept)* ($o; $v)] $ex [$($rest)*] $attrs)
+    };
+    ($fixed:tt $kept:tt $ex:tt [] $attrs:tt) => {
+        $crate::__otel_histogram_record!($fixed $kept $ex $attrs)
+    };
+}
+
+/// Records into the call site's histogram and offers the measurement to its instrument's
+/// exemplar reservoir (used only when the span is sampled).
+#[cfg(feature = "otel")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __otel_histogram_record {
+    ({ $name:expr, $value:expr, $opts_new:ident } [$(($opt:ident; $oval:expr))*]
+     [$(($ex:expr))*] [$(($key:expr; $val:expr))*]) => {{
+        if $crate::__private::active() {
+            static __LLAMA_OTEL_INSTRUMENT: $crate::__private::InstrumentCell<
+                $crate::__private::ExemplarHistogram,
+            > = $crate::__private::InstrumentCell::new();
+            let __llama_otel_value: f64 = $value;
+            let __llama_otel_from = $crate::__private::ExemplarFrom::default()
+                $( .explicit($ex) )*;
+            __LLAMA_OTEL_INSTRUMENT
+                .get($name, |__llama_otel_meter| {
+                    #[allow(unused_mut)]
+                    let mut __llama_otel_opts = $crate::__private::HistogramOptions::$opts_new();
+                    $( __llama_otel_opts.$opt($oval); )*
+                    __llama_otel_opts.exemplar_histogram(__llama_otel_meter, $name)
+                })
+                .record(
+                    __llama_otel_value,
+                    &[$($crate::__private::kv($key, $val)),*],
+                    __llama_otel_from,
+                );
+        }
+    }};
+}
+
+/// Type-checks a histogram call without evaluating anything.
+#[cfg(not(feature = "otel"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __otel_histogram_record {
+    ({ $name:expr, $value:expr, $opts_new:ident } [$(($opt:ident; $oval:expr))*]
+     [$(($ex:expr))*] [$(($key:expr; $val:expr))*]) => {{
+        if false {
+            let _: &'static str = $name;
+            let _: f64 = $value;
+            #[allow(unused_mut)]
+            let mut __llama_otel_opts = $crate::__private::HistogramOptions::$opts_new();
+            $( __llama_otel_opts.$opt($oval); )*
+            $( $crate::__private::check_exemplar($ex); )*
+            $( $crate::__private::check_attr($key, $val); )*
+        }
+    }};
 }

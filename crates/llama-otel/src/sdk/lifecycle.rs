@@ -62,6 +62,7 @@ impl Sdk {
     /// Publishes the providers globally and to the macros.
     pub(crate) fn install(reservation: Reservation, parts: Parts) -> Sdk {
         STATS.reset();
+        crate::exemplars::reservoir::reset();
         let meter = parts.meter_provider.meter_with_scope(scope());
         let tracer = parts.tracer_provider.tracer_with_scope(scope());
         let self_observability = selfobs::register(&meter, &parts.extras.components);

@@ -232,12 +232,16 @@ pub async fn slots(State(state): State<AppState>) -> Result<Json<Vec<Slot>>> {
     ))
 }
 
-/// `GET /metrics`: `llamacpp:*`, rejections, then OpenTelemetry's Prometheus text.
-pub async fn metrics(State(state): State<AppState>) -> Result<Response> {
+/// `GET /metrics`: `llamacpp:*`, rejections, then OpenTelemetry's metrics; OpenMetrics text
+/// (with exemplars) when `Accept` asks for it, the Prometheus text format otherwise.
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response> {
     let ready = state.ready().map_err(|_| ServerError::Loading)?;
     let snapshot = ready.sched.metrics().await?;
-    let mut text = snapshot.render();
-    text.push_str(&crate::metrics::render_rejections());
-    text.push_str(&llama_otel::prometheus_text());
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = llama_otel::MetricsFormat::negotiate(accept);
+    let text = crate::metrics::exposition(&snapshot, format);
+    Ok(([(header::CONTENT_TYPE, format.content_type())], text).into_response())
 }

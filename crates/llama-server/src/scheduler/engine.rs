@@ -442,9 +442,9 @@ fn sample(
     };
     let t0 = telemetry::clock();
     let id = task.sampler.sample(logits)?;
-    telemetry::sampling_time(t0);
+    telemetry::sampling_time(t0, task.job.trace.genai());
     if let Some(c) = task.sampler.constraint() {
-        telemetry::constraint_time(c.last_mask_duration());
+        telemetry::constraint_time(c.last_mask_duration(), task.job.trace.genai());
     }
     // Generated tokens also advance the request's grammar (prompt tokens only feed penalties).
     task.sampler.accept_sampled(id)?;

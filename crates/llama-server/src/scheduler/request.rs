@@ -178,7 +178,7 @@ impl RequestTrace {
         self.enter_slot();
         self.n_cached = cached;
         histogram_record!(names::QUEUE_WAIT_DURATION, self.submitted.elapsed().as_secs_f64(), unit: names::UNIT_SECONDS,
-            description: "Time a request waited for a slot", buckets: &telemetry::QUEUE_WAIT_BUCKETS);
+            description: "Time a request waited for a slot", buckets: &telemetry::QUEUE_WAIT_BUCKETS, exemplar: &self.genai);
         set_attr!(
             self.genai,
             "llama.slot.id" = slot,
@@ -198,7 +198,7 @@ impl RequestTrace {
         self.first_token = Some(Instant::now());
         event!(self.genai, "first_token");
         histogram_record!(semconv::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, self.submitted.elapsed().as_secs_f64(),
-            unit: semconv::UNIT_SECONDS, buckets: &semconv::TIME_TO_FIRST_TOKEN_BUCKETS,
+            unit: semconv::UNIT_SECONDS, buckets: &semconv::TIME_TO_FIRST_TOKEN_BUCKETS, exemplar: &self.genai,
             [semconv::GEN_AI_OPERATION_NAME] = self.info.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
             [semconv::GEN_AI_REQUEST_MODEL] = self.info.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = self.info.model.clone());
         telemetry::count_tokens(
@@ -207,6 +207,11 @@ impl RequestTrace {
         );
         drop(std::mem::take(&mut self.phase));
         self.phase = span!("generate", parent: &self.genai);
+    }
+
+    /// The GenAI span: the exemplar of per-token histograms recorded for this request.
+    pub fn genai(&self) -> &SpanGuard {
+        &self.genai
     }
 
     /// The GenAI span's context for the next decode step's links, while the request is still
@@ -255,7 +260,7 @@ impl RequestTrace {
         }
         if let (Some(first), 2..) = (self.first_token, n_out) {
             histogram_record!(semconv::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, first.elapsed().as_secs_f64() / (n_out - 1) as f64,
-                unit: semconv::UNIT_SECONDS, buckets: &semconv::TIME_PER_OUTPUT_TOKEN_BUCKETS,
+                unit: semconv::UNIT_SECONDS, buckets: &semconv::TIME_PER_OUTPUT_TOKEN_BUCKETS, exemplar: &self.genai,
                 [semconv::GEN_AI_OPERATION_NAME] = self.info.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
                 [semconv::GEN_AI_REQUEST_MODEL] = self.info.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = self.info.model.clone());
         }
@@ -338,7 +343,7 @@ impl Drop for RequestTrace {
             None => {
                 set_attr!(self.genai, [semconv::GEN_AI_RESPONSE_MODEL] = model.clone());
                 histogram_record!(semconv::GEN_AI_SERVER_REQUEST_DURATION, total, unit: semconv::UNIT_SECONDS,
-                    buckets: &semconv::REQUEST_DURATION_BUCKETS,
+                    buckets: &semconv::REQUEST_DURATION_BUCKETS, exemplar: &self.genai,
                     [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
                     [semconv::GEN_AI_REQUEST_MODEL] = model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = model);
             }
@@ -346,7 +351,7 @@ impl Drop for RequestTrace {
                 set_attr!(self.genai, [semconv::ERROR_TYPE] = error);
                 self.genai.set_error(outcome.as_str());
                 histogram_record!(semconv::GEN_AI_SERVER_REQUEST_DURATION, total, unit: semconv::UNIT_SECONDS,
-                    buckets: &semconv::REQUEST_DURATION_BUCKETS,
+                    buckets: &semconv::REQUEST_DURATION_BUCKETS, exemplar: &self.genai,
                     [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
                     [semconv::GEN_AI_REQUEST_MODEL] = model, [semconv::ERROR_TYPE] = error);
             }

@@ -52,6 +52,13 @@ struct Target {
     ref_id: String,
     expr: String,
     datasource: Text,
+    exemplar: bool,
+}
+
+/// A time-series query over a latency histogram's buckets must ask for exemplars: the server
+/// attaches the trace of a request to each bucket, and Grafana links the dots to Jaeger.
+fn lacks_exemplars(panel: &Panel, t: &Target) -> bool {
+    panel.kind == "timeseries" && t.expr.contains("_seconds_bucket") && !t.exemplar
 }
 
 /// A string, or an object holding it: a variable's `{"query": ..}`, a data source's `{"uid": ..}`.
@@ -129,6 +136,13 @@ fn dashboard(file: &str, text: &str, queries: &mut Vec<Query>) -> Result<String>
             p.push(format!("panel {title:?}: needs queries on $datasource"));
         }
         for t in targets {
+            if lacks_exemplars(panel, t) {
+                let title = &panel.title;
+                p.push(format!(
+                    "panel {title:?} {}: latency query without exemplars",
+                    t.ref_id
+                ));
+            }
             let source = format!("{file}: {} {}", panel.title, t.ref_id);
             queries.push(Query::new(source, t.expr.trim()));
         }
@@ -191,6 +205,28 @@ mod tests {
         assert_eq!(
             (found.as_str(), queries[0].expr.as_str()),
             ("\"t\", 1 panels, 1 queries", "up")
+        );
+    }
+
+    #[test]
+    fn latency_time_series_must_ask_for_exemplars() {
+        let ds = r#""datasource": "$datasource""#;
+        let var = r#"{"type": "datasource", "name": "datasource", "query": "prometheus"}"#;
+        let expr = "histogram_quantile(0.9, sum by (le) (rate(x_seconds_bucket[1m])))";
+        let text = |exemplar: bool| {
+            let target =
+                format!(r#"{{"refId": "A", "expr": "{expr}", "exemplar": {exemplar}, {ds}}}"#);
+            let panel =
+                format!(r#"{{"type": "timeseries", "title": "p", {ds}, "targets": [{target}]}}"#);
+            format!(
+                r#"{{"title": "t", "uid": "u", "templating": {{"list": [{var}]}}, "panels": [{panel}]}}"#
+            )
+        };
+        assert!(dashboard("d", &text(true), &mut Vec::new()).is_ok());
+        let err = dashboard("d", &text(false), &mut Vec::new()).unwrap_err();
+        assert!(
+            err.to_string().contains("latency query without exemplars"),
+            "{err}"
         );
     }
 }
