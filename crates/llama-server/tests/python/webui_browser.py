@@ -162,11 +162,16 @@ def main():
             cdp.call("Page.navigate", {"url": url + "/"}, session)
             wait_for(cdp, session, "document.readyState === 'complete' && !!document.getElementById('send')",
                      "the page to load", 60)
+            # Behind --api-key the page first asks for the key (and stops polling meanwhile).
+            wait_for(cdp, session, "document.getElementById('model').textContent === 'API key needed'",
+                     "the page to ask for the API key", 30)
             # The key goes in as a user would type it: the page keeps it and sends it.
             evaluate(cdp, session, """(() => { const k = document.getElementById('api-key');
                 k.value = %s; k.dispatchEvent(new Event('change')); })()""" % json.dumps(key))
             wait_for(cdp, session, "document.getElementById('health').textContent === 'ready'",
                      "the health badge", 60)
+            wait_for(cdp, session, "document.getElementById('model').textContent.endsWith('.gguf')",
+                     "the model name from /props", 30)
             evaluate(cdp, session, """(() => {
                 document.getElementById('prompt').value = 'What is the capital of France?';
                 document.getElementById('max-tokens').value = '8';
@@ -186,9 +191,9 @@ def main():
             row = evaluate(cdp, session, expr)
             n_decode = check_row(row, trace_id, debug_traces(url, key))
             # The metric cards are live: the KV card and the latency percentiles have values.
-            wait_for(cdp, session, "document.getElementById('ttft').textContent.includes('ms')"
-                     " || document.getElementById('ttft').textContent.includes(' s')",
-                     "TTFT percentiles", 30)
+            for card in ("ttft", "tpot"):
+                wait_for(cdp, session, "/\\d+(\\.\\d+)? m?s \\//.test(document.getElementById('%s').textContent)"
+                         % card, card + " percentiles", 30)
             kv = evaluate(cdp, session, "document.getElementById('kv-usage').textContent")
             assert kv.endswith("%"), kv
             cards = evaluate(cdp, session, """(() => ({ttft: document.getElementById('ttft').textContent,
