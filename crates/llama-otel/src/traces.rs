@@ -11,6 +11,10 @@ pub const TRACE_BUFFER_TRACES: usize = 32;
 pub const TRACE_BUFFER_SPANS_PER_TRACE: usize = 256;
 /// Longest string attribute value the buffer keeps, in characters (longer ones are cut).
 pub const TRACE_BUFFER_VALUE_CHARS: usize = 256;
+/// Heap the buffer may hold, estimated from each span's attributes, events and links: past
+/// it the oldest traces are evicted (spans with the SDK's default limits of 128 attributes and
+/// 128 events could otherwise make 32 × 256 spans far larger than their usual ~1 KiB each).
+pub const TRACE_BUFFER_BYTES: usize = 16 << 20;
 
 /// The last `limit` traces (newest first) as one OTLP/JSON `ExportTraceServiceRequest` with
 /// one `resourceSpans` entry per trace, holding the trace's spans and the root spans of other

@@ -4,7 +4,8 @@
 //! what the provider samples; it never exports.
 //!
 //! Bounded: at most [`MAX_TRACES`] traces (the oldest evicted), [`MAX_SPANS_PER_TRACE`]
-//! spans each, string attribute values cut to [`MAX_VALUE_CHARS`] characters.
+//! spans each, string attribute values cut to [`MAX_VALUE_CHARS`] characters, and about
+//! [`MAX_BYTES`] in all (estimated per span; the oldest traces go first).
 //!
 //! A trace is kept once it has more than one span. A root span that ends alone — no children
 //! still open, none ended before it, no links — is skipped: health checks, metric scrapes and
@@ -16,21 +17,59 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use opentelemetry::trace::{Span as _, SpanId, TraceId};
-use opentelemetry::Context;
+use std::mem::size_of;
+
+use opentelemetry::trace::{Event, Link, Span as _, SpanId, TraceId};
+use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
 use crate::traces::{
-    TRACE_BUFFER_SPANS_PER_TRACE as MAX_SPANS_PER_TRACE, TRACE_BUFFER_TRACES as MAX_TRACES,
-    TRACE_BUFFER_VALUE_CHARS as MAX_VALUE_CHARS,
+    TRACE_BUFFER_BYTES as MAX_BYTES, TRACE_BUFFER_SPANS_PER_TRACE as MAX_SPANS_PER_TRACE,
+    TRACE_BUFFER_TRACES as MAX_TRACES, TRACE_BUFFER_VALUE_CHARS as MAX_VALUE_CHARS,
 };
 
 /// Distinct traces a linked root span is filed under.
 const MAX_LINK_TARGETS: usize = 8;
 /// Bound of the open-span bookkeeping (traces with spans started and not ended).
 const MAX_OPEN_TRACES: usize = 4096;
+
+fn value_bytes(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.as_str().len(),
+        Value::Array(Array::String(items)) => items
+            .iter()
+            .map(|s| size_of::<StringValue>() + s.as_str().len())
+            .sum(),
+        Value::Array(Array::Bool(items)) => items.len(),
+        Value::Array(Array::I64(items)) => items.len() * 8,
+        Value::Array(Array::F64(items)) => items.len() * 8,
+        _ => 0,
+    }
+}
+
+fn attributes_bytes(attributes: &[KeyValue]) -> usize {
+    attributes
+        .iter()
+        .map(|kv| size_of::<KeyValue>() + kv.key.as_str().len() + value_bytes(&kv.value))
+        .sum()
+}
+
+/// The heap a buffered span holds, estimated from its parts (the bound on bytes uses it).
+pub(crate) fn span_bytes(span: &SpanData) -> usize {
+    let events: usize = span
+        .events
+        .iter()
+        .map(|e| size_of::<Event>() + e.name.len() + attributes_bytes(&e.attributes))
+        .sum();
+    let links: usize = span
+        .links
+        .iter()
+        .map(|l| size_of::<Link>() + attributes_bytes(&l.attributes))
+        .sum();
+    size_of::<SpanData>() + span.name.len() + attributes_bytes(&span.attributes) + events + links
+}
 
 /// One buffered trace.
 #[derive(Debug)]
@@ -40,6 +79,8 @@ struct Entry {
     own: Vec<SpanData>,
     /// Root spans of other traces that link here (decode steps), in end order.
     linked: Vec<SpanData>,
+    /// [`span_bytes`] of all of them.
+    bytes: usize,
 }
 
 impl Entry {
@@ -48,6 +89,7 @@ impl Entry {
             trace_id,
             own: Vec::new(),
             linked: Vec::new(),
+            bytes: 0,
         }
     }
 
@@ -61,8 +103,10 @@ impl Entry {
             if self.linked.is_empty() {
                 return false;
             }
-            self.linked.remove(0);
+            let gone = self.linked.remove(0);
+            self.bytes -= span_bytes(&gone);
         }
+        self.bytes += span_bytes(&span);
         self.own.push(span);
         true
     }
@@ -71,6 +115,7 @@ impl Entry {
         if self.len() >= MAX_SPANS_PER_TRACE {
             return false;
         }
+        self.bytes += span_bytes(&span);
         self.linked.push(span);
         true
     }
@@ -147,6 +192,20 @@ impl Ring {
         if !self.entry(trace_id).push_own(span) {
             self.skipped += 1;
         }
+        self.enforce_bytes();
+    }
+
+    /// Evicts the oldest traces while the buffer holds more than [`MAX_BYTES`] (the newest
+    /// trace always stays: 256 spans with values cut to 256 characters fit well below it).
+    fn enforce_bytes(&mut self) {
+        while self.traces.len() > 1 && self.bytes() > MAX_BYTES {
+            self.traces.pop_front();
+            self.evicted += 1;
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.traces.iter().map(|e| e.bytes).sum()
     }
 
     /// Files a linked root span under each trace it links to.
@@ -163,6 +222,7 @@ impl Ring {
                 self.skipped += 1;
             }
         }
+        self.enforce_bytes();
     }
 
     /// Up to `limit` traces, newest first, each as its spans (own, then linked).

@@ -193,3 +193,34 @@ fn otlp_json_uses_the_protobuf_json_field_names() {
         "nothing to read once the provider is shut down"
     );
 }
+
+#[test]
+fn the_oldest_traces_go_when_the_buffer_passes_its_byte_bound() {
+    let (_p, tracer, _serial) = provider();
+    let value = "v".repeat(MAX_VALUE_CHARS);
+    for t in 0..MAX_TRACES {
+        let root = tracer.start(format!("request {t}"));
+        let cx = Context::current_with_span(root);
+        // 20 spans of ~32 KiB: ~640 KiB a trace, 20 MiB for all of them.
+        for _ in 0..20 {
+            let mut child = tracer.start_with_context("child", &cx);
+            child.set_attributes((0..100).map(|i| KeyValue::new(format!("a{i}"), value.clone())));
+            child.end();
+        }
+        cx.span().end();
+    }
+    let (_, traces) = snapshot(usize::MAX).expect("buffer installed");
+    let bytes: usize = traces.iter().flatten().map(span_bytes).sum();
+    assert!(bytes <= MAX_BYTES, "{bytes} bytes held");
+    assert!(
+        traces.len() < MAX_TRACES,
+        "{} traces of ~640 KiB each",
+        traces.len()
+    );
+    let (_, evicted) = counters().expect("buffer installed");
+    assert_eq!(evicted as usize, MAX_TRACES - traces.len());
+    assert_eq!(
+        names(&traces[0]).last().map(String::as_str),
+        Some("request 31")
+    );
+}

@@ -71,10 +71,11 @@ pub async fn traces(uri: Uri) -> Result<Response, ServerError> {
     };
     let (skipped, evicted) = llama_otel::trace_buffer_counters().unwrap_or_default();
     let bound = format!(
-        "traces={}, spans-per-trace={}, value-chars={}, skipped-spans={skipped}, evicted-traces={evicted}",
+        "traces={}, spans-per-trace={}, value-chars={}, max-bytes={}, skipped-spans={skipped}, evicted-traces={evicted}",
         llama_otel::TRACE_BUFFER_TRACES,
         llama_otel::TRACE_BUFFER_SPANS_PER_TRACE,
         llama_otel::TRACE_BUFFER_VALUE_CHARS,
+        llama_otel::TRACE_BUFFER_BYTES,
     );
     Ok((
         [
