@@ -60,7 +60,7 @@ pub use trace::{
     extract_w3c, format_traceresponse, AsParent, SpanContext, SpanGuard, SpanKind, TraceContext,
 };
 pub use traces::{
-    recent_traces_otlp_json, trace_buffer_counters, TRACE_BUFFER_BYTES,
+    recent_traces_otlp_json, trace_buffer_stats, TraceBufferStats, TRACE_BUFFER_BYTES,
     TRACE_BUFFER_SPANS_PER_TRACE, TRACE_BUFFER_TRACES, TRACE_BUFFER_VALUE_CHARS,
 };
 

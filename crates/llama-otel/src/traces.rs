@@ -32,12 +32,26 @@ pub fn recent_traces_otlp_json(limit: usize) -> Option<String> {
     }
 }
 
-/// Spans the buffer did not keep (lone root spans, spans past a trace's bound) and traces it
-/// evicted, since the SDK started; `None` when no SDK is recording.
-pub fn trace_buffer_counters() -> Option<(u64, u64)> {
+/// What the trace buffer holds now and has given up since the SDK started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TraceBufferStats {
+    /// Traces held.
+    pub traces: usize,
+    /// Spans held (a decode step filed under two traces counts twice).
+    pub spans: usize,
+    /// Estimated heap held by those spans (what [`TRACE_BUFFER_BYTES`] bounds).
+    pub bytes: usize,
+    /// Spans not kept: lone root spans, spans past a trace's bound.
+    pub skipped_spans: u64,
+    /// Traces evicted for newer ones.
+    pub evicted_traces: u64,
+}
+
+/// The buffer's [`TraceBufferStats`]; `None` when no SDK is recording.
+pub fn trace_buffer_stats() -> Option<TraceBufferStats> {
     #[cfg(feature = "otel")]
     {
-        crate::sdk::ring::counters()
+        crate::sdk::ring::stats()
     }
     #[cfg(not(feature = "otel"))]
     None

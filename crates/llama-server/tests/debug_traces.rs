@@ -195,6 +195,19 @@ fn the_buffer_keeps_the_last_traces_and_evicts_the_oldest() {
         header.ends_with(&format!("evicted-traces={evicted}")),
         "{header}"
     );
+    let held = |key: &str| -> usize {
+        let at = header
+            .find(&format!(" {key}="))
+            .unwrap_or_else(|| panic!("{key} in {header}"));
+        let digits = header[at + key.len() + 2..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next();
+        digits
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| panic!("{key} in {header}"))
+    };
+    assert!(held("bytes") <= llama_otel::TRACE_BUFFER_BYTES, "{header}");
+    eprintln!("{bound} requests held: {header}");
     let all = entries(&r.json());
     assert_eq!(all.len(), bound, "at most {bound} traces");
     let kept: Vec<&str> = all

@@ -26,8 +26,9 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
 use crate::traces::{
-    TRACE_BUFFER_BYTES as MAX_BYTES, TRACE_BUFFER_SPANS_PER_TRACE as MAX_SPANS_PER_TRACE,
-    TRACE_BUFFER_TRACES as MAX_TRACES, TRACE_BUFFER_VALUE_CHARS as MAX_VALUE_CHARS,
+    TraceBufferStats, TRACE_BUFFER_BYTES as MAX_BYTES,
+    TRACE_BUFFER_SPANS_PER_TRACE as MAX_SPANS_PER_TRACE, TRACE_BUFFER_TRACES as MAX_TRACES,
+    TRACE_BUFFER_VALUE_CHARS as MAX_VALUE_CHARS,
 };
 
 /// Distinct traces a linked root span is filed under.
@@ -326,14 +327,26 @@ pub(crate) fn snapshot(limit: usize) -> Option<(Resource, Vec<Vec<SpanData>>)> {
     Some((resource, traces))
 }
 
-/// Counters of the running buffer: (spans skipped, traces evicted).
-pub(crate) fn counters() -> Option<(u64, u64)> {
+/// What the running buffer holds and has given up.
+pub(crate) fn stats() -> Option<TraceBufferStats> {
     let shared = CURRENT
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .clone()?;
     let ring = shared.ring.lock().unwrap_or_else(PoisonError::into_inner);
-    Some((ring.skipped, ring.evicted))
+    Some(TraceBufferStats {
+        traces: ring.traces.len(),
+        spans: ring.traces.iter().map(Entry::len).sum(),
+        bytes: ring.bytes(),
+        skipped_spans: ring.skipped,
+        evicted_traces: ring.evicted,
+    })
+}
+
+/// (spans skipped, traces evicted), for the tests.
+#[cfg(test)]
+fn counters() -> Option<(u64, u64)> {
+    stats().map(|s| (s.skipped_spans, s.evicted_traces))
 }
 
 #[cfg(test)]

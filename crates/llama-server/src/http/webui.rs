@@ -69,13 +69,18 @@ pub async fn traces(uri: Uri) -> Result<Response, ServerError> {
         }});
         return Ok((StatusCode::NOT_FOUND, axum::Json(body)).into_response());
     };
-    let (skipped, evicted) = llama_otel::trace_buffer_counters().unwrap_or_default();
+    let stats = llama_otel::trace_buffer_stats().unwrap_or_default();
     let bound = format!(
-        "traces={}, spans-per-trace={}, value-chars={}, max-bytes={}, skipped-spans={skipped}, evicted-traces={evicted}",
+        "traces={}, spans-per-trace={}, value-chars={}, max-bytes={}; held: traces={}, spans={}, bytes={}; skipped-spans={}, evicted-traces={}",
         llama_otel::TRACE_BUFFER_TRACES,
         llama_otel::TRACE_BUFFER_SPANS_PER_TRACE,
         llama_otel::TRACE_BUFFER_VALUE_CHARS,
         llama_otel::TRACE_BUFFER_BYTES,
+        stats.traces,
+        stats.spans,
+        stats.bytes,
+        stats.skipped_spans,
+        stats.evicted_traces,
     );
     Ok((
         [
