@@ -116,8 +116,11 @@ mod tests {
     #[test]
     fn the_page_is_self_contained() {
         assert!(PAGE.starts_with("<!doctype html>"));
-        for external in ["http://", "https://", "<link ", "src=\""] {
+        for external in ["http://", "https://", "src=", "@import", "url("] {
             assert!(!PAGE.contains(external), "the page refers to {external}");
         }
+        // The one link: an empty icon, so browsers do not ask for /favicon.ico.
+        assert_eq!(PAGE.matches("href=").count(), 1);
+        assert!(PAGE.contains(r#"<link rel="icon" href="data:,">"#));
     }
 }

@@ -165,6 +165,7 @@ def main():
             # Behind --api-key the page first asks for the key (and stops polling meanwhile).
             wait_for(cdp, session, "document.getElementById('model').textContent === 'API key needed'",
                      "the page to ask for the API key", 30)
+            time.sleep(3)  # three polling periods without the key: checked below
             # The key goes in as a user would type it: the page keeps it and sends it.
             evaluate(cdp, session, """(() => { const k = document.getElementById('api-key');
                 k.value = %s; k.dispatchEvent(new Event('change')); })()""" % json.dumps(key))
@@ -210,6 +211,13 @@ def main():
             print(f"trace {trace_id}: {len(row['bars'])} bars, {n_decode} llama.decode; "
                   f"answer {answer.strip()[:40]!r}; TTFT {cards['ttft']}; TPOT {cards['tpot']}; "
                   f"KV {kv}; screenshot {screenshot}")
+            req = urllib.request.Request(url + "/metrics", headers={"Authorization": "Bearer " + key})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                rejected = [l for l in r.read().decode().splitlines()
+                            if l.startswith("llamacpp:requests_rejected_total{") and not l.endswith(" 0")]
+            unauthorized = sum(int(float(l.rsplit(" ", 1)[1])) for l in rejected if "unauthorized" in l)
+            # Before the key, one round of the four protected endpoints; then polling pauses.
+            assert unauthorized <= 4, f"the page keeps polling without the key: {rejected}"
             print("webui browser checks passed")
         finally:
             cdp.close()
