@@ -39,6 +39,7 @@ mod macros;
 pub mod names;
 pub mod semconv;
 mod trace;
+mod traces;
 
 #[cfg(feature = "otel")]
 mod exemplars;
@@ -61,6 +62,10 @@ pub use guard::{
 };
 pub use trace::{
     extract_w3c, format_traceresponse, AsParent, SpanContext, SpanGuard, SpanKind, TraceContext,
+};
+pub use traces::{
+    recent_traces_otlp_json, trace_buffer_stats, TraceBufferStats, TRACE_BUFFER_BYTES,
+    TRACE_BUFFER_SPANS_PER_TRACE, TRACE_BUFFER_TRACES, TRACE_BUFFER_VALUE_CHARS,
 };
 
 /// True when this build records telemetry (the `otel` feature is on). A server can warn when

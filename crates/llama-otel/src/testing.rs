@@ -57,6 +57,7 @@ pub fn init_for_tests() -> TestTelemetry {
     let parts = Parts {
         tracer_provider: SdkTracerProvider::builder()
             .with_simple_exporter(spans.clone())
+            .with_span_processor(crate::sdk::ring::RingProcessor::install())
             .build(),
         meter_provider: SdkMeterProvider::builder()
             .with_reader(PeriodicReader::builder(metrics.clone()).build())

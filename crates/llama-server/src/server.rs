@@ -74,6 +74,7 @@ fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
             credentials: cli.cors.credentials(),
         },
         reasoning_format: cli.reasoning_format,
+        webui: cli.webui_enabled(),
     })
 }
 

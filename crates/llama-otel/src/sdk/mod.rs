@@ -8,6 +8,7 @@ mod limits;
 mod pipeline;
 pub(crate) mod propagation;
 mod resource;
+pub(crate) mod ring;
 mod selfobs;
 mod tls;
 

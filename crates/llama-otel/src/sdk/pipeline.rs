@@ -148,7 +148,10 @@ fn tracer_provider(
     runtime: Option<&Runtime>,
     components: &mut Components,
 ) -> SdkTracerProvider {
-    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    // The in-process buffer of recent traces, whether or not anything is exported.
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_span_processor(super::ring::RingProcessor::install());
     if let Some(ratio) = config.trace_sample_ratio {
         builder = builder.with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
             ratio,

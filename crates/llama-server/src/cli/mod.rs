@@ -262,10 +262,10 @@ pub struct EndpointFlags {
     #[arg(long = "no-slots", env = "LLAMA_ARG_NO_ENDPOINT_SLOTS", value_parser = parse_bool,
           overrides_with = "slots")]
     pub no_slots: bool,
-    /// Accepted for llama.cpp compatibility: this server has no web UI.
+    /// Do not serve the built-in live view at `/` (404 there, as llama.cpp without its UI).
     #[arg(long = "no-webui", alias = "no-ui", env = "LLAMA_ARG_NO_UI", value_parser = parse_bool)]
     pub no_webui: bool,
-    /// Accepted for llama.cpp compatibility: this server has no web UI.
+    /// Serve the built-in live view at `/` (the default; `--webui=false` or LLAMA_ARG_UI=0: off).
     #[arg(long = "webui", alias = "ui", env = "LLAMA_ARG_UI", value_parser = parse_bool,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub webui: Option<bool>,
@@ -455,6 +455,11 @@ impl Cli {
     /// Whether flash attention is used (`auto` resolves to on, as llama.cpp does on CPU).
     pub fn flash_attn_enabled(&self) -> bool {
         !self.no_flash_attn && self.flash_attn != FlashAttn::Off
+    }
+
+    /// Whether `GET /` serves the live view (llama.cpp's default for its UI: yes).
+    pub fn webui_enabled(&self) -> bool {
+        !self.endpoints.no_webui && self.endpoints.webui.unwrap_or(true)
     }
 
     /// Whether `GET /slots` is served (llama.cpp's default: yes).

@@ -367,3 +367,16 @@ fn tls_and_cors_flags_follow_llama_cpp() {
         "localhost"
     );
 }
+
+#[test]
+fn the_live_view_is_on_by_default_and_off_as_llama_cpp_turns_its_ui_off() {
+    assert!(parse(&[]).webui_enabled());
+    assert!(parse(&["--webui"]).webui_enabled());
+    for off in [&["--no-webui"][..], &["--no-ui"], &["--webui=false"]] {
+        assert!(!parse(off).webui_enabled(), "{off:?}");
+    }
+    for env in [("LLAMA_ARG_UI", "0"), ("LLAMA_ARG_NO_UI", "1")] {
+        let cli = parse_with_env(&[env], &[]).expect("parses");
+        assert!(!cli.webui_enabled(), "{env:?}");
+    }
+}

@@ -16,6 +16,7 @@ pub mod props;
 pub mod sse;
 pub mod template;
 pub mod trace;
+pub mod webui;
 
 use crate::error::{Result, ServerError};
 use crate::scheduler::SchedulerHandle;
@@ -56,6 +57,8 @@ pub struct HttpConfig {
     pub sse_ping: Option<Duration>,
     /// `--reasoning-format`.
     pub reasoning_format: llama_core::chat::toolcall::ReasoningFormat,
+    /// `GET /` serves the built-in live view (not `--no-webui`).
+    pub webui: bool,
 }
 
 /// The model's name as the API reports it.
@@ -157,7 +160,7 @@ async fn method_not_allowed() -> ServerError {
     ServerError::MethodNotAllowed
 }
 
-/// All routes. `/health` is the only one open without the API key. Building the router starts
+/// All routes. `/health` and the live view's page (`/`) are open without the API key. Building the router starts
 /// the server's counter series at zero.
 pub fn router(state: AppState) -> Router {
     crate::telemetry::start_series();
@@ -181,10 +184,17 @@ pub fn router(state: AppState) -> Router {
         .route("/detokenize", post(llamacpp::detokenize))
         .route("/slots", get(llamacpp::slots))
         .route("/metrics", get(llamacpp::metrics))
+        .route("/debug/traces", get(webui::traces))
         .route_layer(from_fn_with_state(state.clone(), auth::require_api_key));
-    let public = Router::new()
+    let mut public = Router::new()
         .route("/health", get(llamacpp::health))
         .route("/v1/health", get(llamacpp::health));
+    if state.config().webui {
+        // Open without the API key, as llama.cpp leaves its UI; the page asks for the key.
+        public = public
+            .route("/", get(webui::page))
+            .route("/index.html", get(webui::page));
+    }
     protected
         .merge(public)
         .fallback(not_found)
