@@ -36,6 +36,7 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("llama-server listening on {scheme}://{addr}");
     let state = AppState::new(http_config(&cli, addr.port(), scheme)?);
+    crate::metrics_listener::spawn(state.clone()).await;
     let (failed_tx, failed_rx) = oneshot::channel();
     let (handle_tx, handle_rx) = oneshot::channel();
     spawn_loader(cli.clone(), state.clone(), addr, failed_tx, handle_tx)?;
