@@ -161,12 +161,15 @@ pub async fn http_span(State(state): State<AppState>, mut req: Request, next: Ne
     if let Some(reason) = reason {
         crate::metrics::record_rejection(reason);
         outcome.record(Outcome::Rejected, Some(reason), None);
-        set_attr!(span, [semconv::ERROR_TYPE] = reason);
-        if response.status().is_server_error() {
-            span.set_error(reason);
-        }
     }
-    record_duration(meta, config.server.scheme, status, reason);
+    // HTTP conventions: for a server only a 5xx is an error (span status and `error.type`);
+    // a 4xx is the client's, counted with its reason in `llama.requests` above.
+    let error = reason.filter(|_| response.status().is_server_error());
+    if let Some(error) = error {
+        set_attr!(span, [semconv::ERROR_TYPE] = error);
+        span.set_error(error);
+    }
+    record_duration(meta, config.server.scheme, status, error);
     if let Some(value) = span
         .traceresponse()
         .and_then(|v| HeaderValue::from_str(&v).ok())
