@@ -252,8 +252,22 @@ async fn every_emitted_name_is_in_the_catalog() {
             "{probe}"
         );
     }
+    let purge = send(&app, "PURGE", "/v1/models", None).await;
+    assert_eq!(purge, StatusCode::METHOD_NOT_ALLOWED);
     let spans = wait_genai(&t, 6);
     let exports = t.collect_metrics();
+    let other = spans
+        .iter()
+        .find(|s| s.name == "HTTP /v1/models")
+        .expect("span of PURGE");
+    assert_eq!(
+        value(&other.attributes, semconv::HTTP_REQUEST_METHOD).as_deref(),
+        Some("_OTHER")
+    );
+    assert_eq!(
+        value(&other.attributes, semconv::HTTP_REQUEST_METHOD_ORIGINAL).as_deref(),
+        Some("PURGE")
+    );
     assert!(
         spans.iter().any(|s| s.name == "GET /health"),
         "--otel-trace-probes traces /health"

@@ -75,7 +75,12 @@ fn start_span(
     parent: &TraceContext,
 ) -> SpanGuard {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let name = format!("{} {}", meta.method, meta.route.as_deref().unwrap_or(""));
+    // The HTTP conventions name a span of an unknown method `HTTP {route}`.
+    let verb = match meta.method {
+        semconv::ERROR_TYPE_OTHER => "HTTP",
+        known => known,
+    };
+    let name = format!("{verb} {}", meta.route.as_deref().unwrap_or(""));
     let span = span!(name.trim_end().to_owned(), parent: parent, kind: Server,
         [semconv::HTTP_REQUEST_METHOD] = meta.method,
         [semconv::URL_PATH] = req.uri().path().to_owned(),
