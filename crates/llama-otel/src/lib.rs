@@ -31,6 +31,9 @@
 pub mod error;
 
 mod attr;
+pub mod catalog;
+#[cfg(feature = "testing")]
+mod catalog_check;
 pub mod config;
 mod exposition;
 mod guard;

@@ -20,7 +20,8 @@ pub const CONTEXT_UTILIZATION: &str = "llama.context.utilization";
 pub const SAMPLING_DURATION: &str = "llama.sampling.duration";
 /// Time to compute one token's allowed set under a schema or grammar (histogram, s).
 pub const SAMPLING_CONSTRAINT_DURATION: &str = "llama.sampling.constraint.duration";
-/// Counter, `{token}`: tokens processed, by [`TokenKind`] (label [`TOKEN_KIND`]).
+/// Counter, `{token}`: tokens processed, by [`TokenKind`] (label [`TOKEN_KIND`],
+/// `gen_ai.token.type`).
 pub const TOKENS: &str = "llama.tokens";
 /// Gauge, `{slot}`: slots serving a request.
 pub const SLOTS_BUSY: &str = "llama.slots.busy";
@@ -46,8 +47,38 @@ pub const UNIT_SECONDS: &str = crate::semconv::UNIT_SECONDS;
 
 /// Label of [`REQUESTS`]: how the request ended ([`Outcome::as_str`]).
 pub const OUTCOME: &str = "outcome";
-/// Label of [`TOKENS`]: [`TokenKind::as_str`].
-pub const TOKEN_KIND: &str = "type";
+/// Label of [`TOKENS`]: [`TokenKind::as_str`] (the GenAI conventions' `gen_ai.token.type`;
+/// it was `type` = `prompt`|`generated` before).
+pub const TOKEN_KIND: &str = crate::semconv::GEN_AI_TOKEN_TYPE;
+
+// ------------------------------------------------------------------ values
+
+/// `gen_ai.provider.name` of every GenAI span and metric. None of the conventions' well-known
+/// values applies to a self-hosted server (they name hosted services and their API flavours:
+/// `openai` would claim OpenAI's `openai.*` attributes, and this server is not llama.cpp
+/// either), and the spec lets an instrumentation use a custom value then ("If one of them
+/// applies, then the respective value MUST be used; otherwise, a custom value MAY be used"):
+/// this project's own name, in the spec's lower snake case.
+pub const PROVIDER: &str = "llama_rs";
+
+// ------------------------------------------------------------ span attributes
+
+/// GenAI span: slot that served the request.
+pub const SLOT_ID: &str = "llama.slot.id";
+/// GenAI and `prefill` spans: prompt tokens reused from the slot's cache.
+pub const PROMPT_CACHED_TOKENS: &str = "llama.prompt.cached_tokens";
+/// `prefill` span: prompt tokens.
+pub const PROMPT_TOKENS: &str = "llama.prompt.tokens";
+/// GenAI span: llama.cpp's stop type (`eos`, `limit`, `word`).
+pub const STOP_TYPE: &str = "llama.stop_type";
+/// GenAI span of an embeddings request: number of inputs.
+pub const EMBED_N_INPUTS: &str = "llama.embed.n_inputs";
+/// GenAI span: tool calls in a chat answer.
+pub const TOOL_CALLS: &str = "llama.response.tool_calls";
+/// The GenAI span event recorded for each tool call of an answer.
+pub const TOOL_CALL_EVENT: &str = "gen_ai.tool.call";
+/// GenAI span event when the first token was sampled.
+pub const FIRST_TOKEN_EVENT: &str = "first_token";
 
 /// How a request ended (label [`OUTCOME`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,21 +262,22 @@ pub const REJECTION_REASONS: [&str; 13] = [
 /// What a [`TOKENS`] count is (label [`TOKEN_KIND`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
-    /// Prompt tokens computed (cached ones excluded).
-    Prompt,
-    /// Generated tokens.
-    Generated,
+    /// Prompt tokens computed (`input`; tokens reused from the cache are not counted: they
+    /// cost no compute).
+    Input,
+    /// Generated tokens (`output`).
+    Output,
 }
 
 impl TokenKind {
     /// Every kind.
-    pub const ALL: [TokenKind; 2] = [TokenKind::Prompt, TokenKind::Generated];
+    pub const ALL: [TokenKind; 2] = [TokenKind::Input, TokenKind::Output];
 
-    /// The label value.
+    /// The label value (`gen_ai.token.type`'s well-known values).
     pub const fn as_str(self) -> &'static str {
         match self {
-            TokenKind::Prompt => "prompt",
-            TokenKind::Generated => "generated",
+            TokenKind::Input => crate::semconv::TOKEN_TYPE_INPUT,
+            TokenKind::Output => crate::semconv::TOKEN_TYPE_OUTPUT,
         }
     }
 }

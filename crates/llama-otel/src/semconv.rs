@@ -1,9 +1,18 @@
-//! Semantic-convention names for the GenAI spec (attributes, metrics, bucket boundaries),
-//! kept here because the `gen_ai.*` items of opentelemetry-semantic-conventions are deprecated.
+//! Semantic-convention names the server emits (GenAI, HTTP, general attributes; metrics and
+//! their bucket boundaries), kept here because the `gen_ai.*` items of
+//! opentelemetry-semantic-conventions are deprecated.
 //!
-//! Source: OpenTelemetry semantic conventions, `docs/gen-ai/gen-ai-metrics.md` and
-//! `gen-ai-spans.md` (status: Development). Names are plain `&'static str`, usable as
-//! macro attribute keys (`[GEN_AI_REQUEST_MODEL] = model`) and instrument names.
+//! Source: [`SPEC_VERSION`]. Names are plain `&'static str`, usable as macro attribute keys
+//! (`[GEN_AI_REQUEST_MODEL] = model`) and instrument names; [`crate::catalog`] lists every name
+//! the server emits with its type and unit, and the server's tests hold its output to that list.
+
+/// The conventions these names follow: GenAI from the last release that still carried
+/// `docs/gen-ai/` (v1.41.1; v1.42.0 moved GenAI to `open-telemetry/semantic-conventions-genai`,
+/// which has made no release since — its `main` keeps every name used here), HTTP and the
+/// general attributes from the newest release.
+pub const SPEC_VERSION: &str =
+    "OpenTelemetry semantic conventions v1.41.1 (gen-ai: docs/gen-ai/gen-ai-spans.md, \
+gen-ai-metrics.md) and v1.44.0 (http: docs/http/http-spans.md, http-metrics.md)";
 
 // ---------------------------------------------------------------- attributes
 
@@ -11,6 +20,8 @@
 pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
 /// The GenAI provider as identified by the instrumentation (replaces `gen_ai.system`).
 pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+/// Whether the request asked for a streamed response (boolean; defined since v1.40).
+pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
 /// Model name the request asked for.
 pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
 /// Maximum number of tokens the model may generate.
@@ -19,7 +30,7 @@ pub const GEN_AI_REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
 pub const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
 /// Nucleus sampling threshold.
 pub const GEN_AI_REQUEST_TOP_P: &str = "gen_ai.request.top_p";
-/// Top-k sampling.
+/// Top-k sampling (a double in the spec, though the setting is a count).
 pub const GEN_AI_REQUEST_TOP_K: &str = "gen_ai.request.top_k";
 /// Frequency penalty.
 pub const GEN_AI_REQUEST_FREQUENCY_PENALTY: &str = "gen_ai.request.frequency_penalty";
@@ -41,6 +52,19 @@ pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons
 pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 /// Completion tokens generated.
 pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// Prompt tokens served from the cache (a part of `gen_ai.usage.input_tokens`; replaces the
+/// project's former `gen_ai.usage.cached_tokens`).
+pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+/// The prompt, with content capture on (opt-in; JSON per the input-messages schema).
+pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+/// The completion, with content capture on (opt-in; JSON per the output-messages schema).
+pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+/// A tool call's id.
+pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+/// A tool call's function name.
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// A tool call's arguments (opt-in, content capture).
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
 /// `input` or `output`, on `gen_ai.client.token.usage`.
 pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
 /// Requested output type (`text`, `json`, ...).
@@ -59,6 +83,15 @@ pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
 pub const HTTP_ROUTE: &str = "http.route";
 /// HTTP status code, on HTTP server spans.
 pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// The request's method as sent, when it is not one of the known methods (then
+/// `http.request.method` is `_OTHER`).
+pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+/// `http` or `https`, on HTTP server spans and `http.server.request.duration`.
+pub const URL_SCHEME: &str = "url.scheme";
+/// The request's path, on HTTP server spans.
+pub const URL_PATH: &str = "url.path";
+/// The `User-Agent` header, on HTTP server spans.
+pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
 
 // ------------------------------------------------------- well-known values
 
@@ -74,8 +107,13 @@ pub const OPERATION_GENERATE_CONTENT: &str = "generate_content";
 pub const TOKEN_TYPE_INPUT: &str = "input";
 /// `gen_ai.token.type` for generated tokens.
 pub const TOKEN_TYPE_OUTPUT: &str = "output";
-/// Fallback `error.type` when no more specific class applies.
+/// Fallback `error.type` when no more specific class applies; also `http.request.method` for
+/// a method outside [`HTTP_KNOWN_METHODS`].
 pub const ERROR_TYPE_OTHER: &str = "_OTHER";
+/// The methods `http.request.method` records as sent (RFC 9110 and PATCH).
+pub const HTTP_KNOWN_METHODS: [&str; 9] = [
+    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+];
 
 // ------------------------------------------------------------------ metrics
 
@@ -89,6 +127,9 @@ pub const GEN_AI_SERVER_REQUEST_DURATION: &str = "gen_ai.server.request.duration
 pub const GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN: &str = "gen_ai.server.time_per_output_token";
 /// Histogram, `s`: time to the first output token (queueing + prefill).
 pub const GEN_AI_SERVER_TIME_TO_FIRST_TOKEN: &str = "gen_ai.server.time_to_first_token";
+/// Histogram, `s`: HTTP server request duration (stable HTTP conventions), to the response
+/// head as the HTTP server span.
+pub const HTTP_SERVER_REQUEST_DURATION: &str = "http.server.request.duration";
 /// Counter, `{span}` / `{export}`: telemetry this process had to drop (see `init`).
 pub const LLAMA_TELEMETRY_DROPPED: &str = "llama.telemetry.dropped";
 
@@ -111,6 +152,10 @@ pub const TIME_TO_FIRST_TOKEN_BUCKETS: [f64; 16] = [
 pub const TIME_PER_OUTPUT_TOKEN_BUCKETS: [f64; 13] = [
     0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
 ];
+/// Boundaries for `http.server.request.duration` (the HTTP metrics' advisory boundaries).
+pub const HTTP_REQUEST_DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 /// Boundaries for `gen_ai.client.token.usage` (powers of four).
 pub const TOKEN_USAGE_BUCKETS: [f64; 14] = [
     1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
@@ -131,6 +176,7 @@ mod tests {
         assert!(strictly_increasing(&TIME_TO_FIRST_TOKEN_BUCKETS));
         assert!(strictly_increasing(&TIME_PER_OUTPUT_TOKEN_BUCKETS));
         assert!(strictly_increasing(&TOKEN_USAGE_BUCKETS));
+        assert!(strictly_increasing(&HTTP_REQUEST_DURATION_BUCKETS));
     }
 
     #[test]

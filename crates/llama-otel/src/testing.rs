@@ -12,6 +12,7 @@ use crate::sdk::{Parts, Sdk};
 use crate::state::Reservation;
 use crate::TelemetryGuard;
 
+pub use crate::catalog_check::{metric_violations, span_violations};
 pub use opentelemetry_sdk::metrics::data;
 /// The OpenTelemetry API and SDK crates, so tests can inspect exported data without
 /// depending on them directly.

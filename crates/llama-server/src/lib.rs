@@ -20,6 +20,7 @@ pub mod cli;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod metrics_listener;
 pub mod scheduler;
 pub mod server;
 pub mod telemetry;

@@ -8,6 +8,7 @@ use crate::http::cors::CorsConfig;
 use crate::http::{self, AppState, HttpConfig, ModelNames, Ready};
 use crate::scheduler::engine::EngineConfig;
 use crate::scheduler::{self, Limits, SchedulerHandle};
+use crate::telemetry::ServerAddr;
 use crate::write_timeout::WriteTimeout;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -34,7 +35,8 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("llama-server listening on {scheme}://{addr}");
-    let state = AppState::new(http_config(&cli, addr.port())?);
+    let state = AppState::new(http_config(&cli, addr.port(), scheme)?);
+    crate::metrics_listener::spawn(state.clone()).await;
     let (failed_tx, failed_rx) = oneshot::channel();
     let (handle_tx, handle_rx) = oneshot::channel();
     spawn_loader(cli.clone(), state.clone(), addr, failed_tx, handle_tx)?;
@@ -50,14 +52,19 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
     result
 }
 
-fn http_config(cli: &Cli, port: u16) -> Result<HttpConfig, String> {
+fn http_config(cli: &Cli, port: u16, scheme: &'static str) -> Result<HttpConfig, String> {
     Ok(HttpConfig {
         api_keys: cli.api_keys()?,
         aliases: cli.aliases(),
         model_path: cli.model.clone(),
         max_body: cli.max_body_size,
         body_timeout: Duration::from_secs(cli.timeout),
-        port,
+        server: ServerAddr {
+            address: Arc::from(cli.host.as_str()),
+            port,
+            scheme,
+        },
+        trace_probes: cli.otel_trace_probes,
         capture_content: capture_content(cli),
         embeddings: cli.embeddings,
         sampling: cli.sampling_defaults()?,
@@ -144,7 +151,7 @@ fn spawn_loader(
 }
 
 /// The routes over a model loaded now, without a listener: the server's request path
-/// in-process (tests, embedding). `port` is what the HTTP spans report as `server.port`. The
+/// in-process (tests, embedding). `port` is what telemetry reports as `server.port`. The
 /// scheduler thread exits once the router and every clone of its state are dropped.
 pub fn in_process(cli: &Cli, port: u16) -> Result<axum::Router, String> {
     in_process_with_scheduler(cli, port).map(|(router, _)| router)
@@ -155,7 +162,12 @@ pub fn in_process_with_scheduler(
     cli: &Cli,
     port: u16,
 ) -> Result<(axum::Router, SchedulerHandle), String> {
-    let state = AppState::new(http_config(cli, port)?);
+    let scheme = if cli.ssl_cert_file.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let state = AppState::new(http_config(cli, port, scheme)?);
     let ready = load(cli)?;
     let sched = ready.sched.clone();
     state.set_ready(ready);

@@ -12,25 +12,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// `gen_ai.provider.name` of every request.
-pub const PROVIDER: &str = "llama.cpp";
-/// Whether the response is streamed (not in the GenAI conventions yet; common in instrumentations).
-pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
-/// The prompt, with content capture on.
-pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
-/// The completion, with content capture on.
-pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+/// Where the server listens, as GenAI spans and metrics report it (`server.address`,
+/// `server.port`): the configured `--host` and the bound port, not the request's `Host`
+/// header, so the metrics' label values stay few and the same on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAddr {
+    /// `server.address`.
+    pub address: Arc<str>,
+    /// `server.port`.
+    pub port: u16,
+    /// `url.scheme`: `https` with `--ssl-cert-file`, else `http`.
+    pub scheme: &'static str,
+}
 
-/// Tool calls in a chat answer (GenAI span attribute).
-pub const LLAMA_TOOL_CALLS: &str = "llama.response.tool_calls";
-/// The GenAI span event recorded for each tool call of an answer.
-pub const TOOL_CALL_EVENT: &str = "gen_ai.tool.call";
-/// A tool call's id (GenAI semantic conventions).
-pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
-/// A tool call's function name (GenAI semantic conventions).
-pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
-/// A tool call's arguments, with content capture on (GenAI semantic conventions).
-pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+impl Default for ServerAddr {
+    fn default() -> Self {
+        ServerAddr {
+            address: Arc::from("127.0.0.1"),
+            port: 8080,
+            scheme: "http",
+        }
+    }
+}
 
 /// Decode steps of a request (after its first) that link to its GenAI span and back.
 pub const LINKED_DECODE_STEPS: usize = 16;
@@ -75,7 +78,7 @@ pub fn clock() -> Option<Instant> {
     llama_otel::is_active().then(Instant::now)
 }
 
-/// Adds to `llama.tokens` (`type` = `kind`).
+/// Adds to `llama.tokens` (`gen_ai.token.type` = `kind`).
 pub fn count_tokens(kind: TokenKind, n: u64) {
     counter_add!(names::TOKENS, n, unit: names::UNIT_TOKEN, description: "Tokens processed",
         [names::TOKEN_KIND] = kind.as_str());

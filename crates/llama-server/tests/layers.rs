@@ -1,4 +1,4 @@
-//! The server's modules form layers — server, cli → http → api → scheduler → the leaves
+//! The server's modules form layers — server, cli (and metrics_listener) → http → api → scheduler → the leaves
 //! (telemetry, metrics, error) — and sibling files inside a module do not import each other in
 //! a circle. Read from the sources: every `crate::X` path must name a lower layer (or the
 //! file's own module), and the `super::x` references between sibling files must be acyclic.
@@ -13,7 +13,7 @@ const LAYERS: [&[&str]; 6] = [
     &["scheduler"],
     &["api"],
     &["http"],
-    &["cli"],
+    &["cli", "metrics_listener"],
     &["server"],
 ];
 

@@ -125,6 +125,41 @@ fn check_spans(e: &Exported, traceresponse: &str) {
     }
 }
 
+/// What the collector received, against `llama_otel::catalog`: every metric name and every
+/// span attribute (with the value type rotel prints) has a row there.
+fn check_catalog(e: &Exported) {
+    use llama_otel::catalog::{self, AttrType};
+    let mut problems: Vec<String> = e
+        .metrics
+        .iter()
+        .filter(|m| catalog::metric_row(m).is_none())
+        .map(|m| format!("metric {m} is not in the catalog"))
+        .collect();
+    for span in &e.spans {
+        for (key, value) in &span.attributes {
+            let ty = match value.split_once('(').map(|(t, _)| t) {
+                Some("Str") => Some(AttrType::String),
+                Some("Int") => Some(AttrType::Int),
+                Some("Double") => Some(AttrType::Double),
+                Some("Bool") => Some(AttrType::Bool),
+                Some("Slice") => Some(AttrType::StringArray),
+                _ => None,
+            };
+            match catalog::attribute(key) {
+                None => problems.push(format!("{}: {key} is not in the catalog", span.name)),
+                Some(row) if Some(row.ty) != ty => problems.push(format!(
+                    "{}: {key} = {value}, the catalog says {:?}",
+                    span.name, row.ty
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 fn end_to_end(how: How) {
     let Some(rotel) = Rotel::start() else { return };
     let started = Instant::now();
@@ -146,6 +181,7 @@ fn end_to_end(how: How) {
         .to_owned();
     let exported = rotel.wait_for(Duration::from_secs(20), received_everything);
     check_spans(&exported, &traceresponse);
+    check_catalog(&exported);
     let service_attr = format!("Str({service})");
     assert!(
         exported

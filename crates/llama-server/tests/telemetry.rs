@@ -15,12 +15,12 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use clap::Parser;
 use http_body_util::BodyExt;
-use llama_otel::semconv;
 use llama_otel::testing::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use llama_otel::testing::otel::trace::{SpanId, SpanKind, TraceId};
 use llama_otel::testing::otel::{Array, Value};
 use llama_otel::testing::sdk::trace::SpanData;
 use llama_otel::testing::{find_metric, init_for_tests, TestTelemetry};
+use llama_otel::{names, semconv};
 use llama_server::cli::Cli;
 use serde_json::{json, Value as Json};
 use std::collections::HashSet;
@@ -31,6 +31,8 @@ const CALLER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const CALLER_SPAN: &str = "b7ad6b7169203331";
 /// What the HTTP spans report as `server.port` (nothing listens in-process).
 const PORT: u16 = 18181;
+/// `--host` (the default), reported as `server.address`.
+const HOST: &str = "127.0.0.1";
 const MODEL: &str = "smol";
 const USER_AGENT: &str = "telemetry-test/1.0";
 
@@ -143,6 +145,8 @@ fn check_http_span(spans: &[SpanData], reply: &Reply) -> SpanId {
         ("http.route", Value::from("/v1/chat/completions")),
         ("url.path", Value::from("/v1/chat/completions")),
         ("http.response.status_code", Value::I64(200)),
+        ("url.scheme", Value::from("http")),
+        ("server.address", Value::from(HOST)),
         ("server.port", Value::I64(i64::from(PORT))),
         ("user_agent.original", Value::from(USER_AGENT)),
     ];
@@ -165,14 +169,17 @@ fn check_genai_attributes(genai: &SpanData, response: &Json, stream: bool) {
     let usage = &response["usage"];
     let expected = [
         (semconv::GEN_AI_OPERATION_NAME, Value::from("chat")),
-        (semconv::GEN_AI_PROVIDER_NAME, Value::from("llama.cpp")),
+        (semconv::GEN_AI_PROVIDER_NAME, Value::from(names::PROVIDER)),
+        (semconv::SERVER_ADDRESS, Value::from(HOST)),
+        (semconv::SERVER_PORT, Value::I64(i64::from(PORT))),
         (semconv::GEN_AI_REQUEST_MODEL, Value::from(MODEL)),
         (semconv::GEN_AI_REQUEST_MAX_TOKENS, Value::I64(6)),
         (semconv::GEN_AI_REQUEST_TEMPERATURE, Value::F64(0.7)),
         (semconv::GEN_AI_REQUEST_TOP_P, Value::F64(0.9)),
-        (semconv::GEN_AI_REQUEST_TOP_K, Value::I64(20)),
+        (semconv::GEN_AI_REQUEST_TOP_K, Value::F64(20.0)),
         (semconv::GEN_AI_REQUEST_SEED, Value::I64(42)),
-        ("gen_ai.request.stream", Value::Bool(stream)),
+        (semconv::GEN_AI_REQUEST_STREAM, Value::Bool(stream)),
+        (semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, Value::I64(0)),
         (semconv::GEN_AI_REQUEST_STOP_SEQUENCES, strings(&["zzqx"])),
         (
             semconv::GEN_AI_RESPONSE_ID,
@@ -192,6 +199,11 @@ fn check_genai_attributes(genai: &SpanData, response: &Json, stream: bool) {
     for (key, value) in expected {
         assert_eq!(attr(genai, key), Some(value), "GenAI span {key}");
     }
+    assert_eq!(
+        attr(genai, semconv::ERROR_TYPE),
+        None,
+        "error.type on a success"
+    );
 }
 
 /// `queue`, `prefill` and `generate` under the GenAI span, in that order, with the
@@ -274,7 +286,7 @@ fn histogram(
     (dp.bounds().collect(), dp.count())
 }
 
-/// `llama.tokens{type}`.
+/// `llama.tokens{gen_ai.token.type}`.
 fn tokens_counted(exports: &[ResourceMetrics], kind: &str) -> u64 {
     let m = find_metric(exports, "llama.tokens").expect("llama.tokens");
     assert_eq!(m.unit(), "{token}");
@@ -284,8 +296,9 @@ fn tokens_counted(exports: &[ResourceMetrics], kind: &str) -> u64 {
     assert!(s.is_monotonic());
     s.data_points()
         .filter(|dp| {
-            dp.attributes()
-                .any(|kv| kv.key.as_str() == "type" && kv.value.as_str() == kind)
+            dp.attributes().any(|kv| {
+                kv.key.as_str() == semconv::GEN_AI_TOKEN_TYPE && kv.value.as_str() == kind
+            })
         })
         .map(|dp| dp.value())
         .sum()
@@ -316,7 +329,7 @@ fn check_metrics(t: &TestTelemetry, prompt_tokens: u64) {
             &exports,
             name,
             "s",
-            Some((semconv::GEN_AI_PROVIDER_NAME, "llama.cpp")),
+            Some((semconv::GEN_AI_PROVIDER_NAME, names::PROVIDER)),
         );
         let (_, by_model) = histogram(
             &exports,
@@ -324,10 +337,23 @@ fn check_metrics(t: &TestTelemetry, prompt_tokens: u64) {
             "s",
             Some((semconv::GEN_AI_REQUEST_MODEL, MODEL)),
         );
-        assert_eq!((by_provider, by_model), (1, 1), "{name} attributes");
+        let (_, by_server) = histogram(&exports, name, "s", Some((semconv::SERVER_ADDRESS, HOST)));
+        assert_eq!(
+            (by_provider, by_model, by_server),
+            (1, 1, 1),
+            "{name} attributes"
+        );
     }
-    assert_eq!(tokens_counted(&exports, "prompt"), prompt_tokens);
-    assert_eq!(tokens_counted(&exports, "generated"), 6);
+    let (bounds, count) = histogram(
+        &exports,
+        semconv::HTTP_SERVER_REQUEST_DURATION,
+        "s",
+        Some((semconv::HTTP_ROUTE, "/v1/chat/completions")),
+    );
+    assert_eq!(bounds, semconv::HTTP_REQUEST_DURATION_BUCKETS.to_vec());
+    assert_eq!(count, 1, "http.server.request.duration count");
+    assert_eq!(tokens_counted(&exports, "input"), prompt_tokens);
+    assert_eq!(tokens_counted(&exports, "output"), 6);
     let (bounds, count) = histogram(&exports, "llama.queue.wait.duration", "s", None);
     assert!(
         !bounds.is_empty() && count == 1,

@@ -89,7 +89,10 @@ async fn embedding_request_has_an_embeddings_genai_span() {
     let tokens = response["usage"]["prompt_tokens"].as_i64().unwrap();
     for (key, value) in [
         (semconv::GEN_AI_OPERATION_NAME, Value::from("embeddings")),
-        (semconv::GEN_AI_PROVIDER_NAME, Value::from("llama.cpp")),
+        (
+            semconv::GEN_AI_PROVIDER_NAME,
+            Value::from(llama_otel::names::PROVIDER),
+        ),
         (semconv::GEN_AI_REQUEST_MODEL, Value::from("nomic")),
         (semconv::GEN_AI_RESPONSE_MODEL, Value::from("nomic")),
         (semconv::GEN_AI_USAGE_INPUT_TOKENS, Value::I64(tokens)),

@@ -28,7 +28,8 @@ fn loading_app() -> axum::Router {
         model_path: "never-loaded.gguf".into(),
         max_body: 1 << 20,
         body_timeout: Duration::from_secs(5),
-        port: 18182,
+        server: Default::default(),
+        trace_probes: false,
         capture_content: false,
         embeddings: false,
         sampling: Default::default(),
@@ -177,7 +178,25 @@ async fn known_series_start_at_zero_and_no_label_is_empty() {
             );
         }
     }
+    // HTTP conventions: `error.type` on the 503, not on the 404 (a client error for a server).
+    let error_type = |name: &str| {
+        let s = spans.iter().find(|s| s.name == name).unwrap();
+        let e = s
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == semconv::ERROR_TYPE);
+        e.map(|kv| kv.value.to_string())
+    };
+    assert_eq!(
+        error_type("POST /v1/chat/completions").as_deref(),
+        Some("loading")
+    );
+    assert_eq!(error_type("GET"), None, "a 404 is not a server error");
+    let violations = llama_otel::testing::span_violations(&spans);
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
     let exports = t.collect_metrics();
+    let violations = llama_otel::testing::metric_violations(&exports);
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
     let loading = [("outcome", "rejected"), (semconv::ERROR_TYPE, "loading")];
     assert_eq!(
         requests(&exports, &loading),

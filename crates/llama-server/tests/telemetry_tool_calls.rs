@@ -120,4 +120,7 @@ async fn tool_calls_are_counted_and_recorded_as_events() {
     assert_eq!(part["name"], "get_weather");
     assert_eq!(part["id"], call["id"]);
     assert_eq!(output[0]["finish_reason"], "tool_calls");
+    // The tool-call events' attributes against the catalog of emitted names.
+    let violations = llama_otel::testing::span_violations(std::slice::from_ref(&genai));
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
 }

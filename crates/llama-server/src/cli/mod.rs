@@ -189,6 +189,11 @@ pub struct Cli {
     /// OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true.
     #[arg(long = "otel-capture-content")]
     pub otel_capture_content: bool,
+    /// Trace health and scrape probes too (`/health`, `/v1/health`, `/metrics`, `/props`
+    /// polled by orchestrators). Off by default: a trace per poll buries real requests in a
+    /// trace search. Their `http.server.request.duration` is recorded either way.
+    #[arg(long = "otel-trace-probes")]
+    pub otel_trace_probes: bool,
     /// Time every ggml graph node into the `llama.ggml.op.duration` histogram (by op and
     /// backend). Off by default: the scheduler then runs nodes one at a time, which costs
     /// ~16 % of one request's decode throughput and ~7-15 % with 4 concurrent clients

@@ -99,6 +99,8 @@ fn defaults_match_llama_cpp() {
     );
     assert!(!cli.otel_ggml_ops, "ggml op timing is opt-in");
     assert!(parse(&["--otel-ggml-ops"]).otel_ggml_ops);
+    assert!(!cli.otel_trace_probes, "probes are untraced by default");
+    assert!(parse(&["--otel-trace-probes"]).otel_trace_probes);
     assert_eq!(parse(&["-t", "-1"]).n_threads(), None);
 }
 

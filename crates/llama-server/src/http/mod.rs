@@ -37,7 +37,10 @@ pub struct HttpConfig {
     pub model_path: PathBuf,
     pub max_body: usize,
     pub body_timeout: Duration,
-    pub port: u16,
+    /// Where the server listens, as telemetry reports it.
+    pub server: crate::telemetry::ServerAddr,
+    /// `--otel-trace-probes`: health and scrape probes get spans too.
+    pub trace_probes: bool,
     pub capture_content: bool,
     /// `--embeddings` was given.
     pub embeddings: bool,

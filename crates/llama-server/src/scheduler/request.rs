@@ -12,9 +12,9 @@
 //! spans small.
 
 use super::generation::{GenParams, Summary};
-use crate::telemetry::{self, OutcomeOnce, LINKED_DECODE_STEPS, PROVIDER};
+use crate::telemetry::{self, OutcomeOnce, ServerAddr, LINKED_DECODE_STEPS};
 use llama_core::chat::ChatMessage;
-use llama_otel::names::{self, CancelReason, EngineError, Outcome, TokenKind};
+use llama_otel::names::{self, CancelReason, EngineError, Outcome, TokenKind, PROVIDER};
 use llama_otel::{
     event, histogram_record, semconv, set_attr, span, updown_add, SpanContext, SpanGuard,
     TraceContext,
@@ -29,6 +29,8 @@ pub struct RequestInfo {
     pub parent: TraceContext,
     /// The request's entry in `llama.requests`, shared with the HTTP layer.
     pub outcome: OutcomeOnce,
+    /// `server.address` / `server.port` of the GenAI span and metrics.
+    pub server: ServerAddr,
     /// `gen_ai.operation.name`.
     pub operation: &'static str,
     /// The model name the request asked for (reported back).
@@ -87,6 +89,18 @@ pub struct RequestTrace {
     _permit: OwnedSemaphorePermit,
 }
 
+/// A GenAI histogram with the attributes every one of them carries (operation, provider,
+/// requested model, server address and port) and `$extra` after them.
+macro_rules! genai_histogram {
+    ($name:expr, $value:expr, $buckets:expr, $info:expr, exemplar: $span:expr, $($extra:tt)*) => {
+        histogram_record!($name, $value, unit: semconv::UNIT_SECONDS, buckets: $buckets, exemplar: $span,
+            [semconv::GEN_AI_OPERATION_NAME] = $info.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
+            [semconv::GEN_AI_REQUEST_MODEL] = $info.model.clone(),
+            [semconv::SERVER_ADDRESS] = $info.server.address.clone(), [semconv::SERVER_PORT] = $info.server.port,
+            $($extra)*)
+    };
+}
+
 /// An `f32` request value as the decimal the client sent (0.7, not 0.699999988079071).
 fn decimal(x: f32) -> f64 {
     x.to_string().parse().unwrap_or(f64::from(x))
@@ -99,6 +113,7 @@ impl RequestTrace {
         let genai = span!(format!("{operation} {model}"), parent: &info.parent,
             [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
             [semconv::GEN_AI_REQUEST_MODEL] = model,
+            [semconv::SERVER_ADDRESS] = info.server.address.clone(), [semconv::SERVER_PORT] = info.server.port,
             [semconv::GEN_AI_USAGE_INPUT_TOKENS] = info.n_prompt);
         let queue = span!("queue", parent: &genai);
         RequestTrace {
@@ -129,11 +144,12 @@ impl RequestTrace {
             self.genai,
             [semconv::GEN_AI_REQUEST_TEMPERATURE] = decimal(p.temperature),
             [semconv::GEN_AI_REQUEST_TOP_P] = decimal(p.top_p),
-            [semconv::GEN_AI_REQUEST_TOP_K] = p.top_k,
+            // The spec types top_k as a double.
+            [semconv::GEN_AI_REQUEST_TOP_K] = f64::from(p.top_k),
             [semconv::GEN_AI_REQUEST_FREQUENCY_PENALTY] = decimal(p.frequency_penalty),
             [semconv::GEN_AI_REQUEST_PRESENCE_PENALTY] = decimal(p.presence_penalty),
             [semconv::GEN_AI_REQUEST_STOP_SEQUENCES] = params.stop.clone(),
-            [telemetry::GEN_AI_REQUEST_STREAM] = stream
+            [semconv::GEN_AI_REQUEST_STREAM] = stream
         );
         if let Some(max) = params.max_tokens {
             set_attr!(self.genai, [semconv::GEN_AI_REQUEST_MAX_TOKENS] = max);
@@ -145,14 +161,14 @@ impl RequestTrace {
             set_attr!(self.genai, [semconv::GEN_AI_RESPONSE_ID] = id.to_owned());
         }
         if let Some(input) = input {
-            set_attr!(self.genai, [telemetry::GEN_AI_INPUT_MESSAGES] = input);
+            set_attr!(self.genai, [semconv::GEN_AI_INPUT_MESSAGES] = input);
         }
         self
     }
 
     /// An embedding request's input count on the GenAI span.
     pub fn embedding(self, n_inputs: usize) -> Self {
-        set_attr!(self.genai, "llama.embed.n_inputs" = n_inputs);
+        set_attr!(self.genai, [names::EMBED_N_INPUTS] = n_inputs);
         self
     }
 
@@ -181,11 +197,11 @@ impl RequestTrace {
             description: "Time a request waited for a slot", buckets: &telemetry::QUEUE_WAIT_BUCKETS, exemplar: &self.genai);
         set_attr!(
             self.genai,
-            "llama.slot.id" = slot,
-            "llama.prompt.cached_tokens" = cached
+            [names::SLOT_ID] = slot,
+            [names::PROMPT_CACHED_TOKENS] = cached
         );
         self.phase = span!("prefill", parent: &self.genai,
-            "llama.prompt.tokens" = self.info.n_prompt, "llama.prompt.cached_tokens" = cached);
+            [names::PROMPT_TOKENS] = self.info.n_prompt, [names::PROMPT_CACHED_TOKENS] = cached);
     }
 
     /// The encoder took the (embedding) request: ends `queue`.
@@ -196,13 +212,17 @@ impl RequestTrace {
     /// The first token was sampled: ends `prefill`, starts `generate`.
     pub fn first_token(&mut self) {
         self.first_token = Some(Instant::now());
-        event!(self.genai, "first_token");
-        histogram_record!(semconv::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, self.submitted.elapsed().as_secs_f64(),
-            unit: semconv::UNIT_SECONDS, buckets: &semconv::TIME_TO_FIRST_TOKEN_BUCKETS, exemplar: &self.genai,
-            [semconv::GEN_AI_OPERATION_NAME] = self.info.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
-            [semconv::GEN_AI_REQUEST_MODEL] = self.info.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = self.info.model.clone());
+        event!(self.genai, names::FIRST_TOKEN_EVENT);
+        genai_histogram!(
+            semconv::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
+            self.submitted.elapsed().as_secs_f64(),
+            &semconv::TIME_TO_FIRST_TOKEN_BUCKETS,
+            self.info,
+            exemplar: &self.genai,
+            [semconv::GEN_AI_RESPONSE_MODEL] = self.info.model.clone()
+        );
         telemetry::count_tokens(
-            TokenKind::Prompt,
+            TokenKind::Input,
             self.info.n_prompt.saturating_sub(self.n_cached) as u64,
         );
         drop(std::mem::take(&mut self.phase));
@@ -240,8 +260,8 @@ impl RequestTrace {
             self.genai,
             [semconv::GEN_AI_RESPONSE_FINISH_REASONS] = vec![finish_reason],
             [semconv::GEN_AI_USAGE_OUTPUT_TOKENS] = n_out,
-            "gen_ai.usage.cached_tokens" = summary.usage.cached_tokens,
-            "llama.stop_type" = finish.llama()
+            [semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = summary.usage.cached_tokens,
+            [names::STOP_TYPE] = finish.llama()
         );
         if let Some(message) = &summary.message {
             self.tool_calls(message, output.is_some());
@@ -255,16 +275,20 @@ impl RequestTrace {
                 "finish_reason": finish_reason}]);
             set_attr!(
                 self.genai,
-                [telemetry::GEN_AI_OUTPUT_MESSAGES] = msg.to_string()
+                [semconv::GEN_AI_OUTPUT_MESSAGES] = msg.to_string()
             );
         }
         if let (Some(first), 2..) = (self.first_token, n_out) {
-            histogram_record!(semconv::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, first.elapsed().as_secs_f64() / (n_out - 1) as f64,
-                unit: semconv::UNIT_SECONDS, buckets: &semconv::TIME_PER_OUTPUT_TOKEN_BUCKETS, exemplar: &self.genai,
-                [semconv::GEN_AI_OPERATION_NAME] = self.info.operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
-                [semconv::GEN_AI_REQUEST_MODEL] = self.info.model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = self.info.model.clone());
+            genai_histogram!(
+                semconv::GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN,
+                first.elapsed().as_secs_f64() / (n_out - 1) as f64,
+                &semconv::TIME_PER_OUTPUT_TOKEN_BUCKETS,
+                self.info,
+                exemplar: &self.genai,
+                [semconv::GEN_AI_RESPONSE_MODEL] = self.info.model.clone()
+            );
         }
-        telemetry::count_tokens(TokenKind::Generated, n_out as u64);
+        telemetry::count_tokens(TokenKind::Output, n_out as u64);
         let used = self.info.n_prompt + n_out;
         histogram_record!(names::CONTEXT_UTILIZATION, used as f64 / n_ctx_slot.max(1) as f64, unit: names::UNIT_RATIO,
             description: "Fraction of its slot's context a request used", buckets: &telemetry::UTILIZATION_BUCKETS);
@@ -274,25 +298,22 @@ impl RequestTrace {
     /// A chat answer's tool calls: their count on the GenAI span and one `gen_ai.tool.call`
     /// event each (id and name; the arguments only with content capture on).
     fn tool_calls(&self, message: &ChatMessage, capture: bool) {
-        set_attr!(
-            self.genai,
-            [telemetry::LLAMA_TOOL_CALLS] = message.tool_calls.len()
-        );
+        set_attr!(self.genai, [names::TOOL_CALLS] = message.tool_calls.len());
         for call in &message.tool_calls {
             if capture {
                 event!(
                     self.genai,
-                    telemetry::TOOL_CALL_EVENT,
-                    [telemetry::GEN_AI_TOOL_CALL_ID] = call.id.clone(),
-                    [telemetry::GEN_AI_TOOL_NAME] = call.name.clone(),
-                    [telemetry::GEN_AI_TOOL_CALL_ARGUMENTS] = call.arguments.clone()
+                    names::TOOL_CALL_EVENT,
+                    [semconv::GEN_AI_TOOL_CALL_ID] = call.id.clone(),
+                    [semconv::GEN_AI_TOOL_NAME] = call.name.clone(),
+                    [semconv::GEN_AI_TOOL_CALL_ARGUMENTS] = call.arguments.clone()
                 );
             } else {
                 event!(
                     self.genai,
-                    telemetry::TOOL_CALL_EVENT,
-                    [telemetry::GEN_AI_TOOL_CALL_ID] = call.id.clone(),
-                    [telemetry::GEN_AI_TOOL_NAME] = call.name.clone()
+                    names::TOOL_CALL_EVENT,
+                    [semconv::GEN_AI_TOOL_CALL_ID] = call.id.clone(),
+                    [semconv::GEN_AI_TOOL_NAME] = call.name.clone()
                 );
             }
         }
@@ -300,7 +321,7 @@ impl RequestTrace {
 
     /// The embeddings were computed.
     pub fn embedded(&mut self) {
-        telemetry::count_tokens(TokenKind::Prompt, self.info.n_prompt as u64);
+        telemetry::count_tokens(TokenKind::Input, self.info.n_prompt as u64);
         self.ending = Some(Ending::Success);
     }
 
@@ -337,23 +358,34 @@ impl Drop for RequestTrace {
         drop(std::mem::take(&mut self.queue));
         let ending = self.ending.unwrap_or(Ending::Failed(EngineError::Dropped));
         let (outcome, error_type) = ending.labels();
-        let (operation, model) = (self.info.operation, self.info.model.clone());
         let total = self.submitted.elapsed().as_secs_f64();
+        // error.type only when the request failed: the spec makes it conditional on an error.
         match error_type {
             None => {
-                set_attr!(self.genai, [semconv::GEN_AI_RESPONSE_MODEL] = model.clone());
-                histogram_record!(semconv::GEN_AI_SERVER_REQUEST_DURATION, total, unit: semconv::UNIT_SECONDS,
-                    buckets: &semconv::REQUEST_DURATION_BUCKETS, exemplar: &self.genai,
-                    [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
-                    [semconv::GEN_AI_REQUEST_MODEL] = model.clone(), [semconv::GEN_AI_RESPONSE_MODEL] = model);
+                set_attr!(
+                    self.genai,
+                    [semconv::GEN_AI_RESPONSE_MODEL] = self.info.model.clone()
+                );
+                genai_histogram!(
+                    semconv::GEN_AI_SERVER_REQUEST_DURATION,
+                    total,
+                    &semconv::REQUEST_DURATION_BUCKETS,
+                    self.info,
+                    exemplar: &self.genai,
+                    [semconv::GEN_AI_RESPONSE_MODEL] = self.info.model.clone()
+                );
             }
             Some(error) => {
                 set_attr!(self.genai, [semconv::ERROR_TYPE] = error);
                 self.genai.set_error(outcome.as_str());
-                histogram_record!(semconv::GEN_AI_SERVER_REQUEST_DURATION, total, unit: semconv::UNIT_SECONDS,
-                    buckets: &semconv::REQUEST_DURATION_BUCKETS, exemplar: &self.genai,
-                    [semconv::GEN_AI_OPERATION_NAME] = operation, [semconv::GEN_AI_PROVIDER_NAME] = PROVIDER,
-                    [semconv::GEN_AI_REQUEST_MODEL] = model, [semconv::ERROR_TYPE] = error);
+                genai_histogram!(
+                    semconv::GEN_AI_SERVER_REQUEST_DURATION,
+                    total,
+                    &semconv::REQUEST_DURATION_BUCKETS,
+                    self.info,
+                    exemplar: &self.genai,
+                    [semconv::ERROR_TYPE] = error
+                );
             }
         }
         self.info
