@@ -34,6 +34,7 @@ mod attr;
 pub mod config;
 mod guard;
 mod instrument;
+pub mod logs;
 mod macros;
 pub mod names;
 pub mod semconv;
@@ -56,7 +57,8 @@ pub use guard::{
     init, is_active, prometheus_text, telemetry_stats, TelemetryGuard, TelemetryStats,
 };
 pub use trace::{
-    extract_w3c, format_traceresponse, AsParent, SpanContext, SpanGuard, SpanKind, TraceContext,
+    current_ids, extract_w3c, format_traceresponse, AsParent, SpanContext, SpanGuard, SpanKind,
+    TraceContext,
 };
 
 /// True when this build records telemetry (the `otel` feature is on). A server can warn when
