@@ -110,7 +110,8 @@ pub fn verbosity_level(verbosity: i32) -> Option<Level> {
 }
 
 /// This workspace's targets, logged at the chosen level; other crates' (hyper, tonic, ...) at
-/// most at info, so `-v` does not bury the server's lines under HTTP/2 frames.
+/// most at info, so `-v` does not bury the server's lines under HTTP/2 frames; the
+/// OpenTelemetry SDK's at warn below debug.
 const OURS: [&str; 6] = [
     "llama_server",
     "llama_core",
@@ -126,7 +127,14 @@ fn targets(level: Option<Level>) -> Targets {
     for target in OURS {
         targets = targets.with_target(target, ours);
     }
-    targets
+    // The SDK's own notes ("global tracer provider is set") only from debug on; its export
+    // failures (warnings) always.
+    let sdk = if ours >= LevelFilter::DEBUG {
+        ours
+    } else {
+        ours.min(LevelFilter::WARN)
+    };
+    targets.with_target("opentelemetry", sdk)
 }
 
 /// What the OTLP bridge receives: as the console, minus the exporters' own crates (their

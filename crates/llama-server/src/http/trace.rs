@@ -5,15 +5,21 @@
 //! For streamed responses the span ends when the response head is sent; the GenAI span below
 //! it lasts until the last token.
 //!
+//! The handler runs with the span's context current (so whatever it logs carries the
+//! request's trace and span ids), and the response body writes the request log line when it
+//! ends ([`access_log`](super::access_log)).
+//!
 //! The middleware is also where a request refused with an error answer is counted
 //! (`llama.requests{outcome="rejected"}`, `llamacpp:requests_rejected_total`): once per
 //! request, through the request's [`OutcomeOnce`], which an admitted request's own telemetry
 //! has already used — so a job that failed in the engine is not counted again here.
 
+use super::access_log::{self, RequestLine};
 use super::errors::ErrorReason;
 use super::AppState;
 use crate::scheduler::request::RequestInfo;
 use crate::telemetry::OutcomeOnce;
+use crate::usage::TokenUsage;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
@@ -27,6 +33,8 @@ use llama_otel::{semconv, set_attr, span, SpanGuard, TraceContext};
 pub struct HttpTrace {
     pub context: TraceContext,
     pub outcome: OutcomeOnce,
+    /// The request's token counts, for its log line.
+    pub usage: TokenUsage,
 }
 
 impl HttpTrace {
@@ -35,6 +43,7 @@ impl HttpTrace {
         RequestInfo {
             parent: self.context.clone(),
             outcome: self.outcome.clone(),
+            usage: self.usage.clone(),
             operation,
             model,
             n_prompt,
@@ -68,13 +77,25 @@ fn start_span(req: &Request, port: u16) -> SpanGuard {
 
 /// Middleware: wraps the request in its server span.
 pub async fn http_span(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let span = start_span(&req, state.config().port);
     let outcome = OutcomeOnce::default();
+    let usage = TokenUsage::default();
+    let context = span.context();
     req.extensions_mut().insert(HttpTrace {
-        context: span.context(),
+        context: context.clone(),
         outcome: outcome.clone(),
+        usage: usage.clone(),
     });
-    let mut response = next.run(req).await;
+    let (method, path) = (
+        req.method().as_str().to_owned(),
+        req.uri().path().to_owned(),
+    );
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let mut response = context.scope(next.run(req)).await;
     set_attr!(
         span,
         [semconv::HTTP_RESPONSE_STATUS_CODE] = response.status().as_u16()
@@ -93,5 +114,14 @@ pub async fn http_span(State(state): State<AppState>, mut req: Request, next: Ne
     {
         response.headers_mut().insert("traceresponse", value);
     }
-    response
+    let line = RequestLine {
+        method,
+        route,
+        path,
+        status: response.status().as_u16(),
+        started,
+        context,
+        usage,
+    };
+    response.map(|body| access_log::wrap(body, line))
 }

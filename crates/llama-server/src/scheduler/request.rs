@@ -13,6 +13,7 @@
 
 use super::generation::{GenParams, Summary};
 use crate::telemetry::{self, OutcomeOnce, LINKED_DECODE_STEPS, PROVIDER};
+use crate::usage::TokenUsage;
 use llama_core::chat::ChatMessage;
 use llama_otel::names::{self, CancelReason, EngineError, Outcome, TokenKind};
 use llama_otel::{
@@ -29,6 +30,8 @@ pub struct RequestInfo {
     pub parent: TraceContext,
     /// The request's entry in `llama.requests`, shared with the HTTP layer.
     pub outcome: OutcomeOnce,
+    /// Token counts for the request's log line, filled in when it is served.
+    pub usage: TokenUsage,
     /// `gen_ai.operation.name`.
     pub operation: &'static str,
     /// The model name the request asked for (reported back).
@@ -229,6 +232,7 @@ impl RequestTrace {
         let finish = summary.finish;
         let finish_reason = summary.openai_finish();
         let n_out = summary.usage.completion_tokens;
+        self.info.usage.set(self.info.n_prompt, Some(n_out));
         // gen_ai.usage.input_tokens was set at the start: the SDK does not replace attributes,
         // so setting it again would export the key twice.
         set_attr!(
@@ -295,6 +299,7 @@ impl RequestTrace {
 
     /// The embeddings were computed.
     pub fn embedded(&mut self) {
+        self.info.usage.set(self.info.n_prompt, None);
         telemetry::count_tokens(TokenKind::Prompt, self.info.n_prompt as u64);
         self.ending = Some(Ending::Success);
     }
@@ -302,6 +307,11 @@ impl RequestTrace {
     /// The request leaves without an answer: the client went away or the server is stopping.
     pub fn cancel(&mut self, reason: CancelReason) {
         self.ending = Some(Ending::Cancelled(reason));
+    }
+
+    /// Runs `f` with the request's GenAI span current: what it logs carries the request's ids.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.genai.in_scope(f)
     }
 
     /// The engine failed the request.
