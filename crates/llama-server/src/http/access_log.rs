@@ -25,6 +25,36 @@ pub struct RequestLine {
     pub usage: TokenUsage,
 }
 
+/// Paths polled by orchestrators and scrapers, logged at debug level instead of info (the
+/// paths llama.cpp's `log_server_request` skips "to avoid log spam").
+const PROBES: [&str; 6] = [
+    "/health",
+    "/v1/health",
+    "/models",
+    "/v1/models",
+    "/props",
+    "/metrics",
+];
+
+/// The one event, at `$level` (a call site has a fixed level).
+macro_rules! request_event {
+    ($level:expr, $line:expr, $tokens:expr, $duration_ms:expr, $aborted:expr, $trace_id:expr) => {
+        tracing::event!(
+            $level,
+            http.request.method = %$line.method,
+            http.route = $line.route.as_deref(),
+            url.path = $line.route.is_none().then_some($line.path.as_str()),
+            http.response.status_code = $line.status,
+            duration_ms = $duration_ms,
+            gen_ai.usage.input_tokens = $tokens.prompt,
+            gen_ai.usage.output_tokens = $tokens.completion,
+            aborted = $aborted,
+            trace_id = $trace_id,
+            "request"
+        )
+    };
+}
+
 impl RequestLine {
     /// Writes the line; `complete` is false when the body was dropped before its end (the
     /// client went away mid-stream).
@@ -33,19 +63,27 @@ impl RequestLine {
         let duration_ms = (self.started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
         let trace_id = self.context.span_context().trace_id();
         let aborted = (!complete).then_some(true);
+        let probe = PROBES.contains(&self.path.as_str());
         self.context.in_scope(|| {
-            tracing::info!(
-                http.request.method = %self.method,
-                http.route = self.route.as_deref(),
-                url.path = self.route.is_none().then_some(self.path.as_str()),
-                http.response.status_code = self.status,
-                duration_ms,
-                gen_ai.usage.input_tokens = tokens.prompt,
-                gen_ai.usage.output_tokens = tokens.completion,
-                aborted,
-                trace_id = trace_id.as_deref(),
-                "request"
-            );
+            if probe {
+                request_event!(
+                    tracing::Level::DEBUG,
+                    self,
+                    tokens,
+                    duration_ms,
+                    aborted,
+                    trace_id.as_deref()
+                );
+            } else {
+                request_event!(
+                    tracing::Level::INFO,
+                    self,
+                    tokens,
+                    duration_ms,
+                    aborted,
+                    trace_id.as_deref()
+                );
+            }
         });
     }
 }

@@ -187,6 +187,14 @@ impl RequestTrace {
             "llama.slot.id" = slot,
             "llama.prompt.cached_tokens" = cached
         );
+        self.genai.in_scope(|| {
+            tracing::debug!(
+                slot,
+                cached_tokens = cached,
+                prompt_tokens = self.info.n_prompt,
+                "slot {slot} took the request"
+            )
+        });
         self.phase = span!("prefill", parent: &self.genai,
             "llama.prompt.tokens" = self.info.n_prompt, "llama.prompt.cached_tokens" = cached);
     }
@@ -233,6 +241,13 @@ impl RequestTrace {
         let finish_reason = summary.openai_finish();
         let n_out = summary.usage.completion_tokens;
         self.info.usage.set(self.info.n_prompt, Some(n_out));
+        self.genai.in_scope(|| {
+            tracing::debug!(
+                finish_reason,
+                completion_tokens = n_out,
+                "generation finished"
+            )
+        });
         // gen_ai.usage.input_tokens was set at the start: the SDK does not replace attributes,
         // so setting it again would export the key twice.
         set_attr!(
