@@ -14,6 +14,11 @@
 //! `llama.telemetry.dropped`), metrics are pushed by a periodic reader, and OTLP runs on a
 //! small runtime owned by the [`TelemetryGuard`].
 //!
+//! Logs: [`logs::init`] installs the `tracing` subscriber (console in llama.cpp's layout or
+//! JSON lines, `--log-file`, and with `otel` the OTLP logs bridge); run code under
+//! [`TraceContext::scope`] / [`SpanGuard::in_scope`] so that its log records carry the span's
+//! trace and span ids.
+//!
 //! ```
 //! use llama_otel::{counter_add, histogram_record, semconv, span, TelemetryConfig};
 //!

@@ -96,6 +96,20 @@ impl Default for LogSettings {
     }
 }
 
+impl LogSettings {
+    /// For command-line tools whose stdout is their result: warnings and errors on stderr,
+    /// without prefix.
+    pub fn for_cli() -> Self {
+        LogSettings {
+            level: Some(Level::WARN),
+            stream: Some(LogStream::Stderr),
+            prefix: false,
+            timestamps: false,
+            ..LogSettings::default()
+        }
+    }
+}
+
 /// llama.cpp's verbosity threshold (`-lv N`: 0 output only, 1 error, 2 warning, 3 info,
 /// 4 trace — "more info", our debug —, 5 and above debug, our trace) as a level.
 pub fn verbosity_level(verbosity: i32) -> Option<Level> {
