@@ -43,10 +43,15 @@ impl<S: Subscriber> Layer<S> for Console {
         let meta = event.metadata();
         if let Some(stream) = self.stream {
             let line = self.render(*meta.level(), meta.target(), &fields, self.colors);
-            // A closed or full stdout must not take the server down: the line is dropped.
-            let _ = match stream {
-                LogStream::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
-                LogStream::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
+            let to_stderr = match stream {
+                LogStream::Stdout => false,
+                LogStream::Stderr => true,
+                LogStream::Split => self.format == LogFormat::Text && *meta.level() <= Level::WARN,
+            };
+            // A closed or full stream must not take the server down: the line is dropped.
+            let _ = match to_stderr {
+                false => std::io::stdout().lock().write_all(line.as_bytes()),
+                true => std::io::stderr().lock().write_all(line.as_bytes()),
             };
         }
         if let Some(file) = &self.file {

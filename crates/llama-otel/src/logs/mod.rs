@@ -47,8 +47,12 @@ impl LogFormat {
 /// Which standard stream the console lines go to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogStream {
-    /// Standard output (the server: its readiness line is read from there).
+    /// Text lines up to info on standard output, warnings and errors on standard error; JSON
+    /// lines all on standard output (as llama.cpp's `--log-jsonl`). The server's default: its
+    /// readiness line is read from stdout, a fatal error is the one line on stderr.
     #[default]
+    Split,
+    /// Everything on standard output.
     Stdout,
     /// Standard error (command-line tools whose stdout is their result).
     Stderr,
@@ -87,7 +91,7 @@ impl Default for LogSettings {
         LogSettings {
             level: Some(Level::INFO),
             format: LogFormat::Text,
-            stream: Some(LogStream::Stdout),
+            stream: Some(LogStream::Split),
             prefix: true,
             timestamps: true,
             colors: Colors::Auto,
@@ -174,7 +178,9 @@ fn colors_on(colors: Colors, stream: Option<LogStream>) -> bool {
     use std::io::IsTerminal as _;
     match (colors, stream) {
         (Colors::On, Some(_)) => true,
-        (Colors::Auto, Some(LogStream::Stdout)) => std::io::stdout().is_terminal(),
+        (Colors::Auto, Some(LogStream::Stdout | LogStream::Split)) => {
+            std::io::stdout().is_terminal()
+        }
         (Colors::Auto, Some(LogStream::Stderr)) => std::io::stderr().is_terminal(),
         _ => false,
     }

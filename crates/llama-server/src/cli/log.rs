@@ -5,7 +5,7 @@ use llama_otel::logs::{self, Colors, LogFormat, LogSettings, LogStream};
 use std::path::PathBuf;
 
 /// llama.cpp's logging flags (`common/arg.cpp`), with their meaning and environment variables,
-/// plus `--log-format`. Logs go to stdout.
+/// plus `--log-format`. Text lines go to stdout, warnings and errors to stderr; JSON lines to stdout.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogFlags {
     /// Log everything, debug and trace lines included (`-lv` infinity).
@@ -78,7 +78,7 @@ impl LogFlags {
         LogSettings {
             level,
             format,
-            stream: (!self.log_disable).then_some(LogStream::Stdout),
+            stream: (!self.log_disable).then_some(LogStream::Split),
             prefix: !self.no_log_prefix && self.log_prefix.unwrap_or(true),
             timestamps: !self.no_log_timestamps && self.log_timestamps.unwrap_or(true),
             colors,

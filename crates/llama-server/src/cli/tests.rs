@@ -379,7 +379,7 @@ fn log_flags_become_the_subscriber_settings_as_llama_cpp_means_them() {
     );
     assert_eq!(
         (default.format, default.stream, default.colors),
-        (LogFormat::Text, Some(LogStream::Stdout), Colors::Auto)
+        (LogFormat::Text, Some(LogStream::Split), Colors::Auto)
     );
     assert_eq!(parse(&["-v"]).log.settings().level, Some(Level::TRACE));
     assert_eq!(parse(&["-lv", "2"]).log.settings().level, Some(Level::WARN));
