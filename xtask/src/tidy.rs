@@ -381,3 +381,63 @@ fn no_opentelemetry_in_the_default_dependency_tree() {
         otel_names(&with).join(", ")
     );
 }
+
+/// The crates whose diagnostics must go through `tracing` (llama-otel's subscriber writes them
+/// to the console, a file and OTLP logs): no direct printing outside their tests. The command
+/// line tools (llama-cli, xtask) print their own output and are not listed.
+const TRACING_ONLY: [&str; 3] = [
+    "crates/llama-server/src",
+    "crates/llama-core/src",
+    "crates/llama-otel/src",
+];
+
+/// Test-only files under those directories: `*tests.rs`, `test_support.rs`, `tests/`.
+fn test_file(path: &str) -> bool {
+    path.ends_with("tests.rs") || path.ends_with("test_support.rs") || path.contains("/tests/")
+}
+
+/// `println!`, `eprintln!`, `print!`, `eprint!` or `dbg!` in the code of a line.
+fn prints() -> Regex {
+    Regex::new(r"\b(e?println|e?print|dbg)!\s*[\(\[\{]").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_print_pattern_finds_prints_not_names() {
+    let re = prints();
+    for hit in [
+        "println!(\"x\")",
+        "  eprint!(\"{x}\")",
+        "dbg!(x)",
+        "eprintln! (x)",
+    ] {
+        assert!(re.is_match(hit), "{hit}");
+    }
+    for miss in ["tracing::info!(\"x\")", "fn print_curl()", "\"println\""] {
+        assert!(!re.is_match(miss), "{miss}");
+    }
+}
+
+#[test]
+fn libraries_and_the_server_log_through_tracing() {
+    let re = prints();
+    let mut found = Vec::new();
+    for file in TRACING_ONLY.iter().flat_map(|d| rust_files(d)) {
+        let path = file.to_string_lossy().replace('\\', "/");
+        if test_file(&path) {
+            continue;
+        }
+        for (i, line) in read(&file).lines().enumerate() {
+            if line.trim_start().starts_with("#[cfg(test)]") {
+                break;
+            }
+            if re.is_match(code(line)) {
+                found.push(format!("{path}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "printing outside tracing (use tracing::info!/warn!/error!):\n{}",
+        found.join("\n")
+    );
+}

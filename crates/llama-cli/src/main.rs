@@ -18,6 +18,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
+    // The engine's and ggml's warnings and errors on stderr, bare, as ggml printed them.
+    let _ = llama_otel::logs::init(llama_otel::logs::LogSettings::for_cli());
     let result = match args::parse() {
         Ok(Command::Generate(a)) => generate(&a),
         Ok(Command::Tokenize(a)) => tokenize(&a),

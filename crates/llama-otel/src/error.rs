@@ -46,6 +46,16 @@ pub enum Error {
         timeout_ms: u128,
     },
 
+    /// The `--log-file` could not be opened for appending.
+    #[error("logs: cannot open the log file {}: {source}", path.display())]
+    LogFile {
+        /// The file asked for.
+        path: std::path::PathBuf,
+        /// Why it could not be opened.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Flushing or shutting down reported errors (e.g. the collector was unreachable).
     #[error("otel: shutdown reported errors: {0}")]
     Shutdown(String),

@@ -14,6 +14,11 @@
 //! `llama.telemetry.dropped`), metrics are pushed by a periodic reader, and OTLP runs on a
 //! small runtime owned by the [`TelemetryGuard`].
 //!
+//! Logs: [`logs::init`] installs the `tracing` subscriber (console in llama.cpp's layout or
+//! JSON lines, `--log-file`, and with `otel` the OTLP logs bridge); run code under
+//! [`TraceContext::scope`] / [`SpanGuard::in_scope`] so that its log records carry the span's
+//! trace and span ids.
+//!
 //! ```
 //! use llama_otel::{counter_add, histogram_record, semconv, span, TelemetryConfig};
 //!
@@ -38,6 +43,7 @@ pub mod config;
 mod exposition;
 mod guard;
 mod instrument;
+pub mod logs;
 mod macros;
 pub mod names;
 pub mod semconv;
@@ -64,7 +70,8 @@ pub use guard::{
     init, is_active, prometheus_text, telemetry_stats, TelemetryGuard, TelemetryStats,
 };
 pub use trace::{
-    extract_w3c, format_traceresponse, AsParent, SpanContext, SpanGuard, SpanKind, TraceContext,
+    current_ids, extract_w3c, format_traceresponse, AsParent, SpanContext, SpanGuard, SpanKind,
+    TraceContext,
 };
 pub use traces::{
     recent_traces_otlp_json, trace_buffer_stats, TraceBufferStats, TRACE_BUFFER_BYTES,

@@ -13,7 +13,7 @@
 //! - Leaves: [`telemetry`] (the shared llama-otel instruments), [`metrics`] (llama.cpp's
 //!   `/metrics` series), [`error`] (the one error type; its HTTP mapping is in `http::errors`),
 //!   [`tls`] (the HTTPS acceptor `server` listens with), [`write_timeout`] (the write half of
-//!   `-to`).
+//!   `-to`), [`usage`] (a request's token counts, for its log line).
 
 pub mod api;
 pub mod cli;
@@ -25,4 +25,5 @@ pub mod scheduler;
 pub mod server;
 pub mod telemetry;
 pub mod tls;
+pub mod usage;
 pub mod write_timeout;

@@ -1,10 +1,11 @@
-//! `llama-server` binary: parse flags, start telemetry, run the server.
+//! `llama-server` binary: parse flags, start logging and telemetry, run the server.
 
 use llama_server::cli::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::try_parse_llama(std::env::args()).unwrap_or_else(|e| e.exit());
+    llama_server::server::start_logging(&cli);
     let model_name = cli.aliases().into_iter().next().unwrap_or_else(|| {
         cli.model
             .file_stem()
@@ -14,7 +15,7 @@ fn main() -> ExitCode {
     let telemetry = match llama_server::server::start_telemetry(&cli, &model_name) {
         Ok(guard) => guard,
         Err(e) => {
-            eprintln!("error: telemetry: {e}");
+            tracing::error!("telemetry: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            tracing::error!("{e}");
             ExitCode::FAILURE
         }
     }

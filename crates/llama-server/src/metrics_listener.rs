@@ -26,8 +26,8 @@ pub fn address(host: Option<String>, port: Option<String>) -> Option<(String, u1
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
             _ => {
-                eprintln!(
-                    "warning: OTEL_EXPORTER_PROMETHEUS_PORT={p:?} is not a port; using {DEFAULT_PORT}"
+                tracing::warn!(
+                    "OTEL_EXPORTER_PROMETHEUS_PORT={p:?} is not a port; using {DEFAULT_PORT}"
                 );
                 DEFAULT_PORT
             }
@@ -48,17 +48,17 @@ pub async fn spawn(state: AppState) {
     let listener = match TcpListener::bind((host.as_str(), port)).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("warning: OTEL_EXPORTER_PROMETHEUS_HOST/PORT: cannot listen on {host}:{port}: {e}; metrics stay on the main port only");
+            tracing::warn!("OTEL_EXPORTER_PROMETHEUS_HOST/PORT: cannot listen on {host}:{port}: {e}; metrics stay on the main port only");
             return;
         }
     };
-    println!("metrics on http://{host}:{port}/metrics");
+    tracing::info!("metrics on http://{host}:{port}/metrics");
     let app = Router::new()
         .route("/metrics", get(llamacpp::metrics))
         .with_state(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("warning: the metrics listener stopped: {e}");
+            tracing::warn!("the metrics listener stopped: {e}");
         }
     });
 }

@@ -34,7 +34,7 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.host, cli.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("llama-server listening on {scheme}://{addr}");
+    tracing::info!("llama-server listening on {scheme}://{addr}");
     let state = AppState::new(http_config(&cli, addr.port(), scheme)?);
     crate::metrics_listener::spawn(state.clone()).await;
     let (failed_tx, failed_rx) = oneshot::channel();
@@ -48,7 +48,7 @@ pub async fn serve(cli: Cli) -> Result<(), String> {
         }
     };
     let result = accept_loop(listener, tls, app, shutdown, &cli, handle_rx).await;
-    println!("llama-server stopped");
+    tracing::info!("llama-server stopped");
     result
 }
 
@@ -85,6 +85,19 @@ fn http_config(cli: &Cli, port: u16, scheme: &'static str) -> Result<HttpConfig,
     })
 }
 
+/// Installs the log subscriber as the `-v`/`-lv`/`--log-*` flags say (before telemetry, whose
+/// warnings it shows). A `--log-file` that cannot be opened is reported and left out.
+pub fn start_logging(cli: &Cli) {
+    let settings = cli.log.settings();
+    if let Err(e) = llama_otel::logs::init(settings.clone()) {
+        let _ = llama_otel::logs::init(llama_otel::logs::LogSettings {
+            file: None,
+            ..settings
+        });
+        tracing::error!("{e}; logging to the console only");
+    }
+}
+
 /// Starts the SDK as the flags (over the `OTEL_*` environment) say.
 pub fn start_telemetry(cli: &Cli, model_name: &str) -> Result<TelemetryGuard, String> {
     let protocol = match cli.otlp_protocol.as_deref() {
@@ -115,7 +128,7 @@ pub fn capture_content(cli: &Cli) -> bool {
 /// `--otel-ggml-ops`, honoured only while telemetry records (the timing costs throughput).
 pub fn ggml_op_timing(cli: &Cli) -> bool {
     if cli.otel_ggml_ops && !llama_otel::is_active() {
-        eprintln!("warning: --otel-ggml-ops ignored: telemetry is off (build without `otel`, or OTEL_SDK_DISABLED)");
+        tracing::warn!("--otel-ggml-ops ignored: telemetry is off (build without `otel`, or OTEL_SDK_DISABLED)");
     }
     cli.otel_ggml_ops && llama_otel::is_active()
 }
@@ -134,9 +147,12 @@ fn spawn_loader(
             Ok(ready) => {
                 let _ = handle_tx.send(ready.sched.clone());
                 let limits = ready.sched.limits;
-                println!(
+                tracing::info!(
                     "model loaded: {} (slots: {}, context: {}, per slot: {})",
-                    ready.names.id, limits.n_parallel, limits.n_ctx, limits.n_ctx_slot
+                    ready.names.id,
+                    limits.n_parallel,
+                    limits.n_ctx,
+                    limits.n_ctx_slot
                 );
                 print_curl(&cli, addr, &ready.names.id, ready.pooling.is_some());
                 state.set_ready(ready);
@@ -177,7 +193,7 @@ pub fn in_process_with_scheduler(
 /// Loads the model and starts the scheduler (blocking).
 pub fn load(cli: &Cli) -> Result<Ready, String> {
     let started = Instant::now();
-    println!("loading model {}", cli.model.display());
+    tracing::info!("loading model {}", cli.model.display());
     let params = ModelParams {
         n_gpu_layers: cli.n_gpu_layers,
         no_repack: !cli.repack_enabled(),
@@ -214,7 +230,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
     let names = ModelNames::new(&cli.aliases(), &cli.model);
-    println!("model ready in {:.2} s", started.elapsed().as_secs_f64());
+    tracing::info!("model ready in {:.2} s", started.elapsed().as_secs_f64());
     let chat_template = chat_template_override(cli, &model)?;
     Ok(Ready {
         chat_template,
@@ -255,7 +271,7 @@ fn load_encoder(cli: &Cli, model: Arc<Model>, started: Instant) -> Result<Ready,
     let (sched, _thread) = scheduler::start_embedder(encoder, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
     let names = ModelNames::new(&cli.aliases(), &cli.model);
-    println!(
+    tracing::info!(
         "embedding model ready in {:.2} s (pooling {})",
         started.elapsed().as_secs_f64(),
         pooling.name()
@@ -328,7 +344,7 @@ fn print_curl(cli: &Cli, addr: SocketAddr, model: &str, embeddings: bool) {
         let body = serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello!"}]});
         ("chat/completions", body)
     };
-    println!("try it:\ncurl http://{host}:{}/v1/{route} \\\n  -H \"Content-Type: application/json\"{auth} \\\n  -d '{body}'", addr.port());
+    tracing::info!("try it:\ncurl http://{host}:{}/v1/{route} \\\n  -H \"Content-Type: application/json\"{auth} \\\n  -d '{body}'", addr.port());
 }
 
 async fn shutdown_signal() {
@@ -405,7 +421,7 @@ async fn accept_loop(
 
 /// Lets in-flight requests finish, cancelling what is left at the deadline.
 async fn drain(graceful: GracefulShutdown, sched: Option<SchedulerHandle>, deadline: Duration) {
-    println!(
+    tracing::info!(
         "shutting down: waiting up to {} s for in-flight requests",
         deadline.as_secs()
     );
@@ -415,7 +431,7 @@ async fn drain(graceful: GracefulShutdown, sched: Option<SchedulerHandle>, deadl
     let drained = graceful.shutdown();
     tokio::pin!(drained);
     if tokio::time::timeout(deadline, &mut drained).await.is_err() {
-        println!("shutdown deadline passed: cancelling remaining requests");
+        tracing::warn!("shutdown deadline passed: cancelling remaining requests");
         if let Some(s) = &sched {
             s.cancel_all();
         }

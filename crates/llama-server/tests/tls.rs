@@ -88,7 +88,8 @@ fn serves_https_with_llama_cpp_ssl_flags() {
     let mut lines = BufReader::new(stdout).lines();
     let port: u16 = loop {
         let line = lines.next().expect("server exited").expect("stdout");
-        if let Some(addr) = line.strip_prefix("llama-server listening on https://") {
+        // After the log prefix (timestamp, level letter).
+        if let Some((_, addr)) = line.split_once("llama-server listening on https://") {
             break addr
                 .rsplit(':')
                 .next()

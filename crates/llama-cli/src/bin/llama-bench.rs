@@ -108,6 +108,8 @@ fn measure(
 }
 
 fn main() -> ExitCode {
+    // The engine's and ggml's warnings and errors on stderr, bare, as ggml printed them.
+    let _ = llama_otel::logs::init(llama_otel::logs::LogSettings::for_cli());
     let a = Args::parse();
     match run(&a) {
         Ok(()) => ExitCode::SUCCESS,

@@ -103,7 +103,7 @@ pub struct TelemetryConfig {
     /// Extra resource attributes, e.g. `("gen_ai.request.model", "smollm2-135m")`; they win
     /// over `OTEL_RESOURCE_ATTRIBUTES`.
     pub resource_attributes: Vec<(String, String)>,
-    /// Push traces and metrics over OTLP. `None`: per signal, if `OTEL_{TRACES,METRICS}_EXPORTER`
+    /// Push traces, metrics and logs over OTLP. `None`: per signal, if `OTEL_{TRACES,METRICS,LOGS}_EXPORTER`
     /// names `otlp`, or else if any OTLP endpoint (config or environment) is configured. Unlike
     /// the spec's default of always pushing to localhost, a server started without any OTLP
     /// setting does not try to reach a collector.
@@ -188,8 +188,12 @@ pub struct ResolvedConfig {
     pub traces: Option<OtlpTarget>,
     /// OTLP metric export, if any.
     pub metrics: Option<OtlpTarget>,
+    /// OTLP log export, if any (`OTEL_LOGS_EXPORTER`, else as traces: any endpoint set).
+    pub logs: Option<OtlpTarget>,
     /// Spans printed to stdout (`OTEL_TRACES_EXPORTER=console`).
     pub console_traces: bool,
+    /// Log records printed to stdout by the SDK's exporter (`OTEL_LOGS_EXPORTER=console`).
+    pub console_logs: bool,
     /// Metrics printed to stdout (`OTEL_METRICS_EXPORTER=console`).
     pub console_metrics: bool,
     /// Propagators for incoming and outgoing context (`OTEL_PROPAGATORS`).
@@ -217,6 +221,7 @@ const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 enum Signal {
     Traces,
     Metrics,
+    Logs,
 }
 
 impl Signal {
@@ -224,6 +229,7 @@ impl Signal {
         match self {
             Signal::Traces => "TRACES",
             Signal::Metrics => "METRICS",
+            Signal::Logs => "LOGS",
         }
     }
 
@@ -231,6 +237,7 @@ impl Signal {
         match self {
             Signal::Traces => "/v1/traces",
             Signal::Metrics => "/v1/metrics",
+            Signal::Logs => "/v1/logs",
         }
     }
 }
@@ -314,6 +321,7 @@ impl TelemetryConfig {
             .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
         let traces_list = env::exporter_list(env, "OTEL_TRACES_EXPORTER", false, &mut warn);
         let metrics_list = env::exporter_list(env, "OTEL_METRICS_EXPORTER", true, &mut warn);
+        let logs_list = env::exporter_list(env, "OTEL_LOGS_EXPORTER", false, &mut warn);
         let span_queue_size = self
             .span_queue_size
             .or_else(|| env::positive(env, "OTEL_BSP_MAX_QUEUE_SIZE", &mut warn))
@@ -334,6 +342,7 @@ impl TelemetryConfig {
         let propagators = env::propagators(env, &mut warn);
         let traces = self.otlp_target(env, Signal::Traces, traces_list, &mut warn);
         let metrics = self.otlp_target(env, Signal::Metrics, metrics_list, &mut warn);
+        let logs = self.otlp_target(env, Signal::Logs, logs_list, &mut warn);
         Ok(ResolvedConfig {
             disabled,
             service_name,
@@ -344,7 +353,9 @@ impl TelemetryConfig {
             resource_attributes: self.resource_attributes.clone(),
             traces,
             metrics,
+            logs,
             console_traces: traces_list.is_some_and(|l| l.console),
+            console_logs: logs_list.is_some_and(|l| l.console),
             console_metrics: metrics_list.is_some_and(|l| l.console),
             prometheus: self.prometheus || metrics_list.is_some_and(|l| l.prometheus),
             metric_export_interval,
@@ -428,6 +439,7 @@ impl TelemetryConfig {
             (Some(_), _) => None,
             (None, Signal::Traces) => env::millis(env, "OTEL_BSP_EXPORT_TIMEOUT", warn),
             (None, Signal::Metrics) => env::millis(env, "OTEL_METRIC_EXPORT_TIMEOUT", warn),
+            (None, Signal::Logs) => env::millis(env, "OTEL_BLRP_EXPORT_TIMEOUT", warn),
         };
         env::check_compression(env, &format!("OTEL_EXPORTER_OTLP_{sig}_COMPRESSION"), warn);
         env::check_compression(env, "OTEL_EXPORTER_OTLP_COMPRESSION", warn);

@@ -298,3 +298,43 @@ fn schemeless_grpc_endpoints_get_https_unless_insecure() {
     assert_eq!(r.traces.unwrap().endpoint, "https://collector:4317");
     assert_eq!(r.metrics.unwrap().endpoint, "http://collector:4317");
 }
+
+#[test]
+fn logs_follow_the_endpoint_and_their_own_exporter_list() {
+    let cfg = TelemetryConfig::default();
+    let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
+    let http = ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+    let r = resolve(&cfg, &[base, http]).unwrap();
+    let logs = r.logs.unwrap();
+    assert_eq!(logs.endpoint, "http://collector:4318/v1/logs");
+    assert_eq!(logs.protocol, Protocol::HttpProtobuf);
+    assert!(!r.console_logs);
+    // Per-signal variables: the logs endpoint and protocol of their own.
+    let env = [
+        base,
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4317"),
+        ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc"),
+        ("OTEL_BLRP_EXPORT_TIMEOUT", "1500"),
+    ];
+    let logs = resolve(&cfg, &env).unwrap().logs.unwrap();
+    assert_eq!(
+        (logs.endpoint.as_str(), logs.protocol),
+        ("http://logs:4317", Protocol::Grpc)
+    );
+    assert_eq!(logs.timeout, Some(Duration::from_millis(1500)));
+    // `none` turns logs off while traces and metrics still go out; `console` prints them.
+    let r = resolve(&cfg, &[base, ("OTEL_LOGS_EXPORTER", "none")]).unwrap();
+    assert!(r.logs.is_none() && r.traces.is_some() && r.metrics.is_some());
+    let r = resolve(&cfg, &[("OTEL_LOGS_EXPORTER", "console")]).unwrap();
+    assert!(r.console_logs && r.logs.is_none());
+    let r = resolve(&cfg, &[("OTEL_LOGS_EXPORTER", "otlp")]).unwrap();
+    assert_eq!(r.logs.unwrap().endpoint, "http://localhost:4317");
+    // An unknown value warns, names the variable, and falls back to otlp.
+    let r = resolve(&cfg, &[("OTEL_LOGS_EXPORTER", "loki")]).unwrap();
+    assert!(r.logs.is_some());
+    assert!(
+        r.warnings.iter().any(|w| w.contains("OTEL_LOGS_EXPORTER")),
+        "{:?}",
+        r.warnings
+    );
+}

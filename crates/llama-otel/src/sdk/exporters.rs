@@ -6,7 +6,7 @@
 //! they do not read from the environment: see [`super::tls`]).
 
 use opentelemetry_otlp::{
-    MetricExporter, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
+    LogExporter, MetricExporter, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
 };
 
 use super::tls;
@@ -85,6 +85,18 @@ pub(crate) fn metric_exporter(target: &OtlpTarget) -> Result<MetricExporter> {
         }
     };
     built.map_err(|e| exporter_error("metrics", target, e))
+}
+
+pub(crate) fn log_exporter(target: &OtlpTarget) -> Result<LogExporter> {
+    let built = match target.protocol {
+        Protocol::Grpc => {
+            configure!(grpc: LogExporter::builder().with_tonic(), target, "logs").build()
+        }
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            configure!(http: LogExporter::builder().with_http(), target, "logs").build()
+        }
+    };
+    built.map_err(|e| exporter_error("logs", target, e))
 }
 
 /// `otel.component.type` of an OTLP exporter, as the SDK self-observability conventions name it.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use opentelemetry::metrics::{MeterProvider as _, ObservableCounter};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{global, InstrumentationScope};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tokio::runtime::Runtime;
@@ -22,6 +23,8 @@ use crate::state::{self, Active, Reservation};
 pub(crate) struct Extras {
     pub propagators: Vec<Propagator>,
     pub components: Components,
+    /// OTLP/console logs, when a log exporter is configured.
+    pub logger_provider: Option<SdkLoggerProvider>,
 }
 
 impl Default for Extras {
@@ -29,6 +32,7 @@ impl Default for Extras {
         Extras {
             propagators: vec![Propagator::TraceContext, Propagator::Baggage],
             components: Components::default(),
+            logger_provider: None,
         }
     }
 }
@@ -47,6 +51,7 @@ pub(crate) struct Parts {
 pub(crate) struct Sdk {
     tracer_provider: SdkTracerProvider,
     meter_provider: SdkMeterProvider,
+    logger_provider: Option<SdkLoggerProvider>,
     runtime: Option<Runtime>,
     shutdown_timeout: Duration,
     _self_observability: Vec<ObservableCounter<u64>>,
@@ -70,6 +75,9 @@ impl Sdk {
         global::set_tracer_provider(parts.tracer_provider.clone());
         global::set_meter_provider(parts.meter_provider.clone());
         propagation::install(&parts.extras.propagators);
+        if let Some(provider) = &parts.extras.logger_provider {
+            crate::logs::bridge::install(provider);
+        }
         reservation.install(Active {
             tracer,
             meter,
@@ -78,6 +86,7 @@ impl Sdk {
         Sdk {
             tracer_provider: parts.tracer_provider,
             meter_provider: parts.meter_provider,
+            logger_provider: parts.extras.logger_provider,
             runtime: parts.runtime,
             shutdown_timeout: parts.shutdown_timeout,
             _self_observability: self_observability,
@@ -99,6 +108,7 @@ impl Sdk {
     /// channel, and the exporter runtime is dropped on the helper thread.
     pub(crate) fn shutdown(self) -> Result<()> {
         state::uninstall();
+        crate::logs::bridge::uninstall();
         propagation::reset();
         global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
         global::set_meter_provider(opentelemetry::metrics::noop::NoopMeterProvider::new());
@@ -133,6 +143,11 @@ impl Sdk {
             .shutdown_with_timeout(self.shutdown_timeout)
         {
             errors.push(format!("metrics: {e}"));
+        }
+        if let Some(provider) = &self.logger_provider {
+            if let Err(e) = provider.shutdown_with_timeout(self.shutdown_timeout) {
+                errors.push(format!("logs: {e}"));
+            }
         }
         drop(self.tracer_provider);
         drop(self.meter_provider);

@@ -5,6 +5,7 @@ pub(crate) mod dropped;
 mod exporters;
 mod lifecycle;
 mod limits;
+mod logs;
 mod pipeline;
 pub(crate) mod propagation;
 mod resource;

@@ -17,13 +17,13 @@ use tokio::runtime::Runtime;
 use super::dropped::{CountingExporter, CountingMetricExporter, CountingProcessor};
 use super::lifecycle::{Extras, Parts, Sdk};
 use super::selfobs::Components;
-use super::{exporters, resource};
+use super::{exporters, logs, resource};
 use crate::config::ResolvedConfig;
 use crate::error::{Error, Result};
 use crate::state::Reservation;
 
 fn warn(line: &str) {
-    eprintln!("warning: {line}");
+    tracing::warn!("{line}");
 }
 
 /// Builds and installs everything `config` asks for.
@@ -32,7 +32,7 @@ pub(crate) fn start(config: &ResolvedConfig) -> Result<Sdk> {
     for line in &config.warnings {
         warn(line);
     }
-    let wants_otlp = config.traces.is_some() || config.metrics.is_some();
+    let wants_otlp = config.traces.is_some() || config.metrics.is_some() || config.logs.is_some();
     let runtime = if wants_otlp {
         Some(exporter_runtime()?)
     } else {
@@ -48,6 +48,7 @@ pub(crate) fn start(config: &ResolvedConfig) -> Result<Sdk> {
         &registry,
         &mut components,
     )?;
+    let logger_provider = logs::logger_provider(config, resource.clone(), runtime.as_ref());
     let tracer_provider = tracer_provider(config, resource, runtime.as_ref(), &mut components);
     Ok(Sdk::install(
         reservation,
@@ -60,6 +61,7 @@ pub(crate) fn start(config: &ResolvedConfig) -> Result<Sdk> {
             extras: Extras {
                 propagators: config.propagators.clone(),
                 components,
+                logger_provider,
             },
         },
     ))

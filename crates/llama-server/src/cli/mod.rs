@@ -2,17 +2,17 @@
 //! environment variables and defaults as in its `common/arg.cpp`) where it has them.
 
 mod argv;
+mod log;
 mod values;
 
 pub use argv::{normalize_args, reject_unsupported};
+pub use log::LogFlags;
 pub use values::FlashAttn;
 
 use clap::Parser;
 use llama_core::sampling::SamplingParams;
 use std::path::PathBuf;
-use values::{
-    parse_bool, parse_flash_attn, parse_gpu_layers, parse_kwargs, parse_on_off_auto, parse_pooling,
-};
+use values::{parse_bool, parse_flash_attn, parse_gpu_layers, parse_kwargs, parse_pooling};
 
 /// OpenAI- and llama.cpp-compatible LLM server with continuous batching.
 #[derive(Debug, Clone, Parser)]
@@ -361,31 +361,6 @@ pub struct SamplingFlags {
         allow_negative_numbers = true
     )]
     pub frequency_penalty: Option<f32>,
-}
-
-/// llama.cpp's logging flags.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LogFlags {
-    /// Accepted for llama.cpp compatibility; console output is the same (spans and metrics go
-    /// to OpenTelemetry).
-    #[arg(short = 'v', long = "verbose", alias = "log-verbose")]
-    pub verbose: bool,
-    /// Accepted for llama.cpp compatibility (`-lv`); console output is the same.
-    #[arg(
-        long = "verbosity",
-        alias = "log-verbosity",
-        env = "LLAMA_ARG_LOG_VERBOSITY"
-    )]
-    pub verbosity: Option<i32>,
-    /// Accepted for llama.cpp compatibility; logs still go to stdout / stderr.
-    #[arg(long = "log-disable")]
-    pub log_disable: bool,
-    /// Accepted for llama.cpp compatibility; logs still go to stdout / stderr.
-    #[arg(long = "log-file", env = "LLAMA_ARG_LOG_FILE")]
-    pub log_file: Option<PathBuf>,
-    /// Accepted for llama.cpp compatibility (on, off, auto); logs are not coloured.
-    #[arg(long = "log-colors", env = "LLAMA_ARG_LOG_COLORS", value_parser = parse_on_off_auto)]
-    pub log_colors: Option<String>,
 }
 
 impl Cli {

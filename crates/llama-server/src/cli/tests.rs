@@ -382,3 +382,69 @@ fn the_live_view_is_on_by_default_and_off_as_llama_cpp_turns_its_ui_off() {
         assert!(!cli.webui_enabled(), "{env:?}");
     }
 }
+
+#[test]
+fn log_flags_become_the_subscriber_settings_as_llama_cpp_means_them() {
+    use llama_otel::logs::{Colors, Level, LogFormat, LogStream};
+    let default = parse(&[]).log.settings();
+    assert_eq!(default.level, Some(Level::INFO));
+    assert!(
+        default.prefix && default.timestamps,
+        "llama.cpp's server turns both on"
+    );
+    assert_eq!(
+        (default.format, default.stream, default.colors),
+        (LogFormat::Text, Some(LogStream::Split), Colors::Auto)
+    );
+    assert_eq!(parse(&["-v"]).log.settings().level, Some(Level::TRACE));
+    assert_eq!(parse(&["-lv", "2"]).log.settings().level, Some(Level::WARN));
+    assert_eq!(parse(&["--log-verbosity", "0"]).log.settings().level, None);
+    let s = parse(&["--no-log-prefix", "--no-log-timestamps", "--log-disable"])
+        .log
+        .settings();
+    assert!(!s.prefix && !s.timestamps && s.stream.is_none());
+    assert!(
+        parse(&["--no-log-prefix", "--log-prefix"])
+            .log
+            .settings()
+            .prefix
+    );
+    assert_eq!(
+        parse(&["--log-jsonl"]).log.settings().format,
+        LogFormat::Json
+    );
+    assert_eq!(
+        parse(&["--log-format", "json"]).log.settings().format,
+        LogFormat::Json
+    );
+    assert_eq!(
+        parse(&["--log-jsonl", "--log-format", "text"])
+            .log
+            .settings()
+            .format,
+        LogFormat::Text
+    );
+    assert!(try_parse(&["--log-format", "xml"]).is_err());
+    assert_eq!(
+        parse(&["--log-colors", "on"]).log.settings().colors,
+        Colors::On
+    );
+    let file = parse(&["--log-file", "x.log"]).log.settings().file;
+    assert_eq!(file.as_deref(), Some(std::path::Path::new("x.log")));
+}
+
+#[test]
+fn log_environment_variables_are_llama_cpps() {
+    let env = [
+        ("LLAMA_ARG_LOG_VERBOSITY", "4"),
+        ("LLAMA_ARG_LOG_PREFIX", "0"),
+        ("LLAMA_ARG_LOG_TIMESTAMPS", "false"),
+        ("LLAMA_ARG_LOG_JSONL", "1"),
+        ("LLAMA_ARG_LOG_COLORS", "off"),
+    ];
+    let s = parse_with_env(&env, &[]).expect("parses").log.settings();
+    assert_eq!(s.level, Some(llama_otel::logs::Level::DEBUG));
+    assert!(!s.prefix && !s.timestamps);
+    assert_eq!(s.format, llama_otel::logs::LogFormat::Json);
+    assert_eq!(s.colors, llama_otel::logs::Colors::Off);
+}

@@ -2,6 +2,7 @@
 //! handler). Handlers parse and validate, hand a job to the scheduler and turn its events into
 //! OpenAI or llama.cpp responses; they never touch the model context.
 
+pub mod access_log;
 pub mod anthropic;
 pub mod auth;
 pub mod cors;

@@ -7,15 +7,21 @@
 //! For streamed responses the span ends when the response head is sent; the GenAI span below
 //! it lasts until the last token.
 //!
+//! The handler runs with the span's context current (so whatever it logs carries the
+//! request's trace and span ids), and the response body writes the request log line when it
+//! ends ([`access_log`](super::access_log)).
+//!
 //! The middleware is also where a request refused with an error answer is counted
 //! (`llama.requests{outcome="rejected"}`, `llamacpp:requests_rejected_total`): once per
 //! request, through the request's [`OutcomeOnce`], which an admitted request's own telemetry
 //! has already used — so a job that failed in the engine is not counted again here.
 
+use super::access_log::{self, RequestLine};
 use super::errors::ErrorReason;
 use super::AppState;
 use crate::scheduler::request::RequestInfo;
 use crate::telemetry::{OutcomeOnce, ServerAddr};
+use crate::usage::TokenUsage;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
@@ -34,6 +40,8 @@ pub struct HttpTrace {
     pub context: TraceContext,
     pub outcome: OutcomeOnce,
     pub server: ServerAddr,
+    /// The request's token counts, for its log line.
+    pub usage: TokenUsage,
 }
 
 impl HttpTrace {
@@ -43,6 +51,7 @@ impl HttpTrace {
             parent: self.context.clone(),
             outcome: self.outcome.clone(),
             server: self.server.clone(),
+            usage: self.usage.clone(),
             operation,
             model,
             n_prompt,
@@ -155,12 +164,20 @@ pub async fn http_span(State(state): State<AppState>, mut req: Request, next: Ne
         SpanGuard::noop()
     };
     let outcome = OutcomeOnce::default();
+    let usage = TokenUsage::default();
+    let context = if traced { span.context() } else { parent };
     req.extensions_mut().insert(HttpTrace {
-        context: if traced { span.context() } else { parent },
+        context: context.clone(),
         outcome: outcome.clone(),
         server: config.server.clone(),
+        usage: usage.clone(),
     });
-    let mut response = next.run(req).await;
+    let (method, path) = (
+        req.method().as_str().to_owned(),
+        req.uri().path().to_owned(),
+    );
+    let (route, started) = (meta.route.clone(), meta.started);
+    let mut response = context.scope(next.run(req)).await;
     let status = response.status().as_u16();
     set_attr!(span, [semconv::HTTP_RESPONSE_STATUS_CODE] = status);
     let reason = response.extensions().get::<ErrorReason>().map(|r| r.0);
@@ -182,5 +199,14 @@ pub async fn http_span(State(state): State<AppState>, mut req: Request, next: Ne
     {
         response.headers_mut().insert("traceresponse", value);
     }
-    response
+    let line = RequestLine {
+        method,
+        route,
+        path,
+        status,
+        started,
+        context,
+        usage,
+    };
+    response.map(|body| access_log::wrap(body, line))
 }

@@ -127,7 +127,15 @@ impl EmbedEngine {
                     .on_prompt_done(job.n_tokens(), started.elapsed().as_secs_f64());
                 job.trace.embedded();
             }
-            Err(_) => job.trace.fail(EngineError::Encode),
+            Err(e) => {
+                job.trace.in_scope(|| {
+                    tracing::error!(
+                        error.type = EngineError::Encode.as_str(),
+                        "embedding failed: {e}"
+                    )
+                });
+                job.trace.fail(EngineError::Encode);
+            }
         }
         job.answer(result);
         self.busy = false;

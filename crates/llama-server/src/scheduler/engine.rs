@@ -413,6 +413,8 @@ fn cancel(mut job: Job, reason: CancelReason, tell: Option<ServerError>) {
 
 /// Ends `job` as failed by the engine (`kind`), telling its client `err`.
 fn fail(mut job: Job, kind: EngineError, err: ServerError) {
+    job.trace
+        .in_scope(|| tracing::error!(error.type = kind.as_str(), "request failed: {err}"));
     job.trace.fail(kind);
     job.end(Some(Event::Failed(err)));
 }

@@ -13,6 +13,7 @@
 
 use super::generation::{GenParams, Summary};
 use crate::telemetry::{self, OutcomeOnce, ServerAddr, LINKED_DECODE_STEPS};
+use crate::usage::TokenUsage;
 use llama_core::chat::ChatMessage;
 use llama_otel::names::{self, CancelReason, EngineError, Outcome, TokenKind, PROVIDER};
 use llama_otel::{
@@ -31,6 +32,8 @@ pub struct RequestInfo {
     pub outcome: OutcomeOnce,
     /// `server.address` / `server.port` of the GenAI span and metrics.
     pub server: ServerAddr,
+    /// Token counts for the request's log line, filled in when it is served.
+    pub usage: TokenUsage,
     /// `gen_ai.operation.name`.
     pub operation: &'static str,
     /// The model name the request asked for (reported back).
@@ -200,6 +203,14 @@ impl RequestTrace {
             [names::SLOT_ID] = slot,
             [names::PROMPT_CACHED_TOKENS] = cached
         );
+        self.genai.in_scope(|| {
+            tracing::debug!(
+                slot,
+                cached_tokens = cached,
+                prompt_tokens = self.info.n_prompt,
+                "slot {slot} took the request"
+            )
+        });
         self.phase = span!("prefill", parent: &self.genai,
             [names::PROMPT_TOKENS] = self.info.n_prompt, [names::PROMPT_CACHED_TOKENS] = cached);
     }
@@ -254,6 +265,14 @@ impl RequestTrace {
         let finish = summary.finish;
         let finish_reason = summary.openai_finish();
         let n_out = summary.usage.completion_tokens;
+        self.info.usage.set(self.info.n_prompt, Some(n_out));
+        self.genai.in_scope(|| {
+            tracing::debug!(
+                finish_reason,
+                completion_tokens = n_out,
+                "generation finished"
+            )
+        });
         // gen_ai.usage.input_tokens was set at the start: the SDK does not replace attributes,
         // so setting it again would export the key twice.
         set_attr!(
@@ -321,6 +340,7 @@ impl RequestTrace {
 
     /// The embeddings were computed.
     pub fn embedded(&mut self) {
+        self.info.usage.set(self.info.n_prompt, None);
         telemetry::count_tokens(TokenKind::Input, self.info.n_prompt as u64);
         self.ending = Some(Ending::Success);
     }
@@ -328,6 +348,11 @@ impl RequestTrace {
     /// The request leaves without an answer: the client went away or the server is stopping.
     pub fn cancel(&mut self, reason: CancelReason) {
         self.ending = Some(Ending::Cancelled(reason));
+    }
+
+    /// Runs `f` with the request's GenAI span current: what it logs carries the request's ids.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.genai.in_scope(f)
     }
 
     /// The engine failed the request.

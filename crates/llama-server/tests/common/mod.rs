@@ -94,7 +94,10 @@ impl Server {
                 .next()
                 .expect("server exited before listening")
                 .expect("read stdout");
-            if let Some(addr) = line.strip_prefix("llama-server listening on http://") {
+            // After the log prefix (timestamp, level letter) unless `--no-log-prefix`.
+            if let Some((_, addr)) = line.split_once("llama-server listening on http://") {
+                // `HOST:PORT`, up to the end of the message (a JSON line goes on after it).
+                let addr = addr.split(['"', ' ']).next().unwrap_or(addr);
                 break addr
                     .rsplit(':')
                     .next()

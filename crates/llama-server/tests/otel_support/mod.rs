@@ -149,6 +149,16 @@ impl Rotel {
     /// Starts rotel on free loopback ports; `None` (with the reason printed) when it is not
     /// installed, which fails instead under CI.
     pub fn start() -> Option<Rotel> {
+        Self::start_printing(&["traces", "metrics"])
+    }
+
+    /// [`Rotel::start`], printing log records too (parsed into [`Exported::logs`]).
+    pub fn start_with_logs() -> Option<Rotel> {
+        Self::start_printing(&["traces", "metrics", "logs"])
+    }
+
+    /// Starts rotel printing the signals in `debug_logs` in detail.
+    fn start_printing(debug_logs: &[&str]) -> Option<Rotel> {
         let bin = match rotel_binary() {
             Ok(b) => b,
             Err(why) => {
@@ -162,7 +172,7 @@ impl Rotel {
             .arg("start")
             .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc_port}")])
             .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http_port}")])
-            .args(["--debug-log", "traces", "--debug-log", "metrics"])
+            .args(debug_logs.iter().flat_map(|s| ["--debug-log", s]))
             .args([
                 "--debug-log-verbosity",
                 "detailed",
@@ -260,10 +270,33 @@ impl SpanRecord {
     }
 }
 
+/// One log record as rotel's detailed debug log prints it (with `--debug-log logs`).
+#[derive(Debug, Clone, Default)]
+pub struct LogRecord {
+    pub trace_id: String,
+    pub span_id: String,
+    pub severity: String,
+    /// The body's first line, as printed (`Str(request)`).
+    pub body: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl LogRecord {
+    /// An attribute as rotel prints it, e.g. `Str(POST)`, `Int(200)`.
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// What rotel received, parsed from its log.
 #[derive(Debug, Clone, Default)]
 pub struct Exported {
     pub spans: Vec<SpanRecord>,
+    /// Log records, when rotel was started with `--debug-log logs` ([`Rotel::start_with_logs`]).
+    pub logs: Vec<LogRecord>,
     pub metrics: BTreeSet<String>,
     pub resource: Vec<(String, String)>,
 }
@@ -283,6 +316,7 @@ enum Section {
     Events,
     Links,
     Descriptor,
+    LogHeader,
 }
 
 fn section_of(line: &str) -> Option<Section> {
@@ -293,6 +327,7 @@ fn section_of(line: &str) -> Option<Section> {
         "Links:" => Section::Links,
         "Descriptor:" => Section::Descriptor,
         l if l.starts_with("Span #") => Section::SpanHeader,
+        l if l.starts_with("LogRecord #") => Section::LogHeader,
         l if l.starts_with("ResourceSpans #")
             || l.starts_with("ResourceMetrics #")
             || l.starts_with("Metric #")
@@ -309,13 +344,28 @@ fn section_of(line: &str) -> Option<Section> {
 pub fn parse(log: &str) -> Exported {
     let mut out = Exported::default();
     let mut section = Section::Other;
+    // Whether the record being read is a log record (its attributes are not a span's).
+    let mut in_log = false;
     for raw in log.lines() {
         let line = raw.trim();
         if let Some(s) = section_of(line) {
             section = s;
-            if s == Section::SpanHeader {
-                out.spans.push(SpanRecord::default());
+            match s {
+                Section::SpanHeader => {
+                    out.spans.push(SpanRecord::default());
+                    in_log = false;
+                }
+                Section::LogHeader => {
+                    out.logs.push(LogRecord::default());
+                    in_log = true;
+                }
+                Section::Attributes | Section::Events | Section::Links => {}
+                _ => in_log = false,
             }
+            continue;
+        }
+        if in_log {
+            log_line(&mut out, section, line);
             continue;
         }
         if line.starts_with("SpanLink #") {
@@ -362,6 +412,32 @@ fn arrow_line(out: &mut Exported, section: Section, kv: &str) {
                 }
             }
         }
+        _ => {}
+    }
+}
+
+/// A line of a log record: its header fields and, after `Attributes:`, its attributes.
+fn log_line(out: &mut Exported, section: Section, line: &str) {
+    let Some(record) = out.logs.last_mut() else {
+        return;
+    };
+    if let Some(kv) = line.strip_prefix("-> ") {
+        if let (Section::Attributes, Some((k, v))) = (section, kv.split_once(": ")) {
+            record
+                .attributes
+                .push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+        return;
+    }
+    let Some((k, v)) = line.split_once(':') else {
+        return;
+    };
+    let v = v.trim().to_owned();
+    match k.trim() {
+        "Trace ID" => record.trace_id = v,
+        "Span ID" => record.span_id = v,
+        "SeverityText" => record.severity = v,
+        "Body" => record.body = v,
         _ => {}
     }
 }
