@@ -145,6 +145,8 @@ impl Context {
             model.compute_backends(params.n_threads)?,
             graph_nodes(&model),
         )?;
+        // llama.cpp's initial output buffer: one row of logits per sequence.
+        let logits = Vec::with_capacity(params.n_seq_max.max(1) * model.hparams.n_vocab);
         let mut ctx = Context {
             built: None,
             sched,
@@ -152,7 +154,7 @@ impl Context {
             kv_swa,
             model,
             params,
-            logits: Vec::new(),
+            logits,
             output_rows: Vec::new(),
             scratch: Scratch::default(),
             last: DecodeStats::default(),
@@ -249,6 +251,24 @@ impl Context {
 
     pub fn last_stats(&self) -> &DecodeStats {
         &self.last
+    }
+
+    /// Where this context's memory is, with the model's weights and the devices' memory: K/V
+    /// per layer kind (see [`crate::memory`]), compute buffers per buffer type, output rows.
+    pub fn memory(&self) -> crate::memory::MemoryReport {
+        use crate::memory::{KvLayers, MemoryKind};
+        let mut report = self.model.memory();
+        self.kv.add_memory(&mut report, KvLayers::Full);
+        if let Some(swa) = &self.kv_swa {
+            swa.add_memory(&mut report, KvLayers::Swa);
+        }
+        for (i, b) in self.model.backends.iter().enumerate() {
+            let bytes = self.sched.buffer_size(i) as u64;
+            report.add(MemoryKind::Compute, b.buffer_type_name(), None, bytes);
+        }
+        let output = (self.logits.capacity() * std::mem::size_of::<f32>()) as u64;
+        report.add(MemoryKind::Output, "CPU".into(), None, output);
+        report
     }
 
     /// Compute-buffer bytes reserved per backend.

@@ -36,6 +36,8 @@ mod guard;
 mod instrument;
 mod macros;
 pub mod names;
+pub mod observe;
+pub mod process;
 pub mod semconv;
 mod trace;
 

@@ -238,6 +238,24 @@ impl Model {
     pub fn gguf(&self) -> &GgufFile {
         &self.file
     }
+
+    /// The weight buffers: type, bytes taken and tensor bytes of each.
+    pub fn weight_buffers(&self) -> &[super::WeightBuffer] {
+        &self._weights.buffers
+    }
+
+    /// The weights' memory by buffer type, and the devices' memory.
+    pub fn memory(&self) -> crate::memory::MemoryReport {
+        let mut report = crate::memory::MemoryReport {
+            uses: Vec::new(),
+            devices: crate::memory::devices(),
+        };
+        for b in self.weight_buffers() {
+            let kind = crate::memory::MemoryKind::Weights;
+            report.add(kind, b.buffer_type.clone(), None, b.allocated as u64);
+        }
+        report
+    }
 }
 
 /// Model loads take from tens of milliseconds (mapped, cached) to minutes (uploads to a GPU).

@@ -69,11 +69,14 @@ impl Sdk {
         global::set_tracer_provider(parts.tracer_provider.clone());
         global::set_meter_provider(parts.meter_provider.clone());
         propagation::install(&parts.extras.propagators);
+        let observed_meter = meter.clone();
         reservation.install(Active {
             tracer,
             meter,
             registry: parts.registry,
         });
+        // After install: an instrument registered meanwhile is not registered twice.
+        crate::observe::register_all(&observed_meter);
         Sdk {
             tracer_provider: parts.tracer_provider,
             meter_provider: parts.meter_provider,
