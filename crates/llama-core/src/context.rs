@@ -167,6 +167,7 @@ impl Context {
             init,
             "llama.context.compute_buffer_bytes" = ctx.compute_buffer_bytes()
         );
+        crate::memory::record_on_span(&init, &ctx.memory());
         Ok(ctx)
     }
 
@@ -262,10 +263,7 @@ impl Context {
         if let Some(swa) = &self.kv_swa {
             swa.add_memory(&mut report, KvLayers::Swa);
         }
-        for (i, b) in self.model.backends.iter().enumerate() {
-            let bytes = self.sched.buffer_size(i) as u64;
-            report.add(MemoryKind::Compute, b.buffer_type_name(), None, bytes);
-        }
+        crate::memory::add_compute(&mut report, &self.model, &self.sched);
         let output = (self.logits.capacity() * std::mem::size_of::<f32>()) as u64;
         report.add(MemoryKind::Output, "CPU".into(), None, output);
         report

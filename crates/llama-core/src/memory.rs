@@ -136,8 +136,47 @@ impl MemoryReport {
     }
 }
 
+/// Adds the compute buffers `sched` reserved on each of `model`'s backends (same order).
+pub(crate) fn add_compute(
+    report: &mut MemoryReport,
+    model: &crate::Model,
+    sched: &crate::ggml::Sched,
+) {
+    for (i, b) in model.backends.iter().enumerate() {
+        let bytes = sched.buffer_size(i) as u64;
+        report.add(MemoryKind::Compute, b.buffer_type_name(), None, bytes);
+    }
+}
+
 /// Every ggml device with its free and total memory, asked now (for the CPU backend: the
 /// machine's physical memory, reported as all free).
 pub fn devices() -> Vec<DeviceMemory> {
     crate::ggml::devices()
+}
+
+/// Puts `report` on `span`: `llama.memory.<kind>.bytes` for every kind present, every use as
+/// a line of `llama.memory.buffers`, every device as a line of `llama.device.memory`.
+pub(crate) fn record_on_span(span: &llama_otel::SpanGuard, report: &MemoryReport) {
+    use llama_otel::{names, set_attr};
+    for kind in MemoryKind::ALL {
+        if report.uses.iter().any(|u| u.kind == kind) {
+            set_attr!(
+                span,
+                [names::memory_bytes_attr(kind.as_str())] = report.total(kind)
+            );
+        }
+    }
+    set_attr!(span, [names::MEMORY_BUFFERS_ATTR] = report.lines());
+    set_attr!(
+        span,
+        [names::DEVICE_MEMORY_ATTR] = device_lines(&report.devices)
+    );
+}
+
+/// One line per device: `name free total` (bytes).
+pub fn device_lines(devices: &[DeviceMemory]) -> Vec<String> {
+    devices
+        .iter()
+        .map(|d| format!("{} {} {}", d.name, d.free, d.total))
+        .collect()
 }

@@ -75,6 +75,13 @@ fn graph_nodes(model: &Model) -> usize {
 
 impl Encoder {
     /// Fails for decoder models and for a pooling the model cannot give.
+    /// The model's weights, this encoder's compute buffers and the devices' memory.
+    pub fn memory(&self) -> crate::memory::MemoryReport {
+        let mut report = self.model.memory();
+        crate::memory::add_compute(&mut report, &self.model, &self.sched);
+        report
+    }
+
     pub fn new(model: Arc<Model>, params: EncoderParams) -> Result<Self> {
         if !model.is_encoder() {
             return Err(Error::Embed(format!(

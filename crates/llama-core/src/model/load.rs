@@ -184,6 +184,7 @@ impl Model {
             "llama.model.n_ctx_train" = hp.n_ctx_train,
             "llama.model.n_vocab" = hp.n_vocab
         );
+        crate::memory::record_on_span(span, &self.memory());
         histogram_record!("llama.model.load.duration", self.timings.total.as_secs_f64(), unit: "s",
             description: "Time to load a model (parse, map weights, vocabulary)",
             buckets: &LOAD_SECONDS_BUCKETS, "llama.model.name" = info.name.clone());
