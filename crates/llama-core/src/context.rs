@@ -10,6 +10,7 @@ use llama_otel::{histogram_record, set_attr, span, SpanContext};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod memory;
 /// Metadata room for one graph's nodes (llama.cpp sizes this from the tensor count, too). A MoE
 /// layer adds about 20 nodes plus two (a view and an add) per expert used.
 fn graph_nodes(model: &Model) -> usize {
@@ -145,16 +146,14 @@ impl Context {
             model.compute_backends(params.n_threads)?,
             graph_nodes(&model),
         )?;
-        // llama.cpp's initial output buffer: one row of logits per sequence.
-        let logits = Vec::with_capacity(params.n_seq_max.max(1) * model.hparams.n_vocab);
         let mut ctx = Context {
             built: None,
             sched,
             kv,
             kv_swa,
+            logits: Vec::with_capacity(params.n_seq_max.max(1) * model.hparams.n_vocab),
             model,
             params,
-            logits,
             output_rows: Vec::new(),
             scratch: Scratch::default(),
             last: DecodeStats::default(),
@@ -252,21 +251,6 @@ impl Context {
 
     pub fn last_stats(&self) -> &DecodeStats {
         &self.last
-    }
-
-    /// Where this context's memory is, with the model's weights and the devices' memory: K/V
-    /// per layer kind (see [`crate::memory`]), compute buffers per buffer type, output rows.
-    pub fn memory(&self) -> crate::memory::MemoryReport {
-        use crate::memory::{KvLayers, MemoryKind};
-        let mut report = self.model.memory();
-        self.kv.add_memory(&mut report, KvLayers::Full);
-        if let Some(swa) = &self.kv_swa {
-            swa.add_memory(&mut report, KvLayers::Swa);
-        }
-        crate::memory::add_compute(&mut report, &self.model, &self.sched);
-        let output = (self.logits.capacity() * std::mem::size_of::<f32>()) as u64;
-        report.add(MemoryKind::Output, "CPU".into(), None, output);
-        report
     }
 
     /// Compute-buffer bytes reserved per backend.

@@ -74,7 +74,6 @@ fn graph_nodes(model: &Model) -> usize {
 }
 
 impl Encoder {
-    /// Fails for decoder models and for a pooling the model cannot give.
     /// The model's weights, this encoder's compute buffers and the devices' memory.
     pub fn memory(&self) -> crate::memory::MemoryReport {
         let mut report = self.model.memory();
@@ -82,6 +81,7 @@ impl Encoder {
         report
     }
 
+    /// Fails for decoder models and for a pooling the model cannot give.
     pub fn new(model: Arc<Model>, params: EncoderParams) -> Result<Self> {
         if !model.is_encoder() {
             return Err(Error::Embed(format!(
