@@ -178,3 +178,50 @@ mod registry {
         }
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::data::{AggregatedMetrics, MetricData};
+    use crate::testing::{find_metric, init_for_tests};
+
+    const NAME: &str = "llama.test.observed";
+
+    fn gauge(value: f64) -> impl Fn(&mut Vec<Observation>) + Send + Sync + 'static {
+        move |out| {
+            out.push(Observation {
+                value,
+                attrs: vec![("k", "v".into())],
+            })
+        }
+    }
+
+    fn collected(t: &crate::testing::TestTelemetry) -> Vec<f64> {
+        let exports = t.collect_metrics();
+        let m = find_metric(&exports, NAME).expect("observed metric exported");
+        let AggregatedMetrics::F64(MetricData::Gauge(g)) = m.data() else {
+            panic!("not an f64 gauge");
+        };
+        g.data_points().map(|p| p.value()).collect()
+    }
+
+    #[test]
+    fn registered_before_init_is_collected_and_replacing_takes_over() {
+        let observed = Observed {
+            name: NAME,
+            unit: "1",
+            description: "test",
+            kind: ObservedKind::Gauge,
+        };
+        observe(observed, gauge(1.5));
+        let t = init_for_tests();
+        assert_eq!(collected(&t), [1.5]);
+        observe(observed, gauge(2.5));
+        assert_eq!(collected(&t), [2.5]);
+        assert_eq!(read_now(NAME).map(|p| p[0].value), Some(2.5));
+        drop(t);
+        // A second SDK registers the instrument again.
+        let t = init_for_tests();
+        assert_eq!(collected(&t), [2.5]);
+    }
+}
