@@ -10,6 +10,7 @@ use llama_otel::{histogram_record, set_attr, span, SpanContext};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod memory;
 /// Metadata room for one graph's nodes (llama.cpp sizes this from the tensor count, too). A MoE
 /// layer adds about 20 nodes plus two (a view and an add) per expert used.
 fn graph_nodes(model: &Model) -> usize {
@@ -150,9 +151,9 @@ impl Context {
             sched,
             kv,
             kv_swa,
+            logits: Vec::with_capacity(params.n_seq_max.max(1) * model.hparams.n_vocab),
             model,
             params,
-            logits: Vec::new(),
             output_rows: Vec::new(),
             scratch: Scratch::default(),
             last: DecodeStats::default(),
@@ -165,6 +166,7 @@ impl Context {
             init,
             "llama.context.compute_buffer_bytes" = ctx.compute_buffer_bytes()
         );
+        crate::memory::record_on_span(&init, &ctx.memory());
         Ok(ctx)
     }
 

@@ -9,6 +9,7 @@ pub mod error;
 mod ggml;
 pub mod gguf;
 pub mod kv_cache;
+pub mod memory;
 pub mod model;
 pub mod sampling;
 pub mod tiny;

@@ -115,6 +115,8 @@ pub const ATTRIBUTES: &[Attribute] = &[
     attr(s::URL_SCHEME, Str, Spec),
     attr(s::URL_PATH, Str, Spec),
     attr(s::USER_AGENT_ORIGINAL, Str, Spec),
+    // OS process metrics (process-metrics.md).
+    attr(s::CPU_MODE, Str, Spec),
     // SDK self-observability (otel.sdk.*).
     attr("otel.component.type", Str, Spec),
     attr("otel.component.name", Str, Spec),
@@ -124,6 +126,10 @@ pub const ATTRIBUTES: &[Attribute] = &[
     attr("reason", Str, Project),
     attr("ggml.op", Str, Project),
     attr("ggml.backend", Str, Project),
+    attr(n::MEMORY_KIND, Str, Project),
+    attr(n::BACKEND, Str, Project),
+    attr(n::KV_LAYERS, Str, Project),
+    attr(n::DEVICE, Str, Project),
     // The request's spans (scheduler/request.rs).
     attr(n::SLOT_ID, Int, Project),
     attr(n::PROMPT_CACHED_TOKENS, Int, Project),
@@ -165,6 +171,15 @@ pub const ATTRIBUTES: &[Attribute] = &[
     attr("llama.embed.n_tokens", Int, Project),
     attr("llama.embed.pooling", Str, Project),
     attr("llama.embed.ok", Bool, Project),
+    // Memory on `llama.model.load` and `llama.context.init` (llama-core's memory report).
+    attr("llama.memory.weights.bytes", Int, Project),
+    attr("llama.memory.kv_k.bytes", Int, Project),
+    attr("llama.memory.kv_v.bytes", Int, Project),
+    attr("llama.memory.compute.bytes", Int, Project),
+    attr("llama.memory.output.bytes", Int, Project),
+    attr("llama.memory.other.bytes", Int, Project),
+    attr(n::MEMORY_BUFFERS_ATTR, StringArray, Project),
+    attr(n::DEVICE_MEMORY_ATTR, StringArray, Project),
 ];
 
 /// Every metric the server emits through OpenTelemetry (llama.cpp's own `llamacpp:*` series
@@ -226,6 +241,13 @@ pub const METRICS: &[Metric] = &[
     metric("llama.model.load.duration", Histogram, "s", Project),
     metric("llama.model.load.errors", Counter, "{error}", Project),
     metric("llama.model.size", Gauge, "By", Project),
+    metric(n::MEMORY_USAGE, UpDownCounter, s::UNIT_BYTES, Project),
+    metric(n::DEVICE_MEMORY_FREE, UpDownCounter, s::UNIT_BYTES, Project),
+    metric(n::DEVICE_MEMORY_TOTAL, UpDownCounter, s::UNIT_BYTES, Project),
+    metric(s::PROCESS_MEMORY_USAGE, UpDownCounter, s::UNIT_BYTES, Spec),
+    metric(s::PROCESS_MEMORY_VIRTUAL, UpDownCounter, s::UNIT_BYTES, Spec),
+    metric(s::PROCESS_CPU_TIME, Counter, "s", Spec),
+    metric(s::PROCESS_CPU_UTILIZATION, Gauge, "1", Spec),
 ];
 
 /// The table's row for attribute `name`.

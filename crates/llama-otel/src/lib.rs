@@ -46,6 +46,8 @@ mod instrument;
 pub mod logs;
 mod macros;
 pub mod names;
+pub mod observe;
+pub mod process;
 pub mod semconv;
 mod trace;
 mod traces;

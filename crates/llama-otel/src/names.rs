@@ -29,6 +29,15 @@ pub const SLOTS_BUSY: &str = "llama.slots.busy";
 pub const KV_CACHE_USAGE: &str = "llama.kv_cache.usage";
 /// Gauge, `{token}`: tokens in the KV cache.
 pub const KV_CACHE_TOKENS: &str = "llama.kv_cache.tokens";
+/// Observable up-down counter, `By`: bytes ggml holds, by [`MEMORY_KIND`] (`weights`, `kv_k`,
+/// `kv_v`, `compute`, `output`), [`BACKEND`] (the buffer type: `CPU`, `CPU_Mapped`,
+/// `CPU_REPACK`, `CUDA0`, ...) and, on KV kinds, [`KV_LAYERS`].
+pub const MEMORY_USAGE: &str = "llama.memory.usage";
+/// Observable up-down counter, `By`: free memory of each ggml device ([`DEVICE`]); the CPU
+/// backend reports its physical memory as free.
+pub const DEVICE_MEMORY_FREE: &str = "llama.device.memory.free";
+/// Observable up-down counter, `By`: total memory of each ggml device ([`DEVICE`]).
+pub const DEVICE_MEMORY_TOTAL: &str = "llama.device.memory.total";
 
 // ------------------------------------------------------------------------ units
 
@@ -50,6 +59,31 @@ pub const OUTCOME: &str = "outcome";
 /// Label of [`TOKENS`]: [`TokenKind::as_str`] (the GenAI conventions' `gen_ai.token.type`;
 /// it was `type` = `prompt`|`generated` before).
 pub const TOKEN_KIND: &str = crate::semconv::GEN_AI_TOKEN_TYPE;
+/// Label of [`MEMORY_USAGE`]: what the bytes hold (`llama_core::memory::MemoryKind`).
+pub const MEMORY_KIND: &str = "llama.memory.kind";
+/// Label of [`MEMORY_USAGE`]: the ggml buffer type holding the bytes.
+pub const BACKEND: &str = "llama.backend";
+/// Label of [`MEMORY_USAGE`] on KV kinds: `full` or `swa` (sliding-window layers' own cache).
+pub const KV_LAYERS: &str = "llama.kv_cache.layers";
+/// Label of the device memory metrics: ggml's device name (`CPU`, `CUDA0`).
+pub const DEVICE: &str = "llama.device";
+/// Span attribute: every memory use as `kind[/layers] buffer_type bytes` lines.
+pub const MEMORY_BUFFERS_ATTR: &str = "llama.memory.buffers";
+/// Span attribute: every device as `name free total` lines (bytes).
+pub const DEVICE_MEMORY_ATTR: &str = "llama.device.memory";
+
+/// The span attribute (`llama.model.load`, `llama.context.init`) carrying the bytes of memory
+/// kind `kind` (`weights`, `kv_k`, ...): `llama.memory.<kind>.bytes`.
+pub fn memory_bytes_attr(kind: &str) -> &'static str {
+    match kind {
+        "weights" => "llama.memory.weights.bytes",
+        "kv_k" => "llama.memory.kv_k.bytes",
+        "kv_v" => "llama.memory.kv_v.bytes",
+        "compute" => "llama.memory.compute.bytes",
+        "output" => "llama.memory.output.bytes",
+        _ => "llama.memory.other.bytes",
+    }
+}
 
 // ------------------------------------------------------------------ values
 

@@ -133,6 +133,25 @@ pub const HTTP_SERVER_REQUEST_DURATION: &str = "http.server.request.duration";
 /// Counter, `{span}` / `{export}`: telemetry this process had to drop (see `init`).
 pub const LLAMA_TELEMETRY_DROPPED: &str = "llama.telemetry.dropped";
 
+// OS process metrics (semantic conventions `process.*`, development status; see
+// [`crate::process`]).
+/// UpDownCounter, `By`: physical memory in use (resident set).
+pub const PROCESS_MEMORY_USAGE: &str = "process.memory.usage";
+/// UpDownCounter, `By`: committed virtual memory.
+pub const PROCESS_MEMORY_VIRTUAL: &str = "process.memory.virtual";
+/// Counter, `s`: CPU seconds by [`CPU_MODE`].
+pub const PROCESS_CPU_TIME: &str = "process.cpu.time";
+/// Gauge, `1`: CPU time since the previous measurement over elapsed time × CPUs available.
+pub const PROCESS_CPU_UTILIZATION: &str = "process.cpu.utilization";
+/// Attribute of the CPU metrics: [`CPU_MODE_USER`] or [`CPU_MODE_SYSTEM`].
+pub const CPU_MODE: &str = "cpu.mode";
+/// `cpu.mode` of time spent in user code.
+pub const CPU_MODE_USER: &str = "user";
+/// `cpu.mode` of time spent in the kernel on the process's behalf.
+pub const CPU_MODE_SYSTEM: &str = "system";
+/// Unit of byte amounts.
+pub const UNIT_BYTES: &str = "By";
+
 /// Unit of the duration histograms.
 pub const UNIT_SECONDS: &str = "s";
 /// Unit of token counts.

@@ -10,7 +10,8 @@
 //! - [`scheduler`] — one thread owning the model context: slots, prompt cache, batch packing,
 //!   sampling, stop strings; reached through a cloneable handle. Each job owns its
 //!   `scheduler::request::RequestTrace` (spans, metrics, outcome, admission permit).
-//! - Leaves: [`telemetry`] (the shared llama-otel instruments), [`metrics`] (llama.cpp's
+//! - Leaves: [`telemetry`] (the shared llama-otel instruments), [`memory`] (memory and process
+//!   instruments), [`metrics`] (llama.cpp's
 //!   `/metrics` series), [`error`] (the one error type; its HTTP mapping is in `http::errors`),
 //!   [`tls`] (the HTTPS acceptor `server` listens with), [`write_timeout`] (the write half of
 //!   `-to`), [`usage`] (a request's token counts, for its log line).
@@ -19,6 +20,7 @@ pub mod api;
 pub mod cli;
 pub mod error;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod metrics_listener;
 pub mod scheduler;

@@ -216,6 +216,8 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     let mut ctx = Context::new(model.clone(), ctx_params)
         .map_err(|e| format!("cannot create the context: {e}"))?;
     ctx.set_op_timing(ggml_op_timing(cli));
+    let memory = Arc::new(ctx.memory());
+    crate::memory::register(memory.clone());
     let limits = Limits {
         n_ctx,
         n_ctx_slot,
@@ -240,6 +242,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         names,
         pooling: None,
         created: http::unix_now(),
+        memory,
     })
 }
 
@@ -261,6 +264,8 @@ fn load_encoder(cli: &Cli, model: Arc<Model>, started: Instant) -> Result<Ready,
     let encoder = Encoder::new(model.clone(), params)
         .map_err(|e| format!("cannot create the encoder: {e}"))?;
     let pooling = encoder.pooling();
+    let memory = Arc::new(encoder.memory());
+    crate::memory::register(memory.clone());
     let max = encoder.max_input_tokens();
     let limits = Limits {
         n_ctx: max,
@@ -284,6 +289,7 @@ fn load_encoder(cli: &Cli, model: Arc<Model>, started: Instant) -> Result<Ready,
         names,
         pooling: Some(pooling),
         created: http::unix_now(),
+        memory,
     })
 }
 

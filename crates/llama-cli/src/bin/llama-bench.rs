@@ -92,8 +92,17 @@ fn run_tg(ctx: &mut Context, n: usize, seed: u64) -> Result<f64, llama_core::Err
 
 /// Peak resident set size of this process in MiB (Linux `VmHWM`).
 fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+/// Resident set size now, in MiB (Linux `VmRSS`).
+fn rss_mib() -> Option<f64> {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(key: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
@@ -130,6 +139,7 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
         },
         &mut |_, _| {},
     )?);
+    let rss_model = rss_mib();
     let params = ContextParams {
         n_ctx: (a.n_prompt.max(a.n_gen)).max(16),
         n_ubatch: 512,
@@ -140,11 +150,13 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
     };
     let mut ctx = Context::new(model.clone(), params)?;
     let load_s = t.elapsed().as_secs_f64();
+    let rss_context = rss_mib();
     let pp = if a.n_prompt > 0 {
         measure(a, |c, s| run_pp(c, a.n_prompt, s), &mut ctx)?
     } else {
         vec![]
     };
+    let rss_pp = rss_mib();
     let tg = if a.n_gen > 0 {
         measure(a, |c, s| run_tg(c, a.n_gen, s), &mut ctx)?
     } else {
@@ -157,6 +169,8 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
             "pp_tps": pp_m, "pp_sd": pp_sd, "tg_tps": tg_m, "tg_sd": tg_sd,
             "load_s": load_s, "peak_rss_mib": rss, "threads": a.threads,
             "n_prompt": a.n_prompt, "n_gen": a.n_gen, "reps": a.reps, "model": model.info().name,
+            "memory": ctx.memory().lines(),
+            "rss_mib": {"model": rss_model, "context": rss_context, "pp": rss_pp, "end": rss_mib()},
         });
         println!("{j}");
     } else {
@@ -170,6 +184,10 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
         println!("tg{:<5} {:>9.2} ± {:>6.2} t/s", a.n_gen, tg_m, tg_sd);
         println!("load     {load_s:>9.3} s");
         println!("peak RSS {rss:>9.1} MiB");
+        println!("RSS after load {rss_model:?}, context {rss_context:?}, pp {rss_pp:?} MiB");
+        for line in ctx.memory().lines() {
+            println!("memory   {line}");
+        }
     }
     Ok(())
 }

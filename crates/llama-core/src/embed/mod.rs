@@ -74,6 +74,13 @@ fn graph_nodes(model: &Model) -> usize {
 }
 
 impl Encoder {
+    /// The model's weights, this encoder's compute buffers and the devices' memory.
+    pub fn memory(&self) -> crate::memory::MemoryReport {
+        let mut report = self.model.memory();
+        crate::memory::add_compute(&mut report, &self.model, &self.sched);
+        report
+    }
+
     /// Fails for decoder models and for a pooling the model cannot give.
     pub fn new(model: Arc<Model>, params: EncoderParams) -> Result<Self> {
         if !model.is_encoder() {

@@ -156,6 +156,10 @@ impl Buffer {
         unsafe { sys::ggml_backend_buffer_get_size(self.raw.as_ptr()) }
     }
 
+    pub(super) fn as_ptr(&self) -> *mut sys::ggml_backend_buffer {
+        self.raw.as_ptr()
+    }
+
     /// Places tensor `t` at byte `offset` of this buffer (no copy).
     pub fn place(&self, t: Tensor, offset: usize) -> Result<()> {
         if t.is_allocated() {

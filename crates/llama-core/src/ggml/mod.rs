@@ -7,6 +7,7 @@
 mod backend;
 mod context;
 mod log;
+mod memory;
 mod mmap;
 mod ops;
 pub use ops::RopeParams;
@@ -15,6 +16,7 @@ mod sched;
 
 pub use backend::{Backend, BackendKind, Buffer, HostBytes};
 pub use context::{Context, Graph, SealedContext, Tensor};
+pub use memory::{devices, DeviceMemory};
 pub use mmap::{map_readonly, release_pages};
 pub use repack::{cpu_extra_buffer_types, BufferType};
 pub use sched::{OpSample, Sched};

@@ -2,6 +2,7 @@
 
 mod cells;
 mod iswa;
+mod memory;
 mod swa;
 
 pub(crate) use cells::seq_bit;

@@ -184,6 +184,7 @@ impl Model {
             "llama.model.n_ctx_train" = hp.n_ctx_train,
             "llama.model.n_vocab" = hp.n_vocab
         );
+        crate::memory::record_on_span(span, &self.memory());
         histogram_record!("llama.model.load.duration", self.timings.total.as_secs_f64(), unit: "s",
             description: "Time to load a model (parse, map weights, vocabulary)",
             buckets: &LOAD_SECONDS_BUCKETS, "llama.model.name" = info.name.clone());
@@ -237,6 +238,24 @@ impl Model {
     /// The parsed GGUF file (metadata stays available for tokenizer and template).
     pub fn gguf(&self) -> &GgufFile {
         &self.file
+    }
+
+    /// The weight buffers: type, bytes taken and tensor bytes of each.
+    pub fn weight_buffers(&self) -> &[super::WeightBuffer] {
+        &self._weights.buffers
+    }
+
+    /// The weights' memory by buffer type, and the devices' memory.
+    pub fn memory(&self) -> crate::memory::MemoryReport {
+        let mut report = crate::memory::MemoryReport {
+            uses: Vec::new(),
+            devices: crate::memory::devices(),
+        };
+        for b in self.weight_buffers() {
+            let kind = crate::memory::MemoryKind::Weights;
+            report.add(kind, b.buffer_type.clone(), None, b.allocated as u64);
+        }
+        report
     }
 }
 

@@ -21,7 +21,7 @@ pub use graph::{GraphBuild, GraphInputs, GraphShape};
 pub use hparams::{HParams, RopeScaling};
 pub use load::{LoadTimings, Model, ModelInfo, ModelParams};
 pub use registry::names as supported_architectures;
-pub use weights::LayerMap;
+pub use weights::{LayerMap, WeightBuffer};
 
 use crate::ggml::Tensor;
 

@@ -125,6 +125,32 @@ pub struct WeightStore {
     pub n_params: u64,
     /// Weight bytes placed on each backend.
     pub bytes_by_backend: Vec<usize>,
+    /// Every weight buffer: its type and what it holds (see [`crate::memory`]).
+    pub buffers: Vec<WeightBuffer>,
+}
+
+/// One buffer of weights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightBuffer {
+    /// ggml's buffer type name: "CPU_Mapped" (the file, mapped), "CPU_REPACK", "CUDA0", ...
+    pub buffer_type: String,
+    /// Bytes this buffer takes: its size, or for the mapped file the bytes of the tensors placed
+    /// in it (the rest of the mapping is never read; copied tensors' pages are released).
+    pub allocated: usize,
+    /// Sum of the tensors' data sizes (`ggml_nbytes`) in this buffer.
+    pub tensor_bytes: usize,
+    pub n_tensors: usize,
+}
+
+impl WeightBuffer {
+    fn new(buffer: &Buffer, allocated: usize, tensors: &[&Pending]) -> Self {
+        WeightBuffer {
+            buffer_type: buffer.type_name(),
+            allocated,
+            tensor_bytes: tensors.iter().map(|p| p.tensor.nbytes()).sum(),
+            n_tensors: tensors.len(),
+        }
+    }
 }
 
 impl<'a> WeightLoader<'a> {
@@ -247,6 +273,7 @@ impl<'a> WeightLoader<'a> {
     pub fn finish(self, progress: &mut dyn FnMut(u64, u64)) -> Result<WeightStore> {
         let total: u64 = self.pending.iter().map(|p| p.tensor.nbytes() as u64).sum();
         let mut buffers = Vec::new();
+        let mut described = Vec::new();
         let mut bytes_by_backend = vec![0usize; self.backends.len()];
         let mut done = 0u64;
         for (bi, backend) in self.backends.iter().enumerate() {
@@ -269,6 +296,8 @@ impl<'a> WeightLoader<'a> {
                     done += p.tensor.nbytes() as u64;
                     progress(done, total);
                 }
+                let mapped_bytes = mapped.iter().map(|p| p.tensor.nbytes()).sum();
+                described.push(WeightBuffer::new(&buf, mapped_bytes, &mapped));
                 buffers.push(buf);
                 if let Some((buft, _)) = plan {
                     // Every tensor of the context not placed in the mapping gets repacked storage.
@@ -278,6 +307,7 @@ impl<'a> WeightLoader<'a> {
                         done += self.upload(p)? as u64;
                         progress(done, total);
                     }
+                    described.push(WeightBuffer::new(&repacked, repacked.size(), &copied));
                     buffers.push(repacked);
                 }
             } else {
@@ -287,6 +317,7 @@ impl<'a> WeightLoader<'a> {
                     done += self.upload(p)? as u64;
                     progress(done, total);
                 }
+                described.push(WeightBuffer::new(&buf, buf.size(), &mine));
                 buffers.push(buf);
             }
             bytes_by_backend[bi] = mine.iter().map(|p| p.tensor.nbytes()).sum();
@@ -302,6 +333,7 @@ impl<'a> WeightLoader<'a> {
             n_tensors: self.pending.len(),
             n_params,
             bytes_by_backend,
+            buffers: described,
         })
     }
 }

@@ -78,11 +78,14 @@ impl Sdk {
         if let Some(provider) = &parts.extras.logger_provider {
             crate::logs::bridge::install(provider);
         }
+        let observed_meter = meter.clone();
         reservation.install(Active {
             tracer,
             meter,
             registry: parts.registry,
         });
+        // After install: an instrument registered meanwhile is not registered twice.
+        crate::observe::register_all(&observed_meter);
         Sdk {
             tracer_provider: parts.tracer_provider,
             meter_provider: parts.meter_provider,

@@ -113,6 +113,8 @@ pub struct Ready {
     pub pooling: Option<llama_core::Pooling>,
     /// Unix time the model became ready (`created` in `/v1/models`).
     pub created: u64,
+    /// Where the engine's memory is, taken once its context was set up.
+    pub memory: Arc<llama_core::memory::MemoryReport>,
 }
 
 /// State shared by all handlers.

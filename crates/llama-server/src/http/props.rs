@@ -2,6 +2,7 @@
 //! `POST /apply-template` (a chat request's prompt, rendered but not run).
 
 use super::AppState;
+use crate::api::response::memory::PropsMemory;
 use crate::api::response::props::{
     DefaultGenerationSettings, DefaultParams, Modalities, Props, Success,
 };
@@ -43,6 +44,11 @@ pub async fn get_props(State(state): State<AppState>) -> Result<Json<Props>> {
         eos_token: text(vocab.eos()),
         build_info: BUILD_INFO.to_owned(),
         is_sleeping: false,
+        memory: PropsMemory::new(
+            &ready.memory,
+            &llama_core::memory::devices(),
+            llama_otel::process::read(),
+        ),
     }))
 }
 

@@ -8,6 +8,7 @@ pub mod chat_message;
 pub mod error;
 pub mod llamacpp;
 pub mod logprobs;
+pub mod memory;
 pub mod openai;
 pub mod props;
 pub mod template;

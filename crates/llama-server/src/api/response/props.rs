@@ -26,6 +26,8 @@ pub struct Props {
     pub eos_token: String,
     pub build_info: String,
     pub is_sleeping: bool,
+    /// This server's addition: where memory goes (see [`super::memory`]).
+    pub memory: super::memory::PropsMemory,
 }
 
 /// `default_generation_settings` of [`Props`]: what a request that sets nothing gets, and the
