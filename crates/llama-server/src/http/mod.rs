@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 pub mod auth;
+pub mod choices;
 pub mod cors;
 pub mod embeddings;
 pub mod errors;
