@@ -378,6 +378,8 @@ pub async fn chat(
             ));
         }
         params.constraint = Some(call);
+    } else if params.constraint.is_none() {
+        params.constraint = tools.lazy_call(&opts);
     }
     // Answers are parsed when there are tools to call or the prompt leaves a thought open.
     let chat = (opts.parse_tool_calls || opts.thinking_forced_open).then(|| ChatParse {
