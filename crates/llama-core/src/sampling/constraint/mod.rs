@@ -71,12 +71,14 @@ impl ConstraintSpec {
                     });
                 }
                 (
-                    TopLevelGrammar::from_json_schema(schema.clone()),
+                    TopLevelGrammar::from_json_schema(bounded_whitespace(schema.clone())),
                     "JSON schema",
                 )
             }
             Self::JsonObject => (
-                TopLevelGrammar::from_json_schema(serde_json::json!({"type": "object"})),
+                TopLevelGrammar::from_json_schema(bounded_whitespace(
+                    serde_json::json!({"type": "object"}),
+                )),
                 "JSON schema",
             ),
             Self::Gbnf(g) => (TopLevelGrammar::from_lark(gbnf_to_lark(g)?), "GBNF grammar"),
@@ -84,6 +86,19 @@ impl ConstraintSpec {
             Self::Lazy { grammar, .. } => return grammar.compile(),
         })
     }
+}
+
+/// Whitespace between JSON tokens as llama.cpp's schema grammars allow it (`SPACE_RULE`: a
+/// space, or one or two newlines and up to 20 indentation characters) instead of llguidance's
+/// default of any amount: small models otherwise fill `max_tokens` with blank lines inside an
+/// object (measured with Qwen2.5-0.5B on nested schemas). A schema's own `x-guidance`
+/// options win.
+fn bounded_whitespace(mut schema: Value) -> Value {
+    if let Some(o) = schema.as_object_mut() {
+        o.entry("x-guidance")
+            .or_insert_with(|| serde_json::json!({"whitespace_pattern": " |\n{1,2}[ \t]{0,20}"}));
+    }
+    schema
 }
 
 /// One request's constraint state: which tokens are allowed next, advanced token by token.
