@@ -189,8 +189,8 @@ pub fn input_text(role: &str, text: &str) -> Value {
 }
 
 /// Compiles a request's schema or grammar against the model's vocabulary: an invalid one is a
-/// 400 naming the problem, never an unconstrained answer. (The vocabulary's token trie is built
-/// once, at the first constrained request.)
+/// 400 naming the problem, never an unconstrained answer. (The vocabulary's token trie was
+/// built at load, off the runtime: see `server::load`.)
 fn compile_constraint(model: &Model, spec: &ConstraintSpec) -> Result<Constraint> {
     let env = model
         .constraint_env()
