@@ -126,6 +126,7 @@ fn any_choices(
     server_cap: Option<usize>,
     defaults: &SamplingParams,
 ) -> Result<GenParams> {
+    f.unsupported.check()?;
     let (logprobs, top_logprobs) = logprobs(f)?;
     let stop = match &f.stop {
         None => Vec::new(),

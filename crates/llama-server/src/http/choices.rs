@@ -122,8 +122,8 @@ impl<F: Format> StreamState<F> {
         match self.rx.recv().await {
             Some((i, Event::Chunk(chunk))) => self.out.extend(
                 self.formats[i]
-                    .chunk(&chunk)
-                    .as_ref()
+                    .chunks(&chunk)
+                    .iter()
                     .map(sse::chunk_event::<F>),
             ),
             Some((i, Event::Done(summary))) => {

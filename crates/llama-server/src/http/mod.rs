@@ -3,6 +3,7 @@
 //! OpenAI or llama.cpp responses; they never touch the model context.
 
 pub mod anthropic;
+pub mod anthropic_blocks;
 pub mod auth;
 pub mod choices;
 pub mod cors;

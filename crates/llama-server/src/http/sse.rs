@@ -51,7 +51,7 @@ impl<F: Format> StreamState<F> {
         match self.rx.recv().await {
             Some(Event::Chunk(chunk)) => self
                 .out
-                .extend(self.format.chunk(&chunk).as_ref().map(chunk_event::<F>)),
+                .extend(self.format.chunks(&chunk).iter().map(chunk_event::<F>)),
             Some(Event::Done(summary)) => {
                 self.out
                     .extend(self.format.finish(&summary).iter().map(chunk_event::<F>));
