@@ -44,6 +44,14 @@ pub struct Cli {
     /// llama.cpp's llama-server, to compare against [env: LLAMA_CPP_SERVER]
     #[arg(long = "llama-cpp", value_name = "PATH")]
     llama_cpp: Option<PathBuf>,
+    /// Instead: tg of one greedy chat request constrained by this JSON schema against the same
+    /// request unconstrained (ratio constrained / unconstrained; --tokens, -r apply)
+    #[arg(long = "json-schema", value_name = "FILE")]
+    json_schema: Option<PathBuf>,
+    /// Use the debug (dev-profile) server instead of building a release one (quick checks
+    /// only: its figures are not release figures)
+    #[arg(long)]
+    debug: bool,
 }
 
 /// The measurements bench_clients prints, averaged over repetitions.
@@ -58,6 +66,8 @@ struct Opts {
     reps: usize,
     json: bool,
     llama_cpp: Option<PathBuf>,
+    json_schema: Option<PathBuf>,
+    debug: bool,
 }
 
 fn parse(a: Cli) -> Result<Opts> {
@@ -78,6 +88,8 @@ fn parse(a: Cli) -> Result<Opts> {
         llama_cpp: a
             .llama_cpp
             .or_else(|| std::env::var_os("LLAMA_CPP_SERVER").map(PathBuf::from)),
+        json_schema: a.json_schema,
+        debug: a.debug,
     };
     if !opts.model.is_file() {
         bail!(
@@ -138,18 +150,27 @@ impl Server {
 
 pub fn run(args: Cli) -> Result<()> {
     let o = parse(args)?;
-    util::run(util::cargo().args([
+    let profile = if o.debug { "debug" } else { "release" };
+    let mut build = util::cargo();
+    build.args([
         "build",
-        "--release",
         "--quiet",
         "-p",
         "llama-server",
         "--bin",
         "llama-server",
-        "--example",
-        "bench_clients",
-    ]))?;
-    let release = target_dir(&util::workspace_root()).join("release");
+    ]);
+    if !o.debug {
+        build.arg("--release");
+    }
+    if o.json_schema.is_none() {
+        build.args(["--example", "bench_clients"]);
+    }
+    util::run(&mut build)?;
+    let release = target_dir(&util::workspace_root()).join(profile);
+    if let Some(schema) = &o.json_schema {
+        return run_schema(&release, &o, schema);
+    }
     let client_bin = release.join("examples").join("bench_clients");
     let tmp = TempDir::new(
         Some(&target_dir(&util::workspace_root()).join("tmp")),
@@ -180,6 +201,24 @@ pub fn run(args: Cli) -> Result<()> {
         println!("{summary}");
     } else {
         print_table(&summary, &o);
+    }
+    Ok(())
+}
+
+/// `--json-schema`: our server only, constrained against unconstrained tg.
+fn run_schema(bin_dir: &Path, o: &Opts, schema: &Path) -> Result<()> {
+    let tmp = TempDir::new(
+        Some(&target_dir(&util::workspace_root()).join("tmp")),
+        "bench-server",
+    )?;
+    let server = Server::start("llama-server", &bin_dir.join("llama-server"), o, tmp.path())?;
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let summary = crate::bench_server_schema::measure(&addr, schema, o.tokens, o.reps)?;
+    drop(server);
+    if o.json {
+        println!("{summary}");
+    } else {
+        crate::bench_server_schema::print(&summary);
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ mod bench_embed;
 mod bench_ggml;
 mod bench_otel;
 mod bench_server;
+mod bench_server_schema;
 mod bindgen;
 mod ci;
 mod fetch_model;

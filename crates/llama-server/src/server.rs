@@ -204,6 +204,18 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     if model.is_encoder() {
         return load_encoder(cli, model, started);
     }
+    // llguidance's token trie for constrained requests, built beside the context (seconds on a
+    // 150k vocabulary in a debug build) so that no request builds it on a runtime worker.
+    let trie = {
+        let model = model.clone();
+        std::thread::Builder::new()
+            .name("constraint-env".into())
+            .spawn(move || {
+                let t0 = Instant::now();
+                model.constraint_env().map(|_| t0.elapsed())
+            })
+            .map_err(|e| format!("cannot start the constraint-env thread: {e}"))?
+    };
     let (n_ctx, n_ctx_slot) = cli.context_sizes(model.hparams().n_ctx_train);
     let ctx_params = ContextParams {
         n_ctx,
@@ -232,6 +244,12 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
     let names = ModelNames::new(&cli.aliases(), &cli.model);
+    match trie.join() {
+        Ok(Ok(took)) => tracing::info!("constraint token trie built in {:.2} s", took.as_secs_f64()),
+        // Requests with a schema or grammar will report it.
+        Ok(Err(e)) => tracing::warn!("no constrained sampling: {e}"),
+        Err(_) => tracing::warn!("no constrained sampling: the constraint-env thread panicked"),
+    }
     tracing::info!("model ready in {:.2} s", started.elapsed().as_secs_f64());
     let chat_template = chat_template_override(cli, &model)?;
     Ok(Ready {

@@ -101,3 +101,45 @@ fn openai_python_client_qwen2_reference() {
     let s = Server::start_model(&model, &args, &[]);
     run_checks(&python, &s, "qwen", "qwen2.json", &["--reference-only"]);
 }
+
+/// Structured output through the client (`tests/python/openai_structured.py`): 20 prompts × 5
+/// schemas on Qwen2.5-Coder, greedy and seeded, the last schema a Pydantic model through
+/// `chat.completions.parse`; every answer parses and validates (`jsonschema`).
+#[test]
+fn openai_python_client_structured_output() {
+    let Some(python) = python_with_openai() else {
+        return;
+    };
+    let has_jsonschema = Command::new(&python)
+        .args(["-c", "import jsonschema, pydantic"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_jsonschema {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "jsonschema and pydantic are required in CI (pip install jsonschema)"
+        );
+        eprintln!("skipping: {python} cannot import jsonschema/pydantic");
+        return;
+    }
+    let Some(model) = common::named_model("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf") else {
+        return;
+    };
+    let s = Server::start_model(&model, &["-c", "4096", "-np", "4"], &[]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/openai_structured.py"
+    );
+    let out = Command::new(&python)
+        .args([script, &s.url()])
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "structured checks failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("all structured checks passed"), "{stdout}");
+    eprintln!("{}", stdout.trim());
+}

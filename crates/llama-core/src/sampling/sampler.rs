@@ -101,7 +101,7 @@ impl Sampler {
         }
         if self.is_plain_greedy() {
             // Nothing can move the maximum: skip building candidates altogether.
-            if let Some(c) = self.constraint.as_mut() {
+            if let Some(c) = self.constraint.as_mut().filter(|c| c.is_active()) {
                 let mask = c.compute_mask()?;
                 return masked_argmax(logits, &mask).ok_or_else(no_allowed_token);
             }
@@ -115,7 +115,7 @@ impl Sampler {
                 });
         }
         let mut max = self.cands.fill(logits);
-        if let Some(c) = self.constraint.as_mut() {
+        if let Some(c) = self.constraint.as_mut().filter(|c| c.is_active()) {
             c.apply(&mut self.cands)?;
             max = self.cands.max_logit();
             if max == f32::NEG_INFINITY {

@@ -5,7 +5,9 @@
 //! types dropped), tool results become `tool` messages after their user turn.
 
 use super::request::{GenerationFields, StopField};
+use super::tools::ToolRequest;
 use crate::error::{Result, ServerError};
+use llama_core::chat::toolcall::ToolChoice;
 use llama_core::chat::{ChatInputs, ChatMessage, ChatTemplate, ChatTool, ContentPart, ToolCall};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -26,6 +28,9 @@ pub struct MessagesRequest {
     /// Required; `None` is answered with llama.cpp's "'messages' is required".
     pub messages: Option<Vec<AnthropicMessage>>,
     pub tools: Option<Vec<AnthropicTool>>,
+    /// `{"type": "auto" | "any" | "tool" (with `name`) | "none"}`, optional
+    /// `disable_parallel_tool_use`.
+    pub tool_choice: Option<Value>,
     pub stop_sequences: Option<Vec<String>>,
     pub max_tokens: Option<i64>,
     pub temperature: Option<f32>,
@@ -146,6 +151,47 @@ impl MessagesRequest {
             .collect()
     }
 
+    /// `tools` and `tool_choice` as the chat path's [`ToolRequest`]: `auto`, `any` (=
+    /// `required`), `tool` (= that function), `none`; one call per answer (llama.cpp's
+    /// `parallel_tool_calls` default) unless `disable_parallel_tool_use` is `false`.
+    pub fn tool_request(&self) -> Result<ToolRequest> {
+        let bad = |m: String| ServerError::BadRequest(format!("'tool_choice': {m}"));
+        let tools = self.chat_tools();
+        let (choice, parallel) = match &self.tool_choice {
+            None | Some(Value::Null) => (ToolChoice::Auto, false),
+            Some(tc) => {
+                // llama.cpp's conversion never enables parallel calls; an explicit
+                // `disable_parallel_tool_use: false` does.
+                let parallel = tc.get("disable_parallel_tool_use") == Some(&Value::Bool(false));
+                let choice = match tc.get("type").and_then(Value::as_str) {
+                    Some("auto") => ToolChoice::Auto,
+                    Some("any") => ToolChoice::Required,
+                    Some("none") => ToolChoice::None,
+                    Some("tool") => match tc.get("name").and_then(Value::as_str) {
+                        Some(n) => ToolChoice::Named(n.to_string()),
+                        None => return Err(bad("type \"tool\" needs a 'name'".into())),
+                    },
+                    _ => return Err(bad(format!("unknown tool choice {tc}"))),
+                };
+                (choice, parallel)
+            }
+        };
+        match &choice {
+            ToolChoice::Required if tools.is_empty() => {
+                return Err(bad("\"any\" needs 'tools'".into()))
+            }
+            ToolChoice::Named(n) if !tools.iter().any(|t| &t.name == n) => {
+                return Err(bad(format!("names tool '{n}', which is not in 'tools'")))
+            }
+            _ => {}
+        }
+        Ok(ToolRequest {
+            tools,
+            choice,
+            parallel,
+        })
+    }
+
     /// The prompt text: the conversation and tools through `template` (ChatML without one),
     /// with the server's template variables overridden by the request's `chat_template_kwargs`.
     pub fn render(
@@ -163,9 +209,9 @@ impl MessagesRequest {
                 .collect();
             return super::prompt::render_chat(None, &flat, &[], &kwargs);
         };
-        let tools = self.chat_tools();
+        let tools = self.tool_request()?;
         let mut inputs = ChatInputs::new(&messages);
-        inputs.tools = &tools;
+        inputs.tools = tools.rendered();
         inputs.kwargs = kwargs;
         template
             .apply(&inputs)

@@ -13,3 +13,4 @@ pub mod prompt;
 pub mod request;
 pub mod response;
 pub mod tools;
+pub mod unsupported;

@@ -98,8 +98,35 @@ pub fn gen_params(
     defaults: &SamplingParams,
 ) -> Result<GenParams> {
     if let Some(n) = f.n.filter(|&n| n != 1) {
-        return Err(bad(format!("only n = 1 is supported, got {n}")));
+        return Err(bad(format!("only n = 1 is supported here, got {n}")));
     }
+    any_choices(f, server_cap, defaults)
+}
+
+/// The number of choices (`n`, 1 to `n_parallel` as llama.cpp's `n_cmpl`) and the settings of
+/// a request served with `n` > 1 (the OpenAI endpoints).
+pub fn gen_params_choices(
+    f: &GenerationFields,
+    server_cap: Option<usize>,
+    defaults: &SamplingParams,
+    n_parallel: usize,
+) -> Result<(GenParams, usize)> {
+    let n = f.n.unwrap_or(1);
+    if n < 1 || n as u64 > n_parallel as u64 {
+        return Err(bad(format!(
+            "n must be between 1 and the number of slots ({n_parallel}), got {n}"
+        )));
+    }
+    Ok((any_choices(f, server_cap, defaults)?, n as usize))
+}
+
+/// The settings, whatever `n` is.
+fn any_choices(
+    f: &GenerationFields,
+    server_cap: Option<usize>,
+    defaults: &SamplingParams,
+) -> Result<GenParams> {
+    f.unsupported.check()?;
     let (logprobs, top_logprobs) = logprobs(f)?;
     let stop = match &f.stop {
         None => Vec::new(),

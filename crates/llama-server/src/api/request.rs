@@ -70,6 +70,9 @@ pub struct GenerationFields {
     pub dry_sequence_breakers: Option<Vec<String>>,
     pub min_keep: Option<i64>,
     pub logit_bias: Option<serde_json::Value>,
+    /// OpenAI fields this server refuses when they would change the answer.
+    #[serde(flatten)]
+    pub unsupported: super::unsupported::Unsupported,
 }
 
 impl GenerationFields {

@@ -50,9 +50,8 @@ impl ToolRequest {
     }
 
     /// With `required` or a named function, the grammar that forces the answer to be a call
-    /// (llguidance Lark, from `ParserOptions::call_grammar`), as llama.cpp constrains it. `auto`
-    /// is not constrained: llama.cpp's trigger-activated (lazy) grammar is not in our sampler, so
-    /// the answer is only parsed.
+    /// (llguidance Lark, from `ParserOptions::call_grammar`), as llama.cpp constrains it (`auto`:
+    /// see [`Self::lazy_call`]).
     pub fn forced_call(&self, opts: &ParserOptions) -> Result<Option<ConstraintSpec>> {
         if !matches!(self.choice, ToolChoice::Required | ToolChoice::Named(_)) {
             return Ok(None);
@@ -70,6 +69,16 @@ impl ToolRequest {
                  known tool-call format",
             )),
         }
+    }
+
+    /// With `auto` (tools present), llama.cpp's lazy grammar: the answer is free until the
+    /// model starts a call (the format's trigger), then constrained so the call parses.
+    /// Formats without triggers (the generic JSON one) stay unconstrained.
+    pub fn lazy_call(&self, opts: &ParserOptions) -> Option<ConstraintSpec> {
+        if self.choice != ToolChoice::Auto {
+            return None;
+        }
+        opts.call_grammar(&self.choice, self.parallel)?.lazy_spec()
     }
 
     /// The tools the template renders: none with `tool_choice: "none"` (as llama.cpp).

@@ -3,6 +3,7 @@
 //! model's template, `gen_ai.operation.name` `chat`); errors keep the server's one error shape,
 //! as llama.cpp's do.
 
+use super::anthropic_blocks::Blocks;
 use super::extract::ApiJson;
 use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
@@ -14,10 +15,12 @@ use crate::api::response::anthropic::{
     StreamEvent, TokenCount,
 };
 use crate::error::Result;
-use crate::scheduler::job::{Chunk, Summary};
+use crate::scheduler::chat_output::{call_ids, ChatParse};
+use crate::scheduler::job::{Chunk, GenParams, Summary};
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
+use llama_core::chat::toolcall::StreamParser;
 use llama_otel::semconv;
 use serde_json::Value;
 
@@ -32,6 +35,8 @@ struct MessagesFormat {
     model: String,
     /// Prompt tokens, for `message_start` (the cache is not known before the prompt is run).
     n_prompt: usize,
+    /// With tools (or a thought left open) the stream is parsed into blocks as it grows.
+    parsed: Option<(StreamParser, Blocks)>,
 }
 
 impl Format for MessagesFormat {
@@ -44,10 +49,14 @@ impl Format for MessagesFormat {
             input_tokens: self.n_prompt,
             output_tokens: 0,
         };
+        let start = StreamEvent::MessageStart {
+            message: Message::new(self.id.clone(), self.model.clone(), usage),
+        };
+        if self.parsed.is_some() {
+            return vec![start];
+        }
         vec![
-            StreamEvent::MessageStart {
-                message: Message::new(self.id.clone(), self.model.clone(), usage),
-            },
+            start,
             StreamEvent::ContentBlockStart {
                 index: TEXT_BLOCK,
                 content_block: ContentBlock::Text {
@@ -66,12 +75,26 @@ impl Format for MessagesFormat {
         })
     }
 
+    fn chunks(&mut self, c: &Chunk) -> Vec<StreamEvent> {
+        match &mut self.parsed {
+            Some((parser, blocks)) => blocks.events(&parser.push(&c.text)),
+            None => self.chunk(c).into_iter().collect(),
+        }
+    }
+
     fn finish(&mut self, s: &Summary) -> Vec<StreamEvent> {
-        vec![
-            StreamEvent::ContentBlockStop { index: TEXT_BLOCK },
+        let mut events = match &mut self.parsed {
+            Some((parser, blocks)) => {
+                let mut events = blocks.events(&parser.finish().0);
+                events.extend(blocks.close());
+                events
+            }
+            None => vec![StreamEvent::ContentBlockStop { index: TEXT_BLOCK }],
+        };
+        events.extend([
             StreamEvent::MessageDelta {
                 delta: MessageDelta {
-                    stop_reason: stop_reason(s.finish),
+                    stop_reason: stop_reason(s),
                     stop_sequence: s.stop_word.clone(),
                 },
                 usage: OutputUsage {
@@ -79,7 +102,8 @@ impl Format for MessagesFormat {
                 },
             },
             StreamEvent::MessageStop,
-        ]
+        ]);
+        events
     }
 
     fn done_marker(&self) -> bool {
@@ -100,11 +124,43 @@ impl Format for MessagesFormat {
     }
 }
 
-/// The request's prompt tokens: the rendered conversation, tokenized as the chat endpoint does.
-fn prompt_tokens(ready: &Ready, req: &MessagesRequest) -> Result<Vec<u32>> {
+/// The request's prompt text, rendered as the chat endpoint does.
+fn prompt_text(ready: &Ready, req: &MessagesRequest) -> Result<String> {
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
-    let text = req.render(template, &ready.chat_kwargs)?;
-    Ok(ready.model.vocab().tokenize(&text, true, true))
+    req.render(template, &ready.chat_kwargs)
+}
+
+/// The request's prompt tokens.
+fn prompt_tokens(ready: &Ready, req: &MessagesRequest) -> Result<Vec<u32>> {
+    Ok(ready
+        .model
+        .vocab()
+        .tokenize(&prompt_text(ready, req)?, true, true))
+}
+
+/// How the answer is read (tool calls, reasoning) and constrained (a call forced by `any` or
+/// `tool`, the lazy call grammar with `auto`), as on `/v1/chat/completions`.
+fn tool_parse(
+    state: &AppState,
+    ready: &Ready,
+    req: &MessagesRequest,
+    text: &str,
+    params: &mut GenParams,
+    id: &str,
+) -> Result<Option<ChatParse>> {
+    let tools = req.tool_request()?;
+    let template = ready.chat_template.as_ref().or(ready.model.chat_template());
+    let opts = tools.parser(template, text, state.config().reasoning_format);
+    params.constraint = match tools.forced_call(&opts)? {
+        Some(call) => Some(call),
+        None => tools.lazy_call(&opts),
+    };
+    Ok(
+        (opts.parse_tool_calls || opts.thinking_forced_open).then(|| ChatParse {
+            opts,
+            id_seed: id.to_owned(),
+        }),
+    )
 }
 
 /// `gen_ai.input.messages` (content capture): each message's role and text.
@@ -125,16 +181,24 @@ pub async fn messages(
     let ready = state.ready()?;
     let fields = req.generation_fields();
     let model_name = ready.names.resolve(fields.model.as_deref());
-    let prompt = prompt_tokens(ready, &req)?;
-    let params = params::gen_params(
+    let text = prompt_text(ready, &req)?;
+    let prompt = ready.model.vocab().tokenize(&text, true, true);
+    let mut params = params::gen_params(
         &fields,
         ready.sched.limits.n_predict,
         &state.config().sampling,
     )?;
+    let id = generate::response_id("msg");
+    let chat = tool_parse(&state, ready, &req, &text, &mut params, &id)?;
+    let parsed = chat.as_ref().filter(|_| fields.stream()).map(|p| {
+        let parser = StreamParser::new(p.opts.clone(), call_ids(&p.id_seed));
+        (parser, Blocks::default())
+    });
     let format = MessagesFormat {
-        id: generate::response_id("msg"),
+        id,
         model: model_name.clone(),
         n_prompt: prompt.len(),
+        parsed,
     };
     let prepared = Prepared {
         prompt,
@@ -144,8 +208,7 @@ pub async fn messages(
         input_messages: Some(input_messages(&req)?),
         stream: fields.stream(),
         response_id: Some(format.id.clone()),
-        // tool_use blocks in answers: not parsed yet (the output stays text).
-        chat: None,
+        chat,
     };
     let rx = generate::submit(&state, ready, prepared, &http)?;
     Ok(generate::respond(rx, format, fields.stream()).await)

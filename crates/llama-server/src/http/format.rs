@@ -24,6 +24,11 @@ pub trait Format: Send + 'static {
     }
     /// The object for one released chunk; `None` sends nothing.
     fn chunk(&mut self, chunk: &Chunk) -> Option<Self::Chunk>;
+    /// Every object for one released chunk (a format that can answer one chunk with several
+    /// events overrides this; the stream calls it).
+    fn chunks(&mut self, chunk: &Chunk) -> Vec<Self::Chunk> {
+        self.chunk(chunk).into_iter().collect()
+    }
     /// The final objects of a stream.
     fn finish(&mut self, summary: &Summary) -> Vec<Self::Chunk>;
     /// End the stream with `data: [DONE]` (OpenAI).

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// A validated generation request.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Prepared {
     pub prompt: Vec<u32>,
     pub params: GenParams,
@@ -70,6 +70,17 @@ pub struct Submitted {
 /// Checks the prompt against a slot's context, takes a place in the queue and queues the job,
 /// which from then on owns the request's telemetry (its outcome included).
 pub fn submit(state: &AppState, ready: &Ready, p: Prepared, http: &HttpTrace) -> Result<Submitted> {
+    check(ready, &p)?;
+    let (job, rx) = job(state, ready, p, http)?;
+    ready.sched.submit(job);
+    Ok(Submitted {
+        events: rx,
+        ping: state.config().sse_ping,
+    })
+}
+
+/// Refuses what no slot can serve: an embedding model, an empty or too long prompt.
+pub fn check(ready: &Ready, p: &Prepared) -> Result<()> {
     let n_ctx_slot = ready.sched.limits.n_ctx_slot;
     if ready.pooling.is_some() {
         return Err(ServerError::BadRequest(
@@ -85,6 +96,17 @@ pub fn submit(state: &AppState, ready: &Ready, p: Prepared, http: &HttpTrace) ->
             n_ctx_slot,
         });
     }
+    Ok(())
+}
+
+/// The job for `p` (its admission permit taken, its telemetry started, its constraint
+/// compiled) and the receiver of its events; not queued yet.
+pub fn job(
+    state: &AppState,
+    ready: &Ready,
+    p: Prepared,
+    http: &HttpTrace,
+) -> Result<(Job, UnboundedReceiver<Event>)> {
     let permit = ready.sched.admit()?;
     let input = p
         .input_messages
@@ -111,12 +133,9 @@ pub fn submit(state: &AppState, ready: &Ready, p: Prepared, http: &HttpTrace) ->
         events: tx,
         trace,
         chat: p.chat,
+        children: Vec::new(),
     };
-    ready.sched.submit(job);
-    Ok(Submitted {
-        events: rx,
-        ping: state.config().sse_ping,
-    })
+    Ok((job, rx))
 }
 
 /// Waits for the end of a request.
@@ -170,8 +189,8 @@ pub fn input_text(role: &str, text: &str) -> Value {
 }
 
 /// Compiles a request's schema or grammar against the model's vocabulary: an invalid one is a
-/// 400 naming the problem, never an unconstrained answer. (The vocabulary's token trie is built
-/// once, at the first constrained request.)
+/// 400 naming the problem, never an unconstrained answer. (The vocabulary's token trie was
+/// built at load, off the runtime: see `server::load`.)
 fn compile_constraint(model: &Model, spec: &ConstraintSpec) -> Result<Constraint> {
     let env = model
         .constraint_env()

@@ -4,7 +4,9 @@
 
 pub mod access_log;
 pub mod anthropic;
+pub mod anthropic_blocks;
 pub mod auth;
+pub mod choices;
 pub mod cors;
 pub mod embeddings;
 pub mod errors;

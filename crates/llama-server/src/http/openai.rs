@@ -1,6 +1,7 @@
 //! OpenAI endpoints: `/v1/chat/completions`, `/v1/completions` (streamed or not) and
 //! `/v1/models`, in OpenAI's response shapes plus llama.cpp's `timings`.
 
+use super::choices;
 use super::extract::ApiJson;
 use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
@@ -18,15 +19,17 @@ use crate::error::{Result, ServerError};
 use crate::scheduler::chat_output::{call_ids, ChatParse};
 use crate::scheduler::job::{Chunk, Summary, TokenInfo};
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use llama_core::chat::toolcall::{ReasoningFormat, StreamParser};
 use llama_core::Model;
 use llama_otel::semconv;
+use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 
 /// What every chunk of one response repeats.
+#[derive(Clone)]
 struct Meta {
     id: String,
     created: u64,
@@ -34,6 +37,31 @@ struct Meta {
     model: Arc<Model>,
     include_usage: bool,
     logprobs: bool,
+    /// The choice this format writes (`n` > 1).
+    index: usize,
+}
+
+/// A choice type whose `index` the format sets.
+trait Indexed {
+    fn set_index(&mut self, index: usize);
+}
+
+impl Indexed for ChatDelta {
+    fn set_index(&mut self, index: usize) {
+        self.index = index;
+    }
+}
+
+impl Indexed for ChatChoice {
+    fn set_index(&mut self, index: usize) {
+        self.index = index;
+    }
+}
+
+impl Indexed for TextChoice {
+    fn set_index(&mut self, index: usize) {
+        self.index = index;
+    }
 }
 
 impl Meta {
@@ -51,10 +79,23 @@ impl Meta {
             model,
             include_usage: fields.include_usage(),
             logprobs,
+            index: 0,
         }
     }
 
-    fn object<C>(&self, object: &'static str, choices: Vec<C>) -> Completion<C> {
+    /// Choice `index`'s copy; its stream leaves the usage chunk to the end of all choices.
+    fn for_choice(&self, index: usize) -> Self {
+        Meta {
+            index,
+            include_usage: false,
+            ..self.clone()
+        }
+    }
+
+    fn object<C: Indexed>(&self, object: &'static str, mut choices: Vec<C>) -> Completion<C> {
+        for c in &mut choices {
+            c.set_index(self.index);
+        }
         Completion {
             id: self.id.clone(),
             object,
@@ -69,7 +110,12 @@ impl Meta {
 
     /// The stream's end: the chunk with `finish_reason` and, with `include_usage`, the usage
     /// chunk after it. As llama.cpp (`deltas.back()["timings"]`), `timings` go on the last one.
-    fn finish<C>(&self, object: &'static str, choice: C, s: &Summary) -> Vec<Completion<C>> {
+    fn finish<C: Indexed>(
+        &self,
+        object: &'static str,
+        choice: C,
+        s: &Summary,
+    ) -> Vec<Completion<C>> {
         let mut chunks = vec![self.object(object, vec![choice])];
         if self.include_usage {
             chunks.push(Completion {
@@ -84,7 +130,7 @@ impl Meta {
     }
 
     /// A non-streamed response: usage and timings after the choice.
-    fn full<C>(&self, object: &'static str, choice: C, s: &Summary) -> Completion<C> {
+    fn full<C: Indexed>(&self, object: &'static str, choice: C, s: &Summary) -> Completion<C> {
         Completion {
             usage: Some(Usage::from(&s.usage)),
             timings: Some(Timings::new(s)),
@@ -92,10 +138,80 @@ impl Meta {
         }
     }
 
+    /// The end of an `n` > 1 stream: with `include_usage`, one usage chunk for all choices.
+    fn tail<C: Indexed>(&self, object: &'static str, all: &[Summary]) -> Vec<Completion<C>> {
+        if !self.include_usage {
+            return Vec::new();
+        }
+        vec![Completion {
+            usage: Some(Usage::from(&summed(all))),
+            timings: all.first().map(Timings::new),
+            ..self.object(object, Vec::new())
+        }]
+    }
+
     fn chat_logprobs(&self, tokens: &[TokenInfo]) -> Option<ChatLogprobs> {
         self.logprobs
             .then(|| ChatLogprobs::new(self.model.as_ref(), tokens))
     }
+}
+
+/// Usage of an `n` > 1 request: the prompt once, the choices' completions summed.
+fn summed(all: &[Summary]) -> crate::scheduler::job::Usage {
+    let mut usage = all.first().map(|s| s.usage).unwrap_or_default();
+    usage.completion_tokens = all.iter().map(|s| s.usage.completion_tokens).sum();
+    usage
+}
+
+/// One response of an `n` > 1 request from its choices' responses (one choice each).
+fn merged<C>(parts: Vec<Completion<C>>, all: &[Summary]) -> Option<Completion<C>> {
+    let mut parts = parts.into_iter();
+    let mut first = parts.next()?;
+    first.choices.extend(parts.flat_map(|p| p.choices));
+    first.usage = Some(Usage::from(&summed(all)));
+    Some(first)
+}
+
+/// Serves the prepared choices (`n` > 1) with one format each, streamed or not.
+async fn respond_choices<F>(
+    state: &AppState,
+    http: &HttpTrace,
+    prepared: Vec<Prepared>,
+    mut formats: Vec<F>,
+    tail: choices::Tail<F::Chunk>,
+) -> Result<Response>
+where
+    F: Format<Full = Completion<<F as Choice>::C>> + Choice,
+{
+    let ready = state.ready()?;
+    let stream = prepared.first().is_some_and(|p| p.stream);
+    let ch = choices::submit(state, ready, prepared, http)?;
+    if stream {
+        return Ok(choices::stream(ch, formats, tail));
+    }
+    let collected = choices::collect(ch).await?;
+    let all: Vec<Summary> = collected.iter().map(|c| c.summary.clone()).collect();
+    let parts = formats
+        .iter_mut()
+        .zip(&collected)
+        .map(|(f, c)| f.full(c))
+        .collect();
+    merged(parts, &all)
+        .map(|body| Json(body).into_response())
+        .ok_or_else(|| ServerError::Internal("no choice was generated".into()))
+}
+
+/// The choice type of a format's full response.
+trait Choice {
+    type C: Serialize;
+}
+
+impl Choice for ChatFormat {
+    type C = ChatChoice;
+}
+
+impl Choice for TextFormat {
+    type C = TextChoice;
 }
 
 /// `chat.completion` / `chat.completion.chunk`; with tools (or a thinking prompt) the answer is
@@ -235,10 +351,11 @@ pub async fn chat(
     let tools = ToolRequest::from_request(&req)?;
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
     let text = prompt::render_chat(template, &messages, tools.rendered(), &ready.chat_kwargs)?;
-    let mut params = params::gen_params(
+    let (mut params, n) = params::gen_params_choices(
         &req.fields,
         ready.sched.limits.n_predict,
         &state.config().sampling,
+        ready.sched.limits.n_parallel,
     )?;
     let input: Vec<Value> = messages
         .iter()
@@ -261,31 +378,74 @@ pub async fn chat(
             ));
         }
         params.constraint = Some(call);
+    } else if params.constraint.is_none() {
+        params.constraint = tools.lazy_call(&opts);
     }
     // Answers are parsed when there are tools to call or the prompt leaves a thought open.
     let chat = (opts.parse_tool_calls || opts.thinking_forced_open).then(|| ChatParse {
         opts,
         id_seed: meta.id.clone(),
     });
-    let stream_parser = chat.as_ref().filter(|_| req.fields.stream()).map(|p| {
-        // deepseek-legacy streams thoughts inline in `content` (llama.cpp).
-        let mut opts = p.opts.clone();
-        opts.reasoning_in_content = opts.reasoning_format == ReasoningFormat::DeepSeekLegacy;
-        StreamParser::new(opts, call_ids(&p.id_seed))
-    });
+    let stream = req.fields.stream();
     let prepared = Prepared {
         prompt: ready.model.vocab().tokenize(&text, true, true),
         params,
         operation: semconv::OPERATION_CHAT,
         model: model_name,
         input_messages: Some(Value::Array(input)),
-        stream: req.fields.stream(),
+        stream,
         response_id: Some(meta.id.clone()),
         chat,
     };
-    let rx = generate::submit(&state, ready, prepared, &http)?;
-    let format = ChatFormat(meta, stream_parser);
-    Ok(generate::respond(rx, format, req.fields.stream()).await)
+    let (prepared, formats) = chat_choices(&prepared, &meta, n);
+    if n > 1 {
+        let tail = Box::new(move |all: &[Summary]| meta.tail("chat.completion.chunk", all));
+        return respond_choices(&state, &http, prepared, formats, tail).await;
+    }
+    let (Some(p), Some(format)) = (prepared.into_iter().next(), formats.into_iter().next()) else {
+        return Err(ServerError::Internal("no choice was prepared".into()));
+    };
+    let rx = generate::submit(&state, ready, p, &http)?;
+    Ok(generate::respond(rx, format, stream).await)
+}
+
+/// The `n` choices of a chat request, each with its format.
+fn chat_choices(prepared: &Prepared, meta: &Meta, n: usize) -> (Vec<Prepared>, Vec<ChatFormat>) {
+    (0..n)
+        .map(|i| {
+            let mut p = choice(prepared, i);
+            // Distinct tool-call ids per choice.
+            if let (Some(chat), 1..) = (&mut p.chat, i) {
+                chat.id_seed = format!("{}-{i}", meta.id);
+            }
+            let meta = if n == 1 {
+                meta.clone()
+            } else {
+                meta.for_choice(i)
+            };
+            let format = ChatFormat(meta, stream_parser(p.chat.as_ref(), p.stream));
+            (p, format)
+        })
+        .unzip()
+}
+
+/// The stream parser of a streamed chat answer that is read as a message.
+fn stream_parser(chat: Option<&ChatParse>, stream: bool) -> Option<StreamParser> {
+    chat.filter(|_| stream).map(|p| {
+        // deepseek-legacy streams thoughts inline in `content` (llama.cpp).
+        let mut opts = p.opts.clone();
+        opts.reasoning_in_content = opts.reasoning_format == ReasoningFormat::DeepSeekLegacy;
+        StreamParser::new(opts, call_ids(&p.id_seed))
+    })
+}
+
+/// Choice `i` of a request: as llama.cpp's child tasks, a set seed moves on by `i`.
+fn choice(p: &Prepared, i: usize) -> Prepared {
+    let mut p = p.clone();
+    if let Some(seed) = &mut p.params.sampling.seed {
+        *seed = seed.wrapping_add(i as u64);
+    }
+    p
 }
 
 /// `POST /v1/completions`.
@@ -298,10 +458,11 @@ pub async fn completions(
     let model_name = ready.names.resolve(req.fields.model.as_deref());
     let n_vocab = ready.model.hparams().n_vocab;
     let tokens = prompt::prompt_tokens(&req.prompt, ready.model.vocab(), n_vocab)?;
-    let params = params::gen_params(
+    let (params, n) = params::gen_params_choices(
         &req.fields,
         ready.sched.limits.n_predict,
         &state.config().sampling,
+        ready.sched.limits.n_parallel,
     )?;
     let meta = Meta::new(
         "cmpl",
@@ -310,16 +471,27 @@ pub async fn completions(
         &req.fields,
         params.logprobs,
     );
+    let stream = req.fields.stream();
     let prepared = Prepared::text_completion(
         &req.prompt.to_string(),
         tokens,
         params,
         model_name,
-        req.fields.stream(),
+        stream,
         Some(meta.id.clone()),
     );
+    if n > 1 {
+        let (prepared, formats) = (0..n)
+            .map(|i| {
+                let meta = meta.for_choice(i);
+                (choice(&prepared, i), TextFormat { meta, offset: 0 })
+            })
+            .unzip();
+        let tail = Box::new(move |all: &[Summary]| meta.tail("text_completion", all));
+        return respond_choices(&state, &http, prepared, formats, tail).await;
+    }
     let rx = generate::submit(&state, ready, prepared, &http)?;
-    Ok(generate::respond(rx, TextFormat { meta, offset: 0 }, req.fields.stream()).await)
+    Ok(generate::respond(rx, TextFormat { meta, offset: 0 }, stream).await)
 }
 
 /// `GET /v1/models`.

@@ -24,7 +24,7 @@ struct StreamState<F> {
     ended: bool,
 }
 
-fn data(v: &impl Serialize) -> SseEvent {
+pub(super) fn data(v: &impl Serialize) -> SseEvent {
     named(SseEvent::default(), v)
 }
 
@@ -35,7 +35,7 @@ fn named(event: SseEvent, v: &impl Serialize) -> SseEvent {
 
 /// A format's chunk, after its `event:` line when the format names it (axum writes the
 /// fields in the order they are set).
-fn chunk_event<F: Format>(c: &F::Chunk) -> SseEvent {
+pub(super) fn chunk_event<F: Format>(c: &F::Chunk) -> SseEvent {
     match F::event_name(c) {
         Some(name) => named(SseEvent::default().event(name), c),
         None => data(c),
@@ -51,7 +51,7 @@ impl<F: Format> StreamState<F> {
         match self.rx.recv().await {
             Some(Event::Chunk(chunk)) => self
                 .out
-                .extend(self.format.chunk(&chunk).as_ref().map(chunk_event::<F>)),
+                .extend(self.format.chunks(&chunk).iter().map(chunk_event::<F>)),
             Some(Event::Done(summary)) => {
                 self.out
                     .extend(self.format.finish(&summary).iter().map(chunk_event::<F>));

@@ -25,6 +25,8 @@ use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 
+mod choices;
+
 /// Scheduler settings.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineConfig {
@@ -82,6 +84,7 @@ impl Engine {
                 break;
             }
             self.reap_cancelled();
+            self.reap_orphans();
             self.assign();
             if self.slots.iter().any(|s| !s.is_idle()) {
                 self.step += 1;
@@ -188,12 +191,18 @@ impl Engine {
     /// Moves queued requests, oldest first, into idle slots.
     fn assign(&mut self) {
         while let Some(front) = self.queue.front() {
+            // An `n` > 1 request waits until every choice has a slot (llama.cpp).
+            let idle = self.slots.iter().filter(|s| s.is_idle()).count();
+            if idle < 1 + front.children.len() {
+                break;
+            }
             let Some(i) = pick_slot(&self.slots, &front.prompt, front.params.cache_prompt) else {
                 break;
             };
-            let Some(job) = self.queue.pop_front() else {
+            let Some(mut job) = self.queue.pop_front() else {
                 break;
             };
+            let children = std::mem::take(&mut job.children);
             let slot = &mut self.slots[i];
             let n_keep = reuse_len(&slot.cache, &job.prompt, job.params.cache_prompt);
             let n_keep = swa_reuse_len(n_keep, self.ctx.seq_pos_min(i as u32), self.ctx.n_swa());
@@ -213,6 +222,7 @@ impl Engine {
             }
             task.job.trace.started(i, n_keep);
             slot.task = Some(task);
+            self.park_children(i, children);
         }
     }
 
@@ -302,8 +312,18 @@ impl Engine {
         }
     }
 
-    /// Samples the slot's next token and streams what it releases.
+    /// Samples the slot's next token (and, at the end of a parent's prompt, its children's
+    /// first tokens from the same logits).
     fn after_logits(&mut self, i: usize) {
+        let children = self.activate_children(i);
+        self.sample_slot(i);
+        for c in children {
+            self.sample_slot(c);
+        }
+    }
+
+    /// Samples the slot's next token and streams what it releases.
+    fn sample_slot(&mut self, i: usize) {
         let n_ctx_slot = self.limits.n_ctx_slot;
         let slot = &mut self.slots[i];
         let cache_len = slot.cache.len();
@@ -313,8 +333,11 @@ impl Engine {
         let Some(at) = task.logits_at else { return };
         if task.first_token.is_none() {
             let n = task.job.prompt.len() - task.n_cached;
-            self.counters
-                .on_prompt_done(n, task.started.elapsed().as_secs_f64());
+            // A child choice decoded none of its prompt (its parent did).
+            if n > 0 {
+                self.counters
+                    .on_prompt_done(n, task.started.elapsed().as_secs_f64());
+            }
             task.first_token = Some(Instant::now());
             if task.job.params.max_tokens == Some(0) {
                 return self.finish(i, FinishReason::Length, None);

@@ -22,6 +22,10 @@ pub struct Job {
     pub constraint: Option<Constraint>,
     /// Its telemetry and admission permit: dropping the job records the outcome.
     pub trace: RequestTrace,
+    /// The other choices of an `n` > 1 request: same prompt, each in a slot of its own that
+    /// takes this job's prompt cells (`seq_cp`) once it is prefilled, so the prompt is
+    /// decoded once (llama.cpp's child tasks of `n_cmpl`).
+    pub children: Vec<Job>,
 }
 
 impl Job {

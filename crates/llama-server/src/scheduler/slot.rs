@@ -42,6 +42,10 @@ pub struct Task {
     pub(super) first_token: Option<Instant>,
     /// The whole output, kept only when content capture is on or the output is parsed.
     pub(super) output: Option<String>,
+    /// A child choice waiting for its parent's (this job id's) prompt to be prefilled.
+    pub(super) parent: Option<u64>,
+    /// A parent's waiting children: their slots.
+    pub(super) children: Vec<usize>,
 }
 
 impl Task {
@@ -62,6 +66,8 @@ impl Task {
             started: Instant::now(),
             first_token: None,
             output: (capture || job.chat.is_some()).then(String::new),
+            parent: None,
+            children: Vec::new(),
             job,
         }
     }
@@ -96,7 +102,7 @@ impl Slot {
     pub fn is_prefilling(&self) -> bool {
         self.task
             .as_ref()
-            .is_some_and(|t| self.cache.len() < t.job.prompt.len())
+            .is_some_and(|t| t.parent.is_none() && self.cache.len() < t.job.prompt.len())
     }
 
     /// Has a sampled token waiting to be decoded.

@@ -9,6 +9,7 @@ use super::reasoning::think_tags;
 use super::types::{ParserOptions, ReasoningFormat, ToolCallFormat};
 use crate::chat::ChatTool;
 use crate::error::{Error, Result};
+use crate::sampling::constraint::{ConstraintSpec, LazyTriggers};
 
 /// `tool_choice` of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +69,32 @@ pub struct CallGrammar {
     /// The output starts inside a thinking block: the grammar (and the search for triggers)
     /// begins only after this end tag (llama.cpp's `thinking_end_tags`).
     pub after_reasoning: Option<String>,
+}
+
+impl CallGrammar {
+    /// The sampling constraint of a lazy grammar (`tool_choice: "auto"`): free output until
+    /// a trigger (searched after the open thought's end tag, if any), then this grammar.
+    /// `None` when the grammar is not lazy.
+    pub fn lazy_spec(&self) -> Option<ConstraintSpec> {
+        if !self.lazy {
+            return None;
+        }
+        let patterns = self
+            .triggers
+            .iter()
+            .map(|t| match t {
+                GrammarTrigger::Word(w) => regex::escape(w),
+                GrammarTrigger::Pattern(p) => p.clone(),
+            })
+            .collect();
+        Some(ConstraintSpec::Lazy {
+            grammar: Box::new(ConstraintSpec::Lark(self.lark.clone())),
+            triggers: LazyTriggers {
+                patterns,
+                after: self.after_reasoning.clone(),
+            },
+        })
+    }
 }
 
 fn lit(s: &str) -> String {

@@ -84,6 +84,12 @@ impl ConstraintEnv {
         self.factory.tok_env().tok_trie().token(token)
     }
 
+    /// Tokens for `bytes` (greedy over the trie; `0xFF`-marked special tokens as themselves):
+    /// any tokenization of the bytes is accepted by a grammar that accepts the bytes.
+    pub(super) fn tokenize(&self, bytes: &[u8]) -> Vec<u32> {
+        self.factory.tok_env().tokenize_bytes_marker(bytes).0
+    }
+
     /// Compiles a grammar into a fresh matcher; `kind` names the input in errors.
     pub(super) fn matcher(&self, grammar: TopLevelGrammar, kind: &'static str) -> Result<Matcher> {
         let parser = self

@@ -2,12 +2,15 @@
 //! the `message` object, its stream events, and `count_tokens`' answer.
 
 use crate::scheduler::job::{FinishReason, Summary};
+use llama_core::chat::ChatMessage;
 use serde::Serialize;
 
-/// Anthropic's `stop_reason` for how generation ended (tool calls are not parsed here yet,
-/// so `tool_use` is never reported).
-pub fn stop_reason(finish: FinishReason) -> &'static str {
-    match finish {
+/// Anthropic's `stop_reason` for how generation ended: `tool_use` when an answer that ended
+/// by itself has tool calls (llama.cpp).
+pub fn stop_reason(s: &Summary) -> &'static str {
+    let calls = s.message.as_ref().is_some_and(|m| !m.tool_calls.is_empty());
+    match s.finish {
+        FinishReason::Eog | FinishReason::Word if calls => "tool_use",
         FinishReason::Eog | FinishReason::Word => "end_turn",
         FinishReason::Length => "max_tokens",
     }
@@ -35,7 +38,48 @@ impl MessageUsage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentBlock {
-    Text { text: String },
+    Text {
+        text: String,
+    },
+    /// Reasoning (`signature` empty: a local model signs nothing, as llama.cpp).
+    Thinking {
+        thinking: String,
+        signature: String,
+    },
+    /// A tool call; `input` is the arguments object (`{}` in `content_block_start`).
+    ToolUse {
+        id: String,
+        name: String,
+        input: serde_json::Value,
+    },
+}
+
+impl ContentBlock {
+    /// A parsed answer's blocks in llama.cpp's order: thinking, text, then one `tool_use` per
+    /// call (arguments that are not JSON become `{}`, as llama.cpp).
+    pub fn from_message(m: &ChatMessage) -> Vec<ContentBlock> {
+        let mut blocks = Vec::new();
+        if !m.reasoning_content.is_empty() {
+            blocks.push(ContentBlock::Thinking {
+                thinking: m.reasoning_content.clone(),
+                signature: String::new(),
+            });
+        }
+        if !m.content.is_empty() {
+            blocks.push(ContentBlock::Text {
+                text: m.content.clone(),
+            });
+        }
+        blocks.extend(m.tool_calls.iter().map(|c| {
+            ContentBlock::ToolUse {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                input: serde_json::from_str(&c.arguments)
+                    .unwrap_or_else(|_| serde_json::Value::Object(Default::default())),
+            }
+        }));
+        blocks
+    }
 }
 
 /// `{"type": "message", ...}`: a whole response, or (empty, no stop reason) in `message_start`.
@@ -67,14 +111,16 @@ impl Message {
         }
     }
 
-    /// The finished message: its text (a text block only when there is text, as llama.cpp)
-    /// and why it ended.
+    /// The finished message: its blocks (the parsed answer's, else a text block when there is
+    /// text, as llama.cpp) and why it ended.
     pub fn finished(id: String, model: String, text: String, s: &Summary) -> Self {
         let mut m = Message::new(id, model, MessageUsage::from_summary(s));
-        if !text.is_empty() {
-            m.content.push(ContentBlock::Text { text });
+        match &s.message {
+            Some(parsed) => m.content = ContentBlock::from_message(parsed),
+            None if !text.is_empty() => m.content.push(ContentBlock::Text { text }),
+            None => {}
         }
-        m.stop_reason = Some(stop_reason(s.finish));
+        m.stop_reason = Some(stop_reason(s));
         m.stop_sequence = s.stop_word.clone();
         m
     }
@@ -84,7 +130,16 @@ impl Message {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BlockDelta {
-    TextDelta { text: String },
+    TextDelta {
+        text: String,
+    },
+    ThinkingDelta {
+        thinking: String,
+    },
+    /// A piece of a `tool_use` block's arguments JSON.
+    InputJsonDelta {
+        partial_json: String,
+    },
 }
 
 /// `delta` of `message_delta`.
