@@ -53,6 +53,7 @@ impl Backend {
         })
     }
 
+    /// The kind of device it computes on.
     pub fn kind(&self) -> BackendKind {
         self.kind
     }
@@ -61,6 +62,7 @@ impl Backend {
         self.raw.as_ptr()
     }
 
+    /// ggml's name of the backend ("CPU", "CUDA0", ...).
     pub fn name(&self) -> String {
         // SAFETY: the backend returns a static name.
         unsafe { super::cstr(sys::ggml_backend_name(self.ptr())) }
@@ -151,6 +153,7 @@ impl Buffer {
         })
     }
 
+    /// Bytes of the buffer.
     pub fn size(&self) -> usize {
         // SAFETY: valid buffer.
         unsafe { sys::ggml_backend_buffer_get_size(self.raw.as_ptr()) }

@@ -58,6 +58,20 @@ impl Context {
         Graph(NonNull::new(g).expect("ggml returned a null graph"))
     }
 
+    /// Whether `t` is a tensor of this context: ggml allocates a context's tensors inside its
+    /// memory pool, so a live tensor lies in that address range exactly when it is one of them.
+    pub(super) fn owns(&self, t: Tensor) -> bool {
+        // SAFETY: reads the bounds of this (live) context's own pool.
+        let (base, size) = unsafe {
+            (
+                sys::ggml_get_mem_buffer(self.as_ptr()) as usize,
+                sys::ggml_get_mem_size(self.as_ptr()),
+            )
+        };
+        let p = t.ptr() as usize;
+        p >= base && p - base < size
+    }
+
     /// Iterates over the tensors created in this context, in creation order.
     pub fn tensors(&self) -> impl Iterator<Item = Tensor> + '_ {
         // SAFETY: first/next walk the context's own object list.
@@ -94,29 +108,40 @@ impl Tensor {
         self.0.as_ptr()
     }
 
-    fn raw(&self) -> &sys::ggml_tensor {
+    pub(super) fn raw(self) -> NonNull<sys::ggml_tensor> {
+        self.0
+    }
+
+    pub(super) fn from_raw(raw: NonNull<sys::ggml_tensor>) -> Self {
+        Tensor(raw)
+    }
+
+    fn meta(&self) -> &sys::ggml_tensor {
         // SAFETY: the handle is valid while its context lives (crate invariant).
         unsafe { self.0.as_ref() }
     }
 
     /// Dimensions, innermost first: `[ne0, ne1, ne2, ne3]`.
     pub fn ne(&self) -> [i64; 4] {
-        self.raw().ne
+        self.meta().ne
     }
 
     /// Strides in bytes.
     pub fn nb(&self) -> [usize; 4] {
-        self.raw().nb
+        self.meta().nb
     }
 
+    /// The element type.
     pub fn ty(&self) -> sys::ggml_type {
-        self.raw().type_
+        self.meta().type_
     }
 
+    /// The number of elements.
     pub fn nelements(&self) -> i64 {
         self.ne().iter().product()
     }
 
+    /// Bytes of storage the tensor needs.
     pub fn nbytes(&self) -> usize {
         // SAFETY: reads the tensor's own metadata.
         unsafe { sys::ggml_nbytes(self.ptr()) }
@@ -124,12 +149,13 @@ impl Tensor {
 
     /// Whether the tensor has storage (a buffer or data pointer) yet.
     pub fn is_allocated(&self) -> bool {
-        !self.raw().buffer.is_null() || !self.raw().data.is_null()
+        !self.meta().buffer.is_null() || !self.meta().data.is_null()
     }
 
+    /// The tensor's name (ggml keeps up to 63 bytes).
     pub fn name(&self) -> String {
         let bytes: Vec<u8> = self
-            .raw()
+            .meta()
             .name
             .iter()
             .take_while(|&&c| c != 0)
@@ -138,6 +164,7 @@ impl Tensor {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
+    /// Names the tensor (ggml truncates to 63 bytes; NULs are dropped).
     pub fn set_name(self, name: &str) -> Self {
         let c = CString::new(name.replace('\0', "")).unwrap_or_default();
         // SAFETY: ggml copies (and truncates) the name into the tensor.
@@ -178,7 +205,7 @@ impl Tensor {
     }
 
     fn check_io(&self, offset: usize, bytes: usize) -> Result<()> {
-        if !self.is_allocated() || self.raw().buffer.is_null() {
+        if !self.is_allocated() || self.meta().buffer.is_null() {
             return Err(Error::Ggml(format!(
                 "tensor '{}' has no backend storage",
                 self.name()
@@ -207,12 +234,17 @@ impl Graph {
         self.0.as_ptr()
     }
 
+    pub(super) fn from_raw(raw: NonNull<sys::ggml_cgraph>) -> Self {
+        Graph(raw)
+    }
+
     /// Adds `t` and everything it depends on to the graph.
     pub fn expand(self, t: Tensor) {
         // SAFETY: both handles are valid; the graph was sized for the model's node count.
         unsafe { sys::ggml_build_forward_expand(self.ptr(), t.ptr()) }
     }
 
+    /// The number of nodes added so far.
     pub fn n_nodes(self) -> usize {
         // SAFETY: reads the graph's node count.
         usize::try_from(unsafe { sys::ggml_graph_n_nodes(self.ptr()) }).unwrap_or(0)

@@ -4,6 +4,7 @@
 //! a [`Tensor`] is a plain handle whose validity is tied to the [`Context`] that made it, an
 //! invariant kept inside this crate (tensors never leave it).
 
+mod arena;
 mod backend;
 mod context;
 mod log;
@@ -13,6 +14,7 @@ pub use ops::RopeParams;
 mod repack;
 mod sched;
 
+pub use arena::{SealedArena, TensorArena, TensorId};
 pub use backend::{Backend, BackendKind, Buffer, HostBytes};
 pub use context::{Context, Graph, SealedContext, Tensor};
 pub use mmap::{map_readonly, release_pages};

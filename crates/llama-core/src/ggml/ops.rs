@@ -39,16 +39,19 @@ impl Context {
         self.new_tensor(ty, ne).set_name(name).set_input()
     }
 
+    /// Rows of `a` picked by the indices in `rows` (I32).
     pub fn get_rows(&self, a: Tensor, rows: Tensor) -> Tensor {
         // SAFETY: valid handles; ggml checks the shapes.
         self.wrap(unsafe { sys::ggml_get_rows(self.as_ptr(), a.ptr(), rows.ptr()) })
     }
 
+    /// Matrix product `a · b` (ggml's convention: `[k, m] · [k, n] → [m, n]`).
     pub fn mul_mat(&self, a: Tensor, b: Tensor) -> Tensor {
         // SAFETY: valid handles; ggml checks the shapes.
         self.wrap(unsafe { sys::ggml_mul_mat(self.as_ptr(), a.ptr(), b.ptr()) })
     }
 
+    /// RMS norm over rows (no learned scale): `a / sqrt(mean(a²) + eps)`.
     pub fn rms_norm(&self, a: Tensor, eps: f32) -> Tensor {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_rms_norm(self.as_ptr(), a.ptr(), eps) })
@@ -60,21 +63,25 @@ impl Context {
         self.wrap(unsafe { sys::ggml_norm(self.as_ptr(), a.ptr(), eps) })
     }
 
+    /// Element-wise `a * b` (b broadcasts to a).
     pub fn mul(&self, a: Tensor, b: Tensor) -> Tensor {
         // SAFETY: valid handles; ggml checks that b broadcasts to a.
         self.wrap(unsafe { sys::ggml_mul(self.as_ptr(), a.ptr(), b.ptr()) })
     }
 
+    /// Element-wise `a + b` (b broadcasts to a).
     pub fn add(&self, a: Tensor, b: Tensor) -> Tensor {
         // SAFETY: valid handles; ggml checks that b broadcasts to a.
         self.wrap(unsafe { sys::ggml_add(self.as_ptr(), a.ptr(), b.ptr()) })
     }
 
+    /// `a * s`.
     pub fn scale(&self, a: Tensor, s: f32) -> Tensor {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_scale(self.as_ptr(), a.ptr(), s) })
     }
 
+    /// `silu(gate) * up`.
     pub fn swiglu_split(&self, gate: Tensor, up: Tensor) -> Tensor {
         // SAFETY: valid handles of equal shape (checked by ggml).
         self.wrap(unsafe { sys::ggml_swiglu_split(self.as_ptr(), gate.ptr(), up.ptr()) })
@@ -86,26 +93,31 @@ impl Context {
         self.wrap(unsafe { sys::ggml_geglu_split(self.as_ptr(), gate.ptr(), up.ptr()) })
     }
 
+    /// Element-wise tanh.
     pub fn tanh(&self, a: Tensor) -> Tensor {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_tanh(self.as_ptr(), a.ptr()) })
     }
 
+    /// A contiguous copy of `a` (of a view or permutation).
     pub fn cont(&self, a: Tensor) -> Tensor {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_cont(self.as_ptr(), a.ptr()) })
     }
 
+    /// `a` converted to type `ty`.
     pub fn cast(&self, a: Tensor, ty: sys::ggml_type) -> Tensor {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_cast(self.as_ptr(), a.ptr(), ty) })
     }
 
+    /// `a` with its first two dimensions swapped (a view).
     pub fn transpose(&self, a: Tensor) -> Tensor {
         // SAFETY: valid handle; a transpose is a view with swapped strides.
         self.wrap(unsafe { sys::ggml_transpose(self.as_ptr(), a.ptr()) })
     }
 
+    /// `a` with its dimensions moved: dimension `i` goes to `axes[i]` (a view).
     pub fn permute(&self, a: Tensor, axes: [i32; 4]) -> Tensor {
         // SAFETY: valid handle; ggml checks that axes is a permutation.
         self.wrap(unsafe {
@@ -172,6 +184,7 @@ impl Context {
         self.wrap(p)
     }
 
+    /// Rotary position embedding of `a` at positions `pos` (I32), with optional frequency factors.
     pub fn rope_ext(
         &self,
         a: Tensor,
@@ -240,6 +253,7 @@ impl Context {
         t
     }
 
+    /// `softmax(a * scale + mask)` over rows; `mask` is F16.
     pub fn soft_max_ext(&self, a: Tensor, mask: Tensor, scale: f32) -> Tensor {
         // SAFETY: valid handles; ggml checks shapes and the mask type.
         self.wrap(unsafe { sys::ggml_soft_max_ext(self.as_ptr(), a.ptr(), mask.ptr(), scale, 0.0) })
@@ -275,6 +289,7 @@ impl Context {
         self.wrap(unsafe { sys::ggml_div(self.as_ptr(), a.ptr(), b.ptr()) })
     }
 
+    /// `a` clamped to `[min, max]`.
     pub fn clamp(&self, a: Tensor, min: f32, max: f32) -> Tensor {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_clamp(self.as_ptr(), a.ptr(), min, max) })

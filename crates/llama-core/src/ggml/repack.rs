@@ -49,6 +49,7 @@ pub fn cpu_extra_buffer_types() -> Vec<BufferType> {
 }
 
 impl BufferType {
+    /// ggml's name of the buffer type ("CPU_REPACK", ...).
     pub fn name(&self) -> String {
         // SAFETY: buffer types return a static name.
         unsafe { CStr::from_ptr(sys::ggml_backend_buft_name(self.0.as_ptr())) }

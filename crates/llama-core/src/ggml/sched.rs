@@ -92,6 +92,7 @@ pub struct Sched {
 unsafe impl Send for Sched {}
 
 impl Sched {
+    /// A scheduler over `backends` for graphs of up to `graph_nodes` nodes.
     pub fn new(backends: Vec<Arc<Backend>>, graph_nodes: usize) -> Result<Self> {
         let mut raw_backends: Vec<_> = backends.iter().map(|b| b.ptr()).collect();
         let mut bufts: Vec<_> = backends.iter().map(|b| b.buffer_type()).collect();
