@@ -193,6 +193,7 @@ impl Context {
             ctx: &ctx,
             graph,
             hp: &self.model.hparams,
+            weights: &self.model.weights,
             kv: &self.kv,
             kv_swa,
             inp: inputs,

@@ -149,6 +149,7 @@ impl Encoder {
             ctx: &ctx,
             graph,
             hp: &self.model.hparams,
+            weights: &self.model.weights,
             inp: inputs,
             n_tokens,
             rope: GraphBuild::rope_params(&self.model.hparams, self.model.arch.rope_type()),

@@ -250,18 +250,3 @@ impl Graph {
         usize::try_from(unsafe { sys::ggml_graph_n_nodes(self.ptr()) }).unwrap_or(0)
     }
 }
-
-/// A context that can no longer be used to create tensors: kept only so its tensors stay valid.
-/// Shared references grant nothing, which makes it safe to share between threads.
-#[derive(Debug)]
-pub struct SealedContext(#[allow(dead_code)] Context);
-
-// SAFETY: no method reads or writes through a shared reference; the context is only dropped.
-unsafe impl Sync for SealedContext {}
-
-impl Context {
-    /// Freezes the context (after loading weights into its tensors).
-    pub fn seal(self) -> SealedContext {
-        SealedContext(self)
-    }
-}

@@ -16,7 +16,7 @@ mod sched;
 
 pub use arena::{SealedArena, TensorArena, TensorId};
 pub use backend::{Backend, BackendKind, Buffer, HostBytes};
-pub use context::{Context, Graph, SealedContext, Tensor};
+pub use context::{Context, Graph, Tensor};
 pub use mmap::{map_readonly, release_pages};
 pub use repack::{cpu_extra_buffer_types, BufferType};
 pub use sched::{OpSample, Sched};

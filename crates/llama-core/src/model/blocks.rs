@@ -3,19 +3,20 @@
 //! `build_ffn` (`LLM_FFN_SWIGLU`) and `build_moe_ffn` (softmax gating).
 
 use super::graph::GraphBuild;
+use super::weights::Weight;
 use crate::ggml::{row_size, Tensor};
 
 /// Expert weights of one MoE layer.
 #[derive(Debug, Clone, Copy)]
 pub struct MoeWeights {
     /// Router: F32/quantized `[n_embd, n_expert]`.
-    pub gate_inp: Tensor,
+    pub gate_inp: Weight,
     /// `[n_embd, n_ff_exp, n_expert]`.
-    pub up_exps: Tensor,
+    pub up_exps: Weight,
     /// `[n_embd, n_ff_exp, n_expert]`.
-    pub gate_exps: Tensor,
+    pub gate_exps: Weight,
     /// `[n_ff_exp, n_embd, n_expert]`.
-    pub down_exps: Tensor,
+    pub down_exps: Weight,
 }
 
 /// Smallest normal F16 value: llama.cpp clamps the sum of the selected weights to it before
@@ -25,7 +26,7 @@ const MIN_WEIGHT_SUM: f32 = 6.103_515_6e-5;
 impl GraphBuild<'_> {
     /// Splits a fused `attn_qkv` projection (`W·x (+ b)`, `[n_q + 2·n_kv, n_tokens]`) into
     /// Q `[head, n_head, n_tokens]`, K and V `[head, n_head_kv, n_tokens]` views.
-    pub fn qkv_fused(&self, wqkv: Tensor, bqkv: Option<Tensor>, x: Tensor) -> [Tensor; 3] {
+    pub fn qkv_fused(&self, wqkv: Weight, bqkv: Option<Weight>, x: Tensor) -> [Tensor; 3] {
         let (ctx, hp) = (self.ctx, self.hp);
         let qkv = self.linear(wqkv, bqkv, x);
         let (head, nt) = (hp.n_embd_head_k as i64, self.shape.n_tokens as i64);
@@ -50,9 +51,9 @@ impl GraphBuild<'_> {
 
     /// SwiGLU with gate and up fused in one projection: `down(silu(g) * u)` where
     /// `[g; u] = up(x)` is `[2·n_ff, n_tokens]` (phi3's `ffn_up`).
-    pub fn ffn_swiglu_fused(&self, x: Tensor, up: Tensor, down: Tensor) -> Tensor {
-        let gu = self.ctx.mul_mat(up, x); // F32 [2·n_ff, n_tokens]
-        self.ctx.mul_mat(down, self.ctx.swiglu(gu))
+    pub fn ffn_swiglu_fused(&self, x: Tensor, up: Weight, down: Weight) -> Tensor {
+        let gu = self.ctx.mul_mat(self.w(up), x); // F32 [2·n_ff, n_tokens]
+        self.ctx.mul_mat(self.w(down), self.ctx.swiglu(gu))
     }
 
     /// Mixture-of-experts SwiGLU feed-forward with softmax gating: each token goes through its
@@ -62,8 +63,9 @@ impl GraphBuild<'_> {
     pub fn ffn_moe(&self, x: Tensor, w: &MoeWeights, n_used: usize, norm_w: bool) -> Tensor {
         let ctx = self.ctx;
         let [n_embd, nt, ..] = x.ne();
-        let n_expert = w.gate_inp.ne()[1];
-        let probs = ctx.soft_max(ctx.mul_mat(w.gate_inp, x)); // [n_expert, n_tokens]
+        let gate_inp = self.w(w.gate_inp);
+        let n_expert = gate_inp.ne()[1];
+        let probs = ctx.soft_max(ctx.mul_mat(gate_inp, x)); // [n_expert, n_tokens]
         let selected = ctx.argsort_top_k(probs, n_used); // I32 [n_used, n_tokens]
         let probs = ctx.reshape(probs, &[1, n_expert, nt]);
         let mut weights = ctx.get_rows(probs, selected.ids()); // [1, n_used, n_tokens]
@@ -77,10 +79,10 @@ impl GraphBuild<'_> {
         self.graph.expand(weights);
 
         let cur = ctx.reshape(x, &[n_embd, 1, nt]);
-        let up = ctx.mul_mat_id(w.up_exps, cur, &selected); // [n_ff_exp, n_used, n_tokens]
-        let gate = ctx.mul_mat_id(w.gate_exps, cur, &selected);
+        let up = ctx.mul_mat_id(self.w(w.up_exps), cur, &selected); // [n_ff_exp, n_used, n_tokens]
+        let gate = ctx.mul_mat_id(self.w(w.gate_exps), cur, &selected);
         let act = ctx.swiglu_split(gate, up);
-        let experts = ctx.mul_mat_id(w.down_exps, act, &selected); // [n_embd, n_used, n_tokens]
+        let experts = ctx.mul_mat_id(self.w(w.down_exps), act, &selected); // [n_embd, n_used, n_tokens]
         let experts = ctx.mul(experts, weights);
         self.graph.expand(experts);
 

@@ -3,6 +3,7 @@
 //! llama.cpp's `build_attn_inp_no_cache` / `build_attn_mha` path.
 
 use super::hparams::HParams;
+use super::weights::{Weight, WeightStore};
 use crate::ggml::{types, Context, Graph, RopeParams, Tensor};
 
 /// Input tensors of one encoder graph, filled before each compute.
@@ -31,21 +32,29 @@ pub struct EncoderBuild<'a> {
     pub ctx: &'a Context,
     pub graph: Graph,
     pub hp: &'a HParams,
+    /// The model's weights, which [`EncoderBuild::w`] resolves.
+    pub weights: &'a WeightStore,
     pub inp: EncoderInputs,
     pub n_tokens: usize,
     pub rope: RopeParams,
 }
 
 impl EncoderBuild<'_> {
+    /// The tensor of weight `w` (ids are resolved while building, never per batch).
+    pub fn w(&self, w: Weight) -> Tensor {
+        self.weights.get(w)
+    }
+
     /// Token embeddings: F32 [n_embd, n_tokens].
-    pub fn embeddings(&self, tok_embd: Tensor) -> Tensor {
-        self.ctx.get_rows(tok_embd, self.inp.tokens)
+    pub fn embeddings(&self, tok_embd: Weight) -> Tensor {
+        self.ctx.get_rows(self.w(tok_embd), self.inp.tokens)
     }
 
     /// LayerNorm with learned scale and bias (`LLM_NORM`), epsilon `norm_eps`.
-    pub fn layer_norm(&self, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
+    pub fn layer_norm(&self, x: Tensor, weight: Weight, bias: Weight) -> Tensor {
         let ctx = self.ctx;
-        ctx.add(ctx.mul(ctx.norm(x, self.hp.norm_eps), weight), bias)
+        let normed = ctx.norm(x, self.hp.norm_eps);
+        ctx.add(ctx.mul(normed, self.w(weight)), self.w(bias))
     }
 
     /// Splits a fused projection F32 [n_embd + 2·n_embd_gqa, n_tokens] into Q
@@ -76,7 +85,7 @@ impl EncoderBuild<'_> {
 
     /// Attention of every token over the tokens its mask admits, then the output projection:
     /// F32 [n_embd, n_tokens]. `q`: [head, n_head, n_tokens]; `k`, `v`: [head, n_head_kv, n_tokens].
-    pub fn attention(&self, q: Tensor, k: Tensor, v: Tensor, wo: Tensor, scale: f32) -> Tensor {
+    pub fn attention(&self, q: Tensor, k: Tensor, v: Tensor, wo: Weight, scale: f32) -> Tensor {
         let ctx = self.ctx;
         let q = ctx.permute(q, [0, 2, 1, 3]); // [head, n_tokens, n_head]
         let k = ctx.permute(k, [0, 2, 1, 3]); // [head, n_tokens, n_head_kv]
@@ -88,14 +97,14 @@ impl EncoderBuild<'_> {
         let cur = ctx.cont(ctx.permute(kqv, [0, 2, 1, 3])); // [head, n_head, n_tokens]
         let ne = cur.ne();
         let cur = ctx.reshape(cur, &[ne[0] * ne[1], ne[2]]);
-        ctx.mul_mat(wo, cur)
+        ctx.mul_mat(self.w(wo), cur)
     }
 
     /// SwiGLU feed-forward: `down(silu(gate(x)) * up(x))`.
-    pub fn ffn_swiglu(&self, x: Tensor, up: Tensor, gate: Tensor, down: Tensor) -> Tensor {
+    pub fn ffn_swiglu(&self, x: Tensor, up: Weight, gate: Weight, down: Weight) -> Tensor {
         let ctx = self.ctx;
-        let u = ctx.mul_mat(up, x);
-        let g = ctx.mul_mat(gate, x);
-        ctx.mul_mat(down, ctx.swiglu_split(g, u))
+        let u = ctx.mul_mat(self.w(up), x);
+        let g = ctx.mul_mat(self.w(gate), x);
+        ctx.mul_mat(self.w(down), ctx.swiglu_split(g, u))
     }
 }

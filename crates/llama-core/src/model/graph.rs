@@ -2,7 +2,7 @@
 //! every architecture, mirroring llama.cpp's `llm_graph_context`.
 
 use super::hparams::{HParams, RopeScaling};
-use super::weights::DecoderIo;
+use super::weights::{DecoderIo, Weight, WeightStore};
 use crate::ggml::{types, Context, Graph, RopeParams, Tensor};
 use crate::kv_cache::KvCache;
 
@@ -38,6 +38,8 @@ pub struct GraphBuild<'a> {
     pub ctx: &'a Context,
     pub graph: Graph,
     pub hp: &'a HParams,
+    /// The model's weights, which [`GraphBuild::w`] resolves.
+    pub weights: &'a WeightStore,
     pub kv: &'a KvCache,
     /// The sliding-window layers' own cache (llama.cpp's iSWA); None keeps every layer in `kv`.
     pub kv_swa: Option<&'a KvCache>,
@@ -109,43 +111,53 @@ impl<'a> GraphBuild<'a> {
         }
     }
 
+    /// The tensor of weight `w` (ids are resolved while building, never per decode).
+    pub fn w(&self, w: Weight) -> Tensor {
+        self.weights.get(w)
+    }
+
     /// Token embeddings: F32 [n_embd, n_tokens].
-    pub fn embeddings(&self, tok_embd: Tensor) -> Tensor {
+    pub fn embeddings(&self, tok_embd: Weight) -> Tensor {
         self.ctx
-            .get_rows(tok_embd, self.inp.tokens)
+            .get_rows(self.w(tok_embd), self.inp.tokens)
             .set_name("inp_embd")
     }
 
     /// The final RMS norm and the projection to logits: F32 [n_vocab, n_outputs].
     pub fn output_head(&self, io: &DecoderIo, x: Tensor) -> Tensor {
         let cur = self.rms_norm(x, io.output_norm);
-        self.ctx.mul_mat(io.output, cur).set_name("result_output")
+        self.ctx
+            .mul_mat(self.w(io.output), cur)
+            .set_name("result_output")
     }
 
     /// RMS norm followed by the learned scale.
-    pub fn rms_norm(&self, x: Tensor, weight: Tensor) -> Tensor {
-        self.ctx.mul(self.ctx.rms_norm(x, self.hp.rms_eps), weight)
+    pub fn rms_norm(&self, x: Tensor, weight: Weight) -> Tensor {
+        self.ctx
+            .mul(self.ctx.rms_norm(x, self.hp.rms_eps), self.w(weight))
     }
 
     /// `W·x (+ b)`.
-    pub fn linear(&self, w: Tensor, b: Option<Tensor>, x: Tensor) -> Tensor {
-        let y = self.ctx.mul_mat(w, x);
-        b.map_or(y, |b| self.ctx.add(y, b))
+    pub fn linear(&self, w: Weight, b: Option<Weight>, x: Tensor) -> Tensor {
+        let y = self.ctx.mul_mat(self.w(w), x);
+        b.map_or(y, |b| self.ctx.add(y, self.w(b)))
     }
 
     /// Rotary position embedding of `x` ([head_dim, n_heads, n_tokens]).
-    pub fn rope(&self, x: Tensor, factors: Option<Tensor>) -> Tensor {
+    pub fn rope(&self, x: Tensor, factors: Option<Weight>) -> Tensor {
+        let factors = factors.map(|f| self.w(f));
         self.ctx.rope_ext(x, self.inp.pos, factors, &self.rope)
     }
 
     /// RoPE of layer `il`: sliding-window layers use their own base and scale.
-    pub fn rope_layer(&self, il: usize, x: Tensor, factors: Option<Tensor>) -> Tensor {
+    pub fn rope_layer(&self, il: usize, x: Tensor, factors: Option<Weight>) -> Tensor {
         let (freq_base, freq_scale) = self.hp.rope_freq_layer(il);
         let params = RopeParams {
             freq_base,
             freq_scale,
             ..self.rope
         };
+        let factors = factors.map(|f| self.w(f));
         self.ctx.rope_ext(x, self.inp.pos, factors, &params)
     }
 
@@ -155,17 +167,17 @@ impl<'a> GraphBuild<'a> {
     }
 
     /// SwiGLU feed-forward: `down(silu(gate(x)) * up(x))`.
-    pub fn ffn_swiglu(&self, x: Tensor, up: Tensor, gate: Tensor, down: Tensor) -> Tensor {
-        let u = self.ctx.mul_mat(up, x);
-        let g = self.ctx.mul_mat(gate, x);
-        self.ctx.mul_mat(down, self.ctx.swiglu_split(g, u))
+    pub fn ffn_swiglu(&self, x: Tensor, up: Weight, gate: Weight, down: Weight) -> Tensor {
+        let u = self.ctx.mul_mat(self.w(up), x);
+        let g = self.ctx.mul_mat(self.w(gate), x);
+        self.ctx.mul_mat(self.w(down), self.ctx.swiglu_split(g, u))
     }
 
     /// GELU-gated feed-forward: `down(gelu(gate(x)) * up(x))`.
-    pub fn ffn_geglu(&self, x: Tensor, up: Tensor, gate: Tensor, down: Tensor) -> Tensor {
-        let u = self.ctx.mul_mat(up, x);
-        let g = self.ctx.mul_mat(gate, x);
-        self.ctx.mul_mat(down, self.ctx.geglu_split(g, u))
+    pub fn ffn_geglu(&self, x: Tensor, up: Weight, gate: Weight, down: Weight) -> Tensor {
+        let u = self.ctx.mul_mat(self.w(up), x);
+        let g = self.ctx.mul_mat(self.w(gate), x);
+        self.ctx.mul_mat(self.w(down), self.ctx.geglu_split(g, u))
     }
 
     /// The attention mask of layer `il`: the sliding-window one for SWA layers.
@@ -199,7 +211,7 @@ impl<'a> GraphBuild<'a> {
         q: Tensor,
         k: Tensor,
         v: Tensor,
-        wo: Tensor,
+        wo: Weight,
         kq_scale: f32,
     ) -> Tensor {
         let ctx = self.ctx;
@@ -227,6 +239,6 @@ impl<'a> GraphBuild<'a> {
             let ne = cur.ne();
             ctx.reshape(cur, &[ne[0] * ne[1], ne[2] * ne[3]])
         };
-        ctx.mul_mat(wo, cur)
+        ctx.mul_mat(self.w(wo), cur)
     }
 }
