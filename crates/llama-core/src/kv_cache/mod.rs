@@ -10,7 +10,7 @@ pub use iswa::SwaSizing;
 pub use swa::{is_masked_swa, swa_cache_size};
 
 use crate::error::Result;
-use crate::ggml::{self, types, Backend, Buffer, Context, RawType, Tensor};
+use crate::ggml::{self, types, Backend, Context, RawType, Tensor, TensorArena, TensorId};
 use std::sync::Arc;
 
 /// Shape of the cache for one model.
@@ -24,8 +24,8 @@ pub struct KvShape {
 
 #[derive(Debug)]
 struct KvLayer {
-    k: Tensor, // F16 [head_dim_k * n_head_kv, size]
-    v: Tensor, // F16 [head_dim_v * n_head_kv, size], or transposed [size, ...] without flash attention
+    k: TensorId, // F16 [head_dim_k * n_head_kv, size]
+    v: TensorId, // F16 [head_dim_v * n_head_kv, size], or transposed [size, ...] without flash attention
 }
 
 /// Keys and values of every cached token, for every layer.
@@ -41,9 +41,8 @@ pub struct KvCache {
     ty: RawType,
     /// Without flash attention V is stored transposed (one row per embedding element), as llama.cpp does.
     v_trans: bool,
-    // Handles in `layers` point into these; they are only freed with the cache.
-    _buffers: Vec<Buffer>,
-    _contexts: Vec<Context>,
+    /// The K and V tensors `layers` keeps ids of: one context and buffer per backend.
+    arena: TensorArena,
 }
 
 impl KvCache {
@@ -75,8 +74,7 @@ impl KvCache {
             shape.head_dim_k * shape.n_head_kv,
             shape.head_dim_v * shape.n_head_kv,
         );
-        let mut contexts = Vec::new();
-        let mut buffers = Vec::new();
+        let mut arena = TensorArena::new();
         let mut layers: Vec<Option<KvLayer>> = (0..shape.n_layer).map(|_| None).collect();
         for (bi, backend) in backends.iter().enumerate() {
             let mine: Vec<usize> = (0..shape.n_layer)
@@ -85,7 +83,8 @@ impl KvCache {
             if mine.is_empty() {
                 continue;
             }
-            let ctx = Context::new(2 * mine.len(), 0)?;
+            let ci = arena.add_context(2 * mine.len())?;
+            let ctx = arena.context(ci);
             for &il in &mine {
                 let k = ctx
                     .new_tensor(ty, &[ek, size as i64])
@@ -93,13 +92,11 @@ impl KvCache {
                 let v = ctx
                     .new_tensor(ty, &[ev, size as i64])
                     .set_name(&format!("cache_v_l{il}"));
+                let (k, v) = (arena.keep(k), arena.keep(v));
                 layers[il] = Some(KvLayer { k, v });
             }
-            let buf = backend.alloc_ctx_tensors(&ctx)?;
             // Zeroed so that never-written cells are finite (masked cells are still read by some kernels).
-            buf.clear(0);
-            buffers.push(buf);
-            contexts.push(ctx);
+            arena.alloc(ci, backend)?.clear(0);
         }
         if let Some(il) =
             (0..shape.n_layer).find(|&il| keep.get(il) == Some(&true) && layers[il].is_none())
@@ -113,8 +110,7 @@ impl KvCache {
             shape,
             ty,
             v_trans: !flash_attn,
-            _buffers: buffers,
-            _contexts: contexts,
+            arena,
         })
     }
 
@@ -149,13 +145,13 @@ impl KvCache {
         self.layers
             .iter()
             .flatten()
-            .map(|l| l.k.nbytes() + l.v.nbytes())
+            .map(|l| self.arena.get(l.k).nbytes() + self.arena.get(l.v).nbytes())
             .sum()
     }
 
     /// K of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`.
     pub fn k_view(&self, ctx: &Context, il: usize, n_kv: i64) -> Tensor {
-        let k = self.layer(il).k;
+        let k = self.arena.get(self.layer(il).k);
         let hd = self.shape.head_dim_k;
         let row = ggml::row_size(self.ty, hd * self.shape.n_head_kv);
         ctx.view(
@@ -169,7 +165,7 @@ impl KvCache {
     /// V of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`, or
     /// `[n_kv, n_head_kv, head_dim]` when stored transposed.
     pub fn v_view(&self, ctx: &Context, il: usize, n_kv: i64) -> Tensor {
-        let v = self.layer(il).v;
+        let v = self.arena.get(self.layer(il).v);
         let (hd, nh) = (self.shape.head_dim_v, self.shape.n_head_kv);
         if !self.v_trans {
             let row = ggml::row_size(self.ty, hd * nh);
@@ -191,14 +187,14 @@ impl KvCache {
     pub fn store_k(&self, ctx: &Context, il: usize, k_cur: Tensor, idxs: Tensor) -> Tensor {
         let ne = k_cur.ne();
         let k_cur = ctx.view(k_cur, &[ne[0] * ne[1], ne[2]], &[k_cur.nb()[2]], 0);
-        ctx.set_rows(self.layer(il).k, k_cur, idxs)
+        ctx.set_rows(self.arena.get(self.layer(il).k), k_cur, idxs)
     }
 
     /// Stores `v_cur` (`[head_dim, n_head_kv, n_tokens]`); `idxs` holds one index per token, or
     /// one per element when V is transposed (see [`KvCache::write_v_idxs`]).
     pub fn store_v(&self, ctx: &Context, il: usize, v_cur: Tensor, idxs: Tensor) -> Tensor {
         let ne = v_cur.ne();
-        let v = self.layer(il).v;
+        let v = self.arena.get(self.layer(il).v);
         if !self.v_trans {
             let v_cur = ctx.view(v_cur, &[ne[0] * ne[1], ne[2]], &[v_cur.nb()[2]], 0);
             return ctx.set_rows(v, v_cur, idxs);
