@@ -6,15 +6,27 @@ use super::hparams::HParams;
 use super::weights::{Weight, WeightStore};
 use crate::ggml::{types, Context, Graph, RopeParams, Tensor};
 
-/// Input tensors of one encoder graph, filled before each compute.
+/// Input tensors of one encoder graph, filled before each compute (tensors, or their ids while
+/// the graph is cached, as [`super::GraphInputs`]).
 #[derive(Debug, Clone, Copy)]
-pub struct EncoderInputs {
-    pub tokens: Tensor,  // I32 [n_tokens]
-    pub pos: Tensor,     // I32 [n_tokens]
-    pub kq_mask: Tensor, // F16 [n_tokens, n_tokens]: 0 within a sequence, -inf across
+pub struct EncoderInputs<T> {
+    pub tokens: T,  // I32 [n_tokens]
+    pub pos: T,     // I32 [n_tokens]
+    pub kq_mask: T, // F16 [n_tokens, n_tokens]: 0 within a sequence, -inf across
 }
 
-impl EncoderInputs {
+impl<T: Copy> EncoderInputs<T> {
+    /// The same inputs through `f`.
+    pub fn map<U>(&self, f: impl Fn(T) -> U) -> EncoderInputs<U> {
+        EncoderInputs {
+            tokens: f(self.tokens),
+            pos: f(self.pos),
+            kq_mask: f(self.kq_mask),
+        }
+    }
+}
+
+impl EncoderInputs<Tensor> {
     /// Creates the inputs for `n_tokens` tokens in `ctx`.
     pub fn new(ctx: &Context, n_tokens: usize) -> Self {
         let nt = n_tokens as i64;
@@ -34,7 +46,7 @@ pub struct EncoderBuild<'a> {
     pub hp: &'a HParams,
     /// The model's weights, which [`EncoderBuild::w`] resolves.
     pub weights: &'a WeightStore,
-    pub inp: EncoderInputs,
+    pub inp: EncoderInputs<Tensor>,
     pub n_tokens: usize,
     pub rope: RopeParams,
 }

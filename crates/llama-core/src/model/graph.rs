@@ -6,20 +6,38 @@ use super::weights::{DecoderIo, Weight, WeightStore};
 use crate::ggml::{types, Context, Graph, RopeParams, Tensor};
 use crate::kv_cache::KvCache;
 
-/// Input tensors of one micro-batch graph, filled before each compute.
+/// Input tensors of one micro-batch graph, filled before each compute: [`Tensor`]s while the
+/// graph is built and filled, the [`TensorId`](crate::ggml::TensorId)s of its arena while it
+/// is cached.
 #[derive(Debug, Clone, Copy)]
-pub struct GraphInputs {
-    pub tokens: Tensor,          // I32 [n_tokens]
-    pub pos: Tensor,             // I32 [n_tokens]
-    pub out_ids: Option<Tensor>, // I32 [n_outputs]; None when every token is an output
-    pub kq_mask: Tensor,         // F16 [n_kv, n_tokens]
+pub struct GraphInputs<T> {
+    pub tokens: T,          // I32 [n_tokens]
+    pub pos: T,             // I32 [n_tokens]
+    pub out_ids: Option<T>, // I32 [n_outputs]; None when every token is an output
+    pub kq_mask: T,         // F16 [n_kv, n_tokens]
     /// The causal mask that also hides cells `n_swa` or more positions back, for sliding-window
     /// layers; None when the model has none. Over the sliding-window cache when there is one.
-    pub kq_mask_swa: Option<Tensor>, // F16 [n_kv (n_kv_swa), n_tokens]
-    pub k_idxs: Tensor,          // I64 [n_tokens]
-    pub v_idxs: Tensor,          // I64 [n_tokens] (or per element when V is transposed)
+    pub kq_mask_swa: Option<T>, // F16 [n_kv (n_kv_swa), n_tokens]
+    pub k_idxs: T,          // I64 [n_tokens]
+    pub v_idxs: T,          // I64 [n_tokens] (or per element when V is transposed)
     /// Cells of the tokens in the sliding-window cache (K, V), when it is separate.
-    pub swa_idxs: Option<(Tensor, Tensor)>,
+    pub swa_idxs: Option<(T, T)>,
+}
+
+impl<T: Copy> GraphInputs<T> {
+    /// The same inputs through `f` (tensor to id to cache a graph, id to tensor to fill it).
+    pub fn map<U>(&self, f: impl Fn(T) -> U) -> GraphInputs<U> {
+        GraphInputs {
+            tokens: f(self.tokens),
+            pos: f(self.pos),
+            out_ids: self.out_ids.map(&f),
+            kq_mask: f(self.kq_mask),
+            kq_mask_swa: self.kq_mask_swa.map(&f),
+            k_idxs: f(self.k_idxs),
+            v_idxs: f(self.v_idxs),
+            swa_idxs: self.swa_idxs.map(|(k, v)| (f(k), f(v))),
+        }
+    }
 }
 
 /// The shape a graph was built for; a graph is reused while this stays the same.
@@ -43,7 +61,7 @@ pub struct GraphBuild<'a> {
     pub kv: &'a KvCache,
     /// The sliding-window layers' own cache (llama.cpp's iSWA); None keeps every layer in `kv`.
     pub kv_swa: Option<&'a KvCache>,
-    pub inp: GraphInputs,
+    pub inp: GraphInputs<Tensor>,
     pub shape: GraphShape,
     pub flash_attn: bool,
     pub rope: RopeParams,
@@ -57,7 +75,7 @@ impl<'a> GraphBuild<'a> {
         kv: &KvCache,
         kv_swa: Option<&KvCache>,
         shape: GraphShape,
-    ) -> GraphInputs {
+    ) -> GraphInputs<Tensor> {
         let nt = shape.n_tokens as i64;
         let n_kv_swa = if kv_swa.is_some() {
             shape.n_kv_swa
