@@ -294,7 +294,7 @@ impl Encoder {
 
 /// Tokens, positions (from 0 in each input) and the block-diagonal mask: every token sees every
 /// token of its own input, and nothing else.
-fn write_inputs(inp: &EncoderInputs<Tensor>, inputs: &[Vec<u32>]) -> Result<()> {
+fn write_inputs(inp: &EncoderInputs<Tensor<'_>>, inputs: &[Vec<u32>]) -> Result<()> {
     let n: usize = inputs.iter().map(Vec::len).sum();
     let mut tokens = Vec::with_capacity(n);
     let mut pos = Vec::with_capacity(n);

@@ -32,6 +32,28 @@ static NEXT_TAG: AtomicU64 = AtomicU64::new(1);
 
 /// One or more ggml contexts, the backend buffers holding their tensors' data and, for a
 /// compute graph, the graph: all freed together, after every handle lent out has ended.
+///
+/// Tensors are kept as ids and lent back borrowed from the arena:
+///
+/// ```
+/// use llama_core::ggml::{types, TensorArena};
+/// let mut arena = TensorArena::new();
+/// let c = arena.add_context(1).unwrap();
+/// let id = arena.keep(arena.context(c).new_tensor(types::F16, &[8]));
+/// assert_eq!(arena.get(id).ne()[0], 8);
+/// ```
+///
+/// so a handle cannot outlive the arena:
+///
+/// ```compile_fail,E0505
+/// use llama_core::ggml::{types, TensorArena};
+/// let mut arena = TensorArena::new();
+/// let c = arena.add_context(1).unwrap();
+/// let id = arena.keep(arena.context(c).new_tensor(types::F16, &[8]));
+/// let t = arena.get(id);
+/// drop(arena); // cannot move out of `arena` because it is borrowed
+/// assert_eq!(t.ne()[0], 8);
+/// ```
 #[derive(Debug)]
 pub struct TensorArena {
     // Field order is drop order: data buffers, then the metadata they were allocated for.
@@ -79,15 +101,20 @@ impl TensorArena {
     }
 
     /// The graph of an arena made by [`TensorArena::with_graph`].
-    pub fn graph(&self) -> Graph {
+    pub fn graph(&self) -> Graph<'_> {
         let g = self
             .graph
             .expect("only TensorArena::with_graph makes an arena with a graph");
-        Graph::from_raw(g)
+        // SAFETY: the graph lives in this arena's first context, which outlives the borrow of
+        // `self` the handle carries.
+        unsafe { Graph::from_raw(g) }
     }
 
-    /// Stores `t`, a tensor of one of this arena's contexts, as an id.
-    pub fn keep(&self, t: Tensor) -> TensorId {
+    /// Stores `t`, a tensor of one of this arena's contexts, as an id. A graph node kept this
+    /// way still points at its sources in other contexts (weights, the KV cache): whoever caches
+    /// a graph also owns those, as the engine's `Context` owns its KV cache and an `Arc` of the
+    /// model next to its graph.
+    pub fn keep(&self, t: Tensor<'_>) -> TensorId {
         assert!(
             self.contexts.iter().any(|c| c.owns(t)),
             "tensor '{}' belongs to another context",
@@ -100,9 +127,11 @@ impl TensorArena {
     }
 
     /// The tensor `id` stands for; `id` must come from this arena.
-    pub fn get(&self, id: TensorId) -> Tensor {
+    pub fn get(&self, id: TensorId) -> Tensor<'_> {
         assert_eq!(id.arena, self.tag, "tensor id of another arena");
-        Tensor::from_raw(id.raw)
+        // SAFETY: ids carrying this arena's tag were made by `keep`, from tensors of its
+        // contexts; those contexts outlive the borrow of `self` the handle carries.
+        unsafe { Tensor::from_raw(id.raw) }
     }
 
     /// Allocates storage on `backend` for every tensor of context `i` that has none yet.
@@ -166,7 +195,7 @@ unsafe impl Sync for SealedArena {}
 
 impl SealedArena {
     /// The tensor `id` stands for; `id` must come from this arena.
-    pub fn get(&self, id: TensorId) -> Tensor {
+    pub fn get(&self, id: TensorId) -> Tensor<'_> {
         self.0.get(id)
     }
 

@@ -150,7 +150,7 @@ impl KvCache {
     }
 
     /// K of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`.
-    pub fn k_view(&self, ctx: &Context, il: usize, n_kv: i64) -> Tensor {
+    pub fn k_view<'a>(&'a self, ctx: &'a Context, il: usize, n_kv: i64) -> Tensor<'a> {
         let k = self.arena.get(self.layer(il).k);
         let hd = self.shape.head_dim_k;
         let row = ggml::row_size(self.ty, hd * self.shape.n_head_kv);
@@ -164,7 +164,7 @@ impl KvCache {
 
     /// V of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`, or
     /// `[n_kv, n_head_kv, head_dim]` when stored transposed.
-    pub fn v_view(&self, ctx: &Context, il: usize, n_kv: i64) -> Tensor {
+    pub fn v_view<'a>(&'a self, ctx: &'a Context, il: usize, n_kv: i64) -> Tensor<'a> {
         let v = self.arena.get(self.layer(il).v);
         let (hd, nh) = (self.shape.head_dim_v, self.shape.n_head_kv);
         if !self.v_trans {
@@ -184,7 +184,13 @@ impl KvCache {
     }
 
     /// Stores `k_cur` (`[head_dim, n_head_kv, n_tokens]`) into the cells listed in `idxs` (I64).
-    pub fn store_k(&self, ctx: &Context, il: usize, k_cur: Tensor, idxs: Tensor) -> Tensor {
+    pub fn store_k<'a>(
+        &'a self,
+        ctx: &'a Context,
+        il: usize,
+        k_cur: Tensor<'a>,
+        idxs: Tensor<'a>,
+    ) -> Tensor<'a> {
         let ne = k_cur.ne();
         let k_cur = ctx.view(k_cur, &[ne[0] * ne[1], ne[2]], &[k_cur.nb()[2]], 0);
         ctx.set_rows(self.arena.get(self.layer(il).k), k_cur, idxs)
@@ -192,7 +198,13 @@ impl KvCache {
 
     /// Stores `v_cur` (`[head_dim, n_head_kv, n_tokens]`); `idxs` holds one index per token, or
     /// one per element when V is transposed (see [`KvCache::write_v_idxs`]).
-    pub fn store_v(&self, ctx: &Context, il: usize, v_cur: Tensor, idxs: Tensor) -> Tensor {
+    pub fn store_v<'a>(
+        &'a self,
+        ctx: &'a Context,
+        il: usize,
+        v_cur: Tensor<'a>,
+        idxs: Tensor<'a>,
+    ) -> Tensor<'a> {
         let ne = v_cur.ne();
         let v = self.arena.get(self.layer(il).v);
         if !self.v_trans {
@@ -235,7 +247,7 @@ impl KvCache {
     pub(crate) fn write_idxs(
         &self,
         cells: &[u32],
-        idxs: [Tensor; 2],
+        idxs: [Tensor<'_>; 2],
         bufs: [&mut Vec<i64>; 2],
     ) -> Result<()> {
         let [k_buf, v_buf] = bufs;

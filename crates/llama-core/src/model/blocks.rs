@@ -23,10 +23,10 @@ pub struct MoeWeights {
 /// dividing, so that a zero sum cannot divide by zero.
 const MIN_WEIGHT_SUM: f32 = 6.103_515_6e-5;
 
-impl GraphBuild<'_> {
+impl<'a> GraphBuild<'a> {
     /// Splits a fused `attn_qkv` projection (`W·x (+ b)`, `[n_q + 2·n_kv, n_tokens]`) into
     /// Q `[head, n_head, n_tokens]`, K and V `[head, n_head_kv, n_tokens]` views.
-    pub fn qkv_fused(&self, wqkv: Weight, bqkv: Option<Weight>, x: Tensor) -> [Tensor; 3] {
+    pub fn qkv_fused(&self, wqkv: Weight, bqkv: Option<Weight>, x: Tensor<'a>) -> [Tensor<'a>; 3] {
         let (ctx, hp) = (self.ctx, self.hp);
         let qkv = self.linear(wqkv, bqkv, x);
         let (head, nt) = (hp.n_embd_head_k as i64, self.shape.n_tokens as i64);
@@ -51,7 +51,7 @@ impl GraphBuild<'_> {
 
     /// SwiGLU with gate and up fused in one projection: `down(silu(g) * u)` where
     /// `[g; u] = up(x)` is `[2·n_ff, n_tokens]` (phi3's `ffn_up`).
-    pub fn ffn_swiglu_fused(&self, x: Tensor, up: Weight, down: Weight) -> Tensor {
+    pub fn ffn_swiglu_fused(&self, x: Tensor<'a>, up: Weight, down: Weight) -> Tensor<'a> {
         let gu = self.ctx.mul_mat(self.w(up), x); // F32 [2·n_ff, n_tokens]
         self.ctx.mul_mat(self.w(down), self.ctx.swiglu(gu))
     }
@@ -60,7 +60,13 @@ impl GraphBuild<'_> {
     /// `n_used` most probable experts, whose outputs are summed weighted by their router
     /// probabilities (renormalised over the chosen experts when `norm_w`).
     /// `x`: F32 `[n_embd, n_tokens]` → F32 `[n_embd, n_tokens]`.
-    pub fn ffn_moe(&self, x: Tensor, w: &MoeWeights, n_used: usize, norm_w: bool) -> Tensor {
+    pub fn ffn_moe(
+        &self,
+        x: Tensor<'a>,
+        w: &MoeWeights,
+        n_used: usize,
+        norm_w: bool,
+    ) -> Tensor<'a> {
         let ctx = self.ctx;
         let [n_embd, nt, ..] = x.ne();
         let gate_inp = self.w(w.gate_inp);
@@ -88,7 +94,7 @@ impl GraphBuild<'_> {
 
         // Sum the experts' rows; the views are ordered before the adds, as in llama.cpp.
         let nb = experts.nb();
-        let views: Vec<Tensor> = (0..n_used as usize)
+        let views: Vec<Tensor<'a>> = (0..n_used as usize)
             .map(|i| {
                 let v = ctx.view(experts, &[n_embd, nt], &[nb[2]], i * nb[1]);
                 self.graph.expand(v);

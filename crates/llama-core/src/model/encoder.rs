@@ -26,9 +26,9 @@ impl<T: Copy> EncoderInputs<T> {
     }
 }
 
-impl EncoderInputs<Tensor> {
+impl<'a> EncoderInputs<Tensor<'a>> {
     /// Creates the inputs for `n_tokens` tokens in `ctx`.
-    pub fn new(ctx: &Context, n_tokens: usize) -> Self {
+    pub fn new(ctx: &'a Context, n_tokens: usize) -> Self {
         let nt = n_tokens as i64;
         EncoderInputs {
             tokens: ctx.new_input(types::I32, &[nt], "inp_tokens"),
@@ -42,28 +42,28 @@ impl EncoderInputs<Tensor> {
 #[derive(Debug)]
 pub struct EncoderBuild<'a> {
     pub ctx: &'a Context,
-    pub graph: Graph,
+    pub graph: Graph<'a>,
     pub hp: &'a HParams,
     /// The model's weights, which [`EncoderBuild::w`] resolves.
     pub weights: &'a WeightStore,
-    pub inp: EncoderInputs<Tensor>,
+    pub inp: EncoderInputs<Tensor<'a>>,
     pub n_tokens: usize,
     pub rope: RopeParams,
 }
 
-impl EncoderBuild<'_> {
+impl<'a> EncoderBuild<'a> {
     /// The tensor of weight `w` (ids are resolved while building, never per batch).
-    pub fn w(&self, w: Weight) -> Tensor {
+    pub fn w(&self, w: Weight) -> Tensor<'a> {
         self.weights.get(w)
     }
 
     /// Token embeddings: F32 [n_embd, n_tokens].
-    pub fn embeddings(&self, tok_embd: Weight) -> Tensor {
+    pub fn embeddings(&self, tok_embd: Weight) -> Tensor<'a> {
         self.ctx.get_rows(self.w(tok_embd), self.inp.tokens)
     }
 
     /// LayerNorm with learned scale and bias (`LLM_NORM`), epsilon `norm_eps`.
-    pub fn layer_norm(&self, x: Tensor, weight: Weight, bias: Weight) -> Tensor {
+    pub fn layer_norm(&self, x: Tensor<'a>, weight: Weight, bias: Weight) -> Tensor<'a> {
         let ctx = self.ctx;
         let normed = ctx.norm(x, self.hp.norm_eps);
         ctx.add(ctx.mul(normed, self.w(weight)), self.w(bias))
@@ -71,7 +71,7 @@ impl EncoderBuild<'_> {
 
     /// Splits a fused projection F32 [n_embd + 2·n_embd_gqa, n_tokens] into Q
     /// [head, n_head, n_tokens] and K, V [head, n_head_kv, n_tokens] views (no copies).
-    pub fn split_qkv(&self, qkv: Tensor) -> (Tensor, Tensor, Tensor) {
+    pub fn split_qkv(&self, qkv: Tensor<'a>) -> (Tensor<'a>, Tensor<'a>, Tensor<'a>) {
         let hp = self.hp;
         let (head, nt) = (hp.n_embd_head_k as i64, self.n_tokens as i64);
         let f32_size = std::mem::size_of::<f32>();
@@ -91,13 +91,20 @@ impl EncoderBuild<'_> {
     }
 
     /// Rotary position embedding of `x` ([head_dim, n_heads, n_tokens]).
-    pub fn rope(&self, x: Tensor) -> Tensor {
+    pub fn rope(&self, x: Tensor<'a>) -> Tensor<'a> {
         self.ctx.rope_ext(x, self.inp.pos, None, &self.rope)
     }
 
     /// Attention of every token over the tokens its mask admits, then the output projection:
     /// F32 [n_embd, n_tokens]. `q`: [head, n_head, n_tokens]; `k`, `v`: [head, n_head_kv, n_tokens].
-    pub fn attention(&self, q: Tensor, k: Tensor, v: Tensor, wo: Weight, scale: f32) -> Tensor {
+    pub fn attention(
+        &self,
+        q: Tensor<'a>,
+        k: Tensor<'a>,
+        v: Tensor<'a>,
+        wo: Weight,
+        scale: f32,
+    ) -> Tensor<'a> {
         let ctx = self.ctx;
         let q = ctx.permute(q, [0, 2, 1, 3]); // [head, n_tokens, n_head]
         let k = ctx.permute(k, [0, 2, 1, 3]); // [head, n_tokens, n_head_kv]
@@ -113,7 +120,7 @@ impl EncoderBuild<'_> {
     }
 
     /// SwiGLU feed-forward: `down(silu(gate(x)) * up(x))`.
-    pub fn ffn_swiglu(&self, x: Tensor, up: Weight, gate: Weight, down: Weight) -> Tensor {
+    pub fn ffn_swiglu(&self, x: Tensor<'a>, up: Weight, gate: Weight, down: Weight) -> Tensor<'a> {
         let ctx = self.ctx;
         let u = ctx.mul_mat(self.w(up), x);
         let g = ctx.mul_mat(self.w(gate), x);

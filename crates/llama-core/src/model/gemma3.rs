@@ -86,7 +86,7 @@ impl Gemma3 {
 
     /// Attention block of layer `il` on the normed input `cur` (F32 [n_embd, n_tokens]); returns
     /// the projected output, F32 [n_embd, n_tokens].
-    fn attention(&self, b: &GraphBuild<'_>, il: usize, cur: Tensor) -> Tensor {
+    fn attention<'a>(&self, b: &GraphBuild<'a>, il: usize, cur: Tensor<'a>) -> Tensor<'a> {
         let (ctx, hp, l) = (b.ctx, b.hp, &self.layers[il]);
         let nt = b.shape.n_tokens as i64;
         let head = hp.n_embd_head_k as i64;
@@ -112,7 +112,7 @@ impl Architecture for Gemma3 {
         ROPE_TYPE_NEOX
     }
 
-    fn build(&self, b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, b: &GraphBuild<'a>) -> Tensor<'a> {
         let (ctx, hp) = (b.ctx, b.hp);
         // F32 [n_embd, n_tokens]
         let mut inp = ctx.scale(b.embeddings(self.io.tok_embd), (hp.n_embd as f32).sqrt());

@@ -100,7 +100,7 @@ impl Architecture for Llama {
         self.rope_type
     }
 
-    fn build(&self, b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, b: &GraphBuild<'a>) -> Tensor<'a> {
         let (ctx, hp) = (b.ctx, b.hp);
         let nt = b.shape.n_tokens as i64;
         let head = hp.n_embd_head_k as i64;

@@ -81,7 +81,7 @@ impl NomicBert {
     }
 
     /// Embeddings plus token type 0, LayerNorm'ed: F32 [n_embd, n_tokens].
-    fn input(&self, b: &EncoderBuild<'_>) -> Tensor {
+    fn input<'a>(&self, b: &EncoderBuild<'a>) -> Tensor<'a> {
         let ctx = b.ctx;
         let mut x = b.embeddings(self.tok_embd);
         if let Some(types) = self.type_embd {
@@ -103,7 +103,7 @@ impl Architecture for NomicBert {
         ROPE_TYPE_NEOX
     }
 
-    fn build(&self, _b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, _b: &GraphBuild<'a>) -> Tensor<'a> {
         // `Context::new` refuses models whose `encoder()` is `Some`, so no decoder graph is
         // ever built for this architecture; embeddings go through `embed::Encoder`.
         unreachable!("nomic-bert is an encoder: use embed::Encoder, not Context")
@@ -115,7 +115,7 @@ impl Architecture for NomicBert {
 }
 
 impl EncoderArchitecture for NomicBert {
-    fn build_encoder(&self, b: &EncoderBuild<'_>) -> Tensor {
+    fn build_encoder<'a>(&self, b: &EncoderBuild<'a>) -> Tensor<'a> {
         let (ctx, hp) = (b.ctx, b.hp);
         let scale = 1.0 / (hp.n_embd_head_k as f32).sqrt();
         let mut inp = self.input(b); // F32 [n_embd, n_tokens]

@@ -77,7 +77,7 @@ impl Phi3 {
     }
 
     /// Q `[head, n_head, n_tokens]`, K and V `[head, n_head_kv, n_tokens]`, before RoPE.
-    fn qkv(b: &GraphBuild<'_>, qkv: &Qkv, x: Tensor) -> [Tensor; 3] {
+    fn qkv<'a>(b: &GraphBuild<'a>, qkv: &Qkv, x: Tensor<'a>) -> [Tensor<'a>; 3] {
         let (ctx, hp) = (b.ctx, b.hp);
         match *qkv {
             Qkv::Fused { w, b: bias } => b.qkv_fused(w, bias, x),
@@ -145,7 +145,7 @@ impl Architecture for Phi3 {
         ROPE_TYPE_NEOX
     }
 
-    fn build(&self, b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, b: &GraphBuild<'a>) -> Tensor<'a> {
         let ctx = b.ctx;
         let head = b.hp.n_embd_head_k as f32;
         let mut inp = b.embeddings(self.io.tok_embd); // F32 [n_embd, n_tokens]

@@ -75,7 +75,7 @@ impl Qwen3 {
     }
 
     /// Pre-norm attention with QK-norm over the KV cache, returns `[n_embd, n_tokens]`.
-    fn attention(&self, b: &GraphBuild<'_>, il: usize, l: &Layer, x: Tensor) -> Tensor {
+    fn attention<'a>(&self, b: &GraphBuild<'a>, il: usize, l: &Layer, x: Tensor<'a>) -> Tensor<'a> {
         let (ctx, hp) = (b.ctx, b.hp);
         let nt = b.shape.n_tokens as i64;
         let head = hp.n_embd_head_k as i64;
@@ -134,7 +134,7 @@ impl Architecture for Qwen3 {
         ROPE_TYPE_NEOX
     }
 
-    fn build(&self, b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, b: &GraphBuild<'a>) -> Tensor<'a> {
         let ctx = b.ctx;
         let mut inp = b.embeddings(self.io.tok_embd); // F32 [n_embd, n_tokens]
         for (il, l) in self.layers.iter().enumerate() {

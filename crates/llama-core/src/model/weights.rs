@@ -132,7 +132,7 @@ pub struct WeightStore {
 
 impl WeightStore {
     /// The tensor of weight `w`, borrowed from the store.
-    pub fn get(&self, w: Weight) -> Tensor {
+    pub fn get(&self, w: Weight) -> Tensor<'_> {
         self.arena.get(w)
     }
 }
