@@ -146,8 +146,8 @@ impl TensorArena {
         Ok(self.push(buf))
     }
 
-    /// Wraps host memory as a buffer (see [`Buffer::from_host`]); returns its index for
-    /// [`TensorArena::place`].
+    /// Wraps host memory (a memory-mapped model file, kept alive by the buffer) as a CPU weights
+    /// buffer without copying; returns its index for [`TensorArena::place`].
     pub fn map_host(&mut self, owner: Arc<dyn HostBytes>) -> Result<usize> {
         self.push(Buffer::from_host(owner)?);
         Ok(self.buffers.len() - 1)
@@ -202,5 +202,30 @@ impl SealedArena {
     /// Bytes of every buffer of the arena.
     pub fn buffer_bytes(&self) -> usize {
         self.0.buffer_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ggml::types;
+
+    #[test]
+    #[should_panic(expected = "tensor id of another arena")]
+    fn an_id_resolves_only_in_the_arena_that_made_it() {
+        let (mut a, mut b) = (TensorArena::new(), TensorArena::new());
+        let (ca, _) = (a.add_context(1).unwrap(), b.add_context(1).unwrap());
+        let id = a.keep(a.context(ca).new_tensor(types::F16, &[8]));
+        assert_eq!(a.get(id).ne()[0], 8);
+        let _ = b.get(id);
+    }
+
+    #[test]
+    #[should_panic(expected = "belongs to another context")]
+    fn an_arena_keeps_only_tensors_of_its_own_contexts() {
+        let mut a = TensorArena::new();
+        a.add_context(1).unwrap();
+        let other = Context::new(1, 0).unwrap();
+        let _ = a.keep(other.new_tensor(types::F16, &[8]));
     }
 }
