@@ -3,14 +3,16 @@
 
 use crate::batch::Batch;
 use crate::error::{Error, Result};
-use crate::ggml::{Context as GgmlContext, Graph, OpSample, Sched, Tensor};
+use crate::ggml::{OpSample, Sched, TensorArena, TensorId};
 use crate::kv_cache::{seq_bit, Cells, KvCache, SeqId};
 use crate::model::{GraphBuild, GraphInputs, GraphShape, Model};
 use llama_otel::{histogram_record, set_attr, span, SpanContext};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 mod memory;
+mod stats;
+pub use stats::DecodeStats;
 /// Metadata room for one graph's nodes (llama.cpp sizes this from the tensor count, too). A MoE
 /// layer adds about 20 nodes plus two (a view and an add) per expert used.
 fn graph_nodes(model: &Model) -> usize {
@@ -58,28 +60,20 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(4, |n| n.get())
 }
 
-/// What one `decode` call did (for telemetry and benchmarks).
-#[derive(Debug, Clone, Default)]
-pub struct DecodeStats {
-    pub n_tokens: usize,
-    pub n_outputs: usize,
-    pub n_seqs: usize,
-    pub n_ubatches: usize,
-    pub graphs_built: usize,
-    pub kv_used: usize,
-    pub duration: Duration,
-    /// The `llama.decode` span of this call (empty without telemetry), for links back from the
-    /// requests it served.
-    pub span: SpanContext,
-}
-
 #[derive(Debug)]
 struct BuiltGraph {
     shape: GraphShape,
-    graph: Graph,
-    inputs: GraphInputs,
-    logits: Tensor,
-    _ctx: GgmlContext,
+    inputs: GraphInputs<TensorId>,
+    logits: TensorId,
+    /// Graph and tensors; its nodes also read the weights and KV cache of the owning Context.
+    arena: TensorArena,
+}
+
+/// The graph built for the current shape (`run_ubatch` builds it before use).
+fn current(built: &Option<BuiltGraph>) -> Result<&BuiltGraph> {
+    built
+        .as_ref()
+        .ok_or_else(|| Error::Ggml("graph missing".into()))
 }
 
 /// Reusable host-side buffers, so a steady-state decode step allocates nothing.
@@ -180,21 +174,22 @@ impl Context {
             n_kv_swa: self.kv_swa.as_ref().map_or(0, KvCache::size),
         };
         let built = self.build(worst)?;
-        self.sched.reserve(built.graph)?;
+        self.sched.reserve(built.arena.graph())?;
         self.sched.reset();
         Ok(())
     }
 
     fn build(&self, shape: GraphShape) -> Result<BuiltGraph> {
         let nodes = graph_nodes(&self.model);
-        let ctx = GgmlContext::new(nodes, nodes)?;
-        let graph = ctx.new_graph(nodes);
+        let arena = TensorArena::with_graph(nodes)?;
+        let (ctx, graph) = (arena.context(0), arena.graph());
         let kv_swa = self.kv_swa.as_ref();
-        let inputs = GraphBuild::inputs(&ctx, &self.model.hparams, &self.kv, kv_swa, shape);
+        let inputs = GraphBuild::inputs(ctx, &self.model.hparams, &self.kv, kv_swa, shape);
         let b = GraphBuild {
-            ctx: &ctx,
+            ctx,
             graph,
             hp: &self.model.hparams,
+            weights: &self.model.weights,
             kv: &self.kv,
             kv_swa,
             inp: inputs,
@@ -206,10 +201,9 @@ impl Context {
         graph.expand(logits);
         Ok(BuiltGraph {
             shape,
-            graph,
-            inputs,
-            logits,
-            _ctx: ctx,
+            inputs: inputs.map(|t| arena.keep(t)),
+            logits: arena.keep(logits),
+            arena,
         })
     }
 
@@ -470,28 +464,25 @@ impl Context {
             self.built = None;
             self.sched.reset();
             let built = self.build(shape)?;
-            self.sched.alloc_graph(built.graph)?;
+            self.sched.alloc_graph(built.arena.graph())?;
             self.built = Some(built);
             stats.graphs_built += 1;
         }
         self.set_inputs(batch, range.clone(), wanted, shape)?;
-        let built = self
-            .built
-            .as_ref()
-            .ok_or_else(|| Error::Ggml("graph missing".into()))?;
-        self.sched.compute(built.graph)?;
+        let built = current(&self.built)?;
+        self.sched.compute(built.arena.graph())?;
         self.record_op_samples();
-        let built = self
-            .built
-            .as_ref()
-            .ok_or_else(|| Error::Ggml("graph missing".into()))?;
+        let built = current(&self.built)?;
         if discard_output {
             return Ok(());
         }
         let n = self.model.hparams.n_vocab * wanted.len();
         let at = self.logits.len();
         self.logits.resize(at + n, 0.0);
-        built.logits.read(&mut self.logits[at..], 0)
+        built
+            .arena
+            .get(built.logits)
+            .read(&mut self.logits[at..], 0)
     }
 
     /// Assigns cache cells to the micro-batch's tokens.
@@ -534,10 +525,8 @@ impl Context {
         shape: GraphShape,
     ) -> Result<()> {
         let n_kv = shape.n_kv;
-        let built = self
-            .built
-            .as_ref()
-            .ok_or_else(|| Error::Ggml("graph missing".into()))?;
+        let built = current(&self.built)?;
+        let inp = built.inputs.map(|id| built.arena.get(id));
         let s = &mut self.scratch;
         s.tokens.clear();
         s.tokens
@@ -548,9 +537,9 @@ impl Context {
         for &q in &batch.seq[range.clone()] {
             s.seq_bits.push(seq_bit(q)?);
         }
-        built.inputs.tokens.write(&s.tokens, 0)?;
-        built.inputs.pos.write(&s.pos, 0)?;
-        if let Some(out) = built.inputs.out_ids {
+        inp.tokens.write(&s.tokens, 0)?;
+        inp.pos.write(&s.pos, 0)?;
+        if let Some(out) = inp.out_ids {
             s.out_ids.clear();
             s.out_ids
                 .extend(wanted.iter().map(|&i| (i - range.start) as i32));
@@ -561,8 +550,8 @@ impl Context {
         self.kv
             .cells
             .write_mask(n_kv, &s.pos, &s.seq_bits, &mut s.mask);
-        built.inputs.kq_mask.write(&s.mask, 0)?;
-        if let Some(mask_swa) = built.inputs.kq_mask_swa {
+        inp.kq_mask.write(&s.mask, 0)?;
+        if let Some(mask_swa) = inp.kq_mask_swa {
             let n_swa = self.model.hparams.n_swa;
             // The sliding-window layers' own cache when there is one, else the full cache.
             let (cache, n) =
@@ -573,10 +562,10 @@ impl Context {
                 .write_mask_swa(n, n_swa, &s.pos, &s.seq_bits, &mut s.mask);
             mask_swa.write(&s.mask, 0)?;
         }
-        if let (Some(swa), Some((k, v))) = (&self.kv_swa, built.inputs.swa_idxs) {
+        if let (Some(swa), Some((k, v))) = (&self.kv_swa, inp.swa_idxs) {
             swa.write_idxs(&s.cells_swa, [k, v], [&mut s.k_idxs, &mut s.v_idxs])?;
         }
-        let idxs = [built.inputs.k_idxs, built.inputs.v_idxs];
+        let idxs = [inp.k_idxs, inp.v_idxs];
         self.kv
             .write_idxs(&s.cells, idxs, [&mut s.k_idxs, &mut s.v_idxs])
     }

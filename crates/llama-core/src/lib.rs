@@ -6,7 +6,10 @@ pub mod chat;
 pub mod context;
 pub mod embed;
 pub mod error;
-mod ggml;
+// Public (unlisted) only so that its doc-tests can prove, as a user of the crate, that tensor
+// handles cannot outlive their context; not an API other crates should build on.
+#[doc(hidden)]
+pub mod ggml;
 pub mod gguf;
 pub mod kv_cache;
 pub mod memory;

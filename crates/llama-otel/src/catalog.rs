@@ -243,9 +243,19 @@ pub const METRICS: &[Metric] = &[
     metric("llama.model.size", Gauge, "By", Project),
     metric(n::MEMORY_USAGE, UpDownCounter, s::UNIT_BYTES, Project),
     metric(n::DEVICE_MEMORY_FREE, UpDownCounter, s::UNIT_BYTES, Project),
-    metric(n::DEVICE_MEMORY_TOTAL, UpDownCounter, s::UNIT_BYTES, Project),
+    metric(
+        n::DEVICE_MEMORY_TOTAL,
+        UpDownCounter,
+        s::UNIT_BYTES,
+        Project,
+    ),
     metric(s::PROCESS_MEMORY_USAGE, UpDownCounter, s::UNIT_BYTES, Spec),
-    metric(s::PROCESS_MEMORY_VIRTUAL, UpDownCounter, s::UNIT_BYTES, Spec),
+    metric(
+        s::PROCESS_MEMORY_VIRTUAL,
+        UpDownCounter,
+        s::UNIT_BYTES,
+        Spec,
+    ),
     metric(s::PROCESS_CPU_TIME, Counter, "s", Spec),
     metric(s::PROCESS_CPU_UTILIZATION, Gauge, "1", Spec),
 ];

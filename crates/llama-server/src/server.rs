@@ -245,7 +245,9 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;
     let names = ModelNames::new(&cli.aliases(), &cli.model);
     match trie.join() {
-        Ok(Ok(took)) => tracing::info!("constraint token trie built in {:.2} s", took.as_secs_f64()),
+        Ok(Ok(took)) => {
+            tracing::info!("constraint token trie built in {:.2} s", took.as_secs_f64())
+        }
         // Requests with a schema or grammar will report it.
         Ok(Err(e)) => tracing::warn!("no constrained sampling: {e}"),
         Err(_) => tracing::warn!("no constrained sampling: the constraint-env thread panicked"),

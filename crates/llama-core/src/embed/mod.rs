@@ -7,7 +7,7 @@ mod pooling;
 pub use pooling::{normalize, Pooling};
 
 use crate::error::{Error, Result};
-use crate::ggml::{Context as GgmlContext, Graph, Sched, Tensor};
+use crate::ggml::{Sched, Tensor, TensorArena, TensorId};
 use crate::model::{EncoderBuild, EncoderInputs, GraphBuild, Model};
 use llama_otel::{histogram_record, set_attr, span, SpanGuard};
 use std::sync::Arc;
@@ -52,10 +52,10 @@ pub type Embedding = Vec<Vec<f32>>;
 #[derive(Debug)]
 struct BuiltGraph {
     n_tokens: usize,
-    graph: Graph,
-    inputs: EncoderInputs,
-    hidden: Tensor,
-    _ctx: GgmlContext,
+    inputs: EncoderInputs<TensorId>,
+    hidden: TensorId,
+    /// The graph and its tensors; its nodes read the weights of the model this encoder holds.
+    arena: TensorArena,
 }
 
 /// Compute state for embedding with an encoder-only [`Model`].
@@ -112,7 +112,7 @@ impl Encoder {
         };
         let n = enc.params.n_batch.min(enc.model.hparams.n_ctx_train.max(1));
         let worst = enc.build(n)?;
-        enc.sched.reserve(worst.graph)?;
+        enc.sched.reserve(worst.arena.graph())?;
         enc.sched.reset();
         Ok(enc)
     }
@@ -149,13 +149,14 @@ impl Encoder {
             .encoder()
             .ok_or_else(|| Error::Embed("not an encoder".into()))?;
         let nodes = graph_nodes(&self.model);
-        let ctx = GgmlContext::new(nodes, nodes)?;
-        let graph = ctx.new_graph(nodes);
-        let inputs = EncoderInputs::new(&ctx, n_tokens);
+        let arena = TensorArena::with_graph(nodes)?;
+        let (ctx, graph) = (arena.context(0), arena.graph());
+        let inputs = EncoderInputs::new(ctx, n_tokens);
         let b = EncoderBuild {
-            ctx: &ctx,
+            ctx,
             graph,
             hp: &self.model.hparams,
+            weights: &self.model.weights,
             inp: inputs,
             n_tokens,
             rope: GraphBuild::rope_params(&self.model.hparams, self.model.arch.rope_type()),
@@ -164,10 +165,9 @@ impl Encoder {
         graph.expand(hidden);
         Ok(BuiltGraph {
             n_tokens,
-            graph,
-            inputs,
-            hidden,
-            _ctx: ctx,
+            inputs: inputs.map(|t| arena.keep(t)),
+            hidden: arena.keep(hidden),
+            arena,
         })
     }
 
@@ -270,18 +270,18 @@ impl Encoder {
             self.built = None;
             self.sched.reset();
             let built = self.build(n_tokens)?;
-            self.sched.alloc_graph(built.graph)?;
+            self.sched.alloc_graph(built.arena.graph())?;
             self.built = Some(built);
         }
         let built = self
             .built
             .as_ref()
             .ok_or_else(|| Error::Ggml("graph missing".into()))?;
-        write_inputs(&built.inputs, inputs)?;
-        self.sched.compute(built.graph)?;
+        write_inputs(&built.inputs.map(|id| built.arena.get(id)), inputs)?;
+        self.sched.compute(built.arena.graph())?;
         let n_embd = self.n_embd();
         let mut hidden = vec![0f32; n_embd * n_tokens]; // [n_embd, n_tokens]
-        built.hidden.read(&mut hidden, 0)?;
+        built.arena.get(built.hidden).read(&mut hidden, 0)?;
         let mut at = 0;
         let mut out = Vec::with_capacity(inputs.len());
         for input in inputs {
@@ -301,7 +301,7 @@ impl Encoder {
 
 /// Tokens, positions (from 0 in each input) and the block-diagonal mask: every token sees every
 /// token of its own input, and nothing else.
-fn write_inputs(inp: &EncoderInputs, inputs: &[Vec<u32>]) -> Result<()> {
+fn write_inputs(inp: &EncoderInputs<Tensor<'_>>, inputs: &[Vec<u32>]) -> Result<()> {
     let n: usize = inputs.iter().map(Vec::len).sum();
     let mut tokens = Vec::with_capacity(n);
     let mut pos = Vec::with_capacity(n);

@@ -53,6 +53,7 @@ impl Backend {
         })
     }
 
+    /// The kind of device it computes on.
     pub fn kind(&self) -> BackendKind {
         self.kind
     }
@@ -61,6 +62,7 @@ impl Backend {
         self.raw.as_ptr()
     }
 
+    /// ggml's name of the backend ("CPU", "CUDA0", ...).
     pub fn name(&self) -> String {
         // SAFETY: the backend returns a static name.
         unsafe { super::cstr(sys::ggml_backend_name(self.ptr())) }
@@ -80,8 +82,9 @@ impl Backend {
         unsafe { sys::ggml_backend_get_default_buffer_type(self.ptr()) }
     }
 
-    /// Allocates storage on this backend for every tensor of `ctx` that has none yet.
-    pub fn alloc_ctx_tensors(&self, ctx: &Context) -> Result<Buffer> {
+    /// Allocates storage on this backend for every tensor of `ctx` that has none yet (for a
+    /// [`TensorArena`](super::TensorArena), which keeps the buffer as long as the context).
+    pub(super) fn alloc_ctx_tensors(&self, ctx: &Context) -> Result<Buffer> {
         // SAFETY: ctx is a valid no_alloc context; null means nothing to allocate or OOM.
         let raw = unsafe { sys::ggml_backend_alloc_ctx_tensors(ctx.as_ptr(), self.ptr()) };
         NonNull::new(raw)
@@ -130,7 +133,7 @@ impl Buffer {
 
     /// Wraps host memory (e.g. an mmap) as a CPU buffer without copying; `owner` is kept alive as
     /// long as the buffer. ggml only ever reads weight tensors placed in it.
-    pub fn from_host(owner: Arc<dyn HostBytes>) -> Result<Self> {
+    pub(super) fn from_host(owner: Arc<dyn HostBytes>) -> Result<Self> {
         let bytes = owner.host_bytes();
         // SAFETY: the memory stays valid while `owner` lives, which the Buffer guarantees. The
         // mapping is read-only: weights placed here are never graph destinations.
@@ -151,6 +154,7 @@ impl Buffer {
         })
     }
 
+    /// Bytes of the buffer.
     pub fn size(&self) -> usize {
         // SAFETY: valid buffer.
         unsafe { sys::ggml_backend_buffer_get_size(self.raw.as_ptr()) }
@@ -160,8 +164,9 @@ impl Buffer {
         self.raw.as_ptr()
     }
 
-    /// Places tensor `t` at byte `offset` of this buffer (no copy).
-    pub fn place(&self, t: Tensor, offset: usize) -> Result<()> {
+    /// Places tensor `t` at byte `offset` of this buffer (no copy); the arena owning both keeps
+    /// the buffer as long as the tensor's context.
+    pub(super) fn place(&self, t: Tensor<'_>, offset: usize) -> Result<()> {
         if t.is_allocated() {
             return Err(Error::Ggml(format!(
                 "tensor '{}' is already placed",

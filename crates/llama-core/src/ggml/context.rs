@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use ggml_sys as sys;
 use std::ffi::CString;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 /// A ggml context in `no_alloc` mode: it holds tensor and graph metadata only; tensor data lives
@@ -44,29 +45,49 @@ impl Context {
         self.raw.as_ptr()
     }
 
-    /// Wraps a freshly created tensor pointer, turning ggml's null (out of metadata space) into an error.
-    pub(super) fn wrap(&self, p: *mut sys::ggml_tensor) -> Tensor {
+    /// Wraps a tensor just created in this context, borrowing the context for the handle's life.
+    pub(super) fn wrap(&self, p: *mut sys::ggml_tensor) -> Tensor<'_> {
         // ggml aborts rather than returning null when the arena is full, so null cannot happen
         // with a correctly sized context; keep the check as a hard invariant.
-        Tensor(NonNull::new(p).expect("ggml returned a null tensor"))
+        Tensor {
+            raw: NonNull::new(p).expect("ggml returned a null tensor"),
+            _ctx: PhantomData,
+        }
     }
 
     /// A new graph with room for `nodes` nodes, in this context.
-    pub fn new_graph(&self, nodes: usize) -> Graph {
+    pub fn new_graph(&self, nodes: usize) -> Graph<'_> {
         // SAFETY: the context was sized for a graph of this many nodes by the caller.
         let g = unsafe { sys::ggml_new_graph_custom(self.as_ptr(), nodes, false) };
-        Graph(NonNull::new(g).expect("ggml returned a null graph"))
+        Graph {
+            raw: NonNull::new(g).expect("ggml returned a null graph"),
+            _ctx: PhantomData,
+        }
+    }
+
+    /// Whether `t` is a tensor of this context: ggml allocates a context's tensors inside its
+    /// memory pool, so a live tensor lies in that address range exactly when it is one of them.
+    pub(super) fn owns(&self, t: Tensor<'_>) -> bool {
+        // SAFETY: reads the bounds of this (live) context's own pool.
+        let (base, size) = unsafe {
+            (
+                sys::ggml_get_mem_buffer(self.as_ptr()) as usize,
+                sys::ggml_get_mem_size(self.as_ptr()),
+            )
+        };
+        let p = t.ptr() as usize;
+        p >= base && p - base < size
     }
 
     /// Iterates over the tensors created in this context, in creation order.
-    pub fn tensors(&self) -> impl Iterator<Item = Tensor> + '_ {
+    pub fn tensors(&self) -> impl Iterator<Item = Tensor<'_>> + '_ {
         // SAFETY: first/next walk the context's own object list.
         let mut cur = unsafe { sys::ggml_get_first_tensor(self.as_ptr()) };
         std::iter::from_fn(move || {
             let t = NonNull::new(cur)?;
             // SAFETY: `t` belongs to this context.
             cur = unsafe { sys::ggml_get_next_tensor(self.as_ptr(), t.as_ptr()) };
-            Some(Tensor(t))
+            Some(self.wrap(t.as_ptr()))
         })
     }
 }
@@ -78,45 +99,92 @@ impl Drop for Context {
     }
 }
 
-/// A handle to a tensor inside a [`Context`]. Valid while that context lives; the crate keeps
-/// every handle next to (and dropped before) its context.
+/// A handle to a tensor of a [`Context`], borrowed from that context (`'ctx`) — or from the
+/// [`TensorArena`](super::TensorArena) that owns it — so the compiler rejects any use of it
+/// after the context is freed. Handles are plain copies; an op's result takes the shortest
+/// lifetime of its context and operands, since a node points at its sources.
+///
+/// The normal path — tensors and nodes used while their context lives — compiles:
+///
+/// ```
+/// use llama_core::ggml::{types, Context};
+/// let ctx = Context::new(2, 0).unwrap();
+/// let t = ctx.new_tensor(types::F16, &[8, 2]);
+/// let sum = ctx.add(t, t);
+/// assert_eq!(sum.ne(), [8, 2, 1, 1]);
+/// ```
+///
+/// A handle cannot be used once its context is dropped:
+///
+/// ```compile_fail,E0505
+/// use llama_core::ggml::{types, Context};
+/// let ctx = Context::new(1, 0).unwrap();
+/// let t = ctx.new_tensor(types::F16, &[8]);
+/// drop(ctx); // cannot move out of `ctx` because it is borrowed
+/// assert_eq!(t.ne()[0], 8);
+/// ```
+///
+/// nor leave the scope of its context:
+///
+/// ```compile_fail,E0597
+/// use llama_core::ggml::{types, Context};
+/// let t = {
+///     let ctx = Context::new(1, 0).unwrap();
+///     ctx.new_tensor(types::F16, &[8]) // `ctx` does not live long enough
+/// };
+/// assert_eq!(t.ne()[0], 8);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tensor(NonNull<sys::ggml_tensor>);
+pub struct Tensor<'ctx> {
+    raw: NonNull<sys::ggml_tensor>,
+    _ctx: PhantomData<&'ctx Context>,
+}
 
-// SAFETY: a handle is a pointer into a context that is itself Send; handles are only used by
-// the thread that owns the context.
-unsafe impl Send for Tensor {}
-// SAFETY: shared handles only read immutable metadata (shape, type) outside of compute.
-unsafe impl Sync for Tensor {}
-
-impl Tensor {
+impl<'ctx> Tensor<'ctx> {
     pub(super) fn ptr(self) -> *mut sys::ggml_tensor {
-        self.0.as_ptr()
+        self.raw.as_ptr()
     }
 
-    fn raw(&self) -> &sys::ggml_tensor {
-        // SAFETY: the handle is valid while its context lives (crate invariant).
-        unsafe { self.0.as_ref() }
+    pub(super) fn raw(self) -> NonNull<sys::ggml_tensor> {
+        self.raw
+    }
+
+    /// # Safety
+    /// `raw` must be a tensor of a context that outlives `'ctx`.
+    pub(super) unsafe fn from_raw(raw: NonNull<sys::ggml_tensor>) -> Self {
+        Tensor {
+            raw,
+            _ctx: PhantomData,
+        }
+    }
+
+    fn meta(&self) -> &sys::ggml_tensor {
+        // SAFETY: the handle borrows its context for 'ctx, so the tensor's metadata (which lives
+        // in that context) is valid for as long as the handle exists.
+        unsafe { self.raw.as_ref() }
     }
 
     /// Dimensions, innermost first: `[ne0, ne1, ne2, ne3]`.
     pub fn ne(&self) -> [i64; 4] {
-        self.raw().ne
+        self.meta().ne
     }
 
     /// Strides in bytes.
     pub fn nb(&self) -> [usize; 4] {
-        self.raw().nb
+        self.meta().nb
     }
 
+    /// The element type.
     pub fn ty(&self) -> sys::ggml_type {
-        self.raw().type_
+        self.meta().type_
     }
 
+    /// The number of elements.
     pub fn nelements(&self) -> i64 {
         self.ne().iter().product()
     }
 
+    /// Bytes of storage the tensor needs.
     pub fn nbytes(&self) -> usize {
         // SAFETY: reads the tensor's own metadata.
         unsafe { sys::ggml_nbytes(self.ptr()) }
@@ -124,12 +192,13 @@ impl Tensor {
 
     /// Whether the tensor has storage (a buffer or data pointer) yet.
     pub fn is_allocated(&self) -> bool {
-        !self.raw().buffer.is_null() || !self.raw().data.is_null()
+        !self.meta().buffer.is_null() || !self.meta().data.is_null()
     }
 
+    /// The tensor's name (ggml keeps up to 63 bytes).
     pub fn name(&self) -> String {
         let bytes: Vec<u8> = self
-            .raw()
+            .meta()
             .name
             .iter()
             .take_while(|&&c| c != 0)
@@ -138,6 +207,7 @@ impl Tensor {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
+    /// Names the tensor (ggml truncates to 63 bytes; NULs are dropped).
     pub fn set_name(self, name: &str) -> Self {
         let c = CString::new(name.replace('\0', "")).unwrap_or_default();
         // SAFETY: ggml copies (and truncates) the name into the tensor.
@@ -178,7 +248,7 @@ impl Tensor {
     }
 
     fn check_io(&self, offset: usize, bytes: usize) -> Result<()> {
-        if !self.is_allocated() || self.raw().buffer.is_null() {
+        if !self.is_allocated() || self.meta().buffer.is_null() {
             return Err(Error::Ggml(format!(
                 "tensor '{}' has no backend storage",
                 self.name()
@@ -195,41 +265,37 @@ impl Tensor {
     }
 }
 
-/// A compute graph living in a [`Context`].
+/// A compute graph living in a [`Context`], borrowed from it as a [`Tensor`] is.
 #[derive(Debug, Clone, Copy)]
-pub struct Graph(NonNull<sys::ggml_cgraph>);
+pub struct Graph<'ctx> {
+    raw: NonNull<sys::ggml_cgraph>,
+    _ctx: PhantomData<&'ctx Context>,
+}
 
-// SAFETY: as for Tensor: a handle into an owned, Send context.
-unsafe impl Send for Graph {}
-
-impl Graph {
+impl<'ctx> Graph<'ctx> {
     pub(super) fn ptr(self) -> *mut sys::ggml_cgraph {
-        self.0.as_ptr()
+        self.raw.as_ptr()
+    }
+
+    /// # Safety
+    /// `raw` must be a graph of a context that outlives `'ctx`.
+    pub(super) unsafe fn from_raw(raw: NonNull<sys::ggml_cgraph>) -> Self {
+        Graph {
+            raw,
+            _ctx: PhantomData,
+        }
     }
 
     /// Adds `t` and everything it depends on to the graph.
-    pub fn expand(self, t: Tensor) {
-        // SAFETY: both handles are valid; the graph was sized for the model's node count.
+    pub fn expand(self, t: Tensor<'ctx>) {
+        // SAFETY: both handles borrow live contexts ('ctx); the graph was sized for the model's
+        // node count.
         unsafe { sys::ggml_build_forward_expand(self.ptr(), t.ptr()) }
     }
 
+    /// The number of nodes added so far.
     pub fn n_nodes(self) -> usize {
         // SAFETY: reads the graph's node count.
         usize::try_from(unsafe { sys::ggml_graph_n_nodes(self.ptr()) }).unwrap_or(0)
-    }
-}
-
-/// A context that can no longer be used to create tensors: kept only so its tensors stay valid.
-/// Shared references grant nothing, which makes it safe to share between threads.
-#[derive(Debug)]
-pub struct SealedContext(#[allow(dead_code)] Context);
-
-// SAFETY: no method reads or writes through a shared reference; the context is only dropped.
-unsafe impl Sync for SealedContext {}
-
-impl Context {
-    /// Freezes the context (after loading weights into its tensors).
-    pub fn seal(self) -> SealedContext {
-        SealedContext(self)
     }
 }

@@ -70,7 +70,7 @@ impl Backend {
     }
 }
 
-impl super::Tensor {
+impl super::Tensor<'_> {
     /// The buffer type name of the buffer holding this tensor (None: not allocated).
     pub fn buffer_type_name(&self) -> Option<String> {
         // SAFETY: a live tensor; its buffer, when set, is a live buffer with a static type name.

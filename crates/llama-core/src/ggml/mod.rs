@@ -1,9 +1,12 @@
 //! The one safe wrapper over ggml: contexts, tensors and graph ops, backends, buffers, scheduler.
 //!
 //! All of llama-core's `unsafe` lives under this module. Handles own their C objects (`Drop`);
-//! a [`Tensor`] is a plain handle whose validity is tied to the [`Context`] that made it, an
-//! invariant kept inside this crate (tensors never leave it).
+//! a [`Tensor`] is a plain handle that borrows the [`Context`] that made it (`Tensor<'ctx>`), so
+//! the compiler rejects a use after the context is freed. Tensors that live longer than one
+//! function (weights, the KV cache, a cached graph) are kept as [`TensorId`]s by the
+//! [`TensorArena`] that owns their context and buffers, and lent back borrowed from it.
 
+mod arena;
 mod backend;
 mod context;
 mod log;
@@ -14,8 +17,9 @@ pub use ops::RopeParams;
 mod repack;
 mod sched;
 
+pub use arena::{SealedArena, TensorArena, TensorId};
 pub use backend::{Backend, BackendKind, Buffer, HostBytes};
-pub use context::{Context, Graph, SealedContext, Tensor};
+pub use context::{Context, Graph, Tensor};
 pub use memory::{devices, DeviceMemory};
 pub use mmap::{map_readonly, release_pages};
 pub use repack::{cpu_extra_buffer_types, BufferType};

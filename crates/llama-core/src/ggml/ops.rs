@@ -23,7 +23,7 @@ pub struct RopeParams {
 
 impl Context {
     /// A new tensor of up to 4 dimensions (innermost first).
-    pub fn new_tensor(&self, ty: sys::ggml_type, ne: &[i64]) -> Tensor {
+    pub fn new_tensor<'a>(&'a self, ty: sys::ggml_type, ne: &[i64]) -> Tensor<'a> {
         assert!(
             (1..=4).contains(&ne.len()),
             "ggml tensors have 1 to 4 dimensions"
@@ -35,78 +35,90 @@ impl Context {
     }
 
     /// A named graph input of type `ty` and shape `ne` (filled before each compute).
-    pub fn new_input(&self, ty: sys::ggml_type, ne: &[i64], name: &str) -> Tensor {
+    pub fn new_input<'a>(&'a self, ty: sys::ggml_type, ne: &[i64], name: &str) -> Tensor<'a> {
         self.new_tensor(ty, ne).set_name(name).set_input()
     }
 
-    pub fn get_rows(&self, a: Tensor, rows: Tensor) -> Tensor {
+    /// Rows of `a` picked by the indices in `rows` (I32).
+    pub fn get_rows<'a>(&'a self, a: Tensor<'a>, rows: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handles; ggml checks the shapes.
         self.wrap(unsafe { sys::ggml_get_rows(self.as_ptr(), a.ptr(), rows.ptr()) })
     }
 
-    pub fn mul_mat(&self, a: Tensor, b: Tensor) -> Tensor {
+    /// Matrix product `a · b` (ggml's convention: `[k, m] · [k, n] → [m, n]`).
+    pub fn mul_mat<'a>(&'a self, a: Tensor<'a>, b: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handles; ggml checks the shapes.
         self.wrap(unsafe { sys::ggml_mul_mat(self.as_ptr(), a.ptr(), b.ptr()) })
     }
 
-    pub fn rms_norm(&self, a: Tensor, eps: f32) -> Tensor {
+    /// RMS norm over rows (no learned scale): `a / sqrt(mean(a²) + eps)`.
+    pub fn rms_norm<'a>(&'a self, a: Tensor<'a>, eps: f32) -> Tensor<'a> {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_rms_norm(self.as_ptr(), a.ptr(), eps) })
     }
 
     /// LayerNorm without the affine part: `(a - mean) / sqrt(var + eps)` over rows.
-    pub fn norm(&self, a: Tensor, eps: f32) -> Tensor {
+    pub fn norm<'a>(&'a self, a: Tensor<'a>, eps: f32) -> Tensor<'a> {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_norm(self.as_ptr(), a.ptr(), eps) })
     }
 
-    pub fn mul(&self, a: Tensor, b: Tensor) -> Tensor {
+    /// Element-wise `a * b` (b broadcasts to a).
+    pub fn mul<'a>(&'a self, a: Tensor<'a>, b: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handles; ggml checks that b broadcasts to a.
         self.wrap(unsafe { sys::ggml_mul(self.as_ptr(), a.ptr(), b.ptr()) })
     }
 
-    pub fn add(&self, a: Tensor, b: Tensor) -> Tensor {
+    /// Element-wise `a + b` (b broadcasts to a).
+    pub fn add<'a>(&'a self, a: Tensor<'a>, b: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handles; ggml checks that b broadcasts to a.
         self.wrap(unsafe { sys::ggml_add(self.as_ptr(), a.ptr(), b.ptr()) })
     }
 
-    pub fn scale(&self, a: Tensor, s: f32) -> Tensor {
+    /// `a * s`.
+    pub fn scale<'a>(&'a self, a: Tensor<'a>, s: f32) -> Tensor<'a> {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_scale(self.as_ptr(), a.ptr(), s) })
     }
 
-    pub fn swiglu_split(&self, gate: Tensor, up: Tensor) -> Tensor {
+    /// `silu(gate) * up`.
+    pub fn swiglu_split<'a>(&'a self, gate: Tensor<'a>, up: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handles of equal shape (checked by ggml).
         self.wrap(unsafe { sys::ggml_swiglu_split(self.as_ptr(), gate.ptr(), up.ptr()) })
     }
 
     /// `gelu(gate) * up` (tanh approximation, as llama.cpp's GELU feed-forward).
-    pub fn geglu_split(&self, gate: Tensor, up: Tensor) -> Tensor {
+    pub fn geglu_split<'a>(&'a self, gate: Tensor<'a>, up: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handles of equal shape (checked by ggml).
         self.wrap(unsafe { sys::ggml_geglu_split(self.as_ptr(), gate.ptr(), up.ptr()) })
     }
 
-    pub fn tanh(&self, a: Tensor) -> Tensor {
+    /// Element-wise tanh.
+    pub fn tanh<'a>(&'a self, a: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_tanh(self.as_ptr(), a.ptr()) })
     }
 
-    pub fn cont(&self, a: Tensor) -> Tensor {
+    /// A contiguous copy of `a` (of a view or permutation).
+    pub fn cont<'a>(&'a self, a: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_cont(self.as_ptr(), a.ptr()) })
     }
 
-    pub fn cast(&self, a: Tensor, ty: sys::ggml_type) -> Tensor {
+    /// `a` converted to type `ty`.
+    pub fn cast<'a>(&'a self, a: Tensor<'a>, ty: sys::ggml_type) -> Tensor<'a> {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_cast(self.as_ptr(), a.ptr(), ty) })
     }
 
-    pub fn transpose(&self, a: Tensor) -> Tensor {
+    /// `a` with its first two dimensions swapped (a view).
+    pub fn transpose<'a>(&'a self, a: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handle; a transpose is a view with swapped strides.
         self.wrap(unsafe { sys::ggml_transpose(self.as_ptr(), a.ptr()) })
     }
 
-    pub fn permute(&self, a: Tensor, axes: [i32; 4]) -> Tensor {
+    /// `a` with its dimensions moved: dimension `i` goes to `axes[i]` (a view).
+    pub fn permute<'a>(&'a self, a: Tensor<'a>, axes: [i32; 4]) -> Tensor<'a> {
         // SAFETY: valid handle; ggml checks that axes is a permutation.
         self.wrap(unsafe {
             sys::ggml_permute(self.as_ptr(), a.ptr(), axes[0], axes[1], axes[2], axes[3])
@@ -114,7 +126,7 @@ impl Context {
     }
 
     /// Reshapes a contiguous tensor (ggml checks contiguity and element count).
-    pub fn reshape(&self, a: Tensor, ne: &[i64]) -> Tensor {
+    pub fn reshape<'a>(&'a self, a: Tensor<'a>, ne: &[i64]) -> Tensor<'a> {
         // SAFETY: valid handle; ggml asserts contiguity and equal element counts.
         let p = unsafe {
             match *ne {
@@ -129,7 +141,13 @@ impl Context {
     }
 
     /// A strided view of `a`: `ne` dimensions with byte strides `nb` (for dims 1..), at `offset`.
-    pub fn view(&self, a: Tensor, ne: &[i64], nb: &[usize], offset: usize) -> Tensor {
+    pub fn view<'a>(
+        &'a self,
+        a: Tensor<'a>,
+        ne: &[i64],
+        nb: &[usize],
+        offset: usize,
+    ) -> Tensor<'a> {
         assert_eq!(
             nb.len() + 1,
             ne.len(),
@@ -172,13 +190,14 @@ impl Context {
         self.wrap(p)
     }
 
-    pub fn rope_ext(
-        &self,
-        a: Tensor,
-        pos: Tensor,
-        factors: Option<Tensor>,
+    /// Rotary position embedding of `a` at positions `pos` (I32), with optional frequency factors.
+    pub fn rope_ext<'a>(
+        &'a self,
+        a: Tensor<'a>,
+        pos: Tensor<'a>,
+        factors: Option<Tensor<'a>>,
         p: &RopeParams,
-    ) -> Tensor {
+    ) -> Tensor<'a> {
         let factors = factors.map_or(std::ptr::null_mut(), Tensor::ptr);
         // SAFETY: valid handles (factors may be null, which ggml accepts).
         self.wrap(unsafe {
@@ -201,20 +220,20 @@ impl Context {
     }
 
     /// Writes the rows of `src` into `dst` at the row indices in `idx` (I64); returns the updated `dst` view.
-    pub fn set_rows(&self, dst: Tensor, src: Tensor, idx: Tensor) -> Tensor {
+    pub fn set_rows<'a>(&'a self, dst: Tensor<'a>, src: Tensor<'a>, idx: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handles; ggml checks shapes and index type.
         self.wrap(unsafe { sys::ggml_set_rows(self.as_ptr(), dst.ptr(), src.ptr(), idx.ptr()) })
     }
 
     /// Fused attention; `mask` is F16. Accumulates in F32.
-    pub fn flash_attn_ext(
-        &self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        mask: Tensor,
+    pub fn flash_attn_ext<'a>(
+        &'a self,
+        q: Tensor<'a>,
+        k: Tensor<'a>,
+        v: Tensor<'a>,
+        mask: Tensor<'a>,
         scale: f32,
-    ) -> Tensor {
+    ) -> Tensor<'a> {
         // SAFETY: valid handles; ggml checks shapes and the mask type.
         unsafe {
             let t = sys::ggml_flash_attn_ext(
@@ -233,14 +252,15 @@ impl Context {
     }
 
     /// Matrix product accumulated in F32 (for K·Q, which needs the range).
-    pub fn mul_mat_f32(&self, a: Tensor, b: Tensor) -> Tensor {
+    pub fn mul_mat_f32<'a>(&'a self, a: Tensor<'a>, b: Tensor<'a>) -> Tensor<'a> {
         let t = self.mul_mat(a, b);
         // SAFETY: t is a MUL_MAT node just created.
         unsafe { sys::ggml_mul_mat_set_prec(t.ptr(), sys::GGML_PREC_F32) };
         t
     }
 
-    pub fn soft_max_ext(&self, a: Tensor, mask: Tensor, scale: f32) -> Tensor {
+    /// `softmax(a * scale + mask)` over rows; `mask` is F16.
+    pub fn soft_max_ext<'a>(&'a self, a: Tensor<'a>, mask: Tensor<'a>, scale: f32) -> Tensor<'a> {
         // SAFETY: valid handles; ggml checks shapes and the mask type.
         self.wrap(unsafe { sys::ggml_soft_max_ext(self.as_ptr(), a.ptr(), mask.ptr(), scale, 0.0) })
     }
@@ -249,13 +269,13 @@ impl Context {
 /// Operations of mixture-of-experts feed-forward blocks (router, expert selection, expert matmuls).
 impl Context {
     /// Softmax over the innermost dimension.
-    pub fn soft_max(&self, a: Tensor) -> Tensor {
+    pub fn soft_max<'a>(&'a self, a: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_soft_max(self.as_ptr(), a.ptr()) })
     }
 
     /// Indices (I32) of the `k` largest values of each row, largest first: `[k, rows...]`.
-    pub fn argsort_top_k(&self, a: Tensor, k: usize) -> TopK {
+    pub fn argsort_top_k<'a>(&'a self, a: Tensor<'a>, k: usize) -> TopK<'a> {
         let n = a.ne()[0];
         assert!(k > 0 && k as i64 <= n, "top-k of {k} over rows of {n}");
         // SAFETY: valid handle; k lies in 1..=ne0 (checked above).
@@ -264,31 +284,32 @@ impl Context {
     }
 
     /// Sum of each row: `[1, rows...]`.
-    pub fn sum_rows(&self, a: Tensor) -> Tensor {
+    pub fn sum_rows<'a>(&'a self, a: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_sum_rows(self.as_ptr(), a.ptr()) })
     }
 
     /// Element-wise `a / b` (b broadcasts to a).
-    pub fn div(&self, a: Tensor, b: Tensor) -> Tensor {
+    pub fn div<'a>(&'a self, a: Tensor<'a>, b: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handles; ggml checks that b broadcasts to a.
         self.wrap(unsafe { sys::ggml_div(self.as_ptr(), a.ptr(), b.ptr()) })
     }
 
-    pub fn clamp(&self, a: Tensor, min: f32, max: f32) -> Tensor {
+    /// `a` clamped to `[min, max]`.
+    pub fn clamp<'a>(&'a self, a: Tensor<'a>, min: f32, max: f32) -> Tensor<'a> {
         // SAFETY: valid handle.
         self.wrap(unsafe { sys::ggml_clamp(self.as_ptr(), a.ptr(), min, max) })
     }
 
     /// SwiGLU of a fused `[gate; up]` tensor: `silu(first half) * second half` of each row.
-    pub fn swiglu(&self, a: Tensor) -> Tensor {
+    pub fn swiglu<'a>(&'a self, a: Tensor<'a>) -> Tensor<'a> {
         // SAFETY: valid handle; ggml checks that rows have an even length.
         self.wrap(unsafe { sys::ggml_swiglu(self.as_ptr(), a.ptr()) })
     }
 
     /// Per-token expert matmuls: `as_` is `[n_in, n_out, n_expert]`, `b` is `[n_in, n_b, n_tokens]`,
     /// `ids` picks `n_used` experts per token; the result is `[n_out, n_used, n_tokens]`.
-    pub fn mul_mat_id(&self, as_: Tensor, b: Tensor, ids: &TopK) -> Tensor {
+    pub fn mul_mat_id<'a>(&'a self, as_: Tensor<'a>, b: Tensor<'a>, ids: &TopK<'a>) -> Tensor<'a> {
         // The CPU kernel reads expert `id` unchecked: ids are top-k indices over rows of exactly
         // `n_choices` values, so they are all below the expert count asserted here.
         assert_eq!(
@@ -306,14 +327,14 @@ impl Context {
 /// Top-k indices (I32 `[k, rows...]`) over rows of `n_choices` values: every id is below
 /// `n_choices`, which is what makes them safe to use as expert ids in [`Context::mul_mat_id`].
 #[derive(Debug, Clone, Copy)]
-pub struct TopK {
-    ids: Tensor,
+pub struct TopK<'a> {
+    ids: Tensor<'a>,
     n_choices: i64,
 }
 
-impl TopK {
+impl<'a> TopK<'a> {
     /// The index tensor (for `get_rows`, which bounds-checks its rows itself).
-    pub fn ids(&self) -> Tensor {
+    pub fn ids(&self) -> Tensor<'a> {
         self.ids
     }
 }

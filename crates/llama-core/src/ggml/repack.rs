@@ -49,6 +49,7 @@ pub fn cpu_extra_buffer_types() -> Vec<BufferType> {
 }
 
 impl BufferType {
+    /// ggml's name of the buffer type ("CPU_REPACK", ...).
     pub fn name(&self) -> String {
         // SAFETY: buffer types return a static name.
         unsafe { CStr::from_ptr(sys::ggml_backend_buft_name(self.0.as_ptr())) }
@@ -59,14 +60,14 @@ impl BufferType {
     /// Whether the CPU device would run `w · x` with `w` stored in this buffer type, for a
     /// 512-row batch `x` (llama.cpp's `weight_buft_supported` for `GGML_OP_MUL_MAT`). `w` must not
     /// be allocated yet.
-    pub fn supports_matmul_weight(&self, w: Tensor) -> Result<bool> {
+    pub fn supports_matmul_weight(&self, w: Tensor<'_>) -> Result<bool> {
         if w.is_allocated() {
             return Ok(false);
         }
         let ctx = Context::new(4, 0)?;
         let ne = w.ne();
         // SAFETY: `ctx` has room for two tensors; `w` is a valid, unallocated tensor of another
-        // context that outlives this call. Its `buffer` field is set to a zero-size buffer of
+        // context, borrowed for the whole call, so it outlives `ctx` and the op made in it. Its `buffer` field is set to a zero-size buffer of
         // this type only while the device is asked, then reset and the buffer freed, exactly as
         // llama.cpp does.
         unsafe {
@@ -89,8 +90,9 @@ impl BufferType {
         }
     }
 
-    /// Allocates storage of this type for every tensor of `ctx` that has none yet.
-    pub fn alloc_ctx_tensors(&self, ctx: &Context) -> Result<Buffer> {
+    /// Allocates storage of this type for every tensor of `ctx` that has none yet (for a
+    /// [`TensorArena`](super::TensorArena), which keeps the buffer as long as the context).
+    pub(super) fn alloc_ctx_tensors(&self, ctx: &Context) -> Result<Buffer> {
         // SAFETY: ctx is a valid no_alloc context; null means nothing to allocate or OOM.
         let raw =
             unsafe { sys::ggml_backend_alloc_ctx_tensors_from_buft(ctx.as_ptr(), self.0.as_ptr()) };

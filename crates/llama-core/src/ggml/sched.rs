@@ -92,6 +92,7 @@ pub struct Sched {
 unsafe impl Send for Sched {}
 
 impl Sched {
+    /// A scheduler over `backends` for graphs of up to `graph_nodes` nodes.
     pub fn new(backends: Vec<Arc<Backend>>, graph_nodes: usize) -> Result<Self> {
         let mut raw_backends: Vec<_> = backends.iter().map(|b| b.ptr()).collect();
         let mut bufts: Vec<_> = backends.iter().map(|b| b.buffer_type()).collect();
@@ -119,8 +120,8 @@ impl Sched {
     }
 
     /// Sizes the compute buffers for a worst-case graph, so later graphs allocate nothing new.
-    pub fn reserve(&mut self, graph: Graph) -> Result<()> {
-        // SAFETY: valid scheduler and graph.
+    pub fn reserve(&mut self, graph: Graph<'_>) -> Result<()> {
+        // SAFETY: valid scheduler; the graph borrows its context for this call.
         if unsafe { sys::ggml_backend_sched_reserve(self.raw.as_ptr(), graph.ptr()) } {
             Ok(())
         } else {
@@ -129,8 +130,8 @@ impl Sched {
     }
 
     /// Assigns backends and storage to every node of `graph`.
-    pub fn alloc_graph(&mut self, graph: Graph) -> Result<()> {
-        // SAFETY: valid scheduler and graph; the graph's context outlives its computation.
+    pub fn alloc_graph(&mut self, graph: Graph<'_>) -> Result<()> {
+        // SAFETY: valid scheduler; the graph borrows its context for this call.
         if unsafe { sys::ggml_backend_sched_alloc_graph(self.raw.as_ptr(), graph.ptr()) } {
             Ok(())
         } else {
@@ -139,11 +140,12 @@ impl Sched {
     }
 
     /// Runs an allocated graph to completion.
-    pub fn compute(&mut self, graph: Graph) -> Result<()> {
+    pub fn compute(&mut self, graph: Graph<'_>) -> Result<()> {
         if let Some(timer) = self.timer.as_mut() {
             timer.last = Some(Instant::now());
         }
-        // SAFETY: the graph was allocated by this scheduler and its inputs were written.
+        // SAFETY: the graph borrows its context for this call, and was allocated by this
+        // scheduler (which owns the storage of its nodes) with its inputs written.
         let status =
             unsafe { sys::ggml_backend_sched_graph_compute(self.raw.as_ptr(), graph.ptr()) };
         if status == sys::GGML_STATUS_SUCCESS {

@@ -9,6 +9,7 @@ impl KvCache {
     pub fn add_memory(&self, report: &mut MemoryReport, layers: KvLayers) {
         for layer in self.layers.iter().flatten() {
             for (kind, t) in [(MemoryKind::KvK, layer.k), (MemoryKind::KvV, layer.v)] {
+                let t = self.arena.get(t);
                 let buffer_type = t.buffer_type_name().unwrap_or_default();
                 report.add(kind, buffer_type, Some(layers), t.nbytes() as u64);
             }

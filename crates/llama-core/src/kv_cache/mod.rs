@@ -11,7 +11,7 @@ pub use iswa::SwaSizing;
 pub use swa::{is_masked_swa, swa_cache_size};
 
 use crate::error::Result;
-use crate::ggml::{self, types, Backend, Buffer, Context, RawType, Tensor};
+use crate::ggml::{self, types, Backend, Context, RawType, Tensor, TensorArena, TensorId};
 use std::sync::Arc;
 
 /// Shape of the cache for one model.
@@ -25,8 +25,8 @@ pub struct KvShape {
 
 #[derive(Debug)]
 struct KvLayer {
-    k: Tensor, // F16 [head_dim_k * n_head_kv, size]
-    v: Tensor, // F16 [head_dim_v * n_head_kv, size], or transposed [size, ...] without flash attention
+    k: TensorId, // F16 [head_dim_k * n_head_kv, size]
+    v: TensorId, // F16 [head_dim_v * n_head_kv, size], or transposed [size, ...] without flash attention
 }
 
 /// Keys and values of every cached token, for every layer.
@@ -42,9 +42,8 @@ pub struct KvCache {
     ty: RawType,
     /// Without flash attention V is stored transposed (one row per embedding element), as llama.cpp does.
     v_trans: bool,
-    // Handles in `layers` point into these; they are only freed with the cache.
-    _buffers: Vec<Buffer>,
-    _contexts: Vec<Context>,
+    /// The K and V tensors `layers` keeps ids of: one context and buffer per backend.
+    arena: TensorArena,
 }
 
 impl KvCache {
@@ -76,8 +75,7 @@ impl KvCache {
             shape.head_dim_k * shape.n_head_kv,
             shape.head_dim_v * shape.n_head_kv,
         );
-        let mut contexts = Vec::new();
-        let mut buffers = Vec::new();
+        let mut arena = TensorArena::new();
         let mut layers: Vec<Option<KvLayer>> = (0..shape.n_layer).map(|_| None).collect();
         for (bi, backend) in backends.iter().enumerate() {
             let mine: Vec<usize> = (0..shape.n_layer)
@@ -86,7 +84,8 @@ impl KvCache {
             if mine.is_empty() {
                 continue;
             }
-            let ctx = Context::new(2 * mine.len(), 0)?;
+            let ci = arena.add_context(2 * mine.len())?;
+            let ctx = arena.context(ci);
             for &il in &mine {
                 let k = ctx
                     .new_tensor(ty, &[ek, size as i64])
@@ -94,13 +93,11 @@ impl KvCache {
                 let v = ctx
                     .new_tensor(ty, &[ev, size as i64])
                     .set_name(&format!("cache_v_l{il}"));
+                let (k, v) = (arena.keep(k), arena.keep(v));
                 layers[il] = Some(KvLayer { k, v });
             }
-            let buf = backend.alloc_ctx_tensors(&ctx)?;
             // Zeroed so that never-written cells are finite (masked cells are still read by some kernels).
-            buf.clear(0);
-            buffers.push(buf);
-            contexts.push(ctx);
+            arena.alloc(ci, backend)?.clear(0);
         }
         if let Some(il) =
             (0..shape.n_layer).find(|&il| keep.get(il) == Some(&true) && layers[il].is_none())
@@ -114,8 +111,7 @@ impl KvCache {
             shape,
             ty,
             v_trans: !flash_attn,
-            _buffers: buffers,
-            _contexts: contexts,
+            arena,
         })
     }
 
@@ -150,13 +146,13 @@ impl KvCache {
         self.layers
             .iter()
             .flatten()
-            .map(|l| l.k.nbytes() + l.v.nbytes())
+            .map(|l| self.arena.get(l.k).nbytes() + self.arena.get(l.v).nbytes())
             .sum()
     }
 
     /// K of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`.
-    pub fn k_view(&self, ctx: &Context, il: usize, n_kv: i64) -> Tensor {
-        let k = self.layer(il).k;
+    pub fn k_view<'a>(&'a self, ctx: &'a Context, il: usize, n_kv: i64) -> Tensor<'a> {
+        let k = self.arena.get(self.layer(il).k);
         let hd = self.shape.head_dim_k;
         let row = ggml::row_size(self.ty, hd * self.shape.n_head_kv);
         ctx.view(
@@ -169,8 +165,8 @@ impl KvCache {
 
     /// V of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`, or
     /// `[n_kv, n_head_kv, head_dim]` when stored transposed.
-    pub fn v_view(&self, ctx: &Context, il: usize, n_kv: i64) -> Tensor {
-        let v = self.layer(il).v;
+    pub fn v_view<'a>(&'a self, ctx: &'a Context, il: usize, n_kv: i64) -> Tensor<'a> {
+        let v = self.arena.get(self.layer(il).v);
         let (hd, nh) = (self.shape.head_dim_v, self.shape.n_head_kv);
         if !self.v_trans {
             let row = ggml::row_size(self.ty, hd * nh);
@@ -189,17 +185,29 @@ impl KvCache {
     }
 
     /// Stores `k_cur` (`[head_dim, n_head_kv, n_tokens]`) into the cells listed in `idxs` (I64).
-    pub fn store_k(&self, ctx: &Context, il: usize, k_cur: Tensor, idxs: Tensor) -> Tensor {
+    pub fn store_k<'a>(
+        &'a self,
+        ctx: &'a Context,
+        il: usize,
+        k_cur: Tensor<'a>,
+        idxs: Tensor<'a>,
+    ) -> Tensor<'a> {
         let ne = k_cur.ne();
         let k_cur = ctx.view(k_cur, &[ne[0] * ne[1], ne[2]], &[k_cur.nb()[2]], 0);
-        ctx.set_rows(self.layer(il).k, k_cur, idxs)
+        ctx.set_rows(self.arena.get(self.layer(il).k), k_cur, idxs)
     }
 
     /// Stores `v_cur` (`[head_dim, n_head_kv, n_tokens]`); `idxs` holds one index per token, or
     /// one per element when V is transposed (see [`KvCache::write_v_idxs`]).
-    pub fn store_v(&self, ctx: &Context, il: usize, v_cur: Tensor, idxs: Tensor) -> Tensor {
+    pub fn store_v<'a>(
+        &'a self,
+        ctx: &'a Context,
+        il: usize,
+        v_cur: Tensor<'a>,
+        idxs: Tensor<'a>,
+    ) -> Tensor<'a> {
         let ne = v_cur.ne();
-        let v = self.layer(il).v;
+        let v = self.arena.get(self.layer(il).v);
         if !self.v_trans {
             let v_cur = ctx.view(v_cur, &[ne[0] * ne[1], ne[2]], &[v_cur.nb()[2]], 0);
             return ctx.set_rows(v, v_cur, idxs);
@@ -240,7 +248,7 @@ impl KvCache {
     pub(crate) fn write_idxs(
         &self,
         cells: &[u32],
-        idxs: [Tensor; 2],
+        idxs: [Tensor<'_>; 2],
         bufs: [&mut Vec<i64>; 2],
     ) -> Result<()> {
         let [k_buf, v_buf] = bufs;

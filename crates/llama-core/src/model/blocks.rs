@@ -3,29 +3,30 @@
 //! `build_ffn` (`LLM_FFN_SWIGLU`) and `build_moe_ffn` (softmax gating).
 
 use super::graph::GraphBuild;
+use super::weights::Weight;
 use crate::ggml::{row_size, Tensor};
 
 /// Expert weights of one MoE layer.
 #[derive(Debug, Clone, Copy)]
 pub struct MoeWeights {
     /// Router: F32/quantized `[n_embd, n_expert]`.
-    pub gate_inp: Tensor,
+    pub gate_inp: Weight,
     /// `[n_embd, n_ff_exp, n_expert]`.
-    pub up_exps: Tensor,
+    pub up_exps: Weight,
     /// `[n_embd, n_ff_exp, n_expert]`.
-    pub gate_exps: Tensor,
+    pub gate_exps: Weight,
     /// `[n_ff_exp, n_embd, n_expert]`.
-    pub down_exps: Tensor,
+    pub down_exps: Weight,
 }
 
 /// Smallest normal F16 value: llama.cpp clamps the sum of the selected weights to it before
 /// dividing, so that a zero sum cannot divide by zero.
 const MIN_WEIGHT_SUM: f32 = 6.103_515_6e-5;
 
-impl GraphBuild<'_> {
+impl<'a> GraphBuild<'a> {
     /// Splits a fused `attn_qkv` projection (`W·x (+ b)`, `[n_q + 2·n_kv, n_tokens]`) into
     /// Q `[head, n_head, n_tokens]`, K and V `[head, n_head_kv, n_tokens]` views.
-    pub fn qkv_fused(&self, wqkv: Tensor, bqkv: Option<Tensor>, x: Tensor) -> [Tensor; 3] {
+    pub fn qkv_fused(&self, wqkv: Weight, bqkv: Option<Weight>, x: Tensor<'a>) -> [Tensor<'a>; 3] {
         let (ctx, hp) = (self.ctx, self.hp);
         let qkv = self.linear(wqkv, bqkv, x);
         let (head, nt) = (hp.n_embd_head_k as i64, self.shape.n_tokens as i64);
@@ -50,20 +51,27 @@ impl GraphBuild<'_> {
 
     /// SwiGLU with gate and up fused in one projection: `down(silu(g) * u)` where
     /// `[g; u] = up(x)` is `[2·n_ff, n_tokens]` (phi3's `ffn_up`).
-    pub fn ffn_swiglu_fused(&self, x: Tensor, up: Tensor, down: Tensor) -> Tensor {
-        let gu = self.ctx.mul_mat(up, x); // F32 [2·n_ff, n_tokens]
-        self.ctx.mul_mat(down, self.ctx.swiglu(gu))
+    pub fn ffn_swiglu_fused(&self, x: Tensor<'a>, up: Weight, down: Weight) -> Tensor<'a> {
+        let gu = self.ctx.mul_mat(self.w(up), x); // F32 [2·n_ff, n_tokens]
+        self.ctx.mul_mat(self.w(down), self.ctx.swiglu(gu))
     }
 
     /// Mixture-of-experts SwiGLU feed-forward with softmax gating: each token goes through its
     /// `n_used` most probable experts, whose outputs are summed weighted by their router
     /// probabilities (renormalised over the chosen experts when `norm_w`).
     /// `x`: F32 `[n_embd, n_tokens]` → F32 `[n_embd, n_tokens]`.
-    pub fn ffn_moe(&self, x: Tensor, w: &MoeWeights, n_used: usize, norm_w: bool) -> Tensor {
+    pub fn ffn_moe(
+        &self,
+        x: Tensor<'a>,
+        w: &MoeWeights,
+        n_used: usize,
+        norm_w: bool,
+    ) -> Tensor<'a> {
         let ctx = self.ctx;
         let [n_embd, nt, ..] = x.ne();
-        let n_expert = w.gate_inp.ne()[1];
-        let probs = ctx.soft_max(ctx.mul_mat(w.gate_inp, x)); // [n_expert, n_tokens]
+        let gate_inp = self.w(w.gate_inp);
+        let n_expert = gate_inp.ne()[1];
+        let probs = ctx.soft_max(ctx.mul_mat(gate_inp, x)); // [n_expert, n_tokens]
         let selected = ctx.argsort_top_k(probs, n_used); // I32 [n_used, n_tokens]
         let probs = ctx.reshape(probs, &[1, n_expert, nt]);
         let mut weights = ctx.get_rows(probs, selected.ids()); // [1, n_used, n_tokens]
@@ -77,16 +85,16 @@ impl GraphBuild<'_> {
         self.graph.expand(weights);
 
         let cur = ctx.reshape(x, &[n_embd, 1, nt]);
-        let up = ctx.mul_mat_id(w.up_exps, cur, &selected); // [n_ff_exp, n_used, n_tokens]
-        let gate = ctx.mul_mat_id(w.gate_exps, cur, &selected);
+        let up = ctx.mul_mat_id(self.w(w.up_exps), cur, &selected); // [n_ff_exp, n_used, n_tokens]
+        let gate = ctx.mul_mat_id(self.w(w.gate_exps), cur, &selected);
         let act = ctx.swiglu_split(gate, up);
-        let experts = ctx.mul_mat_id(w.down_exps, act, &selected); // [n_embd, n_used, n_tokens]
+        let experts = ctx.mul_mat_id(self.w(w.down_exps), act, &selected); // [n_embd, n_used, n_tokens]
         let experts = ctx.mul(experts, weights);
         self.graph.expand(experts);
 
         // Sum the experts' rows; the views are ordered before the adds, as in llama.cpp.
         let nb = experts.nb();
-        let views: Vec<Tensor> = (0..n_used as usize)
+        let views: Vec<Tensor<'a>> = (0..n_used as usize)
             .map(|i| {
                 let v = ctx.view(experts, &[n_embd, nt], &[nb[2]], i * nb[1]);
                 self.graph.expand(v);

@@ -6,26 +6,26 @@
 use super::graph::GraphBuild;
 use super::hparams::HParams;
 use super::llama::ROPE_TYPE_NEOX;
-use super::weights::{DecoderIo, Placement, WeightLoader};
+use super::weights::{DecoderIo, Placement, Weight, WeightLoader};
 use super::Architecture;
 use crate::error::Result;
 use crate::ggml::Tensor;
 
 #[derive(Debug)]
 struct Layer {
-    attn_norm: Tensor,
-    wq: Tensor,
-    wk: Tensor,
-    wv: Tensor,
-    wo: Tensor,
-    attn_q_norm: Tensor,
-    attn_k_norm: Tensor,
-    attn_post_norm: Tensor,
-    ffn_norm: Tensor,
-    ffn_gate: Tensor,
-    ffn_up: Tensor,
-    ffn_down: Tensor,
-    ffn_post_norm: Tensor,
+    attn_norm: Weight,
+    wq: Weight,
+    wk: Weight,
+    wv: Weight,
+    wo: Weight,
+    attn_q_norm: Weight,
+    attn_k_norm: Weight,
+    attn_post_norm: Weight,
+    ffn_norm: Weight,
+    ffn_gate: Weight,
+    ffn_up: Weight,
+    ffn_down: Weight,
+    ffn_post_norm: Weight,
 }
 
 /// Weights of a gemma3 model.
@@ -86,14 +86,17 @@ impl Gemma3 {
 
     /// Attention block of layer `il` on the normed input `cur` (F32 [n_embd, n_tokens]); returns
     /// the projected output, F32 [n_embd, n_tokens].
-    fn attention(&self, b: &GraphBuild<'_>, il: usize, cur: Tensor) -> Tensor {
+    fn attention<'a>(&self, b: &GraphBuild<'a>, il: usize, cur: Tensor<'a>) -> Tensor<'a> {
         let (ctx, hp, l) = (b.ctx, b.hp, &self.layers[il]);
         let nt = b.shape.n_tokens as i64;
         let head = hp.n_embd_head_k as i64;
-        let q = ctx.reshape(ctx.mul_mat(l.wq, cur), &[head, hp.n_head as i64, nt]);
-        let k = ctx.reshape(ctx.mul_mat(l.wk, cur), &[head, hp.n_head_kv as i64, nt]);
+        let q = ctx.reshape(ctx.mul_mat(b.w(l.wq), cur), &[head, hp.n_head as i64, nt]);
+        let k = ctx.reshape(
+            ctx.mul_mat(b.w(l.wk), cur),
+            &[head, hp.n_head_kv as i64, nt],
+        );
         let v = ctx.reshape(
-            ctx.mul_mat(l.wv, cur),
+            ctx.mul_mat(b.w(l.wv), cur),
             &[hp.n_embd_head_v as i64, hp.n_head_kv as i64, nt],
         );
         let q = b.rope_layer(il, b.rms_norm(q, l.attn_q_norm), None);
@@ -109,7 +112,7 @@ impl Architecture for Gemma3 {
         ROPE_TYPE_NEOX
     }
 
-    fn build(&self, b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, b: &GraphBuild<'a>) -> Tensor<'a> {
         let (ctx, hp) = (b.ctx, b.hp);
         // F32 [n_embd, n_tokens]
         let mut inp = ctx.scale(b.embeddings(self.io.tok_embd), (hp.n_embd as f32).sqrt());
@@ -127,7 +130,7 @@ impl Architecture for Gemma3 {
             inp = ctx.add(b.rms_norm(cur, l.ffn_post_norm), sa_out);
         }
         let cur = b.rms_norm(inp, self.io.output_norm);
-        let mut logits = ctx.mul_mat(self.io.output, cur); // F32 [n_vocab, n_outputs]
+        let mut logits = ctx.mul_mat(b.w(self.io.output), cur); // F32 [n_vocab, n_outputs]
         let cap = hp.final_logit_softcapping;
         if cap > 0.0 {
             logits = ctx.scale(ctx.tanh(ctx.scale(logits, 1.0 / cap)), cap);

@@ -2,24 +2,42 @@
 //! every architecture, mirroring llama.cpp's `llm_graph_context`.
 
 use super::hparams::{HParams, RopeScaling};
-use super::weights::DecoderIo;
+use super::weights::{DecoderIo, Weight, WeightStore};
 use crate::ggml::{types, Context, Graph, RopeParams, Tensor};
 use crate::kv_cache::KvCache;
 
-/// Input tensors of one micro-batch graph, filled before each compute.
+/// Input tensors of one micro-batch graph, filled before each compute: [`Tensor`]s while the
+/// graph is built and filled, the [`TensorId`](crate::ggml::TensorId)s of its arena while it
+/// is cached.
 #[derive(Debug, Clone, Copy)]
-pub struct GraphInputs {
-    pub tokens: Tensor,          // I32 [n_tokens]
-    pub pos: Tensor,             // I32 [n_tokens]
-    pub out_ids: Option<Tensor>, // I32 [n_outputs]; None when every token is an output
-    pub kq_mask: Tensor,         // F16 [n_kv, n_tokens]
+pub struct GraphInputs<T> {
+    pub tokens: T,          // I32 [n_tokens]
+    pub pos: T,             // I32 [n_tokens]
+    pub out_ids: Option<T>, // I32 [n_outputs]; None when every token is an output
+    pub kq_mask: T,         // F16 [n_kv, n_tokens]
     /// The causal mask that also hides cells `n_swa` or more positions back, for sliding-window
     /// layers; None when the model has none. Over the sliding-window cache when there is one.
-    pub kq_mask_swa: Option<Tensor>, // F16 [n_kv (n_kv_swa), n_tokens]
-    pub k_idxs: Tensor,          // I64 [n_tokens]
-    pub v_idxs: Tensor,          // I64 [n_tokens] (or per element when V is transposed)
+    pub kq_mask_swa: Option<T>, // F16 [n_kv (n_kv_swa), n_tokens]
+    pub k_idxs: T,          // I64 [n_tokens]
+    pub v_idxs: T,          // I64 [n_tokens] (or per element when V is transposed)
     /// Cells of the tokens in the sliding-window cache (K, V), when it is separate.
-    pub swa_idxs: Option<(Tensor, Tensor)>,
+    pub swa_idxs: Option<(T, T)>,
+}
+
+impl<T: Copy> GraphInputs<T> {
+    /// The same inputs through `f` (tensor to id to cache a graph, id to tensor to fill it).
+    pub fn map<U>(&self, f: impl Fn(T) -> U) -> GraphInputs<U> {
+        GraphInputs {
+            tokens: f(self.tokens),
+            pos: f(self.pos),
+            out_ids: self.out_ids.map(&f),
+            kq_mask: f(self.kq_mask),
+            kq_mask_swa: self.kq_mask_swa.map(&f),
+            k_idxs: f(self.k_idxs),
+            v_idxs: f(self.v_idxs),
+            swa_idxs: self.swa_idxs.map(|(k, v)| (f(k), f(v))),
+        }
+    }
 }
 
 /// The shape a graph was built for; a graph is reused while this stays the same.
@@ -36,12 +54,14 @@ pub struct GraphShape {
 #[derive(Debug)]
 pub struct GraphBuild<'a> {
     pub ctx: &'a Context,
-    pub graph: Graph,
+    pub graph: Graph<'a>,
     pub hp: &'a HParams,
+    /// The model's weights, which [`GraphBuild::w`] resolves.
+    pub weights: &'a WeightStore,
     pub kv: &'a KvCache,
     /// The sliding-window layers' own cache (llama.cpp's iSWA); None keeps every layer in `kv`.
     pub kv_swa: Option<&'a KvCache>,
-    pub inp: GraphInputs,
+    pub inp: GraphInputs<Tensor<'a>>,
     pub shape: GraphShape,
     pub flash_attn: bool,
     pub rope: RopeParams,
@@ -50,12 +70,12 @@ pub struct GraphBuild<'a> {
 impl<'a> GraphBuild<'a> {
     /// Creates the input tensors for `shape` in `ctx`.
     pub fn inputs(
-        ctx: &Context,
+        ctx: &'a Context,
         hp: &HParams,
         kv: &KvCache,
         kv_swa: Option<&KvCache>,
         shape: GraphShape,
-    ) -> GraphInputs {
+    ) -> GraphInputs<Tensor<'a>> {
         let nt = shape.n_tokens as i64;
         let n_kv_swa = if kv_swa.is_some() {
             shape.n_kv_swa
@@ -109,67 +129,77 @@ impl<'a> GraphBuild<'a> {
         }
     }
 
+    /// The tensor of weight `w` (ids are resolved while building, never per decode).
+    pub fn w(&self, w: Weight) -> Tensor<'a> {
+        self.weights.get(w)
+    }
+
     /// Token embeddings: F32 [n_embd, n_tokens].
-    pub fn embeddings(&self, tok_embd: Tensor) -> Tensor {
+    pub fn embeddings(&self, tok_embd: Weight) -> Tensor<'a> {
         self.ctx
-            .get_rows(tok_embd, self.inp.tokens)
+            .get_rows(self.w(tok_embd), self.inp.tokens)
             .set_name("inp_embd")
     }
 
     /// The final RMS norm and the projection to logits: F32 [n_vocab, n_outputs].
-    pub fn output_head(&self, io: &DecoderIo, x: Tensor) -> Tensor {
+    pub fn output_head(&self, io: &DecoderIo, x: Tensor<'a>) -> Tensor<'a> {
         let cur = self.rms_norm(x, io.output_norm);
-        self.ctx.mul_mat(io.output, cur).set_name("result_output")
+        self.ctx
+            .mul_mat(self.w(io.output), cur)
+            .set_name("result_output")
     }
 
     /// RMS norm followed by the learned scale.
-    pub fn rms_norm(&self, x: Tensor, weight: Tensor) -> Tensor {
-        self.ctx.mul(self.ctx.rms_norm(x, self.hp.rms_eps), weight)
+    pub fn rms_norm(&self, x: Tensor<'a>, weight: Weight) -> Tensor<'a> {
+        self.ctx
+            .mul(self.ctx.rms_norm(x, self.hp.rms_eps), self.w(weight))
     }
 
     /// `W·x (+ b)`.
-    pub fn linear(&self, w: Tensor, b: Option<Tensor>, x: Tensor) -> Tensor {
-        let y = self.ctx.mul_mat(w, x);
-        b.map_or(y, |b| self.ctx.add(y, b))
+    pub fn linear(&self, w: Weight, b: Option<Weight>, x: Tensor<'a>) -> Tensor<'a> {
+        let y = self.ctx.mul_mat(self.w(w), x);
+        b.map_or(y, |b| self.ctx.add(y, self.w(b)))
     }
 
     /// Rotary position embedding of `x` ([head_dim, n_heads, n_tokens]).
-    pub fn rope(&self, x: Tensor, factors: Option<Tensor>) -> Tensor {
+    pub fn rope(&self, x: Tensor<'a>, factors: Option<Weight>) -> Tensor<'a> {
+        let factors = factors.map(|f| self.w(f));
         self.ctx.rope_ext(x, self.inp.pos, factors, &self.rope)
     }
 
     /// RoPE of layer `il`: sliding-window layers use their own base and scale.
-    pub fn rope_layer(&self, il: usize, x: Tensor, factors: Option<Tensor>) -> Tensor {
+    pub fn rope_layer(&self, il: usize, x: Tensor<'a>, factors: Option<Weight>) -> Tensor<'a> {
         let (freq_base, freq_scale) = self.hp.rope_freq_layer(il);
         let params = RopeParams {
             freq_base,
             freq_scale,
             ..self.rope
         };
+        let factors = factors.map(|f| self.w(f));
         self.ctx.rope_ext(x, self.inp.pos, factors, &params)
     }
 
     /// Keeps only the output rows (last layer): `x` is [n, n_tokens] → [n, n_outputs].
-    pub fn select_outputs(&self, x: Tensor) -> Tensor {
+    pub fn select_outputs(&self, x: Tensor<'a>) -> Tensor<'a> {
         self.inp.out_ids.map_or(x, |ids| self.ctx.get_rows(x, ids))
     }
 
     /// SwiGLU feed-forward: `down(silu(gate(x)) * up(x))`.
-    pub fn ffn_swiglu(&self, x: Tensor, up: Tensor, gate: Tensor, down: Tensor) -> Tensor {
-        let u = self.ctx.mul_mat(up, x);
-        let g = self.ctx.mul_mat(gate, x);
-        self.ctx.mul_mat(down, self.ctx.swiglu_split(g, u))
+    pub fn ffn_swiglu(&self, x: Tensor<'a>, up: Weight, gate: Weight, down: Weight) -> Tensor<'a> {
+        let u = self.ctx.mul_mat(self.w(up), x);
+        let g = self.ctx.mul_mat(self.w(gate), x);
+        self.ctx.mul_mat(self.w(down), self.ctx.swiglu_split(g, u))
     }
 
     /// GELU-gated feed-forward: `down(gelu(gate(x)) * up(x))`.
-    pub fn ffn_geglu(&self, x: Tensor, up: Tensor, gate: Tensor, down: Tensor) -> Tensor {
-        let u = self.ctx.mul_mat(up, x);
-        let g = self.ctx.mul_mat(gate, x);
-        self.ctx.mul_mat(down, self.ctx.geglu_split(g, u))
+    pub fn ffn_geglu(&self, x: Tensor<'a>, up: Weight, gate: Weight, down: Weight) -> Tensor<'a> {
+        let u = self.ctx.mul_mat(self.w(up), x);
+        let g = self.ctx.mul_mat(self.w(gate), x);
+        self.ctx.mul_mat(self.w(down), self.ctx.geglu_split(g, u))
     }
 
     /// The attention mask of layer `il`: the sliding-window one for SWA layers.
-    pub fn kq_mask(&self, il: usize) -> Tensor {
+    pub fn kq_mask(&self, il: usize) -> Tensor<'a> {
         match self.inp.kq_mask_swa {
             Some(m) if self.hp.is_swa(il) => m,
             _ => self.inp.kq_mask,
@@ -177,7 +207,7 @@ impl<'a> GraphBuild<'a> {
     }
 
     /// The cache layer `il` lives in, its K and V cell inputs and how many cells it attends to.
-    fn layer_cache(&self, il: usize) -> (&'a KvCache, Tensor, Tensor, i64) {
+    fn layer_cache(&self, il: usize) -> (&'a KvCache, Tensor<'a>, Tensor<'a>, i64) {
         match (self.kv_swa, self.inp.swa_idxs) {
             (Some(swa), Some((k_idxs, v_idxs))) if swa.has_layer(il) => {
                 (swa, k_idxs, v_idxs, self.shape.n_kv_swa as i64)
@@ -196,12 +226,12 @@ impl<'a> GraphBuild<'a> {
     pub fn attention(
         &self,
         il: usize,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        wo: Tensor,
+        q: Tensor<'a>,
+        k: Tensor<'a>,
+        v: Tensor<'a>,
+        wo: Weight,
         kq_scale: f32,
-    ) -> Tensor {
+    ) -> Tensor<'a> {
         let ctx = self.ctx;
         // Keep Q, K, V adjacent in the graph so the scheduler does not split between them.
         self.graph.expand(q);
@@ -227,6 +257,6 @@ impl<'a> GraphBuild<'a> {
             let ne = cur.ne();
             ctx.reshape(cur, &[ne[0] * ne[1], ne[2] * ne[3]])
         };
-        ctx.mul_mat(wo, cur)
+        ctx.mul_mat(self.w(wo), cur)
     }
 }

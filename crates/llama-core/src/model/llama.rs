@@ -3,7 +3,7 @@
 
 use super::graph::GraphBuild;
 use super::hparams::HParams;
-use super::weights::{DecoderIo, Placement, WeightLoader};
+use super::weights::{DecoderIo, Placement, Weight, WeightLoader};
 use super::Architecture;
 use crate::error::Result;
 use crate::ggml::Tensor;
@@ -15,20 +15,20 @@ pub(super) const ROPE_TYPE_NEOX: i32 = 2;
 
 #[derive(Debug)]
 struct Layer {
-    attn_norm: Tensor,
-    wq: Tensor,
-    wk: Tensor,
-    wv: Tensor,
-    wo: Tensor,
-    bq: Option<Tensor>,
-    bk: Option<Tensor>,
-    bv: Option<Tensor>,
-    bo: Option<Tensor>,
-    ffn_norm: Tensor,
-    ffn_gate: Tensor,
-    ffn_up: Tensor,
-    ffn_down: Tensor,
-    rope_freqs: Option<Tensor>,
+    attn_norm: Weight,
+    wq: Weight,
+    wk: Weight,
+    wv: Weight,
+    wo: Weight,
+    bq: Option<Weight>,
+    bk: Option<Weight>,
+    bv: Option<Weight>,
+    bo: Option<Weight>,
+    ffn_norm: Weight,
+    ffn_gate: Weight,
+    ffn_up: Weight,
+    ffn_down: Weight,
+    rope_freqs: Option<Weight>,
 }
 
 /// Weights of a llama model.
@@ -100,7 +100,7 @@ impl Architecture for Llama {
         self.rope_type
     }
 
-    fn build(&self, b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, b: &GraphBuild<'a>) -> Tensor<'a> {
         let (ctx, hp) = (b.ctx, b.hp);
         let nt = b.shape.n_tokens as i64;
         let head = hp.n_embd_head_k as i64;
@@ -118,7 +118,7 @@ impl Architecture for Llama {
             let k = b.rope(k, l.rope_freqs);
             let mut attn = b.attention(il, q, k, v, l.wo, kq_scale);
             if let Some(bo) = l.bo {
-                attn = ctx.add(attn, bo);
+                attn = ctx.add(attn, b.w(bo));
             }
             let mut residual = inp;
             if il + 1 == self.layers.len() {

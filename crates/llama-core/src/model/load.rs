@@ -67,8 +67,8 @@ pub struct Model {
     chat_template: Option<ChatTemplate>,
     /// The `llama.model.load` span: contexts created later hang their set-up spans under it.
     load_trace: TraceContext,
-    // Tensor handles in `arch` point into the store; it is dropped after `arch` (field order).
-    _weights: WeightStore,
+    /// The tensors `arch` keeps ids of, lent out per graph build.
+    pub(crate) weights: WeightStore,
     pub(crate) file: Arc<GgufFile>,
 }
 
@@ -158,7 +158,7 @@ impl Model {
             vocab,
             chat_template,
             load_trace,
-            _weights: weights,
+            weights,
             file,
         })
     }
@@ -242,7 +242,7 @@ impl Model {
 
     /// The weight buffers: type, bytes taken and tensor bytes of each.
     pub fn weight_buffers(&self) -> &[super::WeightBuffer] {
-        &self._weights.buffers
+        &self.weights.buffers
     }
 
     /// The weights' memory by buffer type, and the devices' memory.

@@ -32,7 +32,7 @@ pub trait Architecture: Send + Sync + std::fmt::Debug {
     fn rope_type(&self) -> i32;
 
     /// Builds the forward graph of one micro-batch; returns the logits, F32 `[n_vocab, n_outputs]`.
-    fn build(&self, b: &GraphBuild<'_>) -> Tensor;
+    fn build<'a>(&self, b: &GraphBuild<'a>) -> Tensor<'a>;
 
     /// Encoder-only (BERT-family) models return themselves here: they run through
     /// [`crate::embed::Encoder`], never through a decoding [`crate::Context`].
@@ -44,5 +44,5 @@ pub trait Architecture: Send + Sync + std::fmt::Debug {
 /// An encoder-only architecture: non-causal attention over the batch, no KV cache, no head.
 pub trait EncoderArchitecture: Send + Sync + std::fmt::Debug {
     /// Builds the graph of one batch; returns the hidden states, F32 `[n_embd, n_tokens]`.
-    fn build_encoder(&self, b: &EncoderBuild<'_>) -> Tensor;
+    fn build_encoder<'a>(&self, b: &EncoderBuild<'a>) -> Tensor<'a>;
 }

@@ -7,32 +7,32 @@ use super::encoder::EncoderBuild;
 use super::graph::GraphBuild;
 use super::hparams::HParams;
 use super::llama::ROPE_TYPE_NEOX;
-use super::weights::{Placement, WeightLoader};
+use super::weights::{Placement, Weight, WeightLoader};
 use super::{Architecture, EncoderArchitecture};
 use crate::error::{Error, Result};
 use crate::ggml::Tensor;
 
 #[derive(Debug)]
 struct Layer {
-    wqkv: Tensor,
-    wo: Tensor,
-    attn_out_norm: Tensor,
-    attn_out_norm_b: Tensor,
-    ffn_up: Tensor,
-    ffn_gate: Tensor,
-    ffn_down: Tensor,
-    layer_out_norm: Tensor,
-    layer_out_norm_b: Tensor,
+    wqkv: Weight,
+    wo: Weight,
+    attn_out_norm: Weight,
+    attn_out_norm_b: Weight,
+    ffn_up: Weight,
+    ffn_gate: Weight,
+    ffn_down: Weight,
+    layer_out_norm: Weight,
+    layer_out_norm_b: Weight,
 }
 
 /// Weights of a nomic-bert encoder.
 #[derive(Debug)]
 pub struct NomicBert {
-    tok_embd: Tensor,
+    tok_embd: Weight,
     /// Row 0 ("sentence A") is added to every token, as llama.cpp hard-codes.
-    type_embd: Option<Tensor>,
-    tok_norm: Tensor,
-    tok_norm_b: Tensor,
+    type_embd: Option<Weight>,
+    tok_norm: Weight,
+    tok_norm_b: Weight,
     layers: Vec<Layer>,
 }
 
@@ -81,11 +81,11 @@ impl NomicBert {
     }
 
     /// Embeddings plus token type 0, LayerNorm'ed: F32 [n_embd, n_tokens].
-    fn input(&self, b: &EncoderBuild<'_>) -> Tensor {
+    fn input<'a>(&self, b: &EncoderBuild<'a>) -> Tensor<'a> {
         let ctx = b.ctx;
         let mut x = b.embeddings(self.tok_embd);
         if let Some(types) = self.type_embd {
-            let row0 = ctx.view(types, &[b.hp.n_embd as i64], &[], 0);
+            let row0 = ctx.view(b.w(types), &[b.hp.n_embd as i64], &[], 0);
             x = ctx.add(x, row0);
         }
         b.layer_norm(x, self.tok_norm, self.tok_norm_b)
@@ -103,7 +103,7 @@ impl Architecture for NomicBert {
         ROPE_TYPE_NEOX
     }
 
-    fn build(&self, _b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, _b: &GraphBuild<'a>) -> Tensor<'a> {
         // `Context::new` refuses models whose `encoder()` is `Some`, so no decoder graph is
         // ever built for this architecture; embeddings go through `embed::Encoder`.
         unreachable!("nomic-bert is an encoder: use embed::Encoder, not Context")
@@ -115,12 +115,12 @@ impl Architecture for NomicBert {
 }
 
 impl EncoderArchitecture for NomicBert {
-    fn build_encoder(&self, b: &EncoderBuild<'_>) -> Tensor {
+    fn build_encoder<'a>(&self, b: &EncoderBuild<'a>) -> Tensor<'a> {
         let (ctx, hp) = (b.ctx, b.hp);
         let scale = 1.0 / (hp.n_embd_head_k as f32).sqrt();
         let mut inp = self.input(b); // F32 [n_embd, n_tokens]
         for l in &self.layers {
-            let qkv = ctx.mul_mat(l.wqkv, inp); // F32 [3·n_embd, n_tokens]
+            let qkv = ctx.mul_mat(b.w(l.wqkv), inp); // F32 [3·n_embd, n_tokens]
             let (q, k, v) = b.split_qkv(qkv);
             let (q, k) = (b.rope(q), b.rope(k));
             let attn = b.attention(q, k, v, l.wo, scale); // F32 [n_embd, n_tokens]

@@ -6,7 +6,7 @@
 use super::graph::GraphBuild;
 use super::hparams::HParams;
 use super::llama::ROPE_TYPE_NEOX;
-use super::weights::{DecoderIo, Placement, WeightLoader};
+use super::weights::{DecoderIo, Placement, Weight, WeightLoader};
 use super::Architecture;
 use crate::error::{Error, Result};
 use crate::ggml::Tensor;
@@ -15,31 +15,31 @@ use crate::ggml::Tensor;
 #[derive(Debug)]
 enum Qkv {
     Fused {
-        w: Tensor,
-        b: Option<Tensor>,
+        w: Weight,
+        b: Option<Weight>,
     },
     Split {
-        wq: Tensor,
-        wk: Tensor,
-        wv: Tensor,
-        bq: Option<Tensor>,
-        bk: Option<Tensor>,
-        bv: Option<Tensor>,
+        wq: Weight,
+        wk: Weight,
+        wv: Weight,
+        bq: Option<Weight>,
+        bk: Option<Weight>,
+        bv: Option<Weight>,
     },
 }
 
 #[derive(Debug)]
 struct Layer {
-    attn_norm: Tensor,
+    attn_norm: Weight,
     qkv: Qkv,
-    wo: Tensor,
-    ffn_norm: Tensor,
+    wo: Weight,
+    ffn_norm: Weight,
     /// `[n_embd, 2·n_ff]`: gate rows first, then up.
-    ffn_up: Tensor,
-    ffn_down: Tensor,
+    ffn_up: Weight,
+    ffn_down: Weight,
     /// LongRoPE factors `[n_rot/2]` for contexts beyond / within the original training length.
-    rope_long: Option<Tensor>,
-    rope_short: Option<Tensor>,
+    rope_long: Option<Weight>,
+    rope_short: Option<Weight>,
 }
 
 /// Weights of a phi3 model.
@@ -68,7 +68,7 @@ impl Phi3 {
 
     /// llama.cpp's `get_rope_factors`: the long factors once the per-sequence context exceeds
     /// the original training context, else the short ones.
-    fn rope_factors(b: &GraphBuild<'_>, l: &Layer) -> Option<Tensor> {
+    fn rope_factors(b: &GraphBuild<'_>, l: &Layer) -> Option<Weight> {
         if b.kv.size() > b.hp.n_ctx_orig_yarn {
             l.rope_long
         } else {
@@ -77,7 +77,7 @@ impl Phi3 {
     }
 
     /// Q `[head, n_head, n_tokens]`, K and V `[head, n_head_kv, n_tokens]`, before RoPE.
-    fn qkv(b: &GraphBuild<'_>, qkv: &Qkv, x: Tensor) -> [Tensor; 3] {
+    fn qkv<'a>(b: &GraphBuild<'a>, qkv: &Qkv, x: Tensor<'a>) -> [Tensor<'a>; 3] {
         let (ctx, hp) = (b.ctx, b.hp);
         match *qkv {
             Qkv::Fused { w, b: bias } => b.qkv_fused(w, bias, x),
@@ -145,7 +145,7 @@ impl Architecture for Phi3 {
         ROPE_TYPE_NEOX
     }
 
-    fn build(&self, b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, b: &GraphBuild<'a>) -> Tensor<'a> {
         let ctx = b.ctx;
         let head = b.hp.n_embd_head_k as f32;
         let mut inp = b.embeddings(self.io.tok_embd); // F32 [n_embd, n_tokens]

@@ -6,7 +6,7 @@ use super::blocks::MoeWeights;
 use super::graph::GraphBuild;
 use super::hparams::HParams;
 use super::llama::ROPE_TYPE_NEOX;
-use super::weights::{DecoderIo, Placement, WeightLoader};
+use super::weights::{DecoderIo, Placement, Weight, WeightLoader};
 use super::Architecture;
 use crate::error::{Error, Result};
 use crate::ggml::Tensor;
@@ -16,9 +16,9 @@ use crate::ggml::Tensor;
 pub(super) enum Ffn {
     /// SwiGLU: `down(silu(gate·x) * up·x)`.
     Dense {
-        gate: Tensor,
-        up: Tensor,
-        down: Tensor,
+        gate: Weight,
+        up: Weight,
+        down: Weight,
     },
     /// Softmax-gated mixture of SwiGLU experts, `n_used` per token, weights renormalised.
     Moe { w: MoeWeights, n_used: usize },
@@ -26,15 +26,15 @@ pub(super) enum Ffn {
 
 #[derive(Debug)]
 struct Layer {
-    attn_norm: Tensor,
-    wq: Tensor,
-    wk: Tensor,
-    wv: Tensor,
-    wo: Tensor,
+    attn_norm: Weight,
+    wq: Weight,
+    wk: Weight,
+    wv: Weight,
+    wo: Weight,
     /// Per-head RMS-norm scales, `[head_dim]`.
-    q_norm: Tensor,
-    k_norm: Tensor,
-    ffn_norm: Tensor,
+    q_norm: Weight,
+    k_norm: Weight,
+    ffn_norm: Weight,
     ffn: Ffn,
 }
 
@@ -75,14 +75,20 @@ impl Qwen3 {
     }
 
     /// Pre-norm attention with QK-norm over the KV cache, returns `[n_embd, n_tokens]`.
-    fn attention(&self, b: &GraphBuild<'_>, il: usize, l: &Layer, x: Tensor) -> Tensor {
+    fn attention<'a>(&self, b: &GraphBuild<'a>, il: usize, l: &Layer, x: Tensor<'a>) -> Tensor<'a> {
         let (ctx, hp) = (b.ctx, b.hp);
         let nt = b.shape.n_tokens as i64;
         let head = hp.n_embd_head_k as i64;
         let cur = b.rms_norm(x, l.attn_norm);
-        let q = ctx.reshape(ctx.mul_mat(l.wq, cur), &[head, hp.n_head as i64, nt]);
-        let k = ctx.reshape(ctx.mul_mat(l.wk, cur), &[head, hp.n_head_kv as i64, nt]);
-        let v = ctx.reshape(ctx.mul_mat(l.wv, cur), &[head, hp.n_head_kv as i64, nt]);
+        let q = ctx.reshape(ctx.mul_mat(b.w(l.wq), cur), &[head, hp.n_head as i64, nt]);
+        let k = ctx.reshape(
+            ctx.mul_mat(b.w(l.wk), cur),
+            &[head, hp.n_head_kv as i64, nt],
+        );
+        let v = ctx.reshape(
+            ctx.mul_mat(b.w(l.wv), cur),
+            &[head, hp.n_head_kv as i64, nt],
+        );
         // QK-norm: the [head_dim] scales broadcast over heads and tokens.
         let q = b.rope(b.rms_norm(q, l.q_norm), None);
         let k = b.rope(b.rms_norm(k, l.k_norm), None);
@@ -128,7 +134,7 @@ impl Architecture for Qwen3 {
         ROPE_TYPE_NEOX
     }
 
-    fn build(&self, b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, b: &GraphBuild<'a>) -> Tensor<'a> {
         let ctx = b.ctx;
         let mut inp = b.embeddings(self.io.tok_embd); // F32 [n_embd, n_tokens]
         for (il, l) in self.layers.iter().enumerate() {

@@ -55,7 +55,7 @@ impl Architecture for Qwen3Moe {
         self.0.rope_type()
     }
 
-    fn build(&self, b: &GraphBuild<'_>) -> Tensor {
+    fn build<'a>(&self, b: &GraphBuild<'a>) -> Tensor<'a> {
         self.0.build(b)
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::ggml::{
-    self, Backend, BackendKind, Buffer, BufferType, Context, HostBytes, SealedContext, Tensor,
+    self, Backend, BackendKind, BufferType, HostBytes, SealedArena, Tensor, TensorArena, TensorId,
 };
 use crate::gguf::GgufFile;
 use std::collections::{HashMap, HashSet};
@@ -18,6 +18,10 @@ impl HostBytes for GgufFile {
 
 /// The name of ggml's CPU weight-repacking buffer type.
 const REPACK_BUFFER_TYPE: &str = "CPU_REPACK";
+
+/// A weight of the model, as architectures keep it: resolved to its tensor, borrowed from the
+/// [`WeightStore`], when a graph is built (`GraphBuild::w`).
+pub type Weight = TensorId;
 
 /// Where a tensor's layer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +69,7 @@ impl LayerMap {
 }
 
 struct Pending {
-    tensor: Tensor,
+    tensor: Weight,
     file_offset: usize,
     backend: usize,
     /// A matrix multiplied with activations (not looked up by row): a repacking candidate.
@@ -76,11 +80,11 @@ struct Pending {
 #[derive(Debug, Clone, Copy)]
 pub struct DecoderIo {
     /// Token embeddings, looked up by row: [n_embd, n_vocab].
-    pub tok_embd: Tensor,
+    pub tok_embd: Weight,
     /// Final norm weight: [n_embd].
-    pub output_norm: Tensor,
+    pub output_norm: Weight,
     /// Projection to logits: [n_embd, n_vocab] (the token embeddings when tied).
-    pub output: Tensor,
+    pub output: Weight,
 }
 
 impl DecoderIo {
@@ -110,17 +114,16 @@ pub struct WeightLoader<'a> {
     map: &'a LayerMap,
     /// Copy matmul weights into the CPU's repacking buffer type where it supports them.
     repack: bool,
-    contexts: Vec<Context>,
+    /// One context per backend, and the buffers of the placed weights.
+    arena: TensorArena,
     pending: Vec<Pending>,
-    created: HashMap<(String, usize), Tensor>,
+    created: HashMap<(String, usize), Weight>,
 }
 
-/// The placed weights: owners of every tensor handle the architecture keeps.
+/// The placed weights: the owner of every tensor the architecture keeps an id of.
 #[derive(Debug)]
 pub struct WeightStore {
-    // Buffers before contexts: a buffer refers to tensors' metadata only while it lives.
-    _buffers: Vec<Buffer>,
-    _contexts: Vec<SealedContext>,
+    arena: SealedArena,
     pub n_tensors: usize,
     pub n_params: u64,
     /// Weight bytes placed on each backend.
@@ -142,14 +145,10 @@ pub struct WeightBuffer {
     pub n_tensors: usize,
 }
 
-impl WeightBuffer {
-    fn new(buffer: &Buffer, allocated: usize, tensors: &[&Pending]) -> Self {
-        WeightBuffer {
-            buffer_type: buffer.type_name(),
-            allocated,
-            tensor_bytes: tensors.iter().map(|p| p.tensor.nbytes()).sum(),
-            n_tensors: tensors.len(),
-        }
+impl WeightStore {
+    /// The tensor of weight `w`, borrowed from the store.
+    pub fn get(&self, w: Weight) -> Tensor<'_> {
+        self.arena.get(w)
     }
 }
 
@@ -162,17 +161,17 @@ impl<'a> WeightLoader<'a> {
         repack: bool,
     ) -> Result<Self> {
         let n = file.tensors().len() + 8;
-        let contexts = backends
-            .iter()
-            .map(|_| Context::new(n, 0))
-            .collect::<Result<Vec<_>>>()?;
+        let mut arena = TensorArena::new();
+        for _ in backends {
+            arena.add_context(n)?;
+        }
         Ok(WeightLoader {
             file,
             backends,
             cpu,
             map,
             repack,
-            contexts,
+            arena,
             pending: Vec::new(),
             created: HashMap::new(),
         })
@@ -184,13 +183,13 @@ impl<'a> WeightLoader<'a> {
     }
 
     /// A tensor that must exist with exactly these dimensions (innermost first).
-    pub fn require(&mut self, name: &str, dims: &[usize], p: Placement) -> Result<Tensor> {
+    pub fn require(&mut self, name: &str, dims: &[usize], p: Placement) -> Result<Weight> {
         self.optional(name, dims, p)?
             .ok_or_else(|| Error::Model(format!("missing tensor '{name}'")))
     }
 
     /// A tensor that may be absent; present with other dimensions is an error.
-    pub fn optional(&mut self, name: &str, dims: &[usize], p: Placement) -> Result<Option<Tensor>> {
+    pub fn optional(&mut self, name: &str, dims: &[usize], p: Placement) -> Result<Option<Weight>> {
         let backend = self.map.backend_of(p, self.cpu);
         if let Some(&t) = self.created.get(&(name.to_string(), backend)) {
             return Ok(Some(t));
@@ -212,7 +211,8 @@ impl<'a> WeightLoader<'a> {
             )));
         }
         let ne: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
-        let tensor = self.contexts[backend].new_tensor(ty, &ne).set_name(name);
+        let ctx = self.arena.context(backend);
+        let tensor = self.arena.keep(ctx.new_tensor(ty, &ne).set_name(name));
         let file_offset = usize::try_from(info.file_offset()).map_err(|_| {
             Error::Model(format!("tensor '{name}' offset exceeds the address space"))
         })?;
@@ -240,8 +240,9 @@ impl<'a> WeightLoader<'a> {
         for buft in extra.into_iter().filter(|b| b.name() == REPACK_BUFFER_TYPE) {
             let mut names = HashSet::new();
             for p in pending.iter().filter(|p| p.matmul) {
-                if buft.supports_matmul_weight(p.tensor)? {
-                    names.insert(p.tensor.name());
+                let t = self.arena.get(p.tensor);
+                if buft.supports_matmul_weight(t)? {
+                    names.insert(t.name());
                 }
             }
             if !names.is_empty() {
@@ -253,26 +254,43 @@ impl<'a> WeightLoader<'a> {
 
     /// Copies a tensor's bytes from the file into its (allocated) storage; returns the byte count.
     fn upload(&self, p: &Pending) -> Result<usize> {
-        let n = p.tensor.nbytes();
+        let t = self.arena.get(p.tensor);
+        let n = t.nbytes();
         let bytes = self
             .file
             .as_bytes()
             .get(p.file_offset..p.file_offset + n)
             .ok_or_else(|| {
-                Error::Model(format!(
-                    "tensor '{}' data lies outside the file",
-                    p.tensor.name()
-                ))
+                Error::Model(format!("tensor '{}' data lies outside the file", t.name()))
             })?;
-        p.tensor.write(bytes, 0)?;
+        t.write(bytes, 0)?;
         self.file.release(p.file_offset, n);
         Ok(n)
     }
 
+    /// Bytes of a requested tensor.
+    fn nbytes(&self, p: &Pending) -> usize {
+        self.arena.get(p.tensor).nbytes()
+    }
+
     /// Places every requested tensor; `progress(done, total)` is called as bytes are placed.
-    pub fn finish(self, progress: &mut dyn FnMut(u64, u64)) -> Result<WeightStore> {
-        let total: u64 = self.pending.iter().map(|p| p.tensor.nbytes() as u64).sum();
-        let mut buffers = Vec::new();
+    /// The description of a weights buffer of type `buffer_type` holding `tensors`.
+    fn describe(
+        &self,
+        buffer_type: String,
+        allocated: usize,
+        tensors: &[&Pending],
+    ) -> WeightBuffer {
+        WeightBuffer {
+            buffer_type,
+            allocated,
+            tensor_bytes: tensors.iter().map(|p| self.nbytes(p)).sum(),
+            n_tensors: tensors.len(),
+        }
+    }
+
+    pub fn finish(mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<WeightStore> {
+        let total: u64 = self.pending.iter().map(|p| self.nbytes(p) as u64).sum();
         let mut described = Vec::new();
         let mut bytes_by_backend = vec![0usize; self.backends.len()];
         let mut done = 0u64;
@@ -284,52 +302,50 @@ impl<'a> WeightLoader<'a> {
             if backend.kind() == BackendKind::Cpu {
                 let plan = self.repack_type(&mine)?;
                 let (mapped, copied): (Vec<&Pending>, Vec<&Pending>) = match &plan {
-                    Some((_, names)) => {
-                        mine.iter().partition(|p| !names.contains(&p.tensor.name()))
-                    }
+                    Some((_, names)) => mine
+                        .iter()
+                        .partition(|p| !names.contains(&self.arena.get(p.tensor).name())),
                     None => (mine.clone(), Vec::new()),
                 };
                 let host: Arc<dyn HostBytes> = self.file.clone();
-                let buf = Buffer::from_host(host)?;
+                let buf = self.arena.map_host(host)?;
                 for p in &mapped {
-                    buf.place(p.tensor, p.file_offset)?;
-                    done += p.tensor.nbytes() as u64;
+                    self.arena.place(buf, p.tensor, p.file_offset)?;
+                    done += self.nbytes(p) as u64;
                     progress(done, total);
                 }
-                let mapped_bytes = mapped.iter().map(|p| p.tensor.nbytes()).sum();
-                described.push(WeightBuffer::new(&buf, mapped_bytes, &mapped));
-                buffers.push(buf);
+                let mapped_bytes = mapped.iter().map(|p| self.nbytes(p)).sum();
+                let name = self.arena.buffer(buf).type_name();
+                described.push(self.describe(name, mapped_bytes, &mapped));
                 if let Some((buft, _)) = plan {
                     // Every tensor of the context not placed in the mapping gets repacked storage.
-                    let repacked = buft.alloc_ctx_tensors(&self.contexts[bi])?;
+                    let repacked = self.arena.alloc_in(bi, buft)?;
                     repacked.set_weights_usage();
+                    let (name, size) = (repacked.type_name(), repacked.size());
                     for p in &copied {
                         done += self.upload(p)? as u64;
                         progress(done, total);
                     }
-                    described.push(WeightBuffer::new(&repacked, repacked.size(), &copied));
-                    buffers.push(repacked);
+                    described.push(self.describe(name, size, &copied));
                 }
             } else {
-                let buf = backend.alloc_ctx_tensors(&self.contexts[bi])?;
+                let buf = self.arena.alloc(bi, backend)?;
                 buf.set_weights_usage();
+                let (name, size) = (buf.type_name(), buf.size());
                 for p in &mine {
                     done += self.upload(p)? as u64;
                     progress(done, total);
                 }
-                described.push(WeightBuffer::new(&buf, buf.size(), &mine));
-                buffers.push(buf);
+                described.push(self.describe(name, size, &mine));
             }
-            bytes_by_backend[bi] = mine.iter().map(|p| p.tensor.nbytes()).sum();
+            bytes_by_backend[bi] = mine.iter().map(|p| self.nbytes(p)).sum();
         }
-        let n_params = self
-            .pending
-            .iter()
-            .map(|p| p.tensor.nelements() as u64)
+        let arena = &self.arena;
+        let n_params = (self.pending.iter())
+            .map(|p| arena.get(p.tensor).nelements() as u64)
             .sum();
         Ok(WeightStore {
-            _buffers: buffers,
-            _contexts: self.contexts.into_iter().map(Context::seal).collect(),
+            arena: self.arena.seal(),
             n_tensors: self.pending.len(),
             n_params,
             bytes_by_backend,
