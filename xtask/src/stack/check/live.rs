@@ -178,14 +178,30 @@ mod tests {
         let queries = [
             Query::new("exported".into(), "sum(llama_requests_total)"),
             Query::new("not exported".into(), "sum(rate(llama_made_up_total[1m]))"),
+            // Collector series: no series here, but their syntax is still checked.
+            Query::new(
+                "span metrics".into(),
+                "sum(rate(traces_span_metrics_calls_total[1m]))",
+            ),
+            Query::new(
+                "broken".into(),
+                "sum(rate(traces_span_metrics_calls_total[1m])",
+            ),
         ];
         let (warm_up, deadline) = (Duration::from_secs(3), Duration::from_secs(15));
         let patience = Patience { warm_up, deadline };
         evaluate(&mut report, &prom, &mut || Ok(()), &queries, patience).unwrap();
         let failed = report.failed.join("\n");
+        assert!(failed.contains("query broken: "), "{failed}");
+        assert!(failed.contains("parse error"), "{failed}");
+        let failed: Vec<_> = report
+            .failed
+            .iter()
+            .filter(|f| !f.starts_with("query broken"))
+            .collect();
         assert_eq!(
             failed,
-            "query not exported: no series: sum(rate(llama_made_up_total[1m]))"
+            ["query not exported: no series: sum(rate(llama_made_up_total[1m]))"]
         );
     }
 }
