@@ -39,6 +39,7 @@ fn loading_app() -> axum::Router {
         cors: Default::default(),
         sse_ping: None,
         reasoning_format: Default::default(),
+        verbose: false,
     }))
 }
 

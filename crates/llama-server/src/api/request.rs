@@ -70,6 +70,8 @@ pub struct GenerationFields {
     pub dry_sequence_breakers: Option<Vec<String>>,
     pub min_keep: Option<i64>,
     pub logit_bias: Option<serde_json::Value>,
+    /// llama.cpp's `verbose`: add the `__verbose` debug object to an OpenAI response.
+    pub verbose: Option<bool>,
 }
 
 impl GenerationFields {

@@ -6,17 +6,17 @@ use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
 use super::{unix_now, AppState};
 use crate::api::request::{ChatRequest, CompletionRequest, GenerationFields};
-use crate::api::response::llamacpp::Timings;
+use crate::api::response::llamacpp::{Completion as NativeCompletion, GenerationSettings, Timings};
 use crate::api::response::logprobs::{ChatLogprobs, LegacyLogprobs};
 use crate::api::response::openai::{
-    ChatChoice, ChatDelta, ChatMessage, Completion, MessageDelta, ModelList, ModelMeta, TextChoice,
-    Usage, FINGERPRINT,
+    ChatChoice, ChatDelta, ChatMessage, Completion, InputTokens, MessageDelta, ModelList,
+    ModelMeta, TextChoice, Usage, FINGERPRINT,
 };
 use crate::api::tools::ToolRequest;
 use crate::api::{params, prompt};
 use crate::error::{Result, ServerError};
 use crate::scheduler::chat_output::{call_ids, ChatParse};
-use crate::scheduler::job::{Chunk, Summary, TokenInfo};
+use crate::scheduler::job::{Chunk, GenParams, Summary, TokenInfo};
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -34,6 +34,37 @@ struct Meta {
     model: Arc<Model>,
     include_usage: bool,
     logprobs: bool,
+    /// With `verbose`: what `__verbose` adds.
+    verbose: Option<Verbose>,
+}
+
+/// The parts of llama.cpp's `__verbose` object a summary does not hold.
+struct Verbose {
+    /// The prompt tokens as text, special tokens written out.
+    prompt: String,
+    settings: GenerationSettings,
+}
+
+impl Verbose {
+    /// `Some` when the request (`verbose`) or the server (`-v`) asks for it.
+    fn new(
+        state: &AppState,
+        fields: &GenerationFields,
+        model: &Model,
+        prompt: &[u32],
+        params: &GenParams,
+        name: &str,
+        n_ctx: usize,
+    ) -> Option<Self> {
+        if !fields.verbose.unwrap_or(state.config().verbose) {
+            return None;
+        }
+        let bytes = model.vocab().detokenize_bytes(prompt, false, true);
+        Some(Verbose {
+            prompt: String::from_utf8_lossy(&bytes).into_owned(),
+            settings: GenerationSettings::new(params, name, n_ctx),
+        })
+    }
 }
 
 impl Meta {
@@ -51,7 +82,19 @@ impl Meta {
             model,
             include_usage: fields.include_usage(),
             logprobs,
+            verbose: None,
         }
+    }
+
+    /// `__verbose` for a non-streamed answer, when asked for.
+    fn verbose(&self, c: &Collected) -> Option<Box<NativeCompletion>> {
+        let v = self.verbose.as_ref()?;
+        let tokens = c.tokens.iter().map(|t| t.id).collect();
+        let name = self.model_name.clone();
+        let mut native =
+            NativeCompletion::new(c.text.clone(), tokens, name, v.settings.clone(), &c.summary);
+        native.prompt = v.prompt.clone();
+        Some(Box::new(native))
     }
 
     fn object<C>(&self, object: &'static str, choices: Vec<C>) -> Completion<C> {
@@ -64,6 +107,7 @@ impl Meta {
             choices,
             usage: None,
             timings: None,
+            verbose: None,
         }
     }
 
@@ -159,7 +203,10 @@ impl Format for ChatFormat {
             logprobs: self.0.chat_logprobs(&c.tokens),
             finish_reason: c.summary.openai_finish(),
         };
-        self.0.full("chat.completion", choice, &c.summary)
+        Completion {
+            verbose: self.0.verbose(c),
+            ..self.0.full("chat.completion", choice, &c.summary)
+        }
     }
 }
 
@@ -219,7 +266,10 @@ impl Format for TextFormat {
             logprobs: self.logprobs(&c.tokens, 0),
             finish_reason: Some(c.summary.finish.openai()),
         };
-        self.meta.full("text_completion", choice, &c.summary)
+        Completion {
+            verbose: self.meta.verbose(c),
+            ..self.meta.full("text_completion", choice, &c.summary)
+        }
     }
 }
 
@@ -244,12 +294,23 @@ pub async fn chat(
         .iter()
         .map(|m| generate::input_text(&m.role, &m.content))
         .collect();
-    let meta = Meta::new(
+    let prompt_tokens = ready.model.vocab().tokenize(&text, true, true);
+    let mut meta = Meta::new(
         "chatcmpl",
         model_name.clone(),
         ready.model.clone(),
         &req.fields,
         params.logprobs,
+    );
+    let n_ctx = ready.sched.limits.n_ctx_slot;
+    meta.verbose = Verbose::new(
+        &state,
+        &req.fields,
+        &ready.model,
+        &prompt_tokens,
+        &params,
+        &model_name,
+        n_ctx,
     );
     let opts = tools.parser(template, &text, state.config().reasoning_format);
     if let Some(call) = tools.forced_call(&opts)? {
@@ -274,7 +335,7 @@ pub async fn chat(
         StreamParser::new(opts, call_ids(&p.id_seed))
     });
     let prepared = Prepared {
-        prompt: ready.model.vocab().tokenize(&text, true, true),
+        prompt: prompt_tokens,
         params,
         operation: semconv::OPERATION_CHAT,
         model: model_name,
@@ -286,6 +347,21 @@ pub async fn chat(
     let rx = generate::submit(&state, ready, prepared, &http)?;
     let format = ChatFormat(meta, stream_parser);
     Ok(generate::respond(rx, format, req.fields.stream()).await)
+}
+
+/// `POST /v1/chat/completions/input_tokens` (llama.cpp's): the request's prompt rendered and
+/// tokenized as [`chat`] would, nothing generated.
+pub async fn chat_input_tokens(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ChatRequest>,
+) -> Result<Json<InputTokens>> {
+    let ready = state.ready()?;
+    let messages = prompt::chat_messages(&req.messages)?;
+    let tools = ToolRequest::from_request(&req)?;
+    let template = ready.chat_template.as_ref().or(ready.model.chat_template());
+    let text = prompt::render_chat(template, &messages, tools.rendered(), &ready.chat_kwargs)?;
+    let input_tokens = ready.model.vocab().tokenize(&text, true, true).len();
+    Ok(Json(InputTokens { input_tokens }))
 }
 
 /// `POST /v1/completions`.
@@ -303,12 +379,22 @@ pub async fn completions(
         ready.sched.limits.n_predict,
         &state.config().sampling,
     )?;
-    let meta = Meta::new(
+    let mut meta = Meta::new(
         "cmpl",
         model_name.clone(),
         ready.model.clone(),
         &req.fields,
         params.logprobs,
+    );
+    let n_ctx = ready.sched.limits.n_ctx_slot;
+    meta.verbose = Verbose::new(
+        &state,
+        &req.fields,
+        &ready.model,
+        &tokens,
+        &params,
+        &model_name,
+        n_ctx,
     );
     let prepared = Prepared::text_completion(
         &req.prompt.to_string(),
