@@ -237,6 +237,13 @@ fn check_prompt_shapes(s: &Server) {
         let r = s.post("/v1/embeddings", &json!({ "input": input }));
         assert_eq!(r.status, 400, "{input}: {}", r.body);
     }
+    // Longer than one batch (-b 2048): llama.cpp's "too large" error.
+    let r = s.post(
+        "/v1/embeddings",
+        &json!({"input": "This is a test ".repeat(600)}),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("is too large to process"), "{}", r.body);
 }
 
 #[test]
