@@ -82,6 +82,7 @@ fn http_config(cli: &Cli, port: u16, scheme: &'static str) -> Result<HttpConfig,
         },
         reasoning_format: cli.reasoning_format,
         webui: cli.webui_enabled(),
+        verbose: cli.log.verbose,
     })
 }
 
@@ -336,12 +337,28 @@ fn chat_template_override(cli: &Cli, model: &Model) -> Result<Option<ChatTemplat
 }
 
 /// Template variables for every request: llama.cpp's default `preserve_reasoning: true`
-/// (`--reasoning-preserve`), then `--chat-template-kwargs`.
+/// (`--reasoning-preserve`), then `--chat-template-kwargs`, then `--reasoning on|off`
+/// (`enable_thinking`) and `--reasoning-effort`.
 fn chat_kwargs(cli: &Cli) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value;
     let mut kwargs = serde_json::Map::new();
-    kwargs.insert("preserve_reasoning".into(), serde_json::Value::Bool(true));
+    kwargs.insert("preserve_reasoning".into(), Value::Bool(true));
     if let Some(extra) = &cli.chat_template_kwargs {
         kwargs.extend(extra.clone());
+    }
+    match cli.reasoning {
+        crate::cli::Reasoning::On => kwargs.insert("enable_thinking".into(), Value::Bool(true)),
+        crate::cli::Reasoning::Off => kwargs.insert("enable_thinking".into(), Value::Bool(false)),
+        crate::cli::Reasoning::Auto => None,
+    };
+    match cli.reasoning_effort.as_deref() {
+        None => {}
+        Some("default") => {
+            kwargs.remove("reasoning_effort");
+        }
+        Some(level) => {
+            kwargs.insert("reasoning_effort".into(), Value::from(level));
+        }
     }
     kwargs
 }

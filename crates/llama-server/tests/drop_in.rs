@@ -169,3 +169,110 @@ fn cached_prompts_of_idle_slots_give_way_in_a_unified_pool() {
         assert_eq!(r.status, 200, "{}", r.body);
     }
 }
+
+/// llama.cpp's prompt shapes on `/completion` (its `test_completion_with_tokens_input`): token
+/// ids, a `{"prompt_string"}` object, several prompts answered as an array in order; and
+/// `__verbose` on an OpenAI answer when the request says `verbose`.
+fn prompt_shapes_and_verbose(s: &Server) {
+    let text = "I believe the meaning of life is";
+    let ids = s
+        .post("/tokenize", &json!({"content": text, "add_special": true}))
+        .json()["tokens"]
+        .clone();
+    let complete = |prompt: serde_json::Value| {
+        let r = s.post(
+            "/completion",
+            &json!({"prompt": prompt, "n_predict": 4, "temperature": 0}),
+        );
+        assert_eq!(r.status, 200, "{prompt}: {}", r.body);
+        r.json()
+    };
+    let single = complete(ids.clone());
+    let content = single["content"].as_str().expect("content");
+    assert_eq!(complete(json!({"prompt_string": text}))["content"], content);
+    let batch = complete(json!([ids, text, {"prompt_string": text}]));
+    let results = batch.as_array().expect("an array of results");
+    assert_eq!(results.len(), 3, "{batch}");
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(
+            (r["index"].as_u64(), r["content"].as_str()),
+            (Some(i as u64), Some(content))
+        );
+    }
+    let body = json!({"messages": [{"role": "user", "content": "Name a book"}], "max_tokens": 2});
+    let plain = s.post("/v1/chat/completions", &body).json();
+    let counted = s.post("/chat/completions/input_tokens", &body).json();
+    assert_eq!(
+        counted["input_tokens"], plain["usage"]["prompt_tokens"],
+        "{counted}"
+    );
+    assert!(plain.get("__verbose").is_none(), "{plain}");
+    let mut verbose = body.clone();
+    verbose["verbose"] = json!(true);
+    let v = s.post("/v1/chat/completions", &verbose).json();
+    let prompt = v["__verbose"]["prompt"].as_str().expect("__verbose.prompt");
+    assert!(
+        prompt.contains("Name a book") && prompt.ends_with("</think>"),
+        "{prompt:?}"
+    );
+    assert_eq!(
+        v["__verbose"]["content"], v["choices"][0]["message"]["content"],
+        "{v}"
+    );
+}
+
+/// The end of what `/apply-template` renders for one user turn.
+fn rendered_prompt(s: &Server) -> String {
+    let body = json!({"messages": [{"role": "user", "content": "What is today?"}]});
+    let r = s.post("/apply-template", &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["prompt"].as_str().expect("prompt").to_owned()
+}
+
+#[test]
+fn reasoning_flag_native_completions_route_and_metrics_start_header() {
+    // QwQ's template opens `<think>` and closes it at once when thinking is off.
+    let template = common::workspace().join("testdata/reference/templates/Qwen-QwQ-32B.jinja");
+    let template = template.to_str().expect("UTF-8 path");
+    let Some(off) = Server::start(&["--chat-template-file", template, "-rea", "off", "-np", "1"])
+    else {
+        return;
+    };
+    let prompt = rendered_prompt(&off);
+    assert!(
+        prompt.ends_with("<|im_start|>assistant\n<think>\n</think>"),
+        "{prompt:?}"
+    );
+
+    // `/completions` is llama.cpp's native endpoint (`content`), `/v1/completions` OpenAI's.
+    let body = json!({"prompt": "I believe the meaning of life is", "n_predict": 4});
+    let native = off.post("/completions", &body).json();
+    assert!(native["content"].is_string(), "{native}");
+    assert!(native.get("choices").is_none(), "{native}");
+    let openai = off.post("/v1/completions", &body).json();
+    assert!(openai["choices"][0]["text"].is_string(), "{openai}");
+    prompt_shapes_and_verbose(&off);
+
+    // llama.cpp's /metrics header: the Unix time the counters started.
+    let metrics = off.get("/metrics").expect("metrics");
+    assert_eq!(metrics.status, 200);
+    let start: u64 = metrics
+        .header("process-start-time-unix")
+        .and_then(|v| v.parse().ok())
+        .expect("Process-Start-Time-Unix header");
+    assert!(start > 1_600_000_000, "{start}");
+    drop(off);
+
+    // `auto` (the default): the template's own choice, thinking on; `on` says so explicitly.
+    for flag in ["auto", "on"] {
+        let Some(s) = Server::start(&["--chat-template-file", template, "--reasoning", flag])
+        else {
+            return;
+        };
+        let prompt = rendered_prompt(&s);
+        assert!(
+            prompt.ends_with("<|im_start|>assistant\n<think>\n"),
+            "{flag}: {prompt:?}"
+        );
+    }
+}

@@ -183,7 +183,67 @@ fn nomic_embeddings_match_llama_cpp() {
     let s = Server::start_model(&model, &["--embedding", "--alias", "nomic"], &[]);
     check_openai(&s, &refs);
     check_llama_and_errors(&s, &refs);
+    check_prompt_shapes(&s);
     openai_client(&s, "nomic");
+}
+
+/// llama.cpp's prompt shapes (its `test_embedding_mixed_input`): ids and text mixed in one
+/// input, `{"prompt_string"}` and OpenAI `{"content": [parts]}` objects, several of them in one
+/// array. Each spells the tokens of "hello world", so every vector equals the plain string's.
+fn check_prompt_shapes(s: &Server) {
+    let text = "hello world";
+    let ids = s
+        .post("/tokenize", &json!({"content": text, "add_special": true}))
+        .json()["tokens"]
+        .clone();
+    let (cls, sep) = (
+        ids[0].clone(),
+        ids[ids.as_array().unwrap().len() - 1].clone(),
+    );
+    let parts =
+        json!({"content": [{"type": "text", "text": "hello "}, {"type": "text", "text": "world"}]});
+    let embed = |input: Value| {
+        let r = s.post("/v1/embeddings", &json!({ "input": input }));
+        assert_eq!(r.status, 200, "{input}: {}", r.body);
+        let v = r.json();
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| floats(&d["embedding"]))
+            .collect::<Vec<_>>()
+    };
+    let plain = embed(json!(text)).remove(0);
+    for (input, n) in [
+        (json!([cls, text, sep]), 1),
+        (json!({"prompt_string": text}), 1),
+        (parts.clone(), 1),
+        (
+            json!([ids, [cls, text, sep], {"prompt_string": text}, parts, text]),
+            5,
+        ),
+    ] {
+        let vectors = embed(input.clone());
+        assert_eq!(vectors.len(), n, "{input}");
+        for v in vectors {
+            assert_eq!(v, plain, "{input}");
+        }
+    }
+    for input in [
+        json!({"content": "string"}),
+        json!({"content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}),
+        json!([]),
+    ] {
+        let r = s.post("/v1/embeddings", &json!({ "input": input }));
+        assert_eq!(r.status, 400, "{input}: {}", r.body);
+    }
+    // Longer than one batch (-b 2048): llama.cpp's "too large" error.
+    let r = s.post(
+        "/v1/embeddings",
+        &json!({"input": "This is a test ".repeat(600)}),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("is too large to process"), "{}", r.body);
 }
 
 #[test]

@@ -41,6 +41,7 @@ fn loading_app() -> axum::Router {
         sse_ping: None,
         reasoning_format: Default::default(),
         webui: true,
+        verbose: false,
     }))
 }
 

@@ -2,6 +2,7 @@
 //! inputs turned into token sequences as llama.cpp's `tokenize_input_prompts` does. The responses
 //! are in [`crate::api::response`].
 
+use super::prompts;
 use crate::error::{Result, ServerError};
 use llama_core::vocab::Vocab;
 use serde::Deserialize;
@@ -55,42 +56,25 @@ fn bad(msg: impl Into<String>) -> ServerError {
 }
 
 /// One token sequence per input, special tokens added (`[CLS] … [SEP]` for BERT vocabularies):
-/// a string, or an array of token ids, is one input; any other array holds one input per element.
+/// llama.cpp's prompt shapes ([`super::prompts`]) plus OpenAI `{"content": [parts]}` objects,
+/// whose text parts are joined (`tokenize_oai_content_array`).
 pub fn embedding_inputs(prompt: &Value, vocab: &Vocab, n_vocab: usize) -> Result<Vec<Vec<u32>>> {
-    let inputs = match prompt {
-        Value::Array(items) if !items.iter().any(Value::is_number) => items
-            .iter()
-            .map(|p| one_input(p, vocab, n_vocab))
-            .collect::<Result<Vec<_>>>()?,
-        single => vec![one_input(single, vocab, n_vocab)?],
-    };
-    if inputs.is_empty() {
-        return Err(bad("\"input\" must not be empty"));
-    }
+    let inputs = prompts::input_prompts_with(prompt, |p| match p.get("content") {
+        Some(content) if p.is_object() => {
+            Ok(vocab.tokenize(&prompts::content_parts_text(content)?, true, true))
+        }
+        _ => prompts::subprompt(p, vocab, n_vocab),
+    })
+    .map_err(|e| match e {
+        ServerError::BadRequest(m) if m.contains("must not be empty") => {
+            bad("\"input\" must not be empty")
+        }
+        other => other,
+    })?;
     if inputs.iter().any(Vec::is_empty) {
         return Err(bad("Input content cannot be empty"));
     }
     Ok(inputs)
-}
-
-fn one_input(p: &Value, vocab: &Vocab, n_vocab: usize) -> Result<Vec<u32>> {
-    match p {
-        Value::String(s) => Ok(vocab.tokenize(s, true, true)),
-        Value::Array(ids) => ids
-            .iter()
-            .map(|v| {
-                v.as_u64()
-                    .filter(|&t| (t as usize) < n_vocab)
-                    .map(|t| t as u32)
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "invalid token id {v}: ids are integers below {n_vocab}"
-                        ))
-                    })
-            })
-            .collect(),
-        _ => Err(bad("each input must be a string or an array of token ids")),
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod embed;
 pub mod infill;
 pub mod params;
 pub mod prompt;
+pub mod prompts;
 pub mod request;
 pub mod response;
 pub mod tools;

@@ -73,6 +73,8 @@ pub struct GenerationFields {
     /// OpenAI fields this server refuses when they would change the answer.
     #[serde(flatten)]
     pub unsupported: super::unsupported::Unsupported,
+    /// llama.cpp's `verbose`: add the `__verbose` debug object to an OpenAI response.
+    pub verbose: Option<bool>,
 }
 
 impl GenerationFields {

@@ -16,6 +16,7 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
     ("-cb", "--cont-batching"),
     ("-kvu", "--kv-unified"),
     ("-no-kvu", "--no-kv-unified"),
+    ("-rea", "--reasoning"),
 ];
 
 /// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, speculative
@@ -136,9 +137,7 @@ const UNSUPPORTED: &[&str] = &[
     "--models-autoload",
     "--no-models-autoload",
     "--sleep-idle-seconds",
-    "--reasoning-format",
     "--reasoning-budget",
-    "--reasoning-effort",
     "--rope-scaling",
     "--rope-scale",
     "--rope-freq-base",

@@ -7,12 +7,14 @@ mod values;
 
 pub use argv::{normalize_args, reject_unsupported};
 pub use log::LogFlags;
-pub use values::FlashAttn;
+pub use values::{FlashAttn, Reasoning};
 
 use clap::Parser;
 use llama_core::sampling::SamplingParams;
 use std::path::PathBuf;
-use values::{parse_bool, parse_flash_attn, parse_gpu_layers, parse_kwargs, parse_pooling};
+use values::{
+    parse_bool, parse_flash_attn, parse_gpu_layers, parse_kwargs, parse_pooling, parse_reasoning,
+};
 
 /// OpenAI- and llama.cpp-compatible LLM server with continuous batching.
 #[derive(Debug, Clone, Parser)]
@@ -225,6 +227,15 @@ pub struct Cli {
         default_value = "deepseek"
     )]
     pub reasoning_format: llama_core::chat::toolcall::ReasoningFormat,
+    /// Thinking in chat templates: `on`, `off` or `auto` (the template's default); `-rea`.
+    /// Sets the `enable_thinking` template variable for every request, as llama.cpp does.
+    #[arg(long = "reasoning", env = "LLAMA_ARG_REASONING", default_value = "auto",
+          value_parser = parse_reasoning, allow_negative_numbers = true)]
+    pub reasoning: Reasoning,
+    /// `reasoning_effort` given to the chat template (`minimal`, `low`, `medium`, `high`, ...;
+    /// `default`: the template's own).
+    #[arg(long = "reasoning-effort", env = "LLAMA_ARG_REASONING_EFFORT")]
+    pub reasoning_effort: Option<String>,
     /// Accepted for llama.cpp compatibility: chat templates are always Jinja.
     #[arg(long = "jinja", env = "LLAMA_ARG_JINJA", value_parser = parse_bool)]
     pub jinja: bool,

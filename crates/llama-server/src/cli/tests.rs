@@ -448,3 +448,16 @@ fn log_environment_variables_are_llama_cpps() {
     assert_eq!(s.format, llama_otel::logs::LogFormat::Json);
     assert_eq!(s.colors, llama_otel::logs::Colors::Off);
 }
+
+#[test]
+fn reasoning_flag_follows_llama_cpp() {
+    assert_eq!(parse(&[]).reasoning, Reasoning::Auto);
+    assert_eq!(parse(&["-rea", "off"]).reasoning, Reasoning::Off);
+    assert_eq!(parse(&["--reasoning", "on"]).reasoning, Reasoning::On);
+    assert_eq!(parse(&["--reasoning=-1"]).reasoning, Reasoning::Auto);
+    assert!(try_parse(&["--reasoning", "maybe"]).is_err());
+    let env = parse_with_env(&[("LLAMA_ARG_REASONING", "disabled")], &[]).expect("parses");
+    assert_eq!(env.reasoning, Reasoning::Off);
+    // --reasoning-format is served, not refused as unsupported.
+    assert!(try_parse(&["--reasoning-format", "none"]).is_ok());
+}

@@ -10,6 +10,31 @@ pub enum FlashAttn {
     Auto,
 }
 
+/// `-rea/--reasoning`: thinking in chat templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reasoning {
+    /// `enable_thinking` is true for every request (unless it sets its own).
+    On,
+    /// `enable_thinking` is false: templates close the thinking block up front.
+    Off,
+    /// The template's own default (on when it supports thinking).
+    Auto,
+}
+
+/// `on|off|auto` as llama.cpp reads `--reasoning` (`is_truthy`, `is_falsey`, `is_autoy`).
+pub fn parse_reasoning(s: &str) -> Result<Reasoning, String> {
+    match s {
+        "auto" | "-1" => Ok(Reasoning::Auto),
+        _ => match parse_bool(s) {
+            Ok(true) => Ok(Reasoning::On),
+            Ok(false) => Ok(Reasoning::Off),
+            Err(_) => Err(format!(
+                "unknown value for --reasoning: '{s}' (on|off|auto)"
+            )),
+        },
+    }
+}
+
 /// llama.cpp's `is_truthy` / `is_falsey` (`common/arg.cpp`), used for boolean env variables.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s {

@@ -75,6 +75,14 @@ async fn embeddings(
     let inputs = embedding_inputs(prompt, ready.model.vocab(), ready.model.hparams().n_vocab)?;
     let max = ready.sched.limits.n_ctx_slot;
     if let Some(long) = inputs.iter().find(|i| i.len() > max) {
+        // An input is encoded in one batch: past -b, llama.cpp's own words for it.
+        let n_batch = state.config().n_batch;
+        if long.len() > n_batch {
+            return Err(ServerError::BadRequest(format!(
+                "input ({} tokens) is too large to process. increase the physical batch size (current batch size: {n_batch})",
+                long.len()
+            )));
+        }
         return Err(ServerError::ContextExceeded {
             n_prompt: long.len(),
             n_ctx_slot: max,

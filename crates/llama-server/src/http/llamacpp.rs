@@ -4,7 +4,7 @@
 use super::extract::ApiJson;
 use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
-use super::AppState;
+use super::{AppState, Ready};
 use crate::api::infill::{self, FimTokens, InfillLimits, InfillRequest};
 use crate::api::request::{
     CompletionRequest, DetokenizeRequest, GenerationFields, TokenizeRequest,
@@ -14,9 +14,9 @@ use crate::api::response::llamacpp::{
     TokenPiece, Tokenize,
 };
 use crate::api::response::logprobs::{completion_probabilities, TokenProbability};
-use crate::api::{params, prompt};
+use crate::api::{params, prompt, prompts};
 use crate::error::{Result, ServerError};
-use crate::scheduler::job::{Chunk, Summary, TokenInfo};
+use crate::scheduler::job::{Chunk, GenParams, Summary, TokenInfo};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -86,24 +86,31 @@ impl Format for LlamaFormat {
     }
 }
 
-/// `POST /completion`.
+/// `POST /completion` (and `/completions`). Several prompts in one request (llama.cpp's array
+/// of prompts) run side by side and are answered as an array, in order.
 pub async fn completion(
     State(state): State<AppState>,
     Extension(http): Extension<HttpTrace>,
     ApiJson(req): ApiJson<CompletionRequest>,
 ) -> Result<Response> {
     let ready = state.ready()?;
-    let tokens = prompt::prompt_tokens(
-        &req.prompt,
-        ready.model.vocab(),
-        ready.model.hparams().n_vocab,
-    )?;
+    let n_vocab = ready.model.hparams().n_vocab;
+    let mut prompts = prompts::input_prompts(&req.prompt, ready.model.vocab(), n_vocab)?;
     let fields = CompletionFields {
         fields: &req.fields,
         prompt_text: req.prompt.to_string(),
         return_tokens: req.return_tokens.unwrap_or(false),
     };
-    run_completion(&state, &http, tokens, fields).await
+    if prompts.len() == 1 {
+        let tokens = prompts.pop().unwrap_or_default();
+        return run_completion(&state, &http, tokens, fields).await;
+    }
+    if fields.fields.stream() {
+        return Err(ServerError::BadRequest(
+            "several prompts in one streamed /completion request are not supported; send them one by one or without stream".into(),
+        ));
+    }
+    run_completions(&state, &http, prompts, fields).await
 }
 
 /// What `/completion` and `/infill` hand [`run_completion`] besides the prompt tokens.
@@ -114,6 +121,27 @@ struct CompletionFields<'a> {
     return_tokens: bool,
 }
 
+impl CompletionFields<'_> {
+    /// The request's generation settings and its response format.
+    fn prepare(&self, state: &AppState, ready: &Ready) -> Result<(GenParams, LlamaFormat)> {
+        let model_name = ready.names.resolve(self.fields.model.as_deref());
+        let params = params::gen_params(
+            self.fields,
+            ready.sched.limits.n_predict,
+            &state.config().sampling,
+        )?;
+        let format = LlamaFormat {
+            settings: GenerationSettings::new(&params, &model_name, ready.sched.limits.n_ctx_slot),
+            model_name,
+            model: ready.model.clone(),
+            probs: params.top_logprobs > 0 || params.logprobs,
+            return_tokens: self.return_tokens,
+            n_predicted: 0,
+        };
+        Ok((params, format))
+    }
+}
+
 /// Runs a llama.cpp-shaped completion of `tokens`.
 async fn run_completion(
     state: &AppState,
@@ -122,25 +150,40 @@ async fn run_completion(
     f: CompletionFields<'_>,
 ) -> Result<Response> {
     let ready = state.ready()?;
-    let model_name = ready.names.resolve(f.fields.model.as_deref());
-    let params = params::gen_params(
-        f.fields,
-        ready.sched.limits.n_predict,
-        &state.config().sampling,
-    )?;
-    let format = LlamaFormat {
-        settings: GenerationSettings::new(&params, &model_name, ready.sched.limits.n_ctx_slot),
-        model_name: model_name.clone(),
-        model: ready.model.clone(),
-        probs: params.top_logprobs > 0 || params.logprobs,
-        return_tokens: f.return_tokens,
-        n_predicted: 0,
-    };
+    let (params, format) = f.prepare(state, ready)?;
     let stream = f.fields.stream();
+    let model_name = format.model_name.clone();
     let prepared =
         Prepared::text_completion(&f.prompt_text, tokens, params, model_name, stream, None);
     let rx = generate::submit(state, ready, prepared, http)?;
     Ok(generate::respond(rx, format, stream).await)
+}
+
+/// Several prompts of one request: all queued first (so that free slots decode them together),
+/// then answered as an array with each result's `index`.
+async fn run_completions(
+    state: &AppState,
+    http: &HttpTrace,
+    prompts: Vec<Vec<u32>>,
+    f: CompletionFields<'_>,
+) -> Result<Response> {
+    let ready = state.ready()?;
+    let mut queued = Vec::with_capacity(prompts.len());
+    for tokens in prompts {
+        let (params, format) = f.prepare(state, ready)?;
+        let name = format.model_name.clone();
+        let prepared = Prepared::text_completion(&f.prompt_text, tokens, params, name, false, None);
+        queued.push((generate::submit(state, ready, prepared, http)?, format));
+    }
+    let mut results = Vec::with_capacity(queued.len());
+    for (index, (sub, format)) in queued.into_iter().enumerate() {
+        let collected = generate::collect(sub.events).await?;
+        results.push(Completion {
+            index,
+            ..format.full(&collected)
+        });
+    }
+    Ok(Json(results).into_response())
 }
 
 /// `POST /infill`: fill-in-the-middle with the model's FIM tokens (501 without them, as
@@ -233,7 +276,9 @@ pub async fn slots(State(state): State<AppState>) -> Result<Json<Vec<Slot>>> {
 }
 
 /// `GET /metrics`: `llamacpp:*`, rejections, then OpenTelemetry's metrics; OpenMetrics text
-/// (with exemplars) when `Accept` asks for it, the Prometheus text format otherwise.
+/// (with exemplars) when `Accept` asks for it, the Prometheus text format otherwise. As
+/// llama.cpp, the `Process-Start-Time-Unix` header says when the counters started (the model
+/// became ready).
 pub async fn metrics(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -243,5 +288,13 @@ pub async fn metrics(
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = llama_otel::MetricsFormat::negotiate(accept);
     let text = crate::metrics::exposition(&snapshot, format);
-    Ok(([(header::CONTENT_TYPE, format.content_type())], text).into_response())
+    let headers = [
+        (header::CONTENT_TYPE, format.content_type().to_string()),
+        (PROCESS_START_TIME, ready.created.to_string()),
+    ];
+    Ok((headers, text).into_response())
 }
+
+/// llama.cpp's `/metrics` header with the Unix time its counters started.
+const PROCESS_START_TIME: header::HeaderName =
+    header::HeaderName::from_static("process-start-time-unix");

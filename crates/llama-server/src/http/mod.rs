@@ -65,6 +65,8 @@ pub struct HttpConfig {
     pub reasoning_format: llama_core::chat::toolcall::ReasoningFormat,
     /// `GET /` serves the built-in live view (not `--no-webui`).
     pub webui: bool,
+    /// `-v`: every OpenAI completion carries llama.cpp's `__verbose` object.
+    pub verbose: bool,
 }
 
 /// The model's name as the API reports it.
@@ -175,8 +177,17 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/chat/completions", post(openai::chat))
         .route("/chat/completions", post(openai::chat))
+        .route(
+            "/v1/chat/completions/input_tokens",
+            post(openai::chat_input_tokens),
+        )
+        .route(
+            "/chat/completions/input_tokens",
+            post(openai::chat_input_tokens),
+        )
         .route("/v1/completions", post(openai::completions))
-        .route("/completions", post(openai::completions))
+        // As llama.cpp: `/completions` is its native endpoint, only `/v1/completions` is OpenAI's.
+        .route("/completions", post(llamacpp::completion))
         .route("/v1/models", get(openai::models))
         .route("/models", get(openai::models))
         .route("/completion", post(llamacpp::completion))

@@ -7,17 +7,17 @@ use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
 use super::{unix_now, AppState};
 use crate::api::request::{ChatRequest, CompletionRequest, GenerationFields};
-use crate::api::response::llamacpp::Timings;
+use crate::api::response::llamacpp::{Completion as NativeCompletion, GenerationSettings, Timings};
 use crate::api::response::logprobs::{ChatLogprobs, LegacyLogprobs};
 use crate::api::response::openai::{
-    ChatChoice, ChatDelta, ChatMessage, Completion, MessageDelta, ModelList, ModelMeta, TextChoice,
-    Usage, FINGERPRINT,
+    ChatChoice, ChatDelta, ChatMessage, Completion, InputTokens, MessageDelta, ModelList,
+    ModelMeta, TextChoice, Usage, FINGERPRINT,
 };
 use crate::api::tools::ToolRequest;
 use crate::api::{params, prompt};
 use crate::error::{Result, ServerError};
 use crate::scheduler::chat_output::{call_ids, ChatParse};
-use crate::scheduler::job::{Chunk, Summary, TokenInfo};
+use crate::scheduler::job::{Chunk, GenParams, Summary, TokenInfo};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -39,6 +39,8 @@ struct Meta {
     logprobs: bool,
     /// The choice this format writes (`n` > 1).
     index: usize,
+    /// With `verbose`: what `__verbose` adds.
+    verbose: Option<Verbose>,
 }
 
 /// A choice type whose `index` the format sets.
@@ -64,6 +66,36 @@ impl Indexed for TextChoice {
     }
 }
 
+/// The parts of llama.cpp's `__verbose` object a summary does not hold.
+#[derive(Clone)]
+struct Verbose {
+    /// The prompt tokens as text, special tokens written out.
+    prompt: String,
+    settings: GenerationSettings,
+}
+
+impl Verbose {
+    /// `Some` when the request (`verbose`) or the server (`-v`) asks for it.
+    fn new(
+        state: &AppState,
+        fields: &GenerationFields,
+        model: &Model,
+        prompt: &[u32],
+        params: &GenParams,
+        name: &str,
+        n_ctx: usize,
+    ) -> Option<Self> {
+        if !fields.verbose.unwrap_or(state.config().verbose) {
+            return None;
+        }
+        let bytes = model.vocab().detokenize_bytes(prompt, false, true);
+        Some(Verbose {
+            prompt: String::from_utf8_lossy(&bytes).into_owned(),
+            settings: GenerationSettings::new(params, name, n_ctx),
+        })
+    }
+}
+
 impl Meta {
     fn new(
         prefix: &str,
@@ -80,6 +112,7 @@ impl Meta {
             include_usage: fields.include_usage(),
             logprobs,
             index: 0,
+            verbose: None,
         }
     }
 
@@ -90,6 +123,17 @@ impl Meta {
             include_usage: false,
             ..self.clone()
         }
+    }
+
+    /// `__verbose` for a non-streamed answer, when asked for.
+    fn verbose(&self, c: &Collected) -> Option<Box<NativeCompletion>> {
+        let v = self.verbose.as_ref()?;
+        let tokens = c.tokens.iter().map(|t| t.id).collect();
+        let name = self.model_name.clone();
+        let mut native =
+            NativeCompletion::new(c.text.clone(), tokens, name, v.settings.clone(), &c.summary);
+        native.prompt = v.prompt.clone();
+        Some(Box::new(native))
     }
 
     fn object<C: Indexed>(&self, object: &'static str, mut choices: Vec<C>) -> Completion<C> {
@@ -105,6 +149,7 @@ impl Meta {
             choices,
             usage: None,
             timings: None,
+            verbose: None,
         }
     }
 
@@ -275,7 +320,10 @@ impl Format for ChatFormat {
             logprobs: self.0.chat_logprobs(&c.tokens),
             finish_reason: c.summary.openai_finish(),
         };
-        self.0.full("chat.completion", choice, &c.summary)
+        Completion {
+            verbose: self.0.verbose(c),
+            ..self.0.full("chat.completion", choice, &c.summary)
+        }
     }
 }
 
@@ -335,7 +383,10 @@ impl Format for TextFormat {
             logprobs: self.logprobs(&c.tokens, 0),
             finish_reason: Some(c.summary.finish.openai()),
         };
-        self.meta.full("text_completion", choice, &c.summary)
+        Completion {
+            verbose: self.meta.verbose(c),
+            ..self.meta.full("text_completion", choice, &c.summary)
+        }
     }
 }
 
@@ -361,12 +412,23 @@ pub async fn chat(
         .iter()
         .map(|m| generate::input_text(&m.role, &m.content))
         .collect();
-    let meta = Meta::new(
+    let prompt_tokens = ready.model.vocab().tokenize(&text, true, true);
+    let mut meta = Meta::new(
         "chatcmpl",
         model_name.clone(),
         ready.model.clone(),
         &req.fields,
         params.logprobs,
+    );
+    let n_ctx = ready.sched.limits.n_ctx_slot;
+    meta.verbose = Verbose::new(
+        &state,
+        &req.fields,
+        &ready.model,
+        &prompt_tokens,
+        &params,
+        &model_name,
+        n_ctx,
     );
     let opts = tools.parser(template, &text, state.config().reasoning_format);
     if let Some(call) = tools.forced_call(&opts)? {
@@ -388,7 +450,7 @@ pub async fn chat(
     });
     let stream = req.fields.stream();
     let prepared = Prepared {
-        prompt: ready.model.vocab().tokenize(&text, true, true),
+        prompt: prompt_tokens,
         params,
         operation: semconv::OPERATION_CHAT,
         model: model_name,
@@ -448,6 +510,21 @@ fn choice(p: &Prepared, i: usize) -> Prepared {
     p
 }
 
+/// `POST /v1/chat/completions/input_tokens` (llama.cpp's): the request's prompt rendered and
+/// tokenized as [`chat`] would, nothing generated.
+pub async fn chat_input_tokens(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ChatRequest>,
+) -> Result<Json<InputTokens>> {
+    let ready = state.ready()?;
+    let messages = prompt::chat_messages(&req.messages)?;
+    let tools = ToolRequest::from_request(&req)?;
+    let template = ready.chat_template.as_ref().or(ready.model.chat_template());
+    let text = prompt::render_chat(template, &messages, tools.rendered(), &ready.chat_kwargs)?;
+    let input_tokens = ready.model.vocab().tokenize(&text, true, true).len();
+    Ok(Json(InputTokens { input_tokens }))
+}
+
 /// `POST /v1/completions`.
 pub async fn completions(
     State(state): State<AppState>,
@@ -464,7 +541,7 @@ pub async fn completions(
         &state.config().sampling,
         ready.sched.limits.n_parallel,
     )?;
-    let meta = Meta::new(
+    let mut meta = Meta::new(
         "cmpl",
         model_name.clone(),
         ready.model.clone(),
@@ -472,6 +549,16 @@ pub async fn completions(
         params.logprobs,
     );
     let stream = req.fields.stream();
+    let n_ctx = ready.sched.limits.n_ctx_slot;
+    meta.verbose = Verbose::new(
+        &state,
+        &req.fields,
+        &ready.model,
+        &tokens,
+        &params,
+        &model_name,
+        n_ctx,
+    );
     let prepared = Prepared::text_completion(
         &req.prompt.to_string(),
         tokens,

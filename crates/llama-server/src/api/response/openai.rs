@@ -31,6 +31,17 @@ pub struct Completion<C> {
     /// `include_usage`, else the one carrying `finish_reason`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timings: Option<Timings>,
+    /// llama.cpp's `__verbose` (the request's `verbose`, or the server's `-v`): the native
+    /// `/completion` object of the same answer, its `prompt` the rendered prompt. On a
+    /// non-streamed response only.
+    #[serde(rename = "__verbose", skip_serializing_if = "Option::is_none")]
+    pub verbose: Option<Box<super::llamacpp::Completion>>,
+}
+
+/// `/v1/chat/completions/input_tokens`: the prompt tokens a chat request would take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct InputTokens {
+    pub input_tokens: usize,
 }
 
 /// The choice of a `chat.completion`.

@@ -43,6 +43,7 @@ fn object<C>(object: &'static str, choices: Vec<C>) -> Completion<C> {
         choices,
         usage: None,
         timings: None,
+        verbose: None,
     }
 }
 
