@@ -19,6 +19,7 @@ pub mod props;
 pub mod sse;
 pub mod template;
 pub mod trace;
+pub mod verbose;
 pub mod webui;
 
 use crate::error::{Result, ServerError};

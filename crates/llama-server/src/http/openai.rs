@@ -5,9 +5,10 @@ use super::choices;
 use super::extract::ApiJson;
 use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
+use super::verbose::Verbose;
 use super::{unix_now, AppState};
 use crate::api::request::{ChatRequest, CompletionRequest, GenerationFields};
-use crate::api::response::llamacpp::{Completion as NativeCompletion, GenerationSettings, Timings};
+use crate::api::response::llamacpp::{Completion as NativeCompletion, Timings};
 use crate::api::response::logprobs::{ChatLogprobs, LegacyLogprobs};
 use crate::api::response::openai::{
     ChatChoice, ChatDelta, ChatMessage, Completion, InputTokens, MessageDelta, ModelList,
@@ -17,7 +18,7 @@ use crate::api::tools::ToolRequest;
 use crate::api::{params, prompt};
 use crate::error::{Result, ServerError};
 use crate::scheduler::chat_output::{call_ids, ChatParse};
-use crate::scheduler::job::{Chunk, GenParams, Summary, TokenInfo};
+use crate::scheduler::job::{Chunk, Summary, TokenInfo};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -63,36 +64,6 @@ impl Indexed for ChatChoice {
 impl Indexed for TextChoice {
     fn set_index(&mut self, index: usize) {
         self.index = index;
-    }
-}
-
-/// The parts of llama.cpp's `__verbose` object a summary does not hold.
-#[derive(Clone)]
-struct Verbose {
-    /// The prompt tokens as text, special tokens written out.
-    prompt: String,
-    settings: GenerationSettings,
-}
-
-impl Verbose {
-    /// `Some` when the request (`verbose`) or the server (`-v`) asks for it.
-    fn new(
-        state: &AppState,
-        fields: &GenerationFields,
-        model: &Model,
-        prompt: &[u32],
-        params: &GenParams,
-        name: &str,
-        n_ctx: usize,
-    ) -> Option<Self> {
-        if !fields.verbose.unwrap_or(state.config().verbose) {
-            return None;
-        }
-        let bytes = model.vocab().detokenize_bytes(prompt, false, true);
-        Some(Verbose {
-            prompt: String::from_utf8_lossy(&bytes).into_owned(),
-            settings: GenerationSettings::new(params, name, n_ctx),
-        })
     }
 }
 
