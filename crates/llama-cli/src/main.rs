@@ -6,6 +6,7 @@
 //! ```
 
 mod args;
+mod devices;
 mod progress;
 
 use args::{Command, GenerateArgs, TokenizeArgs};
@@ -18,6 +19,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
+    if let Some(code) = devices::list_devices_if_asked() {
+        return code;
+    }
     let result = match args::parse() {
         Ok(Command::Generate(a)) => generate(&a),
         Ok(Command::Tokenize(a)) => tokenize(&a),
@@ -85,6 +89,9 @@ fn prompt_text(model: &Model, a: &GenerateArgs) -> CliResult<String> {
 }
 
 fn generate(a: &GenerateArgs) -> CliResult<()> {
+    if let Some(servers) = &a.rpc {
+        devices::connect_rpc(servers)?;
+    }
     let model = load_model(
         &a.model,
         &ModelParams {

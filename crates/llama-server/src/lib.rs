@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod devices;
 pub mod error;
 pub mod http;
 pub mod metrics;

@@ -6,6 +6,7 @@
 
 mod backend;
 mod context;
+mod devices;
 mod log;
 mod mmap;
 mod ops;
@@ -15,6 +16,9 @@ mod sched;
 
 pub use backend::{Backend, BackendKind, Buffer, HostBytes};
 pub use context::{Context, Graph, SealedContext, Tensor};
+#[cfg(feature = "rpc")]
+pub use devices::{add_rpc_server, serve_rpc};
+pub use devices::{devices, list_devices_text, DeviceInfo};
 pub use mmap::{map_readonly, release_pages};
 pub use repack::{cpu_extra_buffer_types, BufferType};
 pub use sched::{OpSample, Sched};
