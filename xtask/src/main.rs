@@ -6,6 +6,7 @@ mod bench_ggml;
 mod bench_otel;
 mod bench_server;
 mod bindgen;
+mod check_cuda;
 mod ci;
 mod fetch_model;
 mod http;
@@ -44,6 +45,7 @@ enum Command {
     StackDown(stack::DownOpts),
     StackStatus(stack::StatusOpts),
     CheckObservability(stack::CheckOpts),
+    CheckCuda(check_cuda::Opts),
     TinyModels(tiny_models::Opts),
     ServerSuite(server_suite::Opts),
 }
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         Command::StackStatus(_) => stack::status(),
         Command::TinyModels(o) => tiny_models::run(o),
         Command::ServerSuite(o) => server_suite::run(o),
+        Command::CheckCuda(o) => check_cuda::run(o),
         // Prints its own `N passed, M failed` as the last line, so it sets the exit code itself.
         Command::CheckObservability(o) => return stack::check(o),
     };
