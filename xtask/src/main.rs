@@ -9,6 +9,7 @@ mod bindgen;
 mod check_cuda;
 mod ci;
 mod fetch_model;
+mod gpu_check;
 mod http;
 mod serve;
 mod server_suite;
@@ -46,6 +47,7 @@ enum Command {
     StackStatus(stack::StatusOpts),
     CheckObservability(stack::CheckOpts),
     CheckCuda(check_cuda::Opts),
+    GpuCheck(gpu_check::Opts),
     TinyModels(tiny_models::Opts),
     ServerSuite(server_suite::Opts),
 }
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::TinyModels(o) => tiny_models::run(o),
         Command::ServerSuite(o) => server_suite::run(o),
         Command::CheckCuda(o) => check_cuda::run(o),
+        Command::GpuCheck(o) => gpu_check::run(o),
         // Prints its own `N passed, M failed` as the last line, so it sets the exit code itself.
         Command::CheckObservability(o) => return stack::check(o),
     };
