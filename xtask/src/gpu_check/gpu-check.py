@@ -8,7 +8,8 @@ MODELS it starts `llama-server -ngl 99`, checks that the CUDA device was used, r
 CPU run up to the first near-tie (the reference's `top2` gap below --near-tie, else our own top-2
 when a token differs), then measures prompt and generation speed from the server's `timings`.
 With --llama-cpp DIR (llama.cpp's CUDA build of the vendored commit: DIR/llama-server) the same
-runs go through llama.cpp's server for comparison. Exit status 0 only when every comparison passed.
+runs go through llama.cpp's server for comparison. Exit status 0 only when every comparison passed. --cpu is a self-test of this script on a machine
+without a GPU (-ngl 0, no CUDA checks, a short speed run).
 """
 import argparse, json, os, shutil, socket, subprocess, sys, time, urllib.request
 
@@ -84,8 +85,8 @@ def compare(label, case, answer, near_tie):
     """Strict token comparison up to the first near-tie; returns (ok, compared, message)."""
     want, got = case["tokens"], answer.get("tokens") or []
     limit = len(want)
-    for i, t in enumerate(case.get("top2") or []):
-        if abs(t[0]["logprob"] - t[1]["logprob"]) < near_tie:
+    for i, t in enumerate(case.get("top2") or []):  # [[id, logprob], [id, logprob]] per step
+        if abs(t[0][1] - t[1][1]) < near_tie:
             limit = i
             break
     for step in range(limit):
@@ -100,7 +101,7 @@ def compare(label, case, answer, near_tie):
     return True, limit, f"{label}: {limit}/{len(want)} tokens identical{note}"
 
 
-def bench(port, n_prompt=512, n_gen=128):
+def bench(port, n_prompt, n_gen):
     """Prompt and generation speed from the server's timings (llama.cpp's fields)."""
     body = {"prompt": list(range(100, 100 + n_prompt)), "n_predict": n_gen, "temperature": 0,
             "top_k": 1, "cache_prompt": False, "ignore_eos": True}
@@ -124,10 +125,14 @@ def run_server(name, binary, args, env, results):
                 ok, _, msg = compare(label, case, greedy(server.port, case), args.near_tie)
                 print(("PASS " if ok else "FAIL ") + msg, flush=True)
                 ok_all &= ok
-            pp, tg = bench(server.port)
-            print(f"[{name}] {ref_file[:-5]}: pp512 {pp:.1f} tok/s, tg128 {tg:.1f} tok/s" if pp and tg
+            pp, tg = bench(server.port, args.pp, args.tg)
+            print(f"[{name}] {ref_file[:-5]}: pp{args.pp} {pp:.1f} tok/s, tg{args.tg} {tg:.1f} tok/s" if pp and tg
                   else f"[{name}] {ref_file[:-5]}: no timings", flush=True)
-            results.append({"server": name, "model": model_file, "pp512": pp, "tg128": tg})
+            results.append({"server": name, "model": model_file, "pp": args.pp, "tg": args.tg,
+                            "pp_tok_s": pp, "tg_tok_s": tg})
+        except Exception as e:  # one model's failure is reported, the others still run
+            print(f"FAIL [{name}] {model_file}: {e!r}", flush=True)
+            ok_all = False
         finally:
             server.stop()
         offloaded = "CUDA" in open(server.log_path, errors="replace").read()
@@ -146,7 +151,11 @@ def main():
     p.add_argument("--server", default=os.path.join(HERE, "llama-server"), help="our llama-server")
     p.add_argument("--cpu", action="store_true",
                    help="self-test of this script on a machine without a GPU: -ngl 0, no CUDA checks")
+    p.add_argument("--pp", type=int, help="prompt tokens of the speed run (default 512; 32 with --cpu)")
+    p.add_argument("--tg", type=int, help="generated tokens of the speed run (default 128; 8 with --cpu)")
     args = p.parse_args()
+    args.pp = args.pp or (32 if args.cpu else 512)
+    args.tg = args.tg or (8 if args.cpu else 128)
     os.makedirs(args.logdir, exist_ok=True)
     env = dict(os.environ)
     libdir = os.path.join(HERE, "lib")  # CUDA runtime libraries bundled with --cuda-libs
