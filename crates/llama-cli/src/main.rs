@@ -99,6 +99,21 @@ fn generate(a: &GenerateArgs) -> CliResult<()> {
             no_repack: a.no_repack,
         },
     )?;
+    if a.n_gpu_layers > 0 {
+        // Where the weights went: `-ngl` without a GPU (or `--rpc`) silently stays on the CPU.
+        let info = model.info();
+        let mib: Vec<String> = info
+            .weight_bytes
+            .iter()
+            .map(|b| format!("{} MiB", b >> 20))
+            .collect();
+        eprintln!(
+            "backends {} (weights {}), {} layers offloaded",
+            info.backend,
+            mib.join(" + "),
+            info.n_gpu_layers
+        );
+    }
     let text = prompt_text(&model, a)?;
     // BOS as the model asks, for chat too: templates drop a leading BOS text when the vocabulary
     // adds it (as llama.cpp's server tokenizes chat prompts).

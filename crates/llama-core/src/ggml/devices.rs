@@ -54,11 +54,15 @@ fn kind_name(t: sys::ggml_backend_dev_type) -> &'static str {
     }
 }
 
-/// Prints the devices as llama.cpp's `--list-devices` does (`Available devices:` then one line
-/// per device that is not the CPU: `  NAME: DESCRIPTION (TOTAL MiB, FREE MiB free)`).
+/// The devices as llama.cpp's `--list-devices` prints them: `Available devices:`, then one line
+/// per device that is not the CPU (`  NAME: DESCRIPTION (TOTAL MiB, FREE MiB free)`) or `  (none)`.
 pub fn list_devices_text() -> String {
     let mut out = String::from("Available devices:\n");
-    for d in devices().iter().filter(|d| d.kind != "cpu") {
+    let listed: Vec<DeviceInfo> = devices().into_iter().filter(|d| d.kind != "cpu").collect();
+    if listed.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for d in &listed {
         out.push_str(&format!(
             "  {}: {} ({} MiB, {} MiB free)\n",
             d.name,
@@ -75,6 +79,7 @@ pub fn list_devices_text() -> String {
 #[cfg(feature = "rpc")]
 pub fn add_rpc_server(endpoint: &str) -> Result<Vec<String>> {
     super::log::install();
+    reachable(endpoint)?;
     let c = std::ffi::CString::new(endpoint)
         .map_err(|_| Error::Ggml(format!("rpc: endpoint {endpoint:?} contains a NUL byte")))?;
     // SAFETY: c outlives the call; null means the server is unreachable or incompatible.
@@ -99,6 +104,27 @@ pub fn add_rpc_server(endpoint: &str) -> Result<Vec<String>> {
         return Err(Error::Ggml(format!("rpc: {endpoint} offers no device")));
     }
     Ok(names)
+}
+
+/// ggml's RPC client aborts the process when it cannot connect; a TCP connection first turns
+/// the common case (nothing listening, a wrong host) into an error.
+#[cfg(feature = "rpc")]
+fn reachable(endpoint: &str) -> Result<()> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let fail = |why: String| Error::Ggml(format!("rpc: failed to connect to {endpoint}: {why}"));
+    let addrs: Vec<_> = endpoint
+        .to_socket_addrs()
+        .map_err(|e| fail(e.to_string()))?
+        .collect();
+    let timeout = std::time::Duration::from_secs(5);
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(fail(last))
 }
 
 /// Serves this process's devices (the CPU, and a GPU if compiled in) over ggml RPC on
