@@ -7,8 +7,10 @@ mod bench_otel;
 mod bench_server;
 mod bench_server_schema;
 mod bindgen;
+mod check_cuda;
 mod ci;
 mod fetch_model;
+mod gpu_check;
 mod http;
 mod serve;
 mod server_suite;
@@ -45,6 +47,8 @@ enum Command {
     StackDown(stack::DownOpts),
     StackStatus(stack::StatusOpts),
     CheckObservability(stack::CheckOpts),
+    CheckCuda(check_cuda::Opts),
+    GpuCheck(gpu_check::Opts),
     TinyModels(tiny_models::Opts),
     ServerSuite(server_suite::Opts),
 }
@@ -84,6 +88,8 @@ fn main() -> ExitCode {
         Command::StackStatus(_) => stack::status(),
         Command::TinyModels(o) => tiny_models::run(o),
         Command::ServerSuite(o) => server_suite::run(o),
+        Command::CheckCuda(o) => check_cuda::run(o),
+        Command::GpuCheck(o) => gpu_check::run(o),
         // Prints its own `N passed, M failed` as the last line, so it sets the exit code itself.
         Command::CheckObservability(o) => return stack::check(o),
     };

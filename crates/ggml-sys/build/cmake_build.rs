@@ -18,6 +18,7 @@ pub fn build(ggml_dir: &Path, manifest: &Path) {
         .define("GGML_RPC", on(cfg!(feature = "rpc")))
         .profile("Release")
         .build_target("ggml");
+    cuda_settings(&mut cfg);
     let dst = cfg.build();
     let build = dst.join("build").join("ggml").join("src");
     for dir in [
@@ -44,6 +45,42 @@ pub fn build(ggml_dir: &Path, manifest: &Path) {
     link_system_libs();
 }
 
+/// Environment knobs of the CUDA build, for toolchains outside `/usr/local/cuda` (`cargo xtask
+/// check-cuda` installs one from PyPI into a private prefix): `CMAKE_CUDA_ARCHITECTURES` (e.g. `90`;
+/// unset, ggml picks `native`, which fails without a GPU), `CMAKE_CUDA_COMPILER` and
+/// `CUDAToolkit_ROOT` (CMake also reads the latter from the environment itself), and
+/// `GGML_CUDA_NO_VMM=1`: ggml then uses its legacy memory pool and needs no driver library
+/// (`libcuda.so`) at link time — the PyPI wheels ship none, not even a stub.
+fn cuda_settings(cfg: &mut cmake::Config) {
+    for var in [
+        "CMAKE_CUDA_ARCHITECTURES",
+        "CMAKE_CUDA_COMPILER",
+        "CUDAToolkit_ROOT",
+        "GGML_CUDA_NO_VMM",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    if !cfg!(feature = "cuda") {
+        return;
+    }
+    for var in [
+        "CMAKE_CUDA_ARCHITECTURES",
+        "CMAKE_CUDA_COMPILER",
+        "CUDAToolkit_ROOT",
+    ] {
+        if let Ok(value) = std::env::var(var) {
+            cfg.define(var, value);
+        }
+    }
+    cfg.define("GGML_CUDA_NO_VMM", if no_vmm() { "ON" } else { "OFF" })
+        // NCCL only matters for several GPUs in one process; not looked for.
+        .define("GGML_CUDA_NCCL", "OFF");
+}
+
+fn no_vmm() -> bool {
+    std::env::var("GGML_CUDA_NO_VMM").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
 fn link_system_libs() {
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if cfg!(feature = "cuda") {
@@ -51,8 +88,11 @@ fn link_system_libs() {
             println!("cargo:rustc-link-search=native={cuda}/lib64");
         }
         println!("cargo:rustc-link-search=native=/usr/local/cuda/lib64");
-        for lib in ["cudart", "cublas", "cublasLt", "cuda"] {
+        for lib in ["cudart", "cublas", "cublasLt"] {
             println!("cargo:rustc-link-lib={lib}");
+        }
+        if !no_vmm() {
+            println!("cargo:rustc-link-lib=cuda");
         }
     }
     if cfg!(feature = "metal") {

@@ -57,6 +57,9 @@ pub struct GenerateArgs {
     /// Layers to offload to a GPU (needs a cuda/metal build).
     #[arg(long = "n-gpu-layers", visible_alias = "ngl", default_value_t = 0)]
     pub n_gpu_layers: usize,
+    /// ggml RPC servers to use as devices, `HOST:PORT[,HOST:PORT...]` (needs the `rpc` feature).
+    #[arg(long = "rpc")]
+    pub rpc: Option<String>,
     /// Keep CPU weights in the mapped file (no repacking into the SIMD layout).
     #[arg(long = "no-repack", visible_alias = "nr")]
     pub no_repack: bool,

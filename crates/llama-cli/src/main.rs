@@ -6,6 +6,7 @@
 //! ```
 
 mod args;
+mod devices;
 mod progress;
 
 use args::{Command, GenerateArgs, TokenizeArgs};
@@ -18,6 +19,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
+    if let Some(code) = devices::list_devices_if_asked() {
+        return code;
+    }
     // The engine's and ggml's warnings and errors on stderr, bare, as ggml printed them.
     let _ = llama_otel::logs::init(llama_otel::logs::LogSettings::for_cli());
     let result = match args::parse() {
@@ -87,6 +91,9 @@ fn prompt_text(model: &Model, a: &GenerateArgs) -> CliResult<String> {
 }
 
 fn generate(a: &GenerateArgs) -> CliResult<()> {
+    if let Some(servers) = &a.rpc {
+        devices::connect_rpc(servers)?;
+    }
     let model = load_model(
         &a.model,
         &ModelParams {
@@ -94,6 +101,21 @@ fn generate(a: &GenerateArgs) -> CliResult<()> {
             no_repack: a.no_repack,
         },
     )?;
+    if a.n_gpu_layers > 0 {
+        // Where the weights went: `-ngl` without a GPU (or `--rpc`) silently stays on the CPU.
+        let info = model.info();
+        let mib: Vec<String> = info
+            .weight_bytes
+            .iter()
+            .map(|b| format!("{} MiB", b >> 20))
+            .collect();
+        eprintln!(
+            "backends {} (weights {}), {} layers offloaded",
+            info.backend,
+            mib.join(" + "),
+            info.n_gpu_layers
+        );
+    }
     let text = prompt_text(&model, a)?;
     // BOS as the model asks, for chat too: templates drop a leading BOS text when the vocabulary
     // adds it (as llama.cpp's server tokenizes chat prompts).

@@ -19,6 +19,12 @@ pub mod tiny;
 pub mod vocab;
 
 pub use batch::Batch;
+/// The devices ggml registered, and ggml RPC (remote devices, the RPC server) with `rpc`.
+pub mod devices {
+    #[cfg(feature = "rpc")]
+    pub use crate::ggml::{add_rpc_server, serve_rpc};
+    pub use crate::ggml::{devices, list_devices_text, DeviceInfo};
+}
 pub use context::{Context, ContextParams, DecodeStats};
 pub use embed::{Encoder, EncoderParams, Pooling};
 pub use error::{Error, Result};

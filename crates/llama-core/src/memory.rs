@@ -151,7 +151,7 @@ pub(crate) fn add_compute(
 /// Every ggml device with its free and total memory, asked now (for the CPU backend: the
 /// machine's physical memory, reported as all free).
 pub fn devices() -> Vec<DeviceMemory> {
-    crate::ggml::devices()
+    crate::ggml::device_memory()
 }
 
 /// Puts `report` on `span`: `llama.memory.<kind>.bytes` for every kind present, every use as

@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod devices;
 pub mod error;
 pub mod http;
 pub mod memory;

@@ -4,7 +4,11 @@ use llama_server::cli::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::try_parse_llama(std::env::args()).unwrap_or_else(|e| e.exit());
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(code) = llama_server::devices::list_devices_if_asked(&argv) {
+        return code;
+    }
+    let cli = Cli::try_parse_llama(argv).unwrap_or_else(|e| e.exit());
     llama_server::server::start_logging(&cli);
     let model_name = cli.aliases().into_iter().next().unwrap_or_else(|| {
         cli.model

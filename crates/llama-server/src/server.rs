@@ -195,6 +195,9 @@ pub fn in_process_with_scheduler(
 pub fn load(cli: &Cli) -> Result<Ready, String> {
     let started = Instant::now();
     tracing::info!("loading model {}", cli.model.display());
+    if let Some(servers) = &cli.rpc {
+        crate::devices::connect_rpc(servers)?;
+    }
     let params = ModelParams {
         n_gpu_layers: cli.n_gpu_layers,
         no_repack: !cli.repack_enabled(),

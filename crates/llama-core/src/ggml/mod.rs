@@ -9,6 +9,7 @@
 mod arena;
 mod backend;
 mod context;
+mod devices;
 mod log;
 mod memory;
 mod mmap;
@@ -20,7 +21,10 @@ mod sched;
 pub use arena::{SealedArena, TensorArena, TensorId};
 pub use backend::{Backend, BackendKind, Buffer, HostBytes};
 pub use context::{Context, Graph, Tensor};
-pub use memory::{devices, DeviceMemory};
+#[cfg(feature = "rpc")]
+pub use devices::{add_rpc_server, serve_rpc};
+pub use devices::{devices, list_devices_text, DeviceInfo};
+pub use memory::{devices as device_memory, DeviceMemory};
 pub use mmap::{map_readonly, release_pages};
 pub use repack::{cpu_extra_buffer_types, BufferType};
 pub use sched::{OpSample, Sched};

@@ -63,7 +63,6 @@ const UNSUPPORTED: &[&str] = &[
     "--draft-p-split",
     "--spec-type",
     "--spec-default",
-    "--rpc",
     "-ctk",
     "--cache-type-k",
     "-ctv",

@@ -64,6 +64,12 @@ pub struct Cli {
     #[arg(long = "n-gpu-layers", alias = "gpu-layers", env = "LLAMA_ARG_N_GPU_LAYERS",
           default_value = "0", value_parser = parse_gpu_layers)]
     pub n_gpu_layers: usize,
+    /// ggml RPC servers to use as devices, `HOST:PORT[,HOST:PORT...]` (needs the `rpc` feature).
+    #[arg(long = "rpc", env = "LLAMA_ARG_RPC")]
+    pub rpc: Option<String>,
+    /// Print the available devices and exit (handled before the other flags, as llama.cpp).
+    #[arg(long = "list-devices")]
+    pub list_devices: bool,
     /// Keep CPU weights in the mapped file (no repacking into the SIMD layout); `-nr`.
     #[arg(long = "no-repack", env = "LLAMA_ARG_NO_REPACK", value_parser = parse_bool,
           overrides_with = "repack")]

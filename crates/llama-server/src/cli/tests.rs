@@ -300,7 +300,6 @@ fn unsupported_llama_cpp_flags_are_named() {
         "-mm",
         "-md",
         "--model-draft",
-        "--rpc",
         "-ctk",
         "-ctv",
     ] {

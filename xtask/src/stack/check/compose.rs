@@ -45,7 +45,7 @@ fn dockerfile_froms(text: &str) -> Vec<String> {
 
 impl Stack {
     /// The Dockerfile a service is built from.
-    fn dockerfile(&self, build: &Build) -> Result<String> {
+    pub(super) fn dockerfile(&self, build: &Build) -> Result<String> {
         if let Some(inline) = &build.dockerfile_inline {
             return Ok(inline.clone());
         }

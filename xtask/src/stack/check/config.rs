@@ -32,6 +32,10 @@ pub(super) struct Service {
     pub(super) environment: Either,
     pub(super) volumes: Vec<Volume>,
     pub(super) depends_on: Either,
+    /// Compose profiles the service belongs to (`gpu`): off unless asked for.
+    pub(super) profiles: Vec<String>,
+    /// `deploy:` as written (resources, device reservations); read by the GPU check.
+    pub(super) deploy: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]

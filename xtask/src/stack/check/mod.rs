@@ -5,6 +5,7 @@
 mod compose;
 mod config;
 mod evaluate;
+mod gpu;
 mod grafana;
 mod live;
 mod pipelines;
@@ -149,6 +150,10 @@ fn check_files(root: &Path, report: &mut Report) -> Result<Vec<Query>> {
     tools::optional(&stack, report);
     report.record("images pinned to exact versions", stack.pinned());
     report.record("wiring between the services' files", stack.wiring());
+    report.record(
+        "gpu profile: CUDA image with an NVIDIA device",
+        stack.gpu_profile(),
+    );
     report.record("collector and Jaeger pipelines", stack.sampling());
     let mut queries = Vec::new();
     grafana::dashboards(root, report, &mut queries)?;
