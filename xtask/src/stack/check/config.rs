@@ -32,6 +32,8 @@ pub(super) struct Service {
     pub(super) environment: Either,
     pub(super) volumes: Vec<Volume>,
     pub(super) depends_on: Either,
+    /// Compose profiles: a service with any starts only when one is named.
+    pub(super) profiles: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -201,6 +203,8 @@ pub(super) struct Prometheus {
 
 #[derive(Deserialize)]
 pub(super) struct ScrapeConfig {
+    #[serde(default)]
+    pub(super) job_name: String,
     #[serde(default)]
     pub(super) static_configs: Vec<Targets>,
 }

@@ -9,6 +9,7 @@ mod grafana;
 mod live;
 mod pipelines;
 mod promql;
+mod replicas;
 mod tools;
 mod wiring;
 
@@ -150,6 +151,10 @@ fn check_files(root: &Path, report: &mut Report) -> Result<Vec<Query>> {
     report.record("images pinned to exact versions", stack.pinned());
     report.record("wiring between the services' files", stack.wiring());
     report.record("collector and Jaeger pipelines", stack.sampling());
+    let overlay = replicas::Replicas::load(root)?;
+    report.record("replicas overlay", stack.replicas(&overlay));
+    let by_instance = replicas::dashboards_by_instance(root);
+    report.record("dashboards break down by instance", by_instance);
     let mut queries = Vec::new();
     grafana::dashboards(root, report, &mut queries)?;
     queries.extend(grafana::datasource_queries(&stack.datasources));

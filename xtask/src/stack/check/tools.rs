@@ -4,7 +4,7 @@
 //! check stands in.
 
 use super::{outcome, Report, Stack};
-use crate::stack::files::{ALERTS, COLLECTOR, COMPOSE, PROM_CONFIG};
+use crate::stack::files::{ALERTS, COLLECTOR, COMPOSE, PROM_CONFIG, PROM_REPLICAS};
 use crate::stack::process::which;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -40,7 +40,8 @@ fn name(command: &str) -> String {
 /// `promtool check config` and `check rules`: Debian's `prometheus` package has promtool, so it
 /// is required, like Prometheus for the live part.
 pub(super) fn promtool(root: &Path, report: &mut Report) {
-    for (what, file) in [("config", PROM_CONFIG), ("rules", ALERTS)] {
+    let files = [("config", PROM_CONFIG), ("config", PROM_REPLICAS), ("rules", ALERTS)];
+    for (what, file) in files {
         let command = format!("promtool check {what} {file}");
         report.record(&name(&command), run(root, &command));
     }
