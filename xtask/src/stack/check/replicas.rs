@@ -38,7 +38,9 @@ impl Replicas {
 /// `service.instance.id` in an `OTEL_RESOURCE_ATTRIBUTES` value.
 fn instance_id(attributes: &str) -> Option<&str> {
     let mut pairs = attributes.split(',').filter_map(|kv| kv.split_once('='));
-    pairs.find(|(k, _)| k.trim() == "service.instance.id").map(|(_, v)| v.trim())
+    pairs
+        .find(|(k, _)| k.trim() == "service.instance.id")
+        .map(|(_, v)| v.trim())
 }
 
 /// HAProxy's `balance` of the backend and its `server NAME HOST:PORT` addresses.
@@ -67,7 +69,11 @@ impl Stack {
 
     /// A replica's setting after the overlay is merged over the default stack.
     fn replica_env(&self, r: &Replicas, name: &str, key: &str) -> String {
-        let overlay = r.compose.services.get(name).and_then(|s| s.environment.get(key));
+        let overlay = r
+            .compose
+            .services
+            .get(name)
+            .and_then(|s| s.environment.get(key));
         overlay.unwrap_or_else(|| self.env(name, key))
     }
 
@@ -110,9 +116,9 @@ impl Stack {
         for name in names {
             let attributes = self.replica_env(r, name, PER_REPLICA[0]);
             match instance_id(&attributes) {
-                Some(id) if !ids.insert(id.to_string()) => {
-                    p.push(format!("{name}: service.instance.id `{id}` is not distinct"))
-                }
+                Some(id) if !ids.insert(id.to_string()) => p.push(format!(
+                    "{name}: service.instance.id `{id}` is not distinct"
+                )),
                 Some(_) => {}
                 None => p.push(format!("{name}: no service.instance.id in {attributes:?}")),
             }
@@ -140,12 +146,19 @@ fn balancer(r: &Replicas, want: &BTreeSet<String>, p: &mut Vec<String>) {
     }
     let have: BTreeSet<String> = servers.iter().map(|s| s.to_string()).collect();
     if &have != want {
-        p.push(format!("{HAPROXY}: servers {have:?}, not the replicas {want:?}"));
+        p.push(format!(
+            "{HAPROXY}: servers {have:?}, not the replicas {want:?}"
+        ));
     }
-    let mounted = r.compose.services.values().flat_map(|s| &s.volumes).any(|v| {
-        let (source, _, ro) = v.parts();
-        ro && source == Some("./haproxy/haproxy.cfg")
-    });
+    let mounted = r
+        .compose
+        .services
+        .values()
+        .flat_map(|s| &s.volumes)
+        .any(|v| {
+            let (source, _, ro) = v.parts();
+            ro && source == Some("./haproxy/haproxy.cfg")
+        });
     if !mounted {
         p.push(format!("{HAPROXY} is mounted read-only by no service"));
     }
@@ -160,11 +173,15 @@ fn scraped(base: &Prometheus, prom: &Prometheus, want: &BTreeSet<String>, p: &mu
     };
     let have = targets(prom, SERVER);
     if &have != want {
-        p.push(format!("{PROM_REPLICAS}: job {SERVER} scrapes {have:?}, not {want:?}"));
+        p.push(format!(
+            "{PROM_REPLICAS}: job {SERVER} scrapes {have:?}, not {want:?}"
+        ));
     }
     for job in base.scrape_configs.iter().map(|s| s.job_name.as_str()) {
         if job != SERVER && targets(prom, job) != targets(base, job) {
-            p.push(format!("{PROM_REPLICAS}: job {job} differs from prometheus.yml's"));
+            p.push(format!(
+                "{PROM_REPLICAS}: job {job} differs from prometheus.yml's"
+            ));
         }
     }
     let bad = have.iter().filter(|t| host_port(t).is_none());
@@ -180,10 +197,15 @@ pub(super) fn dashboards_by_instance(root: &std::path::Path) -> Result<String> {
         let text = std::fs::read_to_string(&path)?;
         let d: serde_json::Value = serde_json::from_str(&text)?;
         let file = path.file_name().unwrap_or_default().to_string_lossy();
-        let vars = d["templating"]["list"].as_array().cloned().unwrap_or_default();
+        let vars = d["templating"]["list"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let var = vars.iter().find(|v| v["name"] == "instance");
         if !var.is_some_and(|v| v["multi"] == true && v["includeAll"] == true) {
-            p.push(format!("{file}: no multi-value `instance` variable with All"));
+            p.push(format!(
+                "{file}: no multi-value `instance` variable with All"
+            ));
         }
         let by = per_instance_targets(&d["panels"]);
         if by == 0 {
@@ -191,19 +213,27 @@ pub(super) fn dashboards_by_instance(root: &std::path::Path) -> Result<String> {
         }
         n += by;
     }
-    outcome(p, || format!("{n} queries by instance with {{{{instance}}}} legends"))
+    outcome(p, || {
+        format!("{n} queries by instance with {{{{instance}}}} legends")
+    })
 }
 
 /// Targets that aggregate `by (instance…)` (or keep it) and show it in the legend.
 fn per_instance_targets(panels: &serde_json::Value) -> usize {
     let panels = panels.as_array().map(Vec::as_slice).unwrap_or_default();
-    let mine = panels.iter().flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default());
+    let mine = panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default());
     let ok = |t: &serde_json::Value| {
         let legend = t["legendFormat"].as_str().unwrap_or("");
         let expr = t["expr"].as_str().unwrap_or("");
-        legend.contains("{{instance}}") && (expr.contains("by (instance") || !expr.contains(" by ("))
+        legend.contains("{{instance}}")
+            && (expr.contains("by (instance") || !expr.contains(" by ("))
     };
-    let nested: usize = panels.iter().map(|p| per_instance_targets(&p["panels"])).sum();
+    let nested: usize = panels
+        .iter()
+        .map(|p| per_instance_targets(&p["panels"]))
+        .sum();
     mine.filter(ok).count() + nested
 }
 

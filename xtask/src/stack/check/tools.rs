@@ -4,7 +4,7 @@
 //! check stands in.
 
 use super::{outcome, Report, Stack};
-use crate::stack::files::{ALERTS, COLLECTOR, COMPOSE, PROM_CONFIG, PROM_REPLICAS};
+use crate::stack::files::{ALERTS, COLLECTOR, COMPOSE, KUBERNETES, PROM_CONFIG, PROM_REPLICAS};
 use crate::stack::process::which;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -40,11 +40,40 @@ fn name(command: &str) -> String {
 /// `promtool check config` and `check rules`: Debian's `prometheus` package has promtool, so it
 /// is required, like Prometheus for the live part.
 pub(super) fn promtool(root: &Path, report: &mut Report) {
-    let files = [("config", PROM_CONFIG), ("config", PROM_REPLICAS), ("rules", ALERTS)];
+    let files = [
+        ("config", PROM_CONFIG),
+        ("config", PROM_REPLICAS),
+        ("rules", ALERTS),
+    ];
     for (what, file) in files {
         let command = format!("promtool check {what} {file}");
         report.record(&name(&command), run(root, &command));
     }
+}
+
+/// `kubernetes-validate --strict` (PyPI; the Kubernetes OpenAPI schemas, offline) over the
+/// manifests where installed: the schema the typed check in kube.rs only covers in part.
+pub(super) fn kubernetes_validate(root: &Path, report: &mut Report) {
+    let probe = "kubernetes-validate --version";
+    let name = "kubernetes-validate --strict";
+    if run(root, probe).is_err() {
+        return report.skip(name, "not installed (PyPI `kubernetes-validate`)");
+    }
+    let dir = root.join(KUBERNETES);
+    let files = std::fs::read_dir(&dir).map(|d| {
+        let mut f: Vec<String> = d
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".yaml"))
+            .map(|n| format!("{KUBERNETES}/{n}"))
+            .collect();
+        f.sort();
+        f
+    });
+    let result = files.map_err(Into::into).and_then(|f| {
+        let command = format!("kubernetes-validate --strict --quiet {}", f.join(" "));
+        run(root, &command).map(|_| format!("{} files", f.len()))
+    });
+    report.record(name, result);
 }
 
 type StandIn = fn(&Stack) -> Result<String>;
