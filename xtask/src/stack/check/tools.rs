@@ -4,7 +4,9 @@
 //! check stands in.
 
 use super::{outcome, Report, Stack};
-use crate::stack::files::{ALERTS, COLLECTOR, COMPOSE, KUBERNETES, PROM_CONFIG, PROM_REPLICAS};
+use crate::stack::files::{
+    ALERTS, COLLECTOR, COMPOSE, KUBERNETES, PROM_CONFIG, PROM_REPLICAS, REPLICAS,
+};
 use crate::stack::process::which;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -87,6 +89,13 @@ pub(super) fn optional(stack: &Stack, report: &mut Report) {
         ("docker compose version", compose, Stack::services),
         ("otelcol-contrib --version", collector, Stack::pipelines),
     ];
+    // The replicas overlay merged over the stack, as `up` would read it; where Docker is
+    // missing, the `replicas overlay` check is the stand-in.
+    let overlay = format!("docker compose -f {COMPOSE} -f {REPLICAS} --profile replicas config -q");
+    if run(&stack.root, "docker compose version").is_ok() {
+        let name = "docker compose config (replicas overlay)";
+        report.record(name, run(&stack.root, &overlay));
+    }
     for (probe, command, stand_in) in tools {
         let (name, root) = (name(&command), &stack.root);
         match run(root, probe) {
