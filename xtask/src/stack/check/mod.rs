@@ -161,6 +161,7 @@ fn check_files(root: &Path, report: &mut Report) -> Result<Vec<Query>> {
     let manifests = kube::load_all(root, KUBERNETES)?;
     report.record("Kubernetes manifests", kube_rules::rules(&manifests));
     tools::kubernetes_validate(root, report);
+    tools::haproxy(root, report);
     let mut queries = Vec::new();
     grafana::dashboards(root, report, &mut queries)?;
     queries.extend(grafana::datasource_queries(&stack.datasources));
@@ -282,6 +283,16 @@ mod tests {
         ];
         if have_promtool() {
             cases.push("alerts|) > 2|) >> 2|promtool check rules: `");
+        }
+        let have = which("haproxy").is_some();
+        assert!(
+            have || !util::in_ci(),
+            "no haproxy (Debian package `haproxy`)"
+        );
+        if have {
+            cases.push("haproxy|    timeout connect 5s|    timeout connect 5x|haproxy -c: `");
+        } else {
+            eprintln!("skipped a case: no haproxy (Debian package `haproxy`)");
         }
         // Only the real schema knows every field: a typo in one the typed check does not read.
         let validate = "kubernetes-validate (PyPI package `kubernetes-validate`)";

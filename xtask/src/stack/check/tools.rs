@@ -5,7 +5,7 @@
 
 use super::{outcome, Report, Stack};
 use crate::stack::files::{
-    ALERTS, COLLECTOR, COMPOSE, KUBERNETES, PROM_CONFIG, PROM_REPLICAS, REPLICAS,
+    ALERTS, COLLECTOR, COMPOSE, HAPROXY, KUBERNETES, PROM_CONFIG, PROM_REPLICAS, REPLICAS,
 };
 use crate::stack::process::which;
 use anyhow::{bail, Context, Result};
@@ -76,6 +76,16 @@ pub(super) fn kubernetes_validate(root: &Path, report: &mut Report) {
         run(root, &command).map(|_| format!("{} files", f.len()))
     });
     report.record(name, result);
+}
+
+/// `haproxy -c` (Debian package `haproxy`) over the replicas overlay's load balancer config.
+pub(super) fn haproxy(root: &Path, report: &mut Report) {
+    let name = "haproxy -c";
+    if run(root, "haproxy -v").is_err() {
+        return report.skip(name, "not installed (Debian package `haproxy`)");
+    }
+    let checked = run(root, &format!("haproxy -c -q -f {HAPROXY}"));
+    report.record(name, checked.map(|_| HAPROXY.to_string()));
 }
 
 type StandIn = fn(&Stack) -> Result<String>;
