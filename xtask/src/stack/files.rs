@@ -6,6 +6,12 @@ pub(super) const COLLECTOR: &str = "observability/otel-collector.yaml";
 pub(super) const JAEGER: &str = "observability/jaeger/config.yaml";
 pub(super) const LOKI: &str = "observability/loki/config.yaml";
 pub(super) const PROM_CONFIG: &str = "observability/prometheus/prometheus.yml";
+/// The replicas overlay: its compose file, load balancer and Prometheus config.
+pub(super) const REPLICAS: &str = "observability/docker-compose.replicas.yaml";
+pub(super) const HAPROXY: &str = "observability/haproxy/haproxy.cfg";
+pub(super) const PROM_REPLICAS: &str = "observability/prometheus/prometheus-replicas.yml";
+/// The Kubernetes manifests.
+pub(super) const KUBERNETES: &str = "deploy/kubernetes";
 pub(super) const ALERTS: &str = "observability/prometheus/alerts.yml";
 pub(super) const DATASOURCES: &str =
     "observability/grafana/provisioning/datasources/datasources.yaml";

@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// The tag is an exact version: `1.2.3` (optionally `v`-prefixed, with a `-variant`), Debian's
 /// `12.8`-style point release, or a digest.
-fn pinned_image(image: &str) -> Result<()> {
+pub(super) fn pinned_image(image: &str) -> Result<()> {
     let name = &image[image.rfind('/').map_or(0, |i| i + 1)..];
     let (name, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
     let version = tag.trim_start_matches('v').split('-').next().unwrap_or("");

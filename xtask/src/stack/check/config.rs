@@ -206,6 +206,8 @@ pub(super) struct Prometheus {
 #[derive(Deserialize)]
 pub(super) struct ScrapeConfig {
     #[serde(default)]
+    pub(super) job_name: String,
+    #[serde(default)]
     pub(super) static_configs: Vec<Targets>,
 }
 

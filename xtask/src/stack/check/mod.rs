@@ -7,14 +7,18 @@ mod config;
 mod evaluate;
 mod gpu;
 mod grafana;
+mod kube;
+mod kube_rules;
 mod live;
 mod pipelines;
 mod promql;
+mod replicas;
 mod tools;
 mod wiring;
 
 use crate::stack::files::{
-    ALERTS, COLLECTOR, COMPOSE, DASHBOARD_PROVIDERS, DATASOURCES, JAEGER, LOKI, PROM_CONFIG,
+    ALERTS, COLLECTOR, COMPOSE, DASHBOARD_PROVIDERS, DATASOURCES, JAEGER, KUBERNETES, LOKI,
+    PROM_CONFIG,
 };
 use crate::util;
 use anyhow::{bail, Result};
@@ -155,6 +159,14 @@ fn check_files(root: &Path, report: &mut Report) -> Result<Vec<Query>> {
         stack.gpu_profile(),
     );
     report.record("collector and Jaeger pipelines", stack.sampling());
+    let overlay = replicas::Replicas::load(root)?;
+    report.record("replicas overlay", stack.replicas(&overlay));
+    let by_instance = replicas::dashboards_by_instance(root);
+    report.record("dashboards break down by instance", by_instance);
+    let manifests = kube::load_all(root, KUBERNETES)?;
+    report.record("Kubernetes manifests", kube_rules::rules(&manifests));
+    tools::kubernetes_validate(root, report);
+    tools::haproxy(root, report);
     let mut queries = Vec::new();
     grafana::dashboards(root, report, &mut queries)?;
     queries.extend(grafana::datasource_queries(&stack.datasources));
@@ -170,6 +182,7 @@ fn check_files(root: &Path, report: &mut Report) -> Result<Vec<Query>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::files::{HAPROXY, PROM_REPLICAS, REPLICAS};
     use crate::stack::process::which;
 
     /// The static check of a copy of the stack with `from` replaced by `to` in `file`: the
@@ -181,7 +194,7 @@ mod tests {
         );
         let mut cp = std::process::Command::new("cp");
         cp.arg("-r")
-            .args([root.join("observability"), root.join("Dockerfile")]);
+            .args(["observability", "Dockerfile", "deploy"].map(|p| root.join(p)));
         util::run(cp.arg(tmp.path())).unwrap();
         let text = std::fs::read_to_string(tmp.path().join(file)).unwrap();
         assert!(text.contains(from), "{file} has no `{from}`");
@@ -242,9 +255,58 @@ mod tests {
             "dash|\"panels\"|\"panels\" 1|dashboard llm-serving.json: not a Grafana dashboard",
             "dash|\"uid\": \"${datasource}\"|\"uid\": \"p\"|panel \"Requests / s\": needs queries",
             "dash|\"label_values(target_info, |\"query_result(|variable model: needs label_values",
+            "replicas|service.instance.id=llama-server-3|service.instance.id=llama-server-2|`llama-server-2` is not distinct",
+            "replicas|service.instance.id=llama-server-2|x=y|llama-server-2: no service.instance.id",
+            "replicas|  haproxy:\n    profiles: [replicas]|  haproxy:\n|haproxy: a new service without profile",
+            "replicas|--ctx-size=${LLAMA_CTX_SIZE:-4096}|--ctx-size=8|llama-server-2: command differs",
+            "replicas|OTEL_LOGS_EXPORTER: otlp|OTEL_LOGS_EXPORTER: none|OTEL_LOGS_EXPORTER differs",
+            "replicas|image: haproxy:3.2.4-alpine|image: haproxy:3|`3` is not an exact version",
+            "replicas|./haproxy/haproxy.cfg:|./haproxy/h.cfg:|haproxy.cfg is mounted read-only by no",
+            "haproxy|balance leastconn|balance roundrobin|not leastconn",
+            "haproxy|    server llama-server-3 llama-server-3:8080 check inter 5s\n||servers {",
+            "promrep|, \"llama-server-3:8080\"||job llama-server scrapes",
+            "promrep|localhost:9090|localhost:9091|job prometheus differs",
+            "k8s-server|      app.kubernetes.io/name: llama-server\n  template|      app: x\n  template|llama-server: selector does not match",
+            "k8s-server|apiVersion: apps/v1|apiVersion: v1|Deployment needs apiVersion apps/v1",
+            "k8s-server|kind: PersistentVolumeClaim|kind: PVC|unknown kind `PVC`",
+            "k8s-server|containerPort: 8080|containerPort: \"x\"|llama-server.yaml document 1",
+            "k8s-server|      targetPort: http|      targetPort: 8081|targetPort Number(8081) is no container",
+            "k8s-server|              path: /health|              path: /healthz|not /health",
+            "k8s-server|          readinessProbe:|          startupProbe:|llama-server/llama-server: no readiness probe",
+            "k8s-server|              port: http\n|              port: metrics\n|probe on Name(\"metrics\"), no container",
+            "k8s-server|prometheus.io/port: \"8080\"|prometheus.io/port: \"9090\"|prometheus.io/port Some(9090)",
+            "k8s-server|claimName: llama-models|claimName: models|names no PersistentVolumeClaim models",
+            "k8s-server|service.instance.id=$(POD_NAME)|service.instance.id=x|not the pod's name",
+            "k8s-server|http://otel-collector:4317|http://otel-collector:4319|is no Service's port",
+            "k8s-server|image: llama-rs/llama-server:0.1.0|image: llama-rs/llama-server:latest|`latest`",
+            "k8s-server|          resources:|          resourcez:|no resource requests and limits",
+            "k8s-hpa|    name: llama-server\n  minReplicas|    name: llama\n  minReplicas|scaleTargetRef apps/v1 Deployment llama is no",
+            "k8s-hpa|    - type: Pods|    - type: Object|no `type: Pods` metric",
+            "k8s-hpa|          name: llama_requests_queued|          name: llama_requests_active|not a queue-depth metric",
+            "k8s-hpa|as: llama_requests_queued|as: llama_queued|no prometheus-adapter rule serves",
+            "k8s-collector|name: otel-collector-config\n|name: otel-config\n|names no ConfigMap otel-collector-config",
         ];
         if have_promtool() {
             cases.push("alerts|) > 2|) >> 2|promtool check rules: `");
+        }
+        let have = which("haproxy").is_some();
+        assert!(
+            have || !util::in_ci(),
+            "no haproxy (Debian package `haproxy`)"
+        );
+        if have {
+            cases.push("haproxy|    timeout connect 5s|    timeout connect 5x|haproxy -c: `");
+        } else {
+            eprintln!("skipped a case: no haproxy (Debian package `haproxy`)");
+        }
+        // Only the real schema knows every field: a typo in one the typed check does not read.
+        let validate = "kubernetes-validate (PyPI package `kubernetes-validate`)";
+        let have = which("kubernetes-validate").is_some();
+        assert!(have || !util::in_ci(), "no {validate}");
+        if have {
+            cases.push("k8s-collector|  replicas: 1|  replicaz: 1|kubernetes-validate --strict: `");
+        } else {
+            eprintln!("skipped a case: no {validate}");
         }
         for case in cases {
             let [file, from, to, want] = case.splitn(4, '|').collect::<Vec<_>>()[..] else {
@@ -258,6 +320,12 @@ mod tests {
                 "jaeger" => JAEGER,
                 "loki" => LOKI,
                 "alerts" => ALERTS,
+                "replicas" => REPLICAS,
+                "haproxy" => HAPROXY,
+                "promrep" => PROM_REPLICAS,
+                "k8s-server" => "deploy/kubernetes/llama-server.yaml",
+                "k8s-hpa" => "deploy/kubernetes/hpa.yaml",
+                "k8s-collector" => "deploy/kubernetes/collector.yaml",
                 _ => "observability/grafana/dashboards/llm-serving.json",
             };
             let (from, to) = (from.replace("\\n", "\n"), to.replace("\\n", "\n"));

@@ -4,7 +4,9 @@
 //! check stands in.
 
 use super::{outcome, Report, Stack};
-use crate::stack::files::{ALERTS, COLLECTOR, COMPOSE, PROM_CONFIG};
+use crate::stack::files::{
+    ALERTS, COLLECTOR, COMPOSE, HAPROXY, KUBERNETES, PROM_CONFIG, PROM_REPLICAS, REPLICAS,
+};
 use crate::stack::process::which;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -40,10 +42,50 @@ fn name(command: &str) -> String {
 /// `promtool check config` and `check rules`: Debian's `prometheus` package has promtool, so it
 /// is required, like Prometheus for the live part.
 pub(super) fn promtool(root: &Path, report: &mut Report) {
-    for (what, file) in [("config", PROM_CONFIG), ("rules", ALERTS)] {
+    let files = [
+        ("config", PROM_CONFIG),
+        ("config", PROM_REPLICAS),
+        ("rules", ALERTS),
+    ];
+    for (what, file) in files {
         let command = format!("promtool check {what} {file}");
         report.record(&name(&command), run(root, &command));
     }
+}
+
+/// `kubernetes-validate --strict` (PyPI; the Kubernetes OpenAPI schemas, offline) over the
+/// manifests where installed: the schema the typed check in kube.rs only covers in part.
+pub(super) fn kubernetes_validate(root: &Path, report: &mut Report) {
+    let probe = "kubernetes-validate --version";
+    let name = "kubernetes-validate --strict";
+    if run(root, probe).is_err() {
+        return report.skip(name, "not installed (PyPI `kubernetes-validate`)");
+    }
+    let dir = root.join(KUBERNETES);
+    let files = std::fs::read_dir(&dir).map(|d| {
+        let mut f: Vec<String> = d
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".yaml"))
+            .map(|n| format!("{KUBERNETES}/{n}"))
+            .collect();
+        f.sort();
+        f
+    });
+    let result = files.map_err(Into::into).and_then(|f| {
+        let command = format!("kubernetes-validate --strict --quiet {}", f.join(" "));
+        run(root, &command).map(|_| format!("{} files", f.len()))
+    });
+    report.record(name, result);
+}
+
+/// `haproxy -c` (Debian package `haproxy`) over the replicas overlay's load balancer config.
+pub(super) fn haproxy(root: &Path, report: &mut Report) {
+    let name = "haproxy -c";
+    if run(root, "haproxy -v").is_err() {
+        return report.skip(name, "not installed (Debian package `haproxy`)");
+    }
+    let checked = run(root, &format!("haproxy -c -q -f {HAPROXY}"));
+    report.record(name, checked.map(|_| HAPROXY.to_string()));
 }
 
 type StandIn = fn(&Stack) -> Result<String>;
@@ -57,6 +99,13 @@ pub(super) fn optional(stack: &Stack, report: &mut Report) {
         ("docker compose version", compose, Stack::services),
         ("otelcol-contrib --version", collector, Stack::pipelines),
     ];
+    // The replicas overlay merged over the stack, as `up` would read it; where Docker is
+    // missing, the `replicas overlay` check is the stand-in.
+    let overlay = format!("docker compose -f {COMPOSE} -f {REPLICAS} --profile replicas config -q");
+    if run(&stack.root, "docker compose version").is_ok() {
+        let name = "docker compose config (replicas overlay)";
+        report.record(name, run(&stack.root, &overlay));
+    }
     for (probe, command, stand_in) in tools {
         let (name, root) = (name(&command), &stack.root);
         match run(root, probe) {
