@@ -1,6 +1,6 @@
 //! `cargo xtask bench-server`: serving throughput and time to first token of our llama-server
-//! under 1, 4 and 8 concurrent streaming clients, optionally against llama.cpp's llama-server
-//! with the same flags in the same run.
+//! under concurrent streaming clients sending one of bench_clients' workloads, optionally
+//! against llama.cpp's llama-server with the same flags in the same run.
 
 use crate::stack::process::{free_port, target_dir, wait_http, Proc};
 use crate::util::{self, TempDir};
@@ -18,29 +18,39 @@ use std::time::Duration;
 /// (64 tokens each, greedy, ignore_eos) for N = 1, 4 and 8: aggregate generated tokens/s and
 /// time to first token p50/p95. With --llama-cpp (or LLAMA_CPP_SERVER) pointing at llama.cpp's
 /// llama-server, starts it with the same flags and benchmarks it in the same run, alternating
-/// servers per client count, and prints the ratios. -r repeats each measurement (means are
-/// shown). --json prints one summary object instead of the table.
+/// servers per client count, and prints the ratios. -r repeats each measurement (mean ± sd
+/// shown). --workload picks the requests: chat (one short question), shared-prefix (a
+/// ~1,500-token system prompt shared by all clients, then distinct questions; 2 requests per
+/// client), multi-turn (4 turns per client, each re-sending the whole conversation) or
+/// repetitive (copy a code block with an edit). --json prints one summary object, --markdown
+/// a README table, instead of the plain table.
 #[derive(Debug, clap::Args)]
 pub struct Cli {
     #[command(flatten)]
     server: crate::util::ServerArgs,
-    /// Concurrent client counts to measure
-    #[arg(
-        long,
-        value_name = "N,N,..",
-        value_delimiter = ',',
-        default_value = "1,4,8"
-    )]
+    /// Concurrent client counts to measure [default: chat 1,4,8; shared-prefix 8,16,32;
+    /// multi-turn 4,8; repetitive 1]
+    #[arg(long, value_name = "N,N,..", value_delimiter = ',')]
     clients: Vec<usize>,
+    /// Requests: chat, shared-prefix, multi-turn or repetitive
+    #[arg(long, value_name = "NAME", default_value = "chat",
+          value_parser = ["chat", "shared-prefix", "multi-turn", "repetitive"])]
+    workload: String,
+    /// Requests each client sends in turn [default: 4 for multi-turn, 2 for shared-prefix, else 1]
+    #[arg(long, value_name = "N")]
+    requests_per_client: Option<usize>,
     /// Tokens each client generates
     #[arg(long, value_name = "N", default_value_t = 64)]
     tokens: usize,
     /// Repetitions of each measurement
-    #[arg(short = 'r', value_name = "N", default_value_t = 1)]
+    #[arg(short = 'r', value_name = "N", default_value_t = 3)]
     reps: usize,
     /// Print one JSON summary object instead of the table
     #[arg(long)]
     json: bool,
+    /// Print a Markdown table (for the README) instead of the plain table
+    #[arg(long, conflicts_with = "json")]
+    markdown: bool,
     /// llama.cpp's llama-server, to compare against [env: LLAMA_CPP_SERVER]
     #[arg(long = "llama-cpp", value_name = "PATH")]
     llama_cpp: Option<PathBuf>,
@@ -65,13 +75,27 @@ struct Opts {
     tokens: usize,
     reps: usize,
     json: bool,
+    markdown: bool,
+    workload: String,
+    per_client: usize,
     llama_cpp: Option<PathBuf>,
     json_schema: Option<PathBuf>,
     debug: bool,
 }
 
+/// The client counts and requests per client a workload is measured with by default.
+fn workload_defaults(workload: &str) -> (Vec<usize>, usize) {
+    match workload {
+        "shared-prefix" => (vec![8, 16, 32], 2),
+        "multi-turn" => (vec![4, 8], 4),
+        "repetitive" => (vec![1], 1),
+        _ => (vec![1, 4, 8], 1),
+    }
+}
+
 fn parse(a: Cli) -> Result<Opts> {
     let root = util::workspace_root();
+    let (clients, per_client) = workload_defaults(&a.workload);
     let opts = Opts {
         model: root.join(
             a.server
@@ -81,10 +105,17 @@ fn parse(a: Cli) -> Result<Opts> {
         ),
         threads: a.server.threads,
         slots: a.server.slots,
-        clients: a.clients,
+        clients: if a.clients.is_empty() {
+            clients
+        } else {
+            a.clients
+        },
         tokens: a.tokens,
         reps: a.reps.max(1),
         json: a.json,
+        markdown: a.markdown,
+        per_client: a.requests_per_client.unwrap_or(per_client).max(1),
+        workload: a.workload,
         llama_cpp: a
             .llama_cpp
             .or_else(|| std::env::var_os("LLAMA_CPP_SERVER").map(PathBuf::from)),
@@ -132,9 +163,15 @@ impl Server {
     }
 
     /// One bench_clients run against this server: its JSON line.
-    fn measure(&mut self, client_bin: &Path, clients: usize, tokens: usize) -> Result<Value> {
+    fn measure(
+        &mut self,
+        client_bin: &Path,
+        clients: usize,
+        tokens: usize,
+        extra: &[String],
+    ) -> Result<Value> {
         self.proc.alive()?;
-        let v = util::run_bench_clients(client_bin, &self.url, clients, tokens)?;
+        let v = util::run_bench_clients_with(client_bin, &self.url, clients, tokens, extra)?;
         let failed = v["requests_failed"].as_u64().unwrap_or(0);
         if failed > 0 || v["tokens"].as_u64().unwrap_or(0) == 0 {
             bail!(
@@ -192,13 +229,15 @@ pub fn run(args: Cli) -> Result<()> {
     }
     // One short request each first: the first decode allocates graphs and buffers.
     for s in &mut servers {
-        s.measure(&client_bin, 1, 8)?;
+        s.measure(&client_bin, 1, 8, &[])?;
     }
     let runs = measure_all(&mut servers, &client_bin, &o)?;
     let summary = summarize(&runs, &o);
     drop(servers);
     if o.json {
         println!("{summary}");
+    } else if o.markdown {
+        print_markdown(&summary, &o);
     } else {
         print_table(&summary, &o);
     }
@@ -232,6 +271,12 @@ fn measure_all(
 ) -> Result<Vec<Vec<Vec<Value>>>> {
     let mut runs = vec![vec![Vec::new(); o.clients.len()]; servers.len()];
     let mut turn = 0;
+    let extra = [
+        "--workload".to_string(),
+        o.workload.clone(),
+        "--requests-per-client".to_string(),
+        o.per_client.to_string(),
+    ];
     for _ in 0..o.reps {
         for (ci, &clients) in o.clients.iter().enumerate() {
             let mut order: Vec<usize> = (0..servers.len()).collect();
@@ -240,7 +285,7 @@ fn measure_all(
             }
             turn += 1;
             for si in order {
-                let v = servers[si].measure(client_bin, clients, o.tokens)?;
+                let v = servers[si].measure(client_bin, clients, o.tokens, &extra)?;
                 if !o.json {
                     eprintln!(
                         "{:<22} {clients:>2} clients: {:>7.1} t/s, TTFT p50 {:>7.1} ms",
@@ -256,9 +301,13 @@ fn measure_all(
     Ok(runs)
 }
 
-fn mean(runs: &[Value], key: &str) -> f64 {
+/// Mean and sample standard deviation of `key` over the repetitions.
+fn mean_sd(runs: &[Value], key: &str) -> (f64, f64) {
     let xs: Vec<f64> = runs.iter().filter_map(|r| r[key].as_f64()).collect();
-    xs.iter().sum::<f64>() / xs.len().max(1) as f64
+    let n = xs.len().max(1) as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (m, var.sqrt())
 }
 
 /// One object: the settings and, per client count, our means, llama.cpp's and the ratios
@@ -271,10 +320,13 @@ fn summarize(runs: &[Vec<Vec<Value>>], o: &Opts) -> Value {
         .map(|(ci, &clients)| {
             let mut r = json!({ "clients": clients });
             for key in METRICS {
-                let ours = mean(&runs[0][ci], key);
+                let (ours, sd) = mean_sd(&runs[0][ci], key);
                 r[key] = json!(ours);
-                if let Some(theirs) = runs.get(1).map(|t| mean(&t[ci], key)) {
+                r[format!("{key}_sd")] = json!(sd);
+                if let Some(t) = runs.get(1) {
+                    let (theirs, their_sd) = mean_sd(&t[ci], key);
                     r[format!("llama_cpp_{key}")] = json!(theirs);
+                    r[format!("llama_cpp_{key}_sd")] = json!(their_sd);
                     r[format!("ratio_{key}")] =
                         json!(if theirs > 0.0 { ours / theirs } else { 0.0 });
                 }
@@ -287,6 +339,8 @@ fn summarize(runs: &[Vec<Vec<Value>>], o: &Opts) -> Value {
         "threads": o.threads,
         "slots": o.slots,
         "tokens_per_client": o.tokens,
+        "workload": o.workload,
+        "requests_per_client": o.per_client,
         "repetitions": o.reps,
         "llama_cpp": o.llama_cpp.is_some(),
         "results": results,
@@ -330,5 +384,36 @@ fn print_table(s: &Value, o: &Opts) {
         "(-np {} -t {}, {} tokens per client, {} repetition(s); ratios are ours / llama.cpp: \
          t/s above 1 and TTFT below 1 favour ours)",
         o.slots, o.threads, o.tokens, o.reps
+    );
+}
+
+/// The README table: per client count, ours and llama.cpp's mean ± sd and the ratios.
+fn print_markdown(s: &Value, o: &Opts) {
+    let f = |r: &Value, k: &str| r[k].as_f64().unwrap_or(0.0);
+    let pm = |r: &Value, k: &str, d: usize| {
+        format!("{:.d$} ± {:.d$}", f(r, k), f(r, &format!("{k}_sd")), d = d)
+    };
+    println!(
+        "| workload | clients | ours t/s | llama.cpp t/s | t/s ratio | ours TTFT p50 ms | \
+         llama.cpp TTFT p50 ms | TTFT ratio |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in s["results"].as_array().into_iter().flatten() {
+        println!(
+            "| {} | {} | {} | {} | {:.2} | {} | {} | {:.2} |",
+            o.workload,
+            r["clients"].as_u64().unwrap_or(0),
+            pm(r, "tokens_per_second", 1),
+            pm(r, "llama_cpp_tokens_per_second", 1),
+            f(r, "ratio_tokens_per_second"),
+            pm(r, "ttft_p50_ms", 0),
+            pm(r, "llama_cpp_ttft_p50_ms", 0),
+            f(r, "ratio_ttft_p50_ms")
+        );
+    }
+    println!(
+        "\n(-np {} -t {}, {} tokens per request, {} request(s) per client, {} rounds alternating; \
+         mean ± sd; ratios ours / llama.cpp)",
+        o.slots, o.threads, o.tokens, o.per_client, o.reps
     );
 }

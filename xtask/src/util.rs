@@ -144,10 +144,22 @@ pub fn run_bench_clients(
     clients: usize,
     tokens: usize,
 ) -> Result<serde_json::Value> {
+    run_bench_clients_with(client_bin, url, clients, tokens, &[])
+}
+
+/// [`run_bench_clients`] with more bench_clients flags (`--workload`, `--requests-per-client`).
+pub fn run_bench_clients_with(
+    client_bin: &Path,
+    url: &str,
+    clients: usize,
+    tokens: usize,
+    extra: &[String],
+) -> Result<serde_json::Value> {
     let mut cmd = Command::new(client_bin);
     cmd.args(["--url", url])
         .args(["--clients", &clients.to_string()])
-        .args(["--tokens", &tokens.to_string()]);
+        .args(["--tokens", &tokens.to_string()])
+        .args(extra);
     let out = output(&mut cmd)?;
     let line = out
         .lines()

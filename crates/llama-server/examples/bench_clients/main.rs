@@ -5,10 +5,16 @@
 //! ```text
 //! cargo run --release -p llama-server --example bench_clients -- \
 //!     [--url http://127.0.0.1:8080] [--clients 8] [--tokens 64] [--requests-per-client 1] [--api-key KEY]
+//!     [--workload chat|shared-prefix|multi-turn|repetitive]
 //! ```
+//! Each client sends its requests one after the other (`multi-turn`: the turns of one
+//! conversation, each re-sending the history with the answers received so far).
 //! Output ends with one JSON line (`{"clients":..,"tokens_per_second":..,"ttft_p50_ms":..}`)
 //! for scripts.
 
+mod workloads;
+
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -21,6 +27,7 @@ struct Args {
     tokens: usize,
     per_client: usize,
     api_key: Option<String>,
+    workload: workloads::Workload,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
         tokens: 64,
         per_client: 1,
         api_key: None,
+        workload: workloads::Workload::Chat,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -47,18 +55,34 @@ fn parse_args() -> Result<Args, String> {
             "--tokens" => a.tokens = num()?.max(1),
             "--requests-per-client" => a.per_client = num()?.max(1),
             "--api-key" => a.api_key = Some(value),
+            "--workload" => a.workload = workloads::Workload::parse(&value)?,
             other => return Err(format!("unknown flag {other}")),
         }
     }
     Ok(a)
 }
 
-/// One streamed request: (time to first token, generated tokens).
-fn one_request(a: &Args, client: usize) -> Result<(Duration, usize), String> {
-    let body = format!(
-        r#"{{"messages":[{{"role":"user","content":"Client {client}: tell me a long story."}}],"max_tokens":{},"temperature":0,"ignore_eos":true,"stream":true,"stream_options":{{"include_usage":true}}}}"#,
-        a.tokens
-    );
+/// One client's requests in order; a conversation's history grows with each answer.
+fn one_client(a: &Args, client: usize) -> Vec<Result<(Duration, usize), String>> {
+    let mut history = Vec::new();
+    let mut out = Vec::new();
+    for turn in 0..a.per_client {
+        let messages = workloads::messages(a.workload, client, turn, &history);
+        let r = one_request(a, &messages);
+        if let Ok((_, _, text)) = &r {
+            history.push(messages[messages.len() - 1].clone());
+            history.push(json!({"role": "assistant", "content": text}));
+        }
+        out.push(r.map(|(ttft, n, _)| (ttft, n)));
+    }
+    out
+}
+
+/// One streamed request: (time to first token, generated tokens, generated text).
+fn one_request(a: &Args, messages: &[Value]) -> Result<(Duration, usize, String), String> {
+    let body = json!({"messages": messages, "max_tokens": a.tokens, "temperature": 0,
+        "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}})
+    .to_string();
     let auth = a
         .api_key
         .as_ref()
@@ -74,24 +98,26 @@ fn one_request(a: &Args, client: usize) -> Result<(Duration, usize), String> {
     stream
         .write_all(req.as_bytes())
         .map_err(|e| e.to_string())?;
-    let (mut ttft, mut generated) = (None, 0);
+    let (mut ttft, mut generated, mut text) = (None, 0, String::new());
     for line in BufReader::new(stream).lines() {
         let line = line.map_err(|e| e.to_string())?;
         let Some(data) = line.strip_prefix("data: ") else {
             continue;
         };
-        if ttft.is_none() && data.contains("\"content\":\"") {
-            ttft = Some(start.elapsed());
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            continue;
+        };
+        if let Some(piece) = v["choices"][0]["delta"]["content"].as_str() {
+            if ttft.is_none() && !piece.is_empty() {
+                ttft = Some(start.elapsed());
+            }
+            text.push_str(piece);
         }
-        if let Some(n) = data.split("\"completion_tokens\":").nth(1) {
-            generated = n
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .and_then(|d| d.parse().ok())
-                .unwrap_or(0);
+        if let Some(n) = v["usage"]["completion_tokens"].as_u64() {
+            generated = n as usize;
         }
     }
-    Ok((ttft.ok_or("no token received")?, generated))
+    Ok((ttft.ok_or("no token received")?, generated, text))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -112,11 +138,7 @@ fn main() {
         let handles: Vec<_> = (0..args.clients)
             .map(|c| {
                 let a = &args;
-                scope.spawn(move || {
-                    (0..a.per_client)
-                        .map(|_| one_request(a, c))
-                        .collect::<Vec<_>>()
-                })
+                scope.spawn(move || one_client(a, c))
             })
             .collect();
         handles
