@@ -4,7 +4,12 @@
 //! llama-bench's, through the server's `/completion`) and aggregate throughput of concurrent
 //! streaming clients (`bench_clients`), for the plain build, the otel build exporting to a live
 //! collector (`rotel-agent`, blackhole exporter), and the otel build with the collector down.
+//! Beside throughput it reports what is not scheduling noise: the server's CPU time per
+//! generated token and, where `perf` can count them, instructions per token
+//! (`bench_otel_cpu`); `--micro` instead times the telemetry calls themselves
+//! (`bench_otel_micro`).
 
+use crate::bench_otel_cpu as cpu;
 use crate::http;
 use crate::stack::process::{free_port, target_dir, wait_http, Proc};
 use crate::util::{self, TempDir};
@@ -26,7 +31,9 @@ use std::time::Duration;
 /// (endpoint at a closed port); both exporting every second. --ggml-ops adds the otel build
 /// with --otel-ggml-ops, --control a second plain run (the noise floor). Prints means, the
 /// per-round ratios to plain (mean ± standard error) and the costs; targets: <= 1 %
-/// exporting, <= 2 % collector down.
+/// exporting, <= 2 % collector down. Also the server's CPU time (all threads, /proc/PID/stat)
+/// per generated token of each measured run, and instructions per token where
+/// `perf stat -e instructions` counts. --micro: only the llama-otel micro-benchmark.
 #[derive(Debug, clap::Args)]
 pub struct Cli {
     #[command(flatten)]
@@ -52,6 +59,12 @@ pub struct Cli {
     /// Print one JSON summary object instead of the table
     #[arg(long)]
     json: bool,
+    /// Only the micro-benchmark of the telemetry calls (llama-otel example telemetry_micro)
+    #[arg(long)]
+    micro: bool,
+    /// With --micro: decode speed (tokens/s, e.g. the plain build's tg) to compare with
+    #[arg(long, value_name = "T/S")]
+    decode_tps: Option<f64>,
 }
 
 /// Metric push interval and span batch delay of the exporting configurations (ms): shorter
@@ -324,16 +337,26 @@ struct Sample {
     tg: f64,
     clients_tps: f64,
     ttft_p50_ms: f64,
+    /// Server CPU µs per generated token over the tg run and over the clients run.
+    cpu_us_tg: f64,
+    cpu_us_clients: f64,
+    /// Instructions per generated token (0 where perf cannot count).
+    instr_tg: f64,
+    instr_clients: f64,
 }
 
 /// How to read one value out of a sample.
 type Getter = fn(&Sample) -> f64;
 
 /// The reported values, by their JSON key.
-const METRICS: [(&str, Getter); 3] = [
+const METRICS: [(&str, Getter); 7] = [
     ("tg_tps", |s| s.tg),
     ("clients_tps", |s| s.clients_tps),
     ("ttft_p50_ms", |s| s.ttft_p50_ms),
+    ("cpu_us_per_token_tg", |s| s.cpu_us_tg),
+    ("cpu_us_per_token_clients", |s| s.cpu_us_clients),
+    ("instructions_per_token_tg", |s| s.instr_tg),
+    ("instructions_per_token_clients", |s| s.instr_clients),
 ];
 
 /// What every measurement needs.
@@ -343,6 +366,22 @@ struct Bench<'a> {
     otel_bin: PathBuf,
     client_bin: PathBuf,
     logs: &'a Path,
+    /// Whether `perf stat -e instructions` counts here.
+    perf: bool,
+}
+
+/// CPU seconds and instructions (0 without perf) the server spent on `f`.
+fn cpu_of<T>(b: &Bench, pid: u32, f: impl FnOnce() -> Result<T>) -> Result<(T, f64, f64)> {
+    let perf = if b.perf {
+        Some(cpu::PerfCount::start(pid, b.logs)?)
+    } else {
+        None
+    };
+    let before = cpu::cpu_seconds(pid)?;
+    let out = f()?;
+    let cpu_s = cpu::cpu_seconds(pid)? - before;
+    let instructions = perf.map(cpu::PerfCount::stop).transpose()?.unwrap_or(0.0);
+    Ok((out, cpu_s, instructions))
 }
 
 /// Starts `c`'s server (alone: nothing else of ours runs meanwhile), warms it up, measures
@@ -357,12 +396,20 @@ fn measure_one(b: &Bench, c: &Config) -> Result<(Sample, String)> {
     // The first decodes allocate graphs and buffers.
     s.tg(8)?;
     s.clients(&b.client_bin, b.o.clients, 8)?;
-    let tg = s.tg(b.o.tg)?;
-    let v = s.clients(&b.client_bin, b.o.clients, b.o.tokens)?;
+    let pid = s.proc.id();
+    let (tg, cpu_tg, instr_tg) = cpu_of(b, pid, || s.tg(b.o.tg))?;
+    let (v, cpu_cl, instr_cl) =
+        cpu_of(b, pid, || s.clients(&b.client_bin, b.o.clients, b.o.tokens))?;
+    let n_tg = b.o.tg as f64;
+    let n_cl = v["tokens"].as_f64().unwrap_or(0.0).max(1.0);
     let sample = Sample {
         tg,
         clients_tps: v["tokens_per_second"].as_f64().unwrap_or(0.0),
         ttft_p50_ms: v["ttft_p50_ms"].as_f64().unwrap_or(0.0),
+        cpu_us_tg: cpu_tg * 1e6 / n_tg,
+        cpu_us_clients: cpu_cl * 1e6 / n_cl,
+        instr_tg: instr_tg / n_tg,
+        instr_clients: instr_cl / n_cl,
     };
     Ok((sample, s.telemetry_dropped()))
 }
@@ -378,14 +425,17 @@ fn measure(b: &Bench, configs: &[Config]) -> Result<(Vec<Vec<Sample>>, Vec<Strin
             let (sample, drops) = measure_one(b, &configs[i])?;
             if !b.o.json {
                 eprintln!(
-                    "round {} {:<24} tg{}: {:>7.1} t/s  {} clients: {:>7.1} t/s, TTFT p50 {:>6.1} ms",
+                    "round {} {:<24} tg{}: {:>7.1} t/s  {} clients: {:>7.1} t/s, TTFT p50 {:>6.1} ms, \
+                     CPU {:.0}/{:.0} µs/token",
                     round + 1,
                     configs[i].name,
                     b.o.tg,
                     sample.tg,
                     b.o.clients,
                     sample.clients_tps,
-                    sample.ttft_p50_ms
+                    sample.ttft_p50_ms,
+                    sample.cpu_us_tg,
+                    sample.cpu_us_clients
                 );
             }
             samples[i].push(sample);
@@ -396,6 +446,9 @@ fn measure(b: &Bench, configs: &[Config]) -> Result<(Vec<Vec<Sample>>, Vec<Strin
 }
 
 pub fn run(args: Cli) -> Result<()> {
+    if args.micro {
+        return crate::bench_otel_micro::run(args.decode_tps, args.json);
+    }
     let o = parse(args)?;
     let (plain_bin, otel_bin, client_bin) = build()?;
     let tmp = TempDir::new(
@@ -403,6 +456,10 @@ pub fn run(args: Cli) -> Result<()> {
         "bench-otel",
     )?;
     let (_rotel, rotel_grpc) = start_rotel(tmp.path())?;
+    let perf = cpu::perf_instructions_readable();
+    if let (Err(why), false) = (&perf, o.json) {
+        eprintln!("instructions per token not measured: {why}");
+    }
     let configs = configs(&o, rotel_grpc, free_port()?);
     let bench = Bench {
         o: &o,
@@ -410,9 +467,15 @@ pub fn run(args: Cli) -> Result<()> {
         otel_bin,
         client_bin,
         logs: tmp.path(),
+        perf: perf.is_ok(),
     };
     let (samples, dropped) = measure(&bench, &configs)?;
-    let summary = summarize(&configs, &samples, &dropped, &o);
+    let mut summary = summarize(&configs, &samples, &dropped, &o);
+    summary["cpu_model"] = json!(cpu::cpu_model());
+    summary["instructions"] = match &perf {
+        Ok(()) => json!("perf stat -e instructions"),
+        Err(why) => json!(format!("not measured: {why}")),
+    };
     if o.json {
         println!("{summary}");
     } else {
@@ -440,8 +503,9 @@ fn summarize(configs: &[Config], samples: &[Vec<Sample>], health: &[String], o: 
                     .map(|(s, p)| get(s) / get(p))
                     .collect();
                 let (r, rsd) = util::mean_sd(&ratios);
-                let se = rsd / (ratios.len().max(1) as f64).sqrt();
-                row[key] = json!({"mean": m, "sd": sd, "ratio": r, "ratio_se": se});
+                let n = (ratios.len().max(1) as f64).sqrt();
+                let (se, mean_se) = (rsd / n, sd / (runs.len().max(1) as f64).sqrt());
+                row[key] = json!({"mean": m, "sd": sd, "se": mean_se, "ratio": r, "ratio_se": se});
             }
             row
         })
@@ -485,6 +549,7 @@ fn print_table(s: &Value, o: &Opts) {
             f(&r["ttft_p50_ms"], "mean")
         );
     }
+    cpu::print_table(s);
     for r in s["results"].as_array().into_iter().flatten() {
         let dropped = r["telemetry_dropped"].as_str().unwrap_or("");
         if !dropped.is_empty() {

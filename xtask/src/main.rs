@@ -4,6 +4,8 @@ mod bench;
 mod bench_embed;
 mod bench_ggml;
 mod bench_otel;
+mod bench_otel_cpu;
+mod bench_otel_micro;
 mod bench_server;
 mod bench_server_schema;
 mod bindgen;

@@ -43,6 +43,11 @@ impl Proc {
         Ok(Proc { name, child, log })
     }
 
+    /// The process id (for `/proc/PID/stat` and `perf stat -p`).
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
