@@ -129,7 +129,8 @@ fn run_ops(iters: usize) -> Vec<(&'static str, (f64, f64))> {
     ops.push((
         "span_start_end",
         time_op(iters, |_| {
-            black_box(span!("bench.span"));
+            let s = span!("bench.span");
+            black_box(&s);
         }),
     ));
     ops.push((
