@@ -23,9 +23,10 @@ const TOKENS_PER_STEP: [f64; 3] = [1.0, 4.0, 8.0];
 /// What the decode loop records per decode step (llama-core `Context::decode_linked`); the
 /// scheduler's request telemetry (request.rs) is per request, plus one span link per request
 /// for its first `LINKED_DECODE_STEPS` steps only.
-const PER_STEP: &str = "1 span `llama.decode` (3 start + 3 set attributes, end, ≤ 1 link \
-    per request in its first steps), 1 histogram record with exemplar (llama.decode.duration), \
-    1 without (llama.decode.tokens), no metric attributes";
+const PER_STEP: &str = "per decode step (op decode_step): 1 span `llama.decode` (3 start + 3 \
+    set attributes, end; ≤ 1 link per request in its first steps), 1 histogram record with \
+    exemplar, 1 without, 3 gauges (slots busy, KV usage, KV tokens), no metric attributes; \
+    per sampled token (op sample_token): 2 clock reads, 1 histogram record with exemplar";
 
 pub fn run(decode_tps: Option<f64>, as_json: bool) -> Result<()> {
     let root = util::workspace_root();
@@ -74,16 +75,17 @@ fn summarize(results: &[Value], decode_tps: Option<f64>) -> Result<Value> {
     for r in results {
         let step = op_ns(r, "decode_step")?;
         let linked = op_ns(r, "decode_step_1_link")?;
+        let sample = op_ns(r, "sample_token")?;
         let by_batch: Vec<Value> = TOKENS_PER_STEP
             .iter()
             .map(|n| {
-                let ns = step / n;
+                let ns = step / n + sample;
                 json!({"tokens_per_step": n, "ns_per_token": ns,
                     "share_of_decode": decode_ns.map(|d| ns / d)})
             })
             .collect();
         per_token.push(json!({"mode": r["mode"], "decode_step_ns": step,
-            "decode_step_1_link_ns": linked, "per_token": by_batch}));
+            "decode_step_1_link_ns": linked, "sample_token_ns": sample, "per_token": by_batch}));
     }
     Ok(
         json!({"per_step": PER_STEP, "decode_tps": decode_tps, "decode_ns_per_token": decode_ns,

@@ -20,7 +20,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use llama_otel::{counter_add, histogram_record, set_attr, span, SpanContext};
+use llama_otel::{
+    counter_add, gauge_set, histogram_record, set_attr, span, SpanContext, SpanGuard,
+};
 
 /// Buckets of the decode histograms (same shape as llama-core's).
 const BUCKETS: [f64; 8] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5];
@@ -50,7 +52,8 @@ fn time_op(iters: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
 
 /// The instrumentation of one `Context::decode_linked` call (llama-core/src/context.rs): the
 /// `llama.decode` span with 3 start and 3 later attributes, its end, the duration histogram
-/// with the span as exemplar and the tokens histogram.
+/// with the span as exemplar and the tokens histogram; then the scheduler's
+/// (llama-server/src/telemetry.rs `decode_step`) three gauges.
 fn decode_step(i: usize, links: &[SpanContext]) {
     let span = span!("llama.decode", links: links,
         "llama.decode.n_tokens" = black_box(1usize), "llama.decode.n_seqs" = black_box(1usize),
@@ -66,6 +69,22 @@ fn decode_step(i: usize, links: &[SpanContext]) {
     histogram_record!("bench.decode.tokens", black_box(1.0), unit: "{token}",
         description: "bench", buckets: &BUCKETS);
     black_box(&span);
+    drop(span);
+    gauge_set!("bench.slots.busy", black_box(1.0), unit: "{slot}", description: "bench");
+    gauge_set!("bench.kv.usage", black_box(0.1), unit: "1", description: "bench");
+    gauge_set!("bench.kv.tokens", black_box(100.0), unit: "{token}", description: "bench");
+}
+
+/// The per sampled token instrumentation of the scheduler (llama-server/src/telemetry.rs
+/// `clock` + `sampling_time`): a clock read while active, a histogram record with the
+/// request's span as exemplar.
+fn sample_token(request: &SpanGuard) {
+    let t0 = llama_otel::is_active().then(Instant::now);
+    black_box(1u32);
+    if let Some(t0) = t0 {
+        histogram_record!("bench.sampling.duration", t0.elapsed().as_secs_f64(), unit: "s",
+            description: "bench", buckets: &BUCKETS, exemplar: request);
+    }
 }
 
 /// Every measured operation: its name and the time per call.
@@ -148,6 +167,7 @@ fn run_ops(iters: usize) -> Vec<(&'static str, (f64, f64))> {
     ));
     let links = [root.span_context()];
     ops.push(("decode_step", time_op(iters, |i| decode_step(i, &[]))));
+    ops.push(("sample_token", time_op(iters, |_| sample_token(&root))));
     ops.push((
         "decode_step_1_link",
         time_op(iters, |i| decode_step(i, &links)),
