@@ -113,7 +113,7 @@ fn print_table(s: &Value, results: &[Value]) {
         println!();
     }
     println!(
-        "\nper decode step: {}",
+        "\nwhat is recorded: {}",
         s["per_step"].as_str().unwrap_or("")
     );
     let decode = s["decode_ns_per_token"].as_f64();
