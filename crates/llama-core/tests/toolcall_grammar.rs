@@ -161,6 +161,24 @@ fn auto_grammars_are_lazy_with_triggers_from_the_calls() {
     }
 }
 
+/// Hermes / Qwen 2.5 with `auto`: llama.cpp at the vendored commit (its autoparser,
+/// `common/chat-auto-parser-generator.cpp`, has no `hermes_2_pro` handler any more) triggers
+/// only on the call marker `<tool_call>`; its one extra trigger, the word
+/// `{"type": "function",`, is for templates that ask for bare `{"name", "parameters"}` JSON
+/// (Llama 3.x), not Hermes. So a bare `{"name": ...}` object after a tool result stays text
+/// for the grammar, as there.
+#[test]
+fn hermes_auto_triggers_only_on_the_call_marker_as_llama_cpp() {
+    let g = call_grammar(ToolCallFormat::Hermes, &tools(), &ToolChoice::Auto, true).unwrap();
+    assert!(g.lazy);
+    assert_eq!(g.triggers, vec![GrammarTrigger::Word("<tool_call>".into())]);
+    let bare = r#"{"name": "special_function", "arguments": {"arg1": 1}}"#;
+    assert!(!g.triggers.iter().any(|t| match t {
+        GrammarTrigger::Word(w) => bare.contains(w.as_str()),
+        GrammarTrigger::Pattern(p) => regex::Regex::new(p).unwrap().is_match(bare),
+    }));
+}
+
 #[test]
 fn no_grammar_without_tools_or_with_none() {
     let tools = tools();

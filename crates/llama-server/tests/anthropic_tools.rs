@@ -161,7 +161,9 @@ fn messages_tool_use_blocks_streamed_and_not() {
 
     // The tool result sent back is rendered as a tool message and answered (what the
     // 0.5B model answers varies: after a result it often repeats the call as bare JSON, which
-    // the Hermes trigger `<tool_call>` does not cover).
+    // the Hermes trigger `<tool_call>` does not cover — nor does llama.cpp's at the vendored
+    // commit, whose only extra trigger is for Llama 3.x templates; see the toolcall_grammar
+    // test `hermes_auto_triggers_only_on_the_call_marker_as_llama_cpp`).
     let messages = json!([
         {"role": "user", "content": "What is the weather like in Paris right now?"},
         {"role": "assistant", "content": [{"type": "tool_use", "id": id, "name": "get_weather",
