@@ -102,10 +102,16 @@ impl Default for LogSettings {
 
 impl LogSettings {
     /// For command-line tools whose stdout is their result: warnings and errors on stderr,
-    /// without prefix.
+    /// without prefix; `LLAMA_GGML_LOG=debug|info` (which makes ggml forward those lines) lowers
+    /// the level to match, so the lines it asks for are shown.
     pub fn for_cli() -> Self {
+        let level = match std::env::var("LLAMA_GGML_LOG").as_deref() {
+            Ok("debug") => Level::DEBUG,
+            Ok("info") => Level::INFO,
+            _ => Level::WARN,
+        };
         LogSettings {
-            level: Some(Level::WARN),
+            level: Some(level),
             stream: Some(LogStream::Stderr),
             prefix: false,
             timestamps: false,
