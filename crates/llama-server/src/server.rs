@@ -144,7 +144,9 @@ fn spawn_loader(
 ) -> Result<(), String> {
     let spawn = std::thread::Builder::new()
         .name("loader".into())
-        .spawn(move || match load(&cli) {
+        // A panic while loading must end the server like a load error does, not leave it
+        // listening and answering 503 for ever.
+        .spawn(move || match load_catching_panics(&cli) {
             Ok(ready) => {
                 let _ = handle_tx.send(ready.sched.clone());
                 let limits = ready.sched.limits;
@@ -165,6 +167,18 @@ fn spawn_loader(
     spawn
         .map(|_| ())
         .map_err(|e| format!("cannot start the loader thread: {e}"))
+}
+
+/// [`load`], with a panic turned into the load error it stands for.
+fn load_catching_panics(cli: &Cli) -> Result<Ready, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(cli))).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(format!("model load panicked: {msg}"))
+    })
 }
 
 /// The routes over a model loaded now, without a listener: the server's request path
@@ -226,7 +240,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         n_ubatch: cli.ubatch_size as usize,
         n_threads: threads(cli),
         flash_attn: cli.flash_attn_enabled(),
-        n_seq_max: cli.parallel as usize,
+        n_seq_max: cli.n_parallel(),
         swa_full: cli.swa_full,
     };
     let mut ctx = Context::new(model.clone(), ctx_params)
