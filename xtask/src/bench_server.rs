@@ -22,7 +22,8 @@ use std::time::Duration;
 /// shown). --workload picks the requests: chat (one short question), shared-prefix (a
 /// ~1,500-token system prompt shared by all clients, then distinct questions; 2 requests per
 /// client), multi-turn (4 turns per client, each re-sending the whole conversation) or
-/// repetitive (copy a code block with an edit). --json prints one summary object, --markdown
+/// repetitive (copy a code block with an edit). --server-args adds flags to both servers
+/// (`--spec-type ngram-simple`). --json prints one summary object, --markdown
 /// a README table, instead of the plain table.
 #[derive(Debug, clap::Args)]
 pub struct Cli {
@@ -58,6 +59,10 @@ pub struct Cli {
     /// request unconstrained (ratio constrained / unconstrained; --tokens, -r apply)
     #[arg(long = "json-schema", value_name = "FILE")]
     json_schema: Option<PathBuf>,
+    /// More flags for both servers, one string split at spaces, e.g.
+    /// `--server-args='--spec-type ngram-simple'` (speculative decoding, same flag in llama.cpp)
+    #[arg(long = "server-args", value_name = "FLAGS", allow_hyphen_values = true)]
+    server_args: Option<String>,
     /// Use the debug (dev-profile) server instead of building a release one (quick checks
     /// only: its figures are not release figures)
     #[arg(long)]
@@ -81,6 +86,7 @@ struct Opts {
     llama_cpp: Option<PathBuf>,
     json_schema: Option<PathBuf>,
     debug: bool,
+    server_args: Vec<String>,
 }
 
 /// The client counts and requests per client a workload is measured with by default.
@@ -121,6 +127,13 @@ fn parse(a: Cli) -> Result<Opts> {
             .or_else(|| std::env::var_os("LLAMA_CPP_SERVER").map(PathBuf::from)),
         json_schema: a.json_schema,
         debug: a.debug,
+        server_args: a
+            .server_args
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
     };
     if !opts.model.is_file() {
         bail!(
@@ -142,15 +155,16 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `bin -m MODEL -np SLOTS -t THREADS --port P --host 127.0.0.1` on a free port and
-    /// waits until `/health` answers 200.
+    /// Starts `bin -m MODEL -np SLOTS -t THREADS --port P --host 127.0.0.1 [--server-args]` on a
+    /// free port and waits until `/health` answers 200.
     fn start(name: &'static str, bin: &Path, o: &Opts, logs: &Path) -> Result<Self> {
         let port = free_port()?;
         let mut cmd = Command::new(bin);
         cmd.arg("-m")
             .arg(&o.model)
             .args(["-np", &o.slots.to_string(), "-t", &o.threads.to_string()])
-            .args(["--port", &port.to_string(), "--host", "127.0.0.1"]);
+            .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
+            .args(&o.server_args);
         let log = logs.join(format!("{}.log", name.replace(' ', "-")));
         let mut proc = Proc::spawn(name, &mut cmd, log)?;
         let addr = format!("127.0.0.1:{port}");

@@ -137,6 +137,8 @@ pub const ATTRIBUTES: &[Attribute] = &[
     attr(n::STOP_TYPE, Str, Project),
     attr(n::EMBED_N_INPUTS, Int, Project),
     attr(n::TOOL_CALLS, Int, Project),
+    attr(n::SPEC_DRAFT_N, Int, Project),
+    attr(n::SPEC_DRAFT_N_ACCEPTED, Int, Project),
     // The engine's spans (llama-core: model load, context, decode, encoder).
     attr("llama.model.path", Str, Project),
     attr("llama.model.n_gpu_layers", Int, Project),
@@ -230,6 +232,8 @@ pub const METRICS: &[Metric] = &[
         Project,
     ),
     metric(n::TOKENS, Counter, n::UNIT_TOKEN, Project),
+    metric(n::SPEC_DRAFT_TOKENS, Counter, n::UNIT_TOKEN, Project),
+    metric(n::SPEC_ACCEPTED_TOKENS, Counter, n::UNIT_TOKEN, Project),
     metric(n::SLOTS_BUSY, Gauge, n::UNIT_SLOT, Project),
     metric(n::KV_CACHE_USAGE, Gauge, n::UNIT_RATIO, Project),
     metric(n::KV_CACHE_TOKENS, Gauge, n::UNIT_TOKEN, Project),

@@ -39,6 +39,12 @@ pub const DEVICE_MEMORY_FREE: &str = "llama.device.memory.free";
 /// Observable up-down counter, `By`: total memory of each ggml device ([`DEVICE`]).
 pub const DEVICE_MEMORY_TOTAL: &str = "llama.device.memory.total";
 
+/// Counter, `{token}`: draft tokens speculative decoding proposed and verified.
+pub const SPEC_DRAFT_TOKENS: &str = "llama.speculative.draft.tokens";
+/// Counter, `{token}`: draft tokens the model accepted (acceptance rate: this over
+/// [`SPEC_DRAFT_TOKENS`]).
+pub const SPEC_ACCEPTED_TOKENS: &str = "llama.speculative.accepted.tokens";
+
 // ------------------------------------------------------------------------ units
 
 /// Unit of request counts.
@@ -107,6 +113,10 @@ pub const PROMPT_TOKENS: &str = "llama.prompt.tokens";
 pub const STOP_TYPE: &str = "llama.stop_type";
 /// GenAI span of an embeddings request: number of inputs.
 pub const EMBED_N_INPUTS: &str = "llama.embed.n_inputs";
+/// GenAI and `generate` spans: draft tokens verified for the request (llama.cpp's `draft_n`).
+pub const SPEC_DRAFT_N: &str = "llama.speculative.draft_n";
+/// GenAI and `generate` spans: draft tokens accepted (llama.cpp's `draft_n_accepted`).
+pub const SPEC_DRAFT_N_ACCEPTED: &str = "llama.speculative.draft_n_accepted";
 /// GenAI span: tool calls in a chat answer.
 pub const TOOL_CALLS: &str = "llama.response.tool_calls";
 /// The GenAI span event recorded for each tool call of an answer.

@@ -21,6 +21,9 @@ pub struct EngineCounters {
     bucket_prompt_seconds: f64,
     bucket_predicted_tokens: u64,
     bucket_predicted_seconds: f64,
+    n_draft_tokens: u64,
+    n_draft_accepted: u64,
+    n_draft_verif_steps: u64,
 }
 
 impl EngineCounters {
@@ -45,6 +48,13 @@ impl EngineCounters {
         self.n_decode_total += 1;
         self.n_busy_slots_total += busy as u64;
         self.n_tokens_max = self.n_tokens_max.max(n_tokens);
+    }
+
+    /// A speculative verification: `drafted` draft tokens, `accepted` of them accepted.
+    pub fn on_draft(&mut self, drafted: usize, accepted: usize) {
+        self.n_draft_tokens += drafted as u64;
+        self.n_draft_accepted += accepted as u64;
+        self.n_draft_verif_steps += 1;
     }
 
     /// A snapshot for one scrape; starts a new throughput bucket.
@@ -86,7 +96,7 @@ fn per_second(tokens: u64, secs: f64) -> f64 {
 }
 
 /// llama.cpp's series: name, Prometheus type, HELP text (same order as `MetricsSnapshot::values`).
-const SERIES: [(&str, &str, &str); 13] = [
+const SERIES: [(&str, &str, &str); 16] = [
     (
         "prompt_tokens_total",
         "counter",
@@ -136,6 +146,21 @@ const SERIES: [(&str, &str, &str); 13] = [
         "Number of requests processing.",
     ),
     ("requests_deferred", "gauge", "Number of requests deferred."),
+    (
+        "spec_decode_num_draft_tokens_total",
+        "counter",
+        "Speculative: Total draft tokens generated",
+    ),
+    (
+        "spec_decode_num_accepted_tokens_total",
+        "counter",
+        "Speculative: Total draft tokens accepted by the target model",
+    ),
+    (
+        "spec_decode_num_drafts_total",
+        "counter",
+        "Speculative: Total speculative decoding verification steps",
+    ),
 ];
 
 impl MetricsSnapshot {
@@ -156,6 +181,9 @@ impl MetricsSnapshot {
             g.kv_used as f64,
             g.requests_processing as f64,
             g.requests_deferred as f64,
+            c.n_draft_tokens as f64,
+            c.n_draft_accepted as f64,
+            c.n_draft_verif_steps as f64,
         ]
     }
 

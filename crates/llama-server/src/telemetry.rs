@@ -84,6 +84,14 @@ pub fn count_tokens(kind: TokenKind, n: u64) {
         [names::TOKEN_KIND] = kind.as_str());
 }
 
+/// One speculative verification: `drafted` draft tokens, `accepted` of them accepted.
+pub fn speculative(drafted: usize, accepted: usize) {
+    counter_add!(names::SPEC_DRAFT_TOKENS, drafted as u64, unit: names::UNIT_TOKEN,
+        description: "Draft tokens speculative decoding proposed and verified");
+    counter_add!(names::SPEC_ACCEPTED_TOKENS, accepted as u64, unit: names::UNIT_TOKEN,
+        description: "Draft tokens the model accepted");
+}
+
 /// One request's entry in `llama.requests`, shared by the HTTP layer (which counts the
 /// rejections it answers) and the request's `RequestTrace` (which counts everything after
 /// admission): whichever records first counts the request, the other records nothing, so each
@@ -175,4 +183,5 @@ pub fn start_series() {
     for kind in TokenKind::ALL {
         count_tokens(kind, 0);
     }
+    speculative(0, 0);
 }

@@ -3,10 +3,12 @@
 
 mod argv;
 mod log;
+mod spec;
 mod values;
 
 pub use argv::{normalize_args, reject_unsupported};
 pub use log::LogFlags;
+pub use spec::{SpecFlags, SpecType};
 pub use values::{FlashAttn, Reasoning};
 
 use clap::Parser;
@@ -181,6 +183,8 @@ pub struct Cli {
     pub sampling: SamplingFlags,
     #[command(flatten)]
     pub log: LogFlags,
+    #[command(flatten)]
+    pub spec: SpecFlags,
     /// OTLP endpoint for traces and metrics (overrides OTEL_EXPORTER_OTLP_ENDPOINT).
     #[arg(long = "otlp-endpoint")]
     pub otlp_endpoint: Option<String>,

@@ -460,3 +460,54 @@ fn reasoning_flag_follows_llama_cpp() {
     // --reasoning-format is served, not refused as unsupported.
     assert!(try_parse(&["--reasoning-format", "none"]).is_ok());
 }
+
+#[test]
+fn speculative_flags_serve_ngram_simple_and_refuse_draft_models() {
+    assert_eq!(parse(&[]).spec.config(), None);
+    let cli = parse(&["--spec-type", "ngram-simple"]);
+    let cfg = cli.spec.config().expect("ngram-simple on");
+    assert_eq!((cfg.size_n, cfg.size_m), (12, 48));
+    let cli = parse(&[
+        "--spec-type=ngram-simple",
+        "--spec-ngram-simple-size-n",
+        "4",
+        "--spec-ngram-simple-size-m",
+        "16",
+        "--spec-ngram-simple-min-hits",
+        "2",
+    ]);
+    let cfg = cli.spec.config().expect("ngram-simple on");
+    assert_eq!((cfg.size_n, cfg.size_m), (4, 16));
+    // As llama.cpp: `none` in the list turns speculation off.
+    assert_eq!(
+        parse(&["--spec-type", "ngram-simple,none"]).spec.config(),
+        None
+    );
+    let env = parse_with_env(&[("LLAMA_ARG_SPEC_TYPE", "ngram-simple")], &[]).expect("env");
+    assert!(env.spec.config().is_some());
+    for (value, says) in [
+        ("draft-simple", "needs a draft model"),
+        ("draft-mtp", "needs a draft model"),
+        ("ngram-mod", "not supported by this server"),
+        ("bogus", "unknown speculative type: bogus"),
+    ] {
+        let err = try_parse(&["--spec-type", value])
+            .expect_err(value)
+            .to_string();
+        assert!(err.contains(says), "{value}: {err}");
+    }
+    assert!(try_parse(&["--spec-ngram-simple-size-n", "0"]).is_err());
+    for flag in [
+        "-md",
+        "--spec-draft-model",
+        "--spec-draft-n-max",
+        "--draft-max",
+        "-td",
+    ] {
+        let err = try_parse(&[flag, "3"]).expect_err(flag).to_string();
+        assert!(
+            err.contains("llama.cpp flag this server does not support"),
+            "{flag}: {err}"
+        );
+    }
+}

@@ -12,6 +12,7 @@
 use super::batch_builder::{self, Entry};
 use super::job::{Chunk, Event, FinishReason, Job, Summary, Timings, TokenInfo, Usage};
 use super::slot::{pick_slot, reuse_len, swa_reuse_len, Slot, Task};
+use super::speculative::SpecConfig;
 use super::stop::StopOutcome;
 use super::{Command, Limits, SlotInfo};
 use crate::error::ServerError;
@@ -26,6 +27,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 
 mod choices;
+mod speculative;
 
 /// Scheduler settings.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +39,8 @@ pub struct EngineConfig {
     /// Pack prompt chunks and generated tokens into one decode call (faster prefill under
     /// load, but results then depend on what else runs).
     pub mixed_batches: bool,
+    /// Speculative decoding with `ngram-simple` drafts (`--spec-type`), if on.
+    pub speculative: Option<SpecConfig>,
 }
 
 /// Owner of the context and the slots; runs on its own thread.
@@ -233,6 +237,7 @@ impl Engine {
                 task.logits_at = None;
             }
         }
+        self.make_drafts();
         for group in
             batch_builder::plan(&self.slots, self.config.n_batch, self.config.mixed_batches)
         {
@@ -241,10 +246,23 @@ impl Engine {
                 self.decode_entries(&entries);
             }
         }
+        self.verify_drafts();
     }
 
     /// Decodes the filled batch, then samples for the entries that asked for logits.
     fn decode_entries(&mut self, entries: &[Entry]) {
+        if !self.run_decode(entries) {
+            return;
+        }
+        batch_builder::commit(entries, &mut self.slots);
+        for e in entries.iter().filter(|e| e.logits) {
+            self.after_logits(e.slot);
+        }
+    }
+
+    /// Decodes the filled batch for `entries` (telemetry links, counters); false when it
+    /// failed, and then the entries' requests have failed.
+    fn run_decode(&mut self, entries: &[Entry]) -> bool {
         let linked: Vec<(usize, llama_otel::SpanContext)> = entries
             .iter()
             .filter_map(|e| {
@@ -258,25 +276,26 @@ impl Engine {
         let links: Vec<_> = linked.iter().map(|(_, sc)| sc.clone()).collect();
         #[cfg(feature = "fault-injection")]
         if std::mem::take(&mut self.fail_next_decode) {
-            return self.fail_batch(entries, "injected by a test (fault-injection)");
+            self.fail_batch(entries, "injected by a test (fault-injection)");
+            return false;
         }
         self.evict_idle_caches(self.batch.len());
         let stats = match self.ctx.decode_linked(&self.batch, &links) {
             Ok(stats) => stats,
-            Err(e) => return self.fail_batch(entries, &e.to_string()),
+            Err(e) => {
+                self.fail_batch(entries, &e.to_string());
+                return false;
+            }
         };
         for (i, _) in &linked {
             if let Some(task) = &mut self.slots[*i].task {
                 task.job.trace.link(&stats.span);
             }
         }
-        batch_builder::commit(entries, &mut self.slots);
         let busy = self.slots.iter().filter(|s| !s.is_idle()).count();
         self.counters.on_decode(stats.n_tokens, busy);
         telemetry::decode_step(busy, stats.kv_used, self.ctx.n_ctx());
-        for e in entries.iter().filter(|e| e.logits) {
-            self.after_logits(e.slot);
-        }
+        true
     }
 
     /// Makes room for `needed` cells in the shared KV pool by dropping the prompt caches of
@@ -395,6 +414,8 @@ impl Engine {
         let timings = Timings {
             prompt: first - task.started,
             predicted: first.elapsed(),
+            draft_n: task.spec.drafted,
+            draft_n_accepted: task.spec.accepted,
         };
         let usage = Usage {
             prompt_tokens: task.job.prompt.len(),

@@ -104,6 +104,9 @@ pub struct Usage {
 pub struct Timings {
     pub prompt: Duration,
     pub predicted: Duration,
+    /// Speculative decoding: draft tokens verified (`draft_n`) and accepted.
+    pub draft_n: usize,
+    pub draft_n_accepted: usize,
 }
 
 /// The end of a request.

@@ -16,6 +16,7 @@ pub mod generation;
 pub mod job;
 pub mod request;
 pub mod slot;
+pub mod speculative;
 pub mod stop;
 
 use crate::error::{Result, ServerError};

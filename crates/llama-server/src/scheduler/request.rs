@@ -240,6 +240,17 @@ impl RequestTrace {
         self.phase = span!("generate", parent: &self.genai);
     }
 
+    /// Speculative decoding's totals for the request, on the GenAI and `generate` spans.
+    fn speculative(&self, drafted: usize, accepted: usize) {
+        for span in [&self.genai, &self.phase] {
+            set_attr!(
+                span,
+                [names::SPEC_DRAFT_N] = drafted,
+                [names::SPEC_DRAFT_N_ACCEPTED] = accepted
+            );
+        }
+    }
+
     /// The GenAI span: the exemplar of per-token histograms recorded for this request.
     pub fn genai(&self) -> &SpanGuard {
         &self.genai
@@ -282,6 +293,9 @@ impl RequestTrace {
             [semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = summary.usage.cached_tokens,
             [names::STOP_TYPE] = finish.llama()
         );
+        if summary.timings.draft_n > 0 {
+            self.speculative(summary.timings.draft_n, summary.timings.draft_n_accepted);
+        }
         if let Some(message) = &summary.message {
             self.tool_calls(message, output.is_some());
         }

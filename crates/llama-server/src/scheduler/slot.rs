@@ -3,6 +3,7 @@
 //! much of its prompt is reused.
 
 use super::job::{Chunk, Job, TokenInfo};
+use super::speculative::{SpecStats, Throttle};
 use super::stop::StopMatcher;
 use llama_core::sampling::Sampler;
 use llama_core::vocab::Detokenizer;
@@ -46,6 +47,10 @@ pub struct Task {
     pub(super) parent: Option<u64>,
     /// A parent's waiting children: their slots.
     pub(super) children: Vec<usize>,
+    /// Draft tokens to verify after `next` this step (speculative decoding).
+    pub(super) draft: Vec<u32>,
+    pub(super) spec: SpecStats,
+    pub(super) throttle: Throttle,
 }
 
 impl Task {
@@ -68,6 +73,9 @@ impl Task {
             output: (capture || job.chat.is_some()).then(String::new),
             parent: None,
             children: Vec::new(),
+            draft: Vec::new(),
+            spec: SpecStats::default(),
+            throttle: Throttle::default(),
             job,
         }
     }
@@ -105,9 +113,12 @@ impl Slot {
             .is_some_and(|t| t.parent.is_none() && self.cache.len() < t.job.prompt.len())
     }
 
-    /// Has a sampled token waiting to be decoded.
+    /// Has a sampled token waiting to be decoded (one with a draft to verify decodes in a call
+    /// of its own, see `engine/speculative.rs`).
     pub fn is_generating(&self) -> bool {
-        self.task.as_ref().is_some_and(|t| t.next.is_some())
+        self.task
+            .as_ref()
+            .is_some_and(|t| t.next.is_some() && t.draft.is_empty())
     }
 }
 

@@ -20,6 +20,12 @@ pub struct Timings {
     pub predicted_ms: f64,
     pub predicted_per_token_ms: f64,
     pub predicted_per_second: f64,
+    /// Speculative decoding: draft tokens verified and accepted, present only when the
+    /// request drafted (llama.cpp's `result_timings::to_json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft_n: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft_n_accepted: Option<usize>,
 }
 
 impl Timings {
@@ -40,6 +46,8 @@ impl Timings {
             predicted_ms,
             predicted_per_token_ms: per_token(predicted_ms, predicted_n),
             predicted_per_second: per_second(predicted_ms, predicted_n),
+            draft_n: (s.timings.draft_n > 0).then_some(s.timings.draft_n),
+            draft_n_accepted: (s.timings.draft_n > 0).then_some(s.timings.draft_n_accepted),
         }
     }
 }

@@ -19,6 +19,7 @@ fn summary() -> Summary {
         timings: Durations {
             prompt: Duration::from_micros(12_500),
             predicted: Duration::from_millis(40),
+            ..Durations::default()
         },
         slot: 1,
         truncated: false,

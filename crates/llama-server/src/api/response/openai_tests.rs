@@ -26,6 +26,7 @@ fn summary() -> Summary {
         timings: Durations {
             prompt: Duration::from_micros(12_500),
             predicted: Duration::from_millis(40),
+            ..Durations::default()
         },
         slot: 0,
         truncated: false,
