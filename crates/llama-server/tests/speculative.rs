@@ -124,6 +124,12 @@ fn ngram_drafts_keep_greedy_output_and_are_counted() {
     let Some(s) = start(true) else { return };
     let (spec, spec_probs, timings) = generate(&s);
     let compared = compare(&plain, &plain_probs, &spec, &spec_probs);
+    if plain == spec {
+        eprintln!(
+            "(past the near-tie too: both runs generated the same {} tokens)",
+            plain.len()
+        );
+    }
     assert!(compared >= 40, "only {compared} tokens before a near-tie");
 
     let drafted = timings["draft_n"].as_u64().expect("timings.draft_n");
