@@ -132,7 +132,9 @@ pub fn parse() -> Result<Command, Box<dyn std::error::Error>> {
             std::iter::once("llama-cli tokenize".to_string()).chain(argv.into_iter().skip(2));
         return Ok(Command::Tokenize(TokenizeCli::parse_from(rest).args));
     }
-    Ok(Command::Generate(GenerateCli::parse_from(long_forms(argv)).args))
+    Ok(Command::Generate(
+        GenerateCli::parse_from(long_forms(argv)).args,
+    ))
 }
 
 /// llama.cpp spells some short flags with several letters (`-ngl 99`), which clap would read as
@@ -147,7 +149,9 @@ fn long_forms(argv: Vec<String>) -> Vec<String> {
     ];
     argv.into_iter()
         .map(|a| {
-            let (flag, value) = a.split_once('=').map_or((a.as_str(), None), |(f, v)| (f, Some(v)));
+            let (flag, value) = a
+                .split_once('=')
+                .map_or((a.as_str(), None), |(f, v)| (f, Some(v)));
             match SHORTS.iter().find(|(short, _)| *short == flag) {
                 Some((_, long)) => value.map_or(long.to_string(), |v| format!("{long}={v}")),
                 None => a,
