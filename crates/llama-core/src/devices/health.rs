@@ -132,14 +132,14 @@ mod tests {
             return;
         }
         assert_eq!(rpc_connection_state(&ep), RpcConnection::Alive);
-        assert!(check_rpc_connections(&[ep.clone()]).is_ok());
+        assert!(check_rpc_connections(std::slice::from_ref(&ep)).is_ok());
         drop(server);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while rpc_connection_state(&ep) != RpcConnection::Closed {
             assert!(std::time::Instant::now() < deadline, "never seen closed");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        let err = check_rpc_connections(&[ep.clone()])
+        let err = check_rpc_connections(std::slice::from_ref(&ep))
             .unwrap_err()
             .to_string();
         assert!(

@@ -67,7 +67,7 @@ impl ModelInfo {
             .map(|(bi, name)| {
                 let mine =
                     || (0..self.layer_backend.len()).filter(|&il| self.layer_backend[il] == bi);
-                let mut layers = match (mine().next(), mine().last()) {
+                let mut layers = match (mine().next(), mine().next_back()) {
                     (Some(a), Some(b)) => format!("{a}-{b}"),
                     _ => "-".to_string(),
                 };
@@ -160,7 +160,11 @@ impl Model {
         let hparams = HParams::from_gguf(&file, &arch_name)?;
         let (vocab, chat_template) = load_vocab(&mut file, &hparams, span)?;
         let file = Arc::new(file);
-        let (backends, points, rpc_endpoints) = pick_backends(params)?;
+        let super::split::Offload {
+            backends,
+            points,
+            rpc_endpoints,
+        } = super::split::offload(params)?;
         let cpu = backends.len() - 1;
         let layer_map = LayerMap::split(hparams.n_layer, params.n_gpu_layers, &points, cpu);
         let weights_span = span!("llama.model.weights", parent: span, "llama.model.mmap" = true);
@@ -361,33 +365,6 @@ fn load_architecture(
             supported: registry::names(),
         }),
     }
-}
-
-/// The offload devices' backends (llama.cpp's choice and order: RPC, then GPUs), then the CPU
-/// backend; and the devices' split points. No device backend when nothing is offloaded.
-/// Also the `HOST:PORT` of each RPC device's server.
-fn pick_backends(params: &ModelParams) -> Result<(Vec<Arc<Backend>>, Vec<f32>, Vec<String>)> {
-    let cpu = Arc::new(Backend::cpu()?);
-    if params.n_gpu_layers == 0 {
-        return Ok((vec![cpu], Vec::new(), Vec::new()));
-    }
-    let all = ggml::offload_devices();
-    let devices = super::split::select_devices(params.split_mode, params.main_gpu, all)?;
-    let memory: Vec<(usize, usize)> = devices.iter().map(|d| d.memory()).collect();
-    let host_free = ggml::device_memory()
-        .iter()
-        .find(|d| d.name == "CPU")
-        .map_or(0, |d| d.free as usize);
-    let points = super::split::split_points(&params.tensor_split, &memory, host_free);
-    let mut backends = Vec::with_capacity(devices.len() + 1);
-    for d in &devices {
-        backends.push(Arc::new(d.init_backend()?));
-    }
-    backends.push(cpu);
-    // An RPC device's description is its server's endpoint.
-    let rpc = devices.iter().filter(|d| d.is_rpc());
-    let endpoints = rpc.map(|d| d.description()).collect();
-    Ok((backends, points, endpoints))
 }
 
 /// `general.file_type` named as llama.cpp names it; "unknown" when absent or not a known type.

@@ -3,8 +3,10 @@
 //! `load_tensors` (layers to devices).
 
 use super::weights::LayerMap;
+use super::ModelParams;
 use crate::error::{Error, Result};
-use crate::ggml::Device;
+use crate::ggml::{self, Backend, Device};
+use std::sync::Arc;
 
 /// How layers are spread over several devices (llama.cpp's `llama_split_mode`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -116,6 +118,49 @@ pub(crate) fn split_points(
         *p /= sum;
     }
     points
+}
+
+/// The backends a model is placed on, and how.
+pub(crate) struct Offload {
+    /// The offload devices' backends, in llama.cpp's order (RPC, then GPUs), then the CPU's;
+    /// only the CPU's when nothing is offloaded.
+    pub backends: Vec<Arc<Backend>>,
+    /// The devices' split points ([`split_points`]).
+    pub points: Vec<f32>,
+    /// `HOST:PORT` of each RPC device's server.
+    pub rpc_endpoints: Vec<String>,
+}
+
+/// Picks the devices for `params`, computes their split points and starts their backends.
+pub(crate) fn offload(params: &ModelParams) -> Result<Offload> {
+    let cpu = Arc::new(Backend::cpu()?);
+    if params.n_gpu_layers == 0 {
+        return Ok(Offload {
+            backends: vec![cpu],
+            points: Vec::new(),
+            rpc_endpoints: Vec::new(),
+        });
+    }
+    let all = ggml::offload_devices();
+    let devices = select_devices(params.split_mode, params.main_gpu, all)?;
+    let memory: Vec<(usize, usize)> = devices.iter().map(|d| d.memory()).collect();
+    let host_free = ggml::device_memory()
+        .iter()
+        .find(|d| d.name == "CPU")
+        .map_or(0, |d| d.free as usize);
+    let points = split_points(&params.tensor_split, &memory, host_free);
+    let mut backends = Vec::with_capacity(devices.len() + 1);
+    for d in &devices {
+        backends.push(Arc::new(d.init_backend()?));
+    }
+    backends.push(cpu);
+    // An RPC device's description is its server's endpoint.
+    let rpc = devices.iter().filter(|d| d.is_rpc());
+    Ok(Offload {
+        backends,
+        points,
+        rpc_endpoints: rpc.map(|d| d.description()).collect(),
+    })
 }
 
 impl LayerMap {
