@@ -54,12 +54,26 @@ pub struct GenerateArgs {
     /// Full-size cache for sliding-window layers (default: only their window, as llama.cpp).
     #[arg(long = "swa-full")]
     pub swa_full: bool,
-    /// Layers to offload to a GPU (needs a cuda/metal build).
+    /// Layers to offload to GPUs or RPC devices, counting the output layer (llama.cpp's `-ngl`).
     #[arg(long = "n-gpu-layers", visible_alias = "ngl", default_value_t = 0)]
     pub n_gpu_layers: usize,
     /// ggml RPC servers to use as devices, `HOST:PORT[,HOST:PORT...]` (needs the `rpc` feature).
     #[arg(long = "rpc")]
     pub rpc: Option<String>,
+    /// Splitting over several devices: `none` (only --main-gpu), `layer`, `row` (refused).
+    #[arg(long = "split-mode", visible_alias = "sm", default_value = "layer")]
+    pub split_mode: llama_core::model::SplitMode,
+    /// Fraction of the offloaded layers per device, e.g. `3,1` (default: by free memory).
+    #[arg(long = "tensor-split", visible_alias = "ts")]
+    pub tensor_split: Option<llama_core::model::TensorSplit>,
+    /// The device for the whole model with `--split-mode none`.
+    #[arg(
+        long = "main-gpu",
+        visible_alias = "mg",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub main_gpu: i32,
     /// Keep CPU weights in the mapped file (no repacking into the SIMD layout).
     #[arg(long = "no-repack", visible_alias = "nr")]
     pub no_repack: bool,
@@ -118,5 +132,30 @@ pub fn parse() -> Result<Command, Box<dyn std::error::Error>> {
             std::iter::once("llama-cli tokenize".to_string()).chain(argv.into_iter().skip(2));
         return Ok(Command::Tokenize(TokenizeCli::parse_from(rest).args));
     }
-    Ok(Command::Generate(GenerateCli::parse_from(argv).args))
+    Ok(Command::Generate(
+        GenerateCli::parse_from(long_forms(argv)).args,
+    ))
+}
+
+/// llama.cpp spells some short flags with several letters (`-ngl 99`), which clap would read as
+/// `-n gl`: they are rewritten to their long forms first.
+fn long_forms(argv: Vec<String>) -> Vec<String> {
+    const SHORTS: &[(&str, &str)] = &[
+        ("-ngl", "--n-gpu-layers"),
+        ("-sm", "--split-mode"),
+        ("-ts", "--tensor-split"),
+        ("-mg", "--main-gpu"),
+        ("-nr", "--no-repack"),
+    ];
+    argv.into_iter()
+        .map(|a| {
+            let (flag, value) = a
+                .split_once('=')
+                .map_or((a.as_str(), None), |(f, v)| (f, Some(v)));
+            match SHORTS.iter().find(|(short, _)| *short == flag) {
+                Some((_, long)) => value.map_or(long.to_string(), |v| format!("{long}={v}")),
+                None => a,
+            }
+        })
+        .collect()
 }

@@ -6,7 +6,6 @@
 //! ```
 
 mod args;
-mod devices;
 mod progress;
 
 use args::{Command, GenerateArgs, TokenizeArgs};
@@ -19,8 +18,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
-    if let Some(code) = devices::list_devices_if_asked() {
-        return code;
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(listing) = llama_core::devices::list_devices_if_asked(&argv, None) {
+        return match listing {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("llama-cli: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     // The engine's and ggml's warnings and errors on stderr, bare, as ggml printed them.
     let _ = llama_otel::logs::init(llama_otel::logs::LogSettings::for_cli());
@@ -39,6 +48,24 @@ fn main() -> ExitCode {
 }
 
 type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// `backends A+B+CPU (weights X MiB + Y MiB + Z MiB), N layers offloaded`, then one
+/// `  backend layers bytes` line per backend ([`llama_core::ModelInfo::device_split_lines`]).
+fn placement_text(info: &llama_core::ModelInfo) -> String {
+    let mib: Vec<String> = (info.weight_bytes.iter())
+        .map(|b| format!("{} MiB", b >> 20))
+        .collect();
+    let mut out = format!(
+        "backends {} (weights {}), {} layers offloaded\n",
+        info.backend,
+        mib.join(" + "),
+        info.n_gpu_layers
+    );
+    for line in info.device_split_lines() {
+        out.push_str(&format!("  {line}\n"));
+    }
+    out
+}
 
 fn load_model(path: &str, params: &ModelParams) -> CliResult<Arc<Model>> {
     let mut bar = progress::Progress::new("loading model");
@@ -92,29 +119,21 @@ fn prompt_text(model: &Model, a: &GenerateArgs) -> CliResult<String> {
 
 fn generate(a: &GenerateArgs) -> CliResult<()> {
     if let Some(servers) = &a.rpc {
-        devices::connect_rpc(servers)?;
+        llama_core::devices::connect_rpc(servers)?;
     }
     let model = load_model(
         &a.model,
         &ModelParams {
             n_gpu_layers: a.n_gpu_layers,
             no_repack: a.no_repack,
+            split_mode: a.split_mode,
+            tensor_split: a.tensor_split.clone().map(|t| t.0).unwrap_or_default(),
+            main_gpu: a.main_gpu,
         },
     )?;
     if a.n_gpu_layers > 0 {
         // Where the weights went: `-ngl` without a GPU (or `--rpc`) silently stays on the CPU.
-        let info = model.info();
-        let mib: Vec<String> = info
-            .weight_bytes
-            .iter()
-            .map(|b| format!("{} MiB", b >> 20))
-            .collect();
-        eprintln!(
-            "backends {} (weights {}), {} layers offloaded",
-            info.backend,
-            mib.join(" + "),
-            info.n_gpu_layers
-        );
+        eprint!("{}", placement_text(model.info()));
     }
     let text = prompt_text(&model, a)?;
     // BOS as the model asks, for chat too: templates drop a leading BOS text when the vocabulary

@@ -366,6 +366,7 @@ impl Context {
 
     fn decode_inner(&mut self, batch: &Batch) -> Result<DecodeStats> {
         self.validate(batch)?;
+        self.model.check_devices()?;
         let free = self.kv.size() - self.kv.cells.used();
         if batch.len() > free {
             return Err(Error::KvCacheFull {

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod chat;
 pub mod context;
+pub mod devices;
 pub mod embed;
 pub mod error;
 // Public (unlisted) only so that its doc-tests can prove, as a user of the crate, that tensor
@@ -19,12 +20,6 @@ pub mod tiny;
 pub mod vocab;
 
 pub use batch::Batch;
-/// The devices ggml registered, and ggml RPC (remote devices, the RPC server) with `rpc`.
-pub mod devices {
-    #[cfg(feature = "rpc")]
-    pub use crate::ggml::{add_rpc_server, serve_rpc};
-    pub use crate::ggml::{devices, list_devices_text, DeviceInfo};
-}
 pub use context::{Context, ContextParams, DecodeStats};
 pub use embed::{Encoder, EncoderParams, Pooling};
 pub use error::{Error, Result};

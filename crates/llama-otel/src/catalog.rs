@@ -182,6 +182,8 @@ pub const ATTRIBUTES: &[Attribute] = &[
     attr("llama.memory.other.bytes", Int, Project),
     attr(n::MEMORY_BUFFERS_ATTR, StringArray, Project),
     attr(n::DEVICE_MEMORY_ATTR, StringArray, Project),
+    attr(n::MODEL_DEVICE_SPLIT_ATTR, StringArray, Project),
+    attr(n::MODEL_RPC_ENDPOINTS_ATTR, StringArray, Project),
 ];
 
 /// Every metric the server emits through OpenTelemetry (llama.cpp's own `llamacpp:*` series

@@ -77,6 +77,12 @@ pub const DEVICE: &str = "llama.device";
 pub const MEMORY_BUFFERS_ATTR: &str = "llama.memory.buffers";
 /// Span attribute: every device as `name free total` lines (bytes).
 pub const DEVICE_MEMORY_ATTR: &str = "llama.device.memory";
+/// `llama.model.load` attribute: one `backend layers bytes` line per backend the model is split
+/// over (`RPC0[10.0.0.2:50052] 0-15 47513600`, `CPU - 28311552`; `+output` after the layers
+/// of the backend holding the output layer).
+pub const MODEL_DEVICE_SPLIT_ATTR: &str = "llama.model.device_split";
+/// `llama.model.load` attribute: `HOST:PORT` of each ggml RPC server holding layers.
+pub const MODEL_RPC_ENDPOINTS_ATTR: &str = "llama.model.rpc_endpoints";
 
 /// The span attribute (`llama.model.load`, `llama.context.init`) carrying the bytes of memory
 /// kind `kind` (`weights`, `kv_k`, ...): `llama.memory.<kind>.bytes`.

@@ -18,7 +18,6 @@
 
 pub mod api;
 pub mod cli;
-pub mod devices;
 pub mod error;
 pub mod http;
 pub mod memory;

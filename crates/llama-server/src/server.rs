@@ -210,11 +210,14 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     let started = Instant::now();
     tracing::info!("loading model {}", cli.model.display());
     if let Some(servers) = &cli.rpc {
-        crate::devices::connect_rpc(servers)?;
+        llama_core::devices::connect_rpc(servers).map_err(|e| e.to_string())?;
     }
     let params = ModelParams {
         n_gpu_layers: cli.n_gpu_layers,
         no_repack: !cli.repack_enabled(),
+        split_mode: cli.split_mode,
+        tensor_split: cli.tensor_split.clone().map(|t| t.0).unwrap_or_default(),
+        main_gpu: cli.main_gpu,
     };
     let model = Model::load(&cli.model, &params, &mut |_, _| {})
         .map_err(|e| format!("cannot load {}: {e}", cli.model.display()))?;

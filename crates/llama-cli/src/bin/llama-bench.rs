@@ -136,6 +136,7 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
         &ModelParams {
             n_gpu_layers: a.n_gpu_layers,
             no_repack: a.no_repack,
+            ..ModelParams::default()
         },
         &mut |_, _| {},
     )?);

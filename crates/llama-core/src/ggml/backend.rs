@@ -53,6 +53,11 @@ impl Backend {
         })
     }
 
+    /// Wraps a backend ggml initialised (None for null).
+    pub(super) fn from_raw(raw: *mut sys::ggml_backend, kind: BackendKind) -> Option<Self> {
+        NonNull::new(raw).map(|raw| Backend { raw, kind })
+    }
+
     /// The kind of device it computes on.
     pub fn kind(&self) -> BackendKind {
         self.kind

@@ -1,6 +1,6 @@
 //! The devices ggml registered (CPU, a GPU backend compiled in, RPC servers added at run time).
 
-#[cfg(feature = "rpc")]
+use super::backend::{Backend, BackendKind};
 use crate::error::{Error, Result};
 use ggml_sys as sys;
 
@@ -14,6 +14,82 @@ pub struct DeviceInfo {
     pub kind: &'static str,
     pub free_bytes: usize,
     pub total_bytes: usize,
+}
+
+/// A registered ggml device a model can offload layers to (a GPU or an RPC server's device);
+/// registered devices live as long as the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Device {
+    raw: sys::ggml_backend_dev_t,
+}
+
+// SAFETY: a device is an immutable registry entry; ggml's device queries are thread-safe.
+unsafe impl Send for Device {}
+// SAFETY: as above.
+unsafe impl Sync for Device {}
+
+impl Device {
+    /// ggml's name ("CUDA0", "RPC0[127.0.0.1:50052]").
+    pub fn name(&self) -> String {
+        info(self.raw).name
+    }
+
+    /// ggml's description (for an RPC device: its server's `HOST:PORT`).
+    pub fn description(&self) -> String {
+        info(self.raw).description
+    }
+
+    /// Free and total bytes, asked now (an RPC device asks its server).
+    pub fn memory(&self) -> (usize, usize) {
+        let d = info(self.raw);
+        (d.free_bytes, d.total_bytes)
+    }
+
+    /// Whether it belongs to ggml's RPC backend (a remote server's device).
+    pub fn is_rpc(&self) -> bool {
+        // SAFETY: a registered device; its registry and the registry's name are static.
+        let reg = unsafe { sys::ggml_backend_dev_backend_reg(self.raw) };
+        // SAFETY: as above; a null registry has no name.
+        !reg.is_null() && unsafe { super::cstr(sys::ggml_backend_reg_name(reg)) } == "RPC"
+    }
+
+    /// A backend computing on this device.
+    pub fn init_backend(&self) -> Result<Backend> {
+        // SAFETY: a registered device; null params are the device's defaults; null on failure.
+        let raw = unsafe { sys::ggml_backend_dev_init(self.raw, std::ptr::null()) };
+        Backend::from_raw(raw, BackendKind::Gpu).ok_or_else(|| {
+            Error::Ggml(format!("failed to initialise a backend on {}", self.name()))
+        })
+    }
+}
+
+/// The devices a model may offload layers to, in llama.cpp's order: RPC servers' devices first
+/// (fewer network transfers), then GPUs, then integrated GPUs when there is no GPU.
+pub fn offload_devices() -> Vec<Device> {
+    super::log::install();
+    let (mut rpc, mut gpus, mut igpus) = (Vec::new(), Vec::new(), Vec::new());
+    // SAFETY: plain query of the static registry.
+    let n = unsafe { sys::ggml_backend_dev_count() };
+    for i in 0..n {
+        // SAFETY: i < dev_count; the registry owns the device for the process's lifetime.
+        let raw = unsafe { sys::ggml_backend_dev_get(i) };
+        if raw.is_null() {
+            continue;
+        }
+        let dev = Device { raw };
+        // SAFETY: a registered device.
+        match unsafe { sys::ggml_backend_dev_type(raw) } {
+            sys::GGML_BACKEND_DEVICE_TYPE_GPU if dev.is_rpc() => rpc.push(dev),
+            sys::GGML_BACKEND_DEVICE_TYPE_GPU => gpus.push(dev),
+            sys::GGML_BACKEND_DEVICE_TYPE_IGPU => igpus.push(dev),
+            _ => {}
+        }
+    }
+    if gpus.is_empty() {
+        gpus = igpus;
+    }
+    rpc.extend(gpus);
+    rpc
 }
 
 /// Every device of every registered backend, in ggml's order (GPUs before the CPU).

@@ -34,6 +34,7 @@ pub(super) fn install() {
         // whole process.
         unsafe { sys::ggml_log_set(Some(log), std::ptr::null_mut()) }
     });
+    super::abort::install();
 }
 
 /// One complete line at ggml's `level`.

@@ -6,6 +6,7 @@
 //! function (weights, the KV cache, a cached graph) are kept as [`TensorId`]s by the
 //! [`TensorArena`] that owns their context and buffers, and lent back borrowed from it.
 
+mod abort;
 mod arena;
 mod backend;
 mod context;
@@ -18,12 +19,13 @@ pub use ops::RopeParams;
 mod repack;
 mod sched;
 
+pub use abort::{explain as explain_fatal, on_fatal, FatalHook};
 pub use arena::{SealedArena, TensorArena, TensorId};
 pub use backend::{Backend, BackendKind, Buffer, HostBytes};
 pub use context::{Context, Graph, Tensor};
 #[cfg(feature = "rpc")]
 pub use devices::{add_rpc_server, serve_rpc};
-pub use devices::{devices, list_devices_text, DeviceInfo};
+pub use devices::{devices, list_devices_text, offload_devices, Device, DeviceInfo};
 pub use memory::{devices as device_memory, DeviceMemory};
 pub use mmap::{map_readonly, release_pages};
 pub use repack::{cpu_extra_buffer_types, BufferType};

@@ -19,8 +19,15 @@ use std::time::{Duration, Instant};
 /// How to load a model.
 #[derive(Debug, Clone, Default)]
 pub struct ModelParams {
-    /// Repeating layers to put on the GPU (counted from the last); ignored without a GPU backend.
+    /// Layers to offload, counted from the output (llama.cpp's `-ngl`: the output layer and the
+    /// last `n_gpu_layers - 1` repeating layers); ignored without a GPU or RPC device.
     pub n_gpu_layers: usize,
+    /// How layers are spread over several devices (`-sm`).
+    pub split_mode: super::SplitMode,
+    /// Proportion of the offloaded layers per device (`-ts`); empty or all zeros: by free memory.
+    pub tensor_split: Vec<f32>,
+    /// The device used with `SplitMode::None` (`-mg`; negative: none).
+    pub main_gpu: i32,
     /// Keep every CPU weight in the mapped file instead of copying matmul weights into the CPU's
     /// repacked layout (llama.cpp's `--no-repack`).
     pub no_repack: bool,
@@ -43,6 +50,35 @@ pub struct ModelInfo {
     pub tensor_types: Vec<(String, usize)>,
     pub backend: String,
     pub n_gpu_layers: usize,
+    /// ggml's name of each backend ("RPC0[127.0.0.1:50052]", "CUDA0", ..., "CPU" last).
+    pub backend_names: Vec<String>,
+    /// Backend index of each repeating layer, and of the output layer.
+    pub layer_backend: Vec<usize>,
+    pub output_backend: usize,
+    /// `HOST:PORT` of the RPC servers holding some of the model.
+    pub rpc_endpoints: Vec<String>,
+}
+
+impl ModelInfo {
+    /// One `backend layers bytes` line per backend: its repeating layers as `FIRST-LAST` (`-`
+    /// for none), `+output` when it holds the output layer, and its weight bytes.
+    pub fn device_split_lines(&self) -> Vec<String> {
+        (self.backend_names.iter().enumerate())
+            .map(|(bi, name)| {
+                let mine =
+                    || (0..self.layer_backend.len()).filter(|&il| self.layer_backend[il] == bi);
+                let mut layers = match (mine().next(), mine().next_back()) {
+                    (Some(a), Some(b)) => format!("{a}-{b}"),
+                    _ => "-".to_string(),
+                };
+                if self.output_backend == bi {
+                    layers.push_str("+output");
+                }
+                let bytes = self.weight_bytes.get(bi).copied().unwrap_or(0);
+                format!("{name} {layers} {bytes}")
+            })
+            .collect()
+    }
 }
 
 /// Wall time of each loading phase.
@@ -124,23 +160,29 @@ impl Model {
         let hparams = HParams::from_gguf(&file, &arch_name)?;
         let (vocab, chat_template) = load_vocab(&mut file, &hparams, span)?;
         let file = Arc::new(file);
-        let (backends, cpu, gpu) = pick_backends(params.n_gpu_layers)?;
-        let layer_map = LayerMap::new(hparams.n_layer, params.n_gpu_layers, gpu, cpu);
+        let super::split::Offload {
+            backends,
+            points,
+            rpc_endpoints,
+        } = super::split::offload(params)?;
+        let cpu = backends.len() - 1;
+        let layer_map = LayerMap::split(hparams.n_layer, params.n_gpu_layers, &points, cpu);
         let weights_span = span!("llama.model.weights", parent: span, "llama.model.mmap" = true);
         let mut loader = WeightLoader::new(&file, &backends, cpu, &layer_map, !params.no_repack)?;
         let arch = load_architecture(&arch_name, &hparams, &mut loader)?;
         let weights = loader.finish(progress)?;
         drop(weights_span);
         let done = Instant::now();
-        let info = describe(
+        let mut info = describe(
             &file,
             path,
             &arch_name,
             &weights,
             &backends,
-            gpu,
+            &layer_map,
             params.n_gpu_layers,
         );
+        info.rpc_endpoints = rpc_endpoints;
         let timings = LoadTimings {
             parse: parsed - start,
             weights: done - parsed,
@@ -185,6 +227,11 @@ impl Model {
             "llama.model.n_vocab" = hp.n_vocab
         );
         crate::memory::record_on_span(span, &self.memory());
+        set_attr!(
+            span,
+            [llama_otel::names::MODEL_DEVICE_SPLIT_ATTR] = info.device_split_lines(),
+            [llama_otel::names::MODEL_RPC_ENDPOINTS_ATTR] = info.rpc_endpoints.clone()
+        );
         histogram_record!("llama.model.load.duration", self.timings.total.as_secs_f64(), unit: "s",
             description: "Time to load a model (parse, map weights, vocabulary)",
             buckets: &LOAD_SECONDS_BUCKETS, "llama.model.name" = info.name.clone());
@@ -202,6 +249,12 @@ impl Model {
         let mut backends = self.backends.clone();
         backends[self.cpu] = Arc::new(cpu);
         Ok(backends)
+    }
+
+    /// Fails when an RPC server holding some of the model has closed its connection (checked
+    /// before each decode: ggml would abort the process on the next call to it).
+    pub fn check_devices(&self) -> Result<()> {
+        crate::devices::check_rpc_connections(&self.info.rpc_endpoints)
     }
 
     /// The load span, as the parent of later set-up spans (contexts).
@@ -314,17 +367,6 @@ fn load_architecture(
     }
 }
 
-/// The CPU backend always; a GPU backend in front of it when asked for and available.
-fn pick_backends(n_gpu_layers: usize) -> Result<(Vec<Arc<Backend>>, usize, Option<usize>)> {
-    let cpu = Arc::new(Backend::cpu()?);
-    if n_gpu_layers > 0 {
-        if let Some(gpu) = Backend::gpu() {
-            return Ok((vec![Arc::new(gpu), cpu], 1, Some(0)));
-        }
-    }
-    Ok((vec![cpu], 0, None))
-}
-
 /// `general.file_type` named as llama.cpp names it; "unknown" when absent or not a known type.
 fn quantization(file: &GgufFile) -> String {
     let id = file
@@ -344,9 +386,16 @@ fn describe(
     arch: &str,
     weights: &WeightStore,
     backends: &[Arc<Backend>],
-    gpu: Option<usize>,
+    layer_map: &LayerMap,
     n_gpu_layers: usize,
 ) -> ModelInfo {
+    let cpu = backends.len() - 1;
+    let offloaded = layer_map
+        .layer_backend
+        .iter()
+        .filter(|&&b| b != cpu)
+        .count()
+        + usize::from(layer_map.output_backend != cpu);
     let mut types: Vec<(String, usize)> = Vec::new();
     for t in file.tensors() {
         let name = ggml::type_name(t.ggml_type().id());
@@ -381,6 +430,10 @@ fn describe(
             .map(|b| b.name())
             .collect::<Vec<_>>()
             .join("+"),
-        n_gpu_layers: if gpu.is_some() { n_gpu_layers } else { 0 },
+        n_gpu_layers: if offloaded > 0 { n_gpu_layers } else { 0 },
+        backend_names: backends.iter().map(|b| b.name()).collect(),
+        layer_backend: layer_map.layer_backend.clone(),
+        output_backend: layer_map.output_backend,
+        rpc_endpoints: Vec::new(),
     }
 }

@@ -14,6 +14,7 @@ mod qwen2;
 mod qwen3;
 mod qwen3moe;
 mod registry;
+mod split;
 mod weights;
 
 pub use encoder::{EncoderBuild, EncoderInputs};
@@ -21,6 +22,7 @@ pub use graph::{GraphBuild, GraphInputs, GraphShape};
 pub use hparams::{HParams, RopeScaling};
 pub use load::{LoadTimings, Model, ModelInfo, ModelParams};
 pub use registry::names as supported_architectures;
+pub use split::{parse_tensor_split, SplitMode, TensorSplit};
 pub use weights::{LayerMap, WeightBuffer};
 
 use crate::ggml::Tensor;

@@ -34,8 +34,7 @@ pub enum Placement {
     Output,
 }
 
-/// Backend index of each layer plus the output, from `n_gpu_layers` (llama.cpp's rule: the last
-/// `n_gpu_layers` repeating layers, and the output too when it exceeds the layer count).
+/// Backend index of each layer plus the output ([`LayerMap::split`]: llama.cpp's rule).
 #[derive(Debug, Clone)]
 pub struct LayerMap {
     pub layer_backend: Vec<usize>,
@@ -43,22 +42,6 @@ pub struct LayerMap {
 }
 
 impl LayerMap {
-    pub fn new(n_layer: usize, n_gpu_layers: usize, gpu: Option<usize>, cpu: usize) -> Self {
-        let Some(gpu) = gpu else {
-            return LayerMap {
-                layer_backend: vec![cpu; n_layer],
-                output_backend: cpu,
-            };
-        };
-        let first_gpu = n_layer.saturating_sub(n_gpu_layers);
-        LayerMap {
-            layer_backend: (0..n_layer)
-                .map(|il| if il >= first_gpu { gpu } else { cpu })
-                .collect(),
-            output_backend: if n_gpu_layers > n_layer { gpu } else { cpu },
-        }
-    }
-
     fn backend_of(&self, p: Placement, cpu: usize) -> usize {
         match p {
             Placement::Input => cpu,

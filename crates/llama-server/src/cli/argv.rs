@@ -17,10 +17,13 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
     ("-kvu", "--kv-unified"),
     ("-no-kvu", "--no-kv-unified"),
     ("-rea", "--reasoning"),
+    ("-sm", "--split-mode"),
+    ("-ts", "--tensor-split"),
+    ("-mg", "--main-gpu"),
 ];
 
 /// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, speculative
-/// decoding, multi-GPU placement, quantised KV cache, grammars, router mode, ...). Given
+/// decoding, tensor overrides, quantised KV cache, grammars, router mode, ...). Given
 /// one, we stop with an error naming it rather than ignore it.
 const UNSUPPORTED: &[&str] = &[
     "--lora",
@@ -147,12 +150,6 @@ const UNSUPPORTED: &[&str] = &[
     "--model-url",
     "-dev",
     "--device",
-    "-sm",
-    "--split-mode",
-    "-ts",
-    "--tensor-split",
-    "-mg",
-    "--main-gpu",
     "-ot",
     "--override-tensor",
     "--override-kv",

@@ -69,6 +69,25 @@ pub struct Cli {
     /// ggml RPC servers to use as devices, `HOST:PORT[,HOST:PORT...]` (needs the `rpc` feature).
     #[arg(long = "rpc", env = "LLAMA_ARG_RPC")]
     pub rpc: Option<String>,
+    /// How to split the model over several devices: `none` (only --main-gpu), `layer` (whole
+    /// layers by --tensor-split), `row` (refused: no backend here has split buffers); `-sm`.
+    #[arg(
+        long = "split-mode",
+        env = "LLAMA_ARG_SPLIT_MODE",
+        default_value = "layer"
+    )]
+    pub split_mode: llama_core::model::SplitMode,
+    /// Fraction of the offloaded layers for each device, e.g. `3,1` (default: by free memory); `-ts`.
+    #[arg(long = "tensor-split", env = "LLAMA_ARG_TENSOR_SPLIT")]
+    pub tensor_split: Option<llama_core::model::TensorSplit>,
+    /// The device for the whole model with `--split-mode none`; `-mg`.
+    #[arg(
+        long = "main-gpu",
+        env = "LLAMA_ARG_MAIN_GPU",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub main_gpu: i32,
     /// Print the available devices and exit (handled before the other flags, as llama.cpp).
     #[arg(long = "list-devices")]
     pub list_devices: bool,

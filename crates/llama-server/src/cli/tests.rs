@@ -510,4 +510,23 @@ fn speculative_flags_serve_ngram_simple_and_refuse_draft_models() {
             "{flag}: {err}"
         );
     }
+
+fn split_flags_are_llama_cpp_s() {
+    use llama_core::model::{SplitMode, TensorSplit};
+    let cli = parse(&["-sm", "none", "-ts", "3,1", "-mg", "1", "--rpc", "h:1,h:2"]);
+    assert_eq!(cli.split_mode, SplitMode::None);
+    assert_eq!(cli.tensor_split, Some(TensorSplit(vec![3.0, 1.0])));
+    assert_eq!((cli.main_gpu, cli.rpc.as_deref()), (1, Some("h:1,h:2")));
+    let defaults = parse(&[]);
+    assert_eq!(
+        (defaults.split_mode, defaults.main_gpu),
+        (SplitMode::Layer, 0)
+    );
+    assert_eq!(
+        parse(&["--tensor-split", "1/1/2"]).tensor_split,
+        Some(TensorSplit(vec![1.0, 1.0, 2.0]))
+    );
+    assert_eq!(parse(&["-mg", "-1"]).main_gpu, -1);
+    assert!(try_parse(&["-sm", "rows"]).is_err());
+    assert!(try_parse(&["-ts", "1,-1"]).is_err());
 }

@@ -254,7 +254,12 @@ pub async fn detokenize(
 
 /// `GET /health`: 503 while loading, then `{"status": "ok"}`.
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>> {
-    state.ready()?;
+    let ready = state.ready()?;
+    // A lost RPC server holding layers: every decode would fail, so the server is not healthy.
+    ready
+        .model
+        .check_devices()
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
     Ok(Json(Health::OK))
 }
 
