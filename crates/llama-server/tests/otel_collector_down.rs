@@ -40,7 +40,7 @@ fn start(endpoint: &str, protocol: &str) -> Option<Server> {
         ("OTEL_BSP_MAX_QUEUE_SIZE", "128"),
         // Log records (a request line each, and more) are bounded and counted like spans.
         ("OTEL_BLRP_SCHEDULE_DELAY", "50"),
-        ("OTEL_BLRP_MAX_QUEUE_SIZE", "32"),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "16"),
         ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "10000"),
     ];

@@ -20,6 +20,10 @@ pub(crate) fn forward(level: Option<Level>) {
     log::set_max_level(filter);
 }
 
+/// `log`'s maximum level is process-wide: the tests that set it run one at a time.
+#[cfg(test)]
+static LOG_LEVEL_SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[cfg(test)]
 mod console_tests {
     use super::*;
@@ -27,8 +31,7 @@ mod console_tests {
 
     #[test]
     fn a_log_crate_record_is_a_console_line_under_its_own_target() {
-        // `log`'s maximum level is process-wide; other tests set it too.
-        let _serial = crate::state::TEST_SERIAL
+        let _serial = LOG_LEVEL_SERIAL
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::tempdir().expect("temp dir");
@@ -65,6 +68,9 @@ mod tests {
     /// What OTLP logs export while `emit` runs under the subscriber `-lv verbosity` builds:
     /// (target, severity, body) per record.
     fn exported(verbosity: i32, emit: impl Fn()) -> Vec<(String, Severity, String)> {
+        let _level = LOG_LEVEL_SERIAL
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let _serial = crate::state::TEST_SERIAL
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
