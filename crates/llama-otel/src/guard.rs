@@ -127,6 +127,12 @@ pub struct TelemetryStats {
     pub spans_exported: u64,
     /// Metric export attempts that failed.
     pub metric_exports_failed: u64,
+    /// Log records refused because the OTLP log queue was full.
+    pub logs_dropped_queue_full: u64,
+    /// Log records in batches the exporter failed to deliver.
+    pub logs_export_failed: u64,
+    /// Log records delivered.
+    pub logs_exported: u64,
     /// The most recent export error, for the server's log.
     pub last_export_error: Option<String>,
 }
@@ -142,6 +148,9 @@ pub fn telemetry_stats() -> TelemetryStats {
             spans_export_failed: STATS.spans_export_failed.load(Relaxed),
             spans_exported: STATS.spans_exported.load(Relaxed),
             metric_exports_failed: STATS.metric_exports_failed.load(Relaxed),
+            logs_dropped_queue_full: STATS.logs_queue_full.load(Relaxed),
+            logs_export_failed: STATS.logs_export_failed.load(Relaxed),
+            logs_exported: STATS.logs_exported.load(Relaxed),
             last_export_error: STATS
                 .last_error
                 .lock()

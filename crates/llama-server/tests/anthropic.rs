@@ -17,21 +17,11 @@ fn body(messages: Value, max_tokens: u32) -> Value {
     json!({"model": "claude-test", "max_tokens": max_tokens, "temperature": 0, "messages": messages})
 }
 
-fn post_ok(s: &Server, path: &str, b: &Value) -> Value {
-    let r = s.post(path, b);
-    assert_eq!(r.status, 200, "{path}: {}", r.body);
-    r.json()
-}
-
 /// The message matches the chat endpoint's answer to the same conversation: same greedy text,
 /// same token counts.
 fn message_matches_chat(s: &Server) -> String {
-    let m = post_ok(s, "/v1/messages", &body(user("Say hello"), 8));
-    let chat = post_ok(
-        s,
-        "/v1/chat/completions",
-        &common::chat_body("Say hello", 8),
-    );
+    let m = s.post_ok("/v1/messages", &body(user("Say hello"), 8));
+    let chat = s.post_ok("/v1/chat/completions", &common::chat_body("Say hello", 8));
     assert!(
         m["id"].as_str().is_some_and(|id| id.starts_with("msg")),
         "{m}"
@@ -60,28 +50,13 @@ fn message_matches_chat(s: &Server) -> String {
     text.to_owned()
 }
 
-/// `event:` names and `data:` types of an SSE body, in order.
-fn events(body: &str) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    let mut name = None;
-    for line in body.lines() {
-        if let Some(n) = line.strip_prefix("event: ") {
-            name = Some(n.to_owned());
-        } else if let Some(d) = line.strip_prefix("data: ") {
-            let data: Value = serde_json::from_str(d).unwrap_or_else(|e| panic!("{e}: {d}"));
-            out.push((name.take().expect("every event is named"), data));
-        }
-    }
-    out
-}
-
 fn stream_has_anthropic_event_sequence(s: &Server, text: &str) {
     let mut b = body(user("Say hello"), 8);
     b["stream"] = json!(true);
     let r = s.post("/v1/messages", &b);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!r.body.contains("[DONE]"), "{}", r.body);
-    let ev = events(&r.body);
+    let ev = common::named_events(&r.body);
     for (name, data) in &ev {
         assert_eq!(data["type"].as_str(), Some(name.as_str()), "{data}");
     }
@@ -133,20 +108,15 @@ fn stream_has_anthropic_event_sequence(s: &Server, text: &str) {
 /// `count_tokens` is the prompt `/v1/messages` runs: the chat endpoint's prompt size, and the
 /// hand-rendered SmolLM2 ChatML prompt through `/tokenize`.
 fn count_tokens_is_our_rendered_prompt(s: &Server) {
-    let count = |b: Value| post_ok(s, "/v1/messages/count_tokens", &b);
+    let count = |b: Value| s.post_ok("/v1/messages/count_tokens", &b);
     let c = count(json!({"messages": user("Hello world")}));
     assert_eq!(c.as_object().map(|o| o.len()), Some(1), "{c}");
-    let chat = post_ok(
-        s,
-        "/v1/chat/completions",
-        &common::chat_body("Hello world", 1),
-    );
+    let chat = s.post_ok("/v1/chat/completions", &common::chat_body("Hello world", 1));
     assert_eq!(c["input_tokens"], chat["usage"]["prompt_tokens"]);
     let with_system = count(json!({"system": [{"type": "text", "text": "Be brief."}],
         "messages": user("Hello world")}));
     let rendered = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHello world<|im_end|>\n<|im_start|>assistant\n";
-    let tokens = post_ok(
-        s,
+    let tokens = s.post_ok(
         "/tokenize",
         &json!({"content": rendered, "add_special": true}),
     );
@@ -174,17 +144,16 @@ fn count_tokens_matches_apply_template_of_the_openai_form(s: &Server) {
         {"role": "tool", "tool_call_id": "t1", "content": "Sunny"}],
         "tools": [{"type": "function", "function": {"name": "w", "description": "weather",
             "parameters": {"type": "object"}}}]});
-    let prompt = post_ok(s, "/apply-template", &openai)["prompt"].clone();
+    let prompt = s.post_ok("/apply-template", &openai)["prompt"].clone();
     assert!(
         prompt.as_str().is_some_and(|p| p.contains("Sunny")),
         "{prompt}"
     );
-    let tokens = post_ok(
-        s,
+    let tokens = s.post_ok(
         "/tokenize",
         &json!({"content": prompt, "add_special": true}),
     );
-    let count = post_ok(s, "/v1/messages/count_tokens", &anthropic);
+    let count = s.post_ok("/v1/messages/count_tokens", &anthropic);
     assert_eq!(
         count["input_tokens"].as_u64(),
         Some(tokens["tokens"].as_array().expect("tokens").len() as u64)
@@ -198,7 +167,7 @@ fn stop_sequence_is_reported(s: &Server, text: &str) {
         .expect("two words in the greedy answer");
     let mut b = body(user("Say hello"), 8);
     b["stop_sequences"] = json!([word]);
-    let m = post_ok(s, "/v1/messages", &b);
+    let m = s.post_ok("/v1/messages", &b);
     assert_eq!(
         (m["stop_reason"].as_str(), m["stop_sequence"].as_str()),
         (Some("end_turn"), Some(word)),
@@ -221,9 +190,9 @@ fn converted_turns_are_served(s: &Server) {
     b["tools"] =
         json!([{"name": "get_weather", "description": "d", "input_schema": {"type": "object"}}]);
     b["metadata"] = json!({"user_id": "u"});
-    let m = post_ok(s, "/v1/messages", &b);
+    let m = s.post_ok("/v1/messages", &b);
     assert_eq!(m["type"], "message");
-    let empty = post_ok(s, "/v1/messages", &body(json!([]), 2));
+    let empty = s.post_ok("/v1/messages", &body(json!([]), 2));
     assert_eq!(empty["usage"]["output_tokens"], 2);
 }
 

@@ -26,12 +26,6 @@ fn question() -> Value {
     json!([{"role": "user", "content": "What is the weather like in Paris right now?"}])
 }
 
-fn post_ok(s: &Server, b: &Value) -> Value {
-    let r = s.post("/v1/messages", b);
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()
-}
-
 /// The `tool_use` blocks of a message.
 fn tool_uses(m: &Value) -> Vec<Value> {
     let blocks = m["content"].as_array().expect("content");
@@ -40,21 +34,6 @@ fn tool_uses(m: &Value) -> Vec<Value> {
         .filter(|b| b["type"] == "tool_use")
         .cloned()
         .collect()
-}
-
-/// `(event name, data)` of an SSE body.
-fn events(body: &str) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    let mut name = None;
-    for line in body.lines() {
-        if let Some(n) = line.strip_prefix("event: ") {
-            name = Some(n.to_owned());
-        } else if let Some(d) = line.strip_prefix("data: ") {
-            let data: Value = serde_json::from_str(d).unwrap_or_else(|e| panic!("{e}: {d}"));
-            out.push((name.take().expect("every event is named"), data));
-        }
-    }
-    out
 }
 
 /// A streamed message's tool calls: `(id, name, input JSON assembled from the deltas)` and
@@ -118,7 +97,7 @@ fn messages_tool_use_blocks_streamed_and_not() {
     };
     let s = Server::start_model(&model, &["-c", "2048", "-np", "1"], &[]);
     // auto: the question needs the tool.
-    let m = post_ok(&s, &body(question(), json!({"type": "auto"})));
+    let m = s.post_ok("/v1/messages", &body(question(), json!({"type": "auto"})));
     let uses = tool_uses(&m);
     assert_eq!(uses.len(), 1, "{m}");
     assert_eq!(m["stop_reason"], "tool_use", "{m}");
@@ -132,7 +111,7 @@ fn messages_tool_use_blocks_streamed_and_not() {
     b["stream"] = json!(true);
     let r = s.post("/v1/messages", &b);
     assert_eq!(r.status, 200, "{}", r.body);
-    let evs = events(&r.body);
+    let evs = common::named_events(&r.body);
     assert_eq!(evs.first().map(|e| e.0.as_str()), Some("message_start"));
     assert_eq!(evs.last().map(|e| e.0.as_str()), Some("message_stop"));
     let (calls, stop) = assemble(&evs);
@@ -148,14 +127,14 @@ fn messages_tool_use_blocks_streamed_and_not() {
         json!({"type": "any"}),
         json!({"type": "tool", "name": "get_weather"}),
     ] {
-        let m = post_ok(
-            &s,
+        let m = s.post_ok(
+            "/v1/messages",
             &body(json!([{"role": "user", "content": "Hi there!"}]), choice),
         );
         assert_eq!(tool_uses(&m).len(), 1, "{m}");
         assert_eq!(m["stop_reason"], "tool_use", "{m}");
     }
-    let m = post_ok(&s, &body(question(), json!({"type": "none"})));
+    let m = s.post_ok("/v1/messages", &body(question(), json!({"type": "none"})));
     assert!(tool_uses(&m).is_empty(), "{m}");
     assert_eq!(m["stop_reason"], "end_turn", "{m}");
 
@@ -170,7 +149,7 @@ fn messages_tool_use_blocks_streamed_and_not() {
             "input": uses[0]["input"]}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": id,
             "content": "Sunny, 24 degrees Celsius"}]}]);
-    let m = post_ok(&s, &body(messages, json!({"type": "auto"})));
+    let m = s.post_ok("/v1/messages", &body(messages, json!({"type": "auto"})));
     assert!(!m["content"].as_array().expect("content").is_empty(), "{m}");
 
     // A bad tool_choice names the field.

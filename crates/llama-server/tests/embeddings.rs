@@ -11,7 +11,6 @@ mod common;
 use common::Server;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
 fn serial() -> MutexGuard<'static, ()> {
@@ -303,42 +302,15 @@ fn generative_models_refuse_embeddings() {
 
 /// `client.embeddings.create` of the official `openai` package, when it is installed.
 fn openai_client(s: &Server, model: &str) {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let has_openai = Command::new(&python)
-        .args(["-c", "import openai"])
-        .status()
-        .is_ok_and(|st| st.success());
-    if !has_openai {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{python} with the `openai` package is required in CI"
-        );
-        eprintln!("skipping the openai client checks: {python} cannot import openai");
+    let Some(python) = common::python::python_importing("openai") else {
         return;
-    }
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/openai_embeddings.py"
-    );
+    };
     let reference = common::workspace().join("testdata/reference/nomic-embed.json");
-    let out = Command::new(python)
-        .args([
-            script,
-            &s.url(),
-            "none",
-            model,
-            &reference.display().to_string(),
-        ])
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "openai checks failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("all openai embedding checks passed"),
-        "{stdout}"
+    common::python::run_script(
+        &python,
+        "openai_embeddings.py",
+        &[&s.url(), "none", model, &reference.display().to_string()],
+        "openai checks",
+        "all openai embedding checks passed",
     );
 }

@@ -6,29 +6,11 @@
 
 mod common;
 
-use common::Server;
-use std::process::Command;
-
-fn python_with_openai() -> Option<String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import openai"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{python} with the `openai` package is required in CI (pip install openai)"
-    );
-    eprintln!("skipping: {python} cannot import openai (python3 -m pip install openai)");
-    None
-}
+use common::{python, Server};
 
 #[test]
 fn openai_python_client() {
-    let Some(python) = python_with_openai() else {
+    let Some(python) = python::python_importing("openai") else {
         return;
     };
     let Some(s) = Server::start(&[
@@ -63,26 +45,23 @@ fn run_checks(python: &str, server: &Server, alias: &str, name: &str, extra: &[&
         );
         String::new()
     };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openai_checks.py");
-    let out = Command::new(python)
-        .args([script, &server.url(), "sk-py", alias, &reference])
-        .args(extra)
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "openai checks ({name}) failed:\n{stdout}\n{stderr}"
+    let url = server.url();
+    let args = [&[url.as_str(), "sk-py", alias, &reference][..], extra].concat();
+    let what = format!("openai checks ({name})");
+    let stdout = python::run_script(
+        python,
+        "openai_checks.py",
+        &args,
+        &what,
+        "all openai checks passed",
     );
-    assert!(stdout.contains("all openai checks passed"), "{stdout}");
     eprintln!("{name}: {}", stdout.lines().collect::<Vec<_>>().join("; "));
 }
 
 /// Qwen2.5-Coder's reference chat (a system prompt, a `length` finish) through the client.
 #[test]
 fn openai_python_client_qwen2_reference() {
-    let Some(python) = python_with_openai() else {
+    let Some(python) = python::python_importing("openai") else {
         return;
     };
     let Some(model) = common::named_model("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf") else {
@@ -107,39 +86,20 @@ fn openai_python_client_qwen2_reference() {
 /// `chat.completions.parse`; every answer parses and validates (`jsonschema`).
 #[test]
 fn openai_python_client_structured_output() {
-    let Some(python) = python_with_openai() else {
+    // jsonschema validates the answers, pydantic defines the last schema.
+    let Some(python) = python::python_importing("openai, jsonschema, pydantic") else {
         return;
     };
-    let has_jsonschema = Command::new(&python)
-        .args(["-c", "import jsonschema, pydantic"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_jsonschema {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "jsonschema and pydantic are required in CI (pip install jsonschema)"
-        );
-        eprintln!("skipping: {python} cannot import jsonschema/pydantic");
-        return;
-    }
     let Some(model) = common::named_model("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf") else {
         return;
     };
     let s = Server::start_model(&model, &["-c", "4096", "-np", "4"], &[]);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/openai_structured.py"
+    let stdout = python::run_script(
+        &python,
+        "openai_structured.py",
+        &[&s.url()],
+        "structured checks",
+        "all structured checks passed",
     );
-    let out = Command::new(&python)
-        .args([script, &s.url()])
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "structured checks failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("all structured checks passed"), "{stdout}");
     eprintln!("{}", stdout.trim());
 }

@@ -38,6 +38,9 @@ fn start(endpoint: &str, protocol: &str) -> Option<Server> {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
         ("OTEL_BSP_SCHEDULE_DELAY", "50"),
         ("OTEL_BSP_MAX_QUEUE_SIZE", "128"),
+        // Log records (a request line each, and more) are bounded and counted like spans.
+        ("OTEL_BLRP_SCHEDULE_DELAY", "50"),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "16"),
         ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "10000"),
     ];
@@ -91,11 +94,13 @@ fn load(server: &Server) {
     });
 }
 
-/// `llama_telemetry_dropped_total` summed over the label sets matching `filter`.
-fn dropped(metrics: &str, filter: &str) -> f64 {
+/// `llama_telemetry_dropped_total` summed over the label sets matching every filter.
+fn dropped(metrics: &str, filters: &[&str]) -> f64 {
     metrics
         .lines()
-        .filter(|l| l.starts_with("llama_telemetry_dropped") && l.contains(filter))
+        .filter(|l| {
+            l.starts_with("llama_telemetry_dropped") && filters.iter().all(|f| l.contains(f))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -133,17 +138,22 @@ fn keeps_serving(endpoint: &str, protocol: &str, lost: &str) {
         metrics.contains("gen_ai_server_request_duration_seconds_count"),
         "no OpenTelemetry metrics in /metrics"
     );
-    let lost_spans = dropped(&metrics, lost);
+    let lost_spans = dropped(&metrics, &[lost, "signal=\"spans\""]);
     assert!(
         lost_spans > 0.0,
         "no dropped spans counted ({lost}):\n{metrics}"
+    );
+    let lost_logs = dropped(&metrics, &[lost, "signal=\"logs\""]);
+    assert!(
+        lost_logs > 0.0,
+        "no dropped log records counted ({lost}):\n{metrics}"
     );
     let (status, took) = server.terminate(SHUTDOWN_LIMIT).unwrap_or_else(|| {
         panic!("no exit within {SHUTDOWN_LIMIT:?} of SIGTERM");
     });
     assert!(status.success(), "exit status {status}");
     eprintln!(
-        "{protocol} {endpoint}: latency median {median:?} max {max:?}; RSS {} -> {} MiB; {lost_spans} spans lost; SIGTERM exit in {took:?}; \
+        "{protocol} {endpoint}: latency median {median:?} max {max:?}; RSS {} -> {} MiB; {lost_spans} spans and {lost_logs} log records lost; SIGTERM exit in {took:?}; \
          {:.1} s in all",
         rss_before >> 20,
         rss_after >> 20,

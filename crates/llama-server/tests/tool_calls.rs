@@ -8,7 +8,6 @@ mod common;
 
 use common::Server;
 use serde_json::{json, Value};
-use std::process::Command;
 
 const MODEL: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
 
@@ -246,32 +245,17 @@ fn tool_choice_none_gives_no_calls_and_bad_fields_are_named() {
 
 #[test]
 fn openai_python_client_tool_calls() {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let has_openai = Command::new(&python)
-        .args(["-c", "import openai"])
-        .status()
-        .is_ok_and(|st| st.success());
-    if !has_openai {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the openai package is required in CI"
-        );
-        eprintln!("skipping: {python} cannot import openai");
+    let Some(python) = common::python::python_importing("openai") else {
         return;
-    }
+    };
     let Some(s) = server() else { return };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openai_tools.py");
-    let out = Command::new(&python)
-        .args([script, &s.url()])
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "openai tool checks failed:\n{stdout}\n{stderr}"
+    let stdout = common::python::run_script(
+        &python,
+        "openai_tools.py",
+        &[&s.url()],
+        "openai tool checks",
+        "all tool checks passed",
     );
-    assert!(stdout.contains("all tool checks passed"), "{stdout}");
     eprintln!("{}", stdout.lines().collect::<Vec<_>>().join("; "));
 }
 

@@ -13,6 +13,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{Level, Subscriber};
+use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::layer::{Context, Layer};
 
 use super::fields::Fields;
@@ -40,7 +41,9 @@ pub(crate) struct Console {
 impl<S: Subscriber> Layer<S> for Console {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
         let fields = Fields::of(event);
-        let meta = event.metadata();
+        // A `log` crate record's own target and level (its event's metadata says "log").
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         if let Some(stream) = self.stream {
             let line = self.render(*meta.level(), meta.target(), &fields, self.colors);
             let to_stderr = match stream {

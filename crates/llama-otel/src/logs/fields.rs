@@ -57,6 +57,11 @@ impl Fields {
     }
 
     fn push(&mut self, field: &Field, value: Value) {
+        // `log` crate records (see `log_crate`) carry their target, module and file as
+        // `log.*` fields: the line's own target and text already say it.
+        if field.name().starts_with("log.") {
+            return;
+        }
         if field.name() == "message" {
             self.message = match value {
                 Value::Str(s) => s,

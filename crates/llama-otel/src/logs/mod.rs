@@ -9,6 +9,7 @@
 pub(crate) mod bridge;
 mod console;
 mod fields;
+mod log_crate;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -192,10 +193,20 @@ fn colors_on(colors: Colors, stream: Option<LogStream>) -> bool {
     }
 }
 
-/// Installs the process-wide subscriber. Call it first thing in `main` (before [`init`](crate::init),
-/// whose warnings it then shows). Returns `Ok(false)` when a subscriber was already installed
-/// (tests that start several servers in one process): the first one stays.
+/// Installs the process-wide subscriber, and routes the `log` crate's records into it. Call it
+/// first thing in `main` (before [`init`](crate::init), whose warnings it then shows). Returns
+/// `Ok(false)` when a subscriber was already installed (tests that start several servers in one
+/// process): the first one stays.
 pub fn init(settings: LogSettings) -> Result<bool> {
+    let installed = tracing::subscriber::set_global_default(subscriber(&settings)?).is_ok();
+    if installed {
+        log_crate::forward(settings.level);
+    }
+    Ok(installed)
+}
+
+/// The console (and file) layer, and with `otel` the OTLP bridge, each with its target filter.
+fn subscriber(settings: &LogSettings) -> Result<impl tracing::Subscriber + Send + Sync + 'static> {
     let file = match &settings.file {
         Some(path) => Some(Mutex::new(
             std::fs::OpenOptions::new()
@@ -222,7 +233,7 @@ pub fn init(settings: LogSettings) -> Result<bool> {
         tracing_subscriber::registry().with(console.with_filter(targets(settings.level)));
     #[cfg(feature = "otel")]
     let subscriber = subscriber.with(bridge::OtlpLogs.with_filter(otlp_targets(settings.level)));
-    Ok(tracing::subscriber::set_global_default(subscriber).is_ok())
+    Ok(subscriber)
 }
 
 #[cfg(test)]

@@ -45,6 +45,11 @@ pub(crate) struct Stats {
     pub metric_points_exported: AtomicU64,
     /// Metric data points in failed exports, by [`ERROR_TYPES`].
     pub metric_points_failed_by_type: [AtomicU64; 3],
+    /// Log records refused by the full queue, lost in failed exports, delivered
+    /// (see [`dropped_logs`](super::dropped_logs)).
+    pub logs_queue_full: AtomicU64,
+    pub logs_export_failed: AtomicU64,
+    pub logs_exported: AtomicU64,
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -56,6 +61,9 @@ pub(crate) static STATS: Stats = Stats {
     spans_failed_by_type: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
     metric_points_exported: AtomicU64::new(0),
     metric_points_failed_by_type: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+    logs_queue_full: AtomicU64::new(0),
+    logs_export_failed: AtomicU64::new(0),
+    logs_exported: AtomicU64::new(0),
     last_error: Mutex::new(None),
 };
 
@@ -71,6 +79,9 @@ impl Stats {
             &self.spans_exported,
             &self.metric_exports_failed,
             &self.metric_points_exported,
+            &self.logs_queue_full,
+            &self.logs_export_failed,
+            &self.logs_exported,
         ]
         .into_iter()
         .chain(by_type)
@@ -83,7 +94,7 @@ impl Stats {
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    fn record_error(&self, signal: &str, error: &dyn std::fmt::Display) {
+    pub(crate) fn record_error(&self, signal: &str, error: &dyn std::fmt::Display) {
         *self
             .last_error
             .lock()

@@ -2,10 +2,11 @@
 //! bounded shutdown.
 
 pub(crate) mod dropped;
+mod dropped_logs;
 mod exporters;
 mod lifecycle;
 mod limits;
-mod logs;
+pub(crate) mod logs;
 mod pipeline;
 pub(crate) mod propagation;
 mod resource;

@@ -28,8 +28,8 @@ fn dropped_counter(meter: &Meter) -> ObservableCounter<u64> {
         .u64_observable_counter(LLAMA_TELEMETRY_DROPPED)
         .with_unit("{item}")
         .with_description(
-            "Telemetry given up on: spans refused by the full export queue or lost in failed \
-             exports, and failed metric exports",
+            "Telemetry given up on: spans and log records refused by the full export queue or \
+             lost in failed exports, and failed metric exports",
         )
         .with_callback(|observer| {
             let attrs = |signal: &'static str, reason: &'static str| {
@@ -46,6 +46,11 @@ fn dropped_counter(meter: &Meter) -> ObservableCounter<u64> {
             observer.observe(
                 load(&STATS.metric_exports_failed),
                 &attrs("metrics", "export_failed"),
+            );
+            observer.observe(load(&STATS.logs_queue_full), &attrs("logs", "queue_full"));
+            observer.observe(
+                load(&STATS.logs_export_failed),
+                &attrs("logs", "export_failed"),
             );
         })
         .build()

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod python;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -228,6 +230,13 @@ impl Server {
         self.post_raw(path, &body.to_string(), "").expect("request")
     }
 
+    /// POST that must answer 200; its JSON body.
+    pub fn post_ok(&self, path: &str, body: &Value) -> Value {
+        let r = self.post(path, body);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        r.json()
+    }
+
     /// POST with a raw body and extra header lines (each ending in `\r\n`).
     pub fn post_raw(&self, path: &str, body: &str, headers: &str) -> std::io::Result<Response> {
         let auth = if headers.to_ascii_lowercase().contains("authorization") {
@@ -393,6 +402,22 @@ pub fn reference_file(name: &str) -> Option<Value> {
             None
         }
     }
+}
+
+/// `(event name, data)` of each event of an SSE body with named events (the Anthropic
+/// Messages stream), in order.
+pub fn named_events(body: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut name = None;
+    for line in body.lines() {
+        if let Some(n) = line.strip_prefix("event: ") {
+            name = Some(n.to_owned());
+        } else if let Some(d) = line.strip_prefix("data: ") {
+            let data: Value = serde_json::from_str(d).unwrap_or_else(|e| panic!("{e}: {d}"));
+            out.push((name.take().expect("every event is named"), data));
+        }
+    }
+    out
 }
 
 /// A greedy chat request body.
