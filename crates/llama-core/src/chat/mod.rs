@@ -2,6 +2,8 @@
 mod apply;
 mod builtin;
 mod caps;
+mod continuation;
+mod continuation_families;
 mod families;
 mod json;
 mod message;
@@ -14,5 +16,6 @@ pub mod toolcall;
 pub use apply::ChatInputs;
 pub use builtin::BUILTIN_NAMES;
 pub use caps::TemplateCaps;
+pub use continuation::Continuation;
 pub use message::{ChatMessage, ChatTool, ContentPart, ToolCall};
 pub use template::ChatTemplate;
