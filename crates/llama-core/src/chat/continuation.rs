@@ -134,7 +134,10 @@ impl ChatTemplate {
         if !start.trim().is_empty() {
             return (start, end);
         }
-        for (open, close) in [("<think>", "</think>"), ("<|START_THINKING|>", "<|END_THINKING|>")] {
+        for (open, close) in [
+            ("<think>", "</think>"),
+            ("<|START_THINKING|>", "<|END_THINKING|>"),
+        ] {
             if src.contains(open) && src.contains(close) {
                 return (open.into(), close.into());
             }

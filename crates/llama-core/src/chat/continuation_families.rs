@@ -28,7 +28,11 @@ pub(crate) fn family_continuation(
 ) -> Option<String> {
     let content = mode == Continuation::Content;
     let p = match detect_family(src)? {
-        Family::KimiK2 => parts("<|im_assistant|>assistant<|im_middle|>", "<think>", "</think>"),
+        Family::KimiK2 => parts(
+            "<|im_assistant|>assistant<|im_middle|>",
+            "<think>",
+            "</think>",
+        ),
         Family::Lfm2 => parts("<|im_start|>assistant\n", "<think>", "</think>"),
         Family::Ministral3 => parts("", "[THINK]", "[/THINK]"),
         Family::MiniCpm5 => parts("<|im_start|>assistant\n", "<think>\n", "\n</think>\n\n"),
@@ -59,7 +63,9 @@ pub(crate) fn family_continuation(
             parts("<|im_start|>assistant\n", "<think>\n", "\n</think>\n\n")
         }
         // Without reasoning support the content follows the generation prompt at once.
-        Family::Qwen3Coder => return Some(format!("<|im_start|>assistant\n{}", text(msg, content))),
+        Family::Qwen3Coder => {
+            return Some(format!("<|im_start|>assistant\n{}", text(msg, content)))
+        }
         // These two always write the content, whatever is continued.
         Family::FunctionaryV32 => {
             let gen = "<|start_header_id|>assistant<|end_header_id|>\n\n>>>all\n";
