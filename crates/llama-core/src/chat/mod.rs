@@ -12,6 +12,7 @@ mod strftime;
 mod template;
 mod thinking;
 pub mod toolcall;
+mod undefined_concat;
 
 pub use apply::ChatInputs;
 pub use builtin::BUILTIN_NAMES;
