@@ -61,11 +61,15 @@ mod tests {
             "tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]}]}"#,
         )
         .expect("parses");
-        let text = req.render(None, &Map::new(), true).expect("renders");
+        let text = req.render(None, &Map::new(), false).expect("renders");
         assert!(
             text.starts_with("<|im_start|>user\nhi<|im_end|>\n"),
             "{text}"
         );
+        // Under --prefill-assistant a final assistant message with calls cannot be continued
+        // (llama.cpp's oaicompat_chat_params_parse refuses it the same way).
+        let err = req.render(None, &Map::new(), true).expect_err("calls");
+        assert!(err.to_string().contains("tool calls"), "{err}");
         let broken: ApplyTemplateRequest =
             serde_json::from_str(r#"{"messages":[{"content":"no role"}]}"#).expect("parses");
         let err = broken.render(None, &Map::new(), true).expect_err("no role");
