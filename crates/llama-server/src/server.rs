@@ -279,6 +279,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
     Ok(Ready {
         chat_template,
         chat_kwargs: chat_kwargs(cli),
+        prefill_assistant: !cli.no_prefill_assistant && cli.prefill_assistant.unwrap_or(true),
         model,
         sched,
         names,
@@ -326,6 +327,7 @@ fn load_encoder(cli: &Cli, model: Arc<Model>, started: Instant) -> Result<Ready,
     Ok(Ready {
         chat_template: None,
         chat_kwargs: serde_json::Map::new(),
+        prefill_assistant: false,
         model,
         sched,
         names,

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::builtin;
 use super::caps::TemplateCaps;
+use super::continuation::Continuation;
 use super::families::{
     deepseek_v4_sort_tool_results, detect_family, gemma4_tool_responses, Family,
 };
@@ -36,6 +37,8 @@ pub struct ChatInputs<'a> {
     pub kwargs: Map<String, Json>,
     /// The clock for `strftime_now`, `date_string` and `datetime` (`None`: the system clock).
     pub now: Option<SystemTime>,
+    /// Continue the final message instead of rendering it as a complete turn.
+    pub continue_final_message: Continuation,
 }
 
 impl<'a> ChatInputs<'a> {
@@ -47,6 +50,7 @@ impl<'a> ChatInputs<'a> {
             enable_thinking: None,
             kwargs: Map::new(),
             now: None,
+            continue_final_message: Continuation::None,
         }
     }
 }
@@ -212,6 +216,9 @@ impl ChatTemplate {
     pub fn apply(&self, inputs: &ChatInputs<'_>) -> Result<String> {
         if let Some(name) = self.builtin_name() {
             return apply_builtin(name, inputs);
+        }
+        if inputs.continue_final_message != Continuation::None {
+            return self.apply_continuation(inputs);
         }
         let src = self.source();
         let caps = self.caps();

@@ -18,6 +18,7 @@ use super::message::{ChatMessage, ChatTool};
 use super::pycompat::{rewrite_generation_tags, rewrite_mutable_lists, MutList, LIST_FN};
 use super::strftime::{strftime, strftime_now};
 use super::thinking;
+use super::undefined_concat::rewrite_undefined_concat;
 use crate::error::{Error, Result};
 
 const TEMPLATE_NAME: &str = "chat_template";
@@ -147,10 +148,20 @@ impl ChatTemplate {
     /// Compiles `source` (Jinja). `bos_token`/`eos_token` are the token strings templates see
     /// (e.g. `vocab.token_text(bos)`); a final newline of the source is dropped, as Jinja2 does.
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<Self> {
-        let source = patch_source(source);
+        let mut source = patch_source(source);
         let mut env = build_env()?;
         env.add_template_owned(TEMPLATE_NAME, source.clone())
             .map_err(|e| Error::ChatTemplateParse(e.to_string()))?;
+        let undeclared = env
+            .get_template(TEMPLATE_NAME)
+            .map(|t| t.undeclared_variables(false))
+            .unwrap_or_default();
+        let rewritten = rewrite_undefined_concat(&source, &undeclared);
+        if rewritten != source {
+            source = rewritten;
+            env.add_template_owned(TEMPLATE_NAME, source.clone())
+                .map_err(|e| Error::ChatTemplateParse(e.to_string()))?;
+        }
         let caps = caps::detect(&EnvProber(&env));
         let mut template = ChatTemplate {
             env,

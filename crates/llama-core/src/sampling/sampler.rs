@@ -195,6 +195,31 @@ impl Sampler {
         &self.cands
     }
 
+    /// llama.cpp's `post_sampling_probs`: the chosen token's probability after the chain and
+    /// up to `n` candidates, most probable first, stopping at the first zero probability.
+    /// Greedy sampling leaves the best token alone with probability 1 (llama.cpp's temperature
+    /// stage at `temp <= 0` sets every other logit to -inf before the distribution).
+    pub fn post_sampling_probs(&self, chosen: u32, n: usize) -> (f32, Vec<(u32, f32)>) {
+        let p = &self.params;
+        if p.temperature <= 0.0 && p.mirostat == 0 && !greedy_needs_chain(p) {
+            let top = if n > 0 {
+                vec![(chosen, 1.0)]
+            } else {
+                Vec::new()
+            };
+            return (1.0, top);
+        }
+        let mut probs: Vec<(u32, f32)> = self.cands.data.iter().map(|t| (t.id, t.p)).collect();
+        probs.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let chosen_p = probs.iter().find(|t| t.0 == chosen).map_or(0.0, |t| t.1);
+        let top = probs
+            .into_iter()
+            .take(n)
+            .take_while(|t| t.1 != 0.0)
+            .collect();
+        (chosen_p, top)
+    }
+
     /// Adds a token to the penalty and DRY histories (prompt tokens and generated ones alike).
     pub fn accept(&mut self, token: u32) {
         self.penalties.accept(token);

@@ -193,13 +193,17 @@ impl MessagesRequest {
     }
 
     /// The prompt text: the conversation and tools through `template` (ChatML without one),
-    /// with the server's template variables overridden by the request's `chat_template_kwargs`.
+    /// with the server's template variables overridden by the request's `chat_template_kwargs`;
+    /// a final assistant message is continued under `--prefill-assistant` (`prefill`), as
+    /// llama.cpp's chat path does for this endpoint too.
     pub fn render(
         &self,
         template: Option<&ChatTemplate>,
         server_kwargs: &Map<String, Value>,
+        prefill: bool,
     ) -> Result<String> {
         let messages = self.chat_messages()?;
+        let end = super::prefill::PromptEnd::decide(&messages, None, None, prefill)?;
         let mut kwargs = server_kwargs.clone();
         kwargs.extend(self.chat_template_kwargs.clone().unwrap_or_default());
         let Some(template) = template else {
@@ -207,12 +211,14 @@ impl MessagesRequest {
                 .iter()
                 .map(|m| ChatMessage::new(m.role.clone(), m.content.clone() + &m.concat_parts()))
                 .collect();
-            return super::prompt::render_chat(None, &flat, &[], &kwargs);
+            return super::prompt::render_chat_with(None, &flat, &[], &kwargs, end);
         };
         let tools = self.tool_request()?;
         let mut inputs = ChatInputs::new(&messages);
         inputs.tools = tools.rendered();
         inputs.kwargs = kwargs;
+        inputs.add_generation_prompt = end.add_generation_prompt;
+        inputs.continue_final_message = end.continuation;
         template
             .apply(&inputs)
             .map_err(|e| ServerError::BadRequest(format!("cannot apply the chat template: {e}")))

@@ -71,7 +71,7 @@ fn chatml_fallback_renders_system_and_text_blocks() {
     let req = request(
         r#"{"system":"s","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}"#,
     );
-    let text = req.render(None, &Map::new()).expect("renders");
+    let text = req.render(None, &Map::new(), true).expect("renders");
     assert_eq!(
         text,
         "<|im_start|>system\ns<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"

@@ -1,8 +1,9 @@
 //! llama.cpp's `POST /apply-template`: an OpenAI chat body (messages with tool calls and
 //! reasoning, tools) rendered through the chat template, without generating.
 
+use super::prefill::PromptEnd;
 use crate::error::{Result, ServerError};
-use llama_core::chat::{ChatInputs, ChatMessage, ChatTemplate, ChatTool};
+use llama_core::chat::{ChatMessage, ChatTemplate, ChatTool};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -16,6 +17,8 @@ pub struct ApplyTemplateRequest {
     pub chat_template_kwargs: Option<Map<String, Value>>,
     #[serde(default)]
     pub add_generation_prompt: Option<bool>,
+    #[serde(default)]
+    pub continue_final_message: Option<Value>,
 }
 
 fn bad(e: llama_core::Error) -> ServerError {
@@ -24,34 +27,26 @@ fn bad(e: llama_core::Error) -> ServerError {
 
 impl ApplyTemplateRequest {
     /// The prompt llama.cpp's chat path would build: messages and tools through `template`
-    /// (ChatML without one), server template variables overridden by the request's.
+    /// (ChatML without one), server template variables overridden by the request's, a final
+    /// assistant message continued as [`PromptEnd`] decides (`prefill`: `--prefill-assistant`).
     pub fn render(
         &self,
         template: Option<&ChatTemplate>,
         server_kwargs: &Map<String, Value>,
+        prefill: bool,
     ) -> Result<String> {
         let messages = ChatMessage::parse_oaicompat(&self.messages).map_err(bad)?;
         let tools =
             ChatTool::parse_oaicompat(self.tools.as_ref().unwrap_or(&Value::Null)).map_err(bad)?;
         let mut kwargs = server_kwargs.clone();
         kwargs.extend(self.chat_template_kwargs.clone().unwrap_or_default());
-        let add_generation_prompt = self.add_generation_prompt.unwrap_or(true);
-        let Some(template) = template else {
-            return super::prompt::render_chat_with(
-                None,
-                &messages,
-                &tools,
-                &kwargs,
-                add_generation_prompt,
-            );
-        };
-        let mut inputs = ChatInputs::new(&messages);
-        inputs.tools = &tools;
-        inputs.kwargs = kwargs;
-        inputs.add_generation_prompt = add_generation_prompt;
-        template
-            .apply(&inputs)
-            .map_err(|e| ServerError::BadRequest(format!("cannot apply the chat template: {e}")))
+        let end = PromptEnd::decide(
+            &messages,
+            self.add_generation_prompt,
+            self.continue_final_message.as_ref(),
+            prefill,
+        )?;
+        super::prompt::render_chat_with(template, &messages, &tools, &kwargs, end)
     }
 }
 
@@ -66,14 +61,18 @@ mod tests {
             "tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]}]}"#,
         )
         .expect("parses");
-        let text = req.render(None, &Map::new()).expect("renders");
+        let text = req.render(None, &Map::new(), false).expect("renders");
         assert!(
             text.starts_with("<|im_start|>user\nhi<|im_end|>\n"),
             "{text}"
         );
+        // Under --prefill-assistant a final assistant message with calls cannot be continued
+        // (llama.cpp's oaicompat_chat_params_parse refuses it the same way).
+        let err = req.render(None, &Map::new(), true).expect_err("calls");
+        assert!(err.to_string().contains("tool calls"), "{err}");
         let broken: ApplyTemplateRequest =
             serde_json::from_str(r#"{"messages":[{"content":"no role"}]}"#).expect("parses");
-        let err = broken.render(None, &Map::new()).expect_err("no role");
+        let err = broken.render(None, &Map::new(), true).expect_err("no role");
         assert!(matches!(err, ServerError::BadRequest(_)), "{err}");
     }
 }

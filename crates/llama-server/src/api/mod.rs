@@ -9,6 +9,7 @@ pub mod constraint;
 pub mod embed;
 pub mod infill;
 pub mod params;
+pub mod prefill;
 pub mod prompt;
 pub mod prompts;
 pub mod request;

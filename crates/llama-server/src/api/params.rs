@@ -145,6 +145,8 @@ fn any_choices(
         cache_prompt: f.cache_prompt.unwrap_or(true),
         logprobs,
         top_logprobs,
+        post_sampling_probs: f.post_sampling_probs.unwrap_or(false),
+        return_progress: f.stream() && f.return_progress.unwrap_or(false),
     })
 }
 

@@ -1,9 +1,12 @@
 //! Prompts to tokens: chat messages through the model's own template, completion prompts given
 //! as text or token ids.
 
+use super::prefill::PromptEnd;
 use super::request::{Content, Message, MessageToolCall};
 use crate::error::{Result, ServerError};
-use llama_core::chat::{ChatInputs, ChatMessage, ChatTemplate, ChatTool, ToolCall};
+use llama_core::chat::{
+    ChatInputs, ChatMessage, ChatTemplate, ChatTool, ContentPart, Continuation, ToolCall,
+};
 use llama_core::vocab::Vocab;
 use serde_json::Value;
 
@@ -11,7 +14,8 @@ fn bad(msg: impl Into<String>) -> ServerError {
     ServerError::BadRequest(msg.into())
 }
 
-/// Plain-text messages for the template; content parts other than text are refused.
+/// Messages for the template: text content, or text parts kept as parts (the template or
+/// llama.cpp's workarounds join them); content parts other than text are refused.
 pub fn chat_messages(messages: &[Message]) -> Result<Vec<ChatMessage>> {
     if messages.is_empty() {
         return Err(bad("'messages' must contain at least one message"));
@@ -19,14 +23,17 @@ pub fn chat_messages(messages: &[Message]) -> Result<Vec<ChatMessage>> {
     messages
         .iter()
         .map(|m| {
-            let content = match &m.content {
-                None => String::new(),
-                Some(Content::Text(t)) => t.clone(),
+            let mut msg = ChatMessage::new(m.role.clone(), "");
+            match &m.content {
+                None => {}
+                Some(Content::Text(t)) => msg.content = t.clone(),
                 Some(Content::Parts(parts)) => {
-                    let mut text = String::new();
                     for p in parts {
                         match (p.kind.as_str(), &p.text) {
-                            ("text", Some(t)) => text.push_str(t),
+                            ("text", Some(t)) => msg.content_parts.push(ContentPart {
+                                kind: "text".into(),
+                                text: t.clone(),
+                            }),
                             ("text", None) => {
                                 return Err(bad("a 'text' content part needs a 'text' field"))
                             }
@@ -35,10 +42,8 @@ pub fn chat_messages(messages: &[Message]) -> Result<Vec<ChatMessage>> {
                             }
                         }
                     }
-                    text
                 }
-            };
-            let mut msg = ChatMessage::new(m.role.clone(), content);
+            }
             msg.tool_call_id = m.tool_call_id.clone().unwrap_or_default();
             msg.name = m.name.clone().unwrap_or_default();
             msg.reasoning_content = m.reasoning_content.clone().unwrap_or_default();
@@ -82,43 +87,67 @@ pub fn render_chat(
     tools: &[ChatTool],
     kwargs: &serde_json::Map<String, Value>,
 ) -> Result<String> {
-    render_chat_with(template, messages, tools, kwargs, true)
+    render_chat_with(template, messages, tools, kwargs, PromptEnd::default())
 }
 
-/// [`render_chat`], choosing whether the assistant's turn is opened at the end.
+/// [`render_chat`], ending the prompt as `end` says (see [`super::prefill`]).
 pub fn render_chat_with(
     template: Option<&ChatTemplate>,
     messages: &[ChatMessage],
     tools: &[ChatTool],
     kwargs: &serde_json::Map<String, Value>,
-    add_generation_prompt: bool,
+    end: PromptEnd,
 ) -> Result<String> {
     match template {
         Some(t) => {
             let mut inputs = ChatInputs::new(messages);
             inputs.tools = tools;
             inputs.kwargs = kwargs.clone();
-            inputs.add_generation_prompt = add_generation_prompt;
+            inputs.add_generation_prompt = end.add_generation_prompt;
+            inputs.continue_final_message = end.continuation;
             t.apply(&inputs)
                 .map_err(|e| bad(format!("cannot apply the chat template: {e}")))
         }
         None if !tools.is_empty() => Err(bad(
             "'tools' need a chat template: the model has none (give --chat-template)",
         )),
-        None => {
-            let mut out = String::new();
-            for m in messages {
-                out.push_str(&format!(
-                    "<|im_start|>{}\n{}<|im_end|>\n",
-                    m.role, m.content
-                ));
-            }
-            if add_generation_prompt {
-                out.push_str("<|im_start|>assistant\n");
-            }
-            Ok(out)
-        }
+        None => Ok(chatml(messages, end)),
     }
+}
+
+/// The ChatML fallback for a model without a template; a continued final message is left
+/// open after the assistant's header.
+fn chatml(messages: &[ChatMessage], end: PromptEnd) -> String {
+    let text = |m: &ChatMessage| {
+        if m.content.is_empty() {
+            m.concat_parts()
+        } else {
+            m.content.clone()
+        }
+    };
+    let (closed, open) = match messages.split_last() {
+        Some((last, rest)) if end.continuation != Continuation::None => (rest, Some(last)),
+        _ => (messages, None),
+    };
+    let mut out = String::new();
+    for m in closed {
+        out.push_str(&format!("<|im_start|>{}\n{}<|im_end|>\n", m.role, text(m)));
+    }
+    match open {
+        Some(last) => {
+            let parts: Vec<&str> = last.content_parts.iter().map(|p| p.text.as_str()).collect();
+            let content = if last.content.is_empty() {
+                parts.join("\n\n")
+            } else {
+                last.content.clone()
+            };
+            out.push_str("<|im_start|>assistant\n");
+            out.push_str(&content);
+        }
+        None if end.add_generation_prompt => out.push_str("<|im_start|>assistant\n"),
+        None => {}
+    }
+    out
 }
 
 fn token_id(v: &Value, n_vocab: usize) -> Result<u32> {
@@ -182,7 +211,7 @@ mod tests {
     }
 
     #[test]
-    fn content_parts_are_joined_and_null_is_empty() {
+    fn content_parts_are_kept_and_null_is_empty() {
         let parts = Content::Parts(vec![
             ContentPart {
                 kind: "text".into(),
@@ -195,13 +224,8 @@ mod tests {
         ]);
         let out =
             chat_messages(&[msg("user", Some(parts)), msg("assistant", None)]).expect("valid");
-        assert_eq!(
-            out,
-            vec![
-                ChatMessage::new("user", "ab"),
-                ChatMessage::new("assistant", "")
-            ]
-        );
+        assert_eq!(out[0].concat_parts(), "a\nb");
+        assert_eq!(out[1], ChatMessage::new("assistant", ""));
     }
 
     #[test]

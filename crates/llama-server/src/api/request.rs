@@ -75,6 +75,10 @@ pub struct GenerationFields {
     pub unsupported: super::unsupported::Unsupported,
     /// llama.cpp's `verbose`: add the `__verbose` debug object to an OpenAI response.
     pub verbose: Option<bool>,
+    /// llama.cpp's `post_sampling_probs`: token probabilities after the sampler chain.
+    pub post_sampling_probs: Option<bool>,
+    /// llama.cpp's `return_progress`: `prompt_progress` events while a stream's prompt runs.
+    pub return_progress: Option<bool>,
 }
 
 impl GenerationFields {
@@ -158,6 +162,12 @@ pub struct ChatRequest {
     pub tool_choice: Option<serde_json::Value>,
     #[serde(default)]
     pub parallel_tool_calls: Option<bool>,
+    /// Open the assistant's turn at the end of the prompt (default true).
+    #[serde(default)]
+    pub add_generation_prompt: Option<bool>,
+    /// Continue the final message: `true`, `"content"` or `"reasoning_content"`.
+    #[serde(default)]
+    pub continue_final_message: Option<serde_json::Value>,
     #[serde(flatten)]
     pub fields: GenerationFields,
 }

@@ -265,6 +265,15 @@ pub struct Cli {
     /// `default`: the template's own).
     #[arg(long = "reasoning-effort", env = "LLAMA_ARG_REASONING_EFFORT")]
     pub reasoning_effort: Option<String>,
+    /// Continue a chat's final assistant message instead of answering after it (llama.cpp's
+    /// default); `--no-prefill-assistant` renders it as a complete turn.
+    #[arg(long = "prefill-assistant", env = "LLAMA_ARG_PREFILL_ASSISTANT",
+          value_parser = parse_bool, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", overrides_with = "no_prefill_assistant")]
+    pub prefill_assistant: Option<bool>,
+    /// Render a final assistant message as a complete turn.
+    #[arg(long = "no-prefill-assistant", overrides_with = "prefill_assistant")]
+    pub no_prefill_assistant: bool,
     /// Accepted for llama.cpp compatibility: chat templates are always Jinja.
     #[arg(long = "jinja", env = "LLAMA_ARG_JINJA", value_parser = parse_bool)]
     pub jinja: bool,

@@ -127,7 +127,7 @@ impl Format for MessagesFormat {
 /// The request's prompt text, rendered as the chat endpoint does.
 fn prompt_text(ready: &Ready, req: &MessagesRequest) -> Result<String> {
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
-    req.render(template, &ready.chat_kwargs)
+    req.render(template, &ready.chat_kwargs, ready.prefill_assistant)
 }
 
 /// The request's prompt tokens.

@@ -7,6 +7,7 @@ use super::generate::{self, Prepared};
 use super::sse;
 use super::trace::HttpTrace;
 use super::{AppState, Ready};
+use crate::api::response::openai::{Completion, Usage};
 use crate::error::{Result, ServerError};
 use crate::scheduler::job::{Event, Summary};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -54,6 +55,21 @@ pub fn submit(
     })
 }
 
+/// Merges separately queued requests' events (several prompts of one `/completion`), each
+/// tagged with its place in `subs`.
+pub fn merge(subs: Vec<generate::Submitted>, ping: Option<Duration>) -> Choices {
+    let n = subs.len();
+    let (tx, rx) = unbounded_channel();
+    for (i, sub) in subs.into_iter().enumerate() {
+        tokio::spawn(forward(i, sub.events, tx.clone()));
+    }
+    Choices {
+        events: rx,
+        n,
+        ping,
+    }
+}
+
 /// Passes one choice's events on with its index; stops (dropping the choice's receiver, which
 /// the scheduler takes as a cancellation) once the client side is gone.
 async fn forward(
@@ -94,6 +110,7 @@ pub async fn collect(mut ch: Choices) -> Result<Vec<Collected>> {
                 }
             }
             Event::Failed(e) => return Err(e),
+            Event::Progress(_) => {}
         }
     }
     Err(ServerError::Internal(
@@ -120,6 +137,12 @@ impl<F: Format> StreamState<F> {
             return false;
         }
         match self.rx.recv().await {
+            Some((i, Event::Progress(p))) => self.out.extend(
+                self.formats[i]
+                    .progress(&p)
+                    .iter()
+                    .map(sse::chunk_event::<F>),
+            ),
             Some((i, Event::Chunk(chunk))) => self.out.extend(
                 self.formats[i]
                     .chunks(&chunk)
@@ -186,4 +209,20 @@ pub fn stream<F: Format>(ch: Choices, mut formats: Vec<F>, tail: Tail<F::Chunk>)
             .into_response(),
         None => Sse::new(events).into_response(),
     }
+}
+
+/// Usage of an `n` > 1 request: the prompt once, the choices' completions summed.
+pub(super) fn summed(all: &[Summary]) -> crate::scheduler::job::Usage {
+    let mut usage = all.first().map(|s| s.usage).unwrap_or_default();
+    usage.completion_tokens = all.iter().map(|s| s.usage.completion_tokens).sum();
+    usage
+}
+
+/// One response of an `n` > 1 request from its choices' responses (one choice each).
+pub(super) fn merged<C>(parts: Vec<Completion<C>>, all: &[Summary]) -> Option<Completion<C>> {
+    let mut parts = parts.into_iter();
+    let mut first = parts.next()?;
+    first.choices.extend(parts.flat_map(|p| p.choices));
+    first.usage = Some(Usage::from(&summed(all)));
+    Some(first)
 }

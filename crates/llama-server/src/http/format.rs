@@ -1,7 +1,7 @@
 //! The response format one API gives a request's events, and the collected output of a
 //! non-streamed request: what the SSE stream and the one-shot responses are built from.
 
-use crate::scheduler::job::{Chunk, Summary, TokenInfo};
+use crate::scheduler::job::{Chunk, Progress, Summary, TokenInfo};
 use serde::Serialize;
 
 /// All of a non-streamed request's output.
@@ -28,6 +28,10 @@ pub trait Format: Send + 'static {
     /// events overrides this; the stream calls it).
     fn chunks(&mut self, chunk: &Chunk) -> Vec<Self::Chunk> {
         self.chunk(chunk).into_iter().collect()
+    }
+    /// The objects reporting prompt progress (`return_progress`); none by default.
+    fn progress(&mut self, _progress: &Progress) -> Vec<Self::Chunk> {
+        Vec::new()
     }
     /// The final objects of a stream.
     fn finish(&mut self, summary: &Summary) -> Vec<Self::Chunk>;

@@ -155,6 +155,7 @@ pub async fn collect(mut rx: UnboundedReceiver<Event>) -> Result<Collected> {
                 })
             }
             Event::Failed(e) => return Err(e),
+            Event::Progress(_) => {}
         }
     }
     Err(ServerError::Internal(

@@ -1,6 +1,7 @@
 //! llama.cpp's own endpoints, in its shapes: `/completion`, `/infill`, `/tokenize`,
 //! `/detokenize`, `/health`, `/slots`, `/metrics`.
 
+use super::choices;
 use super::extract::ApiJson;
 use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
@@ -16,7 +17,7 @@ use crate::api::response::llamacpp::{
 use crate::api::response::logprobs::{completion_probabilities, TokenProbability};
 use crate::api::{params, prompt, prompts};
 use crate::error::{Result, ServerError};
-use crate::scheduler::job::{Chunk, GenParams, Summary, TokenInfo};
+use crate::scheduler::job::{Chunk, GenParams, Progress, Summary, TokenInfo};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -33,6 +34,8 @@ struct LlamaFormat {
     /// Put the generated ids in the non-streamed response (streamed chunks always carry theirs).
     return_tokens: bool,
     n_predicted: usize,
+    /// The prompt's place in a request with several (its `index`).
+    index: usize,
 }
 
 impl LlamaFormat {
@@ -61,12 +64,24 @@ impl Format for LlamaFormat {
         }
         let ids = c.tokens.iter().map(|t| t.id).collect();
         let probs = self.probabilities(&c.tokens);
-        let chunk = CompletionChunk::new(c.text.clone(), ids, self.n_predicted, probs);
+        let mut chunk = CompletionChunk::new(c.text.clone(), ids, self.n_predicted, probs);
+        chunk.index = self.index;
         Some(CompletionEvent::Chunk(chunk))
     }
 
+    fn progress(&mut self, p: &Progress) -> Vec<CompletionEvent> {
+        let mut chunk = CompletionChunk::new(String::new(), Vec::new(), self.n_predicted, None);
+        chunk.index = self.index;
+        chunk.tokens_evaluated = p.total;
+        chunk.prompt_progress = Some(*p);
+        vec![CompletionEvent::Chunk(chunk)]
+    }
+
     fn finish(&mut self, s: &Summary) -> Vec<CompletionEvent> {
-        let last = self.last(String::new(), Vec::new(), s);
+        let last = Completion {
+            index: self.index,
+            ..self.last(String::new(), Vec::new(), s)
+        };
         vec![CompletionEvent::Last(Box::new(last))]
     }
 
@@ -105,11 +120,6 @@ pub async fn completion(
         let tokens = prompts.pop().unwrap_or_default();
         return run_completion(&state, &http, tokens, fields).await;
     }
-    if fields.fields.stream() {
-        return Err(ServerError::BadRequest(
-            "several prompts in one streamed /completion request are not supported; send them one by one or without stream".into(),
-        ));
-    }
     run_completions(&state, &http, prompts, fields).await
 }
 
@@ -137,6 +147,7 @@ impl CompletionFields<'_> {
             probs: params.top_logprobs > 0 || params.logprobs,
             return_tokens: self.return_tokens,
             n_predicted: 0,
+            index: 0,
         };
         Ok((params, format))
     }
@@ -160,7 +171,8 @@ async fn run_completion(
 }
 
 /// Several prompts of one request: all queued first (so that free slots decode them together),
-/// then answered as an array with each result's `index`.
+/// then answered as an array with each result's `index`, or streamed as llama.cpp streams them:
+/// every prompt's chunks and final object, interleaved as they come, each with its `index`.
 async fn run_completions(
     state: &AppState,
     http: &HttpTrace,
@@ -168,12 +180,20 @@ async fn run_completions(
     f: CompletionFields<'_>,
 ) -> Result<Response> {
     let ready = state.ready()?;
+    let stream = f.fields.stream();
     let mut queued = Vec::with_capacity(prompts.len());
-    for tokens in prompts {
-        let (params, format) = f.prepare(state, ready)?;
+    for (index, tokens) in prompts.into_iter().enumerate() {
+        let (params, mut format) = f.prepare(state, ready)?;
+        format.index = index;
         let name = format.model_name.clone();
-        let prepared = Prepared::text_completion(&f.prompt_text, tokens, params, name, false, None);
+        let prepared =
+            Prepared::text_completion(&f.prompt_text, tokens, params, name, stream, None);
         queued.push((generate::submit(state, ready, prepared, http)?, format));
+    }
+    if stream {
+        let (subs, formats) = queued.into_iter().unzip();
+        let merged = choices::merge(subs, state.config().sse_ping);
+        return Ok(choices::stream(merged, formats, Box::new(|_| Vec::new())));
     }
     let mut results = Vec::with_capacity(queued.len());
     for (index, (sub, format)) in queued.into_iter().enumerate() {

@@ -112,6 +112,8 @@ pub struct Ready {
     pub chat_template: Option<llama_core::chat::ChatTemplate>,
     /// Template variables for every chat request (`--chat-template-kwargs`, llama.cpp defaults).
     pub chat_kwargs: serde_json::Map<String, serde_json::Value>,
+    /// `--prefill-assistant`: a final assistant message is continued.
+    pub prefill_assistant: bool,
     pub sched: SchedulerHandle,
     pub names: ModelNames,
     /// The pooling of an encoder-only (embedding) model; `None` for generative models.

@@ -7,6 +7,7 @@ use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
 use super::verbose::Verbose;
 use super::{unix_now, AppState};
+use crate::api::prefill::PromptEnd;
 use crate::api::request::{ChatRequest, CompletionRequest, GenerationFields};
 use crate::api::response::llamacpp::{Completion as NativeCompletion, Timings};
 use crate::api::response::logprobs::{ChatLogprobs, LegacyLogprobs};
@@ -18,7 +19,7 @@ use crate::api::tools::ToolRequest;
 use crate::api::{params, prompt};
 use crate::error::{Result, ServerError};
 use crate::scheduler::chat_output::{call_ids, ChatParse};
-use crate::scheduler::job::{Chunk, Summary, TokenInfo};
+use crate::scheduler::job::{Chunk, Progress, Summary, TokenInfo};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -121,6 +122,7 @@ impl Meta {
             usage: None,
             timings: None,
             verbose: None,
+            prompt_progress: None,
         }
     }
 
@@ -160,7 +162,7 @@ impl Meta {
             return Vec::new();
         }
         vec![Completion {
-            usage: Some(Usage::from(&summed(all))),
+            usage: Some(Usage::from(&choices::summed(all))),
             timings: all.first().map(Timings::new),
             ..self.object(object, Vec::new())
         }]
@@ -170,22 +172,6 @@ impl Meta {
         self.logprobs
             .then(|| ChatLogprobs::new(self.model.as_ref(), tokens))
     }
-}
-
-/// Usage of an `n` > 1 request: the prompt once, the choices' completions summed.
-fn summed(all: &[Summary]) -> crate::scheduler::job::Usage {
-    let mut usage = all.first().map(|s| s.usage).unwrap_or_default();
-    usage.completion_tokens = all.iter().map(|s| s.usage.completion_tokens).sum();
-    usage
-}
-
-/// One response of an `n` > 1 request from its choices' responses (one choice each).
-fn merged<C>(parts: Vec<Completion<C>>, all: &[Summary]) -> Option<Completion<C>> {
-    let mut parts = parts.into_iter();
-    let mut first = parts.next()?;
-    first.choices.extend(parts.flat_map(|p| p.choices));
-    first.usage = Some(Usage::from(&summed(all)));
-    Some(first)
 }
 
 /// Serves the prepared choices (`n` > 1) with one format each, streamed or not.
@@ -212,7 +198,7 @@ where
         .zip(&collected)
         .map(|(f, c)| f.full(c))
         .collect();
-    merged(parts, &all)
+    choices::merged(parts, &all)
         .map(|body| Json(body).into_response())
         .ok_or_else(|| ServerError::Internal("no choice was generated".into()))
 }
@@ -242,6 +228,16 @@ impl Format for ChatFormat {
         vec![self
             .0
             .object("chat.completion.chunk", vec![ChatDelta::role()])]
+    }
+
+    /// As llama.cpp, a progress report is a role delta carrying `prompt_progress`.
+    fn progress(&mut self, p: &Progress) -> Vec<Self::Chunk> {
+        let role = vec![ChatDelta::role()];
+        let prompt_progress = Some(*p);
+        vec![Completion {
+            prompt_progress,
+            ..self.0.object("chat.completion.chunk", role)
+        }]
     }
 
     fn chunk(&mut self, c: &Chunk) -> Option<Self::Chunk> {
@@ -372,7 +368,19 @@ pub async fn chat(
     let messages = prompt::chat_messages(&req.messages)?;
     let tools = ToolRequest::from_request(&req)?;
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
-    let text = prompt::render_chat(template, &messages, tools.rendered(), &ready.chat_kwargs)?;
+    let end = PromptEnd::decide(
+        &messages,
+        req.add_generation_prompt,
+        req.continue_final_message.as_ref(),
+        ready.prefill_assistant,
+    )?;
+    let text = prompt::render_chat_with(
+        template,
+        &messages,
+        tools.rendered(),
+        &ready.chat_kwargs,
+        end,
+    )?;
     let (mut params, n) = params::gen_params_choices(
         &req.fields,
         ready.sched.limits.n_predict,
@@ -381,7 +389,7 @@ pub async fn chat(
     )?;
     let input: Vec<Value> = messages
         .iter()
-        .map(|m| generate::input_text(&m.role, &m.content))
+        .map(|m| generate::input_text(&m.role, &(m.content.clone() + &m.concat_parts())))
         .collect();
     let prompt_tokens = ready.model.vocab().tokenize(&text, true, true);
     let mut meta = Meta::new(
@@ -491,7 +499,19 @@ pub async fn chat_input_tokens(
     let messages = prompt::chat_messages(&req.messages)?;
     let tools = ToolRequest::from_request(&req)?;
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
-    let text = prompt::render_chat(template, &messages, tools.rendered(), &ready.chat_kwargs)?;
+    let end = PromptEnd::decide(
+        &messages,
+        req.add_generation_prompt,
+        req.continue_final_message.as_ref(),
+        ready.prefill_assistant,
+    )?;
+    let text = prompt::render_chat_with(
+        template,
+        &messages,
+        tools.rendered(),
+        &ready.chat_kwargs,
+        end,
+    )?;
     let input_tokens = ready.model.vocab().tokenize(&text, true, true).len();
     Ok(Json(InputTokens { input_tokens }))
 }

@@ -49,6 +49,9 @@ impl<F: Format> StreamState<F> {
             return false;
         }
         match self.rx.recv().await {
+            Some(Event::Progress(p)) => self
+                .out
+                .extend(self.format.progress(&p).iter().map(chunk_event::<F>)),
             Some(Event::Chunk(chunk)) => self
                 .out
                 .extend(self.format.chunks(&chunk).iter().map(chunk_event::<F>)),

@@ -15,6 +15,6 @@ pub async fn apply_template(
 ) -> Result<Json<TemplatePrompt>> {
     let ready = state.ready()?;
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
-    let prompt = req.render(template, &ready.chat_kwargs)?;
+    let prompt = req.render(template, &ready.chat_kwargs, ready.prefill_assistant)?;
     Ok(Json(TemplatePrompt { prompt }))
 }

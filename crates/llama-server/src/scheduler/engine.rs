@@ -10,7 +10,7 @@
 //! one call as llama.cpp does.
 
 use super::batch_builder::{self, Entry};
-use super::job::{Chunk, Event, FinishReason, Job, Summary, Timings, TokenInfo, Usage};
+use super::job::{Chunk, Event, FinishReason, Job, Progress, Summary, Timings, TokenInfo, Usage};
 use super::slot::{pick_slot, reuse_len, swa_reuse_len, Slot, Task};
 use super::speculative::SpecConfig;
 use super::stop::StopOutcome;
@@ -225,6 +225,7 @@ impl Engine {
                 task.sampler.accept(t);
             }
             task.job.trace.started(i, n_keep);
+            send_progress(&task, n_keep);
             slot.task = Some(task);
             self.park_children(i, children);
         }
@@ -255,6 +256,12 @@ impl Engine {
             return;
         }
         batch_builder::commit(entries, &mut self.slots);
+        for e in entries {
+            let slot = &self.slots[e.slot];
+            if let Some(task) = slot.task.as_ref().filter(|t| t.first_token.is_none()) {
+                send_progress(task, slot.cache.len());
+            }
+        }
         for e in entries.iter().filter(|e| e.logits) {
             self.after_logits(e.slot);
         }
@@ -463,6 +470,20 @@ fn fail(mut job: Job, kind: EngineError, err: ServerError) {
     job.end(Some(Event::Failed(err)));
 }
 
+/// A `prompt_progress` report with `processed` prompt tokens in the slot, if the request asked.
+fn send_progress(task: &Task, processed: usize) {
+    if !task.job.params.return_progress {
+        return;
+    }
+    let progress = Progress {
+        total: task.job.prompt.len(),
+        cache: task.n_cached,
+        processed: processed.min(task.job.prompt.len()),
+        time_ms: task.started.elapsed().as_millis() as u64,
+    };
+    let _ = task.job.events.send(Event::Progress(progress));
+}
+
 /// Picks the next token from batch row `at` (EOG tokens masked out for `ignore_eos`).
 fn sample(
     ctx: &Context,
@@ -496,6 +517,15 @@ fn sample(
     task.sampler.accept_sampled(id)?;
     task.n_decoded += 1;
     let params = &task.job.params;
+    if params.post_sampling_probs && (params.logprobs || params.top_logprobs > 0) {
+        let (prob, top) = task.sampler.post_sampling_probs(id, params.top_logprobs);
+        return Ok(TokenInfo {
+            id,
+            logprob: Some(prob),
+            top,
+            post_sampling: true,
+        });
+    }
     let logprob = if params.logprobs || params.top_logprobs > 0 {
         token_logprob(logits, id)
     } else {
@@ -506,7 +536,12 @@ fn sample(
     } else {
         Vec::new()
     };
-    Ok(TokenInfo { id, logprob, top })
+    Ok(TokenInfo {
+        id,
+        logprob,
+        top,
+        post_sampling: false,
+    })
 }
 
 /// Detokenizes and stop-checks a sampled token, sends released text; returns why to stop, if

@@ -19,6 +19,10 @@ pub struct GenParams {
     pub logprobs: bool,
     /// Report this many most likely alternatives per token.
     pub top_logprobs: usize,
+    /// Probabilities after the sampler chain instead of log-probabilities of the raw logits.
+    pub post_sampling_probs: bool,
+    /// Report prompt-processing progress (llama.cpp's `return_progress`, streamed requests).
+    pub return_progress: bool,
     /// What the output must match (compiled once per request, at submission).
     pub constraint: Option<ConstraintSpec>,
 }
@@ -33,6 +37,8 @@ impl Default for GenParams {
             cache_prompt: true,
             logprobs: false,
             top_logprobs: 0,
+            post_sampling_probs: false,
+            return_progress: false,
             constraint: None,
         }
     }
@@ -72,8 +78,11 @@ impl FinishReason {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenInfo {
     pub id: u32,
+    /// Log-probability, or with `post_sampling` the probability after the sampler chain.
     pub logprob: Option<f32>,
     pub top: Vec<(u32, f32)>,
+    /// `logprob` and `top` hold probabilities (llama.cpp's `post_sampling_probs`).
+    pub post_sampling: bool,
 }
 
 /// Text released to the client in one step (held-back partial stop matches are not in it).
@@ -88,6 +97,16 @@ impl Chunk {
     pub fn is_silent(&self, with_probs: bool) -> bool {
         self.text.is_empty() && (!with_probs || self.tokens.is_empty())
     }
+}
+
+/// llama.cpp's `prompt_progress`: prompt tokens in all, taken from the slot's cache, and
+/// processed so far (cached ones included); milliseconds since the prompt started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    pub total: usize,
+    pub cache: usize,
+    pub processed: usize,
+    pub time_ms: u64,
 }
 
 /// Token counts of a finished request.

@@ -2,7 +2,9 @@
 //! settings and results themselves are in [`super::generation`], re-exported here.
 
 use super::chat_output::ChatParse;
-pub use super::generation::{Chunk, FinishReason, GenParams, Summary, Timings, TokenInfo, Usage};
+pub use super::generation::{
+    Chunk, FinishReason, GenParams, Progress, Summary, Timings, TokenInfo, Usage,
+};
 use super::request::RequestTrace;
 use crate::error::ServerError;
 use llama_core::sampling::constraint::Constraint;
@@ -41,10 +43,13 @@ impl Job {
     }
 }
 
-/// What the scheduler sends back for a job, in order: any number of chunks, then one `Done`
+/// What the scheduler sends back for a job, in order: progress reports while its prompt runs
+/// (when asked for), any number of chunks, then one `Done`
 /// or one `Failed`.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// How far the prompt has been processed (requests with `return_progress`).
+    Progress(Progress),
     Chunk(Chunk),
     Done(Summary),
     Failed(ServerError),

@@ -116,6 +116,9 @@ pub struct CompletionChunk {
     /// With `n_probs` (or `logprobs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completion_probabilities: Option<Vec<TokenProbability>>,
+    /// llama.cpp's `prompt_progress` (`return_progress`), on progress chunks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_progress: Option<crate::scheduler::job::Progress>,
 }
 
 impl CompletionChunk {
@@ -134,6 +137,7 @@ impl CompletionChunk {
             tokens_predicted,
             tokens_evaluated: 0,
             completion_probabilities,
+            prompt_progress: None,
         }
     }
 }

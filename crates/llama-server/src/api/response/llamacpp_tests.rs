@@ -119,6 +119,7 @@ fn paris_probs() -> Vec<TokenProbability> {
         id: 7042,
         logprob: Some(-0.248_588_13),
         top: vec![(7042, -0.248_588_13), (260, -2.784_908_8)],
+        post_sampling: false,
     };
     completion_probabilities(&pieces, &[t])
 }

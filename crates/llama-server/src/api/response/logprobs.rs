@@ -36,10 +36,19 @@ fn chosen(t: &TokenInfo) -> f64 {
     f64::from(t.logprob.unwrap_or(f32::NEG_INFINITY))
 }
 
-/// OpenAI chat `logprobs`: `{"content": [...]}`.
+/// OpenAI chat `logprobs`: `{"content": [...]}`; under `post_sampling_probs` the entries are
+/// llama.cpp's (`id`, `prob`, `top_probs`), as its chat endpoint writes them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ChatLogprobs {
-    pub content: Vec<ChatTokenLogprob>,
+    pub content: ChatLogprobEntries,
+}
+
+/// The entries of [`ChatLogprobs`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum ChatLogprobEntries {
+    OpenAi(Vec<ChatTokenLogprob>),
+    PostSampling(Vec<TokenProbability>),
 }
 
 /// One generated token of [`ChatLogprobs`].
@@ -72,6 +81,11 @@ impl TopLogprob {
 
 impl ChatLogprobs {
     pub fn new(pieces: &dyn TokenPieces, tokens: &[TokenInfo]) -> Self {
+        if tokens.iter().any(|t| t.post_sampling) {
+            return ChatLogprobs {
+                content: ChatLogprobEntries::PostSampling(completion_probabilities(pieces, tokens)),
+            };
+        }
         let content = tokens
             .iter()
             .map(|t| {
@@ -92,7 +106,9 @@ impl ChatLogprobs {
                 }
             })
             .collect();
-        ChatLogprobs { content }
+        ChatLogprobs {
+            content: ChatLogprobEntries::OpenAi(content),
+        }
     }
 }
 
@@ -156,14 +172,32 @@ impl LegacyLogprobs {
     }
 }
 
+/// A value as llama.cpp names it: `logprob`, or `prob` under `post_sampling_probs`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbValue {
+    Logprob(f64),
+    Prob(f64),
+}
+
+/// The alternatives: `top_logprobs`, or `top_probs` under `post_sampling_probs`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopList {
+    TopLogprobs(Vec<TopProbability>),
+    TopProbs(Vec<TopProbability>),
+}
+
 /// llama.cpp `completion_probabilities` entry: the chosen token and its alternatives, with ids.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TokenProbability {
     pub id: u32,
     pub token: String,
-    pub logprob: f64,
+    #[serde(flatten)]
+    pub value: ProbValue,
     pub bytes: Vec<u8>,
-    pub top_logprobs: Vec<TopProbability>,
+    #[serde(flatten)]
+    pub top: TopList,
 }
 
 /// One alternative of a [`TokenProbability`].
@@ -171,19 +205,29 @@ pub struct TokenProbability {
 pub struct TopProbability {
     pub id: u32,
     pub token: String,
-    pub logprob: f64,
+    #[serde(flatten)]
+    pub value: ProbValue,
     pub bytes: Vec<u8>,
 }
 
 impl TopProbability {
-    fn new(pieces: &dyn TokenPieces, id: u32, logprob: f64) -> Self {
+    fn new(pieces: &dyn TokenPieces, id: u32, value: ProbValue) -> Self {
         let (token, bytes) = text_and_bytes(pieces, id);
         TopProbability {
             id,
             token,
-            logprob,
+            value,
             bytes,
         }
+    }
+}
+
+/// `v` named as `t` reports it.
+fn value(t: &TokenInfo, v: f64) -> ProbValue {
+    if t.post_sampling {
+        ProbValue::Prob(v)
+    } else {
+        ProbValue::Logprob(v)
     }
 }
 
@@ -198,19 +242,24 @@ pub fn completion_probabilities(
             let TopProbability {
                 id,
                 token,
-                logprob,
+                value: v,
                 bytes,
-            } = TopProbability::new(pieces, t.id, chosen(t));
+            } = TopProbability::new(pieces, t.id, value(t, chosen(t)));
+            let top = t
+                .top
+                .iter()
+                .map(|&(id, lp)| TopProbability::new(pieces, id, value(t, f64::from(lp))))
+                .collect();
             TokenProbability {
                 id,
                 token,
-                logprob,
+                value: v,
                 bytes,
-                top_logprobs: t
-                    .top
-                    .iter()
-                    .map(|&(id, lp)| TopProbability::new(pieces, id, f64::from(lp)))
-                    .collect(),
+                top: if t.post_sampling {
+                    TopList::TopProbs(top)
+                } else {
+                    TopList::TopLogprobs(top)
+                },
             }
         })
         .collect()
@@ -234,6 +283,7 @@ mod tests {
             id: 7042,
             logprob: Some(-0.248_588_13),
             top: vec![(7042, -0.248_588_13), (260, -2.784_908_8)],
+            post_sampling: false,
         }]
     }
 
@@ -265,6 +315,7 @@ mod tests {
             id: 5,
             logprob: None,
             top: vec![(5, -1.0), (6, -2.0)],
+            post_sampling: false,
         });
         let v = LegacyLogprobs::new(&pieces, &tokens, 3);
         assert_eq!(
@@ -279,6 +330,7 @@ mod tests {
             id: 260,
             logprob: None,
             top: vec![],
+            post_sampling: false,
         }];
         let v = serde_json::to_value(ChatLogprobs::new(&pieces, &t)).unwrap();
         assert!(v["content"][0]["logprob"].is_null(), "{v}");

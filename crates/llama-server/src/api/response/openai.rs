@@ -36,6 +36,9 @@ pub struct Completion<C> {
     /// non-streamed response only.
     #[serde(rename = "__verbose", skip_serializing_if = "Option::is_none")]
     pub verbose: Option<Box<super::llamacpp::Completion>>,
+    /// llama.cpp's `prompt_progress` (`return_progress`), on the stream's progress chunks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_progress: Option<crate::scheduler::job::Progress>,
 }
 
 /// `/v1/chat/completions/input_tokens`: the prompt tokens a chat request would take.

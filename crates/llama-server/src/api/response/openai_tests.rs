@@ -45,6 +45,7 @@ fn object<C>(object: &'static str, choices: Vec<C>) -> Completion<C> {
         usage: None,
         timings: None,
         verbose: None,
+        prompt_progress: None,
     }
 }
 
@@ -67,6 +68,7 @@ fn hello() -> Vec<TokenInfo> {
         id: 73,
         logprob: Some(-2.322_329_5),
         top: vec![(73, -2.322_329_5), (19556, -2.351_8)],
+        post_sampling: false,
     }]
 }
 
