@@ -37,8 +37,9 @@ fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// Save → continue → erase → restore → the same continuation, for one server configuration.
-fn round_trip(args: &[&str], label: &str) {
+/// Save → continue → erase → restore (into another slot when there are two) → the same
+/// continuation, for one server configuration.
+fn round_trip(args: &[&str], n_slots: u64, label: &str) {
     let dir = scratch_dir(label);
     let dir_s = dir.to_str().expect("utf-8 temp dir");
     let mut all = vec!["--slot-save-path", dir_s];
@@ -46,7 +47,9 @@ fn round_trip(args: &[&str], label: &str) {
     let Some(s) = Server::start(&all) else { return };
 
     let first = complete(&s, PROMPT);
-    let (st, saved) = action(&s, "0", "save", &json!({"filename": "s0.bin"}));
+    let slot = first["id_slot"].as_u64().expect("id_slot");
+    let (from, into) = (slot.to_string(), ((slot + 1) % n_slots).to_string());
+    let (st, saved) = action(&s, &from, "save", &json!({"filename": "s0.bin"}));
     assert_eq!(st, 200, "{label}: {saved}");
     let n_saved = saved["n_saved"].as_u64().expect("n_saved") as usize;
     let n_prompt = first["tokens_evaluated"]
@@ -54,7 +57,7 @@ fn round_trip(args: &[&str], label: &str) {
         .expect("tokens_evaluated") as usize;
     // The prompt and every generated token but the last (never decoded), as llama.cpp.
     assert_eq!(n_saved, n_prompt + 8 - 1, "{label}: {saved}");
-    assert_eq!(saved["id_slot"], 0);
+    assert_eq!(saved["id_slot"], slot);
     assert_eq!(saved["filename"], "s0.bin");
     assert!(saved["timings"]["save_ms"].as_f64().is_some(), "{saved}");
 
@@ -70,20 +73,19 @@ fn round_trip(args: &[&str], label: &str) {
     let longer = format!("{PROMPT}{}", first["content"].as_str().expect("content"));
     let want = complete(&s, &longer);
 
-    let (st, erased) = action(&s, "0", "erase", &Value::Null);
-    assert_eq!(
-        (st, erased.clone()),
-        (200, json!({"id_slot": 0, "n_erased": n_saved})),
-        "{label}"
-    );
-    let (st, erased) = action(&s, "0", "erase", &Value::Null);
+    assert_eq!(want["id_slot"], slot, "{label}: the cached slot serves the longer prompt");
+
+    let (st, erased) = action(&s, &from, "erase", &Value::Null);
+    assert_eq!(st, 200, "{label}: {erased}");
+    assert!(erased["n_erased"].as_u64().unwrap_or(0) > n_saved as u64, "{erased}");
+    let (st, erased) = action(&s, &from, "erase", &Value::Null);
     assert_eq!(st, 200);
     assert_eq!(
         erased["n_erased"], 0,
         "{label}: the slot is empty after an erase"
     );
 
-    let (st, restored) = action(&s, "0", "restore", &json!({"filename": "s0.bin"}));
+    let (st, restored) = action(&s, &into, "restore", &json!({"filename": "s0.bin"}));
     assert_eq!(st, 200, "{label}: {restored}");
     assert_eq!(restored["n_restored"].as_u64(), Some(n_saved as u64));
     assert_eq!(restored["n_read"].as_u64(), Some(bytes.len() as u64));
@@ -91,6 +93,7 @@ fn round_trip(args: &[&str], label: &str) {
 
     let cached_before = s.metric("prompt_tokens_cached_total");
     let got = complete(&s, &longer);
+    assert_eq!(got["id_slot"].to_string(), into, "{label}: the restored slot serves it");
     assert_eq!(
         got["tokens"], want["tokens"],
         "{label}: restored slot continues differently"
@@ -116,12 +119,12 @@ fn round_trip(args: &[&str], label: &str) {
 
 #[test]
 fn restored_slot_continues_like_the_original_with_flash_attention() {
-    round_trip(&["-np", "1", "-c", "1024"], "fa");
+    round_trip(&["-np", "1", "-c", "1024"], 1, "fa");
 }
 
 #[test]
 fn restored_slot_continues_like_the_original_with_transposed_v_and_two_streams() {
-    round_trip(&["-np", "2", "-c", "1024", "-fa", "off"], "nofa");
+    round_trip(&["-np", "2", "-c", "1024", "-fa", "off"], 2, "nofa");
 }
 
 #[test]
