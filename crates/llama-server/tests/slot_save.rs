@@ -73,11 +73,17 @@ fn round_trip(args: &[&str], n_slots: u64, label: &str) {
     let longer = format!("{PROMPT}{}", first["content"].as_str().expect("content"));
     let want = complete(&s, &longer);
 
-    assert_eq!(want["id_slot"], slot, "{label}: the cached slot serves the longer prompt");
+    assert_eq!(
+        want["id_slot"], slot,
+        "{label}: the cached slot serves the longer prompt"
+    );
 
     let (st, erased) = action(&s, &from, "erase", &Value::Null);
     assert_eq!(st, 200, "{label}: {erased}");
-    assert!(erased["n_erased"].as_u64().unwrap_or(0) > n_saved as u64, "{erased}");
+    assert!(
+        erased["n_erased"].as_u64().unwrap_or(0) > n_saved as u64,
+        "{erased}"
+    );
     let (st, erased) = action(&s, &from, "erase", &Value::Null);
     assert_eq!(st, 200);
     assert_eq!(
@@ -93,7 +99,11 @@ fn round_trip(args: &[&str], n_slots: u64, label: &str) {
 
     let cached_before = s.metric("prompt_tokens_cached_total");
     let got = complete(&s, &longer);
-    assert_eq!(got["id_slot"].to_string(), into, "{label}: the restored slot serves it");
+    assert_eq!(
+        got["id_slot"].to_string(),
+        into,
+        "{label}: the restored slot serves it"
+    );
     assert_eq!(
         got["tokens"], want["tokens"],
         "{label}: restored slot continues differently"
@@ -190,5 +200,62 @@ fn slot_actions_answer_llama_cpp_errors() {
     let (st, v) = action(&s, "0", "restore", &json!({"filename": "cut.bin"}));
     assert_eq!(st, 400, "{v}");
     assert!(message(&v).contains("truncated"), "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// llama.cpp's tokens after restoring its file (`testdata/slot-state`, see the README there).
+const LLAMA_CPP_CONTINUATION: [u64; 6] = [30, 198, 198, 504, 1797, 1918];
+/// Log-probabilities closer than this may swap order on another CPU (testdata/reference).
+const NEAR_TIE: f64 = 0.02;
+
+#[test]
+fn a_slot_saved_by_llama_cpp_restores_and_saves_back_byte_identical() {
+    let fixture = common::workspace().join("testdata/slot-state/smollm2-seq-state.bin");
+    let original = std::fs::read(&fixture).expect("testdata/slot-state fixture");
+    let dir = scratch_dir("llama-cpp");
+    std::fs::write(dir.join("lc.bin"), &original).expect("copy fixture");
+    let dir_s = dir.to_str().expect("utf-8 temp dir");
+    // llama.cpp's settings for the file: one slot (one KV stream), flash attention (V rows).
+    let Some(s) = Server::start(&["-np", "1", "-c", "256", "--slot-save-path", dir_s]) else {
+        return;
+    };
+    let (st, restored) = action(&s, "0", "restore", &json!({"filename": "lc.bin"}));
+    assert_eq!(st, 200, "{restored}");
+    assert_eq!(restored["n_restored"], 6);
+    assert_eq!(restored["n_read"].as_u64(), Some(original.len() as u64));
+
+    // Saved back unchanged: cells, positions, sequence ids, types, row sizes and K/V bytes.
+    let (st, saved) = action(&s, "0", "save", &json!({"filename": "ours.bin"}));
+    assert_eq!(st, 200, "{saved}");
+    let ours = std::fs::read(dir.join("ours.bin")).expect("saved file");
+    assert!(
+        ours == original,
+        "the re-saved file differs from llama.cpp's"
+    );
+
+    let body = json!({"prompt": "The capital of France is Paris", "n_predict": 6, "temperature": 0,
+        "cache_prompt": true, "return_tokens": true, "n_probs": 2});
+    let r = s.post("/completion", &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = r.json();
+    assert_eq!(
+        got["timings"]["cache_n"], 5,
+        "llama.cpp's cache reused: {got}"
+    );
+    let tokens = got["tokens"].as_array().expect("tokens");
+    let probs = got["completion_probabilities"].as_array().expect("probs");
+    for (i, want) in LLAMA_CPP_CONTINUATION.iter().enumerate() {
+        let top = probs[i]["top_logprobs"].as_array().expect("top_logprobs");
+        let lp = |k: usize| top[k]["logprob"].as_f64().unwrap_or(f64::NAN);
+        if (lp(0) - lp(1)).abs() < NEAR_TIE {
+            eprintln!(
+                "stopping the comparison at token {i}: near-tie {} vs {}",
+                lp(0),
+                lp(1)
+            );
+            break;
+        }
+        assert_eq!(tokens[i].as_u64(), Some(*want), "token {i}: {got}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
