@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod memory;
+mod state;
 mod stats;
+pub use state::{SEQ_STATE_MAGIC, SEQ_STATE_VERSION};
 pub use stats::DecodeStats;
 /// Metadata room for one graph's nodes (llama.cpp sizes this from the tensor count, too). A MoE
 /// layer adds about 20 nodes plus two (a view and an add) per expert used.

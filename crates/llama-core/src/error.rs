@@ -22,6 +22,9 @@ pub enum Error {
     },
     #[error("batch: {0}")]
     Batch(String),
+    /// A sequence state (llama.cpp's `llama_state_seq_*` files) that cannot be saved or restored.
+    #[error("seq state: {0}")]
+    SeqState(String),
     #[error("embed: {0}")]
     Embed(String),
 

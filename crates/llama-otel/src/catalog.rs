@@ -132,6 +132,11 @@ pub const ATTRIBUTES: &[Attribute] = &[
     attr(n::DEVICE, Str, Project),
     // The request's spans (scheduler/request.rs).
     attr(n::SLOT_ID, Int, Project),
+    // Slot save/restore/erase and sleeping (scheduler/engine/slot_actions.rs, sleep.rs).
+    attr(n::SLOT_ACTION, Str, Project),
+    attr(n::SEQ_STATE_TOKENS, Int, Project),
+    attr(n::SEQ_STATE_BYTES, Int, Project),
+    attr(n::SLEEP_TRANSITION, Str, Project),
     attr(n::PROMPT_CACHED_TOKENS, Int, Project),
     attr(n::PROMPT_TOKENS, Int, Project),
     attr(n::STOP_TYPE, Str, Project),
@@ -239,6 +244,14 @@ pub const METRICS: &[Metric] = &[
     metric(n::SLOTS_BUSY, Gauge, n::UNIT_SLOT, Project),
     metric(n::KV_CACHE_USAGE, Gauge, n::UNIT_RATIO, Project),
     metric(n::KV_CACHE_TOKENS, Gauge, n::UNIT_TOKEN, Project),
+    metric(n::SLOT_ACTION_DURATION, Histogram, n::UNIT_SECONDS, Project),
+    metric(n::SERVER_SLEEPING, Gauge, n::UNIT_RATIO, Project),
+    metric(
+        n::SERVER_SLEEP_TRANSITIONS,
+        Counter,
+        n::UNIT_TRANSITION,
+        Project,
+    ),
     metric(s::LLAMA_TELEMETRY_DROPPED, Counter, "{item}", Project),
     metric("llama.decode.duration", Histogram, "s", Project),
     metric("llama.decode.tokens", Histogram, "{token}", Project),

@@ -44,6 +44,23 @@ pub const SPEC_DRAFT_TOKENS: &str = "llama.speculative.draft.tokens";
 /// Counter, `{token}`: draft tokens the model accepted (acceptance rate: this over
 /// [`SPEC_DRAFT_TOKENS`]).
 pub const SPEC_ACCEPTED_TOKENS: &str = "llama.speculative.accepted.tokens";
+/// Histogram, `s`: one `POST /slots/{id}?action=...` (save, restore, erase), by
+/// [`SLOT_ACTION`].
+pub const SLOT_ACTION_DURATION: &str = "llama.slot.action.duration";
+/// Gauge, `1`: 1 while the server sleeps (`--sleep-idle-seconds`: model context freed), else 0.
+pub const SERVER_SLEEPING: &str = "llama.server.sleeping";
+/// Counter, `{transition}`: the server fell asleep or woke up, by [`SLEEP_TRANSITION`].
+pub const SERVER_SLEEP_TRANSITIONS: &str = "llama.server.sleep.transitions";
+/// Label and span attribute of slot actions: `save`, `restore`, `erase`.
+pub const SLOT_ACTION: &str = "llama.slot.action";
+/// Label of [`SERVER_SLEEP_TRANSITIONS`]: `sleep`, `wake`.
+pub const SLEEP_TRANSITION: &str = "llama.server.sleep.transition";
+/// Slot-action and seq-state spans: tokens in the saved or restored sequence.
+pub const SEQ_STATE_TOKENS: &str = "llama.seq_state.tokens";
+/// Slot-action and seq-state spans: bytes of the state file written or read.
+pub const SEQ_STATE_BYTES: &str = "llama.seq_state.bytes";
+/// Unit of sleep transitions.
+pub const UNIT_TRANSITION: &str = "{transition}";
 
 // ------------------------------------------------------------------------ units
 

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Clone, Default)]
 pub struct EngineCounters {
     prompt_tokens_total: u64,
+    prompt_tokens_cached_total: u64,
     prompt_seconds_total: f64,
     tokens_predicted_total: u64,
     tokens_predicted_seconds_total: f64,
@@ -27,9 +28,11 @@ pub struct EngineCounters {
 }
 
 impl EngineCounters {
-    /// A prompt finished processing: `n` tokens (cached ones excluded) in `secs`.
-    pub fn on_prompt_done(&mut self, n: usize, secs: f64) {
+    /// A prompt finished processing: `n` tokens (cached ones excluded) in `secs`, `cached`
+    /// taken from the slot's cache.
+    pub fn on_prompt_done(&mut self, n: usize, cached: usize, secs: f64) {
         self.prompt_tokens_total += n as u64;
+        self.prompt_tokens_cached_total += cached as u64;
         self.prompt_seconds_total += secs;
         self.bucket_prompt_tokens += n as u64;
         self.bucket_prompt_seconds += secs;
@@ -43,11 +46,12 @@ impl EngineCounters {
         self.bucket_predicted_seconds += secs;
     }
 
-    /// One decode call of `n_tokens` while `busy` slots were serving requests.
-    pub fn on_decode(&mut self, n_tokens: usize, busy: usize) {
+    /// One decode call while `busy` slots were serving requests, the longest slot sequence
+    /// (prompt + generation) then being `longest` tokens.
+    pub fn on_decode(&mut self, longest: usize, busy: usize) {
         self.n_decode_total += 1;
         self.n_busy_slots_total += busy as u64;
-        self.n_tokens_max = self.n_tokens_max.max(n_tokens);
+        self.n_tokens_max = self.n_tokens_max.max(longest);
     }
 
     /// A speculative verification: `drafted` draft tokens, `accepted` of them accepted.
@@ -95,62 +99,22 @@ fn per_second(tokens: u64, secs: f64) -> f64 {
     }
 }
 
-/// llama.cpp's series: name, Prometheus type, HELP text (same order as `MetricsSnapshot::values`).
-const SERIES: [(&str, &str, &str); 16] = [
-    (
-        "prompt_tokens_total",
-        "counter",
-        "Number of prompt tokens processed.",
-    ),
-    ("prompt_seconds_total", "counter", "Prompt process time"),
-    (
-        "tokens_predicted_total",
-        "counter",
-        "Number of generation tokens processed.",
-    ),
-    (
-        "tokens_predicted_seconds_total",
-        "counter",
-        "Predict process time",
-    ),
+/// llama.cpp's series (`server_task_result_metrics::to_metrics` at the vendored commit): name,
+/// Prometheus type, HELP text, in llama.cpp's order (counters, then gauges; the same order
+/// as `MetricsSnapshot::values`), then our two KV-cache gauges (llama.cpp dropped them).
+const SERIES: [(&str, &str, &str); 17] = [
+    ("prompt_tokens_total", "counter", "Number of prompt tokens processed, excluding cached tokens"),
+    ("prompt_tokens_cached_total", "counter", "Number of prompt tokens reused from the cache"),
+    ("prompt_seconds_total", "counter", "Total time spent processing prompts"),
+    ("tokens_predicted_total", "counter", "Number of generation tokens processed"),
+    ("tokens_predicted_seconds_total", "counter", "Total time spent generating tokens"),
     (
         "n_decode_total",
         "counter",
-        "Total number of llama_decode() calls",
+        "Total number of llama_decode() calls, excluding speculative decoding and multimodal decoding",
     ),
-    ("n_tokens_max", "counter", "Largest observed n_tokens."),
-    (
-        "n_busy_slots_per_decode",
-        "counter",
-        "Average number of busy slots per llama_decode() call",
-    ),
-    (
-        "prompt_tokens_seconds",
-        "gauge",
-        "Average prompt throughput in tokens/s.",
-    ),
-    (
-        "predicted_tokens_seconds",
-        "gauge",
-        "Average generation throughput in tokens/s.",
-    ),
-    (
-        "kv_cache_usage_ratio",
-        "gauge",
-        "KV-cache usage. 1 means 100 percent usage.",
-    ),
-    ("kv_cache_tokens", "gauge", "KV-cache tokens."),
-    (
-        "requests_processing",
-        "gauge",
-        "Number of requests processing.",
-    ),
-    ("requests_deferred", "gauge", "Number of requests deferred."),
-    (
-        "spec_decode_num_draft_tokens_total",
-        "counter",
-        "Speculative: Total draft tokens generated",
-    ),
+    ("n_tokens_max", "counter", "Largest observed sequence length (prompt + generation)"),
+    ("spec_decode_num_draft_tokens_total", "counter", "Speculative: Total draft tokens generated"),
     (
         "spec_decode_num_accepted_tokens_total",
         "counter",
@@ -161,6 +125,13 @@ const SERIES: [(&str, &str, &str); 16] = [
         "counter",
         "Speculative: Total speculative decoding verification steps",
     ),
+    ("prompt_tokens_seconds", "gauge", "Average prompt throughput in tokens/s"),
+    ("predicted_tokens_seconds", "gauge", "Average generation throughput in tokens/s"),
+    ("requests_processing", "gauge", "Number of requests processing"),
+    ("requests_deferred", "gauge", "Number of requests deferred"),
+    ("n_busy_slots_per_decode", "gauge", "Average number of busy slots per llama_decode() call"),
+    ("kv_cache_usage_ratio", "gauge", "KV-cache usage. 1 means 100 percent usage."),
+    ("kv_cache_tokens", "gauge", "KV-cache tokens."),
 ];
 
 impl MetricsSnapshot {
@@ -169,21 +140,22 @@ impl MetricsSnapshot {
         let g = &self.gauges;
         [
             c.prompt_tokens_total as f64,
+            c.prompt_tokens_cached_total as f64,
             c.prompt_seconds_total,
             c.tokens_predicted_total as f64,
             c.tokens_predicted_seconds_total,
             c.n_decode_total as f64,
             c.n_tokens_max as f64,
-            c.n_busy_slots_total as f64 / (c.n_decode_total.max(1)) as f64,
-            per_second(c.bucket_prompt_tokens, c.bucket_prompt_seconds),
-            per_second(c.bucket_predicted_tokens, c.bucket_predicted_seconds),
-            g.kv_used as f64 / g.n_ctx.max(1) as f64,
-            g.kv_used as f64,
-            g.requests_processing as f64,
-            g.requests_deferred as f64,
             c.n_draft_tokens as f64,
             c.n_draft_accepted as f64,
             c.n_draft_verif_steps as f64,
+            per_second(c.bucket_prompt_tokens, c.bucket_prompt_seconds),
+            per_second(c.bucket_predicted_tokens, c.bucket_predicted_seconds),
+            g.requests_processing as f64,
+            g.requests_deferred as f64,
+            c.n_busy_slots_total as f64 / (c.n_decode_total.max(1)) as f64,
+            g.kv_used as f64 / g.n_ctx.max(1) as f64,
+            g.kv_used as f64,
         ]
     }
 
@@ -245,7 +217,7 @@ mod tests {
     #[test]
     fn series_have_llama_cpp_names_and_types() {
         let mut c = EngineCounters::default();
-        c.on_prompt_done(100, 0.5);
+        c.on_prompt_done(100, 7, 0.5);
         c.on_decode(100, 1);
         c.on_decode(2, 2);
         let text = c
@@ -262,6 +234,10 @@ mod tests {
         assert!(text.contains("llamacpp:n_busy_slots_per_decode 1.5\n"));
         assert!(text.contains("llamacpp:kv_cache_usage_ratio 0.25\n"));
         assert!(text.contains("# TYPE llamacpp:requests_deferred gauge\n"));
+        assert!(text.contains("llamacpp:prompt_tokens_cached_total 7\n"));
+        assert!(text.contains("# TYPE llamacpp:n_busy_slots_per_decode gauge\n"));
+        assert!(text.contains("llamacpp:spec_decode_num_drafts_total 0\n"));
+        assert!(text.contains("llamacpp:n_tokens_max 100\n"));
         let again = c.snapshot(Gauges::default()).render();
         assert!(
             again.contains("llamacpp:prompt_tokens_seconds 0\n"),
@@ -273,7 +249,7 @@ mod tests {
     #[test]
     fn openmetrics_keeps_series_names_and_ends_with_eof() {
         let mut c = EngineCounters::default();
-        c.on_prompt_done(100, 0.5);
+        c.on_prompt_done(100, 0, 0.5);
         let snapshot = c.snapshot(Gauges::default());
         let plain = exposition(&snapshot, MetricsFormat::Prometheus);
         let om = exposition(&snapshot, MetricsFormat::OpenMetrics);

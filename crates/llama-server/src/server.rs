@@ -83,6 +83,7 @@ fn http_config(cli: &Cli, port: u16, scheme: &'static str) -> Result<HttpConfig,
         reasoning_format: cli.reasoning_format,
         webui: cli.webui_enabled(),
         verbose: cli.log.verbose,
+        slot_save_path: cli.endpoints.slot_save_path.clone(),
     })
 }
 
@@ -262,6 +263,13 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         capture_content: capture_content(cli),
         mixed_batches: cli.mixed_batches,
         speculative: cli.spec.config(),
+        n_stream: if cli.kv_unified() {
+            1
+        } else {
+            cli.n_parallel() as u32
+        },
+        sleep_idle: cli.sleep_idle(),
+        op_timing: ggml_op_timing(cli),
     };
     let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;

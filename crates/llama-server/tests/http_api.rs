@@ -484,6 +484,7 @@ fn metrics(s: &Server) {
         .is_some_and(|c| c.starts_with("text/plain")));
     for name in [
         "prompt_tokens_total",
+        "prompt_tokens_cached_total",
         "prompt_seconds_total",
         "tokens_predicted_total",
         "tokens_predicted_seconds_total",
@@ -495,6 +496,10 @@ fn metrics(s: &Server) {
         "predicted_tokens_seconds",
         "kv_cache_usage_ratio",
         "kv_cache_tokens",
+        "n_tokens_max",
+        "spec_decode_num_draft_tokens_total",
+        "spec_decode_num_accepted_tokens_total",
+        "spec_decode_num_drafts_total",
     ] {
         assert!(
             r.body.contains(&format!("# TYPE llamacpp:{name} ")),
@@ -510,6 +515,7 @@ fn metrics(s: &Server) {
     };
     assert!(value("tokens_predicted_total") >= 12.0);
     assert!(value("n_decode_total") >= 1.0);
+    assert!(value("n_tokens_max") >= 12.0, "the longest slot sequence");
 }
 
 #[test]

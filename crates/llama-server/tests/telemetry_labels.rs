@@ -42,6 +42,7 @@ fn loading_app() -> axum::Router {
         reasoning_format: Default::default(),
         webui: true,
         verbose: false,
+        slot_save_path: None,
     }))
 }
 

@@ -3,11 +3,13 @@
 mod cells;
 mod iswa;
 mod memory;
+mod state;
 mod swa;
 
 pub(crate) use cells::seq_bit;
 pub use cells::{Cells, SeqId, MAX_SEQ};
 pub use iswa::SwaSizing;
+pub use state::{StateReader, StreamLayout};
 pub use swa::{is_masked_swa, swa_cache_size};
 
 use crate::error::Result;

@@ -16,6 +16,7 @@ use llama_core::sampling::SamplingParams;
 use std::path::PathBuf;
 use values::{
     parse_bool, parse_flash_attn, parse_gpu_layers, parse_kwargs, parse_pooling, parse_reasoning,
+    parse_sleep_idle, parse_slot_dir,
 };
 
 /// OpenAI- and llama.cpp-compatible LLM server with continuous batching.
@@ -316,6 +317,14 @@ pub struct EndpointFlags {
     #[arg(long = "no-slots", env = "LLAMA_ARG_NO_ENDPOINT_SLOTS", value_parser = parse_bool,
           overrides_with = "slots")]
     pub no_slots: bool,
+    /// Directory of `POST /slots/{id}?action=save|restore` files (without it those answer 501).
+    #[arg(long = "slot-save-path", value_parser = parse_slot_dir)]
+    pub slot_save_path: Option<PathBuf>,
+    /// Seconds without work after which the engine frees its context (KV cache, compute
+    /// buffers) until the next request; -1: never.
+    #[arg(long = "sleep-idle-seconds", default_value_t = -1, allow_negative_numbers = true,
+          value_parser = parse_sleep_idle)]
+    pub sleep_idle_seconds: i64,
     /// Do not serve the built-in live view at `/` (404 there, as llama.cpp without its UI).
     #[arg(long = "no-webui", alias = "no-ui", env = "LLAMA_ARG_NO_UI", value_parser = parse_bool)]
     pub no_webui: bool,
@@ -489,6 +498,13 @@ impl Cli {
     /// Whether `GET /` serves the live view (llama.cpp's default for its UI: yes).
     pub fn webui_enabled(&self) -> bool {
         !self.endpoints.no_webui && self.endpoints.webui.unwrap_or(true)
+    }
+
+    /// `--sleep-idle-seconds` as a duration (`None`: never sleep).
+    pub fn sleep_idle(&self) -> Option<std::time::Duration> {
+        u64::try_from(self.endpoints.sleep_idle_seconds)
+            .ok()
+            .map(std::time::Duration::from_secs)
     }
 
     /// Whether `GET /slots` is served (llama.cpp's default: yes).

@@ -99,3 +99,22 @@ pub fn parse_parallel(s: &str) -> Result<i32, String> {
         _ => Err(format!("expected 1..=64 slots or -1 (auto), got '{s}'")),
     }
 }
+
+/// `--slot-save-path`: an existing directory (llama.cpp refuses anything else).
+pub fn parse_slot_dir(s: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(s);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(format!("not a directory: {s}"))
+    }
+}
+
+/// `--sleep-idle-seconds`: -1 (never) or a positive count, as llama.cpp accepts it.
+pub fn parse_sleep_idle(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(v) if v == -1 || v > 0 => Ok(v),
+        Ok(_) => Err("invalid value: cannot be 0 or less than -1".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}

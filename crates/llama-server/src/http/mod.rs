@@ -16,6 +16,7 @@ pub mod generate;
 pub mod llamacpp;
 pub mod openai;
 pub mod props;
+pub mod slot_actions;
 pub mod sse;
 pub mod template;
 pub mod trace;
@@ -68,6 +69,8 @@ pub struct HttpConfig {
     pub webui: bool,
     /// `-v`: every OpenAI completion carries llama.cpp's `__verbose` object.
     pub verbose: bool,
+    /// `--slot-save-path`: where slot actions write and read (`None`: they answer 501).
+    pub slot_save_path: Option<PathBuf>,
 }
 
 /// The model's name as the API reports it.
@@ -205,8 +208,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tokenize", post(llamacpp::tokenize))
         .route("/detokenize", post(llamacpp::detokenize))
         .route("/slots", get(llamacpp::slots))
+        .route("/slots/{id_slot}", post(slot_actions::post_slot))
         .route("/metrics", get(llamacpp::metrics))
         .route("/debug/traces", get(webui::traces))
+        .route_layer(from_fn_with_state(state.clone(), slot_actions::wake_engine))
         .route_layer(from_fn_with_state(state.clone(), auth::require_api_key));
     let mut public = Router::new()
         .route("/health", get(llamacpp::health))

@@ -43,7 +43,7 @@ pub async fn get_props(State(state): State<AppState>) -> Result<Json<Props>> {
         bos_token: text(vocab.bos()),
         eos_token: text(vocab.eos()),
         build_info: BUILD_INFO.to_owned(),
-        is_sleeping: false,
+        is_sleeping: ready.sched.is_sleeping(),
         memory: PropsMemory::new(
             &ready.memory,
             &llama_core::memory::devices(),

@@ -102,6 +102,15 @@ impl EmbedEngine {
                 Command::Shutdown => shutting_down = true,
                 // Jobs run to completion within one command; nothing is left to cancel.
                 Command::CancelAll => {}
+                Command::SlotAction(action) => {
+                    let msg = "slot actions need a generative model";
+                    let _ = action
+                        .reply
+                        .send(Err(ServerError::NotSupported(msg.into())));
+                }
+                Command::Wake(reply) => {
+                    let _ = reply.send(());
+                }
                 #[cfg(feature = "fault-injection")]
                 Command::FailNextDecode => {}
             }
@@ -124,7 +133,7 @@ impl EmbedEngine {
         match &result {
             Ok(_) => {
                 self.counters
-                    .on_prompt_done(job.n_tokens(), started.elapsed().as_secs_f64());
+                    .on_prompt_done(job.n_tokens(), 0, started.elapsed().as_secs_f64());
                 job.trace.embedded();
             }
             Err(e) => {

@@ -23,11 +23,20 @@ use llama_core::vocab::Vocab;
 use llama_core::{Batch, Context};
 use llama_otel::names::{CancelReason, EngineError};
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
 mod choices;
 mod speculative;
+mod sleep;
+mod slot_actions;
+
+/// What [`Engine::receive`] leaves the loop to do.
+enum Wait {
+    Work,
+    Sleep,
+    Exit,
+}
 
 /// Scheduler settings.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +50,13 @@ pub struct EngineConfig {
     pub mixed_batches: bool,
     /// Speculative decoding with `ngram-simple` drafts (`--spec-type`), if on.
     pub speculative: Option<SpecConfig>,
+    /// KV streams as llama.cpp counts them (1 with a unified pool, else one per slot): part of
+    /// the slot-state file format.
+    pub n_stream: u32,
+    /// `--sleep-idle-seconds`: free the context after this long without work.
+    pub sleep_idle: Option<std::time::Duration>,
+    /// ggml per-op timing, set again on a context re-created after sleeping.
+    pub op_timing: bool,
 }
 
 /// Owner of the context and the slots; runs on its own thread.
@@ -55,6 +71,12 @@ pub struct Engine {
     counters: EngineCounters,
     step: u64,
     shutting_down: bool,
+    /// Slot actions waiting for their slot to be idle.
+    deferred_actions: Vec<super::slot_action::SlotAction>,
+    /// When the engine last had work or a command (for `--sleep-idle-seconds`).
+    last_active: Instant,
+    /// Shared with the handle: whether the context is freed.
+    sleeping: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Logits copy for requests that ignore EOS.
     scratch: Vec<f32>,
     /// Fail the next decode call (tests of the failure path).
@@ -63,7 +85,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(ctx: Context, config: EngineConfig, limits: Limits, rx: Receiver<Command>) -> Self {
+    pub fn new(
+        ctx: Context,
+        config: EngineConfig,
+        limits: Limits,
+        rx: Receiver<Command>,
+        sleeping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
         Engine {
             ctx,
             config,
@@ -75,52 +103,96 @@ impl Engine {
             counters: EngineCounters::default(),
             step: 0,
             shutting_down: false,
+            deferred_actions: Vec::new(),
+            last_active: Instant::now(),
+            sleeping,
             scratch: Vec::new(),
             #[cfg(feature = "fault-injection")]
             fail_next_decode: false,
         }
     }
 
-    /// The scheduler loop; returns after a shutdown once every request is done.
+    /// The scheduler loop; returns after a shutdown once every request is done. With
+    /// `--sleep-idle-seconds` it frees the context when idle that long and makes it again on
+    /// the next command that needs it (see [`sleep`]).
     pub fn run(mut self) {
         loop {
-            if !self.receive() {
-                break;
+            match self.receive() {
+                Wait::Exit => break,
+                Wait::Sleep => match self.sleep() {
+                    Some(engine) => self = engine,
+                    None => break,
+                },
+                Wait::Work => {}
             }
             self.reap_cancelled();
             self.reap_orphans();
             self.assign();
+            self.run_deferred_actions();
             if self.slots.iter().any(|s| !s.is_idle()) {
                 self.step += 1;
                 self.decode_step();
+                self.last_active = Instant::now();
             } else if self.shutting_down && self.queue.is_empty() {
                 break;
             }
         }
     }
 
-    /// Handles pending commands; blocks while there is nothing to do. False: exit now.
-    fn receive(&mut self) -> bool {
+    /// Handles pending commands; blocks while there is nothing to do (until the idle time
+    /// for sleeping is up, if there is one).
+    fn receive(&mut self) -> Wait {
         let idle = self.queue.is_empty() && self.slots.iter().all(Slot::is_idle);
         if idle {
             if self.shutting_down {
-                return false;
+                return Wait::Exit;
             }
-            match self.rx.recv() {
+            match self.wait_idle() {
                 Ok(cmd) => self.command(cmd),
-                Err(_) => return false,
+                Err(RecvTimeoutError::Timeout) => return Wait::Sleep,
+                Err(RecvTimeoutError::Disconnected) => return Wait::Exit,
             }
         }
         loop {
             match self.rx.try_recv() {
                 Ok(cmd) => self.command(cmd),
-                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Empty) => return Wait::Work,
                 Err(TryRecvError::Disconnected) => {
                     self.shutting_down = true;
-                    return true;
+                    return Wait::Work;
                 }
             }
         }
+    }
+
+    /// The next command of an idle engine; a timeout once it has been idle for
+    /// `--sleep-idle-seconds` (scrapes of `/metrics` do not count as activity).
+    fn wait_idle(&mut self) -> Result<Command, RecvTimeoutError> {
+        let Some(idle) = self.config.sleep_idle else {
+            return self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected);
+        };
+        loop {
+            let left = idle.saturating_sub(self.last_active.elapsed());
+            match self.rx.recv_timeout(left)? {
+                Command::Metrics(reply) => {
+                    let _ = reply.send(self.metrics_snapshot());
+                }
+                cmd => {
+                    self.last_active = Instant::now();
+                    return Ok(cmd);
+                }
+            }
+        }
+    }
+
+    fn metrics_snapshot(&mut self) -> crate::metrics::MetricsSnapshot {
+        let gauges = Gauges {
+            requests_processing: self.slots.iter().filter(|s| !s.is_idle()).count(),
+            requests_deferred: self.queue.len() + self.deferred_actions.len(),
+            kv_used: self.ctx.kv_used(),
+            n_ctx: self.ctx.n_ctx(),
+        };
+        self.counters.snapshot(gauges)
     }
 
     fn command(&mut self, cmd: Command) {
@@ -135,13 +207,11 @@ impl Engine {
                 let _ = reply.send(self.slot_infos());
             }
             Command::Metrics(reply) => {
-                let gauges = Gauges {
-                    requests_processing: self.slots.iter().filter(|s| !s.is_idle()).count(),
-                    requests_deferred: self.queue.len(),
-                    kv_used: self.ctx.kv_used(),
-                    n_ctx: self.ctx.n_ctx(),
-                };
-                let _ = reply.send(self.counters.snapshot(gauges));
+                let _ = reply.send(self.metrics_snapshot());
+            }
+            Command::SlotAction(action) => self.slot_action(action),
+            Command::Wake(reply) => {
+                let _ = reply.send(());
             }
             Command::Shutdown => self.shutting_down = true,
             Command::CancelAll => self.cancel_all(),
@@ -300,7 +370,8 @@ impl Engine {
             }
         }
         let busy = self.slots.iter().filter(|s| !s.is_idle()).count();
-        self.counters.on_decode(stats.n_tokens, busy);
+        let longest = self.slots.iter().map(|s| s.cache.len()).max().unwrap_or(0);
+        self.counters.on_decode(longest, busy);
         telemetry::decode_step(busy, stats.kv_used, self.ctx.n_ctx());
         true
     }
@@ -361,8 +432,8 @@ impl Engine {
             let n = task.job.prompt.len() - task.n_cached;
             // A child choice decoded none of its prompt (its parent did).
             if n > 0 {
-                self.counters
-                    .on_prompt_done(n, task.started.elapsed().as_secs_f64());
+                let secs = task.started.elapsed().as_secs_f64();
+                self.counters.on_prompt_done(n, task.n_cached, secs);
             }
             task.first_token = Some(Instant::now());
             if task.job.params.max_tokens == Some(0) {

@@ -17,13 +17,14 @@ pub mod job;
 pub mod request;
 pub mod slot;
 pub mod speculative;
+pub mod slot_action;
 pub mod stop;
 
 use crate::error::{Result, ServerError};
 use crate::metrics::MetricsSnapshot;
 use job::{GenParams, Job};
 use llama_otel::names::CancelReason;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
@@ -35,6 +36,10 @@ pub enum Command {
     Embed(Box<embed::EmbedJob>),
     Slots(oneshot::Sender<Vec<SlotInfo>>),
     Metrics(oneshot::Sender<MetricsSnapshot>),
+    /// `POST /slots/{id}?action=...` (generative models only).
+    SlotAction(slot_action::SlotAction),
+    /// Make the context again if the engine sleeps; answered once it is awake.
+    Wake(oneshot::Sender<()>),
     /// Stop taking work; exit once every admitted request is done.
     Shutdown,
     /// Cancel every request, queued or running.
@@ -83,6 +88,8 @@ pub struct SchedulerHandle {
     tx: mpsc::Sender<Command>,
     admission: Arc<Admission>,
     pub limits: Limits,
+    /// Set by the engine while its context is freed (`--sleep-idle-seconds`).
+    sleeping: Arc<AtomicBool>,
 }
 
 impl SchedulerHandle {
@@ -98,6 +105,7 @@ impl SchedulerHandle {
             tx,
             admission: Arc::new(admission),
             limits,
+            sleeping: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -153,6 +161,42 @@ impl SchedulerHandle {
         rx.await.map_err(|_| ServerError::ShuttingDown)
     }
 
+    /// Runs a slot action (save, restore, erase) on the scheduler thread.
+    pub async fn slot_action(
+        &self,
+        id_slot: i64,
+        kind: slot_action::SlotActionKind,
+    ) -> Result<slot_action::SlotActionDone> {
+        let (reply, rx) = oneshot::channel();
+        let action = slot_action::SlotAction {
+            id_slot,
+            kind,
+            reply,
+        };
+        self.tx
+            .send(Command::SlotAction(action))
+            .map_err(|_| ServerError::ShuttingDown)?;
+        rx.await.map_err(|_| ServerError::ShuttingDown)?
+    }
+
+    /// Whether the engine sleeps (`--sleep-idle-seconds`): `is_sleeping` of `/props`.
+    pub fn is_sleeping(&self) -> bool {
+        self.sleeping.load(Ordering::SeqCst)
+    }
+
+    /// Wakes a sleeping engine and waits until its context is back (llama.cpp wakes on every
+    /// request but a few read-only ones).
+    pub async fn wake(&self) -> Result<()> {
+        if !self.is_sleeping() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Wake(tx))
+            .map_err(|_| ServerError::ShuttingDown)?;
+        rx.await.map_err(|_| ServerError::ShuttingDown)
+    }
+
     /// Refuses new work from now on; admitted requests run to completion.
     pub fn shutdown(&self) {
         self.admission.permits.close();
@@ -187,7 +231,7 @@ pub fn start(
 ) -> std::io::Result<(SchedulerHandle, std::thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel();
     let handle = SchedulerHandle::new(tx, limits, queue_size);
-    let engine = engine::Engine::new(ctx, config, limits, rx);
+    let engine = engine::Engine::new(ctx, config, limits, rx, handle.sleeping.clone());
     let thread = std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || engine.run())?;
