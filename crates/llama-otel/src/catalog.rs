@@ -133,6 +133,7 @@ pub const ATTRIBUTES: &[Attribute] = &[
     // The request's spans (scheduler/request.rs).
     attr(n::SLOT_ID, Int, Project),
     attr(n::PROMPT_CACHED_TOKENS, Int, Project),
+    attr(n::PREFIX_SOURCE, Str, Project),
     attr(n::PROMPT_TOKENS, Int, Project),
     attr(n::STOP_TYPE, Str, Project),
     attr(n::EMBED_N_INPUTS, Int, Project),
@@ -233,6 +234,10 @@ pub const METRICS: &[Metric] = &[
     metric(n::SLOTS_BUSY, Gauge, n::UNIT_SLOT, Project),
     metric(n::KV_CACHE_USAGE, Gauge, n::UNIT_RATIO, Project),
     metric(n::KV_CACHE_TOKENS, Gauge, n::UNIT_TOKEN, Project),
+    metric(n::PROMPT_REUSED_TOKENS, Counter, n::UNIT_TOKEN, Project),
+    metric(n::PREFIX_CACHE_TOKENS, Gauge, n::UNIT_TOKEN, Project),
+    metric(n::PREFIX_CACHE_ENTRIES, Gauge, n::UNIT_ENTRY, Project),
+    metric(n::PREFIX_CACHE_EVICTIONS, Counter, n::UNIT_ENTRY, Project),
     metric(s::LLAMA_TELEMETRY_DROPPED, Counter, "{item}", Project),
     metric("llama.decode.duration", Histogram, "s", Project),
     metric("llama.decode.tokens", Histogram, "{token}", Project),

@@ -258,6 +258,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         n_batch: cli.batch_size as usize,
         capture_content: capture_content(cli),
         mixed_batches: cli.mixed_batches,
+        cache_ram_mib: cli.cache_ram,
     };
     let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;

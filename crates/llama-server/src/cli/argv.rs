@@ -17,6 +17,7 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
     ("-kvu", "--kv-unified"),
     ("-no-kvu", "--no-kv-unified"),
     ("-rea", "--reasoning"),
+    ("-cram", "--cache-ram"),
 ];
 
 /// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, speculative
@@ -149,8 +150,6 @@ const UNSUPPORTED: &[&str] = &[
     "-ctxcp",
     "--ctx-checkpoints",
     "--swa-checkpoints",
-    "-cram",
-    "--cache-ram",
     "--context-shift",
     "-sps",
     "--slot-prompt-similarity",
