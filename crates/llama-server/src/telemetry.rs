@@ -94,10 +94,9 @@ pub fn prefix_index(index: &crate::scheduler::prefix_cache::PrefixIndex, evicted
         description: "Tokens held by the prefix index");
     gauge_set!(names::PREFIX_CACHE_ENTRIES, index.len() as f64, unit: names::UNIT_ENTRY,
         description: "Prompts held by the prefix index");
-    if evicted > 0 {
-        counter_add!(names::PREFIX_CACHE_EVICTIONS, evicted, unit: names::UNIT_ENTRY,
-            description: "Prefix-index entries evicted");
-    }
+    // Also 0: the series exists (dashboards' rate) before the first eviction.
+    counter_add!(names::PREFIX_CACHE_EVICTIONS, evicted, unit: names::UNIT_ENTRY,
+        description: "Prefix-index entries evicted");
 }
 
 /// Adds to `llama.tokens` (`gen_ai.token.type` = `kind`).
