@@ -6,7 +6,6 @@
 use crate::error::{Error, Result};
 
 mod tiled;
-pub use tiled::ATTN_TILE;
 
 /// Sequence id of a token in a batch / of a slot in the server.
 pub type SeqId = u32;
