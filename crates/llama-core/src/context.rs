@@ -495,7 +495,12 @@ impl Context {
         for &q in &batch.seq[range.clone()] {
             s.seq_bits.push(seq_bit(q)?);
         }
-        if !self.kv.cells.find_free_ordered(&s.seq_bits, &mut s.cells) {
+        // Tile-aligned when possible (a sequence then computes the same bits beside others or
+        // after a shared prefix as alone: kv_cache/cells/tiled.rs), else any ordered cells.
+        let cells = &mut self.kv.cells;
+        if !cells.find_free_tiled(&s.seq_bits, &batch.pos[range.clone()], &mut s.cells)
+            && !cells.find_free_ordered(&s.seq_bits, &mut s.cells)
+        {
             let free = self.kv.size() - self.kv.cells.used();
             return Err(Error::KvCacheFull {
                 needed: range.len(),

@@ -29,6 +29,16 @@ pub const SLOTS_BUSY: &str = "llama.slots.busy";
 pub const KV_CACHE_USAGE: &str = "llama.kv_cache.usage";
 /// Gauge, `{token}`: tokens in the KV cache.
 pub const KV_CACHE_TOKENS: &str = "llama.kv_cache.tokens";
+/// Counter, `{token}`: prompt tokens reused from the KV cache instead of computed, by source
+/// (label [`PREFIX_SOURCE`]: `slot` = the slot's own previous prompt, `prefix_cache` = the
+/// prefix index or another slot's sequence).
+pub const PROMPT_REUSED_TOKENS: &str = "llama.prompt.reused_tokens";
+/// Gauge, `{token}`: tokens the prefix index holds (prompts kept past their slot).
+pub const PREFIX_CACHE_TOKENS: &str = "llama.prefix_cache.tokens";
+/// Gauge, `{entry}`: prompts the prefix index holds.
+pub const PREFIX_CACHE_ENTRIES: &str = "llama.prefix_cache.entries";
+/// Counter, `{entry}`: prefix-index entries evicted (least recently used first).
+pub const PREFIX_CACHE_EVICTIONS: &str = "llama.prefix_cache.evictions";
 /// Observable up-down counter, `By`: bytes ggml holds, by [`MEMORY_KIND`] (`weights`, `kv_k`,
 /// `kv_v`, `compute`, `output`), [`BACKEND`] (the buffer type: `CPU`, `CPU_Mapped`,
 /// `CPU_REPACK`, `CUDA0`, ...) and, on KV kinds, [`KV_LAYERS`].
@@ -68,6 +78,8 @@ pub const UNIT_TRANSITION: &str = "{transition}";
 pub const UNIT_REQUEST: &str = "{request}";
 /// Unit of slot counts.
 pub const UNIT_SLOT: &str = "{slot}";
+/// Unit of prefix-index entries.
+pub const UNIT_ENTRY: &str = "{entry}";
 /// Unit of fractions.
 pub const UNIT_RATIO: &str = "1";
 /// Unit of token counts (as [`crate::semconv::UNIT_TOKEN`]).
@@ -82,6 +94,9 @@ pub const OUTCOME: &str = "outcome";
 /// Label of [`TOKENS`]: [`TokenKind::as_str`] (the GenAI conventions' `gen_ai.token.type`;
 /// it was `type` = `prompt`|`generated` before).
 pub const TOKEN_KIND: &str = crate::semconv::GEN_AI_TOKEN_TYPE;
+/// Label of [`PROMPT_REUSED_TOKENS`] and GenAI span attribute: where a request's reused prompt
+/// tokens came from, `slot` or `prefix_cache`.
+pub const PREFIX_SOURCE: &str = "llama.prompt.cache_source";
 /// Label of [`MEMORY_USAGE`]: what the bytes hold (`llama_core::memory::MemoryKind`).
 pub const MEMORY_KIND: &str = "llama.memory.kind";
 /// Label of [`MEMORY_USAGE`]: the ggml buffer type holding the bytes.

@@ -78,6 +78,27 @@ pub fn clock() -> Option<Instant> {
     llama_otel::is_active().then(Instant::now)
 }
 
+/// Adds to `llama.prompt.reused_tokens` (`source` = `slot` or `prefix_cache`).
+pub fn count_reused_tokens(source: &'static str, n: u64) {
+    counter_add!(names::PROMPT_REUSED_TOKENS, n, unit: names::UNIT_TOKEN,
+        description: "Prompt tokens reused from the KV cache, by source",
+        [names::PREFIX_SOURCE] = source);
+}
+
+/// The prefix index's size gauges, and `evicted` more evictions.
+pub fn prefix_index(index: &crate::scheduler::prefix_cache::PrefixIndex, evicted: u64) {
+    if !index.enabled() {
+        return;
+    }
+    gauge_set!(names::PREFIX_CACHE_TOKENS, index.tokens() as f64, unit: names::UNIT_TOKEN,
+        description: "Tokens held by the prefix index");
+    gauge_set!(names::PREFIX_CACHE_ENTRIES, index.len() as f64, unit: names::UNIT_ENTRY,
+        description: "Prompts held by the prefix index");
+    // Also 0: the series exists (dashboards' rate) before the first eviction.
+    counter_add!(names::PREFIX_CACHE_EVICTIONS, evicted, unit: names::UNIT_ENTRY,
+        description: "Prefix-index entries evicted");
+}
+
 /// Adds to `llama.tokens` (`gen_ai.token.type` = `kind`).
 pub fn count_tokens(kind: TokenKind, n: u64) {
     counter_add!(names::TOKENS, n, unit: names::UNIT_TOKEN, description: "Tokens processed",

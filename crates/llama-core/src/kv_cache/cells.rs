@@ -5,6 +5,8 @@
 
 use crate::error::{Error, Result};
 
+mod tiled;
+
 /// Sequence id of a token in a batch / of a slot in the server.
 pub type SeqId = u32;
 

@@ -20,6 +20,7 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
     ("-sm", "--split-mode"),
     ("-ts", "--tensor-split"),
     ("-mg", "--main-gpu"),
+    ("-cram", "--cache-ram"),
 ];
 
 /// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, speculative
@@ -209,8 +210,6 @@ const UNSUPPORTED: &[&str] = &[
     "-ctxcp",
     "--ctx-checkpoints",
     "--swa-checkpoints",
-    "-cram",
-    "--cache-ram",
     "--context-shift",
     "-sps",
     "--slot-prompt-similarity",

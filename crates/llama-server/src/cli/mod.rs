@@ -169,6 +169,16 @@ pub struct Cli {
           num_args = 0..=1, require_equals = true, default_missing_value = "true",
           default_value = "false")]
     pub swa_full: bool,
+    /// MiB of K/V the prefix index may keep for prompts past their slot (-1: no limit, 0: off);
+    /// `-cram`. Reused prefixes are cut to whole micro-batches so that outputs stay those of a
+    /// cold run.
+    #[arg(
+        long = "cache-ram",
+        env = "LLAMA_ARG_CACHE_RAM",
+        default_value_t = 8192,
+        allow_negative_numbers = true
+    )]
+    pub cache_ram: i64,
     /// Pack prompt chunks and generated tokens into one decode call, as llama.cpp does: better
     /// prompt throughput under load, but a request's output may then depend on its neighbours.
     /// With an embedding model: the inputs of a request share graphs (measured ~2x

@@ -11,6 +11,7 @@
 
 use super::batch_builder::{self, Entry};
 use super::job::{Chunk, Event, FinishReason, Job, Progress, Summary, Timings, TokenInfo, Usage};
+use super::prefix_cache::{self, PrefixIndex};
 use super::slot::{pick_slot, reuse_len, swa_reuse_len, Slot, Task};
 use super::speculative::SpecConfig;
 use super::stop::StopOutcome;
@@ -57,6 +58,8 @@ pub struct EngineConfig {
     pub sleep_idle: Option<std::time::Duration>,
     /// ggml per-op timing, set again on a context re-created after sleeping.
     pub op_timing: bool,
+    /// `--cache-ram` (MiB of K/V the prefix index may hold; -1 no limit, 0 off).
+    pub cache_ram_mib: i64,
 }
 
 /// Owner of the context and the slots; runs on its own thread.
@@ -79,6 +82,8 @@ pub struct Engine {
     sleeping: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Logits copy for requests that ignore EOS.
     scratch: Vec<f32>,
+    /// Prompt prefixes kept past their slot (see `prefix_cache`).
+    prefix: PrefixIndex,
     /// Fail the next decode call (tests of the failure path).
     #[cfg(feature = "fault-injection")]
     fail_next_decode: bool,
@@ -92,7 +97,14 @@ impl Engine {
         rx: Receiver<Command>,
         sleeping: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> Self {
+        let prefix = prefix_cache::for_context(
+            &ctx,
+            limits.n_parallel,
+            config.n_batch,
+            config.cache_ram_mib,
+        );
         Engine {
+            prefix,
             ctx,
             config,
             limits,
@@ -280,10 +292,19 @@ impl Engine {
             let slot = &mut self.slots[i];
             let n_keep = reuse_len(&slot.cache, &job.prompt, job.params.cache_prompt);
             let n_keep = swa_reuse_len(n_keep, self.ctx.seq_pos_min(i as u32), self.ctx.n_swa());
+            let reuse = match self.prefix_reuse(i, &job, n_keep) {
+                Ok(r) => r,
+                Err(e) => {
+                    fail(job, EngineError::KvCache, e.into());
+                    continue;
+                }
+            };
+            let n_keep = reuse.n_keep;
             if let Err(e) = self.ctx.seq_rm(Some(i as u32), Some(n_keep as i32), None) {
                 fail(job, EngineError::KvCache, e.into());
                 continue;
             }
+            let slot = &mut self.slots[i];
             slot.cache.truncate(n_keep);
             let mut task = Task::new(
                 job,
@@ -296,6 +317,7 @@ impl Engine {
             }
             task.job.trace.started(i, n_keep);
             send_progress(&task, n_keep);
+            task.job.trace.reused(reuse.source.label(), n_keep);
             slot.task = Some(task);
             self.park_children(i, children);
         }
@@ -381,6 +403,9 @@ impl Engine {
     /// unified pool, cached prompts of finished requests must not starve running ones.
     fn evict_idle_caches(&mut self, needed: usize) {
         let free = |ctx: &Context| ctx.n_ctx().saturating_sub(ctx.kv_used());
+        while free(&self.ctx) < needed && self.prefix.evict_lru(&mut self.ctx).unwrap_or(false) {
+            telemetry::prefix_index(&self.prefix, 1);
+        }
         while free(&self.ctx) < needed {
             let victim = self
                 .slots
@@ -394,6 +419,33 @@ impl Engine {
             }
             self.slots[i].cache.clear();
         }
+    }
+
+    /// Lets the prefix index save what slot `i` is about to drop and start `job` from a longer
+    /// cached prefix (see `prefix_cache`).
+    fn prefix_reuse(
+        &mut self,
+        i: usize,
+        job: &Job,
+        n_keep: usize,
+    ) -> llama_core::Result<prefix_cache::Reuse> {
+        if !job.params.cache_prompt {
+            return Ok(prefix_cache::Reuse {
+                n_keep,
+                source: prefix_cache::ReuseSource::Slot,
+            });
+        }
+        let evicted = self.prefix.evictions();
+        let reuse = self.prefix.prepare(
+            &mut self.ctx,
+            &mut self.slots,
+            i,
+            &job.prompt,
+            n_keep,
+            self.step,
+        )?;
+        telemetry::prefix_index(&self.prefix, self.prefix.evictions() - evicted);
+        Ok(reuse)
     }
 
     /// The decode failed: every request in the batch fails and its slot forgets its cache.

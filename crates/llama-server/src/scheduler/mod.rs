@@ -14,6 +14,7 @@ pub mod embed;
 pub mod engine;
 pub mod generation;
 pub mod job;
+pub mod prefix_cache;
 pub mod request;
 pub mod slot;
 pub mod speculative;

@@ -215,6 +215,15 @@ impl RequestTrace {
             [names::PROMPT_TOKENS] = self.info.n_prompt, [names::PROMPT_CACHED_TOKENS] = cached);
     }
 
+    /// Where the `cached` prompt tokens of [`RequestTrace::started`] came from (`slot` or
+    /// `prefix_cache`): a GenAI span attribute and `llama.prompt.reused_tokens`.
+    pub fn reused(&mut self, source: &'static str, cached: usize) {
+        set_attr!(self.genai, [names::PREFIX_SOURCE] = source);
+        if cached > 0 {
+            telemetry::count_reused_tokens(source, cached as u64);
+        }
+    }
+
     /// The encoder took the (embedding) request: ends `queue`.
     pub fn encoding(&mut self) {
         self.enter_slot();

@@ -32,6 +32,7 @@ impl Engine {
             for slot in &mut self.slots {
                 slot.cache.clear();
             }
+            self.prefix.forget_all();
             drop(self.ctx);
         }
         self.sleeping.store(true, Ordering::SeqCst);
