@@ -510,7 +510,9 @@ fn speculative_flags_serve_ngram_simple_and_refuse_draft_models() {
             "{flag}: {err}"
         );
     }
+}
 
+#[test]
 fn split_flags_are_llama_cpp_s() {
     use llama_core::model::{SplitMode, TensorSplit};
     let cli = parse(&["-sm", "none", "-ts", "3,1", "-mg", "1", "--rpc", "h:1,h:2"]);
