@@ -4,29 +4,32 @@ mod cells;
 mod iswa;
 mod memory;
 mod swa;
+mod types;
 
 pub(crate) use cells::seq_bit;
 pub use cells::{Cells, SeqId, MAX_SEQ};
 pub use iswa::SwaSizing;
 pub use swa::{is_masked_swa, swa_cache_size};
+pub use types::{KvCacheType, KvTypes};
 
 use crate::error::Result;
-use crate::ggml::{self, types, Backend, Context, RawType, Tensor, TensorArena, TensorId};
+use crate::ggml::{self, Backend, Context, RawType, Tensor, TensorArena, TensorId};
 use std::sync::Arc;
 
-/// Shape of the cache for one model.
+/// Shape of the cache for one model, and the element types of K and V (`-ctk`/`-ctv`).
 #[derive(Debug, Clone, Copy)]
 pub struct KvShape {
     pub n_layer: usize,
     pub n_head_kv: i64,
     pub head_dim_k: i64,
     pub head_dim_v: i64,
+    pub types: KvTypes,
 }
 
 #[derive(Debug)]
 struct KvLayer {
-    k: TensorId, // F16 [head_dim_k * n_head_kv, size]
-    v: TensorId, // F16 [head_dim_v * n_head_kv, size], or transposed [size, ...] without flash attention
+    k: TensorId, // type_k [head_dim_k * n_head_kv, size]
+    v: TensorId, // type_v [head_dim_v * n_head_kv, size], or transposed [size, ...] without flash attention
 }
 
 /// Keys and values of every cached token, for every layer.
@@ -39,7 +42,6 @@ pub struct KvCache {
     /// `llama_kv_cache`); 0 for a cache whose cells live until removed.
     n_swa: usize,
     shape: KvShape,
-    ty: RawType,
     /// Without flash attention V is stored transposed (one row per embedding element), as llama.cpp does.
     v_trans: bool,
     /// The K and V tensors `layers` keeps ids of: one context and buffer per backend.
@@ -70,7 +72,7 @@ impl KvCache {
         keep: &[bool],
         n_swa: usize,
     ) -> Result<Self> {
-        let ty = types::F16;
+        let (ty_k, ty_v) = (shape.types.k.raw(), shape.types.v.raw());
         let (ek, ev) = (
             shape.head_dim_k * shape.n_head_kv,
             shape.head_dim_v * shape.n_head_kv,
@@ -88,10 +90,10 @@ impl KvCache {
             let ctx = arena.context(ci);
             for &il in &mine {
                 let k = ctx
-                    .new_tensor(ty, &[ek, size as i64])
+                    .new_tensor(ty_k, &[ek, size as i64])
                     .set_name(&format!("cache_k_l{il}"));
                 let v = ctx
-                    .new_tensor(ty, &[ev, size as i64])
+                    .new_tensor(ty_v, &[ev, size as i64])
                     .set_name(&format!("cache_v_l{il}"));
                 let (k, v) = (arena.keep(k), arena.keep(v));
                 layers[il] = Some(KvLayer { k, v });
@@ -109,7 +111,6 @@ impl KvCache {
             layers,
             n_swa,
             shape,
-            ty,
             v_trans: !flash_attn,
             arena,
         })
@@ -117,6 +118,19 @@ impl KvCache {
 
     pub fn size(&self) -> usize {
         self.cells.size()
+    }
+
+    /// The element types of K and V.
+    pub fn types(&self) -> KvTypes {
+        self.shape.types
+    }
+
+    fn ty_k(&self) -> RawType {
+        self.shape.types.k.raw()
+    }
+
+    fn ty_v(&self) -> RawType {
+        self.shape.types.v.raw()
     }
 
     pub fn v_trans(&self) -> bool {
@@ -153,12 +167,12 @@ impl KvCache {
     /// K of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`.
     pub fn k_view<'a>(&'a self, ctx: &'a Context, il: usize, n_kv: i64) -> Tensor<'a> {
         let k = self.arena.get(self.layer(il).k);
-        let hd = self.shape.head_dim_k;
-        let row = ggml::row_size(self.ty, hd * self.shape.n_head_kv);
+        let (hd, ty) = (self.shape.head_dim_k, self.ty_k());
+        let row = ggml::row_size(ty, hd * self.shape.n_head_kv);
         ctx.view(
             k,
             &[hd, self.shape.n_head_kv, n_kv],
-            &[ggml::row_size(self.ty, hd), row],
+            &[ggml::row_size(ty, hd), row],
             0,
         )
     }
@@ -167,19 +181,16 @@ impl KvCache {
     /// `[n_kv, n_head_kv, head_dim]` when stored transposed.
     pub fn v_view<'a>(&'a self, ctx: &'a Context, il: usize, n_kv: i64) -> Tensor<'a> {
         let v = self.arena.get(self.layer(il).v);
-        let (hd, nh) = (self.shape.head_dim_v, self.shape.n_head_kv);
+        let (hd, nh, ty) = (self.shape.head_dim_v, self.shape.n_head_kv, self.ty_v());
         if !self.v_trans {
-            let row = ggml::row_size(self.ty, hd * nh);
-            return ctx.view(v, &[hd, nh, n_kv], &[ggml::row_size(self.ty, hd), row], 0);
+            let row = ggml::row_size(ty, hd * nh);
+            return ctx.view(v, &[hd, nh, n_kv], &[ggml::row_size(ty, hd), row], 0);
         }
         let size = self.size() as i64;
         ctx.view(
             v,
             &[n_kv, nh, hd],
-            &[
-                ggml::row_size(self.ty, size * hd),
-                ggml::row_size(self.ty, size),
-            ],
+            &[ggml::row_size(ty, size * hd), ggml::row_size(ty, size)],
             0,
         )
     }

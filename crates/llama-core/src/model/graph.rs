@@ -246,6 +246,9 @@ impl<'a> GraphBuild<'a> {
         let k = ctx.permute(kv.k_view(ctx, il, n_kv), [0, 2, 1, 3]); // [head_dim, n_kv, n_head_kv]
         let v = ctx.permute(kv.v_view(ctx, il, n_kv), [0, 2, 1, 3]);
         let cur = if self.flash_attn {
+            // As llama.cpp: the kernel takes F16/BF16/quantized K and V, so an F32 cache
+            // (`-ctk f32`) is read through an F16 copy.
+            let (k, v) = (f16_if_f32(ctx, k), f16_if_f32(ctx, v));
             let out = ctx.flash_attn_ext(q, k, v, kq_mask, kq_scale); // [hd, n_head, n_tokens]
             let ne = out.ne();
             ctx.reshape(out, &[ne[0] * ne[1], ne[2] * ne[3]])
@@ -258,5 +261,14 @@ impl<'a> GraphBuild<'a> {
             ctx.reshape(cur, &[ne[0] * ne[1], ne[2] * ne[3]])
         };
         ctx.mul_mat(self.w(wo), cur)
+    }
+}
+
+/// `t` cast to F16 when it is F32 (llama.cpp's `build_attn_mha` before flash attention).
+fn f16_if_f32<'a>(ctx: &'a Context, t: Tensor<'a>) -> Tensor<'a> {
+    if t.ty() == types::F32 {
+        ctx.cast(t, types::F16)
+    } else {
+        t
     }
 }

@@ -17,10 +17,12 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
     ("-kvu", "--kv-unified"),
     ("-no-kvu", "--no-kv-unified"),
     ("-rea", "--reasoning"),
+    ("-ctk", "--cache-type-k"),
+    ("-ctv", "--cache-type-v"),
 ];
 
 /// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, speculative
-/// decoding, multi-GPU placement, quantised KV cache, grammars, router mode, ...). Given
+/// decoding, multi-GPU placement, the draft model's KV cache types, grammars, router mode, ...). Given
 /// one, we stop with an error naming it rather than ignore it.
 const UNSUPPORTED: &[&str] = &[
     "--lora",
@@ -63,10 +65,6 @@ const UNSUPPORTED: &[&str] = &[
     "--draft-p-split",
     "--spec-type",
     "--spec-default",
-    "-ctk",
-    "--cache-type-k",
-    "-ctv",
-    "--cache-type-v",
     "-ctkd",
     "--cache-type-k-draft",
     "-ctvd",

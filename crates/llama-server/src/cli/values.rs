@@ -1,5 +1,7 @@
 //! Value parsers for flags whose values are spelled as llama.cpp spells them.
 
+use llama_core::kv_cache::KvCacheType;
+
 /// `-fa/--flash-attn` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlashAttn {
@@ -98,4 +100,9 @@ pub fn parse_parallel(s: &str) -> Result<i32, String> {
         Ok(n) if (1..=64).contains(&n) => Ok(n),
         _ => Err(format!("expected 1..=64 slots or -1 (auto), got '{s}'")),
     }
+}
+
+/// `-ctk`/`-ctv`: one of llama.cpp's KV cache types by its ggml name (`q8_0`, `f16`, ...).
+pub fn parse_cache_type(s: &str) -> Result<KvCacheType, String> {
+    KvCacheType::parse_arg(s)
 }
