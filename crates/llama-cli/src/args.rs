@@ -129,7 +129,9 @@ fn parse_flash_attn(s: &str) -> Result<bool, String> {
     match s {
         "on" | "enabled" | "true" | "1" | "auto" | "-1" => Ok(true),
         "off" | "disabled" | "false" | "0" => Ok(false),
-        _ => Err(format!("unknown value for --flash-attn: '{s}' (on|off|auto)")),
+        _ => Err(format!(
+            "unknown value for --flash-attn: '{s}' (on|off|auto)"
+        )),
     }
 }
 

@@ -143,10 +143,7 @@ fn quantized_cache_is_smaller_in_the_memory_report() {
     assert_eq!(bytes_per_cell(&model, KvCacheType::Q8_0), 6 * 34);
     assert_eq!(bytes_per_cell(&model, KvCacheType::Q4_0), 6 * 18);
     assert_eq!(bytes_per_cell(&model, KvCacheType::F16), 192 * 2);
-    assert_eq!(
-        f16.kv_bytes(),
-        hp.n_layer * 2 * per_layer(KvCacheType::F16)
-    );
+    assert_eq!(f16.kv_bytes(), hp.n_layer * 2 * per_layer(KvCacheType::F16));
     assert_eq!(
         quant.kv_bytes(),
         hp.n_layer * (per_layer(KvCacheType::Q8_0) + per_layer(KvCacheType::Q4_0))

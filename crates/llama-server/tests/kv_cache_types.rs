@@ -20,12 +20,24 @@ use tower::ServiceExt;
 fn cli(extra: &[&str]) -> Option<Cli> {
     let path = common::model_path()?;
     let model = path.to_string_lossy().into_owned();
-    let mut args = vec!["llama-server", "-m", &model, "-t", "1", "-c", "1024", "-np", "1"];
+    let mut args = vec![
+        "llama-server",
+        "-m",
+        &model,
+        "-t",
+        "1",
+        "-c",
+        "1024",
+        "-np",
+        "1",
+    ];
     args.extend_from_slice(extra);
-    Some(Cli::try_parse_from(llama_server::cli::normalize_args(
-        args.iter().map(|s| s.to_string()).collect(),
-    ))
-    .unwrap())
+    Some(
+        Cli::try_parse_from(llama_server::cli::normalize_args(
+            args.iter().map(|s| s.to_string()).collect(),
+        ))
+        .unwrap(),
+    )
 }
 
 async fn call(app: &axum::Router, req: Request<Body>) -> Json {
@@ -91,16 +103,19 @@ mod otel {
     /// reports `/props`' q8_0 figure.
     pub fn check(t: &TestTelemetry, m8: &Json) {
         let spans = t.finished_spans();
-        let typed = spans.iter().filter(|s| s.name == "llama.kv_cache.alloc").any(|s| {
-            let attr = |k: &str| {
-                s.attributes
-                    .iter()
-                    .find(|kv| kv.key.as_str() == k)
-                    .map(|kv| kv.value.to_string())
-            };
-            attr("llama.kv_cache.type_k").as_deref() == Some("q8_0")
-                && attr("llama.kv_cache.type_v").as_deref() == Some("q8_0")
-        });
+        let typed = spans
+            .iter()
+            .filter(|s| s.name == "llama.kv_cache.alloc")
+            .any(|s| {
+                let attr = |k: &str| {
+                    s.attributes
+                        .iter()
+                        .find(|kv| kv.key.as_str() == k)
+                        .map(|kv| kv.value.to_string())
+                };
+                attr("llama.kv_cache.type_k").as_deref() == Some("q8_0")
+                    && attr("llama.kv_cache.type_v").as_deref() == Some("q8_0")
+            });
         assert!(typed, "no llama.kv_cache.alloc span with q8_0 types");
         let exports = t.collect_metrics();
         let m = find_metric(&exports, "llama.memory.usage").unwrap();

@@ -98,7 +98,7 @@ def run_config(llama, models, model, ctk, ctv, fa):
 def main():
     llama, models = sys.argv[1], sys.argv[2]
     runs = [run_config(llama, models, *c) for c in CONFIGS]
-    about = ("llama.cpp commit 0c1e570 (ggml 0.25.3), its own llama-server, CPU, 1 thread (the results do not depend on the thread count; one thread avoids ggml's spinning barrier on a loaded 2-core machine), "
+    about = ("llama.cpp commit 0c1e570 (ggml 0.25.3), its own llama-server, CPU, 1 thread (one thread avoids ggml's spinning barrier on a loaded 2-core machine), "
              "produced by tools/kv_cache_types_ref.py on this project's development machine "
              "(same kernels as gemma3-local.json)")
     json.dump({"about": about, "runs": runs}, sys.stdout, indent=1)

@@ -3,12 +3,14 @@
 mod cells;
 mod iswa;
 mod memory;
+mod rotation;
 mod swa;
 mod types;
 
 pub(crate) use cells::seq_bit;
 pub use cells::{Cells, SeqId, MAX_SEQ};
 pub use iswa::SwaSizing;
+pub use rotation::hadamard;
 pub use swa::{is_masked_swa, swa_cache_size};
 pub use types::{KvCacheType, KvTypes};
 
@@ -30,6 +32,9 @@ pub struct KvShape {
 struct KvLayer {
     k: TensorId, // type_k [head_dim_k * n_head_kv, size]
     v: TensorId, // type_v [head_dim_v * n_head_kv, size], or transposed [size, ...] without flash attention
+    /// F32 [n, n] Walsh-Hadamard rotations (one per backend) when K / V are quantized.
+    k_rot: Option<TensorId>,
+    v_rot: Option<TensorId>,
 }
 
 /// Keys and values of every cached token, for every layer.
@@ -73,6 +78,8 @@ impl KvCache {
         n_swa: usize,
     ) -> Result<Self> {
         let (ty_k, ty_v) = (shape.types.k.raw(), shape.types.v.raw());
+        let (hk, hv) = (shape.head_dim_k as usize, shape.head_dim_v as usize);
+        let (rot_k, rot_v) = rotation::rotation_sizes(shape.types, hk, hv);
         let (ek, ev) = (
             shape.head_dim_k * shape.n_head_kv,
             shape.head_dim_v * shape.n_head_kv,
@@ -86,8 +93,15 @@ impl KvCache {
             if mine.is_empty() {
                 continue;
             }
-            let ci = arena.add_context(2 * mine.len())?;
+            let ci = arena.add_context(2 * mine.len() + 2)?;
             let ctx = arena.context(ci);
+            let rot = |n: Option<usize>, name: &str| {
+                n.map(|n| {
+                    let t = ctx.new_tensor(ggml::types::F32, &[n as i64, n as i64]);
+                    (arena.keep(t.set_name(name)), n)
+                })
+            };
+            let (k_rot, v_rot) = (rot(rot_k, "attn_k_rot"), rot(rot_v, "attn_v_rot"));
             for &il in &mine {
                 let k = ctx
                     .new_tensor(ty_k, &[ek, size as i64])
@@ -96,10 +110,18 @@ impl KvCache {
                     .new_tensor(ty_v, &[ev, size as i64])
                     .set_name(&format!("cache_v_l{il}"));
                 let (k, v) = (arena.keep(k), arena.keep(v));
-                layers[il] = Some(KvLayer { k, v });
+                layers[il] = Some(KvLayer {
+                    k,
+                    v,
+                    k_rot: k_rot.map(|r| r.0),
+                    v_rot: v_rot.map(|r| r.0),
+                });
             }
             // Zeroed so that never-written cells are finite (masked cells are still read by some kernels).
             arena.alloc(ci, backend)?.clear(0);
+            for (t, n) in k_rot.into_iter().chain(v_rot) {
+                arena.get(t).write(&hadamard(n), 0)?;
+            }
         }
         if let Some(il) =
             (0..shape.n_layer).find(|&il| keep.get(il) == Some(&true) && layers[il].is_none())

@@ -233,11 +233,18 @@ impl<'a> GraphBuild<'a> {
         kq_scale: f32,
     ) -> Tensor<'a> {
         let ctx = self.ctx;
+        let (kv, k_idxs, v_idxs, n_kv) = self.layer_cache(il);
+        // A quantized cache stores K (and Q's products with it) / V rotated, as llama.cpp does.
+        let (q, k) = match kv.k_rot(il) {
+            Some(rot) => (ctx.mul_mat_hadamard(rot, q), ctx.mul_mat_hadamard(rot, k)),
+            None => (q, k),
+        };
+        let v_rot = kv.v_rot(il);
+        let v = v_rot.map_or(v, |rot| ctx.mul_mat_hadamard(rot, v));
         // Keep Q, K, V adjacent in the graph so the scheduler does not split between them.
         self.graph.expand(q);
         self.graph.expand(k);
         self.graph.expand(v);
-        let (kv, k_idxs, v_idxs, n_kv) = self.layer_cache(il);
         self.graph.expand(kv.store_k(ctx, il, k, k_idxs));
         self.graph.expand(kv.store_v(ctx, il, v, v_idxs));
 
@@ -260,6 +267,8 @@ impl<'a> GraphBuild<'a> {
             let ne = cur.ne();
             ctx.reshape(cur, &[ne[0] * ne[1], ne[2] * ne[3]])
         };
+        // The output rotated back (the rotation is its own inverse).
+        let cur = v_rot.map_or(cur, |rot| ctx.mul_mat_hadamard(rot, cur));
         ctx.mul_mat(self.w(wo), cur)
     }
 }

@@ -495,7 +495,9 @@ fn cache_types_parse_like_llama_cpp() {
         let err = try_parse(&["-ctk", bad]).expect_err(bad).to_string();
         assert!(
             err.contains(&format!("Unsupported cache type: {bad}"))
-                && err.contains("allowed values: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1"),
+                && err.contains(
+                    "allowed values: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1"
+                ),
             "{err}"
         );
     }
