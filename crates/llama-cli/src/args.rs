@@ -65,15 +65,16 @@ pub struct GenerateArgs {
     #[arg(long = "no-repack", visible_alias = "nr")]
     pub no_repack: bool,
     /// Flash attention `-fa`: on, off or auto (auto: on, as llama.cpp resolves it on CPU).
-    #[arg(long = "flash-attn", env = "LLAMA_ARG_FLASH_ATTN", default_value = "auto",
-          value_parser = parse_flash_attn, allow_negative_numbers = true)]
+    #[arg(long = "flash-attn", default_value = "auto",
+          value_parser = parse_flash_attn, allow_negative_numbers = true,
+          action = clap::ArgAction::Set)]
     pub flash_attn: bool,
     /// KV cache data type for K (`-ctk`): f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1.
-    #[arg(long = "cache-type-k", env = "LLAMA_ARG_CACHE_TYPE_K", default_value = "f16",
+    #[arg(long = "cache-type-k", default_value = "f16",
           value_parser = KvCacheType::parse_arg)]
     pub cache_type_k: KvCacheType,
     /// KV cache data type for V (`-ctv`), same values; a quantized V needs flash attention.
-    #[arg(long = "cache-type-v", env = "LLAMA_ARG_CACHE_TYPE_V", default_value = "f16",
+    #[arg(long = "cache-type-v", default_value = "f16",
           value_parser = KvCacheType::parse_arg)]
     pub cache_type_v: KvCacheType,
     /// Sampling temperature; 0 is greedy.
