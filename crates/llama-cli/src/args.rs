@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser};
 use llama_core::context::default_threads;
+use llama_core::kv_cache::KvCacheType;
 
 /// `llama-cli [generate options]`.
 #[derive(Parser, Debug)]
@@ -77,6 +78,19 @@ pub struct GenerateArgs {
     /// Keep CPU weights in the mapped file (no repacking into the SIMD layout).
     #[arg(long = "no-repack", visible_alias = "nr")]
     pub no_repack: bool,
+    /// Flash attention `-fa`: on, off or auto (auto: on, as llama.cpp resolves it on CPU).
+    #[arg(long = "flash-attn", default_value = "auto",
+          value_parser = parse_flash_attn, allow_negative_numbers = true,
+          action = clap::ArgAction::Set)]
+    pub flash_attn: bool,
+    /// KV cache data type for K (`-ctk`): f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1.
+    #[arg(long = "cache-type-k", default_value = "f16",
+          value_parser = KvCacheType::parse_arg)]
+    pub cache_type_k: KvCacheType,
+    /// KV cache data type for V (`-ctv`), same values; a quantized V needs flash attention.
+    #[arg(long = "cache-type-v", default_value = "f16",
+          value_parser = KvCacheType::parse_arg)]
+    pub cache_type_v: KvCacheType,
     /// Sampling temperature; 0 is greedy.
     #[arg(long = "temp", default_value_t = 0.8)]
     pub temp: f32,
@@ -124,9 +138,33 @@ pub struct TokenizeArgs {
     pub json: bool,
 }
 
+/// `-fa`: on|off|auto as llama.cpp reads it (also enabled|disabled, true|false, 1|0, -1 = auto);
+/// auto is on, as llama.cpp resolves it on the CPU.
+fn parse_flash_attn(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "enabled" | "true" | "1" | "auto" | "-1" => Ok(true),
+        "off" | "disabled" | "false" | "0" => Ok(false),
+        _ => Err(format!(
+            "unknown value for --flash-attn: '{s}' (on|off|auto)"
+        )),
+    }
+}
+
+/// llama.cpp's multi-letter short flags, which clap cannot spell, rewritten to their long forms.
+fn long_forms(argv: Vec<String>) -> Vec<String> {
+    argv.into_iter()
+        .map(|a| match a.as_str() {
+            "-fa" => "--flash-attn".into(),
+            "-ctk" => "--cache-type-k".into(),
+            "-ctv" => "--cache-type-v".into(),
+            _ => a,
+        })
+        .collect()
+}
+
 /// Parses the process arguments (clap prints help/version and exits by itself).
 pub fn parse() -> Result<Command, Box<dyn std::error::Error>> {
-    let argv: Vec<String> = std::env::args().collect();
+    let argv: Vec<String> = long_forms(std::env::args().collect());
     if argv.get(1).map(String::as_str) == Some("tokenize") {
         let rest =
             std::iter::once("llama-cli tokenize".to_string()).chain(argv.into_iter().skip(2));

@@ -147,6 +147,9 @@ fn generate(a: &GenerateArgs) -> CliResult<()> {
         n_ctx,
         n_threads: a.threads,
         swa_full: a.swa_full,
+        flash_attn: a.flash_attn,
+        type_k: a.cache_type_k,
+        type_v: a.cache_type_v,
         ..ContextParams::default()
     };
     let mut ctx = Context::new(model.clone(), params)?;

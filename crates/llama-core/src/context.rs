@@ -4,7 +4,7 @@
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::ggml::{OpSample, Sched, TensorArena, TensorId};
-use crate::kv_cache::{seq_bit, Cells, KvCache, SeqId};
+use crate::kv_cache::{seq_bit, Cells, KvCache, KvCacheType, KvTypes, SeqId};
 use crate::model::{GraphBuild, GraphInputs, GraphShape, Model};
 use llama_otel::{histogram_record, set_attr, span, SpanContext};
 use std::sync::Arc;
@@ -42,6 +42,20 @@ pub struct ContextParams {
     /// Sliding-window layers keep every token in the full cache (llama.cpp's `--swa-full`)
     /// instead of a cache of their window only.
     pub swa_full: bool,
+    /// Element type of the K cache (llama.cpp's `-ctk`, default f16).
+    pub type_k: KvCacheType,
+    /// Element type of the V cache (llama.cpp's `-ctv`; a quantized one needs `flash_attn`).
+    pub type_v: KvCacheType,
+}
+
+impl ContextParams {
+    /// The K and V cache types.
+    pub fn kv_types(&self) -> KvTypes {
+        KvTypes {
+            k: self.type_k,
+            v: self.type_v,
+        }
+    }
 }
 
 impl Default for ContextParams {
@@ -53,6 +67,8 @@ impl Default for ContextParams {
             flash_attn: true,
             n_seq_max: 1,
             swa_full: false,
+            type_k: KvCacheType::F16,
+            type_v: KvCacheType::F16,
         }
     }
 }
@@ -124,12 +140,16 @@ impl Context {
         if params.n_ctx == 0 || params.n_ubatch == 0 {
             return Err(Error::Batch("n_ctx and n_ubatch must be positive".into()));
         }
+        let hp = &model.hparams;
+        params
+            .kv_types()
+            .check(params.flash_attn, hp.n_embd_head_k, hp.n_embd_head_v)?;
         let init = span!("llama.context.init", parent: model.load_trace(),
             "llama.context.n_ctx" = params.n_ctx, "llama.context.n_ubatch" = params.n_ubatch,
             "llama.context.n_threads" = params.n_threads, "llama.context.flash_attn" = params.flash_attn);
         let (kv, kv_swa) = {
-            let _s =
-                span!("llama.kv_cache.alloc", parent: &init, "llama.kv_cache.cells" = params.n_ctx);
+            let _s = span!("llama.kv_cache.alloc", parent: &init, "llama.kv_cache.cells" = params.n_ctx,
+                "llama.kv_cache.type_k" = params.type_k.name(), "llama.kv_cache.type_v" = params.type_v.name());
             KvCache::for_model(&model, &params)?
         };
         let swa_bytes = kv_swa.as_ref().map_or(0, KvCache::bytes);

@@ -170,6 +170,8 @@ pub const ATTRIBUTES: &[Attribute] = &[
     attr("llama.kv_cache.swa_bytes", Int, Project),
     attr("llama.kv_cache.swa_used_cells", Int, Project),
     attr("llama.kv_cache.used_cells", Int, Project),
+    attr("llama.kv_cache.type_k", Str, Project),
+    attr("llama.kv_cache.type_v", Str, Project),
     attr("llama.decode.n_tokens", Int, Project),
     attr("llama.decode.n_seqs", Int, Project),
     attr("llama.decode.n_outputs", Int, Project),

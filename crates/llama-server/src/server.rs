@@ -246,6 +246,8 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         flash_attn: cli.flash_attn_enabled(),
         n_seq_max: cli.n_parallel(),
         swa_full: cli.swa_full,
+        type_k: cli.cache_type_k,
+        type_v: cli.cache_type_v,
     };
     let mut ctx = Context::new(model.clone(), ctx_params)
         .map_err(|e| format!("cannot create the context: {e}"))?;

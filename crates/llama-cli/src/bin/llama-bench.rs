@@ -4,6 +4,7 @@
 
 use clap::Parser;
 use llama_core::context::default_threads;
+use llama_core::kv_cache::KvCacheType;
 use llama_core::{Batch, Context, ContextParams, Model, ModelParams};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,6 +36,14 @@ struct Args {
     no_repack: bool,
     #[arg(long = "no-flash-attn")]
     no_flash_attn: bool,
+    /// KV cache type for K (llama-bench's `-ctk`; one type, not a list).
+    #[arg(long = "cache-type-k", default_value = "f16",
+          value_parser = KvCacheType::parse_arg)]
+    cache_type_k: KvCacheType,
+    /// KV cache type for V (`-ctv`); a quantized V needs flash attention.
+    #[arg(long = "cache-type-v", default_value = "f16",
+          value_parser = KvCacheType::parse_arg)]
+    cache_type_v: KvCacheType,
     /// Full-size cache for sliding-window layers (llama.cpp's `--swa-full`)
     #[arg(long = "swa-full")]
     swa_full: bool,
@@ -119,7 +128,13 @@ fn measure(
 fn main() -> ExitCode {
     // The engine's and ggml's warnings and errors on stderr, bare, as ggml printed them.
     let _ = llama_otel::logs::init(llama_otel::logs::LogSettings::for_cli());
-    let a = Args::parse();
+    // llama-bench's `-ctk`/`-ctv` have several letters, which clap cannot spell as shorts.
+    let argv = std::env::args().map(|a| match a.as_str() {
+        "-ctk" => "--cache-type-k".to_string(),
+        "-ctv" => "--cache-type-v".to_string(),
+        _ => a,
+    });
+    let a = Args::parse_from(argv);
     match run(&a) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -147,6 +162,8 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
         n_threads: a.threads,
         flash_attn: !a.no_flash_attn,
         swa_full: a.swa_full,
+        type_k: a.cache_type_k,
+        type_v: a.cache_type_v,
         ..ContextParams::default()
     };
     let mut ctx = Context::new(model.clone(), params)?;
@@ -170,16 +187,19 @@ fn run(a: &Args) -> Result<(), llama_core::Error> {
             "pp_tps": pp_m, "pp_sd": pp_sd, "tg_tps": tg_m, "tg_sd": tg_sd,
             "load_s": load_s, "peak_rss_mib": rss, "threads": a.threads,
             "n_prompt": a.n_prompt, "n_gen": a.n_gen, "reps": a.reps, "model": model.info().name,
+            "type_k": a.cache_type_k.name(), "type_v": a.cache_type_v.name(),
             "memory": ctx.memory().lines(),
             "rss_mib": {"model": rss_model, "context": rss_context, "pp": rss_pp, "end": rss_mib()},
         });
         println!("{j}");
     } else {
         println!(
-            "model: {} ({}), threads {}",
+            "model: {} ({}), threads {}, KV cache K {} V {}",
             model.info().name,
             model.info().backend,
-            a.threads
+            a.threads,
+            a.cache_type_k,
+            a.cache_type_v
         );
         println!("pp{:<5} {:>9.2} ± {:>6.2} t/s", a.n_prompt, pp_m, pp_sd);
         println!("tg{:<5} {:>9.2} ± {:>6.2} t/s", a.n_gen, tg_m, tg_sd);

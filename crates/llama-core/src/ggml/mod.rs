@@ -36,6 +36,24 @@ pub use ggml_sys::ggml_type as RawType;
 /// ggml type ids used by the engine.
 pub mod types {
     pub use ggml_sys::{GGML_TYPE_F16 as F16, GGML_TYPE_I32 as I32, GGML_TYPE_I64 as I64};
+    // Types a KV cache may be stored in (llama.cpp's `-ctk/-ctv` list).
+    pub use ggml_sys::{
+        GGML_TYPE_BF16 as BF16, GGML_TYPE_F32 as F32, GGML_TYPE_IQ4_NL as IQ4_NL,
+        GGML_TYPE_Q4_0 as Q4_0, GGML_TYPE_Q4_1 as Q4_1, GGML_TYPE_Q5_0 as Q5_0,
+        GGML_TYPE_Q5_1 as Q5_1, GGML_TYPE_Q8_0 as Q8_0,
+    };
+}
+
+/// Elements per block of type `ty` (1 for plain float types).
+pub fn blck_size(ty: RawType) -> i64 {
+    // SAFETY: pure table lookup; callers pass ids of types ggml knows.
+    unsafe { ggml_sys::ggml_blck_size(ty) }
+}
+
+/// Whether `ty` is a block-quantized type.
+pub fn is_quantized(ty: RawType) -> bool {
+    // SAFETY: pure table lookup; callers pass ids of types ggml knows.
+    unsafe { ggml_sys::ggml_is_quantized(ty) }
 }
 
 /// Bytes taken by `n` elements of type `ty` in a row (block-quantized types count whole blocks).

@@ -259,6 +259,28 @@ impl Context {
         t
     }
 
+    /// `x` rotated by the orthonormal Walsh-Hadamard matrix `rot` (F32 `[n, n]`) in groups of `n`
+    /// elements, shape kept: llama.cpp's `llama_mul_mat_hadamard`. The CPU backend computes it
+    /// as a fast transform (the matmul's Hadamard hint); other backends multiply by `rot`.
+    pub fn mul_mat_hadamard<'a>(&'a self, rot: Tensor<'a>, x: Tensor<'a>) -> Tensor<'a> {
+        let n = rot.ne()[0];
+        let ne = x.ne();
+        let rows = x.nelements() / n;
+        // SAFETY: valid handles; ggml asserts element counts; the hint is set on the MUL_MAT
+        // node just created.
+        unsafe {
+            let (c, xp) = (self.as_ptr(), x.ptr());
+            let flat = if sys::ggml_is_contiguous(xp) {
+                sys::ggml_reshape_2d(c, xp, n, rows)
+            } else {
+                sys::ggml_cont_2d(c, xp, n, rows)
+            };
+            let prod = sys::ggml_mul_mat(c, rot.ptr(), flat);
+            sys::ggml_mul_mat_set_hint(prod, sys::GGML_HINT_SRC0_IS_HADAMARD);
+            self.wrap(sys::ggml_reshape_4d(c, prod, ne[0], ne[1], ne[2], ne[3]))
+        }
+    }
+
     /// `softmax(a * scale + mask)` over rows; `mask` is F16.
     pub fn soft_max_ext<'a>(&'a self, a: Tensor<'a>, mask: Tensor<'a>, scale: f32) -> Tensor<'a> {
         // SAFETY: valid handles; ggml checks shapes and the mask type.

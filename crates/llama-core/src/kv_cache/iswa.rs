@@ -41,6 +41,7 @@ impl KvCache {
             n_head_kv: hp.n_head_kv as i64,
             head_dim_k: hp.n_embd_head_k as i64,
             head_dim_v: hp.n_embd_head_v as i64,
+            types: params.kv_types(),
         };
         let layer_backend = &model.layer_map.layer_backend;
         if !hp.has_swa() || params.swa_full {

@@ -4,31 +4,39 @@ mod cells;
 mod iswa;
 mod memory;
 mod state;
+mod rotation;
 mod swa;
+mod types;
 
 pub(crate) use cells::seq_bit;
 pub use cells::{Cells, SeqId, MAX_SEQ};
 pub use iswa::SwaSizing;
 pub use state::{StateReader, StreamLayout};
+pub use rotation::hadamard;
 pub use swa::{is_masked_swa, swa_cache_size};
+pub use types::{KvCacheType, KvTypes};
 
 use crate::error::Result;
-use crate::ggml::{self, types, Backend, Context, RawType, Tensor, TensorArena, TensorId};
+use crate::ggml::{self, Backend, Context, RawType, Tensor, TensorArena, TensorId};
 use std::sync::Arc;
 
-/// Shape of the cache for one model.
+/// Shape of the cache for one model, and the element types of K and V (`-ctk`/`-ctv`).
 #[derive(Debug, Clone, Copy)]
 pub struct KvShape {
     pub n_layer: usize,
     pub n_head_kv: i64,
     pub head_dim_k: i64,
     pub head_dim_v: i64,
+    pub types: KvTypes,
 }
 
 #[derive(Debug)]
 struct KvLayer {
-    k: TensorId, // F16 [head_dim_k * n_head_kv, size]
-    v: TensorId, // F16 [head_dim_v * n_head_kv, size], or transposed [size, ...] without flash attention
+    k: TensorId, // type_k [head_dim_k * n_head_kv, size]
+    v: TensorId, // type_v [head_dim_v * n_head_kv, size], or transposed [size, ...] without flash attention
+    /// F32 [n, n] Walsh-Hadamard rotations (one per backend) when K / V are quantized.
+    k_rot: Option<TensorId>,
+    v_rot: Option<TensorId>,
 }
 
 /// Keys and values of every cached token, for every layer.
@@ -41,7 +49,6 @@ pub struct KvCache {
     /// `llama_kv_cache`); 0 for a cache whose cells live until removed.
     n_swa: usize,
     shape: KvShape,
-    ty: RawType,
     /// Without flash attention V is stored transposed (one row per embedding element), as llama.cpp does.
     v_trans: bool,
     /// The K and V tensors `layers` keeps ids of: one context and buffer per backend.
@@ -72,7 +79,9 @@ impl KvCache {
         keep: &[bool],
         n_swa: usize,
     ) -> Result<Self> {
-        let ty = types::F16;
+        let (ty_k, ty_v) = (shape.types.k.raw(), shape.types.v.raw());
+        let (hk, hv) = (shape.head_dim_k as usize, shape.head_dim_v as usize);
+        let (rot_k, rot_v) = rotation::rotation_sizes(shape.types, hk, hv);
         let (ek, ev) = (
             shape.head_dim_k * shape.n_head_kv,
             shape.head_dim_v * shape.n_head_kv,
@@ -86,20 +95,35 @@ impl KvCache {
             if mine.is_empty() {
                 continue;
             }
-            let ci = arena.add_context(2 * mine.len())?;
+            let ci = arena.add_context(2 * mine.len() + 2)?;
             let ctx = arena.context(ci);
+            let rot = |n: Option<usize>, name: &str| {
+                n.map(|n| {
+                    let t = ctx.new_tensor(ggml::types::F32, &[n as i64, n as i64]);
+                    (arena.keep(t.set_name(name)), n)
+                })
+            };
+            let (k_rot, v_rot) = (rot(rot_k, "attn_k_rot"), rot(rot_v, "attn_v_rot"));
             for &il in &mine {
                 let k = ctx
-                    .new_tensor(ty, &[ek, size as i64])
+                    .new_tensor(ty_k, &[ek, size as i64])
                     .set_name(&format!("cache_k_l{il}"));
                 let v = ctx
-                    .new_tensor(ty, &[ev, size as i64])
+                    .new_tensor(ty_v, &[ev, size as i64])
                     .set_name(&format!("cache_v_l{il}"));
                 let (k, v) = (arena.keep(k), arena.keep(v));
-                layers[il] = Some(KvLayer { k, v });
+                layers[il] = Some(KvLayer {
+                    k,
+                    v,
+                    k_rot: k_rot.map(|r| r.0),
+                    v_rot: v_rot.map(|r| r.0),
+                });
             }
             // Zeroed so that never-written cells are finite (masked cells are still read by some kernels).
             arena.alloc(ci, backend)?.clear(0);
+            for (t, n) in k_rot.into_iter().chain(v_rot) {
+                arena.get(t).write(&hadamard(n), 0)?;
+            }
         }
         if let Some(il) =
             (0..shape.n_layer).find(|&il| keep.get(il) == Some(&true) && layers[il].is_none())
@@ -111,7 +135,6 @@ impl KvCache {
             layers,
             n_swa,
             shape,
-            ty,
             v_trans: !flash_attn,
             arena,
         })
@@ -119,6 +142,19 @@ impl KvCache {
 
     pub fn size(&self) -> usize {
         self.cells.size()
+    }
+
+    /// The element types of K and V.
+    pub fn types(&self) -> KvTypes {
+        self.shape.types
+    }
+
+    fn ty_k(&self) -> RawType {
+        self.shape.types.k.raw()
+    }
+
+    fn ty_v(&self) -> RawType {
+        self.shape.types.v.raw()
     }
 
     pub fn v_trans(&self) -> bool {
@@ -155,12 +191,12 @@ impl KvCache {
     /// K of layer `il` over the first `n_kv` cells: `[head_dim, n_head_kv, n_kv]`.
     pub fn k_view<'a>(&'a self, ctx: &'a Context, il: usize, n_kv: i64) -> Tensor<'a> {
         let k = self.arena.get(self.layer(il).k);
-        let hd = self.shape.head_dim_k;
-        let row = ggml::row_size(self.ty, hd * self.shape.n_head_kv);
+        let (hd, ty) = (self.shape.head_dim_k, self.ty_k());
+        let row = ggml::row_size(ty, hd * self.shape.n_head_kv);
         ctx.view(
             k,
             &[hd, self.shape.n_head_kv, n_kv],
-            &[ggml::row_size(self.ty, hd), row],
+            &[ggml::row_size(ty, hd), row],
             0,
         )
     }
@@ -169,19 +205,16 @@ impl KvCache {
     /// `[n_kv, n_head_kv, head_dim]` when stored transposed.
     pub fn v_view<'a>(&'a self, ctx: &'a Context, il: usize, n_kv: i64) -> Tensor<'a> {
         let v = self.arena.get(self.layer(il).v);
-        let (hd, nh) = (self.shape.head_dim_v, self.shape.n_head_kv);
+        let (hd, nh, ty) = (self.shape.head_dim_v, self.shape.n_head_kv, self.ty_v());
         if !self.v_trans {
-            let row = ggml::row_size(self.ty, hd * nh);
-            return ctx.view(v, &[hd, nh, n_kv], &[ggml::row_size(self.ty, hd), row], 0);
+            let row = ggml::row_size(ty, hd * nh);
+            return ctx.view(v, &[hd, nh, n_kv], &[ggml::row_size(ty, hd), row], 0);
         }
         let size = self.size() as i64;
         ctx.view(
             v,
             &[n_kv, nh, hd],
-            &[
-                ggml::row_size(self.ty, size * hd),
-                ggml::row_size(self.ty, size),
-            ],
+            &[ggml::row_size(ty, size * hd), ggml::row_size(ty, size)],
             0,
         )
     }

@@ -233,11 +233,18 @@ impl<'a> GraphBuild<'a> {
         kq_scale: f32,
     ) -> Tensor<'a> {
         let ctx = self.ctx;
+        let (kv, k_idxs, v_idxs, n_kv) = self.layer_cache(il);
+        // A quantized cache stores K (and Q's products with it) / V rotated, as llama.cpp does.
+        let (q, k) = match kv.k_rot(il) {
+            Some(rot) => (ctx.mul_mat_hadamard(rot, q), ctx.mul_mat_hadamard(rot, k)),
+            None => (q, k),
+        };
+        let v_rot = kv.v_rot(il);
+        let v = v_rot.map_or(v, |rot| ctx.mul_mat_hadamard(rot, v));
         // Keep Q, K, V adjacent in the graph so the scheduler does not split between them.
         self.graph.expand(q);
         self.graph.expand(k);
         self.graph.expand(v);
-        let (kv, k_idxs, v_idxs, n_kv) = self.layer_cache(il);
         self.graph.expand(kv.store_k(ctx, il, k, k_idxs));
         self.graph.expand(kv.store_v(ctx, il, v, v_idxs));
 
@@ -246,6 +253,9 @@ impl<'a> GraphBuild<'a> {
         let k = ctx.permute(kv.k_view(ctx, il, n_kv), [0, 2, 1, 3]); // [head_dim, n_kv, n_head_kv]
         let v = ctx.permute(kv.v_view(ctx, il, n_kv), [0, 2, 1, 3]);
         let cur = if self.flash_attn {
+            // As llama.cpp: the kernel takes F16/BF16/quantized K and V, so an F32 cache
+            // (`-ctk f32`) is read through an F16 copy.
+            let (k, v) = (f16_if_f32(ctx, k), f16_if_f32(ctx, v));
             let out = ctx.flash_attn_ext(q, k, v, kq_mask, kq_scale); // [hd, n_head, n_tokens]
             let ne = out.ne();
             ctx.reshape(out, &[ne[0] * ne[1], ne[2] * ne[3]])
@@ -257,6 +267,17 @@ impl<'a> GraphBuild<'a> {
             let ne = cur.ne();
             ctx.reshape(cur, &[ne[0] * ne[1], ne[2] * ne[3]])
         };
+        // The output rotated back (the rotation is its own inverse).
+        let cur = v_rot.map_or(cur, |rot| ctx.mul_mat_hadamard(rot, cur));
         ctx.mul_mat(self.w(wo), cur)
+    }
+}
+
+/// `t` cast to F16 when it is F32 (llama.cpp's `build_attn_mha` before flash attention).
+fn f16_if_f32<'a>(ctx: &'a Context, t: Tensor<'a>) -> Tensor<'a> {
+    if t.ty() == types::F32 {
+        ctx.cast(t, types::F16)
+    } else {
+        t
     }
 }

@@ -21,10 +21,12 @@ const MULTI_LETTER_SHORTS: &[(&str, &str)] = &[
     ("-ts", "--tensor-split"),
     ("-mg", "--main-gpu"),
     ("-cram", "--cache-ram"),
+    ("-ctk", "--cache-type-k"),
+    ("-ctv", "--cache-type-v"),
 ];
 
-/// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, speculative
-/// decoding, tensor overrides, quantised KV cache, grammars, router mode, ...). Given
+/// llama.cpp `llama-server` flags this server does not implement (multimodal, LoRA, draft-model
+/// speculative decoding and the other drafters, tensor overrides, router mode, ...). Given
 /// one, we stop with an error naming it rather than ignore it.
 const UNSUPPORTED: &[&str] = &[
     "--lora",
@@ -66,10 +68,6 @@ const UNSUPPORTED: &[&str] = &[
     "--draft-p-min",
     "--draft-p-split",
     "--spec-default",
-    "-ctk",
-    "--cache-type-k",
-    "-ctv",
-    "--cache-type-v",
     // Draft-model speculative decoding and the drafters other than ngram-simple.
     "-td",
     "--threads-draft",

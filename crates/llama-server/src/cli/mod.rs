@@ -12,11 +12,12 @@ pub use spec::{SpecFlags, SpecType};
 pub use values::{FlashAttn, Reasoning};
 
 use clap::Parser;
+use llama_core::kv_cache::KvCacheType;
 use llama_core::sampling::SamplingParams;
 use std::path::PathBuf;
 use values::{
-    parse_bool, parse_flash_attn, parse_gpu_layers, parse_kwargs, parse_pooling, parse_reasoning,
-    parse_sleep_idle, parse_slot_dir,
+    parse_bool, parse_cache_type, parse_flash_attn, parse_gpu_layers, parse_kwargs, parse_pooling,
+    parse_reasoning, parse_sleep_idle, parse_slot_dir,
 };
 
 /// OpenAI- and llama.cpp-compatible LLM server with continuous batching.
@@ -163,6 +164,14 @@ pub struct Cli {
     /// Same as `-fa off`.
     #[arg(long = "no-flash-attn", alias = "no-fa")]
     pub no_flash_attn: bool,
+    /// KV cache data type for K (`-ctk`): f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1.
+    #[arg(long = "cache-type-k", env = "LLAMA_ARG_CACHE_TYPE_K", default_value = "f16",
+          value_parser = parse_cache_type)]
+    pub cache_type_k: KvCacheType,
+    /// KV cache data type for V (`-ctv`), same values; a quantized V needs flash attention.
+    #[arg(long = "cache-type-v", env = "LLAMA_ARG_CACHE_TYPE_V", default_value = "f16",
+          value_parser = parse_cache_type)]
+    pub cache_type_v: KvCacheType,
     /// Sliding-window layers keep every token (a full-size cache) instead of their window only;
     /// prompts can then be reused past the window.
     #[arg(long = "swa-full", env = "LLAMA_ARG_SWA_FULL", value_parser = parse_bool,

@@ -300,8 +300,8 @@ fn unsupported_llama_cpp_flags_are_named() {
         "-mm",
         "-md",
         "--model-draft",
-        "-ctk",
-        "-ctv",
+        "-ctkd",
+        "-ctvd",
     ] {
         let err = try_parse(&[flag, "x"]).expect_err(flag);
         assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
@@ -312,10 +312,10 @@ fn unsupported_llama_cpp_flags_are_named() {
             "{flag}: {msg}"
         );
     }
-    let err = try_parse(&["--cache-type-k=q8_0"])
+    let err = try_parse(&["--cache-type-k-draft=q8_0"])
         .expect_err("unsupported")
         .to_string();
-    assert!(err.contains("'--cache-type-k'"), "{err}");
+    assert!(err.contains("'--cache-type-k-draft'"), "{err}");
     let unknown = try_parse(&["--no-such-flag"])
         .expect_err("unknown")
         .to_string();
@@ -531,4 +531,48 @@ fn split_flags_are_llama_cpp_s() {
     assert_eq!(parse(&["-mg", "-1"]).main_gpu, -1);
     assert!(try_parse(&["-sm", "rows"]).is_err());
     assert!(try_parse(&["-ts", "1,-1"]).is_err());
+
+fn cache_types_parse_like_llama_cpp() {
+    use llama_core::kv_cache::KvCacheType;
+    let cli = parse(&[]);
+    assert_eq!(
+        (cli.cache_type_k, cli.cache_type_v),
+        (KvCacheType::F16, KvCacheType::F16)
+    );
+    let cli = parse(&["-ctk", "q8_0", "-ctv", "q4_0"]);
+    assert_eq!(
+        (cli.cache_type_k, cli.cache_type_v),
+        (KvCacheType::Q8_0, KvCacheType::Q4_0)
+    );
+    let cli = parse(&["--cache-type-k", "bf16", "--cache-type-v=iq4_nl"]);
+    assert_eq!(
+        (cli.cache_type_k, cli.cache_type_v),
+        (KvCacheType::BF16, KvCacheType::Iq4Nl)
+    );
+    let env = [
+        ("LLAMA_ARG_CACHE_TYPE_K", "q5_1"),
+        ("LLAMA_ARG_CACHE_TYPE_V", "f32"),
+    ];
+    let cli = parse_with_env(&env, &[]).expect("env parses");
+    assert_eq!(
+        (cli.cache_type_k, cli.cache_type_v),
+        (KvCacheType::Q5_1, KvCacheType::F32)
+    );
+    // The command line wins over the environment, as in llama.cpp.
+    let cli = parse_with_env(&env, &["-ctk", "q4_1"]).expect("parses");
+    assert_eq!(cli.cache_type_k, KvCacheType::Q4_1);
+    for bad in ["q4_k", "Q8_0", "fp16"] {
+        let err = try_parse(&["-ctk", bad]).expect_err(bad).to_string();
+        assert!(
+            err.contains(&format!("Unsupported cache type: {bad}"))
+                && err.contains(
+                    "allowed values: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1"
+                ),
+            "{err}"
+        );
+    }
+    let err = parse_with_env(&[("LLAMA_ARG_CACHE_TYPE_V", "q2_k")], &[])
+        .expect_err("bad env")
+        .to_string();
+    assert!(err.contains("Unsupported cache type: q2_k"), "{err}");
 }

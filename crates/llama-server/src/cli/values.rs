@@ -1,5 +1,7 @@
 //! Value parsers for flags whose values are spelled as llama.cpp spells them.
 
+use llama_core::kv_cache::KvCacheType;
+
 /// `-fa/--flash-attn` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlashAttn {
@@ -117,4 +119,9 @@ pub fn parse_sleep_idle(s: &str) -> Result<i64, String> {
         Ok(_) => Err("invalid value: cannot be 0 or less than -1".into()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// `-ctk`/`-ctv`: one of llama.cpp's KV cache types by its ggml name (`q8_0`, `f16`, ...).
+pub fn parse_cache_type(s: &str) -> Result<KvCacheType, String> {
+    KvCacheType::parse_arg(s)
 }
