@@ -150,18 +150,6 @@ fn parse_flash_attn(s: &str) -> Result<bool, String> {
     }
 }
 
-/// llama.cpp's multi-letter short flags, which clap cannot spell, rewritten to their long forms.
-fn long_forms(argv: Vec<String>) -> Vec<String> {
-    argv.into_iter()
-        .map(|a| match a.as_str() {
-            "-fa" => "--flash-attn".into(),
-            "-ctk" => "--cache-type-k".into(),
-            "-ctv" => "--cache-type-v".into(),
-            _ => a,
-        })
-        .collect()
-}
-
 /// Parses the process arguments (clap prints help/version and exits by itself).
 pub fn parse() -> Result<Command, Box<dyn std::error::Error>> {
     let argv: Vec<String> = long_forms(std::env::args().collect());
@@ -170,9 +158,7 @@ pub fn parse() -> Result<Command, Box<dyn std::error::Error>> {
             std::iter::once("llama-cli tokenize".to_string()).chain(argv.into_iter().skip(2));
         return Ok(Command::Tokenize(TokenizeCli::parse_from(rest).args));
     }
-    Ok(Command::Generate(
-        GenerateCli::parse_from(long_forms(argv)).args,
-    ))
+    Ok(Command::Generate(GenerateCli::parse_from(argv).args))
 }
 
 /// llama.cpp spells some short flags with several letters (`-ngl 99`), which clap would read as
@@ -180,6 +166,9 @@ pub fn parse() -> Result<Command, Box<dyn std::error::Error>> {
 fn long_forms(argv: Vec<String>) -> Vec<String> {
     const SHORTS: &[(&str, &str)] = &[
         ("-ngl", "--n-gpu-layers"),
+        ("-fa", "--flash-attn"),
+        ("-ctk", "--cache-type-k"),
+        ("-ctv", "--cache-type-v"),
         ("-sm", "--split-mode"),
         ("-ts", "--tensor-split"),
         ("-mg", "--main-gpu"),

@@ -4,13 +4,14 @@
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::ggml::{OpSample, Sched, TensorArena, TensorId};
-use crate::kv_cache::{seq_bit, Cells, KvCache, KvCacheType, KvTypes, SeqId};
+use crate::kv_cache::{seq_bit, KvCache, KvCacheType, KvTypes};
 use crate::model::{GraphBuild, GraphInputs, GraphShape, Model};
 use llama_otel::{histogram_record, set_attr, span, SpanContext};
 use std::sync::Arc;
 use std::time::Instant;
 
 mod memory;
+mod seq;
 mod state;
 mod stats;
 pub use state::{SEQ_STATE_MAGIC, SEQ_STATE_VERSION};
@@ -290,51 +291,6 @@ impl Context {
                 description: "Compute time of ggml graph nodes (opt-in)", buckets: &OP_SECONDS_BUCKETS,
                 "ggml.op" = s.op, "ggml.backend" = s.backend);
         }
-    }
-
-    /// Removes tokens of `seq` (every sequence when `None`) with positions in `[p0, p1)`.
-    pub fn seq_rm(&mut self, seq: Option<SeqId>, p0: Option<i32>, p1: Option<i32>) -> Result<()> {
-        self.all_cells().try_for_each(|c| c.seq_rm(seq, p0, p1))
-    }
-
-    /// The cells of the full cache and of the sliding-window cache, if any.
-    fn all_cells(&mut self) -> impl Iterator<Item = &mut Cells> {
-        let swa = self.kv_swa.as_mut().map(|c| &mut c.cells);
-        std::iter::once(&mut self.kv.cells).chain(swa)
-    }
-
-    /// Shares `src`'s cached tokens in `[p0, p1)` with `dst` (a prompt prefix, without recompute).
-    pub fn seq_cp(
-        &mut self,
-        src: SeqId,
-        dst: SeqId,
-        p0: Option<i32>,
-        p1: Option<i32>,
-    ) -> Result<()> {
-        self.all_cells()
-            .try_for_each(|c| c.seq_cp(src, dst, p0, p1))
-    }
-
-    /// Last cached position of `seq`.
-    pub fn seq_pos_max(&self, seq: SeqId) -> Option<i32> {
-        self.kv.cells.seq_pos_max(seq)
-    }
-
-    /// First cached position of `seq`: with a sliding-window cache, the oldest position it still
-    /// holds (llama.cpp's `seq_pos_min` of the iSWA cache).
-    pub fn seq_pos_min(&self, seq: SeqId) -> Option<i32> {
-        let cache = self.kv_swa.as_ref().unwrap_or(&self.kv);
-        cache.cells.seq_pos_min(seq)
-    }
-
-    /// Cached tokens of `seq`.
-    pub fn seq_len(&self, seq: SeqId) -> usize {
-        self.kv.cells.seq_len(seq)
-    }
-
-    /// Empties the cache.
-    pub fn clear(&mut self) {
-        self.all_cells().for_each(Cells::clear);
     }
 
     /// Logits of batch token `i` from the last [`Context::decode`], if they were requested.

@@ -34,7 +34,7 @@ fn cli(extra: &[&str]) -> Option<Cli> {
     args.extend_from_slice(extra);
     Some(
         Cli::try_parse_from(llama_server::cli::normalize_args(
-            args.iter().map(|s| s.to_string()).collect(),
+            args.iter().map(|s| s.to_string()),
         ))
         .unwrap(),
     )
@@ -119,18 +119,20 @@ mod otel {
         assert!(typed, "no llama.kv_cache.alloc span with q8_0 types");
         let exports = t.collect_metrics();
         let m = find_metric(&exports, "llama.memory.usage").unwrap();
-        let is_kv_k = |a: &mut dyn Iterator<Item = &llama_otel::testing::otel::KeyValue>| {
+        fn is_kv_k<'a>(
+            mut a: impl Iterator<Item = &'a llama_otel::testing::otel::KeyValue>,
+        ) -> bool {
             a.any(|kv| kv.key.as_str() == "llama.memory.kind" && kv.value.as_str() == "kv_k")
-        };
+        }
         let kv_k: Vec<f64> = match m.data() {
             AggregatedMetrics::F64(MetricData::Sum(s)) => s
                 .data_points()
-                .filter(|p| is_kv_k(&mut p.attributes()))
+                .filter(|p| is_kv_k(p.attributes()))
                 .map(|p| p.value())
                 .collect(),
             AggregatedMetrics::F64(MetricData::Gauge(g)) => g
                 .data_points()
-                .filter(|p| is_kv_k(&mut p.attributes()))
+                .filter(|p| is_kv_k(p.attributes()))
                 .map(|p| p.value())
                 .collect(),
             _ => panic!("llama.memory.usage: not an f64 sum or gauge"),

@@ -3,16 +3,16 @@
 mod cells;
 mod iswa;
 mod memory;
-mod state;
 mod rotation;
+mod state;
 mod swa;
 mod types;
 
 pub(crate) use cells::seq_bit;
 pub use cells::{Cells, SeqId, MAX_SEQ};
 pub use iswa::SwaSizing;
-pub use state::{StateReader, StreamLayout};
 pub use rotation::hadamard;
+pub use state::{StateReader, StreamLayout};
 pub use swa::{is_masked_swa, swa_cache_size};
 pub use types::{KvCacheType, KvTypes};
 

@@ -140,10 +140,13 @@ impl KvCache {
         out.extend_from_slice(&(held.len() as u32).to_le_bytes());
         let ek = self.shape.head_dim_k * self.shape.n_head_kv;
         let ev = self.shape.head_dim_v * self.shape.n_head_kv;
-        let (k_row, v_row) = (ggml::row_size(self.ty, ek), ggml::row_size(self.ty, ev));
+        let (k_row, v_row) = (
+            ggml::row_size(self.ty_k(), ek),
+            ggml::row_size(self.ty_v(), ev),
+        );
         let runs = runs(cells);
         for l in &held {
-            out.extend_from_slice(&(self.ty as i32).to_le_bytes());
+            out.extend_from_slice(&(self.ty_k() as i32).to_le_bytes());
             out.extend_from_slice(&(k_row as u64).to_le_bytes());
             let k = self.arena.get(l.k);
             for &(first, len) in &runs {
@@ -152,7 +155,7 @@ impl KvCache {
         }
         for l in &held {
             let v = self.arena.get(l.v);
-            out.extend_from_slice(&(self.ty as i32).to_le_bytes());
+            out.extend_from_slice(&(self.ty_v() as i32).to_le_bytes());
             if !self.v_trans {
                 out.extend_from_slice(&(v_row as u64).to_le_bytes());
                 for &(first, len) in &runs {
@@ -160,7 +163,7 @@ impl KvCache {
                 }
                 continue;
             }
-            let el = ggml::row_size(self.ty, 1);
+            let el = ggml::row_size(self.ty_v(), 1);
             out.extend_from_slice(&(el as u32).to_le_bytes());
             out.extend_from_slice(&(ev as u32).to_le_bytes());
             for j in 0..ev as usize {
@@ -259,11 +262,14 @@ impl KvCache {
         Self::expect("the layer count", u64::from(r.u32()?), held.len() as u64)?;
         let ek = self.shape.head_dim_k * self.shape.n_head_kv;
         let ev = self.shape.head_dim_v * self.shape.n_head_kv;
-        let (k_row, v_row) = (ggml::row_size(self.ty, ek), ggml::row_size(self.ty, ev));
+        let (k_row, v_row) = (
+            ggml::row_size(self.ty_k(), ek),
+            ggml::row_size(self.ty_v(), ev),
+        );
         let runs = runs(cells);
-        let ty = u64::from(self.ty);
+        let (ty_k, ty_v) = (u64::from(self.ty_k()), u64::from(self.ty_v()));
         for &(k, _) in &held {
-            Self::expect("the K type", u64::from(r.u32()?), ty)?;
+            Self::expect("the K type", u64::from(r.u32()?), ty_k)?;
             Self::expect("the K row size", r.u64()?, k_row as u64)?;
             for &(first, len) in &runs {
                 self.arena
@@ -272,7 +278,7 @@ impl KvCache {
             }
         }
         for &(_, v) in &held {
-            Self::expect("the V type", u64::from(r.u32()?), ty)?;
+            Self::expect("the V type", u64::from(r.u32()?), ty_v)?;
             if !self.v_trans {
                 Self::expect("the V row size", r.u64()?, v_row as u64)?;
                 for &(first, len) in &runs {
@@ -282,7 +288,7 @@ impl KvCache {
                 }
                 continue;
             }
-            let el = ggml::row_size(self.ty, 1);
+            let el = ggml::row_size(self.ty_v(), 1);
             Self::expect("the V element size", u64::from(r.u32()?), el as u64)?;
             Self::expect("the V row count", u64::from(r.u32()?), ev as u64)?;
             for j in 0..ev as usize {

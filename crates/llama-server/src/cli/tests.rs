@@ -531,7 +531,9 @@ fn split_flags_are_llama_cpp_s() {
     assert_eq!(parse(&["-mg", "-1"]).main_gpu, -1);
     assert!(try_parse(&["-sm", "rows"]).is_err());
     assert!(try_parse(&["-ts", "1,-1"]).is_err());
+}
 
+#[test]
 fn cache_types_parse_like_llama_cpp() {
     use llama_core::kv_cache::KvCacheType;
     let cli = parse(&[]);

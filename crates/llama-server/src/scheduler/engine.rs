@@ -10,27 +10,28 @@
 //! one call as llama.cpp does.
 
 use super::batch_builder::{self, Entry};
-use super::job::{Chunk, Event, FinishReason, Job, Progress, Summary, Timings, TokenInfo, Usage};
+use super::job::{Event, FinishReason, Job, Progress, Summary, Timings, Usage};
 use super::prefix_cache::{self, PrefixIndex};
 use super::slot::{pick_slot, reuse_len, swa_reuse_len, Slot, Task};
 use super::speculative::SpecConfig;
-use super::stop::StopOutcome;
 use super::{Command, Limits, SlotInfo};
 use crate::error::ServerError;
 use crate::metrics::{EngineCounters, Gauges};
 use crate::telemetry;
-use llama_core::sampling::{token_logprob, top_logprobs};
-use llama_core::vocab::Vocab;
 use llama_core::{Batch, Context};
 use llama_otel::names::{CancelReason, EngineError};
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
+mod cache;
 mod choices;
-mod speculative;
 mod sleep;
 mod slot_actions;
+mod speculative;
+mod token;
+
+use token::{process_token, sample};
 
 /// What [`Engine::receive`] leaves the loop to do.
 enum Wait {
@@ -398,56 +399,6 @@ impl Engine {
         true
     }
 
-    /// Makes room for `needed` cells in the shared KV pool by dropping the prompt caches of
-    /// idle slots, least recently used first (llama.cpp's `try_clear_idle_slots`): with a
-    /// unified pool, cached prompts of finished requests must not starve running ones.
-    fn evict_idle_caches(&mut self, needed: usize) {
-        let free = |ctx: &Context| ctx.n_ctx().saturating_sub(ctx.kv_used());
-        while free(&self.ctx) < needed && self.prefix.evict_lru(&mut self.ctx).unwrap_or(false) {
-            telemetry::prefix_index(&self.prefix, 1);
-        }
-        while free(&self.ctx) < needed {
-            let victim = self
-                .slots
-                .iter()
-                .filter(|s| s.is_idle() && !s.cache.is_empty())
-                .min_by_key(|s| s.last_used)
-                .map(|s| s.id);
-            let Some(i) = victim else { return };
-            if self.ctx.seq_rm(Some(i as u32), None, None).is_err() {
-                return;
-            }
-            self.slots[i].cache.clear();
-        }
-    }
-
-    /// Lets the prefix index save what slot `i` is about to drop and start `job` from a longer
-    /// cached prefix (see `prefix_cache`).
-    fn prefix_reuse(
-        &mut self,
-        i: usize,
-        job: &Job,
-        n_keep: usize,
-    ) -> llama_core::Result<prefix_cache::Reuse> {
-        if !job.params.cache_prompt {
-            return Ok(prefix_cache::Reuse {
-                n_keep,
-                source: prefix_cache::ReuseSource::Slot,
-            });
-        }
-        let evicted = self.prefix.evictions();
-        let reuse = self.prefix.prepare(
-            &mut self.ctx,
-            &mut self.slots,
-            i,
-            &job.prompt,
-            n_keep,
-            self.step,
-        )?;
-        telemetry::prefix_index(&self.prefix, self.prefix.evictions() - evicted);
-        Ok(reuse)
-    }
-
     /// The decode failed: every request in the batch fails and its slot forgets its cache.
     fn fail_batch(&mut self, entries: &[Entry], message: &str) {
         for e in entries {
@@ -605,92 +556,4 @@ fn send_progress(task: &Task, processed: usize) {
         time_ms: task.started.elapsed().as_millis() as u64,
     };
     let _ = task.job.events.send(Event::Progress(progress));
-}
-
-/// Picks the next token from batch row `at` (EOG tokens masked out for `ignore_eos`).
-fn sample(
-    ctx: &Context,
-    at: usize,
-    scratch: &mut Vec<f32>,
-    vocab: &Vocab,
-    task: &mut Task,
-) -> Result<TokenInfo, ServerError> {
-    let row = ctx
-        .logits(at)
-        .ok_or_else(|| ServerError::Internal("logits missing for a sampled token".into()))?;
-    let logits = if task.job.params.ignore_eos {
-        scratch.clear();
-        scratch.extend_from_slice(row);
-        for t in vocab.eog_tokens() {
-            if let Some(l) = scratch.get_mut(t as usize) {
-                *l = f32::NEG_INFINITY;
-            }
-        }
-        &scratch[..]
-    } else {
-        row
-    };
-    let t0 = telemetry::clock();
-    let id = task.sampler.sample(logits)?;
-    telemetry::sampling_time(t0, task.job.trace.genai());
-    if let Some(c) = task.sampler.constraint() {
-        telemetry::constraint_time(c.last_mask_duration(), task.job.trace.genai());
-    }
-    // Generated tokens also advance the request's grammar (prompt tokens only feed penalties).
-    task.sampler.accept_sampled(id)?;
-    task.n_decoded += 1;
-    let params = &task.job.params;
-    if params.post_sampling_probs && (params.logprobs || params.top_logprobs > 0) {
-        let (prob, top) = task.sampler.post_sampling_probs(id, params.top_logprobs);
-        return Ok(TokenInfo {
-            id,
-            logprob: Some(prob),
-            top,
-            post_sampling: true,
-        });
-    }
-    let logprob = if params.logprobs || params.top_logprobs > 0 {
-        token_logprob(logits, id)
-    } else {
-        None
-    };
-    let top = if params.top_logprobs > 0 {
-        top_logprobs(logits, params.top_logprobs)
-    } else {
-        Vec::new()
-    };
-    Ok(TokenInfo {
-        id,
-        logprob,
-        top,
-        post_sampling: false,
-    })
-}
-
-/// Detokenizes and stop-checks a sampled token, sends released text; returns why to stop, if
-/// the token ends the request. A continuing token becomes the slot's next input.
-fn process_token(
-    task: &mut Task,
-    vocab: &Vocab,
-    info: TokenInfo,
-) -> Option<(FinishReason, Option<String>)> {
-    let id = info.id;
-    task.held.push(info);
-    if !task.job.params.ignore_eos && vocab.is_eog(id) {
-        return Some((FinishReason::Eog, None));
-    }
-    let piece = task.detok.push(vocab, id);
-    let (text, stopped) = match task.stop.push(&piece) {
-        StopOutcome::Continue(text) => (text, None),
-        StopOutcome::Stopped { release, word } => (release, Some(word)),
-    };
-    if !text.is_empty() || stopped.is_some() {
-        let chunk: Chunk = task.release(text);
-        let _ = task.job.events.send(Event::Chunk(chunk));
-    }
-    if let Some(word) = stopped {
-        return Some((FinishReason::Word, Some(word)));
-    }
-    task.next = Some(id);
-    None
 }

@@ -17,8 +17,8 @@ pub mod job;
 pub mod prefix_cache;
 pub mod request;
 pub mod slot;
-pub mod speculative;
 pub mod slot_action;
+pub mod speculative;
 pub mod stop;
 
 use crate::error::{Result, ServerError};
