@@ -86,13 +86,10 @@ pub fn count_reused_tokens(source: &'static str, n: u64) {
 }
 
 /// The prefix index's size gauges, and `evicted` more evictions.
-pub fn prefix_index(index: &crate::scheduler::prefix_cache::PrefixIndex, evicted: u64) {
-    if !index.enabled() {
-        return;
-    }
-    gauge_set!(names::PREFIX_CACHE_TOKENS, index.tokens() as f64, unit: names::UNIT_TOKEN,
+pub fn prefix_index(tokens: usize, entries: usize, evicted: u64) {
+    gauge_set!(names::PREFIX_CACHE_TOKENS, tokens as f64, unit: names::UNIT_TOKEN,
         description: "Tokens held by the prefix index");
-    gauge_set!(names::PREFIX_CACHE_ENTRIES, index.len() as f64, unit: names::UNIT_ENTRY,
+    gauge_set!(names::PREFIX_CACHE_ENTRIES, entries as f64, unit: names::UNIT_ENTRY,
         description: "Prompts held by the prefix index");
     // Also 0: the series exists (dashboards' rate) before the first eviction.
     counter_add!(names::PREFIX_CACHE_EVICTIONS, evicted, unit: names::UNIT_ENTRY,

@@ -9,7 +9,15 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules by layer, lowest first; a module may use only lower layers.
 const LAYERS: [&[&str]; 6] = [
-    &["error", "metrics", "telemetry", "tls", "write_timeout"],
+    &[
+        "error",
+        "memory",
+        "metrics",
+        "telemetry",
+        "tls",
+        "usage",
+        "write_timeout",
+    ],
     &["scheduler"],
     &["api"],
     &["http"],

@@ -19,14 +19,16 @@ pub(crate) fn rotation_sizes(
     if disabled_by_env() {
         return (None, None);
     }
-    let k = (types.k.is_quantized() && head_dim_k > 0 && head_dim_k % 64 == 0).then(|| {
-        let mut n = 64;
-        while head_dim_k % (n * 2) == 0 {
-            n *= 2;
-        }
-        n
-    });
-    let v = (types.v.is_quantized() && head_dim_v > 0 && head_dim_v % 64 == 0).then_some(64);
+    let k =
+        (types.k.is_quantized() && head_dim_k > 0 && head_dim_k.is_multiple_of(64)).then(|| {
+            let mut n = 64;
+            while head_dim_k.is_multiple_of(n * 2) {
+                n *= 2;
+            }
+            n
+        });
+    let v =
+        (types.v.is_quantized() && head_dim_v > 0 && head_dim_v.is_multiple_of(64)).then_some(64);
     (k, v)
 }
 

@@ -7,7 +7,7 @@ use llama_core::memory::{DeviceMemory, MemoryKind, MemoryReport};
 use llama_otel::process::ProcessStats;
 use serde::Serialize;
 
-/// `memory` of [`super::props::Props`].
+/// `memory` of the `/props` response (`Props`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PropsMemory {
     /// Bytes of weights (every buffer type).

@@ -13,7 +13,7 @@ impl Engine {
     pub(super) fn evict_idle_caches(&mut self, needed: usize) {
         let free = |ctx: &Context| ctx.n_ctx().saturating_sub(ctx.kv_used());
         while free(&self.ctx) < needed && self.prefix.evict_lru(&mut self.ctx).unwrap_or(false) {
-            telemetry::prefix_index(&self.prefix, 1);
+            self.prefix_telemetry(1);
         }
         while free(&self.ctx) < needed {
             let victim = self
@@ -53,7 +53,14 @@ impl Engine {
             n_keep,
             self.step,
         )?;
-        telemetry::prefix_index(&self.prefix, self.prefix.evictions() - evicted);
+        self.prefix_telemetry(self.prefix.evictions() - evicted);
         Ok(reuse)
+    }
+
+    /// The prefix index's size and `evicted` new evictions, when the index is on.
+    fn prefix_telemetry(&self, evicted: u64) {
+        if self.prefix.enabled() {
+            telemetry::prefix_index(self.prefix.tokens(), self.prefix.len(), evicted);
+        }
     }
 }
