@@ -87,6 +87,19 @@ impl Cells {
         false
     }
 
+    /// For each sequence id, the index after the last cell it holds (0: none).
+    pub(super) fn next_after_last(&self) -> [usize; 64] {
+        let mut next = [0usize; 64];
+        for (i, &m) in self.seqs.iter().enumerate() {
+            let mut bits = m;
+            while bits != 0 {
+                next[bits.trailing_zeros() as usize] = i + 1;
+                bits &= bits - 1;
+            }
+        }
+        next
+    }
+
     /// Free cells for tokens of the sequences `seqs` (one seq bit per token, in batch order):
     /// each token gets the lowest free cell after every cell its sequence already holds, so a
     /// sequence's cells stay in position order. ggml accumulates attention in cell order, so a
@@ -98,14 +111,7 @@ impl Cells {
         if seqs.len() > self.size() - self.used {
             return false;
         }
-        let mut next = [0usize; 64];
-        for (i, &m) in self.seqs.iter().enumerate() {
-            let mut bits = m;
-            while bits != 0 {
-                next[bits.trailing_zeros() as usize] = i + 1;
-                bits &= bits - 1;
-            }
-        }
+        let mut next = self.next_after_last();
         // Cells picked for earlier tokens of this call (another sequence may scan past them);
         // the scratch flags are reset before returning, so steady-state calls allocate nothing.
         let mut ok = true;

@@ -6,7 +6,7 @@ use super::extract::ApiJson;
 use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
 use super::verbose::Verbose;
-use super::{unix_now, AppState};
+use super::{unix_now, AppState, Ready};
 use crate::api::prefill::PromptEnd;
 use crate::api::request::{ChatRequest, CompletionRequest, GenerationFields};
 use crate::api::response::llamacpp::{Completion as NativeCompletion, Timings};
@@ -24,6 +24,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use llama_core::chat::toolcall::{ReasoningFormat, StreamParser};
+
 use llama_core::Model;
 use llama_otel::semconv;
 use serde::Serialize;
@@ -357,16 +358,14 @@ impl Format for TextFormat {
     }
 }
 
-/// `POST /v1/chat/completions`.
-pub async fn chat(
-    State(state): State<AppState>,
-    Extension(http): Extension<HttpTrace>,
-    ApiJson(req): ApiJson<ChatRequest>,
-) -> Result<Response> {
-    let ready = state.ready()?;
-    let model_name = ready.names.resolve(req.fields.model.as_deref());
+/// A chat request's messages and tools, and its prompt as llama.cpp renders it (template,
+/// tools, `chat_template_kwargs`, assistant prefill).
+fn render_chat(
+    ready: &Ready,
+    req: &ChatRequest,
+) -> Result<(Vec<llama_core::chat::ChatMessage>, ToolRequest, String)> {
     let messages = prompt::chat_messages(&req.messages)?;
-    let tools = ToolRequest::from_request(&req)?;
+    let tools = ToolRequest::from_request(req)?;
     let template = ready.chat_template.as_ref().or(ready.model.chat_template());
     let end = PromptEnd::decide(
         &messages,
@@ -381,6 +380,19 @@ pub async fn chat(
         &ready.chat_kwargs,
         end,
     )?;
+    Ok((messages, tools, text))
+}
+
+/// `POST /v1/chat/completions`.
+pub async fn chat(
+    State(state): State<AppState>,
+    Extension(http): Extension<HttpTrace>,
+    ApiJson(req): ApiJson<ChatRequest>,
+) -> Result<Response> {
+    let ready = state.ready()?;
+    let model_name = ready.names.resolve(req.fields.model.as_deref());
+    let (messages, tools, text) = render_chat(ready, &req)?;
+    let template = ready.chat_template.as_ref().or(ready.model.chat_template());
     let (mut params, n) = params::gen_params_choices(
         &req.fields,
         ready.sched.limits.n_predict,
@@ -496,22 +508,7 @@ pub async fn chat_input_tokens(
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Json<InputTokens>> {
     let ready = state.ready()?;
-    let messages = prompt::chat_messages(&req.messages)?;
-    let tools = ToolRequest::from_request(&req)?;
-    let template = ready.chat_template.as_ref().or(ready.model.chat_template());
-    let end = PromptEnd::decide(
-        &messages,
-        req.add_generation_prompt,
-        req.continue_final_message.as_ref(),
-        ready.prefill_assistant,
-    )?;
-    let text = prompt::render_chat_with(
-        template,
-        &messages,
-        tools.rendered(),
-        &ready.chat_kwargs,
-        end,
-    )?;
+    let (_, _, text) = render_chat(ready, &req)?;
     let input_tokens = ready.model.vocab().tokenize(&text, true, true).len();
     Ok(Json(InputTokens { input_tokens }))
 }

@@ -26,14 +26,7 @@ impl Cells {
             return false;
         }
         // Last cell each sequence holds, +1 (0: none).
-        let mut next = [0usize; 64];
-        for (i, &m) in self.seqs.iter().enumerate() {
-            let mut bits = m;
-            while bits != 0 {
-                next[bits.trailing_zeros() as usize] = i + 1;
-                bits &= bits - 1;
-            }
-        }
+        let mut next = self.next_after_last();
         let mut ok = true;
         for (&bit, &pos) in seqs.iter().zip(positions) {
             let s = bit.trailing_zeros().min(63) as usize;
