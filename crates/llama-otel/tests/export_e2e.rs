@@ -37,6 +37,12 @@ fn child_program() {
     if std::env::var_os(CHILD).is_none() {
         return;
     }
+    // As the server does: the log subscriber first, so the set-up's warnings reach stderr.
+    llama_otel::logs::init(llama_otel::logs::LogSettings {
+        stream: Some(llama_otel::logs::LogStream::Stderr),
+        ..Default::default()
+    })
+    .expect("log subscriber");
     let guard = llama_otel::init(TelemetryConfig {
         service_name: Some("export-e2e".into()),
         shutdown_timeout: Duration::from_secs(5),
@@ -386,11 +392,16 @@ fn an_unreadable_certificate_warns_and_leaves_that_exporter_out() {
         ("OTEL_TRACES_EXPORTER", v("otlp,console")),
         ("OTEL_METRICS_EXPORTER", v("none")),
     ]);
-    let warnings: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("warning:") && l.contains("/nonexistent/ca.pem"))
-        .collect();
-    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    // One warning (level letter `W`) per exporter that needs the certificate: traces and logs
+    // (metrics are off).
+    for signal in ["traces", "logs"] {
+        let warnings = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains(" W ") && l.contains("/nonexistent/ca.pem"))
+            .filter(|l| l.contains(&format!("OTLP {signal} exporter")))
+            .count();
+        assert_eq!(warnings, 1, "{signal}:\n{}", run.stderr);
+    }
     assert!(run.stdout.contains(SPAN), "{}", run.stdout);
 }
