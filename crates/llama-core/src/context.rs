@@ -486,7 +486,7 @@ impl Context {
         }
         // Both caches must have room before either is written.
         if let Some(swa) = &mut self.kv_swa {
-            swa.find_slot_swa(&s.seq_bits, &mut s.cells_swa)?;
+            swa.find_slot_swa(&s.seq_bits, &batch.pos[range.clone()], &mut s.cells_swa)?;
         }
         for (k, i) in range.clone().enumerate() {
             let cell = s.cells[k] as usize;

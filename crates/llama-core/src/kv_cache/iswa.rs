@@ -108,10 +108,21 @@ impl KvCache {
         Ok((full, swa))
     }
 
-    /// Cells in this sliding-window cache for a micro-batch's tokens (of the sequences
-    /// `seqs`, one bit per token), reusing cells that slid out of the window; stored with
-    /// [`Cells::assign_swa`](super::Cells::assign_swa).
-    pub fn find_slot_swa(&mut self, seqs: &[u64], out: &mut Vec<u32>) -> Result<()> {
+    /// Cells in this sliding-window cache for a micro-batch's tokens (of the sequences `seqs`,
+    /// one bit per token, at `positions`), stored with
+    /// [`Cells::assign_swa`](super::Cells::assign_swa): tile-aligned when there is room, as the
+    /// full cache places them (`cells/tiled.rs`), so that until the window wraps the
+    /// sliding-window layers see the same tiles as with a full-size cache; else reusing cells
+    /// that slid out of the window.
+    pub fn find_slot_swa(
+        &mut self,
+        seqs: &[u64],
+        positions: &[i32],
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        if self.cells.find_free_tiled(seqs, positions, out) {
+            return Ok(());
+        }
         if self.cells.find_slot_swa(self.n_swa(), seqs, out) {
             return Ok(());
         }
