@@ -47,11 +47,8 @@ extern "C" fn on_abort(message: *const c_char) {
     let line = explain(&text);
     // No unwinding may cross into C: a panicking hook or subscriber is contained.
     let _ = std::panic::catch_unwind(|| {
-        if tracing::dispatcher::has_been_set() {
-            tracing::error!(target: "ggml", "{line}");
-        } else {
-            eprintln!("{line}");
-        }
+        // Without a subscriber this line is dropped, but ggml prints its own abort message.
+        tracing::error!(target: "ggml", "{line}");
         if let Some(hook) = HOOK.get() {
             hook(&line);
         }

@@ -15,6 +15,7 @@ pub struct StateReader<'a> {
 }
 
 impl<'a> StateReader<'a> {
+    /// A reader at the start of `bytes`.
     pub fn new(bytes: &'a [u8]) -> Self {
         StateReader { bytes, at: 0 }
     }
@@ -24,6 +25,7 @@ impl<'a> StateReader<'a> {
         self.at
     }
 
+    /// The next `n` bytes (an error when fewer remain).
     pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
         let Some(end) = end else {
@@ -38,15 +40,18 @@ impl<'a> StateReader<'a> {
         Ok(out)
     }
 
+    /// The next little-endian `u32`.
     pub fn u32(&mut self) -> Result<u32> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// The next little-endian `i32`.
     pub fn i32(&mut self) -> Result<i32> {
         Ok(self.u32()? as i32)
     }
 
+    /// The next little-endian `u64` (two `u32` words, low first, as llama.cpp writes it).
     pub fn u64(&mut self) -> Result<u64> {
         let lo = u64::from(self.u32()?);
         let hi = u64::from(self.u32()?);

@@ -193,8 +193,9 @@ mod tests {
             util::TempDir::new(None, "stack").unwrap(),
         );
         let mut cp = std::process::Command::new("cp");
-        cp.arg("-r")
-            .args(["observability", "Dockerfile", "deploy"].map(|p| root.join(p)));
+        cp.arg("-r").args(
+            ["observability", "Dockerfile", "Dockerfile.cuda", "deploy"].map(|p| root.join(p)),
+        );
         util::run(cp.arg(tmp.path())).unwrap();
         let text = std::fs::read_to_string(tmp.path().join(file)).unwrap();
         assert!(text.contains(from), "{file} has no `{from}`");
