@@ -365,7 +365,26 @@ fn dropped_counter_is_exported_even_when_nothing_was_dropped() {
     let m = find_metric(&exports, semconv::LLAMA_TELEMETRY_DROPPED).expect("exported");
     match m.data() {
         AggregatedMetrics::U64(MetricData::Sum(s)) => {
-            assert_eq!(s.data_points().count(), 3);
+            // Spans (queue full, export failed), metrics (export failed) and logs (queue full,
+            // export failed): every series exists at 0 before anything was dropped.
+            let mut series: Vec<String> = s
+                .data_points()
+                .map(|dp| {
+                    let mut kv: Vec<String> = dp
+                        .attributes()
+                        .map(|kv| format!("{}={}", kv.key, kv.value))
+                        .collect();
+                    kv.sort();
+                    kv.join(",")
+                })
+                .collect();
+            series.sort();
+            assert_eq!(series.len(), 5, "{series:?}");
+            assert_eq!(
+                series.iter().filter(|s| s.contains("logs")).count(),
+                2,
+                "{series:?}"
+            );
             assert!(s.data_points().all(|dp| dp.value() == 0));
         }
         other => panic!("unexpected {other:?}"),
