@@ -33,9 +33,11 @@ pub struct Cli {
     /// multi-turn 4,8; repetitive 1]
     #[arg(long, value_name = "N,N,..", value_delimiter = ',')]
     clients: Vec<usize>,
-    /// Requests: chat, shared-prefix, multi-turn or repetitive
+    /// Requests: chat, shared-prefix, multi-turn, repetitive, or all of them (the README's
+    /// results table: each with its default client counts, chat also at 16 and 32, repetitive
+    /// with and without `--spec-type ngram-simple`; servers restarted per workload)
     #[arg(long, value_name = "NAME", default_value = "chat",
-          value_parser = ["chat", "shared-prefix", "multi-turn", "repetitive"])]
+          value_parser = ["chat", "shared-prefix", "multi-turn", "repetitive", "all"])]
     workload: String,
     /// Requests each client sends in turn [default: 4 for multi-turn, 2 for shared-prefix, else 1]
     #[arg(long, value_name = "N")]
@@ -72,6 +74,7 @@ pub struct Cli {
 /// The measurements bench_clients prints, averaged over repetitions.
 const METRICS: [&str; 3] = ["tokens_per_second", "ttft_p50_ms", "ttft_p95_ms"];
 
+#[derive(Clone)]
 struct Opts {
     model: PathBuf,
     threads: usize,
@@ -223,6 +226,55 @@ pub fn run(args: Cli) -> Result<()> {
         return run_schema(&release, &o, schema);
     }
     let client_bin = release.join("examples").join("bench_clients");
+    let mut summaries = Vec::new();
+    for w in plan(&o) {
+        summaries.push(run_workload(&release, &client_bin, &w)?);
+    }
+    if o.json {
+        println!("{}", Value::Array(summaries));
+    } else if o.markdown {
+        print_markdown_header();
+        for s in &summaries {
+            print_markdown_rows(s);
+        }
+        print_markdown_footer(&o);
+    } else {
+        for s in &summaries {
+            print_table(s, &o);
+        }
+    }
+    Ok(())
+}
+
+/// The workloads one run measures: the one asked for, or with `all` each at its defaults
+/// (chat also at 16 and 32 clients; repetitive also with n-gram speculative decoding).
+fn plan(o: &Opts) -> Vec<Opts> {
+    if o.workload != "all" {
+        return vec![o.clone()];
+    }
+    let mut out = Vec::new();
+    for name in ["chat", "shared-prefix", "multi-turn", "repetitive"] {
+        let (clients, per_client) = workload_defaults(name);
+        let mut w = o.clone();
+        w.workload = name.to_owned();
+        w.clients = if name == "chat" {
+            vec![1, 4, 8, 16, 32]
+        } else {
+            clients
+        };
+        w.per_client = per_client;
+        out.push(w.clone());
+        if name == "repetitive" {
+            w.server_args
+                .extend(["--spec-type".into(), "ngram-simple".into()]);
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// Starts the servers, warms them up and measures one workload: its summary object.
+fn run_workload(release: &Path, client_bin: &Path, o: &Opts) -> Result<Value> {
     let tmp = TempDir::new(
         Some(&target_dir(&util::workspace_root()).join("tmp")),
         "bench-server",
@@ -243,19 +295,10 @@ pub fn run(args: Cli) -> Result<()> {
     }
     // One short request each first: the first decode allocates graphs and buffers.
     for s in &mut servers {
-        s.measure(&client_bin, 1, 8, &[])?;
+        s.measure(client_bin, 1, 8, &[])?;
     }
-    let runs = measure_all(&mut servers, &client_bin, &o)?;
-    let summary = summarize(&runs, &o);
-    drop(servers);
-    if o.json {
-        println!("{summary}");
-    } else if o.markdown {
-        print_markdown(&summary, &o);
-    } else {
-        print_table(&summary, &o);
-    }
-    Ok(())
+    let runs = measure_all(&mut servers, client_bin, o)?;
+    Ok(summarize(&runs, o))
 }
 
 /// `--json-schema`: our server only, constrained against unconstrained tg.
@@ -354,6 +397,7 @@ fn summarize(runs: &[Vec<Vec<Value>>], o: &Opts) -> Value {
         "slots": o.slots,
         "tokens_per_client": o.tokens,
         "workload": o.workload,
+        "server_args": o.server_args.join(" "),
         "requests_per_client": o.per_client,
         "repetitions": o.reps,
         "llama_cpp": o.llama_cpp.is_some(),
@@ -363,6 +407,11 @@ fn summarize(runs: &[Vec<Vec<Value>>], o: &Opts) -> Value {
 
 fn print_table(s: &Value, o: &Opts) {
     let theirs = o.llama_cpp.is_some();
+    println!(
+        "workload {} {}",
+        s["workload"].as_str().unwrap_or(""),
+        s["server_args"].as_str().unwrap_or("")
+    );
     print!("{:>7} {:>10} {:>18}", "clients", "t/s", "TTFT p50/p95 ms");
     if theirs {
         print!(
@@ -401,21 +450,32 @@ fn print_table(s: &Value, o: &Opts) {
     );
 }
 
-/// The README table: per client count, ours and llama.cpp's mean ± sd and the ratios.
-fn print_markdown(s: &Value, o: &Opts) {
-    let f = |r: &Value, k: &str| r[k].as_f64().unwrap_or(0.0);
-    let pm = |r: &Value, k: &str, d: usize| {
-        format!("{:.d$} ± {:.d$}", f(r, k), f(r, &format!("{k}_sd")), d = d)
-    };
+/// The README table's header (ours and llama.cpp's mean ± sd and the ratios per row).
+fn print_markdown_header() {
     println!(
         "| workload | clients | ours t/s | llama.cpp t/s | t/s ratio | ours TTFT p50 ms | \
          llama.cpp TTFT p50 ms | TTFT ratio |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+}
+
+/// One workload's rows of the README table.
+fn print_markdown_rows(s: &Value) {
+    let f = |r: &Value, k: &str| r[k].as_f64().unwrap_or(0.0);
+    let pm = |r: &Value, k: &str, d: usize| {
+        format!("{:.d$} ± {:.d$}", f(r, k), f(r, &format!("{k}_sd")), d = d)
+    };
+    let mut name = s["workload"].as_str().unwrap_or("").to_owned();
+    if let Some(a) = s["server_args"].as_str().filter(|a| !a.is_empty()) {
+        name = format!("{name} (`{a}`)");
+    }
+    let per_client = s["requests_per_client"].as_u64().unwrap_or(1);
+    if per_client > 1 {
+        name = format!("{name}, {per_client} req/client");
+    }
     for r in s["results"].as_array().into_iter().flatten() {
         println!(
-            "| {} | {} | {} | {} | {:.2} | {} | {} | {:.2} |",
-            o.workload,
+            "| {name} | {} | {} | {} | {:.2} | {} | {} | {:.2} |",
             r["clients"].as_u64().unwrap_or(0),
             pm(r, "tokens_per_second", 1),
             pm(r, "llama_cpp_tokens_per_second", 1),
@@ -425,9 +485,13 @@ fn print_markdown(s: &Value, o: &Opts) {
             f(r, "ratio_ttft_p50_ms")
         );
     }
+}
+
+/// The settings under the README table.
+fn print_markdown_footer(o: &Opts) {
     println!(
-        "\n(-np {} -t {}, {} tokens per request, {} request(s) per client, {} rounds alternating; \
-         mean ± sd; ratios ours / llama.cpp)",
-        o.slots, o.threads, o.tokens, o.per_client, o.reps
+        "\n(-np {} -t {}, {} tokens per request, {} rounds alternating; mean ± sd; ratios ours / \
+         llama.cpp: t/s above 1 and TTFT below 1 favour ours)",
+        o.slots, o.threads, o.tokens, o.reps
     );
 }

@@ -259,3 +259,24 @@ fn a_slot_saved_by_llama_cpp_restores_and_saves_back_byte_identical() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// llama.cpp's `id_slot`: a request runs in the slot it names (modulo the slot count), even
+/// where another slot holds its prompt; -1 lets the server choose (the slot with the prefix).
+#[test]
+fn id_slot_pins_a_request_to_its_slot() {
+    let Some(s) = Server::start(&["-np", "2", "-c", "1024"]) else {
+        return;
+    };
+    let pinned = |id: i64| {
+        let body = json!({"prompt": PROMPT, "n_predict": 2, "temperature": 0, "id_slot": id});
+        let r = s.post("/completion", &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["id_slot"].as_u64().expect("id_slot")
+    };
+    assert_eq!(pinned(1), 1);
+    assert_eq!(pinned(0), 0);
+    assert_eq!(pinned(3), 1, "3 modulo 2 slots");
+    // Any slot: both hold the prompt, so the least recently used one (slot 0) gets it.
+    assert_eq!(pinned(-1), 0);
+    println!("id_slot: /completion pinned to 1, 0 and 3 % 2 = 1");
+}

@@ -143,6 +143,7 @@ fn any_choices(
         stop,
         ignore_eos: f.ignore_eos.unwrap_or(false),
         cache_prompt: f.cache_prompt.unwrap_or(true),
+        id_slot: f.id_slot.and_then(|i| usize::try_from(i).ok()),
         logprobs,
         top_logprobs,
         post_sampling_probs: f.post_sampling_probs.unwrap_or(false),

@@ -50,6 +50,8 @@ pub struct GenerationFields {
     pub stream: Option<bool>,
     pub stream_options: Option<StreamOptions>,
     pub cache_prompt: Option<bool>,
+    /// llama.cpp's slot pinning: -1 (or absent) any slot.
+    pub id_slot: Option<i64>,
     pub n: Option<i64>,
     /// Structured output (see `api::constraint`).
     pub response_format: Option<serde_json::Value>,

@@ -12,7 +12,7 @@
 use super::batch_builder::{self, Entry};
 use super::job::{Event, FinishReason, Job, Progress, Summary, Timings, Usage};
 use super::prefix_cache::{self, PrefixIndex};
-use super::slot::{pick_slot, reuse_len, swa_reuse_len, Slot, Task};
+use super::slot::{next_assignment, reuse_len, swa_reuse_len, Slot, Task, Want};
 use super::speculative::SpecConfig;
 use super::{Command, Limits, SlotInfo};
 use crate::error::ServerError;
@@ -277,16 +277,8 @@ impl Engine {
 
     /// Moves queued requests, oldest first, into idle slots.
     fn assign(&mut self) {
-        while let Some(front) = self.queue.front() {
-            // An `n` > 1 request waits until every choice has a slot (llama.cpp).
-            let idle = self.slots.iter().filter(|s| s.is_idle()).count();
-            if idle < 1 + front.children.len() {
-                break;
-            }
-            let Some(i) = pick_slot(&self.slots, &front.prompt, front.params.cache_prompt) else {
-                break;
-            };
-            let Some(mut job) = self.queue.pop_front() else {
+        while let Some((k, i)) = next_assignment(self.queue.iter().map(Want::from), &self.slots) {
+            let Some(mut job) = self.queue.remove(k) else {
                 break;
             };
             let children = std::mem::take(&mut job.children);

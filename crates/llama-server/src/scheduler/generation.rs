@@ -15,6 +15,9 @@ pub struct GenParams {
     pub stop: Vec<String>,
     pub ignore_eos: bool,
     pub cache_prompt: bool,
+    /// The slot this request must run in (llama.cpp's `id_slot`, taken modulo the slot count);
+    /// `None`: any.
+    pub id_slot: Option<usize>,
     /// Report the chosen token's log-probability.
     pub logprobs: bool,
     /// Report this many most likely alternatives per token.
@@ -35,6 +38,7 @@ impl Default for GenParams {
             stop: Vec::new(),
             ignore_eos: false,
             cache_prompt: true,
+            id_slot: None,
             logprobs: false,
             top_logprobs: 0,
             post_sampling_probs: false,

@@ -158,6 +158,53 @@ pub fn swa_reuse_len(n_keep: usize, pos_min: Option<i32>, n_swa: usize) -> usize
     }
 }
 
+/// What slot assignment needs to know of a queued job.
+#[derive(Debug, Clone, Copy)]
+pub struct Want<'a> {
+    /// `id_slot`: the slot it must run in, modulo the slot count.
+    pub pin: Option<usize>,
+    /// Slots it needs at once (`n` choices).
+    pub choices: usize,
+    pub prompt: &'a [u32],
+    pub cache_prompt: bool,
+}
+
+impl<'a> From<&'a Job> for Want<'a> {
+    fn from(job: &'a Job) -> Self {
+        Want {
+            pin: job.params.id_slot,
+            choices: 1 + job.children.len(),
+            prompt: &job.prompt,
+            cache_prompt: job.params.cache_prompt,
+        }
+    }
+}
+
+/// The next queued job to start and its slot: `(queue index, slot index)`. Oldest first; a job
+/// pinned to a busy slot (`id_slot`) waits without holding up the jobs behind it (llama.cpp
+/// defers it), an `n` > 1 job waits until every choice has an idle slot and holds up the rest.
+pub fn next_assignment<'a>(
+    queue: impl IntoIterator<Item = Want<'a>>,
+    slots: &[Slot],
+) -> Option<(usize, usize)> {
+    let idle = slots.iter().filter(|s| s.is_idle()).count();
+    for (k, want) in queue.into_iter().enumerate() {
+        let enough = idle >= want.choices;
+        if let Some(pin) = want.pin {
+            let id = pin % slots.len().max(1);
+            if enough && slots.get(id).is_some_and(Slot::is_idle) {
+                return Some((k, id));
+            }
+            continue;
+        }
+        if !enough {
+            return None;
+        }
+        return pick_slot(slots, want.prompt, want.cache_prompt).map(|i| (k, i));
+    }
+    None
+}
+
 /// The idle slot for `prompt`: the longest reusable prefix, ties (and no reuse at all) going to
 /// the least recently used slot.
 pub fn pick_slot(slots: &[Slot], prompt: &[u32], cache_prompt: bool) -> Option<usize> {
@@ -184,6 +231,34 @@ mod tests {
             last_used,
             task: None,
         }
+    }
+
+    fn want(pin: Option<usize>, choices: usize, prompt: &[u32]) -> Want<'_> {
+        Want {
+            pin,
+            choices,
+            prompt,
+            cache_prompt: true,
+        }
+    }
+
+    #[test]
+    fn a_pinned_job_waits_for_its_slot_without_holding_up_the_queue() {
+        let slots = vec![slot(0, &[1, 2, 3], 0), slot(1, &[], 0)];
+        // Slot 0 holds the prompt's prefix, but the job asked for slot 1 (3 % 2).
+        let q = [want(Some(3), 1, &[1, 2, 3, 4])];
+        assert_eq!(next_assignment(q, &slots), Some((0, 1)));
+        assert_eq!(
+            next_assignment([want(None, 1, &[1, 2, 3, 4])], &slots),
+            Some((0, 0))
+        );
+        // A pinned job that cannot start yet is passed over ...
+        let q = [want(Some(0), 3, &[9]), want(None, 1, &[1, 2, 3, 4])];
+        assert_eq!(next_assignment(q, &slots), Some((1, 0)));
+        // ... while an unpinned `n` > 1 job holds up the queue behind it.
+        let q = [want(None, 3, &[1]), want(None, 1, &[1])];
+        assert_eq!(next_assignment(q, &slots), None);
+        assert_eq!(next_assignment([want(None, 2, &[7])], &slots), Some((0, 1)));
     }
 
     #[test]
