@@ -282,14 +282,14 @@ fn run_workload(release: &Path, client_bin: &Path, o: &Opts) -> Result<Value> {
     let mut servers = vec![Server::start(
         "llama-server",
         &release.join("llama-server"),
-        &o,
+        o,
         tmp.path(),
     )?];
     if let Some(bin) = &o.llama_cpp {
         servers.push(Server::start(
             "llama.cpp llama-server",
             bin,
-            &o,
+            o,
             tmp.path(),
         )?);
     }
