@@ -2,7 +2,7 @@
 //! EARLIER request left in the prefix index (its slot since reused by other requests), or that
 //! another busy slot holds, starts from those shared KV cells, reused up to a whole number of
 //! micro-batches (512 tokens here), and gives bit for bit the tokens and log-probabilities of
-//! the same request on a fresh server.
+//! the same request on a fresh server; requests queued together with one prefix prefill it once.
 
 mod common;
 
@@ -107,4 +107,56 @@ fn cache_ram_zero_turns_the_index_off() {
     let warm = s.post("/completion", &completion(&question(7), 8)).json();
     let n = warm["timings"]["cache_n"].as_u64().unwrap_or(u64::MAX);
     assert!(n < 64, "reused {n} tokens with the index off: {warm}");
+}
+
+/// Two requests for the same prompt queued together (they arrive while a long prefill keeps
+/// the scheduler busy): the first prefills the prompt, the second waits for that prefill
+/// instead of computing the same prefix at the same time in another slot, then starts from its
+/// cells; both answers are the cold run's, bit for bit.
+#[test]
+fn requests_queued_together_prefill_their_shared_prefix_once() {
+    let args = ["-c", "8192", "-np", "3", "-b", "512"];
+    let Some(cold) = Server::start(&args) else {
+        return;
+    };
+    let cold = cold
+        .post("/completion", &completion(&question(7), 8))
+        .json();
+    assert_eq!(cold["timings"]["cache_n"].as_u64(), Some(0), "{cold}");
+    let Some(s) = Server::start(&args) else {
+        return;
+    };
+    let long: String = (0..600).map(|i| format!("item{i} ")).collect();
+    let busy = s.send_only("/completion", &completion(&long, 1));
+    s.wait_slots(
+        Duration::from_secs(120),
+        "the long prompt started",
+        |slots| (slots.iter()).any(|x| x["is_processing"] == true),
+    );
+    let answers: Vec<Value> = std::thread::scope(|scope| {
+        let sent: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| s.post("/completion", &completion(&question(7), 8)).json()))
+            .collect();
+        sent.into_iter()
+            .map(|h| h.join().expect("request thread"))
+            .collect()
+    });
+    drop(busy);
+    let mut cached: Vec<u64> = answers
+        .iter()
+        .map(|a| a["timings"]["cache_n"].as_u64().expect("cache_n"))
+        .collect();
+    cached.sort_unstable();
+    let timings: Vec<&Value> = answers.iter().map(|a| &a["timings"]).collect();
+    assert_eq!(cached, [0, 512], "both prefilled the prefix: {timings:?}");
+    for a in &answers {
+        assert_eq!(a["content"], cold["content"]);
+        assert_eq!(
+            a["completion_probabilities"],
+            cold["completion_probabilities"]
+        );
+    }
+    println!(
+        "two requests queued together: prefix prefilled once (cache_n {cached:?}), outputs as cold"
+    );
 }

@@ -51,7 +51,7 @@ pub fn system_prompt() -> String {
     let mut s = String::from(
         "You are a support assistant for Example Corp. Follow every rule below exactly.\n",
     );
-    for i in 0..60 {
+    for i in 0..45 {
         let topic = TOPICS[i % TOPICS.len()];
         s.push_str(&format!(
             "Rule {}: when a customer asks about {topic}, check the account, quote policy \

@@ -277,7 +277,15 @@ impl Engine {
 
     /// Moves queued requests, oldest first, into idle slots.
     fn assign(&mut self) {
-        while let Some((k, i)) = next_assignment(self.queue.iter().map(Want::from), &self.slots) {
+        loop {
+            let wants = self.queue.iter().map(|job| Want {
+                wait: job.params.cache_prompt
+                    && self.prefix.worth_waiting(&self.slots, &job.prompt),
+                ..Want::from(job)
+            });
+            let Some((k, i)) = next_assignment(wants, &self.slots) else {
+                break;
+            };
             let Some(mut job) = self.queue.remove(k) else {
                 break;
             };

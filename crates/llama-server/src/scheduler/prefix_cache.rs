@@ -145,6 +145,26 @@ impl PrefixIndex {
         self.evictions
     }
 
+    /// Whether a request for `prompt` should wait for a prefill under way in another slot: that
+    /// prompt shares a longer aligned prefix with this one than any cache (an entry or a
+    /// slot's sequence) holds now, so once it is decoded this request starts from it instead
+    /// of prefilling the same tokens a second time (requests with one system prompt arriving
+    /// together). Never with the index off.
+    pub fn worth_waiting(&self, slots: &[Slot], prompt: &[u32]) -> bool {
+        if !self.enabled() {
+            return false;
+        }
+        let cap = prompt.len().saturating_sub(1);
+        let len = |tokens: &[u32]| aligned(common_prefix(tokens, prompt).min(cap), self.align);
+        let cached = (self.entries.iter().map(|e| len(&e.tokens)))
+            .chain(slots.iter().map(|s| len(&s.cache)))
+            .max()
+            .unwrap_or(0);
+        (slots.iter().filter(|s| s.is_prefilling()))
+            .filter_map(|s| s.task.as_ref())
+            .any(|t| len(&t.job.prompt) > cached)
+    }
+
     /// Before slot `own` takes `prompt` keeping `own_keep` of its cached tokens: saves what the
     /// slot would lose into the index, then, when the index or another slot holds a longer
     /// aligned prefix, makes the slot's sequence exactly that prefix. The caller still drops the

@@ -167,6 +167,9 @@ pub struct Want<'a> {
     pub choices: usize,
     pub prompt: &'a [u32],
     pub cache_prompt: bool,
+    /// Better started later: a prefill under way will hold more of its prompt (see
+    /// `PrefixIndex::worth_waiting`).
+    pub wait: bool,
 }
 
 impl<'a> From<&'a Job> for Want<'a> {
@@ -176,19 +179,24 @@ impl<'a> From<&'a Job> for Want<'a> {
             choices: 1 + job.children.len(),
             prompt: &job.prompt,
             cache_prompt: job.params.cache_prompt,
+            wait: false,
         }
     }
 }
 
 /// The next queued job to start and its slot: `(queue index, slot index)`. Oldest first; a job
-/// pinned to a busy slot (`id_slot`) waits without holding up the jobs behind it (llama.cpp
-/// defers it), an `n` > 1 job waits until every choice has an idle slot and holds up the rest.
+/// pinned to a busy slot (`id_slot`) or waiting for a prefill to share waits without holding
+/// up the jobs behind it (llama.cpp defers pinned ones), an `n` > 1 job waits until every
+/// choice has an idle slot and holds up the rest.
 pub fn next_assignment<'a>(
     queue: impl IntoIterator<Item = Want<'a>>,
     slots: &[Slot],
 ) -> Option<(usize, usize)> {
     let idle = slots.iter().filter(|s| s.is_idle()).count();
     for (k, want) in queue.into_iter().enumerate() {
+        if want.wait {
+            continue;
+        }
         let enough = idle >= want.choices;
         if let Some(pin) = want.pin {
             let id = pin % slots.len().max(1);
@@ -239,6 +247,7 @@ mod tests {
             choices,
             prompt,
             cache_prompt: true,
+            wait: false,
         }
     }
 
@@ -259,6 +268,15 @@ mod tests {
         let q = [want(None, 3, &[1]), want(None, 1, &[1])];
         assert_eq!(next_assignment(q, &slots), None);
         assert_eq!(next_assignment([want(None, 2, &[7])], &slots), Some((0, 1)));
+        // A job waiting for a prefill to share is passed over too.
+        let waiting = Want {
+            wait: true,
+            ..want(None, 1, &[1, 2, 3, 4])
+        };
+        assert_eq!(
+            next_assignment([waiting, want(None, 1, &[5])], &slots),
+            Some((1, 1))
+        );
     }
 
     #[test]
