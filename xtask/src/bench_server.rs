@@ -286,12 +286,7 @@ fn run_workload(release: &Path, client_bin: &Path, o: &Opts) -> Result<Value> {
         tmp.path(),
     )?];
     if let Some(bin) = &o.llama_cpp {
-        servers.push(Server::start(
-            "llama.cpp llama-server",
-            bin,
-            o,
-            tmp.path(),
-        )?);
+        servers.push(Server::start("llama.cpp llama-server", bin, o, tmp.path())?);
     }
     // One short request each first: the first decode allocates graphs and buffers.
     for s in &mut servers {
