@@ -4,6 +4,7 @@
 //! as llama.cpp's do.
 
 use super::anthropic_blocks::Blocks;
+use super::chat_prompt::{chat_parse, input_messages};
 use super::extract::ApiJson;
 use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
@@ -15,14 +16,13 @@ use crate::api::response::anthropic::{
     StreamEvent, TokenCount,
 };
 use crate::error::Result;
-use crate::scheduler::chat_output::{call_ids, ChatParse};
-use crate::scheduler::job::{Chunk, GenParams, Summary};
+use crate::scheduler::chat_output::call_ids;
+use crate::scheduler::job::{Chunk, Summary};
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
 use llama_core::chat::toolcall::StreamParser;
 use llama_otel::semconv;
-use serde_json::Value;
 
 /// The one text block every streamed message has.
 const TEXT_BLOCK: usize = 0;
@@ -138,40 +138,6 @@ fn prompt_tokens(ready: &Ready, req: &MessagesRequest) -> Result<Vec<u32>> {
         .tokenize(&prompt_text(ready, req)?, true, true))
 }
 
-/// How the answer is read (tool calls, reasoning) and constrained (a call forced by `any` or
-/// `tool`, the lazy call grammar with `auto`), as on `/v1/chat/completions`.
-fn tool_parse(
-    state: &AppState,
-    ready: &Ready,
-    req: &MessagesRequest,
-    text: &str,
-    params: &mut GenParams,
-    id: &str,
-) -> Result<Option<ChatParse>> {
-    let tools = req.tool_request()?;
-    let template = ready.chat_template.as_ref().or(ready.model.chat_template());
-    let opts = tools.parser(template, text, state.config().reasoning_format);
-    params.constraint = match tools.forced_call(&opts)? {
-        Some(call) => Some(call),
-        None => tools.lazy_call(&opts),
-    };
-    Ok(
-        (opts.parse_tool_calls || opts.thinking_forced_open).then(|| ChatParse {
-            opts,
-            id_seed: id.to_owned(),
-        }),
-    )
-}
-
-/// `gen_ai.input.messages` (content capture): each message's role and text.
-fn input_messages(req: &MessagesRequest) -> Result<Value> {
-    let messages = req.chat_messages()?;
-    let input = messages
-        .iter()
-        .map(|m| generate::input_text(&m.role, &(m.content.clone() + &m.concat_parts())));
-    Ok(Value::Array(input.collect()))
-}
-
 /// `POST /v1/messages`.
 pub async fn messages(
     State(state): State<AppState>,
@@ -189,7 +155,9 @@ pub async fn messages(
         &state.config().sampling,
     )?;
     let id = generate::response_id("msg");
-    let chat = tool_parse(&state, ready, &req, &text, &mut params, &id)?;
+    let tools = req.tool_request()?;
+    let reasoning = state.config().reasoning_format;
+    let chat = chat_parse(ready, &tools, &text, reasoning, &mut params, &id)?;
     let parsed = chat.as_ref().filter(|_| fields.stream()).map(|p| {
         let parser = StreamParser::new(p.opts.clone(), call_ids(&p.id_seed));
         (parser, Blocks::default())
@@ -205,7 +173,7 @@ pub async fn messages(
         params,
         operation: semconv::OPERATION_CHAT,
         model: model_name,
-        input_messages: Some(input_messages(&req)?),
+        input_messages: Some(input_messages(&req.chat_messages()?)),
         stream: fields.stream(),
         response_id: Some(format.id.clone()),
         chat,

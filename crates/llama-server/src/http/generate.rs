@@ -176,12 +176,25 @@ pub async fn respond<F: Format>(sub: Submitted, format: F, stream: bool) -> Resp
 
 /// A response id such as `chatcmpl-18c2f0e4a1b2-7`: unique within and across runs.
 pub fn response_id(prefix: &str) -> String {
+    let (nanos, n) = unique();
+    format!("{prefix}-{nanos:x}-{n}")
+}
+
+/// An id in the Responses API's style, such as `resp_18c2f0e4a1b2x7` (`msg_`, `rs_`): unique
+/// within and across runs.
+pub fn item_id(prefix: &str) -> String {
+    let (nanos, n) = unique();
+    format!("{prefix}_{nanos:x}x{n}")
+}
+
+/// Now in nanoseconds and a process-wide counter.
+fn unique() -> (u128, u64) {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!("{prefix}-{nanos:x}-{n}")
+    (nanos, n)
 }
 
 /// `gen_ai.input.messages` for a plain-text prompt.

@@ -6,6 +6,7 @@ pub mod access_log;
 pub mod anthropic;
 pub mod anthropic_blocks;
 pub mod auth;
+pub mod chat_prompt;
 pub mod choices;
 pub mod cors;
 pub mod embeddings;
@@ -16,6 +17,8 @@ pub mod generate;
 pub mod llamacpp;
 pub mod openai;
 pub mod props;
+pub mod responses;
+pub mod responses_items;
 pub mod slot_actions;
 pub mod sse;
 pub mod template;
@@ -199,6 +202,10 @@ pub fn router(state: AppState) -> Router {
         .route("/completion", post(llamacpp::completion))
         .route("/infill", post(llamacpp::infill))
         .route("/props", get(props::get_props).post(props::post_props))
+        .route("/v1/responses", post(responses::responses))
+        .route("/responses", post(responses::responses))
+        .route("/v1/responses/input_tokens", post(responses::input_tokens))
+        .route("/responses/input_tokens", post(responses::input_tokens))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/apply-template", post(template::apply_template))

@@ -1,13 +1,13 @@
 //! OpenAI endpoints: `/v1/chat/completions`, `/v1/completions` (streamed or not) and
 //! `/v1/models`, in OpenAI's response shapes plus llama.cpp's `timings`.
 
+use super::chat_prompt::{chat_parse, input_messages, render_chat};
 use super::choices;
 use super::extract::ApiJson;
 use super::generate::{self, Collected, Format, Prepared};
 use super::trace::HttpTrace;
 use super::verbose::Verbose;
-use super::{unix_now, AppState, Ready};
-use crate::api::prefill::PromptEnd;
+use super::{unix_now, AppState};
 use crate::api::request::{ChatRequest, CompletionRequest, GenerationFields};
 use crate::api::response::llamacpp::{Completion as NativeCompletion, Timings};
 use crate::api::response::logprobs::{ChatLogprobs, LegacyLogprobs};
@@ -15,7 +15,6 @@ use crate::api::response::openai::{
     ChatChoice, ChatDelta, ChatMessage, Completion, InputTokens, MessageDelta, ModelList,
     ModelMeta, TextChoice, Usage, FINGERPRINT,
 };
-use crate::api::tools::ToolRequest;
 use crate::api::{params, prompt};
 use crate::error::{Result, ServerError};
 use crate::scheduler::chat_output::{call_ids, ChatParse};
@@ -28,7 +27,6 @@ use llama_core::chat::toolcall::{ReasoningFormat, StreamParser};
 use llama_core::Model;
 use llama_otel::semconv;
 use serde::Serialize;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// What every chunk of one response repeats.
@@ -358,31 +356,6 @@ impl Format for TextFormat {
     }
 }
 
-/// A chat request's messages and tools, and its prompt as llama.cpp renders it (template,
-/// tools, `chat_template_kwargs`, assistant prefill).
-fn render_chat(
-    ready: &Ready,
-    req: &ChatRequest,
-) -> Result<(Vec<llama_core::chat::ChatMessage>, ToolRequest, String)> {
-    let messages = prompt::chat_messages(&req.messages)?;
-    let tools = ToolRequest::from_request(req)?;
-    let template = ready.chat_template.as_ref().or(ready.model.chat_template());
-    let end = PromptEnd::decide(
-        &messages,
-        req.add_generation_prompt,
-        req.continue_final_message.as_ref(),
-        ready.prefill_assistant,
-    )?;
-    let text = prompt::render_chat_with(
-        template,
-        &messages,
-        tools.rendered(),
-        &ready.chat_kwargs,
-        end,
-    )?;
-    Ok((messages, tools, text))
-}
-
 /// `POST /v1/chat/completions`.
 pub async fn chat(
     State(state): State<AppState>,
@@ -391,18 +364,13 @@ pub async fn chat(
 ) -> Result<Response> {
     let ready = state.ready()?;
     let model_name = ready.names.resolve(req.fields.model.as_deref());
-    let (messages, tools, text) = render_chat(ready, &req)?;
-    let template = ready.chat_template.as_ref().or(ready.model.chat_template());
+    let (messages, tools, text) = render_chat(ready, &req, &ready.chat_kwargs)?;
     let (mut params, n) = params::gen_params_choices(
         &req.fields,
         ready.sched.limits.n_predict,
         &state.config().sampling,
         ready.sched.limits.n_parallel,
     )?;
-    let input: Vec<Value> = messages
-        .iter()
-        .map(|m| generate::input_text(&m.role, &(m.content.clone() + &m.concat_parts())))
-        .collect();
     let prompt_tokens = ready.model.vocab().tokenize(&text, true, true);
     let mut meta = Meta::new(
         "chatcmpl",
@@ -421,31 +389,15 @@ pub async fn chat(
         &model_name,
         n_ctx,
     );
-    let opts = tools.parser(template, &text, state.config().reasoning_format);
-    if let Some(call) = tools.forced_call(&opts)? {
-        if params.constraint.is_some() {
-            return Err(ServerError::BadRequest(
-                "'tool_choice' \"required\" or a named function cannot be combined with \
-                 'response_format', 'json_schema' or 'grammar'"
-                    .into(),
-            ));
-        }
-        params.constraint = Some(call);
-    } else if params.constraint.is_none() {
-        params.constraint = tools.lazy_call(&opts);
-    }
-    // Answers are parsed when there are tools to call or the prompt leaves a thought open.
-    let chat = (opts.parse_tool_calls || opts.thinking_forced_open).then(|| ChatParse {
-        opts,
-        id_seed: meta.id.clone(),
-    });
+    let reasoning = state.config().reasoning_format;
+    let chat = chat_parse(ready, &tools, &text, reasoning, &mut params, &meta.id)?;
     let stream = req.fields.stream();
     let prepared = Prepared {
         prompt: prompt_tokens,
         params,
         operation: semconv::OPERATION_CHAT,
         model: model_name,
-        input_messages: Some(Value::Array(input)),
+        input_messages: Some(input_messages(&messages)),
         stream,
         response_id: Some(meta.id.clone()),
         chat,
@@ -508,9 +460,9 @@ pub async fn chat_input_tokens(
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Json<InputTokens>> {
     let ready = state.ready()?;
-    let (_, _, text) = render_chat(ready, &req)?;
+    let (_, _, text) = render_chat(ready, &req, &ready.chat_kwargs)?;
     let input_tokens = ready.model.vocab().tokenize(&text, true, true).len();
-    Ok(Json(InputTokens { input_tokens }))
+    Ok(Json(InputTokens::new(input_tokens)))
 }
 
 /// `POST /v1/completions`.

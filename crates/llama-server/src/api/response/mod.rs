@@ -11,4 +11,5 @@ pub mod logprobs;
 pub mod memory;
 pub mod openai;
 pub mod props;
+pub mod responses;
 pub mod template;

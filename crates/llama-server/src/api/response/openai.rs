@@ -41,10 +41,21 @@ pub struct Completion<C> {
     pub prompt_progress: Option<crate::scheduler::job::Progress>,
 }
 
-/// `/v1/chat/completions/input_tokens`: the prompt tokens a chat request would take.
+/// `/v1/chat/completions/input_tokens` and `/v1/responses/input_tokens`: the prompt tokens a
+/// request would take (`object` as llama.cpp writes it for both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct InputTokens {
     pub input_tokens: usize,
+    pub object: &'static str,
+}
+
+impl InputTokens {
+    pub fn new(input_tokens: usize) -> Self {
+        InputTokens {
+            input_tokens,
+            object: "response.input_tokens",
+        }
+    }
 }
 
 /// The choice of a `chat.completion`.
