@@ -54,6 +54,9 @@ pub struct Cli {
     /// Print a Markdown table (for the README) instead of the plain table
     #[arg(long, conflicts_with = "json")]
     markdown: bool,
+    /// Also write the JSON summary to FILE (whatever is printed)
+    #[arg(long = "save-json", value_name = "FILE")]
+    save_json: Option<PathBuf>,
     /// llama.cpp's llama-server, to compare against [env: LLAMA_CPP_SERVER]
     #[arg(long = "llama-cpp", value_name = "PATH")]
     llama_cpp: Option<PathBuf>,
@@ -65,6 +68,9 @@ pub struct Cli {
     /// `--server-args='--spec-type ngram-simple'` (speculative decoding, same flag in llama.cpp)
     #[arg(long = "server-args", value_name = "FLAGS", allow_hyphen_values = true)]
     server_args: Option<String>,
+    /// More flags for our server only, e.g. `--ours-args=--cache-any-prefix`
+    #[arg(long = "ours-args", value_name = "FLAGS", allow_hyphen_values = true)]
+    ours_args: Option<String>,
     /// Use the debug (dev-profile) server instead of building a release one (quick checks
     /// only: its figures are not release figures)
     #[arg(long)]
@@ -84,12 +90,16 @@ struct Opts {
     reps: usize,
     json: bool,
     markdown: bool,
+    save_json: Option<PathBuf>,
     workload: String,
     per_client: usize,
     llama_cpp: Option<PathBuf>,
     json_schema: Option<PathBuf>,
     debug: bool,
     server_args: Vec<String>,
+    /// Flags for our server only (`--workload all`: `--cache-any-prefix`, which llama.cpp has
+    /// no name for: its prompt cache always reuses any length).
+    ours_args: Vec<String>,
 }
 
 /// The client counts and requests per client a workload is measured with by default.
@@ -123,6 +133,7 @@ fn parse(a: Cli) -> Result<Opts> {
         reps: a.reps.max(1),
         json: a.json,
         markdown: a.markdown,
+        save_json: a.save_json,
         per_client: a.requests_per_client.unwrap_or(per_client).max(1),
         workload: a.workload,
         llama_cpp: a
@@ -135,6 +146,9 @@ fn parse(a: Cli) -> Result<Opts> {
             .as_deref()
             .unwrap_or("")
             .split_whitespace()
+            .map(String::from)
+            .collect(),
+        ours_args: (a.ours_args.as_deref().unwrap_or("").split_whitespace())
             .map(String::from)
             .collect(),
     };
@@ -168,6 +182,9 @@ impl Server {
             .args(["-np", &o.slots.to_string(), "-t", &o.threads.to_string()])
             .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
             .args(&o.server_args);
+        if name == "llama-server" {
+            cmd.args(&o.ours_args);
+        }
         let log = logs.join(format!("{}.log", name.replace(' ', "-")));
         let mut proc = Proc::spawn(name, &mut cmd, log)?;
         let addr = format!("127.0.0.1:{port}");
@@ -230,8 +247,12 @@ pub fn run(args: Cli) -> Result<()> {
     for w in plan(&o) {
         summaries.push(run_workload(&release, &client_bin, &w)?);
     }
+    let all = Value::Array(summaries.clone());
+    if let Some(path) = &o.save_json {
+        std::fs::write(path, format!("{all:#}\n"))?;
+    }
     if o.json {
-        println!("{}", Value::Array(summaries));
+        println!("{all}");
     } else if o.markdown {
         print_markdown_header();
         for s in &summaries {
@@ -247,7 +268,8 @@ pub fn run(args: Cli) -> Result<()> {
 }
 
 /// The workloads one run measures: the one asked for, or with `all` each at its defaults
-/// (chat also at 16 and 32 clients; repetitive also with n-gram speculative decoding).
+/// (chat also at 16 and 32 clients; multi-turn also with our `--cache-any-prefix`; repetitive
+/// also with n-gram speculative decoding).
 fn plan(o: &Opts) -> Vec<Opts> {
     if o.workload != "all" {
         return vec![o.clone()];
@@ -264,6 +286,11 @@ fn plan(o: &Opts) -> Vec<Opts> {
         };
         w.per_client = per_client;
         out.push(w.clone());
+        if name == "multi-turn" {
+            let mut any = w.clone();
+            any.ours_args.push("--cache-any-prefix".into());
+            out.push(any);
+        }
         if name == "repetitive" {
             w.server_args
                 .extend(["--spec-type".into(), "ngram-simple".into()]);
@@ -288,9 +315,11 @@ fn run_workload(release: &Path, client_bin: &Path, o: &Opts) -> Result<Value> {
     if let Some(bin) = &o.llama_cpp {
         servers.push(Server::start("llama.cpp llama-server", bin, o, tmp.path())?);
     }
-    // One short request each first: the first decode allocates graphs and buffers.
+    // One client's requests of the workload first: the first decode allocates graphs and
+    // buffers, and every measured round then finds the prompt caches as the rounds after it do
+    // (the workload's prompts repeat from round to round).
     for s in &mut servers {
-        s.measure(client_bin, 1, 8, &[])?;
+        s.measure(client_bin, 1, 8, &workload_args(o))?;
     }
     let runs = measure_all(&mut servers, client_bin, o)?;
     Ok(summarize(&runs, o))
@@ -314,6 +343,16 @@ fn run_schema(bin_dir: &Path, o: &Opts, schema: &Path) -> Result<()> {
     Ok(())
 }
 
+/// bench_clients' flags for the workload.
+fn workload_args(o: &Opts) -> [String; 4] {
+    [
+        "--workload".to_string(),
+        o.workload.clone(),
+        "--requests-per-client".to_string(),
+        o.per_client.to_string(),
+    ]
+}
+
 /// `runs[server][client count]`: each repetition's JSON line. Per repetition and client count
 /// every server runs once, the order alternating, so drift on a noisy machine hits all alike.
 fn measure_all(
@@ -323,12 +362,7 @@ fn measure_all(
 ) -> Result<Vec<Vec<Vec<Value>>>> {
     let mut runs = vec![vec![Vec::new(); o.clients.len()]; servers.len()];
     let mut turn = 0;
-    let extra = [
-        "--workload".to_string(),
-        o.workload.clone(),
-        "--requests-per-client".to_string(),
-        o.per_client.to_string(),
-    ];
+    let extra = workload_args(o);
     for _ in 0..o.reps {
         for (ci, &clients) in o.clients.iter().enumerate() {
             let mut order: Vec<usize> = (0..servers.len()).collect();
@@ -393,6 +427,7 @@ fn summarize(runs: &[Vec<Vec<Value>>], o: &Opts) -> Value {
         "tokens_per_client": o.tokens,
         "workload": o.workload,
         "server_args": o.server_args.join(" "),
+        "ours_args": o.ours_args.join(" "),
         "requests_per_client": o.per_client,
         "repetitions": o.reps,
         "llama_cpp": o.llama_cpp.is_some(),
@@ -463,6 +498,9 @@ fn print_markdown_rows(s: &Value) {
     let mut name = s["workload"].as_str().unwrap_or("").to_owned();
     if let Some(a) = s["server_args"].as_str().filter(|a| !a.is_empty()) {
         name = format!("{name} (`{a}`)");
+    }
+    if let Some(a) = s["ours_args"].as_str().filter(|a| !a.is_empty()) {
+        name = format!("{name} (ours `{a}`)");
     }
     let per_client = s["requests_per_client"].as_u64().unwrap_or(1);
     if per_client > 1 {

@@ -273,6 +273,7 @@ pub fn load(cli: &Cli) -> Result<Ready, String> {
         sleep_idle: cli.sleep_idle(),
         op_timing: ggml_op_timing(cli),
         cache_ram_mib: cli.cache_ram,
+        cache_any_prefix: cli.cache_any_prefix,
     };
     let (sched, _thread) = scheduler::start(ctx, engine, limits, cli.queue_size)
         .map_err(|e| format!("cannot start the scheduler: {e}"))?;

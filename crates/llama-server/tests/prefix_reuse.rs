@@ -160,3 +160,46 @@ fn requests_queued_together_prefill_their_shared_prefix_once() {
         "two requests queued together: prefix prefilled once (cache_n {cached:?}), outputs as cold"
     );
 }
+
+/// `--cache-any-prefix`: a conversation shorter than a micro-batch that lands in another slot
+/// still starts from its history (the index keeps and reuses any length, as llama.cpp's prompt
+/// cache), where the exact index keeps nothing of it.
+#[test]
+fn cache_any_prefix_keeps_short_histories_across_slots() {
+    let history = "User: tell me about topic 3.\nAssistant: Topic 3 is about rules.\n".repeat(4);
+    let reused = |args: &[&str]| -> Option<(u64, u64)> {
+        let s = Server::start(args)?;
+        let first = s.post("/completion", &completion(&history, 1)).json();
+        // Two unrelated requests take both slots, saving the history into the index.
+        s.post("/completion", &completion("The capital of France is", 1));
+        s.post("/completion", &completion("Once upon a time", 1));
+        let next = s
+            .post(
+                "/completion",
+                &completion(&format!("{history}User: and topic 4?"), 4),
+            )
+            .json();
+        let n_history = first["tokens_evaluated"]
+            .as_u64()
+            .expect("tokens_evaluated");
+        let cached = next["timings"]["cache_n"].as_u64().expect("cache_n");
+        assert!(
+            n_history < 512,
+            "the history must be shorter than a micro-batch"
+        );
+        println!("history of {n_history} tokens: {cached} reused ({args:?})");
+        Some((n_history, cached))
+    };
+    let Some((n_history, any)) = reused(&["-c", "4096", "-np", "2", "--cache-any-prefix"]) else {
+        return;
+    };
+    assert!(
+        any + 1 >= n_history,
+        "the history was not reused: {any} of {n_history}"
+    );
+    let exact = reused(&ARGS).map_or(0, |(_, cached)| cached);
+    assert!(
+        exact < 64,
+        "the exact index reuses whole micro-batches only: {exact}"
+    );
+}

@@ -9,15 +9,8 @@ mod common;
 use common::Server;
 use serde_json::{json, Value};
 
-const MODEL: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
-
 fn server() -> Option<Server> {
-    let model = common::named_model(MODEL)?;
-    Some(Server::start_model(
-        &model,
-        &["-c", "2048", "-np", "1", "--temp", "0"],
-        &[],
-    ))
+    common::greedy_qwen()
 }
 
 fn weather_tool() -> Value {

@@ -111,14 +111,28 @@ impl Cells {
         if seqs.len() > self.size() - self.used {
             return false;
         }
+        let ok = self.pick_per_token(seqs, out, |cells, from, _| {
+            (from..cells.size()).find(|&i| cells.seqs[i] == 0 && !cells.taken[i])
+        });
+        ok || self.find_free(seqs.len(), out)
+    }
+
+    /// One free cell per token of this call, in order: `choose(cells, from, k)` picks token
+    /// `k`'s cell given `from`, the cell after the last its sequence holds (cells picked for
+    /// earlier tokens of this call included, and skipped as taken). False, with `out` holding
+    /// the cells picked so far, when `choose` finds none. The scratch flags are reset before
+    /// returning, so steady-state calls allocate nothing.
+    pub(super) fn pick_per_token(
+        &mut self,
+        seqs: &[u64],
+        out: &mut Vec<u32>,
+        choose: impl Fn(&Self, usize, usize) -> Option<usize>,
+    ) -> bool {
         let mut next = self.next_after_last();
-        // Cells picked for earlier tokens of this call (another sequence may scan past them);
-        // the scratch flags are reset before returning, so steady-state calls allocate nothing.
         let mut ok = true;
-        for &bit in seqs {
+        for (k, &bit) in seqs.iter().enumerate() {
             let s = bit.trailing_zeros().min(63) as usize;
-            let found = (next[s]..self.size()).find(|&i| self.seqs[i] == 0 && !self.taken[i]);
-            let Some(i) = found else {
+            let Some(i) = choose(self, next[s], k) else {
                 ok = false;
                 break;
             };
@@ -129,7 +143,7 @@ impl Cells {
         for &i in out.iter() {
             self.taken[i as usize] = false;
         }
-        ok || self.find_free(seqs.len(), out)
+        ok
     }
 
     /// Stores a token of `seq` at `pos` in the free cell `i`.

@@ -138,17 +138,20 @@ impl KvCache {
         Ok(())
     }
 
+    /// V elements per cell (all KV heads), and the bytes of one cell's K row and V row.
+    fn row_layout(&self) -> (i64, usize, usize) {
+        let ek = self.shape.head_dim_k * self.shape.n_head_kv;
+        let ev = self.shape.head_dim_v * self.shape.n_head_kv;
+        let k_row = ggml::row_size(self.ty_k(), ek);
+        (ev, k_row, ggml::row_size(self.ty_v(), ev))
+    }
+
     /// llama.cpp's `state_write_data`: K rows of every layer, then V.
     fn write_seq_data(&self, cells: &[u32], out: &mut Vec<u8>) -> Result<()> {
         let held: Vec<_> = self.layers.iter().flatten().collect();
         out.extend_from_slice(&u32::from(self.v_trans).to_le_bytes());
         out.extend_from_slice(&(held.len() as u32).to_le_bytes());
-        let ek = self.shape.head_dim_k * self.shape.n_head_kv;
-        let ev = self.shape.head_dim_v * self.shape.n_head_kv;
-        let (k_row, v_row) = (
-            ggml::row_size(self.ty_k(), ek),
-            ggml::row_size(self.ty_v(), ev),
-        );
+        let (ev, k_row, v_row) = self.row_layout();
         let runs = runs(cells);
         for l in &held {
             out.extend_from_slice(&(self.ty_k() as i32).to_le_bytes());
@@ -265,12 +268,7 @@ impl KvCache {
         let held: Vec<_> = self.layers.iter().flatten().map(|l| (l.k, l.v)).collect();
         Self::expect("v_trans", u64::from(r.u32()?), u64::from(self.v_trans))?;
         Self::expect("the layer count", u64::from(r.u32()?), held.len() as u64)?;
-        let ek = self.shape.head_dim_k * self.shape.n_head_kv;
-        let ev = self.shape.head_dim_v * self.shape.n_head_kv;
-        let (k_row, v_row) = (
-            ggml::row_size(self.ty_k(), ek),
-            ggml::row_size(self.ty_v(), ev),
-        );
+        let (ev, k_row, v_row) = self.row_layout();
         let runs = runs(cells);
         let (ty_k, ty_v) = (u64::from(self.ty_k()), u64::from(self.ty_v()));
         for &(k, _) in &held {

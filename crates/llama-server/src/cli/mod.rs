@@ -180,7 +180,7 @@ pub struct Cli {
     pub swa_full: bool,
     /// MiB of K/V the prefix index may keep for prompts past their slot (-1: no limit, 0: off);
     /// `-cram`. Reused prefixes are cut to whole micro-batches so that outputs stay those of a
-    /// cold run.
+    /// cold run (unless `--cache-any-prefix`).
     #[arg(
         long = "cache-ram",
         env = "LLAMA_ARG_CACHE_RAM",
@@ -188,6 +188,11 @@ pub struct Cli {
         allow_negative_numbers = true
     )]
     pub cache_ram: i64,
+    /// Reuse cached prompt prefixes of any length, as llama.cpp's prompt cache does (a
+    /// conversation that changes slots keeps its whole history), instead of whole micro-batches
+    /// only: a reused prompt's output may then differ in the last bits from a cold run's.
+    #[arg(long = "cache-any-prefix")]
+    pub cache_any_prefix: bool,
     /// Pack prompt chunks and generated tokens into one decode call, as llama.cpp does: better
     /// prompt throughput under load, but a request's output may then depend on its neighbours.
     /// With an embedding model: the inputs of a request share graphs (measured ~2x

@@ -98,32 +98,11 @@ fn delta(index: usize, delta: BlockDelta) -> StreamEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llama_core::chat::toolcall::ToolCallDelta;
 
     #[test]
     fn text_then_a_call_become_two_blocks() {
         let mut b = Blocks::default();
-        let text = ChatDelta {
-            content: "Let me check.".into(),
-            ..ChatDelta::default()
-        };
-        let call = ChatDelta {
-            tool_calls: vec![ToolCallDelta {
-                index: 0,
-                id: Some("call_1".into()),
-                name: Some("get_weather".into()),
-                arguments: "{\"city\":".into(),
-            }],
-            ..ChatDelta::default()
-        };
-        let more = ChatDelta {
-            tool_calls: vec![ToolCallDelta {
-                index: 0,
-                arguments: "\"Paris\"}".into(),
-                ..ToolCallDelta::default()
-            }],
-            ..ChatDelta::default()
-        };
+        let [text, call, more] = crate::http::test_deltas::text_then_call();
         let mut events = b.events(&text);
         events.extend(b.events(&call));
         events.extend(b.events(&more));

@@ -22,6 +22,8 @@ pub mod responses_items;
 pub mod slot_actions;
 pub mod sse;
 pub mod template;
+#[cfg(test)]
+mod test_deltas;
 pub mod trace;
 pub mod verbose;
 pub mod webui;

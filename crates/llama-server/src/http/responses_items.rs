@@ -237,7 +237,6 @@ impl Items {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llama_core::chat::toolcall::ToolCallDelta;
 
     fn names(events: &[EventBody]) -> Vec<&'static str> {
         events.iter().map(EventBody::name).collect()
@@ -246,27 +245,7 @@ mod tests {
     #[test]
     fn text_then_a_call_become_a_message_and_a_function_call_item() {
         let mut items = Items::new("msg_1".into(), "rs_1".into());
-        let text = ChatDelta {
-            content: "Let me check.".into(),
-            ..ChatDelta::default()
-        };
-        let call = ChatDelta {
-            tool_calls: vec![ToolCallDelta {
-                index: 0,
-                id: Some("call_1".into()),
-                name: Some("get_weather".into()),
-                arguments: "{\"city\":".into(),
-            }],
-            ..ChatDelta::default()
-        };
-        let more = ChatDelta {
-            tool_calls: vec![ToolCallDelta {
-                index: 0,
-                arguments: "\"Paris\"}".into(),
-                ..ToolCallDelta::default()
-            }],
-            ..ChatDelta::default()
-        };
+        let [text, call, more] = crate::http::test_deltas::text_then_call();
         let mut events = items.events(&text);
         events.extend(items.events(&call));
         events.extend(items.events(&more));

@@ -61,6 +61,8 @@ pub struct EngineConfig {
     pub op_timing: bool,
     /// `--cache-ram` (MiB of K/V the prefix index may hold; -1 no limit, 0 off).
     pub cache_ram_mib: i64,
+    /// `--cache-any-prefix`: the prefix index reuses prefixes of any length.
+    pub cache_any_prefix: bool,
 }
 
 /// Owner of the context and the slots; runs on its own thread.
@@ -103,6 +105,7 @@ impl Engine {
             limits.n_parallel,
             config.n_batch,
             config.cache_ram_mib,
+            !config.cache_any_prefix,
         );
         Engine {
             prefix,

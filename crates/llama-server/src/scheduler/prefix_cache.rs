@@ -10,7 +10,8 @@
 //! multiples of the alignment ([`reuse_alignment`]); reusing a prefix whose length is such a
 //! multiple leaves the remaining micro-batches with the same shapes and contents as the cold
 //! run's, so the suffix computes the same bits (given the same attention cell layout, see the
-//! `prefix_reuse` tests).
+//! `prefix_reuse` tests). `--cache-any-prefix` gives that up for reuse of any length, as
+//! llama.cpp's prompt cache (histories shorter than a micro-batch are kept too).
 
 use super::slot::{common_prefix, Slot};
 use llama_core::Context;
@@ -49,14 +50,15 @@ pub fn reuse_alignment(n_batch: usize, n_ubatch: usize) -> usize {
 }
 
 /// The index for `ctx` with `n_slots` slots: sequence ids past the slots', prefixes aligned to
-/// [`reuse_alignment`], at most `cache_ram_mib` MiB of K/V (llama.cpp's `--cache-ram`: -1 no
-/// limit, 0 off; the pool itself bounds it anyway). Off for sliding-window models, whose cells
-/// past the window are gone.
+/// [`reuse_alignment`] when `exact` (else of any length, as llama.cpp's prompt cache), at most
+/// `cache_ram_mib` MiB of K/V (llama.cpp's `--cache-ram`: -1 no limit, 0 off; the pool itself
+/// bounds it anyway). Off for sliding-window models, whose cells past the window are gone.
 pub fn for_context(
     ctx: &Context,
     n_slots: usize,
     n_batch: usize,
     cache_ram_mib: i64,
+    exact: bool,
 ) -> PrefixIndex {
     let n_ctx = ctx.n_ctx().max(1);
     let per_cell = (ctx.kv_bytes() / n_ctx).max(1);
@@ -67,9 +69,12 @@ pub fn for_context(
             .map_or(n_ctx, |m| (m << 20) / per_cell)
             .min(n_ctx),
     };
-    let align = reuse_alignment(n_batch, ctx.params().n_ubatch);
+    let micro_batch = reuse_alignment(n_batch, ctx.params().n_ubatch);
+    let align = if exact { micro_batch } else { 1 };
     let first = u32::try_from(n_slots).unwrap_or(llama_core::kv_cache::MAX_SEQ);
-    PrefixIndex::new(first, llama_core::kv_cache::MAX_SEQ, align, max_tokens)
+    let mut index = PrefixIndex::new(first, llama_core::kv_cache::MAX_SEQ, align, max_tokens);
+    index.wait_gain = micro_batch;
+    index
 }
 
 /// `n` rounded down to a multiple of `align`.
@@ -92,6 +97,9 @@ pub struct PrefixIndex {
     /// Sequence ids not used by slots or entries.
     free_seqs: Vec<u32>,
     align: usize,
+    /// Fewest prompt tokens a request waits for another prefill to share (a micro-batch: less
+    /// is not worth holding it back).
+    wait_gain: usize,
     /// Most tokens the entries may hold together (from `--cache-ram`).
     max_tokens: usize,
     evictions: u64,
@@ -118,6 +126,7 @@ impl PrefixIndex {
             entries: Vec::new(),
             free_seqs,
             align: align.max(1),
+            wait_gain: align.max(1),
             max_tokens,
             evictions: 0,
         }
@@ -146,8 +155,8 @@ impl PrefixIndex {
     }
 
     /// Whether a request for `prompt` should wait for a prefill under way in another slot: that
-    /// prompt shares a longer aligned prefix with this one than any cache (an entry or a
-    /// slot's sequence) holds now, so once it is decoded this request starts from it instead
+    /// prompt shares a reusable prefix with this one at least a micro-batch longer than any
+    /// cache (an entry or a slot's sequence) holds now, so once it is decoded this request starts from it instead
     /// of prefilling the same tokens a second time (requests with one system prompt arriving
     /// together). Never with the index off.
     pub fn worth_waiting(&self, slots: &[Slot], prompt: &[u32]) -> bool {
@@ -162,7 +171,7 @@ impl PrefixIndex {
             .unwrap_or(0);
         (slots.iter().filter(|s| s.is_prefilling()))
             .filter_map(|s| s.task.as_ref())
-            .any(|t| len(&t.job.prompt) > cached)
+            .any(|t| len(&t.job.prompt) >= cached + self.wait_gain)
     }
 
     /// Before slot `own` takes `prompt` keeping `own_keep` of its cached tokens: saves what the

@@ -26,6 +26,20 @@ pub fn model_path() -> Option<PathBuf> {
     existing_model(path)
 }
 
+/// Qwen2.5-Coder-0.5B-Instruct: the tool-calling, structured-output and Responses tests' model.
+pub const QWEN: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+
+/// A greedy (`--temp 0`) server on Qwen2.5-Coder with one 2048-token slot, or `None` (test
+/// skipped) without the model outside CI.
+pub fn greedy_qwen() -> Option<Server> {
+    let model = named_model(QWEN)?;
+    Some(Server::start_model(
+        &model,
+        &["-c", "2048", "-np", "1", "--temp", "0"],
+        &[],
+    ))
+}
+
 /// `models/NAME`, or `None` (test skipped) when it is absent outside CI.
 pub fn named_model(name: &str) -> Option<PathBuf> {
     existing_model(workspace().join("models").join(name))

@@ -25,24 +25,10 @@ impl Cells {
         if seqs.len() != positions.len() || seqs.len() > self.size() - self.used {
             return false;
         }
-        // Last cell each sequence holds, +1 (0: none).
-        let mut next = self.next_after_last();
-        let mut ok = true;
-        for (&bit, &pos) in seqs.iter().zip(positions) {
-            let s = bit.trailing_zeros().min(63) as usize;
-            let phase = usize::try_from(pos).unwrap_or(0) % ATTN_TILE;
-            let Some(i) = self.tiled_cell(next[s], phase) else {
-                ok = false;
-                break;
-            };
-            self.taken[i] = true;
-            next[s] = i + 1;
-            out.push(i as u32);
-        }
-        for &i in out.iter() {
-            self.taken[i as usize] = false;
-        }
-        ok
+        self.pick_per_token(seqs, out, |cells, from, k| {
+            let phase = usize::try_from(positions[k]).unwrap_or(0) % ATTN_TILE;
+            cells.tiled_cell(from, phase)
+        })
     }
 
     /// The cell for a token of phase `phase` whose sequence's cells end before `from`: `from`
