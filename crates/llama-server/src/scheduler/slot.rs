@@ -193,6 +193,10 @@ pub fn next_assignment<'a>(
     slots: &[Slot],
 ) -> Option<(usize, usize)> {
     let idle = slots.iter().filter(|s| s.is_idle()).count();
+    if idle == 0 {
+        // Every job needs a slot: nothing to look at (the wants are computed lazily).
+        return None;
+    }
     for (k, want) in queue.into_iter().enumerate() {
         if want.wait {
             continue;
