@@ -1,6 +1,7 @@
 //! Request options and server flags against the real binary: the API key on every protected
 //! route (`/health` open, as in llama.cpp), seeded sampling at temperature > 0, prompt-cache
-//! reuse (`cached_tokens`), `n_probs` at every generated position, and `--mixed-batches`.
+//! reuse (`cached_tokens`), `n_probs` at every generated position, `--mixed-batches`, and
+//! `logit_bias` by token text with `generation_settings.logit_bias`.
 
 mod common;
 
@@ -237,5 +238,57 @@ fn mixed_batches_serve_correct_greedy_text() {
     eprintln!(
         "batched with another request: {text:?} (alone: {:?})",
         chat["content"]
+    );
+}
+
+/// `logit_bias` by token text (llama.cpp tokenizes it and biases every token) keeps a word out
+/// of greedy output, and `generation_settings.logit_bias` lists the biases as llama.cpp does:
+/// the request's, then with `ignore_eos` a `null` (-inf) for every end-of-generation token.
+#[test]
+fn logit_bias_by_text_and_ignore_eos_in_generation_settings() {
+    let Some(s) = Server::start(&["-c", "1024", "-np", "1"]) else {
+        return;
+    };
+    let body = |extra: Value| {
+        let mut b = json!({"prompt": "The capital of France is", "n_predict": 6,
+            "temperature": 0});
+        for (k, v) in extra.as_object().expect("object") {
+            b[k] = v.clone();
+        }
+        s.post_ok("/completion", &b)
+    };
+    let plain = body(json!({}));
+    let word = plain["content"].as_str().expect("content").to_owned();
+    let first = word.split_whitespace().next().expect("a word").to_owned();
+    let banned = body(json!({"logit_bias": [[format!(" {first}"), false]]}));
+    let text = banned["content"].as_str().expect("content");
+    assert!(
+        !text.starts_with(&format!(" {first}")),
+        "{first:?} still first: {text:?}"
+    );
+    let biases = banned["generation_settings"]["logit_bias"]
+        .as_array()
+        .cloned();
+    let biases = biases.expect("logit_bias listed");
+    assert!(
+        !biases.is_empty() && biases.iter().all(|b| b["bias"].is_null()),
+        "{biases:?}"
+    );
+    let openai = body(json!({"logit_bias": {format!(" {first}"): -100}}));
+    assert_eq!(
+        openai["content"], banned["content"],
+        "object form = pair form"
+    );
+    assert_eq!(plain["generation_settings"]["logit_bias"], json!([]));
+    let eos = body(json!({"ignore_eos": true}));
+    let eog = eos["generation_settings"]["logit_bias"].as_array().cloned();
+    let eog = eog.expect("logit_bias listed");
+    assert!(
+        !eog.is_empty() && eog.iter().all(|b| b["bias"].is_null()),
+        "{eog:?}"
+    );
+    println!(
+        "banned {first:?}: {word:?} → {text:?}; ignore_eos lists {} EOG tokens",
+        eog.len()
     );
 }

@@ -7,6 +7,7 @@ use super::request::GenerationFields;
 use crate::error::{Result, ServerError};
 use llama_core::sampling::constraint::ConstraintSpec;
 use llama_core::sampling::SamplingParams;
+use llama_core::vocab::Vocab;
 use serde_json::Value;
 
 fn bad(msg: impl Into<String>) -> ServerError {
@@ -65,8 +66,13 @@ fn response_format(rf: &Value) -> Result<Option<ConstraintSpec>> {
     }
 }
 
-/// llama.cpp's extra sampler fields over `p` (which holds the server's defaults).
-pub fn extra_sampling(f: &GenerationFields, p: &mut SamplingParams) -> Result<()> {
+/// llama.cpp's extra sampler fields over `p` (which holds the server's defaults); `vocab`
+/// tokenizes `logit_bias` given by token text (without it such entries are refused).
+pub fn extra_sampling(
+    f: &GenerationFields,
+    p: &mut SamplingParams,
+    vocab: Option<&Vocab>,
+) -> Result<()> {
     let set = |dst: &mut f32, v: Option<f32>| {
         if let Some(v) = v {
             *dst = v;
@@ -99,14 +105,15 @@ pub fn extra_sampling(f: &GenerationFields, p: &mut SamplingParams) -> Result<()
         p.min_keep = usize::try_from(n).map_err(|_| bad("'min_keep' must be >= 0"))?;
     }
     if let Some(lb) = &f.logit_bias {
-        p.logit_bias = logit_bias(lb)?;
+        p.logit_bias = logit_bias(lb, vocab)?;
     }
     Ok(())
 }
 
 /// `logit_bias` as OpenAI (`{"15043": -100}`) or llama.cpp (`[[15043, -1.0], [2, false]]`,
-/// `false` bans the token) writes it. Biases by token text are refused, not ignored.
-fn logit_bias(v: &Value) -> Result<Vec<(u32, f32)>> {
+/// `false` bans the token) writes it. A key or entry that is text biases each of its tokens, as
+/// llama.cpp tokenizes it (no special tokens); without a vocabulary it is refused, not ignored.
+fn logit_bias(v: &Value, vocab: Option<&Vocab>) -> Result<Vec<(u32, f32)>> {
     let bias = |b: &Value| -> Result<f32> {
         match b {
             Value::Bool(false) => Ok(f32::NEG_INFINITY),
@@ -117,16 +124,23 @@ fn logit_bias(v: &Value) -> Result<Vec<(u32, f32)>> {
             _ => Err(bad("'logit_bias' values must be numbers or false")),
         }
     };
-    let id = |s: &str| -> Result<u32> {
-        s.parse().map_err(|_| {
-            bad(format!(
-                "'logit_bias' by token text is not supported: \"{s}\""
-            ))
-        })
+    // A key: a token id, else text whose tokens all get the bias.
+    let ids = |s: &str| -> Result<Vec<u32>> {
+        match (s.parse::<u32>(), vocab) {
+            (Ok(id), _) => Ok(vec![id]),
+            (Err(_), Some(v)) => Ok(v.tokenize(s, false, false)),
+            (Err(_), None) => Err(bad(format!(
+                "'logit_bias' by token text needs the model's vocabulary: \"{s}\""
+            ))),
+        }
     };
-    match v {
-        Value::Null => Ok(Vec::new()),
-        Value::Object(m) => m.iter().map(|(k, b)| Ok((id(k)?, bias(b)?))).collect(),
+    let each = |s: &str, b: &Value| -> Result<Vec<(u32, f32)>> {
+        let b = bias(b)?;
+        Ok(ids(s)?.into_iter().map(|t| (t, b)).collect())
+    };
+    let entries: Vec<Vec<(u32, f32)>> = match v {
+        Value::Null => Vec::new(),
+        Value::Object(m) => m.iter().map(|(k, b)| each(k, b)).collect::<Result<_>>()?,
         Value::Array(items) => items
             .iter()
             .map(|it| match it.as_array().map(Vec::as_slice) {
@@ -135,14 +149,15 @@ fn logit_bias(v: &Value) -> Result<Vec<(u32, f32)>> {
                         .as_u64()
                         .and_then(|t| u32::try_from(t).ok())
                         .ok_or_else(|| bad(format!("'logit_bias' token id {n} is invalid")))?;
-                    Ok((t, bias(b)?))
+                    Ok(vec![(t, bias(b)?)])
                 }
-                Some([Value::String(s), b]) => Ok((id(s)?, bias(b)?)),
+                Some([Value::String(s), b]) => each(s, b),
                 _ => Err(bad("'logit_bias' entries must be [token_id, bias] pairs")),
             })
-            .collect(),
-        _ => Err(bad("'logit_bias' must be an object or an array of pairs")),
-    }
+            .collect::<Result<_>>()?,
+        _ => return Err(bad("'logit_bias' must be an object or an array of pairs")),
+    };
+    Ok(entries.into_iter().flatten().collect())
 }
 
 #[cfg(test)]
@@ -202,7 +217,7 @@ mod tests {
                 "dry_sequence_breakers":["\n"],"xtc_probability":0.5,"top_n_sigma":1.5,
                 "logit_bias":{"15":-100,"7":2.5}}"#,
         );
-        extra_sampling(&f, &mut p).expect("valid");
+        extra_sampling(&f, &mut p, None).expect("valid");
         assert_eq!((p.typical_p, p.mirostat, p.mirostat_tau), (0.9, 2, 4.0));
         assert_eq!(
             (p.dry_multiplier, p.xtc_probability, p.top_n_sigma),
@@ -213,14 +228,14 @@ mod tests {
         lb.sort_by_key(|e| e.0);
         assert_eq!(lb, vec![(7, 2.5), (15, -100.0)]);
         let f = fields(r#"{"logit_bias":[[3,false],[4,1.0]]}"#);
-        extra_sampling(&f, &mut p).expect("valid");
+        extra_sampling(&f, &mut p, None).expect("valid");
         assert_eq!(p.logit_bias, vec![(3, f32::NEG_INFINITY), (4, 1.0)]);
         for refused in [
             r#"{"logit_bias":[["Hello",1.0]]}"#,
             r#"{"logit_bias":{"abc":1}}"#,
             r#"{"mirostat":3}"#,
         ] {
-            let e = extra_sampling(&fields(refused), &mut SamplingParams::default());
+            let e = extra_sampling(&fields(refused), &mut SamplingParams::default(), None);
             assert!(matches!(e, Err(ServerError::BadRequest(_))), "{refused}");
         }
     }

@@ -4,6 +4,7 @@ use super::request::{GenerationFields, LogprobsField, StopField};
 use crate::error::{Result, ServerError};
 use crate::scheduler::job::GenParams;
 use llama_core::sampling::SamplingParams;
+use llama_core::vocab::Vocab;
 
 /// OpenAI's limit on `top_logprobs`.
 const MAX_TOP_LOGPROBS: i64 = 20;
@@ -96,11 +97,12 @@ pub fn gen_params(
     f: &GenerationFields,
     server_cap: Option<usize>,
     defaults: &SamplingParams,
+    vocab: Option<&Vocab>,
 ) -> Result<GenParams> {
     if let Some(n) = f.n.filter(|&n| n != 1) {
         return Err(bad(format!("only n = 1 is supported here, got {n}")));
     }
-    any_choices(f, server_cap, defaults)
+    any_choices(f, server_cap, defaults, vocab)
 }
 
 /// The number of choices (`n`, 1 to `n_parallel` as llama.cpp's `n_cmpl`) and the settings of
@@ -110,6 +112,7 @@ pub fn gen_params_choices(
     server_cap: Option<usize>,
     defaults: &SamplingParams,
     n_parallel: usize,
+    vocab: Option<&Vocab>,
 ) -> Result<(GenParams, usize)> {
     let n = f.n.unwrap_or(1);
     if n < 1 || n as u64 > n_parallel as u64 {
@@ -117,14 +120,17 @@ pub fn gen_params_choices(
             "n must be between 1 and the number of slots ({n_parallel}), got {n}"
         )));
     }
-    Ok((any_choices(f, server_cap, defaults)?, n as usize))
+    Ok((any_choices(f, server_cap, defaults, vocab)?, n as usize))
 }
 
-/// The settings, whatever `n` is.
+/// The settings, whatever `n` is. With the model's vocabulary, `logit_bias` may name tokens by
+/// text, and `ignore_eos` lists the end-of-generation tokens it bans (llama.cpp shows them as
+/// `-inf` biases in `generation_settings`).
 fn any_choices(
     f: &GenerationFields,
     server_cap: Option<usize>,
     defaults: &SamplingParams,
+    vocab: Option<&Vocab>,
 ) -> Result<GenParams> {
     f.unsupported.check()?;
     let (logprobs, top_logprobs) = logprobs(f)?;
@@ -134,14 +140,20 @@ fn any_choices(
         Some(StopField::Many(v)) => v.clone(),
     };
     let mut sampling = sampling(f, defaults)?;
-    super::constraint::extra_sampling(f, &mut sampling)?;
+    super::constraint::extra_sampling(f, &mut sampling, vocab)?;
+    let ignore_eos = f.ignore_eos.unwrap_or(false);
+    let eog_banned = match vocab.filter(|_| ignore_eos) {
+        Some(v) => v.eog_tokens().collect(),
+        None => Vec::new(),
+    };
     sampling.validate()?;
     Ok(GenParams {
         sampling,
         constraint: super::constraint::constraint_spec(f)?,
         max_tokens: max_tokens(f, server_cap)?,
         stop,
-        ignore_eos: f.ignore_eos.unwrap_or(false),
+        ignore_eos,
+        eog_banned,
         cache_prompt: f.cache_prompt.unwrap_or(true),
         id_slot: f.id_slot.and_then(|i| usize::try_from(i).ok()),
         logprobs,
@@ -155,13 +167,22 @@ fn any_choices(
 mod tests {
     use super::*;
 
+    fn gen_params_without_vocab(
+        f: &GenerationFields,
+        cap: Option<usize>,
+        d: &SamplingParams,
+    ) -> Result<GenParams> {
+        gen_params(f, cap, d, None)
+    }
+
     fn fields(json: &str) -> GenerationFields {
         serde_json::from_str(json).expect("valid fields")
     }
 
     #[test]
     fn defaults_are_llama_cpp_server_defaults() {
-        let p = gen_params(&fields("{}"), None, &SamplingParams::default()).expect("valid");
+        let p = gen_params_without_vocab(&fields("{}"), None, &SamplingParams::default())
+            .expect("valid");
         assert_eq!(p.sampling, SamplingParams::default());
         assert_eq!(p.max_tokens, None);
         assert!(p.cache_prompt && !p.ignore_eos && !p.logprobs);
@@ -175,10 +196,11 @@ mod tests {
             seed: Some(42),
             ..SamplingParams::default()
         };
-        let p = gen_params(&fields("{}"), None, &server).expect("valid");
+        let p = gen_params_without_vocab(&fields("{}"), None, &server).expect("valid");
         assert_eq!(p.sampling, server);
         let p =
-            gen_params(&fields(r#"{"temperature":0.7,"seed":-1}"#), None, &server).expect("valid");
+            gen_params_without_vocab(&fields(r#"{"temperature":0.7,"seed":-1}"#), None, &server)
+                .expect("valid");
         assert_eq!((p.sampling.temperature, p.sampling.top_k), (0.7, 3));
         assert_eq!(
             p.sampling.seed, None,
@@ -219,7 +241,7 @@ mod tests {
 
     #[test]
     fn sampling_fields_map_to_sampler_params() {
-        let p = gen_params(
+        let p = gen_params_without_vocab(
             &fields(
                 r#"{"temperature":0,"top_k":1,"seed":42,"repeat_last_n":-1,
             "presence_penalty":0.5,"stop":["a","b"],"cache_prompt":false,"ignore_eos":true}"#,
@@ -235,40 +257,41 @@ mod tests {
         assert_eq!(p.stop, vec!["a".to_string(), "b".to_string()]);
         assert!(!p.cache_prompt && p.ignore_eos);
         let random =
-            gen_params(&fields(r#"{"seed":-1}"#), None, &SamplingParams::default()).expect("valid");
+            gen_params_without_vocab(&fields(r#"{"seed":-1}"#), None, &SamplingParams::default())
+                .expect("valid");
         assert_eq!(random.sampling.seed, None);
     }
 
     #[test]
     fn logprob_spellings() {
-        let chat = gen_params(
+        let chat = gen_params_without_vocab(
             &fields(r#"{"logprobs":true,"top_logprobs":3}"#),
             None,
             &SamplingParams::default(),
         )
         .expect("valid");
         assert_eq!((chat.logprobs, chat.top_logprobs), (true, 3));
-        let legacy = gen_params(
+        let legacy = gen_params_without_vocab(
             &fields(r#"{"logprobs":2}"#),
             None,
             &SamplingParams::default(),
         )
         .expect("valid");
         assert_eq!((legacy.logprobs, legacy.top_logprobs), (true, 2));
-        let llama = gen_params(
+        let llama = gen_params_without_vocab(
             &fields(r#"{"n_probs":5}"#),
             None,
             &SamplingParams::default(),
         )
         .expect("valid");
         assert_eq!((llama.logprobs, llama.top_logprobs), (true, 5));
-        assert!(gen_params(
+        assert!(gen_params_without_vocab(
             &fields(r#"{"top_logprobs":21,"logprobs":true}"#),
             None,
             &SamplingParams::default()
         )
         .is_err());
-        assert!(gen_params(
+        assert!(gen_params_without_vocab(
             &fields(r#"{"n_probs":-1}"#),
             None,
             &SamplingParams::default()
@@ -283,7 +306,8 @@ mod tests {
             r#"{"repeat_last_n":-5}"#,
             r#"{"n":2}"#,
         ] {
-            let err = gen_params(&fields(body), None, &SamplingParams::default()).expect_err(body);
+            let err = gen_params_without_vocab(&fields(body), None, &SamplingParams::default())
+                .expect_err(body);
             assert!(matches!(err, ServerError::BadRequest(_)), "{body}: {err:?}");
         }
     }

@@ -153,6 +153,7 @@ pub async fn messages(
         &fields,
         ready.sched.limits.n_predict,
         &state.config().sampling,
+        Some(ready.model.vocab()),
     )?;
     let id = generate::response_id("msg");
     let tools = req.tool_request()?;

@@ -139,6 +139,7 @@ impl CompletionFields<'_> {
             self.fields,
             ready.sched.limits.n_predict,
             &state.config().sampling,
+            Some(ready.model.vocab()),
         )?;
         let format = LlamaFormat {
             settings: GenerationSettings::new(&params, &model_name, ready.sched.limits.n_ctx_slot),

@@ -370,6 +370,7 @@ pub async fn chat(
         ready.sched.limits.n_predict,
         &state.config().sampling,
         ready.sched.limits.n_parallel,
+        Some(ready.model.vocab()),
     )?;
     let prompt_tokens = ready.model.vocab().tokenize(&text, true, true);
     let mut meta = Meta::new(
@@ -480,6 +481,7 @@ pub async fn completions(
         ready.sched.limits.n_predict,
         &state.config().sampling,
         ready.sched.limits.n_parallel,
+        Some(ready.model.vocab()),
     )?;
     let mut meta = Meta::new(
         "cmpl",

@@ -224,6 +224,7 @@ pub async fn responses(
         fields,
         ready.sched.limits.n_predict,
         &state.config().sampling,
+        Some(ready.model.vocab()),
     )?;
     let id = generate::item_id("resp");
     let reasoning = state.config().reasoning_format;

@@ -14,6 +14,9 @@ pub struct GenParams {
     pub max_tokens: Option<usize>,
     pub stop: Vec<String>,
     pub ignore_eos: bool,
+    /// With `ignore_eos`: the end-of-generation tokens it bans, for reporting (the token picker
+    /// masks them; kept out of the sampler's `logit_bias` so greedy stays on its fast path).
+    pub eog_banned: Vec<u32>,
     pub cache_prompt: bool,
     /// The slot this request must run in (llama.cpp's `id_slot`, taken modulo the slot count);
     /// `None`: any.
@@ -37,6 +40,7 @@ impl Default for GenParams {
             max_tokens: None,
             stop: Vec::new(),
             ignore_eos: false,
+            eog_banned: Vec::new(),
             cache_prompt: true,
             id_slot: None,
             logprobs: false,

@@ -72,8 +72,17 @@ pub struct GenerationSettings {
     pub frequency_penalty: f64,
     pub stop: Vec<String>,
     pub ignore_eos: bool,
+    /// The request's `logit_bias`, then the EOG tokens' `-inf` with `ignore_eos` (llama.cpp).
+    pub logit_bias: Vec<LogitBias>,
     pub n_probs: usize,
     pub cache_prompt: bool,
+}
+
+/// One `logit_bias` entry as llama.cpp writes it: `-inf` (a banned token) is JSON `null`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LogitBias {
+    pub bias: Option<f64>,
+    pub token: u32,
 }
 
 impl GenerationSettings {
@@ -94,6 +103,13 @@ impl GenerationSettings {
             frequency_penalty: f64::from(s.frequency_penalty),
             stop: p.stop.clone(),
             ignore_eos: p.ignore_eos,
+            logit_bias: (s.logit_bias.iter().copied())
+                .chain(p.eog_banned.iter().map(|&t| (t, f32::NEG_INFINITY)))
+                .map(|(token, b)| LogitBias {
+                    bias: b.is_finite().then_some(f64::from(b)),
+                    token,
+                })
+                .collect(),
             n_probs: p.top_logprobs,
             cache_prompt: p.cache_prompt,
         }

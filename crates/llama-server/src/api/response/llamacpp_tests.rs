@@ -43,7 +43,7 @@ fn json<T: Serialize>(v: &T) -> String {
 }
 
 const TIMINGS: &str = r#"{"cache_n":4,"prompt_n":1,"prompt_ms":12.5,"prompt_per_token_ms":12.5,"prompt_per_second":80.0,"predicted_n":3,"predicted_ms":40.0,"predicted_per_token_ms":13.333333333333334,"predicted_per_second":75.0}"#;
-const SETTINGS: &str = r#"{"n_ctx":512,"n_predict":4,"model":"m","seed":42,"temperature":0.800000011920929,"top_k":40,"top_p":0.949999988079071,"min_p":0.05000000074505806,"repeat_penalty":1.0,"repeat_last_n":64,"presence_penalty":0.0,"frequency_penalty":0.0,"stop":[" Paris"],"ignore_eos":false,"n_probs":2,"cache_prompt":true}"#;
+const SETTINGS: &str = r#"{"n_ctx":512,"n_predict":4,"model":"m","seed":42,"temperature":0.800000011920929,"top_k":40,"top_p":0.949999988079071,"min_p":0.05000000074505806,"repeat_penalty":1.0,"repeat_last_n":64,"presence_penalty":0.0,"frequency_penalty":0.0,"stop":[" Paris"],"ignore_eos":false,"logit_bias":[],"n_probs":2,"cache_prompt":true}"#;
 
 #[test]
 fn timings_per_token_and_per_second() {
@@ -76,7 +76,7 @@ fn generation_settings_widen_f32_and_default_seed() {
     unset.sampling.seed = None;
     assert_eq!(
         json(&GenerationSettings::new(&unset, "m", 512)),
-        r#"{"n_ctx":512,"n_predict":-1,"model":"m","seed":4294967295,"temperature":0.800000011920929,"top_k":40,"top_p":0.949999988079071,"min_p":0.05000000074505806,"repeat_penalty":1.0,"repeat_last_n":64,"presence_penalty":0.0,"frequency_penalty":0.0,"stop":[],"ignore_eos":false,"n_probs":0,"cache_prompt":true}"#
+        r#"{"n_ctx":512,"n_predict":-1,"model":"m","seed":4294967295,"temperature":0.800000011920929,"top_k":40,"top_p":0.949999988079071,"min_p":0.05000000074505806,"repeat_penalty":1.0,"repeat_last_n":64,"presence_penalty":0.0,"frequency_penalty":0.0,"stop":[],"ignore_eos":false,"logit_bias":[],"n_probs":0,"cache_prompt":true}"#
     );
 }
 
@@ -93,7 +93,7 @@ fn slots_busy_and_idle() {
     };
     assert_eq!(
         json(&Slot::new(&busy, "m")),
-        r#"{"id":1,"id_task":7,"n_ctx":512,"speculative":false,"is_processing":true,"n_prompt_tokens":5,"n_cached_tokens":3,"params":{"n_ctx":512,"n_predict":4,"model":"m","seed":42,"temperature":0.800000011920929,"top_k":40,"top_p":0.949999988079071,"min_p":0.05000000074505806,"repeat_penalty":1.0,"repeat_last_n":64,"presence_penalty":0.0,"frequency_penalty":0.0,"stop":[" Paris"],"ignore_eos":false,"n_probs":2,"cache_prompt":true},"next_token":{"has_next_token":true,"has_new_line":false,"n_remain":3,"n_decoded":1,"stopping_word":""}}"#
+        r#"{"id":1,"id_task":7,"n_ctx":512,"speculative":false,"is_processing":true,"n_prompt_tokens":5,"n_cached_tokens":3,"params":{"n_ctx":512,"n_predict":4,"model":"m","seed":42,"temperature":0.800000011920929,"top_k":40,"top_p":0.949999988079071,"min_p":0.05000000074505806,"repeat_penalty":1.0,"repeat_last_n":64,"presence_penalty":0.0,"frequency_penalty":0.0,"stop":[" Paris"],"ignore_eos":false,"logit_bias":[],"n_probs":2,"cache_prompt":true},"next_token":{"has_next_token":true,"has_new_line":false,"n_remain":3,"n_decoded":1,"stopping_word":""}}"#
     );
     let idle = SlotInfo {
         id: 0,
